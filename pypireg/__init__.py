@@ -1,0 +1,20 @@
+"""pypireg: a private Python package registry for any WSGI application."""
+
+from __future__ import annotations
+
+from .app import Registry, create_app
+from .auth import Grant, TokenAuth, TokenPrincipal
+from .catalog import Catalog, CatalogError
+from .models import Group, Package, PackageFile, Principal, Project
+from .protocols import AuthProvider, Dispatcher, ServesDownloads, Storage
+from .routing import gitlab_layout
+from .storage import FileSystemStorage, MemoryStorage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthProvider", "Catalog", "CatalogError", "Dispatcher", "FileSystemStorage", "Grant",
+    "Group", "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "Registry",
+    "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "create_app",
+    "gitlab_layout",
+]

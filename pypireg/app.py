@@ -1,0 +1,162 @@
+"""The registry: a WSGI application built from a dispatcher, a storage and an auth provider."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
+from werkzeug.wrappers import Request
+
+from .auth import Grant, TokenAuth, issue_token
+from .catalog import Catalog
+from .errors import ResourceNotFound, error_response, unauthorized
+from .models import READ, Action, Group, Principal, Project, Visibility
+from .routing import gitlab_layout
+from .storage import FileSystemStorage, MemoryStorage
+from .views import VIEWS, View
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from .protocols import AuthProvider, Dispatcher, Storage, URLAdapter
+
+log = logging.getLogger("pypireg")
+
+GiB = 1024**3
+DEFAULT_MAX_UPLOAD_SIZE = 3 * GiB  # GitLab's default
+
+
+class RegistryRequest(Request):
+    """A werkzeug request that also carries the dispatcher bound to it."""
+
+    urls: URLAdapter
+
+
+class Registry:
+    """A private package registry as a WSGI app. Build one with :func:`create_app`."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        storage: Storage,
+        auth: AuthProvider,
+        dispatcher: Dispatcher,
+        staging_dir: str,
+        max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE,
+        realm: str = "pypireg",
+        views: Mapping[str, View] = VIEWS,
+    ) -> None:
+        self.catalog = catalog
+        self.storage = storage
+        self.auth = auth
+        self.dispatcher = dispatcher
+        self.staging_dir = staging_dir
+        self.max_upload_size = max_upload_size
+        self.realm = realm
+        self.views = dict(views)
+
+    # -- WSGI -------------------------------------------------------------------------------
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = RegistryRequest(environ)
+        try:
+            request.urls = self.dispatcher.bind_to_environ(environ)
+            endpoint, args = request.urls.match()
+            response = self.views[endpoint](self, request, **args)
+        except HTTPException as exc:
+            response = error_response(exc, environ)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            response = error_response(InternalServerError(), environ)
+        return response(environ, start_response)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    # -- access ------------------------------------------------------------------------------
+
+    def caller(self, request: Request) -> Principal | None:
+        """The authenticated caller, asked of the auth provider once per request."""
+        if "pypireg.principal" not in request.environ:
+            request.environ["pypireg.principal"] = self.auth.authenticate(request)
+        return request.environ["pypireg.principal"]
+
+    def authorize(self, request: Request, project_ref: str, action: Action) -> Project:
+        """The project, if the caller may ``action`` on it; else GitLab's refusal.
+
+        Anonymous: 401 with a Basic challenge. Cannot even read: 404, so that private
+        projects do not leak. Can read but not ``action``: 403.
+        """
+        project = self.catalog.project(project_ref)
+        if project is None:
+            raise ResourceNotFound("Project")
+        principal = self.caller(request)
+        if self.auth.permits(principal, action, project):
+            return project
+        if principal is None:
+            raise unauthorized(self.realm)
+        if action != READ and self.auth.permits(principal, READ, project):
+            raise Forbidden()
+        raise ResourceNotFound("Project")
+
+    # -- administration ------------------------------------------------------------------------
+
+    def create_group(self, path: str, visibility: Visibility = "private") -> Group:
+        return self.catalog.create_group(path, visibility)
+
+    def create_project(self, path: str, visibility: Visibility = "private") -> Project:
+        return self.catalog.create_project(path, visibility)
+
+    def create_token(
+        self, name: str, grants: Iterable[Grant | str], kind: str = "personal"
+    ) -> str:
+        """Create a token for the built-in :class:`TokenAuth`; returns its secret."""
+        parsed = [g if isinstance(g, Grant) else Grant.parse(g) for g in grants]
+        return issue_token(self.catalog, name, parsed, kind)
+
+
+def create_app(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    storage: Storage | None = None,
+    auth: AuthProvider | None = None,
+    dispatcher: Dispatcher | None = None,
+    catalog: Catalog | None = None,
+    max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE,
+    realm: str = "pypireg",
+    staging_dir: str | None = None,
+) -> Registry:
+    """Build a registry.
+
+    With ``data_dir``, the catalog is ``DATA/catalog.db`` and files live under
+    ``DATA/files``; without it, both are in memory and vanish with the process.
+    Any of storage, auth, dispatcher and catalog can be replaced. Uploads are staged in
+    ``staging_dir`` (default ``DATA/staging``, on the same disk as ``DATA/files`` so that
+    storing a finished upload is a rename).
+    """
+    if data_dir is not None:
+        root = Path(data_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        catalog = catalog or Catalog(str(root / "catalog.db"))
+        storage = storage or FileSystemStorage(root / "files")
+        staging_dir = staging_dir or str(root / "staging")
+    else:
+        catalog = catalog or Catalog()
+        storage = storage or MemoryStorage()
+        staging_dir = staging_dir or tempfile.gettempdir()
+    os.makedirs(staging_dir, exist_ok=True)
+    return Registry(
+        catalog=catalog,
+        storage=storage,
+        auth=auth or TokenAuth(catalog),
+        dispatcher=dispatcher or gitlab_layout(),
+        staging_dir=staging_dir,
+        max_upload_size=max_upload_size,
+        realm=realm,
+    )

@@ -1,0 +1,159 @@
+"""The ``pypireg`` command: run the registry and administer its data directory.
+
+Scriptable: a command that creates something prints its id or secret alone on the last
+line of stdout; errors go to stderr with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import make_server
+
+from . import __version__
+from .app import Registry, create_app
+from .auth import TOKEN_KINDS, Grant, InvalidGrant
+from .catalog import CatalogError
+from .errors import error_response
+
+DEFAULT_DATA = "./pypireg-data"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (CatalogError, InvalidGrant) as exc:
+        print(f"pypireg: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument(
+        "--data",
+        default=os.environ.get("PYPIREG_DATA", DEFAULT_DATA),
+        metavar="DIR",
+        help="data directory (default: $PYPIREG_DATA or ./pypireg-data)",
+    )
+    visibility = argparse.ArgumentParser(add_help=False)
+    choice = visibility.add_mutually_exclusive_group()
+    choice.add_argument("--public", dest="visibility", action="store_const", const="public",
+                        help="readable by anyone, without a token")
+    choice.add_argument("--private", dest="visibility", action="store_const", const="private",
+                        help="readable only with a token (the default)")
+    visibility.set_defaults(visibility="private")
+
+    parser = argparse.ArgumentParser(prog="pypireg", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"pypireg {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", parents=[data], help="run the registry over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks one)")
+    serve.add_argument("--prefix", default="/api/v4",
+                       help="URL prefix to mount the API under (default /api/v4)")
+    serve.set_defaults(run=_serve)
+
+    group = commands.add_parser("group", help="manage groups").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    create = group.add_parser("create", parents=[visibility, data],
+                              help="create a group (parent groups must exist); prints its id")
+    create.add_argument("path", metavar="PATH", help="full path, e.g. acme or acme/tools")
+    create.set_defaults(run=_create_group)
+
+    project = commands.add_parser("project", help="manage projects").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    create = project.add_parser("create", parents=[visibility, data],
+                                help="create a project (parent groups must exist); prints its id")
+    create.add_argument("path", metavar="PATH", help="full path, e.g. acme/tools/lib")
+    create.set_defaults(run=_create_project)
+
+    token = commands.add_parser("token", help="manage tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    create = token.add_parser("create", parents=[data],
+                              help="create a token; prints its secret (shown only once)")
+    create.add_argument("name", metavar="NAME", help="token name (a deploy token's username)")
+    create.add_argument("--grant", action="append", required=True, type=_grant,
+                        metavar="PATH:ACCESS",
+                        help="read, write or delete on a group or project; repeatable")
+    create.add_argument("--kind", choices=TOKEN_KINDS, default="personal",
+                        help="personal (default), deploy or job")
+    create.set_defaults(run=_create_token)
+    return parser
+
+
+def _grant(text: str) -> Grant:
+    try:
+        return Grant.parse(text)
+    except InvalidGrant as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _registry(args: argparse.Namespace) -> Registry:
+    return create_app(args.data)
+
+
+def _create_group(args: argparse.Namespace) -> int:
+    group = _registry(args).create_group(args.path, args.visibility)
+    print(f"created {group.visibility} group {group.path}")
+    print(group.id)
+    return 0
+
+
+def _create_project(args: argparse.Namespace) -> int:
+    project = _registry(args).create_project(args.path, args.visibility)
+    print(f"created {project.visibility} project {project.path}")
+    print(project.id)
+    return 0
+
+
+def _create_token(args: argparse.Namespace) -> int:
+    secret = _registry(args).create_token(args.name, args.grant, args.kind)
+    grants = ", ".join(f"{g.access} on {g.path}" for g in args.grant)
+    print(f"created {args.kind} token {args.name!r}: {grants}")
+    print("the secret below is shown only once:")
+    print(secret)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    fresh = not (data / "catalog.db").exists()
+    registry = _registry(args)
+    prefix = "/" + args.prefix.strip("/") if args.prefix.strip("/") else ""
+    app = DispatcherMiddleware(_not_found, {prefix: registry}) if prefix else registry
+    server = make_server(args.host, args.port, app, threaded=True)
+    base = f"http://{_url_host(args.host)}:{server.server_port}{prefix}"
+    if fresh:
+        print(f"created an empty registry in {data.resolve()}")
+        print(f"  next: pypireg project create NAME --public --data {args.data}")
+    print(f"pypireg {__version__} serving {data.resolve()} at {base}")
+    print(f"  pip/uv index: {base}/projects/<id or path>/packages/pypi/simple")
+    print(f"  twine upload: {base}/projects/<id or path>/packages/pypi")
+    print("press Ctrl+C to stop", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _not_found(environ, start_response):  # type: ignore[no-untyped-def]
+    return error_response(NotFound(), environ)(environ, start_response)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+if __name__ == "__main__":
+    sys.exit(main())

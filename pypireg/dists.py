@@ -1,0 +1,124 @@
+"""Distribution rules: names, versions and filenames that must agree, via ``packaging``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidName,
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    canonicalize_version,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
+
+# GitLab truncates over-long metadata rather than refusing the upload.
+METADATA_LIMITS = {"summary": 255, "description": 4000, "keywords": 1024}
+METADATA_FIELDS = (
+    "summary", "description", "description_content_type", "keywords", "author_email",
+    "metadata_version",
+)
+
+
+class InvalidDistribution(ValueError):
+    """The upload's name, version or filename is wrong; the message says how."""
+
+
+@dataclass(frozen=True)
+class DistIdentity:
+    name: str
+    normalized_name: str
+    version: str
+    canonical_version: str
+    file_name: str
+
+
+def check_file_name(file_name: str) -> str:
+    """A bare file name: no directories, no traversal, no control characters."""
+    if not file_name:
+        raise InvalidDistribution("the content part has no filename")
+    if "/" in file_name or "\\" in file_name or file_name in (".", ".."):
+        raise InvalidDistribution(f"filename {file_name!r} must not contain a path")
+    if any(ord(c) < 32 or ord(c) == 127 for c in file_name):
+        raise InvalidDistribution(f"filename {file_name!r} contains control characters")
+    return file_name
+
+
+def identify(name: str, version: str, file_name: str) -> DistIdentity:
+    """Check that the form's name and version match the wheel or sdist filename."""
+    if not name.strip():
+        raise InvalidDistribution("the 'name' field is missing")
+    if not version.strip():
+        raise InvalidDistribution("the 'version' field is missing")
+    name, version = name.strip(), version.strip()
+    try:
+        normalized = canonicalize_name(name, validate=True)
+    except InvalidName:
+        raise InvalidDistribution(f"{name!r} is not a valid package name") from None
+    try:
+        parsed_version = Version(version)
+    except InvalidVersion:
+        raise InvalidDistribution(f"version {version!r} is not a valid PEP 440 version") from None
+    check_file_name(file_name)
+    try:
+        if file_name.endswith(".whl"):
+            file_project, file_version, *_ = parse_wheel_filename(file_name)
+        elif file_name.endswith((".tar.gz", ".zip")):
+            file_project, file_version = parse_sdist_filename(file_name)
+        else:
+            raise InvalidDistribution(
+                f"{file_name!r} is neither a wheel (.whl) nor an sdist (.tar.gz, .zip)"
+            )
+    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
+        raise InvalidDistribution(str(exc)) from None
+    if file_project != normalized:
+        raise InvalidDistribution(
+            f"filename {file_name!r} is for package {file_project!r}, not {name!r}"
+        )
+    if file_version != parsed_version:
+        raise InvalidDistribution(
+            f"filename {file_name!r} is for version {file_version}, not {version}"
+        )
+    return DistIdentity(
+        name=name,
+        normalized_name=normalized,
+        version=version,
+        canonical_version=canonicalize_version(parsed_version),
+        file_name=file_name,
+    )
+
+
+def check_requires_python(value: str) -> str:
+    value = value.strip()
+    if value:
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            raise InvalidDistribution(
+                f"requires_python {value!r} is not a valid version specifier"
+            ) from None
+    return value
+
+
+def normalize(name: str) -> str:
+    """PEP 503 normalization, as simple page URLs use."""
+    return canonicalize_name(name)
+
+
+def truncate_metadata(fields: dict[str, str]) -> dict[str, str]:
+    """Keep the known metadata fields, cut to GitLab's lengths."""
+    kept = {}
+    for key in METADATA_FIELDS:
+        value = fields.get(key)
+        if value:
+            limit = METADATA_LIMITS.get(key)
+            kept[key] = value[:limit] if limit else value
+    return kept

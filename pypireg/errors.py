@@ -1,0 +1,52 @@
+"""Errors: werkzeug exceptions raised anywhere, rendered once as GitLab-shaped JSON.
+
+GitLab's bodies read ``{"message": "404 Project Not Found"}`` or
+``{"message": "400 Bad request - <reason>"}``; clients and scripts grep these.
+"""
+
+from __future__ import annotations
+
+import json
+
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import HTTPException, NotFound, Unauthorized
+from werkzeug.routing import RequestRedirect
+from werkzeug.wrappers import Response
+
+_TITLES = {400: "Bad request"}  # GitLab's capitalisation
+
+
+class ResourceNotFound(NotFound):
+    """404 naming what was missing, as GitLab does: ``404 Project Not Found``."""
+
+    def __init__(self, resource: str) -> None:
+        super().__init__()
+        self.resource = resource
+
+
+def unauthorized(realm: str) -> Unauthorized:
+    return Unauthorized(www_authenticate=WWWAuthenticate("basic", {"realm": realm}))
+
+
+def message_for(exc: HTTPException) -> str:
+    code = exc.code or 500
+    if isinstance(exc, ResourceNotFound):
+        return f"{code} {exc.resource} Not Found"
+    text = f"{code} {_TITLES.get(code, exc.name)}"
+    if exc.description and exc.description != type(exc).description:
+        text += f" - {exc.description}"
+    return text
+
+
+def error_response(exc: HTTPException, environ: dict) -> Response:
+    if isinstance(exc, RequestRedirect):
+        return exc.get_response(environ)
+    response = Response(
+        json.dumps({"message": message_for(exc)}),
+        status=exc.code,
+        mimetype="application/json",
+    )
+    for name, value in exc.get_headers(environ):
+        if name.lower() != "content-type":
+            response.headers.add(name, value)
+    return response

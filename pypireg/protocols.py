@@ -1,0 +1,106 @@
+"""The three contracts a host can replace: URL layout, byte storage and authorization.
+
+Built-in implementations (``routing.gitlab_layout``, ``FileSystemStorage``,
+``MemoryStorage``, ``TokenAuth``) satisfy these like any third-party one would.
+docs/protocols.md explains each method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request, Response
+
+    from .models import Action, Principal, Project
+
+
+@runtime_checkable
+class URLAdapter(Protocol):
+    """A dispatcher bound to one request: matches its path and builds URLs."""
+
+    def match(self) -> tuple[str, Mapping[str, Any]]:
+        """Return ``(endpoint, arguments)``; raise a werkzeug ``HTTPException`` on no match."""
+        ...
+
+    def build(
+        self,
+        endpoint: str,
+        values: Mapping[str, Any] | None = None,
+        method: str | None = None,
+        force_external: bool = False,
+    ) -> str:
+        """Build the URL of ``endpoint``, carrying the mount prefix (SCRIPT_NAME)."""
+        ...
+
+
+@runtime_checkable
+class Dispatcher(Protocol):
+    """The URL layout. A ``werkzeug.routing.Map`` is one."""
+
+    def bind_to_environ(self, environ: Any) -> URLAdapter:
+        """Bind to one WSGI request."""
+        ...
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Where file bytes live, by keys the registry chooses (``[a-z0-9/]`` strings)."""
+
+    def put_file(self, key: str, path: str) -> None:
+        """Store the finished local file at ``path`` under ``key``, atomically.
+
+        The storage may move the file away; the caller must not use ``path`` afterwards.
+        Storing an existing key again replaces it (keys are content-addressed, so the
+        bytes are the same).
+        """
+        ...
+
+    def put_stream(self, key: str, stream: IO[bytes]) -> None:
+        """Store everything read from ``stream`` under ``key``, atomically."""
+        ...
+
+    def open(self, key: str) -> IO[bytes]:
+        """Open ``key`` for binary reading; raise ``KeyError`` if it is missing."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+        ...
+
+
+@runtime_checkable
+class ServesDownloads(Protocol):
+    """Optional extra for a storage that answers downloads itself.
+
+    For example a redirect to a presigned URL. Returning ``None`` falls back to
+    streaming ``open(key)`` through the registry.
+    """
+
+    def download_response(
+        self, key: str, request: Request, *, filename: str, sha256: str, size: int
+    ) -> Response | None:
+        """Answer a download of ``key`` or return ``None``."""
+        ...
+
+
+@runtime_checkable
+class AuthProvider(Protocol):
+    """Who is calling, and what they may do to a project."""
+
+    def authenticate(self, request: Request) -> Principal | None:
+        """Return the caller, or ``None`` for an anonymous caller.
+
+        Credentials that are present but wrong should also give ``None``: the registry
+        then answers 401 where anonymous access is not enough.
+        """
+        ...
+
+    def permits(self, principal: Principal | None, action: Action, project: Project) -> bool:
+        """Whether ``principal`` (``None`` when anonymous) may ``action`` on ``project``."""
+        ...

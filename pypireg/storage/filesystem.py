@@ -1,0 +1,85 @@
+"""Keeps file bytes in a directory tree, one file per key, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from .keys import check_key
+
+
+class FileSystemStorage:
+    """Files under ``root``; a key ``ab/cd/rest`` is the file ``root/ab/cd/rest``.
+
+    Every write goes to a temporary name in the target directory, is fsynced and then
+    renamed over the final name, so a reader never sees a half-written file.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put_file(self, key: str, path: str) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Same file system (the registry stages uploads under the data dir): a rename.
+            os.replace(path, target)
+        except OSError:
+            with open(path, "rb") as f:
+                self.put_stream(key, f)
+            os.unlink(path)
+            return
+        _fsync_dir(target.parent)
+
+    def put_stream(self, key: str, stream: IO[bytes]) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(stream, out, 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(target.parent)
+
+    def open(self, key: str) -> IO[bytes]:
+        try:
+            return open(self.path(key), "rb")
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(key))
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def keys(self) -> list[str]:
+        """Every stored key (used by garbage collection)."""
+        return sorted(
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".tmp-")
+        )
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -174,8 +174,8 @@ def store_upload(
             )
             # Inside the write lock: nobody can reference or delete this blob meanwhile.
             if not storage.exists(key):
+                created_blob = True  # before the call: a failing put may leave bytes behind
                 storage.put_file(key, staged.path)
-                created_blob = True
     except BaseException:
         if created_blob:
             storage.delete(key)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+
+API = "/projects/{project}/packages/pypi"
+
+
+def wheel_bytes(name: str, version: str, requires_python: str = "", payload: str = "") -> bytes:
+    """A small but real wheel: a module plus dist-info METADATA, WHEEL and RECORD."""
+    module = name.replace("-", "_").replace(".", "_").lower()
+    dist_info = f"{module}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    if requires_python:
+        metadata += f"Requires-Python: {requires_python}\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        wheel.writestr(f"{module}/__init__.py", f"VERSION = {version!r}\n{payload}")
+        wheel.writestr(f"{dist_info}/METADATA", metadata)
+        wheel.writestr(
+            f"{dist_info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        wheel.writestr(f"{dist_info}/RECORD", "")
+    return buffer.getvalue()
+
+
+def wheel_name(name: str, version: str) -> str:
+    return f"{name.replace('-', '_').replace('.', '_').lower()}-{version}-py3-none-any.whl"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Env:
+    """A registry with a public and a private project and tokens of each access level."""
+
+    def __init__(self, registry: pypireg.Registry) -> None:
+        self.registry = registry
+        self.app = TestApp(registry)
+        registry.create_group("acme", "public")
+        registry.create_group("acme/team", "private")
+        self.public = registry.create_project("acme/tools", "public")
+        self.private = registry.create_project("acme/team/secret", "private")
+        self.other = registry.create_project("acme/team/other", "private")
+        self.reader = registry.create_token("reader", ["acme/team/secret:read"])
+        self.writer = registry.create_token("writer", ["acme:write"])
+        self.deleter = registry.create_token("deleter", ["acme/team:delete"])
+        self.outsider = registry.create_token("outsider", ["acme/team/other:write"])
+
+    def upload(
+        self,
+        project: str | int,
+        file_name: str,
+        content: bytes,
+        *,
+        token: str | None = None,
+        status: int | str = "*",
+        method: str = "POST",
+        **fields: str,
+    ):
+        send = self.app.post if method == "POST" else self.app.put
+        return send(
+            API.format(project=project),
+            params=list(fields.items()),
+            upload_files=[("content", file_name, content)],
+            headers=basic(token) if token else {},
+            status=status,
+        )
+
+    def upload_wheel(
+        self, project: str | int, name: str, version: str, *, token: str | None = None,
+        requires_python: str = "", status: int | str = "*", payload: str = "",
+    ):
+        data = wheel_bytes(name, version, requires_python, payload)
+        return self.upload(
+            project, wheel_name(name, version), data, token=token, status=status,
+            name=name, version=version, requires_python=requires_python,
+            sha256_digest=sha256(data),
+        )
+
+
+def basic(token: str, username: str = "someone") -> dict[str, str]:
+    pair = base64.b64encode(f"{username}:{token}".encode()).decode()
+    return {"Authorization": f"Basic {pair}"}
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    """In-memory catalog and storage; staging in a directory of the test's own."""
+    return Env(pypireg.create_app(staging_dir=str(tmp_path / "staging")))
+
+
+@pytest.fixture
+def fs_env(tmp_path) -> Env:
+    return Env(pypireg.create_app(tmp_path / "data"))

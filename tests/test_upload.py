@@ -1,0 +1,325 @@
+"""Uploads: what twine sends, GitLab's answers, and every bad input refused cleanly."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+
+import pytest
+from werkzeug.test import Client, EnvironBuilder
+
+import pypireg
+from pypireg.storage import MemoryStorage, blob_key
+
+from .conftest import API, Env, basic, sha256, wheel_bytes, wheel_name
+
+
+def stored_state(env: Env) -> tuple:
+    """Everything an upload could change: rows, blobs and staging leftovers."""
+    db = env.registry.catalog.db
+    rows = (
+        [tuple(r.values()) for r in db.query("SELECT * FROM packages ORDER BY id")],
+        [tuple(r.values()) for r in db.query("SELECT * FROM package_files ORDER BY id")],
+        [tuple(r.values()) for r in db.query("SELECT id, serial FROM projects ORDER BY id")],
+    )
+    return rows, _blobs(env), _staging(env)
+
+
+def _blobs(env: Env) -> list[str]:
+    return env.registry.storage.keys()  # type: ignore[attr-defined]
+
+
+def _staging(env: Env) -> list[str]:
+    return sorted(
+        name for name in os.listdir(env.registry.staging_dir) if name.startswith("upload-")
+    )
+
+
+def test_upload_creates_package_and_file(env: Env) -> None:
+    data = wheel_bytes("My.Pkg", "1.0", ">=3.8")
+    response = env.upload(
+        "acme/tools", wheel_name("My.Pkg", "1.0"), data, token=env.writer,
+        name="My.Pkg", version="1.0", requires_python=">=3.8",
+        md5_digest=hashlib.md5(data).hexdigest(), sha256_digest=sha256(data),
+        summary="s" * 300, description="d" * 5000, keywords="k" * 2000,
+        author_email="dev@example.com", filetype="bdist_wheel", pyversion="py3",
+        protocol_version="1", **{":action": "file_upload"},
+    )
+    assert response.status_int == 201
+    assert response.json == {"message": "201 Created"}
+    package = next(env.registry.catalog.db.query("SELECT * FROM packages"))
+    assert (package["name"], package["normalized_name"], package["version"]) == (
+        "My.Pkg", "my-pkg", "1.0")
+    metadata = json.loads(package["metadata"])
+    assert len(metadata["summary"]) == 255
+    assert len(metadata["description"]) == 4000
+    assert len(metadata["keywords"]) == 1024
+    assert metadata["author_email"] == "dev@example.com"
+    file = next(env.registry.catalog.db.query("SELECT * FROM package_files"))
+    assert file["sha256"] == sha256(data)
+    assert file["md5"] == hashlib.md5(data).hexdigest()
+    assert file["sha1"] == hashlib.sha1(data).hexdigest()
+    assert file["size"] == len(data)
+    assert file["requires_python"] == ">=3.8"
+    assert env.registry.storage.open(blob_key(sha256(data))).read() == data
+    assert _staging(env) == []
+
+
+def test_put_form_works_like_post(env: Env) -> None:
+    data = wheel_bytes("pkg", "2.0")
+    response = env.upload("acme/tools", wheel_name("pkg", "2.0"), data, token=env.writer,
+                          method="PUT", name="pkg", version="2.0")
+    assert response.status_int == 201
+    page = env.app.get(API.format(project="acme/tools") + "/simple/pkg/")
+    assert wheel_name("pkg", "2.0") in page.text
+
+
+def test_upload_by_numeric_id_and_second_file_joins_the_version(env: Env) -> None:
+    env.upload_wheel(env.public.id, "pkg", "1.0", token=env.writer, status=201)
+    sdist = b"not really a tarball but bytes all the same"
+    env.upload(env.public.id, "pkg-1.0.tar.gz", sdist, token=env.writer,
+               name="pkg", version="1.0", status=201)
+    db = env.registry.catalog.db
+    assert db["packages"].count == 1
+    assert db["package_files"].count == 2
+
+
+def test_identical_reupload_succeeds_and_changes_nothing(env: Env) -> None:
+    env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
+    before = stored_state(env)
+    again = env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer)
+    assert again.status_int == 200
+    assert stored_state(env) == before
+
+
+def test_same_filename_other_bytes_is_refused_with_file_already_exists(env: Env) -> None:
+    env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
+    before = stored_state(env)
+    clash = env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, payload="# other")
+    assert clash.status_int == 400
+    assert "File already exists" in clash.json["message"]
+    assert stored_state(env) == before
+
+
+def test_identical_bytes_in_two_projects_share_one_blob(env: Env) -> None:
+    env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
+    env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.writer, status=201)
+    assert len(_blobs(env)) == 1
+    assert env.registry.catalog.db["package_files"].count == 2
+
+
+def test_versions_equal_under_pep440_are_one_package(env: Env) -> None:
+    env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
+    data = b"sdist bytes"
+    env.upload(env.public.id, "pkg-1.0.0.tar.gz", data, token=env.writer,
+               name="pkg", version="1.0.0", status=201)
+    assert env.registry.catalog.db["packages"].count == 1
+
+
+GOOD = wheel_bytes("pkg", "1.0")
+GOOD_NAME = wheel_name("pkg", "1.0")
+
+
+@pytest.mark.parametrize(
+    ("file_name", "fields", "expected"),
+    [
+        (GOOD_NAME, {"version": "1.0"}, "'name' field is missing"),
+        (GOOD_NAME, {"name": "pkg"}, "'version' field is missing"),
+        (GOOD_NAME, {"name": "other", "version": "1.0"}, "not 'other'"),
+        (GOOD_NAME, {"name": "pkg", "version": "2.0"}, "for version 1.0, not 2.0"),
+        ("pkg-1.0-py3-none-any.whl", {"name": "pkg", "version": "one"}, "not a valid PEP 440"),
+        ("pkg-one-py3-none-any.whl", {"name": "pkg", "version": "1.0"}, "Invalid wheel"),
+        ("pkg-1.0.exe", {"name": "pkg", "version": "1.0"}, "neither a wheel"),
+        ("../pkg-1.0-py3-none-any.whl", {"name": "pkg", "version": "1.0"}, "must not contain a"),
+        ("a/pkg-1.0-py3-none-any.whl", {"name": "pkg", "version": "1.0"}, "must not contain a"),
+        (GOOD_NAME, {"name": "-pkg-", "version": "1.0"}, "not a valid package name"),
+        (GOOD_NAME, {"name": "pkg", "version": "1.0", "sha256_digest": "abc"},
+         "sha256_digest 'abc' is not a hexadecimal digest"),
+        (GOOD_NAME, {"name": "pkg", "version": "1.0", "sha256_digest": "0" * 64},
+         "sha256_digest does not match"),
+        (GOOD_NAME, {"name": "pkg", "version": "1.0", "md5_digest": "0" * 32},
+         "md5_digest does not match"),
+        (GOOD_NAME, {"name": "pkg", "version": "1.0", "md5_digest": "xyz"},
+         "md5_digest 'xyz' is not a hexadecimal digest"),
+        (GOOD_NAME, {"name": "pkg", "version": "1.0", "requires_python": "=>3.8"},
+         "not a valid version specifier"),
+    ],
+)
+def test_bad_upload_fields_are_refused_and_store_nothing(
+    env: Env, file_name: str, fields: dict, expected: str
+) -> None:
+    env.upload_wheel("acme/tools", "pkg", "0.9", token=env.writer, status=201)
+    before = stored_state(env)
+    response = env.upload("acme/tools", file_name, GOOD, token=env.writer, **fields)
+    assert response.status_int == 400, response.text
+    assert expected in response.json["message"]
+    assert response.json["message"].startswith("400 Bad request - ")
+    assert stored_state(env) == before
+
+
+def test_empty_file_is_refused(env: Env) -> None:
+    response = env.upload("acme/tools", GOOD_NAME, b"", token=env.writer,
+                          name="pkg", version="1.0")
+    assert response.status_int == 400
+    assert "is empty" in response.json["message"]
+    assert _blobs(env) == []
+
+
+def raw_post(env: Env, body: bytes, content_type: str, *, content_length: int | None = None):
+    builder = EnvironBuilder(
+        path=API.format(project="acme/tools"),
+        method="POST",
+        input_stream=io.BytesIO(body),
+        content_type=content_type,
+        content_length=len(body) if content_length is None else content_length,
+        headers=basic(env.writer),
+    )
+    return Client(env.registry).open(builder.get_environ())
+
+
+def multipart(fields: dict[str, str], file_name: str | None, content: bytes) -> bytes:
+    parts = [
+        f'--XX\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    if file_name is not None:
+        parts.append(
+            f'--XX\r\nContent-Disposition: form-data; name="content"; filename="{file_name}"'
+            f"\r\nContent-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+        )
+    return b"".join(parts) + b"--XX--\r\n"
+
+
+def test_windows_path_in_filename_is_refused(env: Env) -> None:
+    # A quoted multipart filename escapes its backslash: this arrives as a\\pkg-1.0-....
+    body = multipart({"name": "pkg", "version": "1.0"}, "a\\\\" + GOOD_NAME, GOOD)
+    response = raw_post(env, body, "multipart/form-data; boundary=XX")
+    assert response.status_code == 400
+    assert "must not contain a path" in response.json["message"]
+    assert _blobs(env) == []
+
+
+def test_no_content_part_is_refused(env: Env) -> None:
+    response = raw_post(env, multipart({"name": "pkg", "version": "1.0"}, None, b""),
+                        "multipart/form-data; boundary=XX")
+    assert response.status_code == 400
+    assert "no 'content' file part" in response.json["message"]
+
+
+def test_content_sent_as_plain_field_is_refused(env: Env) -> None:
+    body = multipart({"name": "pkg", "version": "1.0", "content": "inline"}, None, b"")
+    response = raw_post(env, body, "multipart/form-data; boundary=XX")
+    assert response.status_code == 400
+    assert "no 'content' file part" in response.json["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (GOOD, "application/octet-stream"),  # curl --upload-file
+        (b"name=pkg&version=1.0", "application/x-www-form-urlencoded"),
+        (b"{}", "application/json"),
+    ],
+)
+def test_non_multipart_body_is_refused(env: Env, body: bytes, content_type: str) -> None:
+    response = raw_post(env, body, content_type)
+    assert response.status_code == 400
+    assert "expected a multipart/form-data body" in response.json["message"]
+    assert _blobs(env) == [] and _staging(env) == []
+
+
+def test_multipart_without_boundary_is_refused(env: Env) -> None:
+    response = raw_post(env, b"whatever", "multipart/form-data")
+    assert response.status_code == 400
+    assert "malformed multipart body" in response.json["message"]
+
+
+@pytest.mark.parametrize("cut", [10, 200, -40, -3])
+def test_truncated_body_is_refused_and_leaves_nothing(env: Env, cut: int) -> None:
+    env.upload_wheel("acme/tools", "pkg", "0.9", token=env.writer, status=201)
+    before = stored_state(env)
+    body = multipart({"name": "pkg", "version": "1.0"}, GOOD_NAME, GOOD)
+    # The client announced the whole body but the connection ended early.
+    response = raw_post(env, body[:cut], "multipart/form-data; boundary=XX",
+                        content_length=len(body))
+    assert response.status_code == 400
+    assert "cut short" in response.json["message"]
+    assert stored_state(env) == before
+
+
+def test_body_ending_without_closing_boundary_is_refused(env: Env) -> None:
+    body = multipart({"name": "pkg", "version": "1.0"}, GOOD_NAME, GOOD)[:-12]
+    response = raw_post(env, body, "multipart/form-data; boundary=XX")
+    assert response.status_code == 400
+    assert "malformed multipart body" in response.json["message"]
+    assert _blobs(env) == [] and _staging(env) == []
+
+
+def test_size_limit_is_a_clear_413(tmp_path) -> None:
+    env = Env(pypireg.create_app(tmp_path, max_upload_size=1000))  # a data dir this time
+    big = b"x" * 1001
+    response = env.upload("acme/tools", "pkg-1.0.tar.gz", big, token=env.writer,
+                          name="pkg", version="1.0")
+    assert response.status_int == 413
+    assert "File is too large" in response.json["message"]
+    assert "1000 bytes" in response.json["message"]
+    assert _blobs(env) == [] and _staging(env) == []
+    small = env.upload("acme/tools", "pkg-1.0.tar.gz", b"x" * 1000, token=env.writer,
+                       name="pkg", version="1.0")
+    assert small.status_int == 201
+
+
+def test_declared_length_over_the_limit_is_refused_before_reading(tmp_path) -> None:
+    env = Env(pypireg.create_app(tmp_path, max_upload_size=1000))
+    response = raw_post(env, b"-", "multipart/form-data; boundary=XX", content_length=10**12)
+    assert response.status_code == 413
+    assert "File is too large" in response.json["message"]
+
+
+def test_unknown_project_is_404(env: Env) -> None:
+    response = env.upload_wheel("acme/nope", "pkg", "1.0", token=env.writer)
+    assert response.status_int == 404
+    assert response.json == {"message": "404 Project Not Found"}
+    response = env.upload_wheel(999, "pkg", "1.0", token=env.writer)
+    assert response.status_int == 404
+
+
+class FailingStorage(MemoryStorage):
+    """Stores the blob, then fails, as a disk filling up during fsync would."""
+
+    def put_file(self, key: str, path: str) -> None:
+        super().put_file(key, path)
+        raise OSError("disk full")
+
+
+def test_storage_failure_rolls_back_row_and_blob(tmp_path) -> None:
+    storage = FailingStorage()
+    env = Env(pypireg.create_app(storage=storage, staging_dir=str(tmp_path)))
+    response = env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer)
+    assert response.status_int == 500
+    assert env.registry.catalog.db["package_files"].count == 0
+    assert env.registry.catalog.db["packages"].count == 0
+    assert storage.keys() == []
+    assert _staging(env) == []
+    page = env.app.get(API.format(project="acme/tools") + "/simple/pkg/", status=404)
+    assert page.json == {"message": "404 Package Not Found"}
+
+
+def test_failed_upload_keeps_existing_blob_of_identical_bytes(tmp_path) -> None:
+    storage = FailingStorage()
+    env = Env(pypireg.create_app(storage=storage, staging_dir=str(tmp_path)))
+    data = wheel_bytes("pkg", "1.0")
+    MemoryStorage.put_stream(storage, blob_key(sha256(data)), io.BytesIO(data))
+    env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer)
+    # The blob was there before this upload: the upload must not delete it.
+    assert storage.keys() == [blob_key(sha256(data))]
+
+
+def test_upload_to_filesystem_storage_moves_the_staged_file(fs_env: Env) -> None:
+    data = wheel_bytes("pkg", "1.0")
+    fs_env.upload_wheel("acme/tools", "pkg", "1.0", token=fs_env.writer, status=201)
+    storage = fs_env.registry.storage
+    assert storage.path(blob_key(sha256(data))).read_bytes() == data  # type: ignore[attr-defined]
+    assert _staging(fs_env) == []

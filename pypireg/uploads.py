@@ -115,7 +115,10 @@ def parse_upload(request: Request, staging_dir: str, limit: int) -> UploadForm:
         )
     except ClientDisconnected:
         _discard(staged)
-        raise BadRequest("the request body ended early: the upload was cut short") from None
+        raise BadRequest(
+            "the request body ended before the announced Content-Length:"
+            " the upload was cut short"
+        ) from None
     except ValueError as exc:
         _discard(staged)
         raise BadRequest(f"malformed multipart body ({exc}); was the upload cut short?") from None

@@ -10,6 +10,7 @@ import json
 
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import HTTPException, NotFound, Unauthorized
+from werkzeug.http import quote_header_value
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
@@ -24,8 +25,16 @@ class ResourceNotFound(NotFound):
         self.resource = resource
 
 
+class BasicChallenge(WWWAuthenticate):
+    """``Basic realm="..."``, the realm always quoted as RFC 7235 asks (werkzeug may not)."""
+
+    def to_header(self) -> str:
+        realm = quote_header_value(self.parameters.get("realm", ""), allow_token=False)
+        return f"Basic realm={realm}"
+
+
 def unauthorized(realm: str) -> Unauthorized:
-    return Unauthorized(www_authenticate=WWWAuthenticate("basic", {"realm": realm}))
+    return Unauthorized(www_authenticate=BasicChallenge("basic", {"realm": realm}))
 
 
 def message_for(exc: HTTPException) -> str:

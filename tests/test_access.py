@@ -1,0 +1,181 @@
+"""Who may do what: TokenAuth's credential forms and GitLab's 401 / 403 / 404 answers."""
+
+from __future__ import annotations
+
+import pytest
+
+import pypireg
+
+from .conftest import API, Env, basic
+
+SIMPLE = API + "/simple/"
+
+
+def test_public_project_is_readable_anonymously(env: Env) -> None:
+    env.app.get(SIMPLE.format(project="acme/tools"), status=200)
+
+
+def test_bad_credentials_on_public_project_read_as_anonymous(env: Env) -> None:
+    env.app.get(SIMPLE.format(project="acme/tools"), headers=basic("pypireg-wrong"), status=200)
+
+
+@pytest.mark.parametrize("headers", [{}, basic("pypireg-wrong"), basic("not-even-a-token")])
+def test_private_project_anonymous_or_bad_token_is_401_with_challenge(
+    env: Env, headers: dict
+) -> None:
+    response = env.app.get(SIMPLE.format(project="acme/team/secret"), headers=headers, status=401)
+    assert response.json == {"message": "401 Unauthorized"}
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="pypireg"'
+
+
+def test_private_project_without_access_is_404(env: Env) -> None:
+    response = env.app.get(
+        SIMPLE.format(project="acme/team/secret"), headers=basic(env.outsider), status=404
+    )
+    assert response.json == {"message": "404 Project Not Found"}
+
+
+def test_unknown_project_is_404_for_anyone(env: Env) -> None:
+    env.app.get(SIMPLE.format(project="acme/missing"), status=404)
+    env.app.get(SIMPLE.format(project="4242"), headers=basic(env.writer), status=404)
+
+
+@pytest.mark.parametrize("token", ["reader", "writer", "deleter"])
+def test_grants_on_project_or_ancestor_group_allow_reading(env: Env, token: str) -> None:
+    env.app.get(
+        SIMPLE.format(project="acme/team/secret"), headers=basic(getattr(env, token)), status=200
+    )
+
+
+def test_read_only_token_uploading_is_403(env: Env) -> None:
+    response = env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.reader)
+    assert response.status_int == 403
+    assert response.json == {"message": "403 Forbidden"}
+
+
+def test_anonymous_upload_is_401_even_on_public_project(env: Env) -> None:
+    response = env.upload_wheel("acme/tools", "pkg", "1.0")
+    assert response.status_int == 401
+    assert "WWW-Authenticate" in response.headers
+
+
+def test_upload_without_access_to_private_project_is_404(env: Env) -> None:
+    assert env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.outsider).status_int == 404
+
+
+def test_read_only_token_on_public_project_upload_is_403(env: Env) -> None:
+    token = env.registry.create_token("public-reader", ["acme/tools:read"])
+    assert env.upload_wheel("acme/tools", "pkg", "1.0", token=token).status_int == 403
+
+
+def test_write_and_delete_grants_allow_upload(env: Env) -> None:
+    env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.writer, status=201)
+    env.upload_wheel("acme/team/secret", "pkg", "2.0", token=env.deleter, status=201)
+
+
+def test_grant_on_group_does_not_reach_a_sibling_with_a_common_prefix(env: Env) -> None:
+    env.registry.create_project("acme/team-b", "private")
+    token = env.registry.create_token("team", ["acme/team:read"])
+    env.app.get(SIMPLE.format(project="acme/team-b"), headers=basic(token), status=404)
+
+
+def test_paths_are_case_insensitive(env: Env) -> None:
+    env.app.get(SIMPLE.format(project="ACME/Team/Secret"), headers=basic(env.reader), status=200)
+
+
+# -- credential forms -------------------------------------------------------------------------
+
+
+def grant_private(env: Env, kind: str, name: str = "t") -> str:
+    return env.registry.create_token(name, ["acme/team/secret:read"], kind)
+
+
+@pytest.mark.parametrize("username", ["anything", "__token__", ""])
+def test_personal_token_takes_any_basic_username(env: Env, username: str) -> None:
+    token = grant_private(env, "personal")
+    env.app.get(
+        SIMPLE.format(project="acme/team/secret"), headers=basic(token, username), status=200
+    )
+
+
+def test_deploy_token_needs_its_own_name_as_username(env: Env) -> None:
+    token = grant_private(env, "deploy", name="deployer")
+    url = SIMPLE.format(project="acme/team/secret")
+    env.app.get(url, headers=basic(token, "deployer"), status=200)
+    env.app.get(url, headers=basic(token, "someone-else"), status=401)
+
+
+def test_job_token_needs_gitlab_ci_token_username(env: Env) -> None:
+    token = grant_private(env, "job")
+    url = SIMPLE.format(project="acme/team/secret")
+    env.app.get(url, headers=basic(token, "gitlab-ci-token"), status=200)
+    env.app.get(url, headers=basic(token, "someone"), status=401)
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "ok"),
+    [
+        ("personal", "PRIVATE-TOKEN", True),
+        ("deploy", "PRIVATE-TOKEN", True),
+        ("job", "PRIVATE-TOKEN", False),
+        ("job", "JOB-TOKEN", True),
+        ("personal", "JOB-TOKEN", False),
+    ],
+)
+def test_token_headers(env: Env, kind: str, header: str, ok: bool) -> None:
+    token = grant_private(env, kind)
+    env.app.get(
+        SIMPLE.format(project="acme/team/secret"), headers={header: token},
+        status=200 if ok else 401,
+    )
+
+
+@pytest.mark.parametrize("kind", ["personal", "deploy", "job"])
+def test_bearer_takes_any_kind(env: Env, kind: str) -> None:
+    token = grant_private(env, kind)
+    env.app.get(
+        SIMPLE.format(project="acme/team/secret"),
+        headers={"Authorization": f"Bearer {token}"}, status=200,
+    )
+
+
+def test_tokens_are_stored_hashed(env: Env) -> None:
+    token = grant_private(env, "personal", name="hashed")
+    rows = list(env.registry.catalog.db.query("SELECT * FROM tokens WHERE name = 'hashed'"))
+    assert len(rows) == 1
+    assert token not in str(rows[0])
+
+
+def test_token_creation_refuses_bad_requests(env: Env) -> None:
+    with pytest.raises(pypireg.auth.InvalidGrant, match="no group or project"):
+        env.registry.create_token("x", ["nowhere:read"])
+    with pytest.raises(pypireg.auth.InvalidGrant, match="must look like PATH:ACCESS"):
+        env.registry.create_token("x", ["acme:admin"])
+    with pytest.raises(pypireg.auth.InvalidGrant, match="kind"):
+        env.registry.create_token("x", ["acme:read"], kind="robot")
+    with pytest.raises(pypireg.auth.InvalidGrant, match="at least one grant"):
+        env.registry.create_token("x", [])
+
+
+class HeaderAuth:
+    """A host's own provider: trusts an X-User header set by a front proxy."""
+
+    def authenticate(self, request):  # type: ignore[no-untyped-def]
+        user = request.headers.get("X-User")
+        return pypireg.Principal(user) if user else None
+
+    def permits(self, principal, action, project):  # type: ignore[no-untyped-def]
+        if action == "read" and project.is_public:
+            return True
+        return principal is not None and principal.name == "alice"
+
+
+def test_a_host_auth_provider_replaces_tokens(tmp_path) -> None:
+    env = Env(pypireg.create_app(auth=HeaderAuth(), staging_dir=str(tmp_path)))
+    url = SIMPLE.format(project="acme/team/secret")
+    env.app.get(url, headers={"X-User": "alice"}, status=200)
+    env.app.get(url, headers={"X-User": "bob"}, status=404)
+    env.app.get(url, status=401)
+    # Tokens mean nothing to this provider.
+    env.app.get(url, headers=basic(env.writer), status=401)
+    assert isinstance(HeaderAuth(), pypireg.AuthProvider)

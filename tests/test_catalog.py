@@ -1,0 +1,161 @@
+"""The catalog and storages: schema rules, concurrency, several processes, independence."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import threading
+
+import pytest
+
+import pypireg
+from pypireg.catalog import Catalog, CatalogError
+
+from .conftest import Env, wheel_bytes, wheel_name
+
+
+def test_groups_and_projects_follow_path_rules(tmp_path) -> None:
+    catalog = Catalog(str(tmp_path / "c.db"))
+    catalog.create_group("acme", "private")
+    catalog.create_group("acme/team", "public")
+    project = catalog.create_project("acme/team/lib", "public")
+    assert project.namespaces == ("acme", "acme/team")
+    assert catalog.project(str(project.id)) == project
+    assert catalog.project("ACME/TEAM/LIB") == project
+    with pytest.raises(CatalogError, match="parent group 'nope'"):
+        catalog.create_project("nope/lib", "private")
+    with pytest.raises(CatalogError, match="already exists"):
+        catalog.create_group("Acme/Team/Lib", "private")
+    with pytest.raises(CatalogError, match="not a valid path"):
+        catalog.create_group("a//b", "private")
+    with pytest.raises(CatalogError, match="not a valid path"):
+        catalog.create_project("acme/../etc", "private")
+
+
+def test_public_project_in_private_group_is_refused() -> None:
+    catalog = Catalog()
+    catalog.create_group("closed", "private")
+    with pytest.raises(CatalogError, match="cannot be public inside private group"):
+        catalog.create_project("closed/open", "public")
+
+
+def test_catalog_reopens_with_its_data(tmp_path) -> None:
+    Catalog(str(tmp_path / "c.db")).create_project("lib", "public")
+    again = Catalog(str(tmp_path / "c.db"))
+    assert again.project("lib") is not None
+    rows = list(again.db.query("PRAGMA journal_mode"))
+    assert rows[0]["journal_mode"] == "wal"
+
+
+def test_two_registries_in_one_process_are_independent(tmp_path) -> None:
+    first = Env(pypireg.create_app(staging_dir=str(tmp_path / "1")))
+    second = pypireg.create_app(staging_dir=str(tmp_path / "2"))
+    first.upload_wheel("acme/tools", "pkg", "1.0", token=first.writer, status=201)
+    assert second.catalog.project("acme/tools") is None
+    assert second.storage.keys() == []  # type: ignore[attr-defined]
+
+
+def test_concurrent_uploads_of_one_filename_store_exactly_one(fs_env: Env) -> None:
+    """Threads race on the same filename with different bytes: one wins, the rest get 400."""
+    results: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def attempt(n: int) -> None:
+        data = wheel_bytes("pkg", "1.0", payload=f"# writer {n}")
+        barrier.wait()
+        response = fs_env.upload(
+            "acme/tools", wheel_name("pkg", "1.0"), data, token=fs_env.writer,
+            name="pkg", version="1.0",
+        )
+        results.append(response.status_int)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [201, 400, 400, 400, 400, 400]
+    assert fs_env.registry.catalog.db["package_files"].count == 1
+    assert len(fs_env.registry.storage.keys()) == 1  # type: ignore[attr-defined]
+
+
+def _upload_many(data_dir: str, token: str, worker: int, count: int) -> None:
+    from webtest import TestApp
+
+    app = TestApp(pypireg.create_app(data_dir))
+    for n in range(count):
+        version = f"{worker}.{n}"
+        app.post(
+            "/projects/acme/tools/packages/pypi",
+            params=[("name", "pkg"), ("version", version)],
+            upload_files=[("content", wheel_name("pkg", version), wheel_bytes("pkg", version))],
+            headers={"Authorization": f"Bearer {token}"},
+            status=201,
+        )
+
+
+def test_several_processes_share_one_data_dir(tmp_path) -> None:
+    data = tmp_path / "data"
+    env = Env(pypireg.create_app(data))
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_upload_many, args=(str(data), env.writer, w, 15))
+        for w in range(3)
+    ]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(timeout=120)
+    assert [p.exitcode for p in workers] == [0, 0, 0]
+    page = env.app.get("/projects/acme/tools/packages/pypi/simple/pkg/")
+    assert page.text.count("<a href=") == 45
+    serial = env.registry.catalog.project("acme/tools").serial
+    assert serial == 45
+
+
+@pytest.mark.parametrize("make", [
+    lambda tmp: pypireg.MemoryStorage(),
+    lambda tmp: pypireg.FileSystemStorage(tmp / "files"),
+])
+def test_storage_backends_keep_bytes_by_key(tmp_path, make) -> None:
+    storage = make(tmp_path)
+    assert isinstance(storage, pypireg.Storage)
+    source = tmp_path / "src"
+    source.write_bytes(b"file bytes")
+    storage.put_file("sha256/ab/cd/abcd", str(source))
+    storage.put_stream("other/key", io.BytesIO(b"stream bytes"))
+    assert storage.exists("sha256/ab/cd/abcd") and storage.exists("other/key")
+    with storage.open("sha256/ab/cd/abcd") as f:
+        assert f.read() == b"file bytes"
+    with storage.open("other/key") as f:
+        assert f.read() == b"stream bytes"
+    storage.put_stream("other/key", io.BytesIO(b"replaced"))
+    with storage.open("other/key") as f:
+        assert f.read() == b"replaced"
+    storage.delete("other/key")
+    storage.delete("other/key")  # twice is fine
+    assert not storage.exists("other/key")
+    with pytest.raises(KeyError):
+        storage.open("other/key")
+    assert storage.keys() == ["sha256/ab/cd/abcd"]
+
+
+@pytest.mark.parametrize("key", ["../escape", "/abs", "a/../../b", "A/Upper", "", "a//b"])
+def test_filesystem_storage_refuses_keys_that_escape(tmp_path, key: str) -> None:
+    storage = pypireg.FileSystemStorage(tmp_path)
+    with pytest.raises(ValueError, match="invalid storage key"):
+        storage.put_stream(key, io.BytesIO(b"x"))
+
+
+def test_filesystem_storage_leaves_no_temp_file_when_a_write_fails(tmp_path) -> None:
+    storage = pypireg.FileSystemStorage(tmp_path)
+
+    class Broken(io.RawIOBase):
+        def readinto(self, buffer):  # type: ignore[no-untyped-def]
+            raise OSError("read failed")
+
+    with pytest.raises(OSError, match="read failed"):
+        storage.put_stream("a/b", Broken())
+    assert not storage.exists("a/b")
+    assert os.listdir(tmp_path / "a") == []

@@ -1,0 +1,84 @@
+"""The command line: scriptable output, --data anywhere, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import pypireg
+from pypireg.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, list[str], str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def test_create_group_project_and_token_print_id_and_secret_last(tmp_path, capsys) -> None:
+    data = str(tmp_path / "d")
+    code, out, _ = run(capsys, "group", "create", "acme", "--public", "--data", data)
+    assert code == 0 and out[-1] == "1"
+    code, out, _ = run(capsys, "project", "create", "acme/tools", "--data", data)
+    assert code == 0
+    project_id = int(out[-1])
+    code, out, _ = run(capsys, "token", "create", "ci", "--grant", "acme/tools:write",
+                       "--grant", "acme:read", "--kind", "deploy", "--data", data)
+    assert code == 0
+    secret = out[-1]
+    registry = pypireg.create_app(data)
+    project = registry.catalog.project(project_id)
+    assert project.path == "acme/tools" and project.visibility == "private"
+    assert registry.catalog.group_by_path("acme").visibility == "public"
+    principal = registry.auth._lookup(secret)  # type: ignore[attr-defined]
+    assert principal.kind == "deploy" and principal.name == "ci"
+    assert registry.auth.permits(principal, "write", project)
+
+
+def test_data_defaults_to_env_var(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("PYPIREG_DATA", str(tmp_path / "env-data"))
+    code, out, _ = run(capsys, "project", "create", "solo", "--public")
+    assert code == 0
+    assert pypireg.create_app(tmp_path / "env-data").catalog.project("solo") is not None
+
+
+def test_data_defaults_to_current_directory(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("PYPIREG_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "group", "create", "here")[0] == 0
+    assert (tmp_path / "pypireg-data" / "catalog.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["project", "create", "missing/lib"], "parent group 'missing' of 'missing/lib'"),
+        (["group", "create", "taken"], "'taken' already exists"),
+        (["project", "create", "bad path"], "not a valid path"),
+        (["token", "create", "t", "--grant", "nowhere:read"], "no group or project"),
+    ],
+)
+def test_errors_are_clear_and_exit_non_zero(tmp_path, capsys, argv, message) -> None:
+    data = ["--data", str(tmp_path)]
+    run(capsys, "group", "create", "taken", *data)
+    code, out, err = run(capsys, *argv, *data)
+    assert code == 1
+    assert message in err
+    assert out == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["token", "create", "t", "--grant", "taken:admin"], "must look like PATH:ACCESS"),
+        (["token", "create", "t", "--grant", "taken"], "must look like PATH:ACCESS"),
+        (["token", "create", "t"], "--grant"),
+        (["token", "create", "t", "--grant", "taken:read", "--kind", "robot"], "invalid choice"),
+        (["group", "create", "g", "--public", "--private"], "not allowed with"),
+        (["serve", "--port", "eighty"], "invalid int value"),
+    ],
+)
+def test_malformed_arguments_exit_2_with_usage(tmp_path, capsys, argv, message) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--data", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

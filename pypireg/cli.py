@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -21,6 +22,9 @@ from .app import Registry, create_app
 from .auth import TOKEN_KINDS, Grant, InvalidGrant
 from .catalog import CatalogError
 from .errors import error_response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 DEFAULT_DATA = "./pypireg-data"
 
@@ -127,9 +131,8 @@ def _serve(args: argparse.Namespace) -> int:
     data = Path(args.data)
     fresh = not (data / "catalog.db").exists()
     registry = _registry(args)
-    prefix = "/" + args.prefix.strip("/") if args.prefix.strip("/") else ""
-    app = DispatcherMiddleware(_not_found, {prefix: registry}) if prefix else registry
-    server = make_server(args.host, args.port, app, threaded=True)
+    prefix = normal_prefix(args.prefix)
+    server = make_server(args.host, args.port, mount(registry, prefix), threaded=True)
     base = f"http://{_url_host(args.host)}:{server.server_port}{prefix}"
     if fresh:
         print(f"created an empty registry in {data.resolve()}")
@@ -147,7 +150,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_found(environ, start_response):  # type: ignore[no-untyped-def]
+def mount(app: WSGIApplication, prefix: str) -> WSGIApplication:
+    """``app`` under ``prefix`` (its SCRIPT_NAME), JSON 404s elsewhere, as ``serve`` runs it."""
+    prefix = normal_prefix(prefix)
+    return DispatcherMiddleware(_not_found, {prefix: app}) if prefix else app
+
+
+def normal_prefix(prefix: str) -> str:
+    """``api/v4/`` -> ``/api/v4``; ``/`` or empty -> ``""`` (the root)."""
+    return "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+
+def _not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     return error_response(NotFound(), environ)(environ, start_response)
 
 

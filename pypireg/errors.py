@@ -50,12 +50,19 @@ def message_for(exc: HTTPException) -> str:
 def error_response(exc: HTTPException, environ: dict) -> Response:
     if isinstance(exc, RequestRedirect):
         return exc.get_response(environ)
-    response = Response(
-        json.dumps({"message": message_for(exc)}),
-        status=exc.code,
-        mimetype="application/json",
-    )
+    message = message_for(exc)
+    response = Response(json.dumps({"message": message}), mimetype="application/json")
+    # The reason phrase carries the message too, as PyPI does: twine and pip print the
+    # status line, not the body.
+    response.status = f"{exc.code} {_reason_phrase(message.partition(' ')[2])}"
     for name, value in exc.get_headers(environ):
         if name.lower() != "content-type":
             response.headers.add(name, value)
     return response
+
+
+def _reason_phrase(text: str, limit: int = 300) -> str:
+    """Printable ASCII on one line, as a status line allows."""
+    ascii_text = text.encode("ascii", "replace").decode("ascii")
+    cleaned = "".join(c if " " <= c <= "~" else " " for c in ascii_text)
+    return cleaned[:limit].strip() or "Error"

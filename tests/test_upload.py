@@ -101,6 +101,7 @@ def test_same_filename_other_bytes_is_refused_with_file_already_exists(env: Env)
     clash = env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, payload="# other")
     assert clash.status_int == 400
     assert "File already exists" in clash.json["message"]
+    assert "File already exists" in clash.status  # twine prints the reason phrase
     assert stored_state(env) == before
 
 

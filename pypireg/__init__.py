@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .app import Registry, create_app
+from .app import Registry, create_app, mount
 from .auth import Grant, TokenAuth, TokenPrincipal
 from .catalog import Catalog, CatalogError
 from .models import Group, Package, PackageFile, Principal, Project
@@ -16,5 +16,5 @@ __all__ = [
     "AuthProvider", "Catalog", "CatalogError", "Dispatcher", "FileSystemStorage", "Grant",
     "Group", "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "Registry",
     "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "create_app",
-    "gitlab_layout",
+    "gitlab_layout", "mount",
 ]

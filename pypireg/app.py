@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
+from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError, NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Request
 
 from .auth import Grant, TokenAuth, issue_token
@@ -21,7 +22,7 @@ from .storage import FileSystemStorage, MemoryStorage
 from .views import VIEWS, View
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .protocols import AuthProvider, Dispatcher, Storage, URLAdapter
 
@@ -160,3 +161,18 @@ def create_app(
         max_upload_size=max_upload_size,
         realm=realm,
     )
+
+
+def mount(app: WSGIApplication, prefix: str) -> WSGIApplication:
+    """``app`` under ``prefix`` (its SCRIPT_NAME), JSON 404s elsewhere, as ``serve`` runs it."""
+    prefix = normal_prefix(prefix)
+    return DispatcherMiddleware(_not_found, {prefix: app}) if prefix else app
+
+
+def normal_prefix(prefix: str) -> str:
+    """``api/v4/`` -> ``/api/v4``; ``/`` or empty -> ``""`` (the root)."""
+    return "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+
+def _not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    return error_response(NotFound(), environ)(environ, start_response)

@@ -9,22 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import NotFound
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
 from . import __version__
-from .app import Registry, create_app
+from .app import Registry, create_app, mount, normal_prefix
 from .auth import TOKEN_KINDS, Grant, InvalidGrant
 from .catalog import CatalogError
-from .errors import error_response
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 DEFAULT_DATA = "./pypireg-data"
 
@@ -148,21 +141,6 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
-
-
-def mount(app: WSGIApplication, prefix: str) -> WSGIApplication:
-    """``app`` under ``prefix`` (its SCRIPT_NAME), JSON 404s elsewhere, as ``serve`` runs it."""
-    prefix = normal_prefix(prefix)
-    return DispatcherMiddleware(_not_found, {prefix: app}) if prefix else app
-
-
-def normal_prefix(prefix: str) -> str:
-    """``api/v4/`` -> ``/api/v4``; ``/`` or empty -> ``""`` (the root)."""
-    return "/" + prefix.strip("/") if prefix.strip("/") else ""
-
-
-def _not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    return error_response(NotFound(), environ)(environ, start_response)
 
 
 def _url_host(host: str) -> str:

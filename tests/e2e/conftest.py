@@ -16,7 +16,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import pypireg
-from pypireg.cli import mount
+from pypireg import mount
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

@@ -1,0 +1,84 @@
+"""The examples in docs/protocols.md run, and do what the page says."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+from pypireg import protocols
+
+from .conftest import basic, wheel_bytes, wheel_name
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "protocols.md"
+
+
+def example(marker: str, tmp_path: Path) -> dict:
+    """Run the python block of the page that contains ``marker``; return its names."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    (code,) = [b for b in blocks if marker in b]
+    namespace: dict = {}
+    exec(code.replace("/var/lib/", f"{tmp_path}/"), namespace)  # noqa: S102
+    return namespace
+
+
+def upload(app: TestApp, url: str, name: str, version: str, **kw) -> None:
+    app.post(url, params=[("name", name), ("version", version)],
+             upload_files=[("content", wheel_name(name, version), wheel_bytes(name, version))],
+             **kw)
+
+
+def test_single_project_layout_example(tmp_path) -> None:
+    registry = example("def one_project", tmp_path)["registry"]
+    registry.create_group("acme", "public")
+    registry.create_project("acme/tools", "public")
+    token = registry.create_token("ci", ["acme/tools:write"])
+    app = TestApp(registry)
+    upload(app, "/", "pkg", "1.0", headers=basic(token), status=201)
+    page = app.get("/simple/pkg/")
+    assert 'href="http://localhost/files/' in page.text
+    href = re.search(r'href="http://localhost([^"#]*)', page.text).group(1)
+    assert app.get(href).body == wheel_bytes("pkg", "1.0")
+
+
+def test_sqlite_blob_storage_example(tmp_path) -> None:
+    names = example("class SQLiteBlobStorage", tmp_path)
+    registry = names["registry"]
+    assert isinstance(registry.storage, pypireg.Storage)
+    registry.create_project("tools", "public")
+    token = registry.create_token("ci", ["tools:write"])
+    app = TestApp(registry)
+    upload(app, "/projects/tools/packages/pypi", "pkg", "1.0", headers=basic(token), status=201)
+    page = app.get("/projects/tools/packages/pypi/simple/pkg/")
+    href = re.search(r'href="http://localhost([^"#]*)', page.text).group(1)
+    assert app.get(href).body == wheel_bytes("pkg", "1.0")
+    assert (tmp_path / "blobs.db").exists()
+
+
+def test_front_end_auth_example(tmp_path) -> None:
+    registry = example("class FrontEndAuth", tmp_path)["registry"]
+    assert isinstance(registry.auth, pypireg.AuthProvider)
+    registry.create_project("internal", "private")
+    app = TestApp(registry)
+    url = "/projects/internal/packages/pypi"
+    app.get(url + "/simple/", status=401)
+    app.get(url + "/simple/", headers={"X-Remote-User": "bob"}, status=200)
+    upload(app, url, "pkg", "1.0", headers={"X-Remote-User": "bob"}, status=403)
+    upload(app, url, "pkg", "1.0", headers={"X-Remote-User": "alice"}, status=201)
+
+
+@pytest.mark.parametrize("protocol", [
+    protocols.Storage, protocols.ServesDownloads, protocols.AuthProvider,
+    protocols.Dispatcher, protocols.URLAdapter,
+])
+def test_every_protocol_method_is_documented(protocol: type) -> None:
+    text = DOC.read_text()
+    methods = [name for name, _ in inspect.getmembers(protocol, inspect.isfunction)
+               if not name.startswith("_")]
+    assert methods
+    for name in methods:
+        assert f"`{name}(" in text, f"{protocol.__name__}.{name} is not in docs/protocols.md"

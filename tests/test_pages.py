@@ -194,3 +194,10 @@ def test_unknown_route_and_method_answer_json(env: Env) -> None:
     response = env.app.delete(SIMPLE.format(project="acme/tools"), status=405)
     assert response.json["message"].startswith("405 Method Not Allowed")
     assert "GET" in response.headers["Allow"]
+
+
+def test_head_on_a_download_gives_headers_only(env: Env) -> None:
+    env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer)
+    response = env.app.head(file_url(env))
+    assert response.body == b""
+    assert response.headers["Content-Length"] == str(len(wheel_bytes("pkg", "1.0")))

@@ -329,3 +329,12 @@ def test_upload_to_filesystem_storage_moves_the_staged_file(fs_env: Env) -> None
     storage = fs_env.registry.storage
     assert storage.path(blob_key(sha256(data))).read_bytes() == data  # type: ignore[attr-defined]
     assert _staging(fs_env) == []
+
+
+def test_reason_phrase_stays_printable_ascii(env: Env) -> None:
+    response = env.upload("acme/tools", "pkg-1.0-é\u2028.whl", GOOD, token=env.writer,
+                          name="pkg", version="1.0")
+    assert response.status_int == 400
+    assert "é" in response.json["message"]  # the JSON body keeps the real name
+    reason = response.status.split(" ", 1)[1]
+    assert reason.isascii() and reason.isprintable()

@@ -104,13 +104,6 @@ class Catalog:
             raise
         conn.execute("COMMIT")
 
-    def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
-
     # -- schema --------------------------------------------------------------------------
 
     def _migrate(self) -> None:

@@ -1,20 +1,12 @@
 """URL layouts: werkzeug ``Map``s whose endpoint and argument names are the contract.
 
-A host may serve another layout by passing any dispatcher with the same endpoints.
+A host may serve another layout by passing any dispatcher with the same endpoints (the
+names in ``views.VIEWS``, with the arguments docs/protocols.md lists).
 """
 
 from __future__ import annotations
 
 from werkzeug.routing import Map, Rule
-
-# Endpoint -> arguments it receives. Every layout must provide these names.
-PYPI_ENDPOINTS = {
-    "pypi.simple_index": ("project",),
-    "pypi.simple_package": ("project", "package_name"),
-    "pypi.file": ("project", "sha256", "filename"),
-    "pypi.upload": ("project",),
-}
-
 
 def gitlab_layout() -> Map:
     """GitLab's API paths, relative to the mount point (``pypireg serve`` uses ``/api/v4``).

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
     from .catalog import Catalog
-    from .models import Package, PackageFile, Project
+    from .models import PackageFile, Project
     from .protocols import Storage
 
 # Room for the metadata fields (description and so on) on top of the file itself.
@@ -130,8 +130,8 @@ def parse_upload(request: Request, staging_dir: str, limit: int) -> UploadForm:
 
 def store_upload(
     catalog: Catalog, storage: Storage, project: Project, form: UploadForm
-) -> tuple[Package | None, PackageFile, bool]:
-    """Validate the form and store its file. Returns ``(package, file, created)``.
+) -> tuple[PackageFile, bool]:
+    """Validate the form and store its file. Returns ``(file, created)``.
 
     ``created`` is False when the identical file was already there (nothing changes).
     The caller discards the staging files afterwards.
@@ -160,12 +160,12 @@ def store_upload(
             existing = catalog.live_file_named(project.id, identity.file_name)
             if existing is not None:
                 if existing.sha256 == digests["sha256"]:
-                    return None, existing, False
+                    return existing, False
                 raise BadRequest(
                     f"File already exists: {identity.file_name!r} is stored with other"
                     " contents; upload a new version instead"
                 )
-            package, package_file = catalog.add_file(
+            _, package_file = catalog.add_file(
                 project.id,
                 name=identity.name,
                 normalized_name=identity.normalized_name,
@@ -183,7 +183,7 @@ def store_upload(
         if created_blob:
             storage.delete(key)
         raise
-    return package, package_file, True
+    return package_file, True
 
 
 def _check_digest(fields: MultiDict[str, str], field: str, shape: Any, actual: str) -> None:

@@ -99,7 +99,7 @@ def upload(registry: Registry, request: RegistryRequest, project: str) -> Respon
     found = registry.authorize(request, project, WRITE)
     form = uploads.parse_upload(request, registry.staging_dir, registry.max_upload_size)
     try:
-        _, _, created = uploads.store_upload(registry.catalog, registry.storage, found, form)
+        _, created = uploads.store_upload(registry.catalog, registry.storage, found, form)
     finally:
         form.discard()
     if created:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from werkzeug.routing import Map, Rule
 
+
 def gitlab_layout() -> Map:
     """GitLab's API paths, relative to the mount point (``pypireg serve`` uses ``/api/v4``).
 

@@ -15,8 +15,10 @@ from werkzeug.wrappers import Request
 
 from .auth import Grant, TokenAuth, issue_token
 from .catalog import Catalog
+from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
-from .models import READ, Action, Group, Principal, Project, Visibility
+from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
+from .models import READ, Action, Group, Package, PackageFile, Principal, Project, Visibility
 from .routing import gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
 from .views import VIEWS, View
@@ -51,6 +53,7 @@ class Registry:
         staging_dir: str,
         max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE,
         realm: str = "pypireg",
+        download_flush_interval: float = 60.0,
         views: Mapping[str, View] = VIEWS,
     ) -> None:
         self.catalog = catalog
@@ -60,6 +63,7 @@ class Registry:
         self.staging_dir = staging_dir
         self.max_upload_size = max_upload_size
         self.realm = realm
+        self.downloads = DownloadTracker(catalog, download_flush_interval)
         self.views = dict(views)
 
     # -- WSGI -------------------------------------------------------------------------------
@@ -106,6 +110,28 @@ class Registry:
             raise Forbidden()
         raise ResourceNotFound("Project")
 
+    def readable_projects(
+        self, request: Request, group_ref: str, *, subgroups: bool = True
+    ) -> tuple[Group, list[Project]]:
+        """A group and the projects in it (and its subgroups) that the caller may read.
+
+        A private group in which the caller can read nothing answers like a private
+        project: 401 when anonymous, else 404.
+        """
+        group = self.catalog.group(group_ref)
+        if group is None:
+            raise ResourceNotFound("Group")
+        principal = self.caller(request)
+        projects = [
+            project for project in self.catalog.projects_in_group(group, subgroups=subgroups)
+            if self.auth.permits(principal, READ, project)
+        ]
+        if group.is_public or projects:
+            return group, projects
+        if principal is None:
+            raise unauthorized(self.realm)
+        raise ResourceNotFound("Group")
+
     # -- administration ------------------------------------------------------------------------
 
     def create_group(self, path: str, visibility: Visibility = "private") -> Group:
@@ -121,6 +147,20 @@ class Registry:
         parsed = [g if isinstance(g, Grant) else Grant.parse(g) for g in grants]
         return issue_token(self.catalog, name, parsed, kind)
 
+    def delete_package(self, package: Package) -> None:
+        """Soft-delete a package (gone from pages at once) and drop blobs nothing else uses."""
+        release_blobs(self.catalog, self.storage, self.catalog.destroy_package(package))
+
+    def delete_package_file(self, package: Package, package_file: PackageFile) -> None:
+        key = self.catalog.destroy_file(package, package_file)
+        release_blobs(self.catalog, self.storage, [key])
+
+    def collect_garbage(self, staging_max_age: float = STAGING_MAX_AGE) -> GarbageReport:
+        """What ``pypireg gc`` runs: see :func:`pypireg.maintenance.collect_garbage`."""
+        return collect_garbage(
+            self.catalog, self.storage, self.staging_dir, staging_max_age=staging_max_age
+        )
+
 
 def create_app(
     data_dir: str | os.PathLike[str] | None = None,
@@ -132,6 +172,7 @@ def create_app(
     max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE,
     realm: str = "pypireg",
     staging_dir: str | None = None,
+    download_flush_interval: float = 60.0,
 ) -> Registry:
     """Build a registry.
 
@@ -139,7 +180,8 @@ def create_app(
     ``DATA/files``; without it, both are in memory and vanish with the process.
     Any of storage, auth, dispatcher and catalog can be replaced. Uploads are staged in
     ``staging_dir`` (default ``DATA/staging``, on the same disk as ``DATA/files`` so that
-    storing a finished upload is a rename).
+    storing a finished upload is a rename). ``last_downloaded_at`` is written at most
+    once per ``download_flush_interval`` seconds.
     """
     if data_dir is not None:
         root = Path(data_dir)
@@ -160,6 +202,7 @@ def create_app(
         staging_dir=staging_dir,
         max_upload_size=max_upload_size,
         realm=realm,
+        download_flush_interval=download_flush_interval,
     )
 
 

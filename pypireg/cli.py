@@ -18,6 +18,7 @@ from . import __version__
 from .app import Registry, create_app, mount, normal_prefix
 from .auth import TOKEN_KINDS, Grant, InvalidGrant
 from .catalog import CatalogError
+from .maintenance import STAGING_MAX_AGE
 
 DEFAULT_DATA = "./pypireg-data"
 
@@ -83,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--kind", choices=TOKEN_KINDS, default="personal",
                         help="personal (default), deploy or job")
     create.set_defaults(run=_create_token)
+
+    gc = commands.add_parser(
+        "gc", parents=[data],
+        help="purge deleted packages, unreferenced blobs and abandoned uploads")
+    gc.add_argument("--staging-age", type=float, default=STAGING_MAX_AGE, metavar="SECONDS",
+                    help="remove staged uploads older than this (default: one day)")
+    gc.set_defaults(run=_gc)
     return parser
 
 
@@ -117,6 +125,13 @@ def _create_token(args: argparse.Namespace) -> int:
     print(f"created {args.kind} token {args.name!r}: {grants}")
     print("the secret below is shown only once:")
     print(secret)
+    return 0
+
+
+def _gc(args: argparse.Namespace) -> int:
+    report = _registry(args).collect_garbage(staging_max_age=args.staging_age)
+    print(report)
+    print(report.packages + report.files + report.blobs + report.staging_files)
     return 0
 
 

@@ -27,6 +27,10 @@ class Group:
     visibility: Visibility
     created_at: str
 
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == "public"
+
 
 @dataclass(frozen=True)
 class Project:
@@ -61,7 +65,13 @@ class Package:
     package_type: str
     status: str
     created_at: str
+    updated_at: str
+    last_downloaded_at: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def installable(self) -> bool:
+        return self.status in INSTALLABLE_STATUSES
 
 
 @dataclass(frozen=True)

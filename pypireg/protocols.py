@@ -7,7 +7,7 @@ docs/protocols.md explains each method.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -86,6 +86,19 @@ class ServesDownloads(Protocol):
         self, key: str, request: Request, *, filename: str, sha256: str, size: int
     ) -> Response | None:
         """Answer a download of ``key`` or return ``None``."""
+        ...
+
+
+@runtime_checkable
+class ListsKeys(Protocol):
+    """Optional extra for a storage that can list what it holds.
+
+    ``pypireg gc`` uses it to find blobs that no catalog row refers to (left behind by a
+    crash between storing a file and committing its row).
+    """
+
+    def keys(self) -> Iterable[str]:
+        """Every stored key."""
         ...
 
 

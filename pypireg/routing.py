@@ -17,8 +17,12 @@ def gitlab_layout() -> Map:
     (PEP 503's form) and ``strict_slashes=False`` also matches them without one.
     """
     pypi = "/projects/<path:project>/packages/pypi"
+    group_pypi = "/groups/<path:group>/-/packages/pypi"
+    project_api = "/projects/<path:project>/packages"
     return Map(
         [
+            # GitLab's PyPI API, project level
+
             Rule(f"{pypi}/simple/", endpoint="pypi.simple_index", methods=["GET"]),
             Rule(
                 f"{pypi}/simple/<package_name>/",
@@ -31,6 +35,42 @@ def gitlab_layout() -> Map:
                 methods=["GET"],
             ),
             Rule(f"{pypi}/", endpoint="pypi.upload", methods=["POST", "PUT"]),
+            # GitLab's PyPI API, group level (the download also at its older path)
+            Rule(f"{group_pypi}/simple/", endpoint="pypi.group.simple_index", methods=["GET"]),
+            Rule(
+                f"{group_pypi}/simple/<package_name>/",
+                endpoint="pypi.group.simple_package",
+                methods=["GET"],
+            ),
+            Rule(
+                f"{group_pypi}/files/<sha256>/<filename>",
+                endpoint="pypi.group.file",
+                methods=["GET"],
+            ),
+            Rule(
+                "/groups/<path:group>/packages/pypi/files/<sha256>/<filename>",
+                endpoint="pypi.group.file",
+                methods=["GET"],
+            ),
+            # GitLab's Packages API
+            Rule(project_api, endpoint="api.project_packages", methods=["GET"]),
+            Rule("/groups/<path:group>/packages", endpoint="api.group_packages", methods=["GET"]),
+            Rule(f"{project_api}/<package_id>", endpoint="api.package", methods=["GET"]),
+            Rule(
+                f"{project_api}/<package_id>",
+                endpoint="api.delete_package",
+                methods=["DELETE"],
+            ),
+            Rule(
+                f"{project_api}/<package_id>/package_files",
+                endpoint="api.package_files",
+                methods=["GET"],
+            ),
+            Rule(
+                f"{project_api}/<package_id>/package_files/<package_file_id>",
+                endpoint="api.delete_package_file",
+                methods=["DELETE"],
+            ),
         ],
         strict_slashes=False,
     )

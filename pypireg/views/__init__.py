@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
-from . import pypi
+from . import packages, pypi
 
 View = Callable[..., Response]
 
@@ -15,4 +15,13 @@ VIEWS: dict[str, View] = {
     "pypi.simple_package": pypi.simple_package,
     "pypi.file": pypi.download,
     "pypi.upload": pypi.upload,
+    "pypi.group.simple_index": pypi.group_simple_index,
+    "pypi.group.simple_package": pypi.group_simple_package,
+    "pypi.group.file": pypi.group_download,
+    "api.project_packages": packages.project_packages,
+    "api.group_packages": packages.group_packages,
+    "api.package": packages.package,
+    "api.delete_package": packages.delete_package,
+    "api.package_files": packages.package_files,
+    "api.delete_package_file": packages.delete_package_file,
 }

@@ -1,0 +1,28 @@
+"""The catalog: groups, projects, packages, files and tokens in SQLite.
+
+This package is the only place that speaks SQL, so another database can implement the
+same methods. One connection per thread, WAL mode and a busy timeout let several threads
+and processes (gunicorn workers) share one data directory.
+"""
+
+from __future__ import annotations
+
+from .base import CatalogError, utcnow
+from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
+from .namespaces import NamespaceQueries
+from .packages import PackageQueries
+from .schema import SCHEMA_VERSION, migrate
+from .tokens import TokenQueries
+
+__all__ = [
+    "DEFAULT_LISTED_STATUSES", "ORDER_COLUMNS", "SCHEMA_VERSION", "Catalog", "CatalogError",
+    "utcnow",
+]
+
+
+class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries):
+    """SQLite catalog at ``path``; ``None`` gives a private in-memory one."""
+
+    def __init__(self, path: str | None = None) -> None:
+        super().__init__(path)
+        migrate(self)

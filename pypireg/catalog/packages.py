@@ -1,0 +1,240 @@
+"""Packages (a name and version in a project) and their files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..models import (
+    INSTALLABLE_STATUSES,
+    PENDING_DESTRUCTION,
+    FileLink,
+    IndexEntry,
+    Package,
+    PackageFile,
+)
+from .base import CatalogBase, load_json, utcnow
+
+INSTALLABLE = ", ".join(f"'{s}'" for s in INSTALLABLE_STATUSES)
+# A set of projects, passed as one JSON parameter whatever its size.
+IN_PROJECTS = "project_id IN (SELECT value FROM json_each(?))"
+_FILE_COLUMNS = (
+    "f.id, f.package_id, f.project_id, f.file_name, f.size, f.md5, f.sha1, f.sha256,"
+    " f.storage_key, f.requires_python, f.created_at"
+)
+
+
+def to_package(row: Mapping[str, Any]) -> Package:
+    return Package(
+        id=row["id"], project_id=row["project_id"], name=row["name"],
+        normalized_name=row["normalized_name"], version=row["version"],
+        package_type=row["package_type"], status=row["status"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        last_downloaded_at=row["last_downloaded_at"], metadata=load_json(row["metadata"]),
+    )
+
+
+class PackageQueries(CatalogBase):
+    # -- simple pages -------------------------------------------------------------------------
+
+    def package_index(self, project_ids: Iterable[int]) -> list[IndexEntry]:
+        """Each installable package name once, with its newest requires-python."""
+        rows = self.db.query(
+            "SELECT name, normalized_name, requires_python FROM packages WHERE id IN ("
+            f" SELECT max(id) FROM packages WHERE {IN_PROJECTS} AND status IN ({INSTALLABLE})"
+            " GROUP BY normalized_name) ORDER BY normalized_name",
+            [_ids(project_ids)],
+        )
+        return [IndexEntry(**row) for row in rows]
+
+    def file_links(self, project_ids: Iterable[int], normalized_name: str) -> list[FileLink]:
+        """Every live file of every installable version of one name, each file once."""
+        rows = self.db.query(
+            "SELECT p.name AS package_name, p.version, f.file_name, f.sha256,"
+            " f.requires_python FROM packages p JOIN package_files f ON f.package_id = p.id"
+            f" WHERE p.{IN_PROJECTS} AND p.normalized_name = ?"
+            f" AND p.status IN ({INSTALLABLE}) AND f.status = 'default'"
+            " GROUP BY f.file_name, f.sha256 ORDER BY min(p.id), f.file_name",
+            [_ids(project_ids), normalized_name],
+        )
+        return [FileLink(**row) for row in rows]
+
+    def live_file(
+        self, project_ids: Iterable[int], sha256: str, file_name: str
+    ) -> PackageFile | None:
+        """A live file of an installable package in these projects, by digest and name."""
+        return self._one_file(
+            f"f.{IN_PROJECTS} AND f.sha256 = ? AND f.file_name = ?"
+            f" AND p.status IN ({INSTALLABLE})",
+            [_ids(project_ids), sha256, file_name],
+        )
+
+    def live_file_named(self, project_id: int, file_name: str) -> PackageFile | None:
+        """The live file with this name in a project, whatever its package's status."""
+        return self._one_file("f.project_id = ? AND f.file_name = ?", [project_id, file_name])
+
+    def _one_file(self, where: str, params: list[Any]) -> PackageFile | None:
+        rows = list(self.db.query(
+            f"SELECT {_FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id"
+            f" WHERE f.status = 'default' AND {where} LIMIT 1",
+            params,
+        ))
+        return PackageFile(**rows[0]) if rows else None
+
+    # -- one package --------------------------------------------------------------------------
+
+    def package(self, project_id: int, package_id: int) -> Package | None:
+        """An installable package of the project (the API shows no other single package)."""
+        rows = list(self.db.query(
+            f"SELECT * FROM packages WHERE id = ? AND project_id = ? AND status IN ({INSTALLABLE})",
+            [package_id, project_id],
+        ))
+        return to_package(rows[0]) if rows else None
+
+    def other_versions(self, package: Package) -> list[Package]:
+        """The project's other versions of the same name, oldest first."""
+        rows = self.db.query(
+            "SELECT * FROM packages WHERE project_id = ? AND normalized_name = ?"
+            " AND package_type = ? AND id != ? AND status != ? ORDER BY created_at, id",
+            [package.project_id, package.normalized_name, package.package_type, package.id,
+             PENDING_DESTRUCTION],
+        )
+        return [to_package(row) for row in rows]
+
+    def package_files(
+        self, package_id: int, *, limit: int, offset: int
+    ) -> tuple[list[PackageFile], int]:
+        """One page of a package's live files, oldest first, and how many there are."""
+        where = "f.package_id = ? AND f.status = 'default'"
+        total = next(self.db.query(
+            f"SELECT count(*) AS n FROM package_files f WHERE {where}", [package_id]))["n"]
+        rows = self.db.query(
+            f"SELECT {_FILE_COLUMNS} FROM package_files f WHERE {where}"
+            " ORDER BY f.id LIMIT ? OFFSET ?",
+            [package_id, limit, offset],
+        )
+        return [PackageFile(**row) for row in rows], total
+
+    def package_file(self, package_id: int, file_id: int) -> PackageFile | None:
+        rows = list(self.db.query(
+            f"SELECT {_FILE_COLUMNS} FROM package_files f"
+            " WHERE f.id = ? AND f.package_id = ? AND f.status = 'default'",
+            [file_id, package_id],
+        ))
+        return PackageFile(**rows[0]) if rows else None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def add_file(
+        self,
+        project_id: int,
+        *,
+        name: str,
+        normalized_name: str,
+        version: str,
+        canonical_version: str,
+        metadata: dict[str, Any],
+        file: dict[str, Any],
+    ) -> tuple[Package, PackageFile]:
+        """Record one uploaded file, creating its package (name + version) if needed.
+
+        Call inside ``write()``; bumps the project's change serial.
+        """
+        now = utcnow()
+        with self.write():
+            rows = list(self.db.query(
+                "SELECT * FROM packages WHERE project_id = ? AND package_type = 'pypi'"
+                " AND normalized_name = ? AND canonical_version = ? AND status != ?",
+                [project_id, normalized_name, canonical_version, PENDING_DESTRUCTION],
+            ))
+            requires_python = file["requires_python"]
+            if rows:
+                package_id = rows[0]["id"]
+                self.db["packages"].update(
+                    package_id,
+                    {"updated_at": now, "requires_python": requires_python,
+                     "metadata": {**load_json(rows[0]["metadata"]), **metadata}},
+                )
+            else:
+                package_id = self.db["packages"].insert({
+                    "project_id": project_id, "name": name, "normalized_name": normalized_name,
+                    "version": version, "canonical_version": canonical_version,
+                    "package_type": "pypi", "status": "default",
+                    "requires_python": requires_python, "metadata": metadata,
+                    "created_at": now, "updated_at": now,
+                }).last_pk
+            file_row = {**file, "package_id": package_id, "project_id": project_id,
+                        "status": "default", "created_at": now}
+            file_row["id"] = self.db["package_files"].insert(file_row).last_pk
+            self._bump_serial(project_id)
+            package = to_package(self.db["packages"].get(package_id))
+        del file_row["status"]
+        return package, PackageFile(**file_row)
+
+    def destroy_package(self, package: Package) -> list[str]:
+        """Soft-delete a package and its files; returns the storage keys they used."""
+        now = utcnow()
+        with self.write():
+            keys = [row["storage_key"] for row in self.db.query(
+                "SELECT storage_key FROM package_files WHERE package_id = ? AND status = 'default'",
+                [package.id],
+            )]
+            self.db.execute(
+                "UPDATE package_files SET status = ? WHERE package_id = ?",
+                [PENDING_DESTRUCTION, package.id],
+            )
+            self.db["packages"].update(
+                package.id, {"status": PENDING_DESTRUCTION, "updated_at": now})
+            self._bump_serial(package.project_id)
+        return keys
+
+    def destroy_file(self, package: Package, package_file: PackageFile) -> str:
+        """Soft-delete one file; returns its storage key."""
+        with self.write():
+            self.db["package_files"].update(package_file.id, {"status": PENDING_DESTRUCTION})
+            self.db["packages"].update(package.id, {"updated_at": utcnow()})
+            self._bump_serial(package.project_id)
+        return package_file.storage_key
+
+    def _bump_serial(self, project_id: int) -> None:
+        self.db.execute("UPDATE projects SET serial = serial + 1 WHERE id = ?", [project_id])
+
+    def record_downloads(self, last_downloads: Mapping[int, str]) -> None:
+        """Set ``last_downloaded_at`` for many packages in one transaction."""
+        with self.write():
+            self.db.conn.executemany(
+                "UPDATE packages SET last_downloaded_at = ? WHERE id = ?",
+                [(when, package_id) for package_id, when in last_downloads.items()],
+            )
+
+    # -- storage bookkeeping ------------------------------------------------------------------
+
+    def key_in_use(self, storage_key: str, *, live_only: bool = False) -> bool:
+        """Whether a file row points at a blob (only live rows, with ``live_only``)."""
+        status = " AND status = 'default'" if live_only else ""
+        rows = self.db.query(
+            f"SELECT 1 FROM package_files WHERE storage_key = ?{status} LIMIT 1", [storage_key]
+        )
+        return any(True for _ in rows)
+
+    def referenced_keys(self) -> set[str]:
+        return {row["storage_key"] for row in self.db.query(
+            "SELECT DISTINCT storage_key FROM package_files")}
+
+    def purge_destroyed(self) -> tuple[int, int, set[str]]:
+        """Delete soft-deleted rows for good: ``(packages, files, their storage keys)``."""
+        with self.write():
+            keys = {row["storage_key"] for row in self.db.query(
+                "SELECT DISTINCT storage_key FROM package_files WHERE status = ?",
+                [PENDING_DESTRUCTION])}
+            files = self.db.execute(
+                "DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION]).rowcount
+            packages = self.db.execute(
+                "DELETE FROM packages WHERE status = ? AND id NOT IN"
+                " (SELECT package_id FROM package_files)", [PENDING_DESTRUCTION]).rowcount
+        return packages, files, keys
+
+
+def _ids(project_ids: Iterable[int]) -> str:
+    return json.dumps(list(project_ids))

@@ -1,0 +1,83 @@
+"""The catalog's tables and indexes, created (or completed) on every open."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..models import PENDING_DESTRUCTION
+
+if TYPE_CHECKING:
+    from .base import CatalogBase
+
+SCHEMA_VERSION = 1
+
+_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS groups_path ON groups (path COLLATE NOCASE)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS projects_path ON projects (path COLLATE NOCASE)",
+    "CREATE INDEX IF NOT EXISTS packages_by_name"
+    " ON packages (project_id, normalized_name, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_created ON packages (project_id, created_at, id)",
+    "CREATE INDEX IF NOT EXISTS packages_by_status ON packages (status)",
+    # One live package per name and version in a project.
+    "CREATE UNIQUE INDEX IF NOT EXISTS packages_live_version ON packages"
+    " (project_id, package_type, normalized_name, canonical_version)"
+    f" WHERE status != '{PENDING_DESTRUCTION}'",
+    "CREATE INDEX IF NOT EXISTS files_by_package ON package_files (package_id, status)",
+    "CREATE INDEX IF NOT EXISTS files_by_digest ON package_files (project_id, sha256)",
+    "CREATE INDEX IF NOT EXISTS files_by_key ON package_files (storage_key, status)",
+    "CREATE INDEX IF NOT EXISTS files_by_status ON package_files (status)",
+    # One live file per filename in a project.
+    "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name"
+    " ON package_files (project_id, file_name) WHERE status = 'default'",
+    "CREATE UNIQUE INDEX IF NOT EXISTS tokens_secret ON tokens (secret_hash)",
+)
+
+
+def migrate(catalog: CatalogBase) -> None:
+    """Create missing tables and indexes; existing data is kept as it is."""
+    db = catalog.db
+    with catalog.write():
+        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        db["groups"].create(
+            {"id": int, "path": str, "name": str, "parent_id": int, "visibility": str,
+             "created_at": str},
+            pk="id", not_null={"path", "name", "visibility", "created_at"},
+            foreign_keys=[("parent_id", "groups", "id")], if_not_exists=True,
+        )
+        db["projects"].create(
+            {"id": int, "path": str, "name": str, "group_id": int, "visibility": str,
+             "serial": int, "created_at": str},
+            pk="id", not_null={"path", "name", "visibility", "serial", "created_at"},
+            defaults={"serial": 0}, foreign_keys=[("group_id", "groups", "id")],
+            if_not_exists=True,
+        )
+        db["packages"].create(
+            {"id": int, "project_id": int, "name": str, "normalized_name": str,
+             "version": str, "canonical_version": str, "package_type": str, "status": str,
+             "requires_python": str, "metadata": str, "created_at": str, "updated_at": str,
+             "last_downloaded_at": str},
+            pk="id",
+            not_null={"project_id", "name", "normalized_name", "version", "canonical_version",
+                      "package_type", "status", "created_at", "updated_at"},
+            defaults={"requires_python": "", "metadata": "{}"},
+            foreign_keys=[("project_id", "projects", "id")], if_not_exists=True,
+        )
+        db["package_files"].create(
+            {"id": int, "package_id": int, "project_id": int, "file_name": str, "size": int,
+             "md5": str, "sha1": str, "sha256": str, "storage_key": str,
+             "requires_python": str, "status": str, "created_at": str},
+            pk="id",
+            not_null={"package_id", "project_id", "file_name", "size", "md5", "sha1",
+                      "sha256", "storage_key", "requires_python", "status", "created_at"},
+            foreign_keys=[("package_id", "packages", "id"), ("project_id", "projects", "id")],
+            if_not_exists=True,
+        )
+        db["tokens"].create(
+            {"id": int, "name": str, "kind": str, "secret_hash": str, "grants": str,
+             "created_at": str},
+            pk="id", not_null={"name", "kind", "secret_hash", "grants", "created_at"},
+            if_not_exists=True,
+        )
+        for sql in _INDEXES:
+            db.execute(sql)
+        db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")

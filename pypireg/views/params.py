@@ -1,0 +1,97 @@
+"""Query parameters checked the way GitLab's API does, and its pagination headers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from werkzeug.exceptions import BadRequest
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import MultiDict
+    from werkzeug.wrappers import Request, Response
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+_TRUE = ("true", "1", "yes", "t")
+_FALSE = ("false", "0", "no", "f")
+
+
+def choice(args: MultiDict[str, str], name: str, allowed: Sequence[str],
+           default: str | None = None) -> str | None:
+    value = args.get(name)
+    if value is None or value == "":
+        return default
+    if value not in allowed:
+        raise BadRequest(
+            f"{name} does not have a valid value: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def boolean(args: MultiDict[str, str], name: str, default: bool = False) -> bool:
+    value = args.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise BadRequest(f"{name} is invalid: {value!r} is not true or false")
+
+
+def integer_id(value: str, name: str) -> int:
+    """A numeric id from the path, such as ``package_id``."""
+    if not value.isdigit():
+        raise BadRequest(f"{name} is invalid: {value!r} is not a number")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @classmethod
+    def from_args(cls, args: MultiDict[str, str]) -> Page:
+        number = _positive(args, "page", 1)
+        size = _positive(args, "per_page", DEFAULT_PER_PAGE)
+        if size > MAX_PER_PAGE:
+            raise BadRequest(f"per_page is invalid: it must be between 1 and {MAX_PER_PAGE}")
+        return cls(number, size)
+
+    def headers(self, response: Response, request: Request, total: int) -> Response:
+        """GitLab's X-* pagination headers and a Link header with the host's prefix."""
+        pages = max(1, math.ceil(total / self.size))
+        nxt = self.number + 1 if self.number < pages else None
+        prev = self.number - 1 if 1 < self.number <= pages + 1 else None
+        response.headers.update({
+            "X-Total": str(total), "X-Total-Pages": str(pages), "X-Per-Page": str(self.size),
+            "X-Page": str(self.number), "X-Next-Page": str(nxt or ""),
+            "X-Prev-Page": str(prev or ""),
+        })
+        links = [(prev, "prev"), (nxt, "next"), (1, "first"), (pages, "last")]
+        response.headers["Link"] = ", ".join(
+            f'<{_page_url(request, number)}>; rel="{rel}"' for number, rel in links if number
+        )
+        return response
+
+
+def _positive(args: MultiDict[str, str], name: str, default: int) -> int:
+    value = args.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise BadRequest(f"{name} is invalid: {value!r} is not a whole number of 1 or more")
+    return int(value)
+
+
+def _page_url(request: Request, number: int) -> str:
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+    return f"{request.base_url}?{urlencode([*query, ('page', number)])}"

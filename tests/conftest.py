@@ -102,3 +102,59 @@ def env(tmp_path) -> Env:
 @pytest.fixture
 def fs_env(tmp_path) -> Env:
     return Env(pypireg.create_app(tmp_path / "data"))
+
+
+class Tree(Env):
+    """Three levels of groups with public and private projects, and a token of each kind.
+
+    acme (public)
+      acme/web (public)        acme/internal (private)
+      acme/platform (public)
+        acme/platform/core (public)   acme/platform/secret (private)
+        acme/platform/infra (private)
+          acme/platform/infra/deploy (private)
+    other (private)
+      other/x (private)
+    """
+
+    def __init__(self, registry: pypireg.Registry) -> None:
+        self.registry = registry
+        self.app = TestApp(registry)
+        for path, visibility in [
+            ("acme", "public"), ("acme/platform", "public"), ("acme/platform/infra", "private"),
+            ("other", "private"),
+        ]:
+            registry.create_group(path, visibility)
+        self.projects = {
+            path: registry.create_project(path, visibility)
+            for path, visibility in [
+                ("acme/web", "public"), ("acme/internal", "private"),
+                ("acme/platform/core", "public"), ("acme/platform/secret", "private"),
+                ("acme/platform/infra/deploy", "private"), ("other/x", "private"),
+            ]
+        }
+        self.writer = registry.create_token("job", ["acme:write", "other:write"], "job")
+        self.platform_reader = registry.create_token("platform", ["acme/platform:read"])
+        self.deployer = registry.create_token(
+            "deployer", ["acme/platform/infra/deploy:read"], "deploy")
+        self.deleter = registry.create_token("deleter", ["acme/platform/secret:delete"])
+        self.outsider = registry.create_token("outsider", ["other:read"])
+
+    def auth(self, token: str) -> dict[str, str]:
+        """Basic credentials with the username each token kind needs."""
+        user = {self.writer: "gitlab-ci-token", self.deployer: "deployer"}.get(token, "anyone")
+        return basic(token, user)
+
+    def upload_wheel(self, project, name, version, *, token=None, **kw):  # type: ignore[override]
+        token = token or self.writer
+        data = wheel_bytes(name, version, kw.pop("requires_python", ""), kw.pop("payload", ""))
+        return self.app.post(
+            API.format(project=project), params=[("name", name), ("version", version)],
+            upload_files=[("content", wheel_name(name, version), data)],
+            headers=self.auth(token), status=kw.pop("status", 201),
+        )
+
+
+@pytest.fixture
+def tree(tmp_path) -> Tree:
+    return Tree(pypireg.create_app(staging_dir=str(tmp_path / "staging")))

@@ -65,7 +65,7 @@ def delete_package(
     _, pkg = _package(registry, request, project, package_id, DELETE)
     _check_unmodified(request, pkg)
     registry.delete_package(pkg)
-    return Response(status=204)
+    return _no_content()
 
 
 def delete_package_file(
@@ -79,7 +79,7 @@ def delete_package_file(
         raise ResourceNotFound("Package file")
     _check_unmodified(request, pkg)
     registry.delete_package_file(pkg, package_file)
-    return Response(status=204)
+    return _no_content()
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -160,6 +160,12 @@ def _check_unmodified(request: RegistryRequest, pkg: Package) -> None:
 
 def _parse_time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _no_content() -> Response:
+    response = Response(status=204)
+    response.headers.remove("Content-Type")  # a 204 has no body to describe
+    return response
 
 
 def _json(body: Any) -> Response:

@@ -71,8 +71,19 @@ def test_front_end_auth_example(tmp_path) -> None:
     upload(app, url, "pkg", "1.0", headers={"X-Remote-User": "alice"}, status=201)
 
 
+def test_every_endpoint_has_a_view_and_a_row_in_the_docs() -> None:
+    from pypireg.routing import gitlab_layout
+    from pypireg.views import VIEWS
+
+    endpoints = {rule.endpoint for rule in gitlab_layout().iter_rules()}
+    assert endpoints == set(VIEWS)
+    text = DOC.read_text()
+    for endpoint in endpoints:
+        assert f"| `{endpoint}` |" in text, f"{endpoint} is not in docs/protocols.md"
+
+
 @pytest.mark.parametrize("protocol", [
-    protocols.Storage, protocols.ServesDownloads, protocols.AuthProvider,
+    protocols.Storage, protocols.ServesDownloads, protocols.ListsKeys, protocols.AuthProvider,
     protocols.Dispatcher, protocols.URLAdapter,
 ])
 def test_every_protocol_method_is_documented(protocol: type) -> None:

@@ -37,8 +37,12 @@ class ListingQueries(CatalogBase):
         Each whitespace-separated term of the name filter must occur in the name, in any
         case. The page is cut by SQL (LIMIT/OFFSET over an index), never in Python.
         """
-        where = [f"p.{IN_PROJECTS}"]
-        params: list[object] = [_ids(project_ids)]
+        ids = list(project_ids)
+        if len(ids) == 1:
+            # A plain equality lets SQLite walk an order index instead of sorting.
+            where, params = ["p.project_id = ?"], [ids[0]]
+        else:
+            where, params = [f"p.{IN_PROJECTS}"], [_ids(ids)]
         if status:
             where.append("p.status = ?")
             params.append(status)
@@ -55,13 +59,20 @@ class ListingQueries(CatalogBase):
         total = next(self.db.query(
             f"SELECT count(*) AS n FROM packages p WHERE {condition}", params))["n"]
         direction = "DESC" if sort == "desc" else "ASC"
-        rows = self.db.query(
-            "SELECT p.* FROM packages p JOIN projects pr ON pr.id = p.project_id"
-            f" WHERE {condition} ORDER BY {ORDER_COLUMNS[order_by]} {direction},"
-            f" p.id {direction} LIMIT ? OFFSET ?",
+        join = " JOIN projects pr ON pr.id = p.project_id" if order_by == "project_path" else ""
+        # Pick the page's ids from the index first (skipped rows never touch the table),
+        # then read those rows only.
+        page_ids = [row["id"] for row in self.db.query(
+            f"SELECT p.id FROM packages p{join} WHERE {condition}"
+            f" ORDER BY {ORDER_COLUMNS[order_by]} {direction}, p.id {direction}"
+            " LIMIT ? OFFSET ?",
             [*params, limit, offset],
-        )
-        return [to_package(row) for row in rows], total
+        )]
+        rows = {row["id"]: row for row in self.db.query(
+            "SELECT * FROM packages WHERE id IN (SELECT value FROM json_each(?))",
+            [_ids(page_ids)],
+        )}
+        return [to_package(rows[i]) for i in page_ids], total
 
 
 def _escape_like(text: str) -> str:

@@ -16,7 +16,15 @@ _INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS projects_path ON projects (path COLLATE NOCASE)",
     "CREATE INDEX IF NOT EXISTS packages_by_name"
     " ON packages (project_id, normalized_name, status)",
-    "CREATE INDEX IF NOT EXISTS packages_by_created ON packages (project_id, created_at, id)",
+    # One per listing order; status last, so filtering and skipping stay in the index.
+    "DROP INDEX IF EXISTS packages_by_created",  # replaced by packages_by_created_at
+    "CREATE INDEX IF NOT EXISTS packages_by_created_at"
+    " ON packages (project_id, created_at, id, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_listed_name"
+    " ON packages (project_id, name, id, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_version ON packages (project_id, version, id, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_type"
+    " ON packages (project_id, package_type, id, status)",
     "CREATE INDEX IF NOT EXISTS packages_by_status ON packages (status)",
     # One live package per name and version in a project.
     "CREATE UNIQUE INDEX IF NOT EXISTS packages_live_version ON packages"

@@ -20,15 +20,18 @@ def wheel_bytes(name: str, version: str, requires_python: str = "", payload: str
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     if requires_python:
         metadata += f"Requires-Python: {requires_python}\n"
+    members = {
+        f"{module}/__init__.py": f"VERSION = {version!r}\n{payload}",
+        f"{dist_info}/METADATA": metadata,
+        f"{dist_info}/WHEEL":
+            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/RECORD": "",
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as wheel:
-        wheel.writestr(f"{module}/__init__.py", f"VERSION = {version!r}\n{payload}")
-        wheel.writestr(f"{dist_info}/METADATA", metadata)
-        wheel.writestr(
-            f"{dist_info}/WHEEL",
-            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        )
-        wheel.writestr(f"{dist_info}/RECORD", "")
+        for name, text in members.items():
+            # A fixed timestamp: the same arguments always give the same bytes.
+            wheel.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), text)
     return buffer.getvalue()
 
 

@@ -7,7 +7,7 @@ from .auth import Grant, TokenAuth, TokenPrincipal
 from .catalog import Catalog, CatalogError
 from .models import Group, Package, PackageFile, Principal, Project
 from .protocols import AuthProvider, Dispatcher, ServesDownloads, Storage
-from .routing import gitlab_layout
+from .routing import flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
 
 __version__ = "0.1.0"
@@ -16,5 +16,5 @@ __all__ = [
     "AuthProvider", "Catalog", "CatalogError", "Dispatcher", "FileSystemStorage", "Grant",
     "Group", "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "Registry",
     "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "create_app",
-    "gitlab_layout", "mount",
+    "flat_layout", "gitlab_layout", "mount",
 ]

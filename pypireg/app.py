@@ -19,7 +19,7 @@ from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
 from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
 from .models import READ, Action, Group, Package, PackageFile, Principal, Project, Visibility
-from .routing import gitlab_layout
+from .routing import flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
 from .views import VIEWS, View
 
@@ -173,6 +173,8 @@ def create_app(
     realm: str = "pypireg",
     staging_dir: str | None = None,
     download_flush_interval: float = 60.0,
+    layout: str = "gitlab",
+    project: str | None = None,
 ) -> Registry:
     """Build a registry.
 
@@ -182,7 +184,12 @@ def create_app(
     ``staging_dir`` (default ``DATA/staging``, on the same disk as ``DATA/files`` so that
     storing a finished upload is a rename). ``last_downloaded_at`` is written at most
     once per ``download_flush_interval`` seconds.
+
+    ``layout="gitlab"`` (the default) serves GitLab's API paths; ``layout="flat"`` serves
+    the single ``project`` at the root, as pypiserver does. A ``dispatcher`` overrides both.
     """
+    if dispatcher is None:
+        dispatcher = _layout(layout, project)
     if data_dir is not None:
         root = Path(data_dir)
         root.mkdir(parents=True, exist_ok=True)
@@ -198,12 +205,22 @@ def create_app(
         catalog=catalog,
         storage=storage,
         auth=auth or TokenAuth(catalog),
-        dispatcher=dispatcher or gitlab_layout(),
+        dispatcher=dispatcher,
         staging_dir=staging_dir,
         max_upload_size=max_upload_size,
         realm=realm,
         download_flush_interval=download_flush_interval,
     )
+
+
+def _layout(layout: str, project: str | None) -> Dispatcher:
+    if layout == "gitlab":
+        return gitlab_layout()
+    if layout == "flat":
+        if not project:
+            raise ValueError("the flat layout serves one project: pass project='PATH'")
+        return flat_layout(project)
+    raise ValueError(f"unknown layout {layout!r}: use 'gitlab' or 'flat'")
 
 
 def mount(app: WSGIApplication, prefix: str) -> WSGIApplication:

@@ -55,8 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[data], help="run the registry over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks one)")
-    serve.add_argument("--prefix", default="/api/v4",
-                       help="URL prefix to mount the API under (default /api/v4)")
+    serve.add_argument("--prefix", default=None,
+                       help="URL prefix to mount under (default /api/v4; / for --layout flat)")
+    serve.add_argument("--layout", choices=("gitlab", "flat"), default="gitlab",
+                       help="gitlab: GitLab's API paths (default); flat: one project at the"
+                            " root, like pypiserver (needs --project)")
+    serve.add_argument("--project", metavar="PATH",
+                       help="the project the flat layout serves (created if missing)")
     serve.set_defaults(run=_serve)
 
     group = commands.add_parser("group", help="manage groups").add_subparsers(
@@ -138,16 +143,27 @@ def _gc(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     data = Path(args.data)
     fresh = not (data / "catalog.db").exists()
-    registry = _registry(args)
-    prefix = normal_prefix(args.prefix)
+    flat = args.layout == "flat"
+    if flat and not args.project:
+        print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
+        return 2
+    registry = create_app(args.data, layout=args.layout, project=args.project)
+    if flat and registry.catalog.project(args.project) is None:
+        registry.create_project(args.project, "private")
+        print(f"created private project {args.project}")
+    prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
     server = make_server(args.host, args.port, mount(registry, prefix), threaded=True)
     base = f"http://{_url_host(args.host)}:{server.server_port}{prefix}"
-    if fresh:
+    if fresh and not flat:
         print(f"created an empty registry in {data.resolve()}")
         print(f"  next: pypireg project create NAME --public --data {args.data}")
     print(f"pypireg {__version__} serving {data.resolve()} at {base}")
-    print(f"  pip/uv index: {base}/projects/<id or path>/packages/pypi/simple")
-    print(f"  twine upload: {base}/projects/<id or path>/packages/pypi")
+    if flat:
+        print(f"  pip/uv index: {base}/simple/")
+        print(f"  twine upload: {base}/")
+    else:
+        print(f"  pip/uv index: {base}/projects/<id or path>/packages/pypi/simple")
+        print(f"  twine upload: {base}/projects/<id or path>/packages/pypi")
     print("press Ctrl+C to stop", flush=True)
     try:
         server.serve_forever()

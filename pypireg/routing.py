@@ -74,3 +74,33 @@ def gitlab_layout() -> Map:
         ],
         strict_slashes=False,
     )
+
+
+def flat_layout(project: str) -> Map:
+    """One project at the root of the mount point, laid out like pypiserver.
+
+    ``pip install --index-url http://host/simple/`` and
+    ``twine upload --repository-url http://host/`` work as they do against pypiserver.
+    The project is supplied to the views as a rule default, so they cannot tell which
+    layout serves them.
+    """
+    fixed = {"project": project}
+    return Map(
+        [
+            Rule("/simple/", endpoint="pypi.simple_index", defaults=fixed, methods=["GET"]),
+            Rule(
+                "/simple/<package_name>/",
+                endpoint="pypi.simple_package",
+                defaults=fixed,
+                methods=["GET"],
+            ),
+            Rule(
+                "/files/<sha256>/<filename>",
+                endpoint="pypi.file",
+                defaults=fixed,
+                methods=["GET"],
+            ),
+            Rule("/", endpoint="pypi.upload", defaults=fixed, methods=["POST", "PUT"]),
+        ],
+        strict_slashes=False,
+    )

@@ -1,0 +1,67 @@
+"""pip and twine against the flat layout, the way they are pointed at pypiserver."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+from werkzeug.serving import make_server
+
+import pypireg
+
+from .conftest import Clients, run
+
+
+def test_pip_and_twine_as_with_pypiserver(tmp_path, clients: Clients, greet_dists) -> None:
+    registry = pypireg.create_app(tmp_path / "data", layout="flat", project="solo")
+    registry.create_project("solo", "public")
+    token = registry.create_token("ci", ["solo:write"])
+    server = make_server("127.0.0.1", 0, registry, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        root = f"http://127.0.0.1:{server.server_port}"
+        clients.twine_upload(f"{root}/", token, *greet_dists["1.0"])
+        python = clients.new_venv("env")
+        clients.pip_install(python, f"{root}/simple/", "acme-greet")
+        assert clients.greet(python) == "hello from acme.greet 1.0"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_serve_flat_layout_from_the_command_line(tmp_path, clients: Clients,
+                                                 greet_dists) -> None:
+    data = tmp_path / "data"
+    run([sys.executable, "-m", "pypireg", "project", "create", "solo", "--public",
+         "--data", str(data)])
+    token = run([sys.executable, "-m", "pypireg", "token", "create", "ci", "--grant",
+                 "solo:write", "--data", str(data)]).stdout.splitlines()[-1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pypireg", "serve", "--layout", "flat", "--project", "solo",
+         "--port", "0", "--data", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        banner = []
+        for line in process.stdout:  # type: ignore[union-attr]
+            banner.append(line)
+            if line.startswith("press Ctrl+C"):
+                break
+        root = next(line.split(" at ")[1].strip() for line in banner if " serving " in line)
+        assert any(f"pip/uv index: {root}/simple/" in line for line in banner)
+        clients.twine_upload(f"{root}/", token, *greet_dists["2.0"])
+        python = clients.new_venv("env")
+        clients.uv_install(python, f"{root}/simple/", "acme-greet")
+        assert clients.greet(python) == "hello from acme.greet 2.0"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_flat_layout_without_project_is_an_error(tmp_path) -> None:
+    result = run([sys.executable, "-m", "pypireg", "serve", "--layout", "flat",
+                  "--data", str(tmp_path)], check=False)
+    assert result.returncode == 2
+    assert "--layout flat needs --project" in result.stderr

@@ -1,0 +1,50 @@
+"""The flat, pypiserver-style layout: the same views at other paths."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+
+from .conftest import basic, wheel_bytes, wheel_name
+
+
+@pytest.fixture
+def flat(tmp_path):  # type: ignore[no-untyped-def]
+    registry = pypireg.create_app(staging_dir=str(tmp_path), layout="flat", project="solo")
+    registry.create_project("solo", "public")
+    return registry, TestApp(registry), registry.create_token("ci", ["solo:write"])
+
+
+def test_upload_at_root_and_pages_under_simple(flat) -> None:  # type: ignore[no-untyped-def]
+    registry, app, token = flat
+    data = wheel_bytes("pkg", "1.0")
+    app.post("/", params=[("name", "pkg"), ("version", "1.0"), (":action", "file_upload")],
+             upload_files=[("content", wheel_name("pkg", "1.0"), data)],
+             headers=basic(token), status=201)
+    index = app.get("/simple/")
+    assert 'href="http://localhost/simple/pkg/"' in index.text
+    page = app.get("/simple/pkg/")
+    href = re.search(r'href="http://localhost(/files/[^"#]+)', page.text).group(1)
+    assert app.get(href).body == data
+
+
+def test_flat_layout_has_no_gitlab_paths(flat) -> None:  # type: ignore[no-untyped-def]
+    _, app, _ = flat
+    app.get("/projects/solo/packages/pypi/simple/", status=404)
+    app.get("/projects/solo/packages", status=404)
+
+
+def test_flat_layout_needs_a_project() -> None:
+    with pytest.raises(ValueError, match="pass project="):
+        pypireg.create_app(layout="flat")
+    with pytest.raises(ValueError, match="unknown layout"):
+        pypireg.create_app(layout="nested")
+
+
+def test_flat_layout_project_must_exist(tmp_path) -> None:
+    app = TestApp(pypireg.create_app(staging_dir=str(tmp_path), layout="flat", project="gone"))
+    assert app.get("/simple/", status=404).json == {"message": "404 Project Not Found"}

@@ -161,3 +161,18 @@ class Tree(Env):
 @pytest.fixture
 def tree(tmp_path) -> Tree:
     return Tree(pypireg.create_app(staging_dir=str(tmp_path / "staging")))
+
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(name: str):  # type: ignore[no-untyped-def]
+    """Import ``examples/<name>.py`` as a module."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look it up
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module

@@ -9,7 +9,7 @@ wsgiref serves one request at a time; use `pypireg serve`, gunicorn or waitress 
 from __future__ import annotations
 
 import sys
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import make_server
 
 import pypireg
 
@@ -19,14 +19,9 @@ def create(data_dir: str):  # type: ignore[no-untyped-def]
     return pypireg.mount(pypireg.create_app(data_dir), "/api/v4")
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, code="-", size="-"):  # type: ignore[no-untyped-def]
-        pass
-
-
 if __name__ == "__main__":
     data_dir = sys.argv[1] if len(sys.argv) > 1 else "./pypireg-data"
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 8080
     with make_server("127.0.0.1", port, create(data_dir)) as server:
-        print(f"serving {data_dir} at http://127.0.0.1:{server.server_port}/api/v4")
+        print(f"serving {data_dir} at http://127.0.0.1:{server.server_port}/api/v4", flush=True)
         server.serve_forever()

@@ -1,0 +1,92 @@
+"""The examples, served for real: pip and twine through a Flask host, a Pyramid host, a
+bare WSGI server, and a host whose own users log in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from werkzeug.serving import make_server
+
+import pypireg
+
+from ..conftest import EXAMPLES, load_example
+from .conftest import Clients
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("example", ["flask_host", "pyramid_host"])
+def test_install_through_a_framework_host(example: str, tmp_path, clients: Clients,
+                                          greet_dists) -> None:
+    app = load_example(example).create(str(tmp_path / "data"))
+    registry = app.extensions["pypireg"] if example == "flask_host" else app.pypireg
+    registry.create_project("tools", "private")
+    token = registry.create_token("ci", ["tools:write"])
+    with serving(app) as root:
+        with urllib.request.urlopen(f"{root}/health") as response:  # the host's own route
+            assert response.status == 200
+        clients.twine_upload(f"{root}/pypi/projects/tools/packages/pypi", token,
+                             *greet_dists["1.0"])
+        index = f"{root}/pypi/projects/tools/packages/pypi/simple".replace(
+            "http://", f"http://__token__:{token}@")
+        python = clients.new_venv("env")
+        clients.pip_install(python, index, "acme-greet")
+        assert clients.greet(python) == "hello from acme.greet 1.0"
+
+
+def test_host_users_log_in_with_pip_and_twine(tmp_path, clients: Clients, greet_dists) -> None:
+    example = load_example("host_auth")
+    users = example.HostUsers()
+    users.add("dev", "dev-secret", "developer")
+    users.add("viewer", "view-secret", "viewer")
+    app = example.create(str(tmp_path / "data"), users)
+    app.extensions["pypireg"].create_project("internal", "private")
+    with serving(app) as root:
+        upload = f"{root}/pypi/projects/internal/packages/pypi"
+        refused = clients.twine_upload(upload, "view-secret", *greet_dists["1.0"], user="viewer",
+                                       check=False)
+        assert refused.returncode != 0 and "403" in refused.stdout
+        clients.twine_upload(upload, "dev-secret", *greet_dists["1.0"], user="dev")
+        index = f"{root}/pypi/projects/internal/packages/pypi/simple"
+        python = clients.new_venv("env")
+        anonymous = clients.pip_install(python, index, "acme-greet", check=False)
+        assert anonymous.returncode != 0
+        clients.pip_install(python, index.replace("http://", "http://viewer:view-secret@"),
+                            "acme-greet")
+        assert clients.greet(python) == "hello from acme.greet 1.0"
+
+
+def test_bare_wsgi_server_example(tmp_path, clients: Clients, greet_dists) -> None:
+    data = tmp_path / "data"
+    registry = pypireg.create_app(data)
+    registry.create_project("tools", "public")
+    token = registry.create_token("ci", ["tools:write"])
+    process = subprocess.Popen([sys.executable, str(EXAMPLES / "serve.py"), str(data), "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = process.stdout.readline()  # type: ignore[union-attr]
+        base = line.split(" at ")[1].strip()
+        clients.twine_upload(f"{base}/projects/tools/packages/pypi", token, *greet_dists["2.0"])
+        python = clients.new_venv("env")
+        clients.pip_install(python, f"{base}/projects/tools/packages/pypi/simple", "acme-greet")
+        assert clients.greet(python) == "hello from acme.greet 2.0"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

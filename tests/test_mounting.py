@@ -1,0 +1,58 @@
+"""URLs follow the mount point, and X-Forwarded-* only when the host opts in."""
+
+from __future__ import annotations
+
+from webtest import TestApp
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import pypireg
+
+from .conftest import Env, load_example, wheel_bytes, wheel_name
+from .test_pages import links
+
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "pypi.example.com",
+             "X-Forwarded-Prefix": "/registry", "X-Forwarded-For": "203.0.113.9"}
+
+
+def registry_with_package(tmp_path) -> pypireg.Registry:
+    env = Env(pypireg.create_app(staging_dir=str(tmp_path)))
+    env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
+    return env.registry
+
+
+def test_forwarded_headers_are_ignored_by_default(tmp_path) -> None:
+    app = TestApp(pypireg.mount(registry_with_package(tmp_path), "/api/v4"))
+    page = app.get("/api/v4/projects/acme/tools/packages/pypi/simple/", headers=FORWARDED)
+    assert links(page.text)[0][0] == (
+        "http://localhost/api/v4/projects/acme/tools/packages/pypi/simple/pkg/")
+
+
+def test_proxy_fix_opt_in_uses_them(tmp_path) -> None:
+    mounted = pypireg.mount(registry_with_package(tmp_path), "/api/v4")
+    app = TestApp(ProxyFix(mounted, x_for=1, x_proto=1, x_host=1, x_prefix=1))
+    page = app.get("/api/v4/projects/acme/tools/packages/pypi/simple/pkg/", headers=FORWARDED)
+    href = links(page.text)[0][0]
+    assert href.startswith(
+        "https://pypi.example.com/registry/api/v4/projects/acme/tools/packages/pypi/files/")
+    listing = app.get("/api/v4/projects/acme/tools/packages", headers=FORWARDED)
+    assert listing.headers["Link"].startswith(
+        "<https://pypi.example.com/registry/api/v4/projects/acme/tools/packages?page=1>")
+
+
+def test_prefix_from_a_framework_host(tmp_path) -> None:
+    app = load_example("flask_host").create(str(tmp_path / "data"))
+    registry = app.extensions["pypireg"]
+    registry.create_project("tools", "public")
+    token = registry.create_token("ci", ["tools:delete"])
+    client = TestApp(app)
+    client.post("/pypi/projects/tools/packages/pypi", params=[("name", "pkg"), ("version", "1.0")],
+                upload_files=[("content", wheel_name("pkg", "1.0"), wheel_bytes("pkg", "1.0"))],
+                headers={"Authorization": f"Bearer {token}"}, status=201)
+    (package,) = client.get("/pypi/projects/tools/packages", headers={
+        "PRIVATE-TOKEN": token}).json
+    assert package["_links"] == {
+        "web_path": f"/tools/-/packages/{package['id']}",
+        "delete_api_path": f"http://localhost/pypi/projects/1/packages/{package['id']}",
+    }
+    assert client.get("/").status_int == 200  # the host's own page
+    client.get("/pypi/nothing", status=404)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from werkzeug.serving import make_server
 
@@ -18,6 +20,7 @@ from . import __version__
 from .app import Registry, create_app, mount, normal_prefix
 from .auth import TOKEN_KINDS, Grant, InvalidGrant
 from .catalog import CatalogError
+from .importer import import_directory
 from .maintenance import STAGING_MAX_AGE
 
 DEFAULT_DATA = "./pypireg-data"
@@ -90,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="personal (default), deploy or job")
     create.set_defaults(run=_create_token)
 
+    imports = commands.add_parser(
+        "import", parents=[data],
+        help="bring a directory of wheels and sdists (a pypiserver one) into a project")
+    imports.add_argument("directory", metavar="DIR", help="searched recursively")
+    imports.add_argument("--project", required=True, metavar="PATH",
+                         help="the project to import into (it must exist)")
+    imports.set_defaults(run=_import)
+
     gc = commands.add_parser(
         "gc", parents=[data],
         help="purge deleted packages, unreferenced blobs and abandoned uploads")
@@ -131,6 +142,47 @@ def _create_token(args: argparse.Namespace) -> int:
     print("the secret below is shown only once:")
     print(secret)
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise CatalogError(f"{args.directory!r} is not a directory")
+    registry = _registry(args)
+    project = registry.catalog.project(args.project)
+    if project is None:
+        raise CatalogError(f"no project {args.project!r}: create it with pypireg project create")
+    report = import_directory(registry, directory, project, ProgressBar(sys.stderr))
+    for path, reason in report.failed:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    print(report)
+    print(report.imported)
+    return 1 if report.failed else 0
+
+
+class ProgressBar:
+    """``[#####.....] 500/1000 files`` on a terminal; a line per tenth otherwise."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self._tty = stream.isatty()
+        self._shown = -1.0
+
+    def __call__(self, done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        if self._tty:
+            now = time.monotonic()
+            if done < total and now - self._shown < 0.1:
+                return
+            self._shown = now
+            filled = int(share * self.width)
+            bar = "#" * filled + "." * (self.width - filled)
+            end = "\n" if done == total else ""
+            self.stream.write(f"\r[{bar}] {done}/{total} files{end}")
+        elif int(share * 10) > self._shown or done == total:
+            self._shown = int(share * 10)
+            self.stream.write(f"{done}/{total} files\n")
+        self.stream.flush()
 
 
 def _gc(args: argparse.Namespace) -> int:

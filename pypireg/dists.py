@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import tarfile
+import zipfile
 from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesHeaderParser
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
@@ -106,6 +110,50 @@ def check_requires_python(value: str) -> str:
                 f"requires_python {value!r} is not a valid version specifier"
             ) from None
     return value
+
+
+MAX_METADATA = 10 * 1024 * 1024  # a METADATA larger than this is not a real one
+
+
+def read_metadata(path: str) -> Message:
+    """The core metadata inside a wheel (``*.dist-info/METADATA``) or an sdist (``PKG-INFO``).
+
+    Only the one member is read, never extracted. Raises :class:`InvalidDistribution` for
+    archives that are unreadable or have no metadata where the format puts it.
+    """
+    try:
+        if path.endswith(".whl"):
+            data = _zip_member(path, lambda n: n.count("/") == 1
+                               and n.endswith(".dist-info/METADATA"))
+        elif path.endswith(".zip"):
+            data = _zip_member(path, lambda n: n.count("/") == 1 and n.endswith("/PKG-INFO"))
+        elif path.endswith(".tar.gz"):
+            data = _tar_member(path)
+        else:
+            raise InvalidDistribution("neither a wheel (.whl) nor an sdist (.tar.gz, .zip)")
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise InvalidDistribution(f"cannot read the archive: {exc}") from None
+    if data is None:
+        raise InvalidDistribution("the archive holds no METADATA or PKG-INFO")
+    return BytesHeaderParser().parsebytes(data)
+
+
+def _zip_member(path: str, wanted) -> bytes | None:  # type: ignore[no-untyped-def]
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if wanted(info.filename) and info.file_size <= MAX_METADATA:
+                return archive.read(info)
+    return None
+
+
+def _tar_member(path: str) -> bytes | None:
+    with tarfile.open(path, "r:gz") as archive:
+        for member in archive:
+            if (member.isfile() and member.name.count("/") == 1
+                    and member.name.endswith("/PKG-INFO") and member.size <= MAX_METADATA):
+                stream = archive.extractfile(member)
+                return stream.read() if stream else None
+    return None
 
 
 def normalize(name: str) -> str:

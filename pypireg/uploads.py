@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,24 @@ FORM_OVERHEAD = 16 * 1024 * 1024
 USAGE = "send multipart/form-data with the fields content (the file), name and version"
 
 
+class FileDigests:
+    """Size, md5, sha1 and sha256 of bytes seen one piece at a time."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._hashes = {"md5": hashlib.md5(usedforsecurity=False),
+                        "sha1": hashlib.sha1(usedforsecurity=False),
+                        "sha256": hashlib.sha256()}
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        for digest in self._hashes.values():
+            digest.update(data)
+
+    def result(self) -> dict[str, Any]:
+        return {"size": self.size, **{k: h.hexdigest() for k, h in self._hashes.items()}}
+
+
 class StagingFile:
     """A temporary file that hashes what is written to it and enforces a size limit."""
 
@@ -40,18 +59,12 @@ class StagingFile:
         fd, self.path = tempfile.mkstemp(dir=directory, prefix="upload-")
         self._file = os.fdopen(fd, "w+b")
         self._limit = limit
-        self.size = 0
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._sha1 = hashlib.sha1(usedforsecurity=False)
-        self._sha256 = hashlib.sha256()
+        self._digests = FileDigests()
 
     def write(self, data: bytes) -> int:
-        self.size += len(data)
-        if self.size > self._limit:
+        if self._digests.size + len(data) > self._limit:
             raise RequestEntityTooLarge(f"File is too large: the limit is {_human(self._limit)}")
-        self._md5.update(data)
-        self._sha1.update(data)
-        self._sha256.update(data)
+        self._digests.update(data)
         return self._file.write(data)
 
     def seek(self, *args: Any) -> int:
@@ -68,12 +81,7 @@ class StagingFile:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        return {
-            "size": self.size,
-            "md5": self._md5.hexdigest(),
-            "sha1": self._sha1.hexdigest(),
-            "sha256": self._sha256.hexdigest(),
-        }
+        return self._digests.result()
 
     def discard(self) -> None:
         self._file.close()
@@ -153,6 +161,35 @@ def store_upload(
     if digests["size"] == 0:
         raise BadRequest(f"the file {identity.file_name!r} is empty")
 
+    metadata = dists.truncate_metadata(dict(form.fields.items()))
+    try:
+        return commit_file(
+            catalog, storage, project, identity, requires_python, metadata, digests,
+            lambda key: storage.put_file(key, staged.path),
+        )
+    except FileConflict as exc:
+        raise BadRequest(str(exc)) from None
+
+
+class FileConflict(Exception):
+    """A different file already has this name in the project."""
+
+
+def commit_file(
+    catalog: Catalog,
+    storage: Storage,
+    project: Project,
+    identity: dists.DistIdentity,
+    requires_python: str,
+    metadata: dict[str, str],
+    digests: dict[str, Any],
+    put: Callable[[str], None],
+) -> tuple[PackageFile, bool]:
+    """Record a checked file and store its bytes with ``put(key)``, together.
+
+    Returns ``(file, created)``; ``created`` is False when the identical file was already
+    there. Raises :class:`FileConflict` when other bytes have the name.
+    """
     key = blob_key(digests["sha256"])
     created_blob = False
     try:
@@ -161,7 +198,7 @@ def store_upload(
             if existing is not None:
                 if existing.sha256 == digests["sha256"]:
                     return existing, False
-                raise BadRequest(
+                raise FileConflict(
                     f"File already exists: {identity.file_name!r} is stored with other"
                     " contents; upload a new version instead"
                 )
@@ -171,14 +208,14 @@ def store_upload(
                 normalized_name=identity.normalized_name,
                 version=identity.version,
                 canonical_version=identity.canonical_version,
-                metadata=dists.truncate_metadata(dict(form.fields.items())),
+                metadata=metadata,
                 file={"file_name": identity.file_name, "storage_key": key,
                       "requires_python": requires_python, **digests},
             )
             # Inside the write lock: nobody can reference or delete this blob meanwhile.
             if not storage.exists(key):
                 created_blob = True  # before the call: a failing put may leave bytes behind
-                storage.put_file(key, staged.path)
+                put(key)
     except BaseException:
         if created_blob:
             storage.delete(key)

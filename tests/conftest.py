@@ -176,3 +176,21 @@ def load_example(name: str):  # type: ignore[no-untyped-def]
     sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look it up
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
+
+
+def sdist_bytes(name: str, version: str, requires_python: str = "") -> bytes:
+    """A small but real sdist: ``<name>-<version>/PKG-INFO`` and a module, gzipped tar."""
+    import tarfile
+
+    base = f"{name.replace('-', '_').replace('.', '_').lower()}-{version}"
+    pkg_info = f"Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n"
+    if requires_python:
+        pkg_info += f"Requires-Python: {requires_python}\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
+        for member, text in ((f"{base}/PKG-INFO", pkg_info), (f"{base}/setup.py", "")):
+            data = text.encode()
+            info = tarfile.TarInfo(member)
+            info.size, info.mtime = len(data), 1577836800
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

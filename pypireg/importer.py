@@ -1,0 +1,103 @@
+"""Bring a directory of distributions (a pypiserver package directory) into a project.
+
+Each file is checked and stored as an upload would be: name and version come from its own
+metadata and must agree with its filename, digests are computed, and the catalog row and
+the stored bytes commit together. Files already present are skipped, so a rerun is safe.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import dists
+from .uploads import FileConflict, FileDigests, commit_file
+
+if TYPE_CHECKING:
+    from .app import Registry
+    from .models import Project
+
+DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    skipped: int = 0  # already present with the same bytes
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def __str__(self) -> str:
+        return (f"imported {self.imported}, skipped {self.skipped} already present,"
+                f" failed {len(self.failed)}")
+
+
+def distribution_files(directory: Path) -> Iterator[Path]:
+    """Every file below ``directory``, nested folders included, in a stable order."""
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def import_directory(
+    registry: Registry,
+    directory: Path,
+    project: Project,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    report = ImportReport()
+    paths = list(distribution_files(directory))
+    for done, path in enumerate(paths, 1):
+        try:
+            if import_file(registry, project, path):
+                report.imported += 1
+            else:
+                report.skipped += 1
+        except (dists.InvalidDistribution, FileConflict, OSError) as exc:
+            report.failed.append((str(path.relative_to(directory)), str(exc)))
+        if progress:
+            progress(done, len(paths))
+    return report
+
+
+def import_file(registry: Registry, project: Project, path: Path) -> bool:
+    """Store one file; False when it was already there. Raises with the reason it can't."""
+    if not path.name.endswith(DIST_SUFFIXES):
+        raise dists.InvalidDistribution("not a wheel (.whl) or an sdist (.tar.gz, .zip)")
+    metadata = dists.read_metadata(str(path))
+    identity = dists.identify(metadata.get("Name", ""), metadata.get("Version", ""), path.name)
+    requires_python = dists.check_requires_python(metadata.get("Requires-Python", ""))
+    digests = _digests(path)
+    if digests["size"] == 0:
+        raise dists.InvalidDistribution("the file is empty")
+    fields = {
+        "summary": metadata.get("Summary", ""),
+        "keywords": metadata.get("Keywords", ""),
+        "author_email": metadata.get("Author-email", ""),
+        "metadata_version": metadata.get("Metadata-Version", ""),
+        "description_content_type": metadata.get("Description-Content-Type", ""),
+    }
+    storage = registry.storage
+
+    def put(key: str) -> None:
+        with open(path, "rb") as stream:
+            storage.put_stream(key, stream)
+
+    _, created = commit_file(
+        registry.catalog, storage, project, identity, requires_python,
+        dists.truncate_metadata(fields), digests, put,
+    )
+    return created
+
+
+def _digests(path: Path) -> dict[str, Any]:
+    digests = FileDigests()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(READ_CHUNK):
+            digests.update(chunk)
+    return digests.result()

@@ -1,0 +1,123 @@
+"""``pypireg import``: a pypiserver directory into a project, as uploads would store it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+from pypireg.cli import main
+
+from .conftest import sdist_bytes, wheel_bytes, wheel_name
+
+
+@pytest.fixture
+def served(tmp_path):  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    registry = pypireg.create_app(data)
+    registry.create_project("mirror", "public")
+    return data, registry
+
+
+def pypiserver_dir(root):  # type: ignore[no-untyped-def]
+    """Wheels and sdists in nested folders, as pypiserver keeps them."""
+    files = {
+        "alpha/alpha-1.0-py3-none-any.whl": wheel_bytes("Alpha", "1.0", ">=3.8"),
+        "alpha/alpha-1.0.tar.gz": sdist_bytes("Alpha", "1.0", ">=3.8"),
+        "beta/old/beta_pkg-0.1.tar.gz": sdist_bytes("beta.pkg", "0.1"),
+        "beta/beta_pkg-0.2-py3-none-any.whl": wheel_bytes("beta.pkg", "0.2"),
+        "gamma-2.0-py3-none-any.whl": wheel_bytes("gamma", "2.0"),
+    }
+    for relative, data in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+def run(capsys, *argv):  # type: ignore[no-untyped-def]
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def test_import_stores_files_as_uploads_would(served, tmp_path, capsys) -> None:
+    data, registry = served
+    files = pypiserver_dir(tmp_path / "packages")
+    code, out, err = run(capsys, "import", str(tmp_path / "packages"), "--project", "mirror",
+                         "--data", str(data))
+    assert code == 0, err
+    assert out[-2] == "imported 5, skipped 0 already present, failed 0"
+    assert out[-1] == "5"
+    assert "5/5 files" in err  # the progress bar
+    app = TestApp(registry)
+    index = app.get("/projects/mirror/packages/pypi/simple/").text
+    assert re.findall(r">([^<]+)</a>", index) == ["Alpha", "beta.pkg", "gamma"]
+    page = app.get("/projects/mirror/packages/pypi/simple/alpha/").text
+    assert 'data-requires-python="&gt;=3.8"' in page
+    wheel = files["alpha/alpha-1.0-py3-none-any.whl"]
+    digest = hashlib.sha256(wheel).hexdigest()
+    name = wheel_name("alpha", "1.0")
+    download = app.get(f"/projects/mirror/packages/pypi/files/{digest}/{name}")
+    assert download.body == wheel
+    listed = app.get("/projects/mirror/packages", params={"order_by": "name"}).json
+    assert sorted((p["name"], p["version"]) for p in listed) == [
+        ("Alpha", "1.0"), ("beta.pkg", "0.1"), ("beta.pkg", "0.2"), ("gamma", "2.0")]
+    files_of_alpha = app.get(f"/projects/mirror/packages/{listed[0]['id']}/package_files").json
+    assert {f["file_name"]: f["file_md5"] for f in files_of_alpha}[
+        "alpha-1.0-py3-none-any.whl"] == hashlib.md5(wheel).hexdigest()
+
+
+def test_rerun_skips_what_is_there(served, tmp_path, capsys) -> None:
+    data, registry = served
+    pypiserver_dir(tmp_path / "packages")
+    argv = ("import", str(tmp_path / "packages"), "--project", "mirror", "--data", str(data))
+    run(capsys, *argv)
+    before = registry.catalog.db["package_files"].count
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert out[-2] == "imported 0, skipped 5 already present, failed 0"
+    assert out[-1] == "0"
+    assert registry.catalog.db["package_files"].count == before
+
+
+def test_files_it_cannot_take_are_reported_with_reasons(served, tmp_path, capsys) -> None:
+    data, registry = served
+    root = tmp_path / "packages"
+    pypiserver_dir(root)
+    (root / "README.txt").write_text("not a package")
+    (root / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    (root / "liar-1.0-py3-none-any.whl").write_bytes(wheel_bytes("other", "1.0"))
+    (root / "empty-1.0.tar.gz").write_bytes(b"")
+    (root / "nometa-1.0-py3-none-any.whl").write_bytes(
+        wheel_bytes("x", "1.0").replace(b"METADATA", b"METADATX"))
+    # Already uploaded under the same name with other bytes.
+    TestApp(registry).post(
+        "/projects/mirror/packages/pypi", params=[("name", "gamma"), ("version", "2.0")],
+        upload_files=[("content", "gamma-2.0-py3-none-any.whl", wheel_bytes("gamma", "2.0",
+                                                                           payload="# v2"))],
+        headers={"PRIVATE-TOKEN": registry.create_token("u", ["mirror:write"])}, status=201)
+    code, out, err = run(capsys, "import", str(root), "--project", "mirror",
+                         "--data", str(data))
+    assert code == 1
+    assert out[-2] == "imported 4, skipped 0 already present, failed 6"
+    reasons = dict(line.removeprefix("failed: ").split(": ", 1)
+                   for line in err.splitlines() if line.startswith("failed: "))
+    assert "not a wheel" in reasons["README.txt"]
+    assert "cannot read the archive" in reasons["broken-1.0-py3-none-any.whl"]
+    assert "is for package 'liar', not 'other'" in reasons["liar-1.0-py3-none-any.whl"]
+    assert "cannot read the archive" in reasons["empty-1.0.tar.gz"]
+    assert "no METADATA or PKG-INFO" in reasons["nometa-1.0-py3-none-any.whl"]
+    assert "File already exists" in reasons["gamma-2.0-py3-none-any.whl"]
+
+
+def test_import_needs_a_project_and_a_directory(served, tmp_path, capsys) -> None:
+    data, _ = served
+    code, _, err = run(capsys, "import", str(tmp_path), "--project", "nope", "--data", str(data))
+    assert code == 1 and "no project 'nope'" in err
+    code, _, err = run(capsys, "import", str(tmp_path / "missing"), "--project", "mirror",
+                       "--data", str(data))
+    assert code == 1 and "is not a directory" in err

@@ -8,6 +8,7 @@ import pypireg
 from pypireg.testing import AuthProviderContract, StorageContract
 
 from .conftest import basic, load_example
+from .test_docs import example
 
 
 class TestMemoryStorage(StorageContract):
@@ -79,3 +80,36 @@ class TestExampleHostUserAuth(AuthProviderContract):
                     "delete": ("deleter", "d-pass"), "none": ("guest", "g-pass"),
                     "bad": ("reader", "wrong")}
         return lambda kind: basic(accounts[kind][1], accounts[kind][0])
+
+
+class TestDocsSQLiteBlobStorage(StorageContract):
+    """The storage example in docs/protocols.md."""
+
+    @pytest.fixture
+    def storage(self, tmp_path):  # type: ignore[no-untyped-def]
+        return example("class SQLiteBlobStorage", tmp_path)["registry"].storage
+
+
+class TestDocsFrontEndAuth(AuthProviderContract):
+    """The auth example in docs/protocols.md: every signed-in user may read."""
+
+    @pytest.fixture
+    def provider(self, tmp_path):  # type: ignore[no-untyped-def]
+        names = example("class FrontEndAuth", tmp_path)
+        return names["FrontEndAuth"]({"writer"}, {"deleter"})
+
+    @pytest.fixture
+    def project(self):  # type: ignore[no-untyped-def]
+        return pypireg.Project(id=1, path="lib", name="lib", group_id=None,
+                               visibility="private", serial=0, created_at="")
+
+    @pytest.fixture
+    def credentials(self):  # type: ignore[no-untyped-def]
+        users = {"read": "reader", "write": "writer", "delete": "deleter"}
+
+        def headers(kind):  # type: ignore[no-untyped-def]
+            if kind in ("none", "bad"):
+                return None if kind == "none" else {}
+            return {"X-Remote-User": users[kind]}
+
+        return headers

@@ -66,9 +66,14 @@ def test_front_end_auth_example(tmp_path) -> None:
     app = TestApp(registry)
     url = "/projects/internal/packages/pypi"
     app.get(url + "/simple/", status=401)
-    app.get(url + "/simple/", headers={"X-Remote-User": "bob"}, status=200)
-    upload(app, url, "pkg", "1.0", headers={"X-Remote-User": "bob"}, status=403)
-    upload(app, url, "pkg", "1.0", headers={"X-Remote-User": "alice"}, status=201)
+    app.get(url + "/simple/", headers={"X-Remote-User": "carol"}, status=200)
+    upload(app, url, "pkg", "1.0", headers={"X-Remote-User": "carol"}, status=403)
+    upload(app, url, "pkg", "1.0", headers={"X-Remote-User": "bob"}, status=201)
+    (package,) = app.get(url.removesuffix("/pypi"), headers={"X-Remote-User": "alice"}).json
+    app.delete(f"{url.removesuffix('/pypi')}/{package['id']}",
+               headers={"X-Remote-User": "bob"}, status=403)
+    app.delete(f"{url.removesuffix('/pypi')}/{package['id']}",
+               headers={"X-Remote-User": "alice"}, status=204)
 
 
 def test_every_endpoint_has_a_view_and_a_row_in_the_docs() -> None:

@@ -90,3 +90,18 @@ def test_bare_wsgi_server_example(tmp_path, clients: Clients, greet_dists) -> No
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_live_registry_on_the_example_storage(tmp_path, clients: Clients,
+                                               greet_dists) -> None:
+    storage = load_example("custom_storage").SQLiteChunkStorage(str(tmp_path / "blobs.db"))
+    registry = pypireg.create_app(tmp_path / "data", storage=storage)
+    registry.create_project("tools", "public")
+    token = registry.create_token("ci", ["tools:write"])
+    with serving(registry) as root:
+        clients.twine_upload(f"{root}/projects/tools/packages/pypi", token, *greet_dists["1.0"])
+        python = clients.new_venv("env")
+        clients.pip_install(python, f"{root}/projects/tools/packages/pypi/simple", "acme-greet")
+        assert clients.greet(python) == "hello from acme.greet 1.0"
+    assert len(list(storage.keys())) == 2  # the wheel and the sdist, in SQLite
+    assert not (tmp_path / "data" / "files").exists()  # nothing went to the default storage

@@ -152,8 +152,7 @@ class Registry:
         release_blobs(self.catalog, self.storage, self.catalog.destroy_package(package))
 
     def delete_package_file(self, package: Package, package_file: PackageFile) -> None:
-        key = self.catalog.destroy_file(package, package_file)
-        release_blobs(self.catalog, self.storage, [key])
+        release_blobs(self.catalog, self.storage, self.catalog.destroy_file(package, package_file))
 
     def collect_garbage(self, staging_max_age: float = STAGING_MAX_AGE) -> GarbageReport:
         """What ``pypireg gc`` runs: see :func:`pypireg.maintenance.collect_garbage`."""

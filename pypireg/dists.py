@@ -115,19 +115,47 @@ def check_requires_python(value: str) -> str:
 MAX_METADATA = 10 * 1024 * 1024  # a METADATA larger than this is not a real one
 
 
-def read_metadata(path: str) -> Message:
-    """The core metadata inside a wheel (``*.dist-info/METADATA``) or an sdist (``PKG-INFO``).
+def read_metadata(path: str, file_name: str = "") -> Message:
+    """The core metadata inside a wheel (``*.dist-info/METADATA``) or an sdist (``PKG-INFO``),
+    parsed. Raises :class:`InvalidDistribution` as :func:`metadata_bytes` does."""
+    return BytesHeaderParser().parsebytes(metadata_bytes(path, file_name))
 
-    Only the one member is read, never extracted. Raises :class:`InvalidDistribution` for
-    archives that are unreadable or have no metadata where the format puts it.
+
+def core_metadata(path: str, file_name: str = "") -> bytes | None:
+    """The metadata file to serve under PEP 658, or None when there is none to trust.
+
+    A wheel must have one (an unreadable wheel raises :class:`InvalidDistribution`). An
+    sdist's PKG-INFO counts only from Metadata-Version 2.2 on (PEP 643); before that, or
+    when the sdist cannot be read, there is none.
     """
+    if (file_name or path).endswith(".whl"):
+        return metadata_bytes(path, file_name)
     try:
-        if path.endswith(".whl"):
+        data = metadata_bytes(path, file_name)
+    except InvalidDistribution:
+        return None
+    declared = BytesHeaderParser().parsebytes(data).get("Metadata-Version", "0")
+    try:
+        return data if Version(declared) >= Version("2.2") else None
+    except InvalidVersion:
+        return None
+
+
+def metadata_bytes(path: str, file_name: str = "") -> bytes:
+    """The raw METADATA or PKG-INFO member; only that member is read, never extracted.
+
+    The format follows ``file_name`` (default: the path's own name). Raises
+    :class:`InvalidDistribution` for archives that are unreadable or have no metadata
+    where the format puts it.
+    """
+    name = file_name or path
+    try:
+        if name.endswith(".whl"):
             data = _zip_member(path, lambda n: n.count("/") == 1
                                and n.endswith(".dist-info/METADATA"))
-        elif path.endswith(".zip"):
+        elif name.endswith(".zip"):
             data = _zip_member(path, lambda n: n.count("/") == 1 and n.endswith("/PKG-INFO"))
-        elif path.endswith(".tar.gz"):
+        elif name.endswith(".tar.gz"):
             data = _tar_member(path)
         else:
             raise InvalidDistribution("neither a wheel (.whl) nor an sdist (.tar.gz, .zip)")
@@ -135,7 +163,7 @@ def read_metadata(path: str) -> Message:
         raise InvalidDistribution(f"cannot read the archive: {exc}") from None
     if data is None:
         raise InvalidDistribution("the archive holds no METADATA or PKG-INFO")
-    return BytesHeaderParser().parsebytes(data)
+    return data
 
 
 def _zip_member(path: str, wanted) -> bytes | None:  # type: ignore[no-untyped-def]

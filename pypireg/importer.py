@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,8 @@ def import_file(registry: Registry, project: Project, path: Path) -> bool:
     """Store one file; False when it was already there. Raises with the reason it can't."""
     if not path.name.endswith(DIST_SUFFIXES):
         raise dists.InvalidDistribution("not a wheel (.whl) or an sdist (.tar.gz, .zip)")
-    metadata = dists.read_metadata(str(path))
+    raw = dists.metadata_bytes(str(path))
+    metadata = BytesHeaderParser().parsebytes(raw)
     identity = dists.identify(metadata.get("Name", ""), metadata.get("Version", ""), path.name)
     requires_python = dists.check_requires_python(metadata.get("Requires-Python", ""))
     digests = _digests(path)
@@ -90,7 +92,7 @@ def import_file(registry: Registry, project: Project, path: Path) -> bool:
 
     _, created = commit_file(
         registry.catalog, storage, project, identity, requires_python,
-        dists.truncate_metadata(fields), digests, put,
+        dists.truncate_metadata(fields), digests, put, dists.core_metadata(str(path)),
     )
     return created
 

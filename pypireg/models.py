@@ -87,6 +87,10 @@ class PackageFile:
     storage_key: str
     requires_python: str
     created_at: str
+    metadata_sha256: str | None = None  # PEP 658; None: not looked at yet, "": none
+    metadata_key: str | None = None
+    yanked: bool = False
+    yanked_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,13 +104,18 @@ class IndexEntry:
 
 @dataclass(frozen=True)
 class FileLink:
-    """One line of a simple package page."""
+    """One file on a simple package page, with what PEP 658, 592 and 700 add."""
 
     package_name: str
     version: str
     file_name: str
     sha256: str
     requires_python: str
+    size: int = 0
+    upload_time: str = ""
+    metadata_sha256: str | None = None
+    yanked: bool = False
+    yanked_reason: str = ""
 
 
 @dataclass(frozen=True)

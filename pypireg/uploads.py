@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import io
 import os
 import tempfile
 from collections.abc import Callable
@@ -161,11 +162,15 @@ def store_upload(
     if digests["size"] == 0:
         raise BadRequest(f"the file {identity.file_name!r} is empty")
 
+    try:
+        core = dists.core_metadata(staged.path, identity.file_name)
+    except dists.InvalidDistribution as exc:
+        raise BadRequest(f"{identity.file_name!r} is not a valid wheel: {exc}") from None
     metadata = dists.truncate_metadata(dict(form.fields.items()))
     try:
         return commit_file(
             catalog, storage, project, identity, requires_python, metadata, digests,
-            lambda key: storage.put_file(key, staged.path),
+            lambda key: storage.put_file(key, staged.path), core,
         )
     except FileConflict as exc:
         raise BadRequest(str(exc)) from None
@@ -184,14 +189,20 @@ def commit_file(
     metadata: dict[str, str],
     digests: dict[str, Any],
     put: Callable[[str], None],
+    core_metadata: bytes | None = None,
 ) -> tuple[PackageFile, bool]:
     """Record a checked file and store its bytes with ``put(key)``, together.
 
-    Returns ``(file, created)``; ``created`` is False when the identical file was already
-    there. Raises :class:`FileConflict` when other bytes have the name.
+    ``core_metadata`` (PEP 658) is stored beside it as a blob of its own. Returns
+    ``(file, created)``; ``created`` is False when the identical file was already there.
+    Raises :class:`FileConflict` when other bytes have the name.
     """
     key = blob_key(digests["sha256"])
-    created_blob = False
+    blobs: list[str] = []  # created by this call, removed again if it fails
+    extra: dict[str, Any] = {"metadata_sha256": "", "metadata_key": None}
+    if core_metadata is not None:
+        metadata_sha256 = hashlib.sha256(core_metadata).hexdigest()
+        extra = {"metadata_sha256": metadata_sha256, "metadata_key": blob_key(metadata_sha256)}
     try:
         with catalog.write():
             existing = catalog.live_file_named(project.id, identity.file_name)
@@ -210,15 +221,19 @@ def commit_file(
                 canonical_version=identity.canonical_version,
                 metadata=metadata,
                 file={"file_name": identity.file_name, "storage_key": key,
-                      "requires_python": requires_python, **digests},
+                      "requires_python": requires_python, **digests, **extra},
             )
-            # Inside the write lock: nobody can reference or delete this blob meanwhile.
+            # Inside the write lock: nobody can reference or delete these blobs meanwhile.
             if not storage.exists(key):
-                created_blob = True  # before the call: a failing put may leave bytes behind
+                blobs.append(key)  # before the call: a failing put may leave bytes behind
                 put(key)
+            metadata_key = extra["metadata_key"]
+            if metadata_key and not storage.exists(metadata_key):
+                blobs.append(metadata_key)
+                storage.put_stream(metadata_key, io.BytesIO(core_metadata))  # type: ignore[arg-type]
     except BaseException:
-        if created_blob:
-            storage.delete(key)
+        for blob in blobs:
+            storage.delete(blob)
         raise
     return package_file, True
 

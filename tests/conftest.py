@@ -13,13 +13,28 @@ import pypireg
 API = "/projects/{project}/packages/pypi"
 
 
+def wheel_metadata(name: str, version: str, requires_python: str = "") -> str:
+    """The METADATA that :func:`wheel_bytes` puts in its wheel."""
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    if requires_python:
+        metadata += f"Requires-Python: {requires_python}\n"
+    return metadata
+
+
+def wheel_keys(name: str, version: str, requires_python: str = "", payload: str = "") -> list[str]:
+    """The storage keys one uploaded test wheel occupies: the file and its metadata."""
+    from pypireg.storage import blob_key
+
+    metadata = wheel_metadata(name, version, requires_python).encode()
+    return sorted([blob_key(sha256(wheel_bytes(name, version, requires_python, payload))),
+                   blob_key(sha256(metadata))])
+
+
 def wheel_bytes(name: str, version: str, requires_python: str = "", payload: str = "") -> bytes:
     """A small but real wheel: a module plus dist-info METADATA, WHEEL and RECORD."""
     module = name.replace("-", "_").replace(".", "_").lower()
     dist_info = f"{module}-{version}.dist-info"
-    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    if requires_python:
-        metadata += f"Requires-Python: {requires_python}\n"
+    metadata = wheel_metadata(name, version, requires_python)
     members = {
         f"{module}/__init__.py": f"VERSION = {version!r}\n{payload}",
         f"{dist_info}/METADATA": metadata,

@@ -10,7 +10,7 @@ import pypireg
 from pypireg.cli import main
 from pypireg.storage import blob_key
 
-from .conftest import Tree, sha256, wheel_bytes
+from .conftest import Tree, sha256, wheel_bytes, wheel_keys
 
 
 def fs_tree(tmp_path) -> Tree:
@@ -35,7 +35,7 @@ def test_gc_purges_deleted_rows_once(tmp_path) -> None:
     assert rows(tree, "packages") == 1 and rows(tree, "package_files") == 1
     again = tree.registry.collect_garbage()
     assert (again.packages, again.files, again.blobs, again.staging_files) == (0, 0, 0, 0)
-    assert len(tree.registry.storage.keys()) == 1  # type: ignore[attr-defined]
+    assert tree.registry.storage.keys() == wheel_keys("kept", "1.0")  # type: ignore[attr-defined]
 
 
 def test_gc_finishes_a_delete_interrupted_before_its_blobs_went(tmp_path) -> None:
@@ -44,11 +44,10 @@ def test_gc_finishes_a_delete_interrupted_before_its_blobs_went(tmp_path) -> Non
     catalog = tree.registry.catalog
     package = catalog.package(tree.projects["acme/web"].id, 1)
     catalog.destroy_package(package)  # committed; the process dies before releasing blobs
-    key = blob_key(sha256(wheel_bytes("pkg", "1.0")))
-    assert tree.registry.storage.exists(key)
+    assert tree.registry.storage.keys() == wheel_keys("pkg", "1.0")  # type: ignore[attr-defined]
     report = tree.registry.collect_garbage()
-    assert (report.packages, report.files, report.blobs) == (1, 1, 1)
-    assert not tree.registry.storage.exists(key)
+    assert (report.packages, report.files, report.blobs) == (1, 1, 2)  # file and metadata
+    assert tree.registry.storage.keys() == []  # type: ignore[attr-defined]
 
 
 def test_gc_removes_a_blob_whose_row_never_committed(tmp_path) -> None:
@@ -126,7 +125,7 @@ def test_gc_command(tmp_path, capsys) -> None:
     catalog.destroy_package(catalog.package(tree.projects["acme/web"].id, 1))
     assert main(["gc", "--data", str(tmp_path / "data")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("purged 1 packages and 1 files pending destruction; removed 1 blobs")
-    assert out[-1] == "3"
+    assert out[0].startswith("purged 1 packages and 1 files pending destruction; removed 2 blobs")
+    assert out[-1] == "4"
     assert main(["gc", "--data", str(tmp_path / "data")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "0"

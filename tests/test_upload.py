@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 import pypireg
 from pypireg.storage import MemoryStorage, blob_key
 
-from .conftest import API, Env, basic, sha256, wheel_bytes, wheel_name
+from .conftest import API, Env, basic, sha256, wheel_bytes, wheel_keys, wheel_name
 
 
 def stored_state(env: Env) -> tuple:
@@ -108,7 +108,7 @@ def test_same_filename_other_bytes_is_refused_with_file_already_exists(env: Env)
 def test_identical_bytes_in_two_projects_share_one_blob(env: Env) -> None:
     env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
     env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.writer, status=201)
-    assert len(_blobs(env)) == 1
+    assert _blobs(env) == wheel_keys("pkg", "1.0")
     assert env.registry.catalog.db["package_files"].count == 2
 
 
@@ -293,10 +293,14 @@ def test_unknown_project_is_404(env: Env) -> None:
 
 
 class FailingStorage(MemoryStorage):
-    """Stores the blob, then fails, as a disk filling up during fsync would."""
+    """Stores each blob, then fails, as a disk filling up during fsync would."""
 
     def put_file(self, key: str, path: str) -> None:
         super().put_file(key, path)
+        raise OSError("disk full")
+
+    def put_stream(self, key, stream) -> None:  # type: ignore[no-untyped-def]
+        super().put_stream(key, stream)
         raise OSError("disk full")
 
 
@@ -317,9 +321,11 @@ def test_failed_upload_keeps_existing_blob_of_identical_bytes(tmp_path) -> None:
     storage = FailingStorage()
     env = Env(pypireg.create_app(storage=storage, staging_dir=str(tmp_path)))
     data = wheel_bytes("pkg", "1.0")
-    MemoryStorage.put_stream(storage, blob_key(sha256(data)), io.BytesIO(data))
-    env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer)
-    # The blob was there before this upload: the upload must not delete it.
+    MemoryStorage.put_stream(storage, blob_key(sha256(data)), io.BytesIO(data))  # no failure
+    # The file's blob exists, so the upload only stores the metadata, and that fails.
+    assert env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer).status_int == 500
+    assert env.registry.catalog.db["package_files"].count == 0
+    # The metadata blob it made is gone; the file's, there before the upload, stays.
     assert storage.keys() == [blob_key(sha256(data))]
 
 

@@ -21,7 +21,8 @@ INSTALLABLE = ", ".join(f"'{s}'" for s in INSTALLABLE_STATUSES)
 IN_PROJECTS = "project_id IN (SELECT value FROM json_each(?))"
 _FILE_COLUMNS = (
     "f.id, f.package_id, f.project_id, f.file_name, f.size, f.md5, f.sha1, f.sha256,"
-    " f.storage_key, f.requires_python, f.created_at"
+    " f.storage_key, f.requires_python, f.created_at, f.metadata_sha256, f.metadata_key,"
+    " f.yanked, coalesce(f.yanked_reason, '') AS yanked_reason"
 )
 
 
@@ -52,7 +53,9 @@ class PackageQueries(CatalogBase):
         """Every live file of every installable version of one name, each file once."""
         rows = self.db.query(
             "SELECT p.name AS package_name, p.version, f.file_name, f.sha256,"
-            " f.requires_python FROM packages p JOIN package_files f ON f.package_id = p.id"
+            " f.requires_python, f.size, f.created_at AS upload_time, f.metadata_sha256,"
+            " f.yanked, coalesce(f.yanked_reason, '') AS yanked_reason"
+            " FROM packages p JOIN package_files f ON f.package_id = p.id"
             f" WHERE p.{IN_PROJECTS} AND p.normalized_name = ?"
             f" AND p.status IN ({INSTALLABLE}) AND f.status = 'default'"
             " GROUP BY f.file_name, f.sha256 ORDER BY min(p.id), f.file_name",
@@ -176,10 +179,11 @@ class PackageQueries(CatalogBase):
         """Soft-delete a package and its files; returns the storage keys they used."""
         now = utcnow()
         with self.write():
-            keys = [row["storage_key"] for row in self.db.query(
-                "SELECT storage_key FROM package_files WHERE package_id = ? AND status = 'default'",
+            keys = [key for row in self.db.query(
+                "SELECT storage_key, metadata_key FROM package_files"
+                " WHERE package_id = ? AND status = 'default'",
                 [package.id],
-            )]
+            ) for key in (row["storage_key"], row["metadata_key"]) if key]
             self.db.execute(
                 "UPDATE package_files SET status = ? WHERE package_id = ?",
                 [PENDING_DESTRUCTION, package.id],
@@ -189,13 +193,13 @@ class PackageQueries(CatalogBase):
             self._bump_serial(package.project_id)
         return keys
 
-    def destroy_file(self, package: Package, package_file: PackageFile) -> str:
-        """Soft-delete one file; returns its storage key."""
+    def destroy_file(self, package: Package, package_file: PackageFile) -> list[str]:
+        """Soft-delete one file; returns the storage keys it used."""
         with self.write():
             self.db["package_files"].update(package_file.id, {"status": PENDING_DESTRUCTION})
             self.db["packages"].update(package.id, {"updated_at": utcnow()})
             self._bump_serial(package.project_id)
-        return package_file.storage_key
+        return [k for k in (package_file.storage_key, package_file.metadata_key) if k]
 
     def _bump_serial(self, project_id: int) -> None:
         self.db.execute("UPDATE projects SET serial = serial + 1 WHERE id = ?", [project_id])
@@ -211,23 +215,28 @@ class PackageQueries(CatalogBase):
     # -- storage bookkeeping ------------------------------------------------------------------
 
     def key_in_use(self, storage_key: str, *, live_only: bool = False) -> bool:
-        """Whether a file row points at a blob (only live rows, with ``live_only``)."""
+        """Whether a file row points at a blob, as file or as metadata (only live rows,
+        with ``live_only``)."""
         status = " AND status = 'default'" if live_only else ""
-        rows = self.db.query(
-            f"SELECT 1 FROM package_files WHERE storage_key = ?{status} LIMIT 1", [storage_key]
-        )
-        return any(True for _ in rows)
+        for column in ("storage_key", "metadata_key"):
+            rows = self.db.query(
+                f"SELECT 1 FROM package_files WHERE {column} = ?{status} LIMIT 1", [storage_key]
+            )
+            if any(True for _ in rows):
+                return True
+        return False
 
     def referenced_keys(self) -> set[str]:
-        return {row["storage_key"] for row in self.db.query(
-            "SELECT DISTINCT storage_key FROM package_files")}
+        return {row["key"] for row in self.db.query(
+            "SELECT storage_key AS key FROM package_files UNION"
+            " SELECT metadata_key FROM package_files WHERE metadata_key IS NOT NULL")}
 
     def purge_destroyed(self) -> tuple[int, int, set[str]]:
         """Delete soft-deleted rows for good: ``(packages, files, their storage keys)``."""
         with self.write():
-            keys = {row["storage_key"] for row in self.db.query(
-                "SELECT DISTINCT storage_key FROM package_files WHERE status = ?",
-                [PENDING_DESTRUCTION])}
+            keys = {key for row in self.db.query(
+                "SELECT storage_key, metadata_key FROM package_files WHERE status = ?",
+                [PENDING_DESTRUCTION]) for key in (row["storage_key"], row["metadata_key"]) if key}
             files = self.db.execute(
                 "DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION]).rowcount
             packages = self.db.execute(

@@ -9,7 +9,17 @@ from ..models import PENDING_DESTRUCTION
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Columns added after version 1, created on older catalogs when they open.
+_ADDED_FILE_COLUMNS = {
+    # PEP 658: sha256 of the file's core metadata; NULL = not looked at yet, '' = none.
+    "metadata_sha256": str,
+    "metadata_key": str,
+    # PEP 592
+    "yanked": int,
+    "yanked_reason": str,
+}
 
 _INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS groups_path ON groups (path COLLATE NOCASE)",
@@ -33,6 +43,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS files_by_package ON package_files (package_id, status)",
     "CREATE INDEX IF NOT EXISTS files_by_digest ON package_files (project_id, sha256)",
     "CREATE INDEX IF NOT EXISTS files_by_key ON package_files (storage_key, status)",
+    "CREATE INDEX IF NOT EXISTS files_by_metadata_key ON package_files (metadata_key, status)",
     "CREATE INDEX IF NOT EXISTS files_by_status ON package_files (status)",
     # One live file per filename in a project.
     "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name"
@@ -86,6 +97,10 @@ def migrate(catalog: CatalogBase) -> None:
             pk="id", not_null={"name", "kind", "secret_hash", "grants", "created_at"},
             if_not_exists=True,
         )
+        files = db["package_files"]
+        for column, kind in _ADDED_FILE_COLUMNS.items():
+            if column not in files.columns_dict:
+                files.add_column(column, kind, not_null_default=0 if kind is int else None)
         for sql in _INDEXES:
             db.execute(sql)
         db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")

@@ -14,7 +14,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Request
 
 from .auth import Grant, TokenAuth, issue_token
-from .catalog import Catalog
+from .catalog import Catalog, CatalogError
+from .dists import canonical_version, normalize
 from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
 from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
@@ -54,6 +55,8 @@ class Registry:
         max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE,
         realm: str = "pypireg",
         download_flush_interval: float = 60.0,
+        page_max_age: int = 0,
+        upstream: str | None = None,
         views: Mapping[str, View] = VIEWS,
     ) -> None:
         self.catalog = catalog
@@ -64,6 +67,8 @@ class Registry:
         self.max_upload_size = max_upload_size
         self.realm = realm
         self.downloads = DownloadTracker(catalog, download_flush_interval)
+        self.page_max_age = page_max_age
+        self.upstream = upstream
         self.views = dict(views)
 
     # -- WSGI -------------------------------------------------------------------------------
@@ -154,6 +159,30 @@ class Registry:
     def delete_package_file(self, package: Package, package_file: PackageFile) -> None:
         release_blobs(self.catalog, self.storage, self.catalog.destroy_file(package, package_file))
 
+    def yank(self, project: str | int, name: str, version: str, *, reason: str = "",
+             file_name: str | None = None) -> int:
+        """Yank a version, or one of its files (PEP 592); returns how many files changed."""
+        return self._set_yanked(project, name, version, True, reason, file_name)
+
+    def unyank(self, project: str | int, name: str, version: str, *,
+               file_name: str | None = None) -> int:
+        return self._set_yanked(project, name, version, False, "", file_name)
+
+    def _set_yanked(self, project_ref: str | int, name: str, version: str, yanked: bool,
+                    reason: str, file_name: str | None) -> int:
+        project = self.catalog.project(project_ref)
+        if project is None:
+            raise CatalogError(f"no project {project_ref!r}")
+        package = self.catalog.live_package(project.id, normalize(name),
+                                            canonical_version(version))
+        if package is None:
+            raise CatalogError(f"no version {version} of {name!r} in {project.path}")
+        changed = self.catalog.set_yanked(package, yanked=yanked, reason=reason,
+                                          file_name=file_name)
+        if file_name is not None and not changed:
+            raise CatalogError(f"no file {file_name!r} in {name} {version}")
+        return changed
+
     def collect_garbage(self, staging_max_age: float = STAGING_MAX_AGE) -> GarbageReport:
         """What ``pypireg gc`` runs: see :func:`pypireg.maintenance.collect_garbage`."""
         return collect_garbage(
@@ -174,6 +203,8 @@ def create_app(
     download_flush_interval: float = 60.0,
     layout: str = "gitlab",
     project: str | None = None,
+    page_max_age: int = 0,
+    upstream: str | None = None,
 ) -> Registry:
     """Build a registry.
 
@@ -186,6 +217,11 @@ def create_app(
 
     ``layout="gitlab"`` (the default) serves GitLab's API paths; ``layout="flat"`` serves
     the single ``project`` at the root, as pypiserver does. A ``dispatcher`` overrides both.
+
+    Simple pages may be cached for ``page_max_age`` seconds (default 0: always revalidate,
+    which their ETags make cheap). With ``upstream`` (a simple index URL such as
+    ``https://pypi.org/simple/``), package pages for names unknown here redirect there;
+    read docs/standards.md about dependency confusion before turning that on.
     """
     if dispatcher is None:
         dispatcher = _layout(layout, project)
@@ -209,6 +245,8 @@ def create_app(
         max_upload_size=max_upload_size,
         realm=realm,
         download_flush_interval=download_flush_interval,
+        page_max_age=page_max_age,
+        upstream=upstream,
     )
 
 

@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                             " root, like pypiserver (needs --project)")
     serve.add_argument("--project", metavar="PATH",
                        help="the project the flat layout serves (created if missing)")
+    serve.add_argument("--upstream", metavar="URL",
+                       help="redirect package pages for names unknown here to this simple"
+                            " index (off by default: see docs/standards.md)")
     serve.set_defaults(run=_serve)
 
     group = commands.add_parser("group", help="manage groups").add_subparsers(
@@ -100,6 +103,19 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("--project", required=True, metavar="PATH",
                          help="the project to import into (it must exist)")
     imports.set_defaults(run=_import)
+
+    for action, text in (("yank", "yank a version or one file (PEP 592)"),
+                         ("unyank", "undo a yank")):
+        command = commands.add_parser(action, parents=[data], help=text)
+        command.add_argument("project", metavar="PROJECT", help="project id or path")
+        command.add_argument("name", metavar="NAME", help="package name")
+        command.add_argument("version", metavar="VERSION")
+        command.add_argument("--file", metavar="FILENAME", dest="file_name",
+                             help="only this file of the version")
+        if action == "yank":
+            command.add_argument("--reason", required=True, metavar="TEXT",
+                                 help="why, shown to installers")
+        command.set_defaults(run=_yank, yanked=action == "yank")
 
     gc = commands.add_parser(
         "gc", parents=[data],
@@ -185,6 +201,20 @@ class ProgressBar:
         self.stream.flush()
 
 
+def _yank(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if args.yanked:
+        changed = registry.yank(args.project, args.name, args.version, reason=args.reason,
+                                file_name=args.file_name)
+    else:
+        changed = registry.unyank(args.project, args.name, args.version,
+                                  file_name=args.file_name)
+    print(f"{'yanked' if args.yanked else 'unyanked'} {changed} files of {args.name}"
+          f" {args.version}")
+    print(changed)
+    return 0
+
+
 def _gc(args: argparse.Namespace) -> int:
     report = _registry(args).collect_garbage(staging_max_age=args.staging_age)
     print(report)
@@ -199,7 +229,8 @@ def _serve(args: argparse.Namespace) -> int:
     if flat and not args.project:
         print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
         return 2
-    registry = create_app(args.data, layout=args.layout, project=args.project)
+    registry = create_app(args.data, layout=args.layout, project=args.project,
+                          upstream=args.upstream)
     if flat and registry.catalog.project(args.project) is None:
         registry.create_project(args.project, "private")
         print(f"created private project {args.project}")

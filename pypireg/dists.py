@@ -184,6 +184,14 @@ def _tar_member(path: str) -> bytes | None:
     return None
 
 
+def canonical_version(version: str) -> str:
+    """The form versions are matched in (``1.0`` and ``1.0.0`` are one version)."""
+    try:
+        return canonicalize_version(Version(version.strip()))
+    except InvalidVersion:
+        return version.strip()
+
+
 def normalize(name: str) -> str:
     """PEP 503 normalization, as simple page URLs use."""
     return canonicalize_name(name)

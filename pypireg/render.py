@@ -1,15 +1,22 @@
-"""HTML for the simple pages, every piece escaped by markupsafe."""
+"""The simple pages in HTML (PEP 503, GitLab's shape, every piece escaped by markupsafe) and
+in JSON (PEP 691 with PEP 700's fields), with PEP 658/714 metadata and PEP 592 yanks."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from markupsafe import Markup
+from packaging.version import InvalidVersion, Version
+
+API_VERSION = "1.1"  # PEP 700
 
 _PAGE = Markup(
     "<!DOCTYPE html>\n"
     "<html>\n"
     "  <head>\n"
+    '    <meta name="pypi:repository-version" content="{api_version}">\n'
     "    <title>Links for {title}</title>\n"
     "  </head>\n"
     "  <body>\n"
@@ -18,13 +25,98 @@ _PAGE = Markup(
     "  </body>\n"
     "</html>\n"
 )
-_LINK = Markup('<a href="{href}" data-requires-python="{requires_python}">{text}</a><br>')
+_LINK = Markup('<a href="{href}" data-requires-python="{requires_python}"{extra}>{text}</a><br>')
 
 
-def simple_page(title: str, links: Iterable[tuple[str, str, str]]) -> str:
-    """A PEP 503 page in GitLab's shape from ``(href, text, requires_python)`` triples."""
-    body = Markup("").join(
-        _LINK.format(href=href, text=text, requires_python=requires_python)
-        for href, text, requires_python in links
-    )
-    return str(_PAGE.format(title=title, links=body))
+@dataclass(frozen=True)
+class Project:
+    """One entry of an index page."""
+
+    name: str
+    url: str
+    requires_python: str = ""
+
+
+@dataclass(frozen=True)
+class File:
+    """One file of a package page."""
+
+    filename: str
+    url: str  # without the #sha256 fragment
+    sha256: str
+    version: str
+    requires_python: str = ""
+    size: int = 0
+    upload_time: str = ""
+    metadata_sha256: str | None = None  # "" or None: no PEP 658 metadata
+    yanked: bool = False
+    yanked_reason: str = ""
+
+
+def index_html(title: str, projects: Iterable[Project]) -> str:
+    return _page(title, (_LINK.format(href=p.url, text=p.name,
+                                      requires_python=p.requires_python, extra="")
+                         for p in projects))
+
+
+def package_html(title: str, files: Iterable[File]) -> str:
+    return _page(title, (_LINK.format(href=f"{f.url}#sha256={f.sha256}", text=f.filename,
+                                      requires_python=f.requires_python, extra=_extra(f))
+                         for f in files))
+
+
+def index_json(projects: Iterable[Project]) -> str:
+    return json.dumps({"meta": {"api-version": API_VERSION},
+                       "projects": [{"name": p.name} for p in projects]})
+
+
+def package_json(normalized_name: str, files: list[File]) -> str:
+    return json.dumps({
+        "meta": {"api-version": API_VERSION},
+        "name": normalized_name,
+        "versions": _sorted_versions({f.version for f in files}),
+        "files": [_file_json(f) for f in files],
+    })
+
+
+def _page(title: str, links: Iterable[Markup]) -> str:
+    return str(_PAGE.format(api_version=API_VERSION, title=title, links=Markup("").join(links)))
+
+
+def _extra(f: File) -> Markup:
+    """The attributes beyond GitLab's: PEP 658/714 metadata and PEP 592 yanks."""
+    extra = Markup("")
+    if f.metadata_sha256:
+        extra += Markup(' data-dist-info-metadata="sha256={0}" data-core-metadata="sha256={0}"'
+                        ).format(f.metadata_sha256)
+    if f.yanked:
+        extra += Markup(' data-yanked="{}"').format(f.yanked_reason)
+    return extra
+
+
+def _file_json(f: File) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "filename": f.filename,
+        "url": f.url,
+        "hashes": {"sha256": f.sha256},
+    }
+    if f.requires_python:
+        entry["requires-python"] = f.requires_python
+    metadata: object = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+    entry["core-metadata"] = metadata  # PEP 714
+    entry["dist-info-metadata"] = metadata  # the same, for clients from before PEP 714
+    entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
+    entry["size"] = f.size
+    if f.upload_time:
+        entry["upload-time"] = f.upload_time
+    return entry
+
+
+def _sorted_versions(versions: set[str]) -> list[str]:
+    def key(version: str) -> tuple[int, object]:
+        try:
+            return (0, Version(version))
+        except InvalidVersion:  # stored versions are valid; sort anything else last
+            return (1, version)
+
+    return sorted(versions, key=key)

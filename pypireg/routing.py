@@ -34,6 +34,11 @@ def gitlab_layout() -> Map:
                 endpoint="pypi.file",
                 methods=["GET"],
             ),
+            Rule(
+                f"{pypi}/files/<sha256>/<filename>.metadata",
+                endpoint="pypi.file_metadata",
+                methods=["GET"],
+            ),
             Rule(f"{pypi}/", endpoint="pypi.upload", methods=["POST", "PUT"]),
             # GitLab's PyPI API, group level (the download also at its older path)
             Rule(f"{group_pypi}/simple/", endpoint="pypi.group.simple_index", methods=["GET"]),
@@ -52,6 +57,16 @@ def gitlab_layout() -> Map:
                 endpoint="pypi.group.file",
                 methods=["GET"],
             ),
+            Rule(
+                f"{group_pypi}/files/<sha256>/<filename>.metadata",
+                endpoint="pypi.group.file_metadata",
+                methods=["GET"],
+            ),
+            Rule(
+                "/groups/<path:group>/packages/pypi/files/<sha256>/<filename>.metadata",
+                endpoint="pypi.group.file_metadata",
+                methods=["GET"],
+            ),
             # GitLab's Packages API
             Rule(project_api, endpoint="api.project_packages", methods=["GET"]),
             Rule("/groups/<path:group>/packages", endpoint="api.group_packages", methods=["GET"]),
@@ -61,6 +76,8 @@ def gitlab_layout() -> Map:
                 endpoint="api.delete_package",
                 methods=["DELETE"],
             ),
+            Rule(f"{project_api}/<package_id>/yank", endpoint="api.yank", methods=["PUT"]),
+            Rule(f"{project_api}/<package_id>/yank", endpoint="api.unyank", methods=["DELETE"]),
             Rule(
                 f"{project_api}/<package_id>/package_files",
                 endpoint="api.package_files",
@@ -97,6 +114,12 @@ def flat_layout(project: str) -> Map:
             Rule(
                 "/files/<sha256>/<filename>",
                 endpoint="pypi.file",
+                defaults=fixed,
+                methods=["GET"],
+            ),
+            Rule(
+                "/files/<sha256>/<filename>.metadata",
+                endpoint="pypi.file_metadata",
                 defaults=fixed,
                 methods=["GET"],
             ),

@@ -15,7 +15,8 @@ SIMPLE = API + "/simple/"
 
 def links(html: str) -> list[tuple[str, str, str]]:
     """``(href, data-requires-python as written, text)`` for each link."""
-    return re.findall(r'<a href="([^"]*)" data-requires-python="([^"]*)">([^<]*)</a><br>', html)
+    return re.findall(
+        r'<a href="([^"]*)" data-requires-python="([^"]*)"[^>]*>([^<]*)</a><br>', html)
 
 
 def test_empty_index(env: Env) -> None:

@@ -201,6 +201,29 @@ class PackageQueries(CatalogBase):
             self._bump_serial(package.project_id)
         return [k for k in (package_file.storage_key, package_file.metadata_key) if k]
 
+    def live_package(self, project_id: int, normalized_name: str,
+                     canonical_version: str) -> Package | None:
+        rows = list(self.db.query(
+            "SELECT * FROM packages WHERE project_id = ? AND normalized_name = ?"
+            " AND canonical_version = ? AND status != ?",
+            [project_id, normalized_name, canonical_version, PENDING_DESTRUCTION]))
+        return to_package(rows[0]) if rows else None
+
+    def set_yanked(self, package: Package, *, yanked: bool, reason: str = "",
+                   file_name: str | None = None) -> int:
+        """Yank or unyank a package's live files (or the one named); returns how many."""
+        where, params = "package_id = ? AND status = 'default'", [package.id]
+        if file_name is not None:
+            where, params = where + " AND file_name = ?", [*params, file_name]
+        with self.write():
+            changed = self.db.execute(
+                f"UPDATE package_files SET yanked = ?, yanked_reason = ? WHERE {where}",
+                [int(yanked), reason if yanked else "", *params]).rowcount
+            if changed:
+                self.db["packages"].update(package.id, {"updated_at": utcnow()})
+                self._bump_serial(package.project_id)
+        return changed
+
     def _bump_serial(self, project_id: int) -> None:
         self.db.execute("UPDATE projects SET serial = serial + 1 WHERE id = ?", [project_id])
 

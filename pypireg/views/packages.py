@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import PreconditionFailed
+from werkzeug.exceptions import BadRequest, PreconditionFailed
 from werkzeug.wrappers import Response
 
 from ..catalog import ORDER_COLUMNS
@@ -23,6 +23,7 @@ PACKAGE_TYPES = (
 STATUSES = ("default", "hidden", "processing", "error", "pending_destruction")
 PROJECT_ORDER = tuple(k for k in ORDER_COLUMNS if k != "project_path")
 GROUP_ORDER = tuple(ORDER_COLUMNS)
+MAX_REASON = 1000
 
 
 def project_packages(registry: Registry, request: RegistryRequest, project: str) -> Response:
@@ -80,6 +81,34 @@ def delete_package_file(
     _check_unmodified(request, pkg)
     registry.delete_package_file(pkg, package_file)
     return _no_content()
+
+
+def yank(
+    registry: Registry, request: RegistryRequest, project: str, package_id: str
+) -> Response:
+    """PEP 592: yank the version (or the ``file_name`` given), with a ``reason``."""
+    return _yank(registry, request, project, package_id, yanked=True)
+
+
+def unyank(
+    registry: Registry, request: RegistryRequest, project: str, package_id: str
+) -> Response:
+    return _yank(registry, request, project, package_id, yanked=False)
+
+
+def _yank(registry: Registry, request: RegistryRequest, project: str, package_id: str,
+          *, yanked: bool) -> Response:
+    _, pkg = _package(registry, request, project, package_id, DELETE)
+    fields = request.get_json(silent=True) if request.is_json else None
+    fields = fields if isinstance(fields, dict) else {**request.args, **request.form}
+    reason, file_name = str(fields.get("reason", "")), fields.get("file_name")
+    if len(reason) > MAX_REASON:
+        raise BadRequest(f"reason is invalid: longer than {MAX_REASON} characters")
+    changed = registry.catalog.set_yanked(pkg, yanked=yanked, reason=reason,
+                                          file_name=str(file_name) if file_name else None)
+    if file_name and not changed:
+        raise ResourceNotFound("Package file")
+    return _json({"yanked": yanked, "reason": reason if yanked else "", "files": changed})
 
 
 # -- helpers -------------------------------------------------------------------------------

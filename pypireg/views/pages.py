@@ -1,0 +1,124 @@
+"""Simple index and package pages: content negotiation (PEP 691), strong ETags answered with
+304 before anything is rendered, and optional forwarding of unknown names upstream."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.exceptions import NotAcceptable
+from werkzeug.http import parse_accept_header
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Response
+
+from .. import dists, render
+from ..errors import ResourceNotFound
+
+if TYPE_CHECKING:
+    from ..app import Registry, RegistryRequest
+    from .scope import Scope
+
+V1_JSON = "application/vnd.pypi.simple.v1+json"
+V1_HTML = "application/vnd.pypi.simple.v1+html"
+# What a client may ask for, and the type each answer is sent as. Ties go to the first.
+OFFERS = {
+    "text/html": "text/html",
+    V1_HTML: V1_HTML,
+    V1_JSON: V1_JSON,
+    "application/vnd.pypi.simple.latest+json": V1_JSON,
+    "application/vnd.pypi.simple.latest+html": V1_HTML,
+}
+
+
+@dataclass(frozen=True)
+class Format:
+    content_type: str
+
+    @property
+    def json(self) -> bool:
+        return self.content_type == V1_JSON
+
+
+def negotiate(request: RegistryRequest) -> Format:
+    """The best offer for the request's Accept header, or ``?format=`` (PEP 691)."""
+    asked = request.args.get("format") or request.headers.get("Accept", "") or "*/*"
+    best = parse_accept_header(asked, MIMEAccept).best_match(list(OFFERS))
+    if best is None:
+        raise NotAcceptable(
+            f"none of the offered types is acceptable: offered {', '.join(OFFERS)}")
+    return Format(OFFERS[best])
+
+
+def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Response:
+    fmt = negotiate(request)
+    etag = _etag(request, scope, fmt, "index")
+    if request.if_none_match.contains(etag):
+        return _finish(Response(status=304), registry, request, scope, etag)
+    projects = [
+        render.Project(entry.name,
+                       scope.url(request, "simple_package", package_name=entry.normalized_name),
+                       entry.requires_python)
+        for entry in registry.catalog.package_index(scope.project_ids)
+    ]
+    body = render.index_json(projects) if fmt.json else render.index_html(scope.title, projects)
+    return _finish(Response(body, content_type=_charset(fmt)), registry, request, scope, etag)
+
+
+def package_page(
+    registry: Registry, request: RegistryRequest, scope: Scope, package_name: str
+) -> Response:
+    fmt = negotiate(request)
+    normalized = dists.normalize(package_name)
+    etag = _etag(request, scope, fmt, "package", normalized)
+    if request.if_none_match.contains(etag):
+        return _finish(Response(status=304), registry, request, scope, etag)
+    links = registry.catalog.file_links(scope.project_ids, normalized)
+    if not links:
+        if registry.upstream:
+            # GitLab's request forwarding: names unknown here are looked up upstream.
+            return redirect(f"{registry.upstream.rstrip('/')}/{normalized}/", 302)
+        raise ResourceNotFound("Package")
+    files = [
+        render.File(
+            filename=f.file_name,
+            url=scope.url(request, "file", sha256=f.sha256, filename=f.file_name),
+            sha256=f.sha256, version=f.version, requires_python=f.requires_python,
+            size=f.size, upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
+            yanked=bool(f.yanked), yanked_reason=f.yanked_reason,
+        )
+        for f in links
+    ]
+    body = (render.package_json(normalized, files) if fmt.json
+            else render.package_html(links[-1].package_name, files))
+    return _finish(Response(body, content_type=_charset(fmt)), registry, request, scope, etag)
+
+
+def _etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> str:
+    """Strong, from everything the page depends on: the scope's change serials, the caller's
+    view of it, the format, and the URLs' base."""
+    key = "|".join((*parts, fmt.content_type, request.host_url, request.script_root,
+                    repr(sorted(scope.url_args.items())), scope.state))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _finish(response: Response, registry: Registry, request: RegistryRequest, scope: Scope,
+            etag: str) -> Response:
+    response.set_etag(etag)
+    response.vary.add("Accept")
+    cache = response.cache_control
+    # Shared caches may keep a page only when anyone may see all of it.
+    if registry.caller(request) is None and all(p.is_public for p in scope.projects):
+        cache.public = True
+    else:
+        cache.private = True
+    cache.max_age = registry.page_max_age
+    if registry.page_max_age == 0:
+        cache.must_revalidate = True
+    return response
+
+
+def _charset(fmt: Format) -> str:
+    return f"{fmt.content_type}; charset=utf-8" if fmt.content_type == "text/html" else (
+        fmt.content_type)

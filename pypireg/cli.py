@@ -218,7 +218,7 @@ def _yank(args: argparse.Namespace) -> int:
 def _gc(args: argparse.Namespace) -> int:
     report = _registry(args).collect_garbage(staging_max_age=args.staging_age)
     print(report)
-    print(report.packages + report.files + report.blobs + report.staging_files)
+    print(report.total)
     return 0
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import dists
 from .protocols import ListsKeys
+from .storage import blob_key
 
 if TYPE_CHECKING:
     from .catalog import Catalog
+    from .models import PackageFile
     from .protocols import Storage
 
 STAGING_MAX_AGE = 24 * 3600  # an upload still staging after a day was abandoned
@@ -38,11 +45,18 @@ class GarbageReport:
     files: int = 0
     blobs: int = 0
     staging_files: int = 0
+    metadata: int = 0  # files given their core metadata (PEP 658) after the fact
     orphans_checked: bool = True
+
+    @property
+    def total(self) -> int:
+        return self.packages + self.files + self.blobs + self.staging_files + self.metadata
 
     def __str__(self) -> str:
         text = (f"purged {self.packages} packages and {self.files} files pending destruction;"
                 f" removed {self.blobs} blobs and {self.staging_files} stale staging files")
+        if self.metadata:
+            text += f"; extracted core metadata for {self.metadata} older files"
         if not self.orphans_checked:
             text += "; the storage cannot list its keys, so unreferenced blobs were not swept"
         return text
@@ -73,7 +87,41 @@ def collect_garbage(
     else:
         report.orphans_checked = False
     report.staging_files = _sweep_staging(staging_dir, staging_max_age)
+    report.metadata = backfill_metadata(catalog, storage, staging_dir)
     return report
+
+
+def backfill_metadata(catalog: Catalog, storage: Storage, staging_dir: str) -> int:
+    """Give files stored before PEP 658 support their core metadata; returns how many got
+    one. Each file is looked at once: one without metadata is marked so."""
+    added = 0
+    while batch := catalog.files_never_checked_for_metadata():
+        for package_file in batch:
+            core = _core_metadata_of(storage, package_file, staging_dir)
+            if core is None:
+                catalog.set_file_metadata(package_file, "", None)
+                continue
+            sha256 = hashlib.sha256(core).hexdigest()
+            key = blob_key(sha256)
+            with catalog.write():
+                if not storage.exists(key):
+                    storage.put_stream(key, io.BytesIO(core))
+                catalog.set_file_metadata(package_file, sha256, key)
+            added += 1
+    return added
+
+
+def _core_metadata_of(storage: Storage, package_file: PackageFile, staging_dir: str
+                      ) -> bytes | None:
+    """Copy the stored file to a temporary one (archives need seeking) and read it."""
+    try:
+        with storage.open(package_file.storage_key) as source, tempfile.NamedTemporaryFile(
+                dir=staging_dir, prefix="metadata-") as copy:
+            shutil.copyfileobj(source, copy, 1024 * 1024)
+            copy.flush()
+            return dists.core_metadata(copy.name, package_file.file_name)
+    except (KeyError, dists.InvalidDistribution):
+        return None
 
 
 def _sweep_staging(staging_dir: str, max_age: float) -> int:

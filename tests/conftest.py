@@ -193,12 +193,13 @@ def load_example(name: str):  # type: ignore[no-untyped-def]
     return module
 
 
-def sdist_bytes(name: str, version: str, requires_python: str = "") -> bytes:
+def sdist_bytes(name: str, version: str, requires_python: str = "",
+                metadata_version: str = "2.2") -> bytes:
     """A small but real sdist: ``<name>-<version>/PKG-INFO`` and a module, gzipped tar."""
     import tarfile
 
     base = f"{name.replace('-', '_').replace('.', '_').lower()}-{version}"
-    pkg_info = f"Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n"
+    pkg_info = f"Metadata-Version: {metadata_version}\nName: {name}\nVersion: {version}\n"
     if requires_python:
         pkg_info += f"Requires-Python: {requires_python}\n"
     buffer = io.BytesIO()

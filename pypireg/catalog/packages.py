@@ -235,6 +235,23 @@ class PackageQueries(CatalogBase):
                 [(when, package_id) for package_id, when in last_downloads.items()],
             )
 
+    def files_never_checked_for_metadata(self, limit: int = 500) -> list[PackageFile]:
+        """Live files stored before core metadata was kept (PEP 658), a batch at a time."""
+        rows = self.db.query(
+            f"SELECT {_FILE_COLUMNS} FROM package_files f"
+            " WHERE f.status = 'default' AND f.metadata_sha256 IS NULL ORDER BY f.id LIMIT ?",
+            [limit])
+        return [PackageFile(**row) for row in rows]
+
+    def set_file_metadata(self, package_file: PackageFile, sha256: str, key: str | None
+                          ) -> None:
+        """Record a file's core metadata (``sha256`` "" and ``key`` None: it has none)."""
+        with self.write():
+            self.db["package_files"].update(
+                package_file.id, {"metadata_sha256": sha256, "metadata_key": key})
+            if sha256:
+                self._bump_serial(package_file.project_id)  # its pages gain attributes
+
     # -- storage bookkeeping ------------------------------------------------------------------
 
     def key_in_use(self, storage_key: str, *, live_only: bool = False) -> bool:

@@ -8,6 +8,7 @@ import sys
 import threading
 import venv
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +71,20 @@ class LiveRegistry:
         return f"{self.url}/projects/{project}/packages/pypi"
 
 
+@contextmanager
+def serving(app: WSGIApplication) -> Iterator[str]:
+    """Serve any WSGI app on 127.0.0.1 for the block; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 @pytest.fixture
 def live(tmp_path) -> Iterator[LiveRegistry]:
     """The registry on a real data dir behind werkzeug's threaded server, as ``serve`` runs it."""
@@ -106,6 +121,13 @@ def greet_dists(tmp_path_factory) -> dict[str, list[Path]]:
         version: build_dists(root / f"src-{version}", root / f"dist-{version}", version)
         for version in ("1.0", "2.0")
     }
+
+
+def live_keys(registry: pypireg.Registry) -> list[str]:
+    """The storage keys live files use: their bytes and their core metadata."""
+    rows = registry.catalog.db.query(
+        "SELECT storage_key, metadata_key FROM package_files WHERE status = 'default'")
+    return sorted({key for row in rows for key in row.values() if key})
 
 
 def client_env(tmp: Path) -> dict[str, str]:

@@ -5,31 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from werkzeug.serving import make_server
 
 import pypireg
 
 from ..conftest import EXAMPLES, load_example
-from .conftest import Clients
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+from .conftest import Clients, live_keys, serving
 
 
 @pytest.mark.parametrize("example", ["flask_host", "pyramid_host"])
@@ -103,5 +86,7 @@ def test_a_live_registry_on_the_example_storage(tmp_path, clients: Clients,
         python = clients.new_venv("env")
         clients.pip_install(python, f"{root}/projects/tools/packages/pypi/simple", "acme-greet")
         assert clients.greet(python) == "hello from acme.greet 1.0"
-    assert len(list(storage.keys())) == 2  # the wheel and the sdist, in SQLite
+    # The wheel, the sdist and their metadata, all in SQLite.
+    assert sorted(storage.keys()) == live_keys(registry)
+    assert registry.catalog.db["package_files"].count == 2
     assert not (tmp_path / "data" / "files").exists()  # nothing went to the default storage

@@ -33,6 +33,18 @@ def test_groups_and_projects_follow_path_rules(tmp_path) -> None:
         catalog.create_project("acme/../etc", "private")
 
 
+def test_numeric_paths_are_paths_where_a_path_is_asked_for(tmp_path) -> None:
+    catalog = Catalog(str(tmp_path / "c.db"))
+    group = catalog.create_group("2024", "public")
+    project = catalog.create_project("2024/7", "public")
+    assert catalog.group_by_path("2024") == group
+    assert catalog.project_by_path("2024/7") == project
+    with pytest.raises(CatalogError, match="already exists"):
+        catalog.create_group("2024", "public")
+    # Where GitLab's :id is taken, digits are an id.
+    assert catalog.project(str(project.id)) == project
+
+
 def test_public_project_in_private_group_is_refused() -> None:
     catalog = Catalog()
     catalog.create_group("closed", "private")

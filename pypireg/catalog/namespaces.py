@@ -50,28 +50,31 @@ class NamespaceQueries(CatalogBase):
         return group.id
 
     def group_by_path(self, path: str) -> Group | None:
-        rows = list(self.db.query("SELECT * FROM groups WHERE path = ? COLLATE NOCASE", [path]))
-        return Group(**rows[0]) if rows else None
+        row = self._by_ref("groups", path, numeric_is_id=False)
+        return Group(**row) if row else None
 
     def group(self, ref: str | int) -> Group | None:
         """A group by numeric id or full path."""
-        if isinstance(ref, int) or ref.isdigit():
-            rows = list(self.db.query("SELECT * FROM groups WHERE id = ?", [int(ref)]))
-            return Group(**rows[0]) if rows else None
-        return self.group_by_path(ref)
+        row = self._by_ref("groups", ref)
+        return Group(**row) if row else None
 
     def project_by_path(self, path: str) -> Project | None:
-        rows = list(
-            self.db.query("SELECT * FROM projects WHERE path = ? COLLATE NOCASE", [path])
-        )
-        return Project(**rows[0]) if rows else None
+        row = self._by_ref("projects", path, numeric_is_id=False)
+        return Project(**row) if row else None
 
     def project(self, ref: str | int) -> Project | None:
         """A project by numeric id or full path, as GitLab's ``:id`` accepts either."""
-        if isinstance(ref, int) or ref.isdigit():
-            rows = list(self.db.query("SELECT * FROM projects WHERE id = ?", [int(ref)]))
-            return Project(**rows[0]) if rows else None
-        return self.project_by_path(ref)
+        row = self._by_ref("projects", ref)
+        return Project(**row) if row else None
+
+    def _by_ref(self, table: str, ref: str | int, *, numeric_is_id: bool = True) -> dict | None:
+        """One row by id (an int, or digits when ``numeric_is_id``) or by full path."""
+        if isinstance(ref, int) or (numeric_is_id and ref.isdigit()):
+            where, value = "id = ?", int(ref)
+        else:
+            where, value = "path = ? COLLATE NOCASE", ref
+        rows = list(self.db.query(f"SELECT * FROM {table} WHERE {where}", [value]))
+        return rows[0] if rows else None
 
     def projects_in_group(self, group: Group, *, subgroups: bool = True) -> list[Project]:
         """The group's projects, and with ``subgroups`` those of every group below it."""

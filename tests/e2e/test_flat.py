@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-
-from werkzeug.serving import make_server
 
 import pypireg
 
-from .conftest import Clients, run
+from .conftest import Clients, run, serving
 
 
 def test_pip_and_twine_as_with_pypiserver(tmp_path, clients: Clients, greet_dists) -> None:
     registry = pypireg.create_app(tmp_path / "data", layout="flat", project="solo")
     registry.create_project("solo", "public")
     token = registry.create_token("ci", ["solo:write"])
-    server = make_server("127.0.0.1", 0, registry, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        root = f"http://127.0.0.1:{server.server_port}"
+    with serving(registry) as root:
         clients.twine_upload(f"{root}/", token, *greet_dists["1.0"])
         python = clients.new_venv("env")
         clients.pip_install(python, f"{root}/simple/", "acme-greet")
         assert clients.greet(python) == "hello from acme.greet 1.0"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_serve_flat_layout_from_the_command_line(tmp_path, clients: Clients,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -48,3 +49,20 @@ def test_flat_layout_needs_a_project() -> None:
 def test_flat_layout_project_must_exist(tmp_path) -> None:
     app = TestApp(pypireg.create_app(staging_dir=str(tmp_path), layout="flat", project="gone"))
     assert app.get("/simple/", status=404).json == {"message": "404 Project Not Found"}
+
+
+def test_flat_layout_speaks_the_same_standards(flat) -> None:  # type: ignore[no-untyped-def]
+    registry, app, token = flat
+    app.post("/", params=[("name", "pkg"), ("version", "1.0")],
+             upload_files=[("content", wheel_name("pkg", "1.0"), wheel_bytes("pkg", "1.0"))],
+             headers=basic(token), status=201)
+    page = app.get("/simple/pkg/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    (entry,) = page.json["files"]
+    assert entry["url"].startswith("http://localhost/files/")
+    metadata = app.get(entry["url"].removeprefix("http://localhost") + ".metadata")
+    assert hashlib.sha256(metadata.body).hexdigest() == entry["core-metadata"]["sha256"]
+    app.get("/simple/pkg/", headers={"If-None-Match": page.headers["ETag"],
+                                     "Accept": "application/vnd.pypi.simple.v1+json"},
+            status=304)
+    registry.yank("solo", "pkg", "1.0", reason="old")
+    assert 'data-yanked="old"' in app.get("/simple/pkg/").text

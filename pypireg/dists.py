@@ -115,18 +115,16 @@ def check_requires_python(value: str) -> str:
 MAX_METADATA = 10 * 1024 * 1024  # a METADATA larger than this is not a real one
 
 
-def read_metadata(path: str, file_name: str = "") -> Message:
-    """The core metadata inside a wheel (``*.dist-info/METADATA``) or an sdist (``PKG-INFO``),
-    parsed. Raises :class:`InvalidDistribution` as :func:`metadata_bytes` does."""
-    return BytesHeaderParser().parsebytes(metadata_bytes(path, file_name))
+def parse_metadata(data: bytes) -> Message:
+    """Core metadata headers (Name, Version, Requires-Python, ...)."""
+    return BytesHeaderParser().parsebytes(data)
 
 
 def core_metadata(path: str, file_name: str = "") -> bytes | None:
     """The metadata file to serve under PEP 658, or None when there is none to trust.
 
-    A wheel must have one (an unreadable wheel raises :class:`InvalidDistribution`). An
-    sdist's PKG-INFO counts only from Metadata-Version 2.2 on (PEP 643); before that, or
-    when the sdist cannot be read, there is none.
+    A wheel must have one (an unreadable wheel raises :class:`InvalidDistribution`); for
+    an sdist, see :func:`trusted_metadata`. An unreadable sdist has none.
     """
     if (file_name or path).endswith(".whl"):
         return metadata_bytes(path, file_name)
@@ -134,7 +132,15 @@ def core_metadata(path: str, file_name: str = "") -> bytes | None:
         data = metadata_bytes(path, file_name)
     except InvalidDistribution:
         return None
-    declared = BytesHeaderParser().parsebytes(data).get("Metadata-Version", "0")
+    return trusted_metadata(data, file_name or path)
+
+
+def trusted_metadata(data: bytes, file_name: str) -> bytes | None:
+    """``data`` if it may be served under PEP 658: always a wheel's METADATA, an sdist's
+    PKG-INFO only from Metadata-Version 2.2 on (PEP 643: earlier ones may be wrong)."""
+    if file_name.endswith(".whl"):
+        return data
+    declared = parse_metadata(data).get("Metadata-Version", "0")
     try:
         return data if Version(declared) >= Version("2.2") else None
     except InvalidVersion:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +70,7 @@ def import_file(registry: Registry, project: Project, path: Path) -> bool:
     if not path.name.endswith(DIST_SUFFIXES):
         raise dists.InvalidDistribution("not a wheel (.whl) or an sdist (.tar.gz, .zip)")
     raw = dists.metadata_bytes(str(path))
-    metadata = BytesHeaderParser().parsebytes(raw)
+    metadata = dists.parse_metadata(raw)
     identity = dists.identify(metadata.get("Name", ""), metadata.get("Version", ""), path.name)
     requires_python = dists.check_requires_python(metadata.get("Requires-Python", ""))
     digests = _digests(path)
@@ -92,7 +91,7 @@ def import_file(registry: Registry, project: Project, path: Path) -> bool:
 
     _, created = commit_file(
         registry.catalog, storage, project, identity, requires_python,
-        dists.truncate_metadata(fields), digests, put, dists.core_metadata(str(path)),
+        dists.truncate_metadata(fields), digests, put, dists.trusted_metadata(raw, path.name),
     )
     return created
 

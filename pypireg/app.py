@@ -177,10 +177,15 @@ class Registry:
                                             canonical_version(version))
         if package is None:
             raise CatalogError(f"no version {version} of {name!r} in {project.path}")
+        return self.set_yanked(package, yanked=yanked, reason=reason, file_name=file_name)
+
+    def set_yanked(self, package: Package, *, yanked: bool, reason: str = "",
+                   file_name: str | None = None) -> int:
+        """Yank or unyank a package's files, or the one named; returns how many."""
         changed = self.catalog.set_yanked(package, yanked=yanked, reason=reason,
                                           file_name=file_name)
         if file_name is not None and not changed:
-            raise CatalogError(f"no file {file_name!r} in {name} {version}")
+            raise CatalogError(f"no file {file_name!r} in {package.name} {package.version}")
         return changed
 
     def collect_garbage(self, staging_max_age: float = STAGING_MAX_AGE) -> GarbageReport:

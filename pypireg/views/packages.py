@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import BadRequest, PreconditionFailed
 from werkzeug.wrappers import Response
 
-from ..catalog import ORDER_COLUMNS
+from ..catalog import ORDER_COLUMNS, CatalogError
 from ..errors import ResourceNotFound
 from ..models import DELETE, READ, Package, PackageFile, Project
 from .params import Page, boolean, choice, integer_id
@@ -104,10 +104,11 @@ def _yank(registry: Registry, request: RegistryRequest, project: str, package_id
     reason, file_name = str(fields.get("reason", "")), fields.get("file_name")
     if len(reason) > MAX_REASON:
         raise BadRequest(f"reason is invalid: longer than {MAX_REASON} characters")
-    changed = registry.catalog.set_yanked(pkg, yanked=yanked, reason=reason,
-                                          file_name=str(file_name) if file_name else None)
-    if file_name and not changed:
-        raise ResourceNotFound("Package file")
+    try:
+        changed = registry.set_yanked(pkg, yanked=yanked, reason=reason,
+                                      file_name=str(file_name) if file_name else None)
+    except CatalogError:
+        raise ResourceNotFound("Package file") from None
     return _json({"yanked": yanked, "reason": reason if yanked else "", "files": changed})
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,13 +57,14 @@ def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Re
     etag = _etag(request, scope, fmt, "index")
     if request.if_none_match.contains(etag):
         return _finish(Response(status=304), registry, request, scope, etag)
-    projects = [
-        render.Project(entry.name,
-                       scope.url(request, "simple_package", package_name=entry.normalized_name),
-                       entry.requires_python)
-        for entry in registry.catalog.package_index(scope.project_ids)
-    ]
-    body = render.index_json(projects) if fmt.json else render.index_html(scope.title, projects)
+    entries = registry.catalog.package_index(scope.project_ids)
+    if fmt.json:  # PEP 691's index lists names only
+        body = render.index_json(render.Project(entry.name, "") for entry in entries)
+    else:
+        url = _package_url_builder(request, scope)
+        body = render.index_html(scope.title, (
+            render.Project(entry.name, url(entry.normalized_name), entry.requires_python)
+            for entry in entries))
     return _finish(Response(body, content_type=_charset(fmt)), registry, request, scope, etag)
 
 
@@ -93,6 +95,20 @@ def package_page(
     body = (render.package_json(normalized, files) if fmt.json
             else render.package_html(links[-1].package_name, files))
     return _finish(Response(body, content_type=_charset(fmt)), registry, request, scope, etag)
+
+
+# Never a normalized name (those are [a-z0-9-]), and left as is by URL building.
+_NAME_SLOT = "_name_"
+
+
+def _package_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[str], str]:
+    """Package page URLs from one template instead of a dispatcher call per name (an index
+    may list 100,000); a layout that does not embed the name verbatim gets built calls."""
+    head, slot, tail = scope.url(request, "simple_package", package_name=_NAME_SLOT
+                                 ).rpartition(_NAME_SLOT)
+    if slot:
+        return lambda name: f"{head}{name}{tail}"
+    return lambda name: scope.url(request, "simple_package", package_name=name)
 
 
 def _etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> str:

@@ -41,6 +41,12 @@ class Format:
     def json(self) -> bool:
         return self.content_type == V1_JSON
 
+    @property
+    def header(self) -> str:
+        """The Content-Type header: plain text/html names its charset."""
+        return f"{self.content_type}; charset=utf-8" if self.content_type == "text/html" else (
+            self.content_type)
+
 
 def negotiate(request: RegistryRequest) -> Format:
     """The best offer for the request's Accept header, or ``?format=`` (PEP 691)."""
@@ -65,7 +71,7 @@ def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Re
         body = render.index_html(scope.title, (
             render.Project(entry.name, url(entry.normalized_name), entry.requires_python)
             for entry in entries))
-    return _finish(Response(body, content_type=_charset(fmt)), registry, request, scope, etag)
+    return _finish(Response(body, content_type=fmt.header), registry, request, scope, etag)
 
 
 def package_page(
@@ -94,7 +100,7 @@ def package_page(
     ]
     body = (render.package_json(normalized, files) if fmt.json
             else render.package_html(links[-1].package_name, files))
-    return _finish(Response(body, content_type=_charset(fmt)), registry, request, scope, etag)
+    return _finish(Response(body, content_type=fmt.header), registry, request, scope, etag)
 
 
 # Never a normalized name (those are [a-z0-9-]), and left as is by URL building.
@@ -134,7 +140,3 @@ def _finish(response: Response, registry: Registry, request: RegistryRequest, sc
         cache.must_revalidate = True
     return response
 
-
-def _charset(fmt: Format) -> str:
-    return f"{fmt.content_type}; charset=utf-8" if fmt.content_type == "text/html" else (
-        fmt.content_type)

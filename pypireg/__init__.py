@@ -5,6 +5,7 @@ from __future__ import annotations
 from .app import Registry, create_app, mount
 from .auth import Grant, TokenAuth, TokenPrincipal
 from .catalog import Catalog, CatalogError
+from .limits import Limits
 from .models import Group, Package, PackageFile, Principal, Project
 from .protocols import AuthProvider, Dispatcher, ServesDownloads, Storage
 from .routing import flat_layout, gitlab_layout
@@ -14,7 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuthProvider", "Catalog", "CatalogError", "Dispatcher", "FileSystemStorage", "Grant",
-    "Group", "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "Registry",
-    "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "create_app",
+    "Group", "Limits", "MemoryStorage", "Package", "PackageFile", "Principal", "Project",
+    "Registry", "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "create_app",
     "flat_layout", "gitlab_layout", "mount",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
@@ -18,6 +19,7 @@ from .catalog import Catalog, CatalogError
 from .dists import canonical_version, normalize
 from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
+from .limits import Limits
 from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
 from .models import READ, Action, Group, Package, PackageFile, Principal, Project, Visibility
 from .routing import flat_layout, gitlab_layout
@@ -31,8 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pypireg")
 
-GiB = 1024**3
-DEFAULT_MAX_UPLOAD_SIZE = 3 * GiB  # GitLab's default
 
 
 class RegistryRequest(Request):
@@ -52,7 +52,7 @@ class Registry:
         auth: AuthProvider,
         dispatcher: Dispatcher,
         staging_dir: str,
-        max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE,
+        limits: Limits | None = None,
         realm: str = "pypireg",
         download_flush_interval: float = 60.0,
         page_max_age: int = 0,
@@ -64,7 +64,7 @@ class Registry:
         self.auth = auth
         self.dispatcher = dispatcher
         self.staging_dir = staging_dir
-        self.max_upload_size = max_upload_size
+        self.limits = limits or Limits()
         self.realm = realm
         self.downloads = DownloadTracker(catalog, download_flush_interval)
         self.page_max_age = page_max_age
@@ -191,7 +191,8 @@ class Registry:
     def collect_garbage(self, staging_max_age: float = STAGING_MAX_AGE) -> GarbageReport:
         """What ``pypireg gc`` runs: see :func:`pypireg.maintenance.collect_garbage`."""
         return collect_garbage(
-            self.catalog, self.storage, self.staging_dir, staging_max_age=staging_max_age
+            self.catalog, self.storage, self.staging_dir, staging_max_age=staging_max_age,
+            limits=self.limits,
         )
 
 
@@ -202,7 +203,8 @@ def create_app(
     auth: AuthProvider | None = None,
     dispatcher: Dispatcher | None = None,
     catalog: Catalog | None = None,
-    max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE,
+    max_upload_size: int | None = None,
+    limits: Limits | None = None,
     realm: str = "pypireg",
     staging_dir: str | None = None,
     download_flush_interval: float = 60.0,
@@ -247,12 +249,20 @@ def create_app(
         auth=auth or TokenAuth(catalog),
         dispatcher=dispatcher,
         staging_dir=staging_dir,
-        max_upload_size=max_upload_size,
+        limits=_limits(limits, max_upload_size),
         realm=realm,
         download_flush_interval=download_flush_interval,
         page_max_age=page_max_age,
         upstream=upstream,
     )
+
+
+def _limits(limits: Limits | None, max_upload_size: int | None) -> Limits:
+    """``limits``, with ``max_upload_size`` (the older spelling of that one bound) on top."""
+    limits = limits or Limits()
+    if max_upload_size is not None:
+        limits = dataclasses.replace(limits, max_upload_size=max_upload_size)
+    return limits
 
 
 def _layout(layout: str, project: str | None) -> Dispatcher:

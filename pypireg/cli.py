@@ -169,6 +169,8 @@ def _import(args: argparse.Namespace) -> int:
     if project is None:
         raise CatalogError(f"no project {args.project!r}: create it with pypireg project create")
     report = import_directory(registry, directory, project, ProgressBar(sys.stderr))
+    for path in report.ignored:
+        print(f"ignored: {path}: not a wheel (.whl) or an sdist (.tar.gz, .zip)")
     for path, reason in report.failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     print(report)

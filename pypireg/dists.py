@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import re
-import tarfile
-import zipfile
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     InvalidName,
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
     canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
+
+from . import archives
+from .limits import Limits
+
+DEFAULT_LIMITS = Limits()
 
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
@@ -56,8 +57,19 @@ def check_file_name(file_name: str) -> str:
     return file_name
 
 
-def identify(name: str, version: str, file_name: str) -> DistIdentity:
-    """Check that the form's name and version match the wheel or sdist filename."""
+def identify(name: str, version: str, file_name: str, limits: Limits = DEFAULT_LIMITS
+             ) -> DistIdentity:
+    """Check that the form's name and version match the wheel or sdist filename.
+
+    Each of the three is at most ``limits.max_file_name_length`` characters (the name and
+    the version are part of the file name), which also keeps version numbers far below
+    the 4,300 digits Python refuses to turn into an integer.
+    """
+    longest = limits.max_file_name_length
+    for what, value in (("filename", file_name), ("name", name), ("version", version)):
+        if len(value) > longest:
+            raise InvalidDistribution(f"the {what} is {len(value)} characters long; the limit"
+                                      f" is {longest}")
     if not name.strip():
         raise InvalidDistribution("the 'name' field is missing")
     if not version.strip():
@@ -69,7 +81,7 @@ def identify(name: str, version: str, file_name: str) -> DistIdentity:
         raise InvalidDistribution(f"{name!r} is not a valid package name") from None
     try:
         parsed_version = Version(version)
-    except InvalidVersion:
+    except ValueError:
         raise InvalidDistribution(f"version {version!r} is not a valid PEP 440 version") from None
     check_file_name(file_name)
     try:
@@ -81,7 +93,7 @@ def identify(name: str, version: str, file_name: str) -> DistIdentity:
             raise InvalidDistribution(
                 f"{file_name!r} is neither a wheel (.whl) nor an sdist (.tar.gz, .zip)"
             )
-    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
+    except ValueError as exc:  # InvalidWheelFilename, InvalidSdistFilename, InvalidVersion
         raise InvalidDistribution(str(exc)) from None
     if file_project != normalized:
         raise InvalidDistribution(
@@ -100,19 +112,15 @@ def identify(name: str, version: str, file_name: str) -> DistIdentity:
     )
 
 
-def check_requires_python(value: str) -> str:
+def check_requires_python(value: str, what: str = "requires_python") -> str:
     value = value.strip()
     if value:
         try:
             SpecifierSet(value)
-        except InvalidSpecifier:
-            raise InvalidDistribution(
-                f"requires_python {value!r} is not a valid version specifier"
-            ) from None
+        except ValueError:  # InvalidSpecifier, or a version Python cannot read
+            raise InvalidDistribution(f"{what} {value!r} is not a valid version specifier"
+                                      ) from None
     return value
-
-
-MAX_METADATA = 10 * 1024 * 1024  # a METADATA larger than this is not a real one
 
 
 def parse_metadata(data: bytes) -> Message:
@@ -120,19 +128,13 @@ def parse_metadata(data: bytes) -> Message:
     return BytesHeaderParser().parsebytes(data)
 
 
-def core_metadata(path: str, file_name: str = "") -> bytes | None:
+def core_metadata(path: str, file_name: str = "", limits: Limits = DEFAULT_LIMITS
+                  ) -> bytes | None:
     """The metadata file to serve under PEP 658, or None when there is none to trust.
 
-    A wheel must have one (an unreadable wheel raises :class:`InvalidDistribution`); for
-    an sdist, see :func:`trusted_metadata`. An unreadable sdist has none.
+    Raises :class:`InvalidDistribution` when the archive is unreadable or has none.
     """
-    if (file_name or path).endswith(".whl"):
-        return metadata_bytes(path, file_name)
-    try:
-        data = metadata_bytes(path, file_name)
-    except InvalidDistribution:
-        return None
-    return trusted_metadata(data, file_name or path)
+    return trusted_metadata(metadata_bytes(path, file_name, limits), file_name or path)
 
 
 def trusted_metadata(data: bytes, file_name: str) -> bytes | None:
@@ -143,58 +145,62 @@ def trusted_metadata(data: bytes, file_name: str) -> bytes | None:
     declared = parse_metadata(data).get("Metadata-Version", "0")
     try:
         return data if Version(declared) >= Version("2.2") else None
-    except InvalidVersion:
+    except ValueError:
         return None
 
 
-def metadata_bytes(path: str, file_name: str = "") -> bytes:
+def metadata_bytes(path: str, file_name: str = "", limits: Limits = DEFAULT_LIMITS) -> bytes:
     """The raw METADATA or PKG-INFO member; only that member is read, never extracted.
 
-    The format follows ``file_name`` (default: the path's own name). Raises
-    :class:`InvalidDistribution` for archives that are unreadable or have no metadata
-    where the format puts it.
+    The format follows ``file_name`` (default: the path's own name). What reading costs
+    is bounded by ``limits`` (see :mod:`pypireg.archives`). Raises
+    :class:`InvalidDistribution` for archives that are unreadable, hostile, over a limit
+    or without metadata where the format puts it.
     """
     name = file_name or path
     try:
         if name.endswith(".whl"):
-            data = _zip_member(path, lambda n: n.count("/") == 1
-                               and n.endswith(".dist-info/METADATA"))
+            data = archives.zip_member(path, _is_wheel_metadata, limits, "METADATA")
         elif name.endswith(".zip"):
-            data = _zip_member(path, lambda n: n.count("/") == 1 and n.endswith("/PKG-INFO"))
+            data = archives.zip_member(path, _is_pkg_info, limits, "PKG-INFO")
         elif name.endswith(".tar.gz"):
-            data = _tar_member(path)
+            data = archives.tar_member(path, _is_pkg_info, limits, "PKG-INFO")
         else:
             raise InvalidDistribution("neither a wheel (.whl) nor an sdist (.tar.gz, .zip)")
-    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as exc:
-        raise InvalidDistribution(f"cannot read the archive: {exc}") from None
+    except archives.ArchiveError as exc:
+        raise InvalidDistribution(str(exc)) from None
     if data is None:
-        raise InvalidDistribution("the archive holds no METADATA or PKG-INFO")
+        where = "<name>.dist-info/METADATA" if name.endswith(".whl") else "<name>/PKG-INFO"
+        raise InvalidDistribution(f"the archive holds no {where}")
     return data
 
 
-def _zip_member(path: str, wanted) -> bytes | None:  # type: ignore[no-untyped-def]
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if wanted(info.filename) and info.file_size <= MAX_METADATA:
-                return archive.read(info)
-    return None
+def _is_wheel_metadata(name: str) -> bool:
+    top = name.partition("/")[0]
+    return top.endswith(".dist-info") and archives.is_safe_top(name, "METADATA")
 
 
-def _tar_member(path: str) -> bytes | None:
-    with tarfile.open(path, "r:gz") as archive:
-        for member in archive:
-            if (member.isfile() and member.name.count("/") == 1
-                    and member.name.endswith("/PKG-INFO") and member.size <= MAX_METADATA):
-                stream = archive.extractfile(member)
-                return stream.read() if stream else None
-    return None
+def _is_pkg_info(name: str) -> bool:
+    return archives.is_safe_top(name, "PKG-INFO")
+
+
+def file_requires_python(form_value: str, metadata: Message) -> str:
+    """The Requires-Python to record: the file's own when it has one, else the form's.
+
+    Both are checked; the file wins where they differ, since it is what installers of the
+    file will actually get.
+    """
+    claimed = check_requires_python(form_value)
+    own = check_requires_python(metadata.get("Requires-Python", "") or "",
+                                "the file's Requires-Python")
+    return own or claimed
 
 
 def canonical_version(version: str) -> str:
     """The form versions are matched in (``1.0`` and ``1.0.0`` are one version)."""
     try:
         return canonicalize_version(Version(version.strip()))
-    except InvalidVersion:
+    except ValueError:
         return version.strip()
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import dists
-from .uploads import FileConflict, FileDigests, commit_file
+from .forms import FileDigests
+from .uploads import FileConflict, commit_file
 
 if TYPE_CHECKING:
     from .app import Registry
@@ -29,14 +30,17 @@ class ImportReport:
     imported: int = 0
     skipped: int = 0  # already present with the same bytes
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    ignored: list[str] = field(default_factory=list)  # not distributions: README, .asc, ...
 
     def __str__(self) -> str:
         return (f"imported {self.imported}, skipped {self.skipped} already present,"
+                f" ignored {len(self.ignored)} that are not distributions,"
                 f" failed {len(self.failed)}")
 
 
 def distribution_files(directory: Path) -> Iterator[Path]:
-    """Every file below ``directory``, nested folders included, in a stable order."""
+    """Every file below ``directory``, nested folders included, in a stable order (hidden
+    ones left out); distributions are told apart from the rest by their suffix."""
     for root, dirs, files in os.walk(directory):
         dirs.sort()
         for name in sorted(files):
@@ -51,7 +55,12 @@ def import_directory(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     report = ImportReport()
-    paths = list(distribution_files(directory))
+    paths = []
+    for path in distribution_files(directory):
+        if path.name.endswith(DIST_SUFFIXES):
+            paths.append(path)
+        else:
+            report.ignored.append(str(path.relative_to(directory)))
     for done, path in enumerate(paths, 1):
         try:
             if import_file(registry, project, path):
@@ -67,12 +76,12 @@ def import_directory(
 
 def import_file(registry: Registry, project: Project, path: Path) -> bool:
     """Store one file; False when it was already there. Raises with the reason it can't."""
-    if not path.name.endswith(DIST_SUFFIXES):
-        raise dists.InvalidDistribution("not a wheel (.whl) or an sdist (.tar.gz, .zip)")
-    raw = dists.metadata_bytes(str(path))
+    limits = registry.limits
+    raw = dists.metadata_bytes(str(path), limits=limits)
     metadata = dists.parse_metadata(raw)
-    identity = dists.identify(metadata.get("Name", ""), metadata.get("Version", ""), path.name)
-    requires_python = dists.check_requires_python(metadata.get("Requires-Python", ""))
+    identity = dists.identify(metadata.get("Name", ""), metadata.get("Version", ""), path.name,
+                              limits)
+    requires_python = dists.file_requires_python("", metadata)
     digests = _digests(path)
     if digests["size"] == 0:
         raise dists.InvalidDistribution("the file is empty")

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import dists
+from .dists import DEFAULT_LIMITS
 from .protocols import ListsKeys
 from .storage import blob_key
 
 if TYPE_CHECKING:
     from .catalog import Catalog
+    from .limits import Limits
     from .models import PackageFile
     from .protocols import Storage
 
@@ -64,7 +66,7 @@ class GarbageReport:
 
 def collect_garbage(
     catalog: Catalog, storage: Storage, staging_dir: str, *,
-    staging_max_age: float = STAGING_MAX_AGE,
+    staging_max_age: float = STAGING_MAX_AGE, limits: Limits = DEFAULT_LIMITS,
 ) -> GarbageReport:
     """Remove soft-deleted rows, blobs no row uses, and abandoned staging files.
 
@@ -87,17 +89,18 @@ def collect_garbage(
     else:
         report.orphans_checked = False
     report.staging_files = _sweep_staging(staging_dir, staging_max_age)
-    report.metadata = backfill_metadata(catalog, storage, staging_dir)
+    report.metadata = backfill_metadata(catalog, storage, staging_dir, limits)
     return report
 
 
-def backfill_metadata(catalog: Catalog, storage: Storage, staging_dir: str) -> int:
+def backfill_metadata(catalog: Catalog, storage: Storage, staging_dir: str,
+                      limits: Limits = DEFAULT_LIMITS) -> int:
     """Give files stored before PEP 658 support their core metadata; returns how many got
     one. Each file is looked at once: one without metadata is marked so."""
     added = 0
     while batch := catalog.files_never_checked_for_metadata():
         for package_file in batch:
-            core = _core_metadata_of(storage, package_file, staging_dir)
+            core = _core_metadata_of(storage, package_file, staging_dir, limits)
             if core is None:
                 catalog.set_file_metadata(package_file, "", None)
                 continue
@@ -111,15 +114,15 @@ def backfill_metadata(catalog: Catalog, storage: Storage, staging_dir: str) -> i
     return added
 
 
-def _core_metadata_of(storage: Storage, package_file: PackageFile, staging_dir: str
-                      ) -> bytes | None:
+def _core_metadata_of(storage: Storage, package_file: PackageFile, staging_dir: str,
+                      limits: Limits) -> bytes | None:
     """Copy the stored file to a temporary one (archives need seeking) and read it."""
     try:
         with storage.open(package_file.storage_key) as source, tempfile.NamedTemporaryFile(
                 dir=staging_dir, prefix="metadata-") as copy:
             shutil.copyfileobj(source, copy, 1024 * 1024)
             copy.flush()
-            return dists.core_metadata(copy.name, package_file.file_name)
+            return dists.core_metadata(copy.name, package_file.file_name, limits)
     except (KeyError, dists.InvalidDistribution):
         return None
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tarfile
 from collections.abc import Callable
 
 import pytest
@@ -102,7 +103,7 @@ class StorageContract:
         registry.create_project("contract", "public")
         token = registry.create_token("contract", ["contract:write"])
         client = Client(registry)
-        data = b"contents of a source distribution"
+        data = _sdist("pkg", "1.0")
         response = client.post(
             "/projects/contract/packages/pypi",
             data={"name": "pkg", "version": "1.0",
@@ -189,3 +190,14 @@ class AuthProviderContract:
     def test_authentication_is_repeatable(self, provider, credentials) -> None:  # type: ignore[no-untyped-def]
         assert self.caller(provider, credentials, "read") == self.caller(
             provider, credentials, "read")
+
+
+def _sdist(name: str, version: str) -> bytes:
+    """A minimal real sdist: ``<name>-<version>/PKG-INFO`` in a gzipped tar."""
+    pkg_info = f"Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n".encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        member = tarfile.TarInfo(f"{name}-{version}/PKG-INFO")
+        member.size = len(pkg_info)
+        archive.addfile(member, io.BytesIO(pkg_info))
+    return buffer.getvalue()

@@ -50,7 +50,8 @@ def test_import_stores_files_as_uploads_would(served, tmp_path, capsys) -> None:
     code, out, err = run(capsys, "import", str(tmp_path / "packages"), "--project", "mirror",
                          "--data", str(data))
     assert code == 0, err
-    assert out[-2] == "imported 5, skipped 0 already present, failed 0"
+    assert out[-2] == ("imported 5, skipped 0 already present, ignored 0 that are not"
+                       " distributions, failed 0")
     assert out[-1] == "5"
     assert "5/5 files" in err  # the progress bar
     app = TestApp(registry)
@@ -79,7 +80,8 @@ def test_rerun_skips_what_is_there(served, tmp_path, capsys) -> None:
     before = registry.catalog.db["package_files"].count
     code, out, _ = run(capsys, *argv)
     assert code == 0
-    assert out[-2] == "imported 0, skipped 5 already present, failed 0"
+    assert out[-2] == ("imported 0, skipped 5 already present, ignored 0 that are not"
+                       " distributions, failed 0")
     assert out[-1] == "0"
     assert registry.catalog.db["package_files"].count == before
 
@@ -103,14 +105,16 @@ def test_files_it_cannot_take_are_reported_with_reasons(served, tmp_path, capsys
     code, out, err = run(capsys, "import", str(root), "--project", "mirror",
                          "--data", str(data))
     assert code == 1
-    assert out[-2] == "imported 4, skipped 0 already present, failed 6"
+    assert out[-2] == ("imported 4, skipped 0 already present, ignored 1 that are not"
+                       " distributions, failed 5")
     reasons = dict(line.removeprefix("failed: ").split(": ", 1)
                    for line in err.splitlines() if line.startswith("failed: "))
-    assert "not a wheel" in reasons["README.txt"]
-    assert "cannot read the archive" in reasons["broken-1.0-py3-none-any.whl"]
+    assert "ignored: README.txt: not a wheel (.whl) or an sdist (.tar.gz, .zip)" in out
+    assert "README.txt" not in reasons
+    assert "not a zip archive" in reasons["broken-1.0-py3-none-any.whl"]
     assert "is for package 'liar', not 'other'" in reasons["liar-1.0-py3-none-any.whl"]
-    assert "cannot read the archive" in reasons["empty-1.0.tar.gz"]
-    assert "no METADATA or PKG-INFO" in reasons["nometa-1.0-py3-none-any.whl"]
+    assert "cannot read the tar.gz archive" in reasons["empty-1.0.tar.gz"]
+    assert "no <name>.dist-info/METADATA" in reasons["nometa-1.0-py3-none-any.whl"]
     assert "File already exists" in reasons["gamma-2.0-py3-none-any.whl"]
 
 

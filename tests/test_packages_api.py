@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .conftest import API, Tree, sha256, wheel_bytes, wheel_keys, wheel_name
+from .conftest import API, Tree, sdist_bytes, sha256, wheel_bytes, wheel_keys, wheel_name
 from .test_pages import links
 
 PROJECT = "/projects/{project}/packages"
@@ -277,7 +277,7 @@ def test_get_one_package_errors(tree: Tree) -> None:
 
 def test_package_files_carry_server_computed_digests(tree: Tree) -> None:
     tree.upload_wheel("acme/web", "pkg", "1.0")
-    sdist = b"the sdist"
+    sdist = sdist_bytes("pkg", "1.0")
     tree.app.post(API.format(project="acme/web"), params=[("name", "pkg"), ("version", "1.0")],
                   upload_files=[("content", "pkg-1.0.tar.gz", sdist)],
                   headers=tree.auth(tree.writer), status=201)
@@ -380,7 +380,7 @@ def test_delete_one_file(tree: Tree) -> None:
     tree.upload_wheel("acme/platform/secret", "pkg", "1.0")
     tree.app.post(API.format(project="acme/platform/secret"),
                   params=[("name", "pkg"), ("version", "1.0")],
-                  upload_files=[("content", "pkg-1.0.tar.gz", b"sdist bytes")],
+                  upload_files=[("content", "pkg-1.0.tar.gz", sdist_bytes("pkg", "1.0"))],
                   headers=tree.auth(tree.writer), status=201)
     package = one_package(tree, "acme/platform/secret", tree.deleter)
     files_url = PROJECT.format(project="acme/platform/secret") + f"/{package['id']}/package_files"

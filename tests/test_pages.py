@@ -8,7 +8,7 @@ import pytest
 
 import pypireg
 
-from .conftest import API, Env, basic, sha256, wheel_bytes, wheel_name
+from .conftest import API, Env, basic, sdist_bytes, sha256, wheel_bytes, wheel_name
 
 SIMPLE = API + "/simple/"
 
@@ -64,7 +64,7 @@ def test_package_page_lists_every_file_of_every_version(env: Env) -> None:
     for version in ("1.0", "1.1"):
         env.upload_wheel("acme/tools", "My.Pkg", version, token=env.writer,
                          requires_python=">=3.6")
-    sdist = b"sdist bytes"
+    sdist = sdist_bytes("My.Pkg", "1.1", ">=3.6")
     env.upload(env.public.id, "my.pkg-1.1.tar.gz", sdist, token=env.writer,
                name="My.Pkg", version="1.1", requires_python=">=3.6")
     page = env.app.get(SIMPLE.format(project="acme/tools") + "my-pkg/")
@@ -94,7 +94,7 @@ def test_unknown_package_is_404(env: Env) -> None:
 
 
 def test_hostile_metadata_is_escaped(env: Env) -> None:
-    data = b"payload"
+    data = sdist_bytes("pkg", "1.0")
     env.upload(env.public.id, "pkg-1.0.tar.gz", data, token=env.writer, name="pkg",
                version="1.0", requires_python='>=3.8,!=3.9.*')
     page = env.app.get(SIMPLE.format(project="acme/tools") + "pkg/")

@@ -156,12 +156,12 @@ def test_unreadable_wheels_are_refused(env: Env) -> None:
     response = env.upload("acme/tools", wheel_name("bad", "1.0"), b"not a zip archive",
                           token=env.writer, name="bad", version="1.0")
     assert response.status_int == 400
-    assert "not a valid wheel" in response.json["message"]
+    assert "not a valid distribution" in response.json["message"]
     no_metadata = wheel_bytes("bad", "1.0").replace(b"METADATA", b"METADATX")
     response = env.upload("acme/tools", wheel_name("bad", "1.0"), no_metadata,
                           token=env.writer, name="bad", version="1.0")
     assert response.status_int == 400
-    assert "no METADATA" in response.json["message"]
+    assert "no <name>.dist-info/METADATA" in response.json["message"]
 
 
 # -- yanking (PEP 592) ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
-from .. import dists, uploads
+from .. import dists, forms, uploads
 from ..errors import ResourceNotFound
 from ..models import WRITE, PackageFile
 from ..protocols import ServesDownloads
@@ -54,9 +54,10 @@ def file_metadata(
 
 def upload(registry: Registry, request: RegistryRequest, project: str) -> Response:
     found = registry.authorize(request, project, WRITE)
-    form = uploads.parse_upload(request, registry.staging_dir, registry.max_upload_size)
+    form = forms.parse_upload(request, registry.staging_dir, registry.limits)
     try:
-        _, created = uploads.store_upload(registry.catalog, registry.storage, found, form)
+        _, created = uploads.store_upload(registry.catalog, registry.storage, found, form,
+                                          registry.limits)
     finally:
         form.discard()
     if created:

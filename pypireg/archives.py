@@ -1,0 +1,315 @@
+"""One metadata member out of an untrusted zip or tar.gz, at a bounded cost.
+
+``zipfile`` reads a whole central directory into objects (about 500 bytes per entry, a
+million entries cost half a gigabyte) and inflates a member in one call however far it
+expands; ``tarfile`` reads pax headers and GNU long names whole, whatever size they
+state, and keeps every member it passes. So the zip side walks the central directory
+itself, one entry at a time, and inflates with a ceiling; the tar side hands ``tarfile``
+a stream that refuses over-long reads, backward jumps and reading past a scan budget.
+Nothing is ever extracted: only the bytes of the one member are returned.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import struct
+import tarfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+from .limits import Limits
+
+Wanted = Callable[[str], bool]
+
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_MAX_COMMENT = 0xFFFF
+_UTF8_FLAG = 0x800
+_ENCRYPTED_FLAG = 0x1
+_MAX_ZIP_VERSION = 63  # what zipfile (and so pip) can extract
+_STORED, _DEFLATED = 0, 8
+_CHUNK = 64 * 1024
+
+
+class ArchiveError(ValueError):
+    """The archive is unreadable, hostile or over a limit; the message says which."""
+
+
+def is_safe_top(name: str, leaf: str) -> bool:
+    """``<dir>/<leaf>`` with a plain directory name: no ``..``, no absolute path."""
+    top, sep, rest = name.partition("/")
+    return bool(sep) and rest == leaf and top not in ("", ".", "..") and "\\" not in top
+
+
+# -- zip ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    flags: int
+    method: int
+    version: int
+    crc: int
+    compressed: int
+    size: int
+    offset: int
+    mode: int
+
+
+def zip_member(path: str, wanted: Wanted, limits: Limits, label: str) -> bytes | None:
+    """The first member whose name ``wanted`` accepts, or None; ``label`` names it in errors."""
+    try:
+        with open(path, "rb") as fp:
+            entry, concat = _find_entry(fp, wanted, limits)
+            return None if entry is None else _read_entry(fp, entry, concat, limits, label)
+    except ArchiveError:
+        raise
+    except Exception as exc:  # anything struct, zlib or the OS can raise on a hostile file
+        raise ArchiveError(f"cannot read the zip archive: {_describe(exc)}") from None
+
+
+def _find_entry(fp: IO[bytes], wanted: Wanted, limits: Limits) -> tuple[_Entry | None, int]:
+    count, cd_size, cd_offset, concat = _end_record(fp)
+    if count > limits.max_archive_members:
+        raise ArchiveError(f"the zip archive declares {count} members; the limit is"
+                           f" {limits.max_archive_members}")
+    fp.seek(cd_offset + concat)
+    seen = consumed = 0
+    while consumed < cd_size:
+        seen += 1
+        if seen > limits.max_archive_members:
+            raise ArchiveError(f"the zip archive has more than {limits.max_archive_members}"
+                               " members")
+        fixed = _exact(fp, _CENTRAL.size, "central directory")
+        (sig, _, _, version, _, flags, method, _, _, crc, compressed, size, name_len, extra_len,
+         comment_len, _, _, external, offset) = _CENTRAL.unpack(fixed)
+        if sig != b"PK\x01\x02":
+            raise ArchiveError("the zip central directory is corrupt")
+        variable = _exact(fp, name_len + extra_len + comment_len, "central directory")
+        raw_name, extra = variable[:name_len], variable[name_len:name_len + extra_len]
+        consumed += _CENTRAL.size + len(variable)
+        name = _decode_name(raw_name, flags)
+        if wanted(name):
+            size, compressed, offset = _zip64_sizes(extra, size, compressed, offset)
+            return _Entry(name, flags, method, version, crc, compressed, size, offset,
+                          external >> 16), concat
+    return None, concat
+
+
+def _end_record(fp: IO[bytes]) -> tuple[int, int, int, int]:
+    """Member count, central directory size and offset, and bytes prepended to the zip."""
+    end = fp.seek(0, os.SEEK_END)
+    tail_start = max(0, end - _EOCD.size - _MAX_COMMENT)
+    fp.seek(tail_start)
+    tail = fp.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        raise ArchiveError("not a zip archive (no end of central directory record)")
+    _, disk, cd_disk, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+    eocd_pos = tail_start + at
+    record_start = eocd_pos
+    locator_pos = eocd_pos - _EOCD64_LOCATOR.size
+    if locator_pos >= 0:
+        fp.seek(locator_pos)
+        locator = fp.read(_EOCD64_LOCATOR.size)
+        if locator[:4] == b"PK\x06\x07":
+            record_start = locator_pos - _EOCD64.size
+            if record_start < 0:
+                raise ArchiveError("the zip64 end record is missing")
+            fp.seek(record_start)
+            record = _exact(fp, _EOCD64.size, "zip64 end record")
+            (sig, _, _, _, disk, cd_disk, _, count, cd_size, cd_offset) = _EOCD64.unpack(record)
+            if sig != b"PK\x06\x06":
+                raise ArchiveError("the zip64 end record is corrupt")
+    if disk or cd_disk:
+        raise ArchiveError("zip archives that span several disks are not supported")
+    concat = record_start - cd_size - cd_offset
+    if concat < 0:
+        raise ArchiveError("the zip central directory lies outside the file")
+    return count, cd_size, cd_offset, concat
+
+
+def _zip64_sizes(extra: bytes, size: int, compressed: int, offset: int) -> tuple[int, int, int]:
+    """Sizes and offset from the zip64 extra field where the 32-bit ones overflowed."""
+    wanted = [v == 0xFFFFFFFF for v in (size, compressed, offset)]
+    if not any(wanted):
+        return size, compressed, offset
+    position = 0
+    while position + 4 <= len(extra):
+        kind, length = struct.unpack_from("<2H", extra, position)
+        if kind == 0x0001:
+            values = list(struct.unpack_from(f"<{sum(wanted)}Q", extra, position + 4))
+            size, compressed, offset = (values.pop(0) if w else v for w, v in
+                                        zip(wanted, (size, compressed, offset), strict=True))
+            return size, compressed, offset
+        position += 4 + length
+    raise ArchiveError("a zip64 member has no zip64 extra field")
+
+
+def _read_entry(fp: IO[bytes], entry: _Entry, concat: int, limits: Limits, label: str) -> bytes:
+    if entry.flags & _ENCRYPTED_FLAG:
+        raise ArchiveError(f"{label} is encrypted")
+    kind = stat.S_IFMT(entry.mode)  # zero when the archiver recorded no file type
+    if kind and kind != stat.S_IFREG:
+        what = "symbolic link" if kind == stat.S_IFLNK else "special file"
+        raise ArchiveError(f"{label} is a {what}, not a regular file")
+    if entry.version > _MAX_ZIP_VERSION:
+        raise ArchiveError(f"{label} needs zip version {entry.version / 10:.1f} to extract;"
+                           f" at most {_MAX_ZIP_VERSION / 10:.1f} is supported")
+    if entry.method not in (_STORED, _DEFLATED):
+        raise ArchiveError(f"{label} uses compression method {entry.method}; only deflate (8)"
+                           " and stored (0) are supported")
+    _check_size(entry.size, limits, label)
+    fp.seek(entry.offset + concat)
+    local = _exact(fp, _LOCAL.size, "local header")
+    if local[:4] != b"PK\x03\x04":
+        raise ArchiveError(f"the local header of {label} is corrupt")
+    name_len, extra_len = _LOCAL.unpack(local)[-2:]
+    fp.seek(name_len + extra_len, os.SEEK_CUR)
+    inflate = zlib.decompressobj(-15) if entry.method == _DEFLATED else None
+    out = bytearray()
+    left = entry.compressed
+    while left > 0:
+        chunk = fp.read(min(_CHUNK, left))
+        if not chunk:
+            raise ArchiveError(f"{label} is truncated")
+        left -= len(chunk)
+        if inflate is None:
+            out += chunk
+        else:
+            out += inflate.decompress(chunk, entry.size + 1 - len(out))
+            while inflate.unconsumed_tail and len(out) <= entry.size:
+                out += inflate.decompress(inflate.unconsumed_tail, entry.size + 1 - len(out))
+        if len(out) > entry.size:
+            raise ArchiveError(f"{label} unpacks to more than the {entry.size} bytes it declares")
+    if len(out) != entry.size or zlib.crc32(out) != entry.crc:
+        raise ArchiveError(f"{label} is corrupt (its size or CRC does not match)")
+    return bytes(out)
+
+
+def _decode_name(raw: bytes, flags: int) -> str:
+    if flags & _UTF8_FLAG:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ArchiveError(f"the member name {raw[:80]!r} is flagged UTF-8 but is not"
+                               ) from None
+    return raw.decode("cp437")
+
+
+# -- tar.gz ------------------------------------------------------------------------------------
+
+
+def tar_member(path: str, wanted: Wanted, limits: Limits, label: str) -> bytes | None:
+    """The first regular-file member ``wanted`` accepts, or None; links are refused."""
+    try:
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as unpacked:
+            stream = _Budget(unpacked, limits)
+            with tarfile.open(fileobj=stream, mode="r:") as archive:  # type: ignore[call-overload]
+                return _scan(archive, stream, wanted, limits, label)
+    except ArchiveError:
+        raise
+    except Exception as exc:  # anything gzip, zlib, tarfile or the OS can raise
+        raise ArchiveError(f"cannot read the tar.gz archive: {_describe(exc)}") from None
+
+
+def _scan(archive: tarfile.TarFile, stream: _Budget, wanted: Wanted, limits: Limits,
+          label: str) -> bytes | None:
+    for seen in range(1, limits.max_archive_members + 2):
+        if seen > limits.max_archive_members:
+            raise ArchiveError(f"the tar archive has more than {limits.max_archive_members}"
+                               " members")
+        member = archive.next()
+        if member is None:
+            return None
+        archive.members.clear()  # tarfile keeps every member it passes; we need none
+        if not wanted(member.name):
+            continue
+        if not member.isfile():
+            raise ArchiveError(f"{label} is a {_kind(member)}, not a regular file")
+        _check_size(member.size, limits, label)
+        stream.reading_member = True
+        extracted = archive.extractfile(member)
+        assert extracted is not None  # a regular file always has a stream
+        data = extracted.read(member.size)
+        if len(data) != member.size:
+            raise ArchiveError(f"{label} is truncated")
+        return data
+    return None  # not reached: the loop raises first
+
+
+class _Budget:
+    """A forward-only view of the unpacked tar stream that refuses what costs too much."""
+
+    def __init__(self, stream: IO[bytes], limits: Limits) -> None:
+        self._stream = stream
+        self._limits = limits
+        self._position = 0
+        self.reading_member = False  # the wanted member's data, bounded by its own check
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            raise ArchiveError("the tar archive asked for an unbounded read")
+        if size > self._limits.max_archive_header_size and not self.reading_member:
+            raise ArchiveError(
+                f"the tar archive has a header extension (pax header or long name) of"
+                f" {size} bytes; the limit is {self._limits.max_archive_header_size}")
+        self._check_budget(self._position + size)
+        data = self._stream.read(size)
+        self._position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        target = offset if whence == os.SEEK_SET else self._position + offset
+        if whence not in (os.SEEK_SET, os.SEEK_CUR) or target < self._position:
+            raise ArchiveError("the tar archive points backwards")
+        self._check_budget(target)
+        self._position = self._stream.seek(target)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def _check_budget(self, target: int) -> None:
+        if target > self._limits.max_archive_scan_size:
+            raise ArchiveError(
+                f"no PKG-INFO in the first {self._limits.max_archive_scan_size} unpacked bytes"
+                " of the archive (the scan limit)")
+
+
+def _kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return "symbolic link"
+    if member.islnk():
+        return "hard link"
+    if member.isdev():
+        return "device or pipe"
+    return "directory" if member.isdir() else "special member"
+
+
+# -- shared ------------------------------------------------------------------------------------
+
+
+def _check_size(size: int, limits: Limits, label: str) -> None:
+    if size > limits.max_metadata_size:
+        raise ArchiveError(f"{label} is {size} bytes; the limit is {limits.max_metadata_size}")
+
+
+def _exact(fp: IO[bytes], size: int, what: str) -> bytes:
+    data = fp.read(size)
+    if len(data) != size:
+        raise ArchiveError(f"the zip {what} is truncated")
+    return data
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

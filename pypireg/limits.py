@@ -1,0 +1,43 @@
+"""Every bound a request or an archive is held to, in one place (docs/limits.md).
+
+A registry sits beside every build a team runs, and the least trusted credential it
+accepts (a CI job's write token) may send it anything. Each field below caps the memory
+or time one request can cost; what goes over it is refused with a 4xx that says which
+bound it broke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+# SQLite's integers (and PostgreSQL's bigint) stop here: larger ids cannot exist.
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds of one registry; pass ``create_app(limits=Limits(...))`` to change them."""
+
+    #: Size of one uploaded file (GitLab's default is 3 GiB).
+    max_upload_size: int = 3 * GiB
+    #: Parts of one multipart upload, fields and files together (werkzeug's default).
+    max_form_parts: int = 1000
+    #: All the parts but the file together: name, version, description, classifiers, ...
+    max_form_fields_size: int = 8 * MiB
+    #: A wheel's METADATA or an sdist's PKG-INFO.
+    max_metadata_size: int = 10 * MiB
+    #: Members of an archive read while looking for its metadata.
+    max_archive_members: int = 100_000
+    #: One tar header extension (a pax header or a GNU long name).
+    max_archive_header_size: int = 1 * MiB
+    #: Bytes of an sdist decompressed while looking for its PKG-INFO.
+    max_archive_scan_size: int = 1 * GiB
+    #: Characters of an uploaded file's name, and so of its package name and version.
+    max_file_name_length: int = 255
+    #: Search terms in the Packages API's ``package_name``, and its length.
+    max_name_terms: int = 20
+    max_name_filter_length: int = 1000

@@ -57,6 +57,7 @@ class Registry:
         download_flush_interval: float = 60.0,
         page_max_age: int = 0,
         upstream: str | None = None,
+        trusted_hosts: Iterable[str] | None = None,
         views: Mapping[str, View] = VIEWS,
     ) -> None:
         self.catalog = catalog
@@ -69,6 +70,7 @@ class Registry:
         self.downloads = DownloadTracker(catalog, download_flush_interval)
         self.page_max_age = page_max_age
         self.upstream = upstream
+        self.trusted_hosts = list(trusted_hosts) if trusted_hosts is not None else None
         self.views = dict(views)
 
     # -- WSGI -------------------------------------------------------------------------------
@@ -76,6 +78,9 @@ class Registry:
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = RegistryRequest(environ)
         try:
+            if self.trusted_hosts is not None:
+                request.trusted_hosts = self.trusted_hosts
+                _ = request.host  # raises werkzeug's SecurityError (a 400) for any other
             request.urls = self.dispatcher.bind_to_environ(environ)
             endpoint, args = request.urls.match()
             response = self.views[endpoint](self, request, **args)
@@ -84,6 +89,7 @@ class Registry:
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(InternalServerError(), environ)
+        response.headers["X-Content-Type-Options"] = "nosniff"
         return response(environ, start_response)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -144,6 +150,12 @@ class Registry:
 
     def create_project(self, path: str, visibility: Visibility = "private") -> Project:
         return self.catalog.create_project(path, visibility)
+
+    def set_visibility(self, path: str, visibility: Visibility) -> Group | Project:
+        """Make a group or project public or private; refused (:class:`CatalogError`, with
+        the reason) where it would be more visible than its parent, or a group would be
+        private with public things inside it."""
+        return self.catalog.set_visibility(path, visibility)
 
     def create_token(
         self, name: str, grants: Iterable[Grant | str], kind: str = "personal"
@@ -212,6 +224,7 @@ def create_app(
     project: str | None = None,
     page_max_age: int = 0,
     upstream: str | None = None,
+    trusted_hosts: Iterable[str] | None = None,
 ) -> Registry:
     """Build a registry.
 
@@ -229,6 +242,12 @@ def create_app(
     which their ETags make cheap). With ``upstream`` (a simple index URL such as
     ``https://pypi.org/simple/``), package pages for names unknown here redirect there;
     read docs/standards.md about dependency confusion before turning that on.
+
+    ``limits`` holds every bound on requests and archives (docs/limits.md);
+    ``max_upload_size`` is a shortcut for its first. With ``trusted_hosts`` (names such as
+    ``pypi.example.com`` or ``.example.com`` for a domain and its subdomains), requests
+    whose Host header names anything else get a 400, so absolute URLs are never built
+    from an arbitrary Host.
     """
     if dispatcher is None:
         dispatcher = _layout(layout, project)
@@ -254,6 +273,7 @@ def create_app(
         download_flush_interval=download_flush_interval,
         page_max_age=page_max_age,
         upstream=upstream,
+        trusted_hosts=trusted_hosts,
     )
 
 

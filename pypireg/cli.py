@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream", metavar="URL",
                        help="redirect package pages for names unknown here to this simple"
                             " index (off by default: see docs/standards.md)")
+    serve.add_argument("--trusted-host", action="append", dest="trusted_hosts",
+                       metavar="HOST",
+                       help="answer only requests for this Host (repeatable; .example.com"
+                            " also takes its subdomains); others get a 400")
     serve.set_defaults(run=_serve)
 
     group = commands.add_parser("group", help="manage groups").add_subparsers(
@@ -77,12 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("path", metavar="PATH", help="full path, e.g. acme or acme/tools")
     create.set_defaults(run=_create_group)
 
+    _set_visibility_command(group, "group", data)
+
     project = commands.add_parser("project", help="manage projects").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     create = project.add_parser("create", parents=[visibility, data],
                                 help="create a project (parent groups must exist); prints its id")
     create.add_argument("path", metavar="PATH", help="full path, e.g. acme/tools/lib")
     create.set_defaults(run=_create_project)
+
+    _set_visibility_command(project, "project", data)
 
     token = commands.add_parser("token", help="manage tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -124,6 +132,27 @@ def _parser() -> argparse.ArgumentParser:
                     help="remove staged uploads older than this (default: one day)")
     gc.set_defaults(run=_gc)
     return parser
+
+
+def _set_visibility_command(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+                            kind: str, data: argparse.ArgumentParser) -> None:
+    command = commands.add_parser(
+        "set-visibility", parents=[data],
+        help=f"make a {kind} public or private (never more visible than its parent group)")
+    command.add_argument("path", metavar="PATH", help=f"the {kind}'s full path")
+    command.add_argument("visibility", choices=("public", "private"))
+    command.set_defaults(run=_set_visibility, kind=kind)
+
+
+def _set_visibility(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    lookup = registry.catalog.group_by_path if args.kind == "group" else (
+        registry.catalog.project_by_path)
+    if lookup(args.path) is None:
+        raise CatalogError(f"no {args.kind} {args.path!r}")
+    found = registry.set_visibility(args.path, args.visibility)
+    print(f"{args.kind} {found.path} is now {found.visibility}")
+    return 0
 
 
 def _grant(text: str) -> Grant:
@@ -232,7 +261,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
         return 2
     registry = create_app(args.data, layout=args.layout, project=args.project,
-                          upstream=args.upstream)
+                          upstream=args.upstream, trusted_hosts=args.trusted_hosts)
     if flat and registry.catalog.project(args.project) is None:
         registry.create_project(args.project, "private")
         print(f"created private project {args.project}")

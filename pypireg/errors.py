@@ -52,6 +52,7 @@ def error_response(exc: HTTPException, environ: dict) -> Response:
         return exc.get_response(environ)
     message = message_for(exc)
     response = Response(json.dumps({"message": message}), mimetype="application/json")
+    response.headers["X-Content-Type-Options"] = "nosniff"
     # The reason phrase carries the message too, as PyPI does: twine and pip print the
     # status line, not the body.
     response.status = f"{exc.code} {_reason_phrase(message.partition(' ')[2])}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import dists
 from .dists import DEFAULT_LIMITS
-from .protocols import ListsKeys
+from .protocols import ListsKeys, SweepsLeftovers
 from .storage import blob_key
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .protocols import Storage
 
 STAGING_MAX_AGE = 24 * 3600  # an upload still staging after a day was abandoned
+STAGING_PREFIXES = ("upload-", "metadata-")  # uploads, and copies the backfill reads
 
 
 def release_blobs(catalog: Catalog, storage: Storage, keys: Iterable[str]) -> int:
@@ -47,16 +48,20 @@ class GarbageReport:
     files: int = 0
     blobs: int = 0
     staging_files: int = 0
+    leftovers: int = 0  # temporary files of storage writes a crash interrupted
     metadata: int = 0  # files given their core metadata (PEP 658) after the fact
     orphans_checked: bool = True
 
     @property
     def total(self) -> int:
-        return self.packages + self.files + self.blobs + self.staging_files + self.metadata
+        return (self.packages + self.files + self.blobs + self.staging_files + self.leftovers
+                + self.metadata)
 
     def __str__(self) -> str:
         text = (f"purged {self.packages} packages and {self.files} files pending destruction;"
                 f" removed {self.blobs} blobs and {self.staging_files} stale staging files")
+        if self.leftovers:
+            text += f"; removed {self.leftovers} temporary files of interrupted writes"
         if self.metadata:
             text += f"; extracted core metadata for {self.metadata} older files"
         if not self.orphans_checked:
@@ -68,7 +73,8 @@ def collect_garbage(
     catalog: Catalog, storage: Storage, staging_dir: str, *,
     staging_max_age: float = STAGING_MAX_AGE, limits: Limits = DEFAULT_LIMITS,
 ) -> GarbageReport:
-    """Remove soft-deleted rows, blobs no row uses, and abandoned staging files.
+    """Remove soft-deleted rows, blobs no row uses, abandoned staging files and what
+    interrupted storage writes left, once older than ``staging_max_age`` seconds.
 
     Safe to run while the registry serves, and as often as you like: a second run finds
     nothing left to do.
@@ -89,6 +95,8 @@ def collect_garbage(
     else:
         report.orphans_checked = False
     report.staging_files = _sweep_staging(staging_dir, staging_max_age)
+    if isinstance(storage, SweepsLeftovers):
+        report.leftovers = storage.sweep_leftovers(time.time() - staging_max_age)
     report.metadata = backfill_metadata(catalog, storage, staging_dir, limits)
     return report
 
@@ -131,7 +139,7 @@ def _sweep_staging(staging_dir: str, max_age: float) -> int:
     cutoff = time.time() - max_age
     removed = 0
     for entry in os.scandir(staging_dir):
-        if entry.name.startswith("upload-") and entry.stat().st_mtime < cutoff:
+        if entry.name.startswith(STAGING_PREFIXES) and entry.stat().st_mtime < cutoff:
             try:
                 os.unlink(entry.path)
                 removed += 1

@@ -103,6 +103,20 @@ class ListsKeys(Protocol):
 
 
 @runtime_checkable
+class SweepsLeftovers(Protocol):
+    """Optional extra for a storage whose interrupted writes can leave files behind.
+
+    ``pypireg gc`` calls it so that, after a crash at any moment, nothing is left in the
+    storage but live blobs.
+    """
+
+    def sweep_leftovers(self, older_than: float) -> int:
+        """Remove what unfinished writes left that was last touched before ``older_than``
+        (a Unix time); return how many were removed."""
+        ...
+
+
+@runtime_checkable
 class AuthProvider(Protocol):
     """Who is calling, and what they may do to a project."""
 

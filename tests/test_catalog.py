@@ -17,7 +17,7 @@ from .conftest import Env, wheel_bytes, wheel_name
 
 def test_groups_and_projects_follow_path_rules(tmp_path) -> None:
     catalog = Catalog(str(tmp_path / "c.db"))
-    catalog.create_group("acme", "private")
+    catalog.create_group("acme", "public")
     catalog.create_group("acme/team", "public")
     project = catalog.create_project("acme/team/lib", "public")
     assert project.namespaces == ("acme", "acme/team")

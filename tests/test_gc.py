@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import time
+
+import pytest
 
 import pypireg
 from pypireg.cli import main
 from pypireg.storage import blob_key
 
-from .conftest import Tree, sha256, wheel_bytes, wheel_keys
+from .conftest import Tree, sha256, wheel_bytes, wheel_keys, wheel_name
 
 
 def fs_tree(tmp_path) -> Tree:
@@ -129,3 +133,85 @@ def test_gc_command(tmp_path, capsys) -> None:
     assert out[-1] == "4"
     assert main(["gc", "--data", str(tmp_path / "data")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "0"
+
+
+def test_gc_removes_temporary_files_of_interrupted_writes_once_stale(tmp_path) -> None:
+    tree = fs_tree(tmp_path)
+    tree.upload_wheel("acme/web", "pkg", "1.0")
+    files = tmp_path / "data" / "files"
+    (files / "sha256" / "ab").mkdir(parents=True)
+    old, fresh = files / "sha256" / "ab" / ".tmp-old", files / "sha256" / ".tmp-fresh"
+    for path in (old, fresh):
+        path.write_bytes(b"half a blob")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    report = tree.registry.collect_garbage()
+    assert report.leftovers == 1 and not old.exists() and fresh.exists()  # fresh: in flight
+    assert "removed 1 temporary files of interrupted writes" in str(report)
+    assert tree.registry.collect_garbage(staging_max_age=0).leftovers == 1
+    assert not fresh.exists()
+    assert tree.registry.storage.keys() == wheel_keys("pkg", "1.0")  # type: ignore[attr-defined]
+
+
+# A process that uploads one wheel and dies (os._exit, as a kill would) at a chosen moment.
+CRASHING_UPLOAD = r"""
+import os, sys
+import pypireg
+from pypireg import forms
+from pypireg.storage import filesystem
+from werkzeug.test import Client
+
+data, token, wheel, moment = sys.argv[1:]
+
+def die(*_, **__):
+    os._exit(17)
+
+if moment == "staging":  # half-way through receiving the file
+    real_write = forms.StagingFile.write
+    def write(self, chunk):
+        real_write(self, chunk[: len(chunk) // 2])
+        die()
+    forms.StagingFile.write = write
+elif moment == "blob":  # the file's blob is in place, its row not committed
+    real_put = filesystem.FileSystemStorage.put_file
+    def put_file(self, key, path):
+        real_put(self, key, path)
+        die()
+    filesystem.FileSystemStorage.put_file = put_file
+elif moment == "metadata":  # half-way through writing the metadata blob
+    def copy(source, target, length=0):
+        target.write(source.read(10))
+        target.flush()
+        die()
+    filesystem.shutil.copyfileobj = copy
+
+with open(wheel, "rb") as stream:
+    response = Client(pypireg.create_app(data)).post(
+        "/projects/p/packages/pypi", headers={"PRIVATE-TOKEN": token},
+        data={"name": "pkg", "version": "1.0", "content": (stream, os.path.basename(wheel))})
+print(response.status_code)
+"""
+
+
+@pytest.mark.parametrize("moment", ["staging", "blob", "metadata", "never"])
+def test_a_crash_at_any_moment_leaves_nothing_after_gc(tmp_path, moment: str) -> None:
+    data = tmp_path / "data"
+    registry = pypireg.create_app(data)
+    registry.create_project("p", "private")
+    token = registry.create_token("ci", ["p:write"])
+    wheel = tmp_path / wheel_name("pkg", "1.0")
+    wheel.write_bytes(wheel_bytes("pkg", "1.0"))
+    crashed = subprocess.run([sys.executable, "-c", CRASHING_UPLOAD, str(data), token,
+                              str(wheel), moment], capture_output=True, text=True)
+    assert crashed.returncode == (0 if moment == "never" else 17), crashed.stderr
+    left = {p.name for p in tmp_path.joinpath("data").rglob("*") if p.is_file()}
+    if moment != "never":
+        assert left - {"catalog.db", "catalog.db-wal", "catalog.db-shm"}, "nothing to sweep"
+    reopened = pypireg.create_app(data)
+    reopened.collect_garbage(staging_max_age=0)
+    expected = wheel_keys("pkg", "1.0") if moment == "never" else []
+    assert reopened.storage.keys() == expected  # type: ignore[attr-defined]
+    stored = [p for p in (data / "files").rglob("*") if p.is_file()]
+    assert len(stored) == len(expected)  # no temporary files either
+    assert os.listdir(data / "staging") == []
+    assert reopened.catalog.db["package_files"].count == len(expected) // 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..limits import MAX_ID
 from ..models import Group, Project, Visibility
 from .base import CatalogBase, CatalogError, utcnow
 
@@ -16,6 +17,7 @@ class NamespaceQueries(CatalogBase):
         with self.write():
             self._check_free(path)
             parent_id = self._parent_group_id(parent, path)
+            self._check_parent_allows(parent, path, "group", visibility)
             row = {"path": path, "name": name, "parent_id": parent_id,
                    "visibility": visibility, "created_at": utcnow()}
             row["id"] = self.db["groups"].insert(row).last_pk
@@ -26,16 +28,52 @@ class NamespaceQueries(CatalogBase):
         with self.write():
             self._check_free(path)
             group_id = self._parent_group_id(parent, path)
-            if group_id is not None and visibility == "public":
-                group = self.group_by_path(parent)
-                if group and group.visibility == "private":
-                    raise CatalogError(
-                        f"project {path!r} cannot be public inside private group {parent!r}"
-                    )
+            self._check_parent_allows(parent, path, "project", visibility)
             row = {"path": path, "name": name, "group_id": group_id,
                    "visibility": visibility, "serial": 0, "created_at": utcnow()}
             row["id"] = self.db["projects"].insert(row).last_pk
         return Project(**row)
+
+    def set_visibility(self, path: str, visibility: Visibility) -> Group | Project:
+        """Make a group or project public or private, keeping GitLab's rule: nothing is
+        more visible than the group it is in."""
+        with self.write():
+            group, project = self.group_by_path(path), self.project_by_path(path)
+            if group is None and project is None:
+                raise CatalogError(f"no group or project {path!r}")
+            kind, table = ("group", "groups") if group else ("project", "projects")
+            parent = path.rpartition("/")[0]
+            self._check_parent_allows(parent, path, kind, visibility)
+            if group is not None and visibility == "private":
+                public = self._public_below(group)
+                if public:
+                    raise CatalogError(
+                        f"group {path!r} cannot be private while something inside it is"
+                        f" public ({', '.join(public)}): make that private first")
+            self.db.execute(f"UPDATE {table} SET visibility = ? WHERE path = ? COLLATE NOCASE",
+                            [visibility, path])
+            if project is not None:
+                self.db.execute("UPDATE projects SET serial = serial + 1 WHERE id = ?",
+                                [project.id])  # its pages' caching changes
+        return self.group_by_path(path) or self.project_by_path(path)  # type: ignore[return-value]
+
+    def _check_parent_allows(self, parent: str, path: str, kind: str,
+                             visibility: Visibility) -> None:
+        if visibility != "public" or not parent:
+            return
+        group = self.group_by_path(parent)
+        if group is not None and not group.is_public:
+            raise CatalogError(f"{kind} {path!r} cannot be public inside private group"
+                               f" {parent!r}")
+
+    def _public_below(self, group: Group) -> list[str]:
+        """Paths of the public groups and projects anywhere below ``group``."""
+        pattern = _like_prefix(group.path)
+        return [row["path"] for row in self.db.query(
+            "SELECT path FROM groups WHERE path LIKE ? ESCAPE '\\' AND visibility = 'public'"
+            " UNION ALL"
+            " SELECT path FROM projects WHERE path LIKE ? ESCAPE '\\' AND visibility = 'public'"
+            " ORDER BY path", [pattern, pattern])]
 
     def _check_free(self, path: str) -> None:
         if self.path_exists(path):
@@ -69,7 +107,9 @@ class NamespaceQueries(CatalogBase):
 
     def _by_ref(self, table: str, ref: str | int, *, numeric_is_id: bool = True) -> dict | None:
         """One row by id (an int, or digits when ``numeric_is_id``) or by full path."""
-        if isinstance(ref, int) or (numeric_is_id and ref.isdigit()):
+        if isinstance(ref, int) or (numeric_is_id and ref.isascii() and ref.isdigit()):
+            if len(str(ref)) > len(str(MAX_ID)) or int(ref) > MAX_ID:
+                return None  # past the database's integers: no row has that id
             where, value = "id = ?", int(ref)
         else:
             where, value = "path = ? COLLATE NOCASE", ref
@@ -79,11 +119,9 @@ class NamespaceQueries(CatalogBase):
     def projects_in_group(self, group: Group, *, subgroups: bool = True) -> list[Project]:
         """The group's projects, and with ``subgroups`` those of every group below it."""
         if subgroups:
-            # Paths are compared case-insensitively; escape LIKE's wildcards in the path.
-            pattern = group.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             rows = self.db.query(
                 "SELECT * FROM projects WHERE path LIKE ? ESCAPE '\\' ORDER BY id",
-                [pattern + "/%"],
+                [_like_prefix(group.path)],
             )
         else:
             rows = self.db.query(
@@ -104,3 +142,9 @@ def _split(path: str) -> tuple[str, str]:
         )
     parent, _, name = path.rpartition("/")
     return parent, name
+
+
+def _like_prefix(path: str) -> str:
+    """A LIKE pattern for everything below ``path`` (LIKE compares case-insensitively, as
+    paths are), its wildcards escaped."""
+    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"

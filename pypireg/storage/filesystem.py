@@ -11,6 +11,8 @@ from typing import IO
 
 from .keys import check_key
 
+_TEMPORARY = ".tmp-"  # a write in progress, renamed over its key when complete
+
 
 class FileSystemStorage:
     """Files under ``root``; a key ``ab/cd/rest`` is the file ``root/ab/cd/rest``.
@@ -42,7 +44,7 @@ class FileSystemStorage:
     def put_stream(self, key: str, stream: IO[bytes]) -> None:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMPORARY)
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(stream, out, 1024 * 1024)
@@ -68,12 +70,22 @@ class FileSystemStorage:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    def sweep_leftovers(self, older_than: float) -> int:
+        """Remove the temporary files of writes a crash interrupted (``.tmp-*``)."""
+        removed = 0
+        for path in self.root.rglob(f"{_TEMPORARY}*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_file() and path.stat().st_mtime < older_than:
+                    path.unlink()
+                    removed += 1
+        return removed
+
     def keys(self) -> list[str]:
         """Every stored key (used by garbage collection)."""
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in self.root.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
+            if p.is_file() and not p.name.startswith(_TEMPORARY)
         )
 
 

@@ -12,10 +12,11 @@ from werkzeug.wrappers import Response
 from ..catalog import ORDER_COLUMNS, CatalogError
 from ..errors import ResourceNotFound
 from ..models import DELETE, READ, Package, PackageFile, Project
-from .params import Page, boolean, choice, integer_id
+from .params import Page, body_fields, boolean, choice, integer_id
 
 if TYPE_CHECKING:
     from ..app import Registry, RegistryRequest
+    from ..limits import Limits
 
 PACKAGE_TYPES = (
     "conan", "maven", "npm", "pypi", "composer", "nuget", "helm", "terraform_module", "golang",
@@ -24,6 +25,7 @@ STATUSES = ("default", "hidden", "processing", "error", "pending_destruction")
 PROJECT_ORDER = tuple(k for k in ORDER_COLUMNS if k != "project_path")
 GROUP_ORDER = tuple(ORDER_COLUMNS)
 MAX_REASON = 1000
+MAX_BODY = 64 * 1024  # the parameters of a yank
 
 
 def project_packages(registry: Registry, request: RegistryRequest, project: str) -> Response:
@@ -73,7 +75,7 @@ def delete_package_file(
     registry: Registry, request: RegistryRequest, project: str, package_id: str,
     package_file_id: str,
 ) -> Response:
-    file_id = integer_id(package_file_id, "package_file_id")
+    file_id = integer_id(package_file_id, "package_file_id", "Package file")
     _, pkg = _package(registry, request, project, package_id, DELETE)
     package_file = registry.catalog.package_file(pkg.id, file_id)
     if package_file is None:
@@ -99,8 +101,7 @@ def unyank(
 def _yank(registry: Registry, request: RegistryRequest, project: str, package_id: str,
           *, yanked: bool) -> Response:
     _, pkg = _package(registry, request, project, package_id, DELETE)
-    fields = request.get_json(silent=True) if request.is_json else None
-    fields = fields if isinstance(fields, dict) else {**request.args, **request.form}
+    fields = body_fields(request, MAX_BODY)
     reason, file_name = str(fields.get("reason", "")), fields.get("file_name")
     if len(reason) > MAX_REASON:
         raise BadRequest(f"reason is invalid: longer than {MAX_REASON} characters")
@@ -126,10 +127,11 @@ def _listing(
     status = choice(args, "status", STATUSES)
     boolean(args, "include_versionless")  # checked; every PyPI package has a version
     page = Page.from_args(args)
+    terms = _name_terms(args.get("package_name", ""), registry.limits)
     registry.downloads.flush()
     packages, total = registry.catalog.list_packages(
         [p.id for p in projects], order_by=order_by or "created_at", sort=sort or "asc",
-        package_type=package_type, name_terms=args.get("package_name", "").split(),
+        package_type=package_type, name_terms=terms,
         status=status, limit=page.size, offset=page.offset,
     )
     by_id = {p.id: p for p in projects}
@@ -138,10 +140,22 @@ def _listing(
     return page.headers(_json(body), request, total)
 
 
+def _name_terms(text: str, limits: Limits) -> list[str]:
+    """``package_name``'s terms, each of which must match; bounded, since each adds a
+    condition to the query."""
+    if len(text) > limits.max_name_filter_length:
+        raise BadRequest(f"package_name is invalid: longer than {limits.max_name_filter_length}"
+                         " characters")
+    terms = text.split()
+    if len(terms) > limits.max_name_terms:
+        raise BadRequest(f"package_name is invalid: more than {limits.max_name_terms} terms")
+    return terms
+
+
 def _package(
     registry: Registry, request: RegistryRequest, project: str, package_id: str, action: Any
 ) -> tuple[Project, Package]:
-    number = integer_id(package_id, "package_id")
+    number = integer_id(package_id, "package_id", "Package")
     found = registry.authorize(request, project, action)
     registry.downloads.flush()  # so last_downloaded_at is current
     pkg = registry.catalog.package(found.id, number)

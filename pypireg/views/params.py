@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import BadRequest
+
+from ..errors import ResourceNotFound
+from ..limits import MAX_ID
 
 if TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
@@ -18,6 +22,7 @@ DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 _TRUE = ("true", "1", "yes", "t")
 _FALSE = ("false", "0", "no", "f")
+_MAX_ID_DIGITS = len(str(MAX_ID))
 
 
 def choice(args: MultiDict[str, str], name: str, allowed: Sequence[str],
@@ -42,11 +47,36 @@ def boolean(args: MultiDict[str, str], name: str, default: bool = False) -> bool
     raise BadRequest(f"{name} is invalid: {value!r} is not true or false")
 
 
-def integer_id(value: str, name: str) -> int:
-    """A numeric id from the path, such as ``package_id``."""
-    if not value.isdigit():
+def integer_id(value: str, name: str, resource: str) -> int:
+    """A numeric id from the path, such as ``package_id``.
+
+    Not a number (ASCII digits only: ``str.isdigit`` also takes ``²``): 400, as GitLab
+    answers. A number no row can have (past the database's 64-bit integers): 404.
+    """
+    if not is_number(value):
         raise BadRequest(f"{name} is invalid: {value!r} is not a number")
+    if len(value) > _MAX_ID_DIGITS or int(value) > MAX_ID:
+        raise ResourceNotFound(resource)
     return int(value)
+
+
+def is_number(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
+def body_fields(request: Request, limit: int) -> dict[str, Any]:
+    """An endpoint's parameters, as GitLab's API takes them: from a JSON object body, a
+    form body or the query string. The body may be at most ``limit`` bytes."""
+    request.max_content_length = limit
+    if request.is_json:
+        try:
+            fields = json.loads(request.get_data() or b"{}")
+        except (ValueError, RecursionError):
+            raise BadRequest("the JSON body is not valid JSON") from None
+        if not isinstance(fields, dict):
+            raise BadRequest("the JSON body must be an object of parameters")
+        return fields
+    return {**request.args, **request.form}
 
 
 @dataclass(frozen=True)
@@ -64,6 +94,9 @@ class Page:
         size = _positive(args, "per_page", DEFAULT_PER_PAGE)
         if size > MAX_PER_PAGE:
             raise BadRequest(f"per_page is invalid: it must be between 1 and {MAX_PER_PAGE}")
+        if (number - 1) * size > MAX_ID:
+            raise BadRequest(f"page is invalid: page {number} of {size} starts past the last"
+                             " row there can be")
         return cls(number, size)
 
     def headers(self, response: Response, request: Request, total: int) -> Response:
@@ -87,8 +120,9 @@ def _positive(args: MultiDict[str, str], name: str, default: int) -> int:
     value = args.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or int(value) < 1:
-        raise BadRequest(f"{name} is invalid: {value!r} is not a whole number of 1 or more")
+    if not is_number(value) or len(value) > _MAX_ID_DIGITS or not 1 <= int(value) <= MAX_ID:
+        raise BadRequest(f"{name} is invalid: {value!r} is not a whole number from 1 to"
+                         f" {MAX_ID}")
     return int(value)
 
 

@@ -88,7 +88,8 @@ def test_every_endpoint_has_a_view_and_a_row_in_the_docs() -> None:
 
 
 @pytest.mark.parametrize("protocol", [
-    protocols.Storage, protocols.ServesDownloads, protocols.ListsKeys, protocols.AuthProvider,
+    protocols.Storage, protocols.ServesDownloads, protocols.ListsKeys, protocols.SweepsLeftovers,
+    protocols.AuthProvider,
     protocols.Dispatcher, protocols.URLAdapter,
 ])
 def test_every_protocol_method_is_documented(protocol: type) -> None:

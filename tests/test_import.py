@@ -125,3 +125,24 @@ def test_import_needs_a_project_and_a_directory(served, tmp_path, capsys) -> Non
     code, _, err = run(capsys, "import", str(tmp_path / "missing"), "--project", "mirror",
                        "--data", str(data))
     assert code == 1 and "is not a directory" in err
+
+
+def test_files_that_are_not_distributions_are_ignored_not_failed(served, tmp_path,
+                                                                  capsys) -> None:
+    data, registry = served
+    root = tmp_path / "packages"
+    pypiserver_dir(root)
+    (root / "README.txt").write_text("how to use this mirror")
+    (root / "alpha" / "alpha-1.0.tar.gz.asc").write_text("-----BEGIN PGP SIGNATURE-----")
+    (root / "index.html").write_text("<html></html>")
+    code, out, err = run(capsys, "import", str(root), "--project", "mirror", "--data", str(data))
+    assert code == 0, err
+    assert [line for line in out if line.startswith("ignored: ")] == [
+        "ignored: README.txt: not a wheel (.whl) or an sdist (.tar.gz, .zip)",
+        "ignored: index.html: not a wheel (.whl) or an sdist (.tar.gz, .zip)",
+        "ignored: alpha/alpha-1.0.tar.gz.asc: not a wheel (.whl) or an sdist (.tar.gz, .zip)",
+    ]
+    assert out[-2] == ("imported 5, skipped 0 already present, ignored 3 that are not"
+                       " distributions, failed 0")
+    assert out[-1] == "5" and "failed" not in err
+    assert registry.catalog.db["package_files"].count == 5

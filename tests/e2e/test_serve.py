@@ -72,3 +72,60 @@ def test_the_readme_recipe_against_a_served_registry(served, clients: Clients, g
         "http://", f"http://__token__:{token}@")
     clients.pip_install(python, index, "acme-greet")
     assert clients.greet(python) == "hello from acme.greet 2.0"
+
+
+def raw_request(url: str, request: bytes) -> bytes:
+    """Send raw bytes to the server and read its whole answer (it closes the connection)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("target", [
+    "/projects/99999999999999999999/packages",
+    "/projects/1/packages?page=%C2%B2",
+    "/projects/1/packages?page=%D9%A3&x=%E2%98%83",
+    "/projects/1/packages/%C2%B2",
+    "/projects/1/packages?package_name=" + "+a" * 400,
+    "/groups/%D9%A3/-/packages/pypi/simple/",
+])
+def test_hostile_requests_to_a_live_server_are_answered(served, target: str) -> None:
+    url, data, _ = served
+    cli(data, "project", "create", "tools", "--public")
+    prefix = "/api/v4"
+    answer = raw_request(url, f"GET {prefix}{target} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+                         .encode())
+    status = answer.split(b" ", 2)[1]
+    assert status.startswith(b"4") and len(status) == 3, answer[:200]
+    assert b"X-Content-Type-Options: nosniff" in answer
+
+
+def test_serve_with_trusted_hosts(tmp_path) -> None:
+    data = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pypireg", "serve", "--port", "0", "--data", str(data),
+         "--trusted-host", "127.0.0.1", "--trusted-host", ".example.com"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        for line in process.stdout:  # type: ignore[union-attr]
+            if " serving " in line:
+                url = line.rstrip().split(" at ")[1]
+                break
+        cli(data, "project", "create", "tools", "--public")
+        page = "/api/v4/projects/tools/packages/pypi/simple/"
+        for host, status in (("127.0.0.1", b"200"), ("pypi.example.com", b"200"),
+                             ("attacker.test", b"400")):
+            answer = raw_request(url, f"GET {page} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            assert answer.split(b" ", 2)[1] == status, (host, answer[:200])
+        assert b"is not trusted" in answer
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -18,9 +18,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from . import archives
-from .limits import Limits
-
-DEFAULT_LIMITS = Limits()
+from .limits import DEFAULT_LIMITS, Limits
 
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")

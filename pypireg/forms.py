@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 USAGE = "send multipart/form-data with the fields content (the file), name and version"
 CONTENT = "content"
+STAGING_PREFIX = "upload-"  # the staging file of an upload in progress
 _READ_SIZE = 64 * 1024
 # The decoder buffers a preamble, a part's headers and the epilogue whole: cap those.
 _FRAMING_LIMIT = 1024 * 1024
@@ -57,7 +58,7 @@ class StagingFile:
     """A temporary file that hashes what is written to it and enforces a size limit."""
 
     def __init__(self, directory: str, limit: int) -> None:
-        fd, self.path = tempfile.mkstemp(dir=directory, prefix="upload-")
+        fd, self.path = tempfile.mkstemp(dir=directory, prefix=STAGING_PREFIX)
         self._file = os.fdopen(fd, "w+b")
         self._limit = limit
         self._digests = FileDigests()

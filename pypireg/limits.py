@@ -41,3 +41,6 @@ class Limits:
     #: Search terms in the Packages API's ``package_name``, and its length.
     max_name_terms: int = 20
     max_name_filter_length: int = 1000
+
+
+DEFAULT_LIMITS = Limits()

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import dists
-from .dists import DEFAULT_LIMITS
+from .forms import STAGING_PREFIX
+from .limits import DEFAULT_LIMITS
 from .protocols import ListsKeys, SweepsLeftovers
 from .storage import blob_key
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from .protocols import Storage
 
 STAGING_MAX_AGE = 24 * 3600  # an upload still staging after a day was abandoned
-STAGING_PREFIXES = ("upload-", "metadata-")  # uploads, and copies the backfill reads
+BACKFILL_PREFIX = "metadata-"  # a stored file copied out for its metadata to be read
 
 
 def release_blobs(catalog: Catalog, storage: Storage, keys: Iterable[str]) -> int:
@@ -127,7 +128,7 @@ def _core_metadata_of(storage: Storage, package_file: PackageFile, staging_dir: 
     """Copy the stored file to a temporary one (archives need seeking) and read it."""
     try:
         with storage.open(package_file.storage_key) as source, tempfile.NamedTemporaryFile(
-                dir=staging_dir, prefix="metadata-") as copy:
+                dir=staging_dir, prefix=BACKFILL_PREFIX) as copy:
             shutil.copyfileobj(source, copy, 1024 * 1024)
             copy.flush()
             return dists.core_metadata(copy.name, package_file.file_name, limits)
@@ -139,7 +140,8 @@ def _sweep_staging(staging_dir: str, max_age: float) -> int:
     cutoff = time.time() - max_age
     removed = 0
     for entry in os.scandir(staging_dir):
-        if entry.name.startswith(STAGING_PREFIXES) and entry.stat().st_mtime < cutoff:
+        if (entry.name.startswith((STAGING_PREFIX, BACKFILL_PREFIX))
+                and entry.stat().st_mtime < cutoff):
             try:
                 os.unlink(entry.path)
                 removed += 1

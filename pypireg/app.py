@@ -10,8 +10,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError, NotFound
+from werkzeug.exceptions import (
+    Forbidden,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    SecurityError,
+)
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.wrappers import Request
 
 from .auth import Grant, TokenAuth, issue_token
@@ -70,7 +77,7 @@ class Registry:
         self.downloads = DownloadTracker(catalog, download_flush_interval)
         self.page_max_age = page_max_age
         self.upstream = upstream
-        self.trusted_hosts = list(trusted_hosts) if trusted_hosts is not None else None
+        self.trusted_hosts = _host_names(trusted_hosts)
         self.views = dict(views)
 
     # -- WSGI -------------------------------------------------------------------------------
@@ -78,9 +85,9 @@ class Registry:
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = RegistryRequest(environ)
         try:
-            if self.trusted_hosts is not None:
-                request.trusted_hosts = self.trusted_hosts
-                _ = request.host  # raises werkzeug's SecurityError (a 400) for any other
+            if self.trusted_hosts is not None and not host_is_trusted(
+                    request.host.lower(), self.trusted_hosts):
+                raise SecurityError(f"Host {request.host!r} is not trusted")
             request.urls = self.dispatcher.bind_to_environ(environ)
             endpoint, args = request.urls.match()
             response = self.views[endpoint](self, request, **args)
@@ -275,6 +282,26 @@ def create_app(
         upstream=upstream,
         trusted_hosts=trusted_hosts,
     )
+
+
+def _host_names(hosts: Iterable[str] | None) -> list[str] | None:
+    """Trusted host names as werkzeug compares them: lower case, IDNA-encoded, checked."""
+    if hosts is None:
+        return None
+    names = []
+    for host in hosts:
+        name = host.strip().lower()
+        bare = name.removeprefix(".")
+        try:
+            encoded = bare.encode("idna").decode("ascii")
+        except UnicodeError:
+            encoded = ""
+        if not encoded or not host_is_trusted(encoded, [encoded]):
+            raise ValueError(f"trusted host {host!r} is not a host name")
+        names.append(name[: len(name) - len(bare)] + encoded)
+    if not names:
+        raise ValueError("trusted_hosts is empty: pass None to answer every host")
+    return names
 
 
 def _limits(limits: Limits | None, max_upload_size: int | None) -> Limits:

@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CatalogError, InvalidGrant) as exc:
+    except (CatalogError, InvalidGrant, ValueError) as exc:
         print(f"pypireg: error: {exc}", file=sys.stderr)
         return 1
 

@@ -132,9 +132,10 @@ class _Parser:
         self.file_name = ""
         self._parts = 0
         self._in_memory = 0
-        self._name: str | None = None
-        self._pieces: list[bytes] | None = None  # None while the content part streams
-        self._keep = False
+        # Where the current part's data goes: the staging file (content), a field's
+        # pieces, or nowhere (a file part that is not the distribution, such as a signature).
+        self._sink: StagingFile | list[bytes] | None = None
+        self._name = ""
 
     def feed(self, boundary: bytes, chunks: Iterator[bytes | None]) -> None:
         decoder = MultipartDecoder(boundary, max_form_memory_size=_FRAMING_LIMIT)
@@ -160,34 +161,31 @@ class _Parser:
         if self._parts > self._limits.max_form_parts:
             raise RequestEntityTooLarge(
                 f"the upload has more than {self._limits.max_form_parts} form parts")
-        self._name = part.name
         if isinstance(part, File) and part.name == CONTENT:
             if self.content is not None:
                 raise BadRequest("the upload has more than one 'content' file part")
             self.content = StagingFile(self._staging_dir, self._limits.max_upload_size)
             self.file_name = part.filename or ""
-            self._pieces = None
+            self._sink = self.content
+        elif isinstance(part, Field) and part.name is not None:
+            self._sink, self._name = [], part.name
         else:
-            # A field, or a file that is not the distribution (a signature, say): both
-            # count against the in-memory budget; only named fields are kept.
-            self._pieces = []
-            self._keep = isinstance(part, Field) and part.name is not None
+            self._sink = None
 
     def _data(self, event: Data) -> None:
-        if self._pieces is None:
-            assert self.content is not None
-            self.content.write(event.data)
+        if isinstance(self._sink, StagingFile):
+            self._sink.write(event.data)
             return
-        self._in_memory += len(event.data)
+        self._in_memory += len(event.data)  # kept or not, it passed through memory
         if self._in_memory > self._limits.max_form_fields_size:
             raise RequestEntityTooLarge(
                 f"the form fields besides the file exceed"
                 f" {human(self._limits.max_form_fields_size)} together")
-        if not self._keep:
+        if self._sink is None:
             return
-        self._pieces.append(event.data)
+        self._sink.append(event.data)
         if not event.more_data:
-            self.fields.append((str(self._name), b"".join(self._pieces).decode("utf-8", "replace")))
+            self.fields.append((self._name, b"".join(self._sink).decode("utf-8", "replace")))
 
     def discard(self) -> None:
         if self.content is not None:
@@ -195,9 +193,21 @@ class _Parser:
 
 
 def _chunks(stream: IO[bytes]) -> Iterator[bytes | None]:
-    """The body in pieces, then ``None`` for its end (what the decoder expects)."""
+    """The body in pieces, then ``None`` for its end (what the decoder expects).
+
+    A piece that ends between the two dashes that close the last boundary makes
+    werkzeug's decoder (3.1) add a stray ``\r`` to the last part (pallets/werkzeug#3285),
+    so trailing dashes wait for the next piece.
+    """
+    held = b""
     while data := stream.read(_READ_SIZE):
-        yield data
+        data = held + data
+        dashes = min(2, len(data) - len(data.rstrip(b"-")))
+        held, data = data[len(data) - dashes:], data[:len(data) - dashes]
+        if data:
+            yield data
+    if held:
+        yield held
     yield None
 
 

@@ -16,6 +16,19 @@ GiB = 1024 * MiB
 
 # SQLite's integers (and PostgreSQL's bigint) stop here: larger ids cannot exist.
 MAX_ID = 2**63 - 1
+_MAX_ID_DIGITS = len(str(MAX_ID))
+
+
+def as_id(text: str) -> int | None:
+    """The number ``text`` spells, if it is ASCII digits a database id can be; else None.
+
+    (``str.isdigit`` also takes ``²`` and Arabic-Indic digits, which ``int`` rejects or
+    reads differently, and Python refuses to convert more than 4,300 digits.)
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_ID_DIGITS:
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
 
 
 @dataclass(frozen=True)

@@ -243,3 +243,73 @@ def corrupt_gzip(path: Path) -> Path:
     half = len(data) // 2
     target.write_bytes(data[:half] + b"\xff" * (len(data) - half))
     return target
+
+
+def _extension(kind: bytes, body: bytes) -> bytes:
+    """A pax or GNU extension header carrying ``body``, padded to whole blocks."""
+    name = "././@PaxHeader" if kind in (tarfile.XHDTYPE, tarfile.XGLTYPE) else "././@LongLink"
+    return _header(name, size=len(body), kind=kind) + body + b"\0" * (-len(body) % 512)
+
+
+def quadratic_pax_header(path: Path, size: int = 1 * MiB) -> Path:
+    """A pax header of ``2 2 2 ...``: quadratic to parse for tarfile before CVE-2024-6232."""
+    body = (b"2 " * (size // 2))[:size]
+    return write_tgz(path / SDIST_NAME, iter([_extension(tarfile.XHDTYPE, body),
+                                               _member("evil-1.0/PKG-INFO", PKG_INFO)]))
+
+
+def sparse_member(path: Path) -> Path:
+    """A GNU sparse member before PKG-INFO (tarfile keeps every sparse map entry)."""
+    return write_tgz(path / SDIST_NAME, iter([
+        _header("evil-1.0/holes.bin", kind=tarfile.GNUTYPE_SPARSE),
+        _member("evil-1.0/PKG-INFO", PKG_INFO)]))
+
+
+def pax_sparse_member(path: Path) -> Path:
+    record = b"22 GNU.sparse.major=1\n"
+    return write_tgz(path / SDIST_NAME, iter([_extension(tarfile.XHDTYPE, record),
+                                               _member("evil-1.0/PKG-INFO", PKG_INFO)]))
+
+
+def _record(key: str, value: str) -> bytes:
+    """One pax record, ``LENGTH key=value\\n``, its length counting itself."""
+    text = f" {key}={value}\n"
+    length = len(text) + 1
+    while len(f"{length}{text}") != length:
+        length += 1
+    return f"{length}{text}".encode()
+
+
+def global_pax_over_members(path: Path, keys: int = 60_000, members: int = 5_000) -> Path:
+    """A 1 MiB global pax header, then ``members`` empty members and PKG-INFO last
+    (tarfile applies every global key to every later member)."""
+    body = b"".join(_record(f"k{i}", "v") for i in range(keys))[: MiB - 64]
+    body = body[: body.rfind(b"\n") + 1]
+
+    def pieces() -> Iterator[bytes]:
+        yield _extension(tarfile.XGLTYPE, body)
+        block = _header("evil-1.0/m")
+        for _ in range(members):
+            yield block
+        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+    return write_tgz(path / SDIST_NAME, pieces())
+
+
+def long_name_chain(path: Path, count: int = 300, size: int = MiB - 512) -> Path:
+    """``count`` GNU long names of ``size`` bytes in a row before PKG-INFO (tarfile holds
+    every one of them on the stack)."""
+    def pieces() -> Iterator[bytes]:
+        name = _extension(tarfile.GNUTYPE_LONGNAME, b"n" * size)
+        for _ in range(count):
+            yield name
+        yield _header("evil-1.0/named-by-the-last-long-name")
+        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+    return write_tgz(path / SDIST_NAME, pieces())
+
+
+def zip_with_trailing_junk(path: Path, junk: int = 64 * MiB) -> Path:
+    """METADATA whose compressed size takes in ``junk`` bytes after the deflate stream's end
+    (each piece after the end used to be appended to the decompressor's leftovers)."""
+    data = deflated(METADATA) + b"\0" * junk
+    return wheel(path, metadata_entry(data=data, method=8, size=len(METADATA),
+                                      crc=zlib.crc32(METADATA)))

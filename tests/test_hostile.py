@@ -90,10 +90,21 @@ HOSTILE = {
     "tar-hard-linked-pkg-info": (lambda p: archives.linked_pkg_info(p, tarfile.LNKTYPE),
                                  "PKG-INFO is a hard link"),
     "tar-device-pkg-info": (lambda p: archives.linked_pkg_info(p, tarfile.CHRTYPE),
-                            "PKG-INFO is a device or pipe"),
+                            "PKG-INFO is a device, not a regular file"),
     "tar-pkg-info-outside-its-directory": (archives.escaping_pkg_info,
                                            "holds no <name>/PKG-INFO"),
     "tar-corrupt-gzip": (archives.corrupt_gzip, "cannot read the tar.gz archive"),
+    "tar-quadratic-pax-header": (archives.quadratic_pax_header, "pax header of the tar archive"
+                                                                " is corrupt"),
+    "tar-sparse-member": (archives.sparse_member, "sparse member"),
+    "tar-pax-sparse-member": (archives.pax_sparse_member, "sparse member"),
+}
+
+# Hostile, yet valid: read (and stored) at the same bounded cost.
+HOSTILE_BUT_VALID = {
+    "tar-global-pax-header-over-5000-members": archives.global_pax_over_members,
+    "tar-300-long-names-of-1-mib-in-a-row": archives.long_name_chain,
+    "zip-64-mib-after-the-deflate-stream": archives.zip_with_trailing_junk,
 }
 
 
@@ -113,6 +124,20 @@ def test_hostile_archive_is_refused_with_its_reason(fs_env: Env, tmp_path, case:
     assert reason in response.json["message"]
     assert growth < MEMORY_BOUND, f"memory grew by {growth / 2**20:.0f} MiB"
     assert stored_state(fs_env) == before  # nothing stored, no staging file left
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_BUT_VALID))
+def test_hostile_but_valid_archive_is_read_at_bounded_cost(fs_env: Env, tmp_path,
+                                                          case: str) -> None:
+    (tmp_path / "in").mkdir()
+    path = HOSTILE_BUT_VALID[case](tmp_path / "in")
+    response, growth = peak_growth(lambda: upload_file(fs_env, path))
+    assert response.status_code == 201, response.text
+    assert growth < MEMORY_BOUND, f"memory grew by {growth / 2**20:.0f} MiB"
+    metadata = fs_env.registry.catalog.db.execute(
+        "SELECT metadata_key FROM package_files").fetchone()[0]
+    with fs_env.registry.storage.open(metadata) as stored:
+        assert stored.read() in (archives.METADATA, archives.PKG_INFO)
 
 
 def test_nothing_is_extracted_from_an_sdist(fs_env: Env, tmp_path) -> None:

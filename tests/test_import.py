@@ -113,7 +113,7 @@ def test_files_it_cannot_take_are_reported_with_reasons(served, tmp_path, capsys
     assert "README.txt" not in reasons
     assert "not a zip archive" in reasons["broken-1.0-py3-none-any.whl"]
     assert "is for package 'liar', not 'other'" in reasons["liar-1.0-py3-none-any.whl"]
-    assert "cannot read the tar.gz archive" in reasons["empty-1.0.tar.gz"]
+    assert "the tar.gz archive is empty" in reasons["empty-1.0.tar.gz"]
     assert "no <name>.dist-info/METADATA" in reasons["nometa-1.0-py3-none-any.whl"]
     assert "File already exists" in reasons["gamma-2.0-py3-none-any.whl"]
 

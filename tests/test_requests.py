@@ -238,3 +238,46 @@ def test_without_trusted_hosts_any_host_is_used(env: Env) -> None:
     page = env.app.get(API.format(project="acme/tools") + "/simple/pkg/",
                        headers={"Host": "mirror.example:81"})
     assert "http://mirror.example:81/projects/" in page.text
+
+
+class Pieces:
+    """A body that arrives in the given pieces, as a socket may deliver it."""
+
+    def __init__(self, *pieces: bytes) -> None:
+        self._pieces = list(pieces)
+
+    def read(self, _size: int) -> bytes:
+        return self._pieces.pop(0) if self._pieces else b""
+
+
+@pytest.mark.parametrize("ending", [b"\r\n--XX--\r\n", b"\r\n--XX--"])
+def test_the_file_is_stored_as_sent_wherever_the_body_is_cut(tmp_path, ending) -> None:
+    head = b'--XX\r\nContent-Disposition: form-data; name="content"; filename="a.whl"\r\n\r\n'
+    for content in (b"abcdefgh", b"abc-", b"abc\r", b"--"):
+        whole = head + content + ending
+        for cut in range(len(head), len(whole)):
+            parser = forms._Parser(str(tmp_path), pypireg.Limits())
+            parser.feed(b"XX", forms._chunks(Pieces(whole[:cut], whole[cut:])))
+            parser.content.finish()
+            with open(parser.content.path, "rb") as staged:
+                assert staged.read() == content, (content, cut)
+            parser.discard()
+
+
+def test_trusted_hosts_are_compared_without_case(tmp_path) -> None:
+    registry = pypireg.create_app(staging_dir=str(tmp_path), trusted_hosts=["PyPI.Example.com"])
+    registry.create_project("tools", "public")
+    client = Client(registry)
+    for host in ("pypi.example.com", "PYPI.example.COM:8080"):
+        response = client.get("/projects/tools/packages/pypi/simple/", headers={"Host": host})
+        assert response.status_code == 200, host
+
+
+@pytest.mark.parametrize(("hosts", "message"), [
+    ([], "trusted_hosts is empty"),
+    ([".bad..name"], "is not a host name"),
+    (["has space.example"], "is not a host name"),
+])
+def test_bad_trusted_hosts_are_refused_when_the_app_is_built(tmp_path, hosts, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        pypireg.create_app(staging_dir=str(tmp_path), trusted_hosts=hosts)

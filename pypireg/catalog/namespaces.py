@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..limits import MAX_ID
+from ..limits import MAX_ID, as_id
 from ..models import Group, Project, Visibility
 from .base import CatalogBase, CatalogError, utcnow
 
@@ -108,9 +108,10 @@ class NamespaceQueries(CatalogBase):
     def _by_ref(self, table: str, ref: str | int, *, numeric_is_id: bool = True) -> dict | None:
         """One row by id (an int, or digits when ``numeric_is_id``) or by full path."""
         if isinstance(ref, int) or (numeric_is_id and ref.isascii() and ref.isdigit()):
-            if len(str(ref)) > len(str(MAX_ID)) or int(ref) > MAX_ID:
+            number = ref if isinstance(ref, int) else as_id(ref)
+            if number is None or number > MAX_ID:
                 return None  # past the database's integers: no row has that id
-            where, value = "id = ?", int(ref)
+            where, value = "id = ?", number
         else:
             where, value = "path = ? COLLATE NOCASE", ref
         rows = list(self.db.query(f"SELECT * FROM {table} WHERE {where}", [value]))

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from werkzeug.exceptions import BadRequest
 
 from ..errors import ResourceNotFound
-from ..limits import MAX_ID
+from ..limits import MAX_ID, as_id
 
 if TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
@@ -22,7 +22,6 @@ DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 _TRUE = ("true", "1", "yes", "t")
 _FALSE = ("false", "0", "no", "f")
-_MAX_ID_DIGITS = len(str(MAX_ID))
 
 
 def choice(args: MultiDict[str, str], name: str, allowed: Sequence[str],
@@ -53,15 +52,12 @@ def integer_id(value: str, name: str, resource: str) -> int:
     Not a number (ASCII digits only: ``str.isdigit`` also takes ``²``): 400, as GitLab
     answers. A number no row can have (past the database's 64-bit integers): 404.
     """
-    if not is_number(value):
+    if not (value.isascii() and value.isdigit()):
         raise BadRequest(f"{name} is invalid: {value!r} is not a number")
-    if len(value) > _MAX_ID_DIGITS or int(value) > MAX_ID:
+    number = as_id(value)
+    if number is None:
         raise ResourceNotFound(resource)
-    return int(value)
-
-
-def is_number(value: str) -> bool:
-    return value.isascii() and value.isdigit()
+    return number
 
 
 def body_fields(request: Request, limit: int) -> dict[str, Any]:
@@ -120,10 +116,11 @@ def _positive(args: MultiDict[str, str], name: str, default: int) -> int:
     value = args.get(name)
     if value is None or value == "":
         return default
-    if not is_number(value) or len(value) > _MAX_ID_DIGITS or not 1 <= int(value) <= MAX_ID:
+    number = as_id(value)
+    if number is None or number < 1:
         raise BadRequest(f"{name} is invalid: {value!r} is not a whole number from 1 to"
                          f" {MAX_ID}")
-    return int(value)
+    return number
 
 
 def _page_url(request: Request, number: int) -> str:

@@ -1,29 +1,17 @@
-"""One metadata member out of an untrusted zip or tar.gz, at a bounded cost.
-
-``zipfile`` reads a whole central directory into objects (about 500 bytes per entry, a
-million entries cost half a gigabyte) and inflates a member in one call however far it
-expands; ``tarfile`` reads pax headers and GNU long names whole, whatever size they
-state, and keeps every member it passes. So the zip side walks the central directory
-itself, one entry at a time, and inflates with a ceiling; the tar side hands ``tarfile``
-a stream that refuses over-long reads, backward jumps and reading past a scan budget.
-Nothing is ever extracted: only the bytes of the one member are returned.
-"""
+"""Zip archives (wheels, zip sdists): the central directory walked one entry at a time, and
+the one member inflated with a ceiling."""
 
 from __future__ import annotations
 
-import gzip
 import os
 import stat
 import struct
-import tarfile
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from .limits import Limits
-
-Wanted = Callable[[str], bool]
+from ..limits import Limits
+from . import ArchiveError, Wanted, check_size, describe
 
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")
@@ -35,20 +23,8 @@ _UTF8_FLAG = 0x800
 _ENCRYPTED_FLAG = 0x1
 _MAX_ZIP_VERSION = 63  # what zipfile (and so pip) can extract
 _STORED, _DEFLATED = 0, 8
+_UNIX = 3  # the creating system whose file modes the high external attributes hold
 _CHUNK = 64 * 1024
-
-
-class ArchiveError(ValueError):
-    """The archive is unreadable, hostile or over a limit; the message says which."""
-
-
-def is_safe_top(name: str, leaf: str) -> bool:
-    """``<dir>/<leaf>`` with a plain directory name: no ``..``, no absolute path."""
-    top, sep, rest = name.partition("/")
-    return bool(sep) and rest == leaf and top not in ("", ".", "..") and "\\" not in top
-
-
-# -- zip ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -73,7 +49,7 @@ def zip_member(path: str, wanted: Wanted, limits: Limits, label: str) -> bytes |
     except ArchiveError:
         raise
     except Exception as exc:  # anything struct, zlib or the OS can raise on a hostile file
-        raise ArchiveError(f"cannot read the zip archive: {_describe(exc)}") from None
+        raise ArchiveError(f"cannot read the zip archive: {describe(exc)}") from None
 
 
 def _find_entry(fp: IO[bytes], wanted: Wanted, limits: Limits) -> tuple[_Entry | None, int]:
@@ -89,8 +65,8 @@ def _find_entry(fp: IO[bytes], wanted: Wanted, limits: Limits) -> tuple[_Entry |
             raise ArchiveError(f"the zip archive has more than {limits.max_archive_members}"
                                " members")
         fixed = _exact(fp, _CENTRAL.size, "central directory")
-        (sig, _, _, version, _, flags, method, _, _, crc, compressed, size, name_len, extra_len,
-         comment_len, _, _, external, offset) = _CENTRAL.unpack(fixed)
+        (sig, _, system, version, _, flags, method, _, _, crc, compressed, size, name_len,
+         extra_len, comment_len, _, _, external, offset) = _CENTRAL.unpack(fixed)
         if sig != b"PK\x01\x02":
             raise ArchiveError("the zip central directory is corrupt")
         variable = _exact(fp, name_len + extra_len + comment_len, "central directory")
@@ -100,7 +76,7 @@ def _find_entry(fp: IO[bytes], wanted: Wanted, limits: Limits) -> tuple[_Entry |
         if wanted(name):
             size, compressed, offset = _zip64_sizes(extra, size, compressed, offset)
             return _Entry(name, flags, method, version, crc, compressed, size, offset,
-                          external >> 16), concat
+                          external >> 16 if system == _UNIX else 0), concat
     return None, concat
 
 
@@ -167,7 +143,7 @@ def _read_entry(fp: IO[bytes], entry: _Entry, concat: int, limits: Limits, label
     if entry.method not in (_STORED, _DEFLATED):
         raise ArchiveError(f"{label} uses compression method {entry.method}; only deflate (8)"
                            " and stored (0) are supported")
-    _check_size(entry.size, limits, label)
+    check_size(entry.size, limits, label)
     fp.seek(entry.offset + concat)
     local = _exact(fp, _LOCAL.size, "local header")
     if local[:4] != b"PK\x03\x04":
@@ -190,6 +166,9 @@ def _read_entry(fp: IO[bytes], entry: _Entry, concat: int, limits: Limits, label
                 out += inflate.decompress(inflate.unconsumed_tail, entry.size + 1 - len(out))
         if len(out) > entry.size:
             raise ArchiveError(f"{label} unpacks to more than the {entry.size} bytes it declares")
+        if inflate is not None and inflate.eof:
+            break  # what follows the stream's end is not part of it: never read on
+
     if len(out) != entry.size or zlib.crc32(out) != entry.crc:
         raise ArchiveError(f"{label} is corrupt (its size or CRC does not match)")
     return bytes(out)
@@ -205,111 +184,8 @@ def _decode_name(raw: bytes, flags: int) -> str:
     return raw.decode("cp437")
 
 
-# -- tar.gz ------------------------------------------------------------------------------------
-
-
-def tar_member(path: str, wanted: Wanted, limits: Limits, label: str) -> bytes | None:
-    """The first regular-file member ``wanted`` accepts, or None; links are refused."""
-    try:
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as unpacked:
-            stream = _Budget(unpacked, limits)
-            with tarfile.open(fileobj=stream, mode="r:") as archive:  # type: ignore[call-overload]
-                return _scan(archive, stream, wanted, limits, label)
-    except ArchiveError:
-        raise
-    except Exception as exc:  # anything gzip, zlib, tarfile or the OS can raise
-        raise ArchiveError(f"cannot read the tar.gz archive: {_describe(exc)}") from None
-
-
-def _scan(archive: tarfile.TarFile, stream: _Budget, wanted: Wanted, limits: Limits,
-          label: str) -> bytes | None:
-    for seen in range(1, limits.max_archive_members + 2):
-        if seen > limits.max_archive_members:
-            raise ArchiveError(f"the tar archive has more than {limits.max_archive_members}"
-                               " members")
-        member = archive.next()
-        if member is None:
-            return None
-        archive.members.clear()  # tarfile keeps every member it passes; we need none
-        if not wanted(member.name):
-            continue
-        if not member.isfile():
-            raise ArchiveError(f"{label} is a {_kind(member)}, not a regular file")
-        _check_size(member.size, limits, label)
-        stream.reading_member = True
-        extracted = archive.extractfile(member)
-        assert extracted is not None  # a regular file always has a stream
-        data = extracted.read(member.size)
-        if len(data) != member.size:
-            raise ArchiveError(f"{label} is truncated")
-        return data
-    return None  # not reached: the loop raises first
-
-
-class _Budget:
-    """A forward-only view of the unpacked tar stream that refuses what costs too much."""
-
-    def __init__(self, stream: IO[bytes], limits: Limits) -> None:
-        self._stream = stream
-        self._limits = limits
-        self._position = 0
-        self.reading_member = False  # the wanted member's data, bounded by its own check
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            raise ArchiveError("the tar archive asked for an unbounded read")
-        if size > self._limits.max_archive_header_size and not self.reading_member:
-            raise ArchiveError(
-                f"the tar archive has a header extension (pax header or long name) of"
-                f" {size} bytes; the limit is {self._limits.max_archive_header_size}")
-        self._check_budget(self._position + size)
-        data = self._stream.read(size)
-        self._position += len(data)
-        return data
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        target = offset if whence == os.SEEK_SET else self._position + offset
-        if whence not in (os.SEEK_SET, os.SEEK_CUR) or target < self._position:
-            raise ArchiveError("the tar archive points backwards")
-        self._check_budget(target)
-        self._position = self._stream.seek(target)
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
-
-    def _check_budget(self, target: int) -> None:
-        if target > self._limits.max_archive_scan_size:
-            raise ArchiveError(
-                f"no PKG-INFO in the first {self._limits.max_archive_scan_size} unpacked bytes"
-                " of the archive (the scan limit)")
-
-
-def _kind(member: tarfile.TarInfo) -> str:
-    if member.issym():
-        return "symbolic link"
-    if member.islnk():
-        return "hard link"
-    if member.isdev():
-        return "device or pipe"
-    return "directory" if member.isdir() else "special member"
-
-
-# -- shared ------------------------------------------------------------------------------------
-
-
-def _check_size(size: int, limits: Limits, label: str) -> None:
-    if size > limits.max_metadata_size:
-        raise ArchiveError(f"{label} is {size} bytes; the limit is {limits.max_metadata_size}")
-
-
 def _exact(fp: IO[bytes], size: int, what: str) -> bytes:
     data = fp.read(size)
     if len(data) != size:
         raise ArchiveError(f"the zip {what} is truncated")
     return data
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,203 @@
+"""tar.gz sdists: headers read one 512-byte block at a time, under every budget.
+
+Only what finding one member needs is understood: ustar, GNU and v7 headers, GNU long
+names, and the ``path`` and ``size`` records of pax headers (parsed in one linear pass).
+Global pax headers are skipped, and sparse members are refused: no sdist builder writes
+them. Member data is skipped by unpacking and discarding it in bounded pieces, and no more
+than ``Limits.max_archive_scan_size`` bytes are ever unpacked.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from dataclasses import dataclass
+from typing import IO
+
+from ..limits import Limits
+from . import ArchiveError, Wanted, check_size, describe
+
+BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
+_SKIP_CHUNK = 1024 * 1024
+_REGULAR = (b"0", b"\0", b"7")  # regular file, old regular file, contiguous file
+_KINDS = {b"1": "hard link", b"2": "symbolic link", b"3": "device", b"4": "device",
+          b"5": "directory", b"6": "pipe"}
+_MAX_SIZE_DIGITS = 20  # a pax size beyond this is no real member's
+
+
+def tar_member(path: str, wanted: Wanted, limits: Limits, label: str) -> bytes | None:
+    """The first regular-file member ``wanted`` accepts, or None; links are refused."""
+    try:
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as unpacked:
+            return _scan(_Blocks(unpacked, limits), wanted, limits, label)
+    except ArchiveError:
+        raise
+    except Exception as exc:  # anything gzip, zlib or the OS can raise on a hostile file
+        raise ArchiveError(f"cannot read the tar.gz archive: {describe(exc)}") from None
+
+
+def _scan(blocks: _Blocks, wanted: Wanted, limits: Limits, label: str) -> bytes | None:
+    long_name: str | None = None  # from a GNU long name header, for the next member
+    pax: dict[str, str] = {}  # path and size from a pax header, for the next member
+    for seen in itertools.count(1):
+        if seen > limits.max_archive_members:
+            raise ArchiveError(f"the tar archive has more than {limits.max_archive_members}"
+                               " members")
+        block = blocks.header()
+        if block is None and seen == 1:
+            raise ArchiveError("the tar.gz archive is empty")
+        if block is None or block == _ZERO_BLOCK:
+            return None  # the end of the archive
+        header = _Header.parse(block, first=seen == 1)
+        if header.kind == b"L":
+            long_name = _text(blocks.extension(header.size)).rstrip("\0")
+            continue
+        if header.kind == b"x":
+            pax = _pax_records(blocks.extension(header.size))
+            continue
+        if header.kind in (b"g", b"K"):  # global pax header, GNU long link name: unused
+            blocks.extension(header.size)
+            continue
+        if header.kind == b"S":
+            raise ArchiveError("the tar archive has a sparse member; sdists have none")
+        name = pax.get("path") or long_name or header.name
+        size = _pax_size(pax["size"]) if "size" in pax else header.size
+        long_name, pax = None, {}
+        if wanted(name):
+            if header.kind not in _REGULAR:
+                kind = _KINDS.get(header.kind, "special member")
+                raise ArchiveError(f"{label} is a {kind}, not a regular file")
+            check_size(size, limits, label)
+            return blocks.data(size, label)
+        blocks.skip(size)
+    return None  # not reached: count() never ends
+
+
+@dataclass(frozen=True)
+class _Header:
+    name: str
+    size: int
+    kind: bytes
+
+    @classmethod
+    def parse(cls, block: bytes, *, first: bool) -> _Header:
+        stored = _octal(block[148:156], "checksum")
+        rest = block[:148] + block[156:]
+        unsigned = sum(rest) + 8 * ord(" ")  # the checksum field itself counts as spaces
+        # Some old tars summed the bytes as signed.
+        if stored != unsigned and stored != unsigned - 256 * sum(b > 127 for b in rest):
+            raise ArchiveError("not a tar archive" if first else
+                               "a tar header is corrupt (its checksum does not match)")
+        name = _text(block[:100].split(b"\0", 1)[0])
+        if block[257:265] == b"ustar\x0000":  # POSIX: a prefix may hold the leading part
+            prefix = _text(block[345:500].split(b"\0", 1)[0])
+            name = f"{prefix}/{name}" if prefix else name
+        return cls(name, _size(block[124:136]), block[156:157])
+
+
+class _Blocks:
+    """The unpacked stream, read forward only, never past the scan budget."""
+
+    def __init__(self, stream: IO[bytes], limits: Limits) -> None:
+        self._stream = stream
+        self._limits = limits
+        self._position = 0
+
+    def header(self) -> bytes | None:
+        block = self._read(BLOCK)
+        if not block:
+            return None
+        if len(block) != BLOCK:
+            raise ArchiveError("the tar archive ends in the middle of a header")
+        return block
+
+    def extension(self, size: int) -> bytes:
+        """A pax header's or long name's body; refused before reading when too large."""
+        if size > self._limits.max_archive_header_size:
+            raise ArchiveError(
+                f"the tar archive has a header extension (pax header or long name) of {size}"
+                f" bytes; the limit is {self._limits.max_archive_header_size}")
+        return self.data(size, "a tar header extension")
+
+    def data(self, size: int, label: str) -> bytes:
+        padded = _padded(size)
+        self._check_budget(padded)
+        data = self._read(padded)
+        if len(data) != padded:
+            raise ArchiveError(f"{label} is truncated")
+        return data[:size]
+
+    def skip(self, size: int) -> None:
+        left = _padded(size)
+        self._check_budget(left)
+        while left:
+            piece = self._read(min(left, _SKIP_CHUNK))
+            if not piece:
+                raise ArchiveError("the tar archive ends in the middle of a member")
+            left -= len(piece)
+
+    def _check_budget(self, more: int) -> None:
+        if self._position + more > self._limits.max_archive_scan_size:
+            raise ArchiveError(
+                f"no PKG-INFO in the first {self._limits.max_archive_scan_size} unpacked bytes"
+                " of the archive (the scan limit)")
+
+    def _read(self, size: int) -> bytes:
+        self._check_budget(size)
+        data = self._stream.read(size)
+        self._position += len(data)
+        return data
+
+
+def _pax_records(body: bytes) -> dict[str, str]:
+    """The ``path`` and ``size`` of a pax header's ``LENGTH key=value\\n`` records."""
+    found: dict[str, str] = {}
+    position = 0
+    while position < len(body) and body[position:position + 1] != b"\0":
+        space = body.find(b" ", position, position + 12)
+        length = body[position:space]
+        if space < 0 or not length.isdigit() or int(length) < space - position + 3:
+            raise ArchiveError("a pax header of the tar archive is corrupt")
+        end = position + int(length)
+        record = body[space + 1:end]
+        if end > len(body) or not record.endswith(b"\n") or b"=" not in record:
+            raise ArchiveError("a pax header of the tar archive is corrupt")
+        key, _, value = record[:-1].partition(b"=")
+        if key.startswith(b"GNU.sparse."):
+            raise ArchiveError("the tar archive has a sparse member; sdists have none")
+        if key in (b"path", b"size"):
+            found[key.decode()] = _text(value)
+        position = end
+    return found
+
+
+def _size(field: bytes) -> int:
+    if field[:1] == b"\x80":  # GNU base-256 for sizes of 8 GiB and more
+        return int.from_bytes(field[1:], "big")
+    if field[:1] == b"\xff":
+        raise ArchiveError("a tar header has a negative size")
+    return _octal(field, "size")
+
+
+def _octal(field: bytes, what: str) -> int:
+    digits = field.split(b"\0", 1)[0].strip()
+    if not digits:
+        return 0
+    if not all(48 <= c <= 55 for c in digits):  # 0-7 only
+        raise ArchiveError(f"a tar header's {what} is not a number")
+    return int(digits, 8)
+
+
+def _pax_size(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or len(value) > _MAX_SIZE_DIGITS:
+        raise ArchiveError(f"a pax header's size {value[:40]!r} is not a size")
+    return int(value)
+
+
+def _padded(size: int) -> int:
+    return -(-size // BLOCK) * BLOCK
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")

@@ -66,6 +66,12 @@ ARCHIVES: dict[str, Callable[[Path], Path]] = {
     "tar-300k-members": lambda p: archives.many_tar_members(p, 300_000),
     "tar-symlinked-pkg-info": lambda p: archives.linked_pkg_info(p, tarfile.SYMTYPE),
     "tar-escaping-pkg-info": archives.escaping_pkg_info,
+    "tar-quadratic-pax-header": archives.quadratic_pax_header,  # 1 MiB of "2 2 2 ..."
+    "tar-sparse-member": archives.sparse_member,
+    # Hostile but valid: pypireg stores these (201), at the same bounded cost.
+    "tar-global-pax-5k-members": archives.global_pax_over_members,
+    "tar-300-long-names-in-a-row": archives.long_name_chain,  # 1 MiB each
+    "zip-junk-after-deflate-end": archives.zip_with_trailing_junk,  # 64 MiB
 }
 
 

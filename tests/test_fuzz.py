@@ -7,8 +7,11 @@ The run is derandomized (the same requests every time) and bounded; set
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import shutil
+import tempfile
 from urllib.parse import quote, urlencode
 
 from hypothesis import HealthCheck, given, settings
@@ -81,9 +84,10 @@ class Target:
 
 
 def _staging() -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="pypireg-fuzz-")
+    """A staging directory for the shared target, removed when the test process ends."""
+    directory = tempfile.mkdtemp(prefix="pypireg-fuzz-")
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
 
 
 TARGET = Target()

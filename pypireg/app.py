@@ -21,7 +21,15 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.wrappers import Request
 
-from .auth import Grant, TokenAuth, issue_token
+from .auth import (
+    Grant,
+    TokenAuth,
+    TokenRecord,
+    issue_token,
+    list_tokens,
+    revoke_token,
+    rotate_token,
+)
 from .catalog import Catalog, CatalogError
 from .dists import canonical_version, normalize
 from .downloads import DownloadTracker
@@ -164,12 +172,39 @@ class Registry:
         private with public things inside it."""
         return self.catalog.set_visibility(path, visibility)
 
+    # -- tokens of the built-in TokenAuth ------------------------------------------------------
+
     def create_token(
-        self, name: str, grants: Iterable[Grant | str], kind: str = "personal"
+        self, name: str, grants: Iterable[Grant | str], kind: str = "personal", *,
+        expires_at: str | None = None,
     ) -> str:
-        """Create a token for the built-in :class:`TokenAuth`; returns its secret."""
+        """Create a token; returns its secret, shown this once (only a hash is kept).
+
+        ``expires_at`` is a catalog timestamp: :func:`pypireg.auth.expiry` makes one from
+        ``30d`` or ``2027-01-31``.
+        """
+        return self.issue_token(name, grants, kind, expires_at=expires_at)[1]
+
+    def issue_token(
+        self, name: str, grants: Iterable[Grant | str], kind: str = "personal", *,
+        expires_at: str | None = None,
+    ) -> tuple[TokenRecord, str]:
+        """:meth:`create_token`, returning the token's record with its secret."""
         parsed = [g if isinstance(g, Grant) else Grant.parse(g) for g in grants]
-        return issue_token(self.catalog, name, parsed, kind)
+        return issue_token(self.catalog, name, parsed, kind, expires_at)
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, revoked and expired ones too; never a secret."""
+        return list_tokens(self.catalog)
+
+    def revoke_token(self, token_id: int) -> TokenRecord:
+        """Revoke at once: the token reads as bad credentials from the next request on."""
+        return revoke_token(self.catalog, token_id)
+
+    def rotate_token(self, token_id: int, *, expires_at: str | None = None
+                     ) -> tuple[TokenRecord, str]:
+        """A new secret (and id) in place of an active token, which is revoked at once."""
+        return rotate_token(self.catalog, token_id, expires_at)
 
     def delete_package(self, package: Package) -> None:
         """Soft-delete a package (gone from pages at once) and drop blobs nothing else uses."""

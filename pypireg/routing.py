@@ -88,9 +88,33 @@ def gitlab_layout() -> Map:
                 endpoint="api.delete_package_file",
                 methods=["DELETE"],
             ),
+            *token_rules(),
         ],
         strict_slashes=False,
     )
+
+
+def token_rules() -> list[Rule]:
+    """GitLab's personal access token and deploy token APIs (and pypireg's token creation)."""
+    tokens = "/personal_access_tokens"
+    rules = [
+        Rule(f"{tokens}/self", endpoint="tokens.self", methods=["GET"]),
+        Rule(f"{tokens}/self", endpoint="tokens.revoke_self", methods=["DELETE"]),
+        Rule(f"{tokens}/self/rotate", endpoint="tokens.rotate_self", methods=["POST"]),
+        Rule(tokens, endpoint="tokens.list", methods=["GET"]),
+        Rule(tokens, endpoint="tokens.create", methods=["POST"]),
+        Rule(f"{tokens}/<token_id>", endpoint="tokens.revoke", methods=["DELETE"]),
+        Rule(f"{tokens}/<token_id>/rotate", endpoint="tokens.rotate", methods=["POST"]),
+    ]
+    for scope, argument in (("projects", "project"), ("groups", "group")):
+        base = f"/{scope}/<path:{argument}>/deploy_tokens"
+        prefix = f"deploy_tokens.{argument}"
+        rules += [
+            Rule(base, endpoint=f"{prefix}.list", methods=["GET"]),
+            Rule(base, endpoint=f"{prefix}.create", methods=["POST"]),
+            Rule(f"{base}/<token_id>", endpoint=f"{prefix}.revoke", methods=["DELETE"]),
+        ]
+    return rules
 
 
 def flat_layout(project: str) -> Map:

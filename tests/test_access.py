@@ -150,6 +150,8 @@ def test_token_creation_refuses_bad_requests(env: Env) -> None:
     with pytest.raises(pypireg.auth.InvalidGrant, match="no group or project"):
         env.registry.create_token("x", ["nowhere:read"])
     with pytest.raises(pypireg.auth.InvalidGrant, match="must look like PATH:ACCESS"):
+        env.registry.create_token("x", ["acme:owner"])
+    with pytest.raises(pypireg.auth.InvalidGrant, match="use '\\*:admin'"):
         env.registry.create_token("x", ["acme:admin"])
     with pytest.raises(pypireg.auth.InvalidGrant, match="kind"):
         env.registry.create_token("x", ["acme:read"], kind="robot")

@@ -69,7 +69,8 @@ def test_errors_are_clear_and_exit_non_zero(tmp_path, capsys, argv, message) -> 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["token", "create", "t", "--grant", "taken:admin"], "must look like PATH:ACCESS"),
+        (["token", "create", "t", "--grant", "taken:owner"], "must look like PATH:ACCESS"),
+        (["token", "create", "t", "--grant", "taken:admin"], "use '*:admin'"),
         (["token", "create", "t", "--grant", "taken"], "must look like PATH:ACCESS"),
         (["token", "create", "t"], "--grant"),
         (["token", "create", "t", "--grant", "taken:read", "--kind", "robot"], "invalid choice"),

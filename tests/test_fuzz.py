@@ -74,11 +74,12 @@ class Target:
 
     def state(self) -> tuple:
         """What is stored; buffered download times are written first, since any request
-        may flush them."""
+        may flush them, and when a token was last used is left out: any request says."""
         self.registry.downloads.flush()
         db = self.registry.catalog.db
         tables = ("groups", "projects", "packages", "package_files", "tokens")
-        rows = tuple(tuple(tuple(r.values()) for r in db.query(f"SELECT * FROM {t} ORDER BY 1"))
+        rows = tuple(tuple(tuple(v for k, v in r.items() if k != "last_used_at")
+                           for r in db.query(f"SELECT * FROM {t} ORDER BY 1"))
                      for t in tables)
         return rows, tuple(sorted(self.registry.storage.keys())),  # type: ignore[attr-defined]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from ..catalog import utcnow
 from ..models import ACTIONS, READ, Action, Principal, Project
 
 if TYPE_CHECKING:
@@ -19,7 +20,11 @@ if TYPE_CHECKING:
 TOKEN_KINDS = ("personal", "deploy", "job")
 JOB_USERNAME = "gitlab-ci-token"
 TOKEN_PREFIX = "pypireg-"
-_RANK = {action: rank for rank, action in enumerate(ACTIONS)}  # read < write < delete
+ADMIN = "admin"  # above delete: also manages tokens; granted on the whole registry only
+EVERYTHING = "*"  # a grant's path meaning every group and project
+ACCESS_LEVELS = (*ACTIONS, ADMIN)
+_RANK = {access: rank for rank, access in enumerate(ACCESS_LEVELS)}  # read < ... < admin
+LAST_USED_INTERVAL = 60.0  # seconds between two writes of a token's last_used_at
 
 
 class InvalidGrant(ValueError):
@@ -28,59 +33,60 @@ class InvalidGrant(ValueError):
 
 @dataclass(frozen=True)
 class Grant:
-    """``access`` (read, write or delete, each implying the ones before) on a group or project."""
+    """``access`` on a group or project (or ``*``, everything): read, write, delete or
+    admin, each implying the ones before it."""
 
     path: str
-    access: Action
+    access: str
 
     def covers(self, action: Action, project: Project) -> bool:
         here = self.path.lower()
         target = project.path.lower()
-        in_scope = target == here or target.startswith(here + "/")
+        in_scope = here == EVERYTHING or target == here or target.startswith(here + "/")
         return in_scope and _RANK[self.access] >= _RANK[action]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.access == ADMIN
 
     @classmethod
     def parse(cls, text: str) -> Grant:
-        """``PATH:read|write|delete`` as the CLI takes it."""
+        """``PATH:read|write|delete``, or ``*:ACCESS``, as the CLI takes it."""
         path, sep, access = text.rpartition(":")
-        if not sep or not path or access not in ACTIONS:
+        if not sep or not path or access not in ACCESS_LEVELS:
             raise InvalidGrant(
                 f"grant {text!r} must look like PATH:ACCESS with ACCESS one of"
-                f" {', '.join(ACTIONS)}"
+                f" {', '.join(ACCESS_LEVELS)}"
             )
-        return cls(path.strip("/"), access)  # type: ignore[arg-type]
+        if access == ADMIN and path != EVERYTHING:
+            raise InvalidGrant(f"admin is granted on the whole registry only: use"
+                               f" '{EVERYTHING}:{ADMIN}', not {text!r}")
+        return cls(path.strip("/") or path, access)
 
 
 @dataclass(frozen=True)
 class TokenPrincipal(Principal):
     kind: str = "personal"
     grants: tuple[Grant, ...] = ()
+    id: int = 0  # the token's id in the catalog
+
+    @property
+    def is_admin(self) -> bool:
+        return any(grant.is_admin for grant in self.grants)
+
+
+def parse_time(stamp: str) -> datetime:
+    """A catalog timestamp (``2026-12-01T10:00:00.000Z``) as an aware datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def is_expired(expires_at: str | None, now: datetime) -> bool:
+    return expires_at is not None and parse_time(expires_at) <= now
 
 
 def hash_secret(secret: str) -> str:
     # Secrets are 256-bit random strings, so one fast hash is enough to store them safely.
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def issue_token(
-    catalog: Catalog, name: str, grants: list[Grant], kind: str = "personal"
-) -> str:
-    """Create a token and return its secret; only the hash is stored."""
-    if not name.strip():
-        raise InvalidGrant("a token needs a name")
-    if kind not in TOKEN_KINDS:
-        raise InvalidGrant(f"token kind {kind!r} must be one of {', '.join(TOKEN_KINDS)}")
-    if not grants:
-        raise InvalidGrant("a token needs at least one grant (PATH:ACCESS)")
-    for grant in grants:
-        if not catalog.path_exists(grant.path):
-            raise InvalidGrant(f"no group or project at {grant.path!r}")
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    catalog.add_token(
-        name.strip(), kind, hash_secret(secret),
-        [{"path": g.path, "access": g.access} for g in grants],
-    )
-    return secret
 
 
 class TokenAuth:
@@ -90,8 +96,9 @@ class TokenAuth:
     token ``gitlab-ci-token``. Public projects are readable by anyone.
     """
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, last_used_interval: float = LAST_USED_INTERVAL) -> None:
         self.catalog = catalog
+        self.last_used_interval = last_used_interval
 
     def authenticate(self, request: Request) -> Principal | None:
         for secret, accepts in _offered_credentials(request):
@@ -114,10 +121,17 @@ class TokenAuth:
         row = self.catalog.token_by_hash(digest)
         if row is None or not hmac.compare_digest(row["secret_hash"], digest):
             return None
+        now = datetime.now(timezone.utc)
+        if row["revoked"] or is_expired(row["expires_at"], now):
+            return None  # reads exactly as a wrong secret does
+        last = row["last_used_at"]
+        if last is None or (now - parse_time(last)).total_seconds() >= self.last_used_interval:
+            self.catalog.touch_token(row["id"], utcnow())
         return TokenPrincipal(
             name=row["name"],
             kind=row["kind"],
             grants=tuple(Grant(g["path"], g["access"]) for g in row["grants"]),
+            id=row["id"],
         )
 
 

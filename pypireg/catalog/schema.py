@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..models import PENDING_DESTRUCTION
+from .base import CatalogError
 
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Columns added after version 1, created on older catalogs when they open.
 _ADDED_FILE_COLUMNS = {
@@ -20,6 +21,9 @@ _ADDED_FILE_COLUMNS = {
     "yanked": int,
     "yanked_reason": str,
 }
+
+# Token lifecycle (schema 3).
+_ADDED_TOKEN_COLUMNS = {"expires_at": str, "last_used_at": str, "revoked": int}
 
 _INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS groups_path ON groups (path COLLATE NOCASE)",
@@ -53,10 +57,19 @@ _INDEXES = (
 
 
 def migrate(catalog: CatalogBase) -> None:
-    """Create missing tables and indexes; existing data is kept as it is."""
+    """Create missing tables, columns and indexes; existing data is kept as it is.
+
+    A catalog written by a newer pypireg is refused rather than half understood.
+    """
     db = catalog.db
     with catalog.write():
         db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        found = stored_version(catalog)
+        if found > SCHEMA_VERSION:
+            raise CatalogError(
+                f"the catalog {catalog.path or '(in memory)'} has schema version {found},"
+                f" made by a newer pypireg; this one reads up to version {SCHEMA_VERSION}:"
+                " upgrade pypireg")
         db["groups"].create(
             {"id": int, "path": str, "name": str, "parent_id": int, "visibility": str,
              "created_at": str},
@@ -97,10 +110,19 @@ def migrate(catalog: CatalogBase) -> None:
             pk="id", not_null={"name", "kind", "secret_hash", "grants", "created_at"},
             if_not_exists=True,
         )
-        files = db["package_files"]
-        for column, kind in _ADDED_FILE_COLUMNS.items():
-            if column not in files.columns_dict:
-                files.add_column(column, kind, not_null_default=0 if kind is int else None)
+        for table, added in (("package_files", _ADDED_FILE_COLUMNS),
+                             ("tokens", _ADDED_TOKEN_COLUMNS)):
+            columns = db[table].columns_dict
+            for column, kind in added.items():
+                if column not in columns:
+                    db[table].add_column(column, kind,
+                                         not_null_default=0 if kind is int else None)
         for sql in _INDEXES:
             db.execute(sql)
         db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+
+def stored_version(catalog: CatalogBase) -> int:
+    """The schema version a catalog was last written with (0 for a new one)."""
+    rows = list(catalog.db.query("SELECT value FROM meta WHERE key = 'schema_version'"))
+    return int(rows[0]["value"]) if rows else 0

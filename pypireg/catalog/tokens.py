@@ -1,4 +1,4 @@
-"""Tokens: only a hash of each secret is stored."""
+"""Tokens: only a hash of each secret is stored, with its grants and lifecycle."""
 
 from __future__ import annotations
 
@@ -8,17 +8,50 @@ from .base import CatalogBase, load_json, utcnow
 
 
 class TokenQueries(CatalogBase):
-    def add_token(self, name: str, kind: str, secret_hash: str, grants: list[dict]) -> int:
+    def add_token(self, name: str, kind: str, secret_hash: str, grants: list[dict],
+                  expires_at: str | None = None) -> int:
         with self.write():
             return self.db["tokens"].insert(
                 {"name": name, "kind": kind, "secret_hash": secret_hash, "grants": grants,
-                 "created_at": utcnow()}
+                 "created_at": utcnow(), "expires_at": expires_at, "revoked": 0}
             ).last_pk
 
     def token_by_hash(self, secret_hash: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM tokens WHERE secret_hash = ?", [secret_hash]))
-        if not rows:
-            return None
-        row = rows[0]
-        row["grants"] = load_json(row["grants"])
-        return row
+        return self._one_token("secret_hash = ?", secret_hash)
+
+    def token(self, token_id: int) -> dict[str, Any] | None:
+        return self._one_token("id = ?", token_id)
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """Every token, oldest first (revoked ones included)."""
+        return [_decoded(row) for row in self.db.query("SELECT * FROM tokens ORDER BY id")]
+
+    def revoke_token(self, token_id: int) -> bool:
+        """Revoke a token; False when there is no such token or it was revoked already."""
+        with self.write():
+            cursor = self.db.execute(
+                "UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0", [token_id])
+        return cursor.rowcount == 1
+
+    def replace_token(self, token_id: int, secret_hash: str, expires_at: str | None) -> int:
+        """Revoke a token and add its successor (same name, kind and grants) in one go;
+        returns the new id. Raises ``LookupError`` when the old one is not active."""
+        with self.write():
+            old = self.token(token_id)
+            if old is None or not self.revoke_token(token_id):
+                raise LookupError(token_id)
+            return self.add_token(old["name"], old["kind"], secret_hash, old["grants"],
+                                  expires_at)
+
+    def touch_token(self, token_id: int, when: str) -> None:
+        with self.write():
+            self.db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [when, token_id])
+
+    def _one_token(self, where: str, value: Any) -> dict[str, Any] | None:
+        rows = list(self.db.query(f"SELECT * FROM tokens WHERE {where}", [value]))
+        return _decoded(rows[0]) if rows else None
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    row["grants"] = load_json(row["grants"])
+    return row

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
-from . import packages, pypi
+from . import packages, pypi, tokens
 
 View = Callable[..., Response]
 
@@ -28,4 +28,17 @@ VIEWS: dict[str, View] = {
     "api.delete_package_file": packages.delete_package_file,
     "api.yank": packages.yank,
     "api.unyank": packages.unyank,
+    "tokens.self": tokens.self_token,
+    "tokens.revoke_self": tokens.revoke_self,
+    "tokens.rotate_self": tokens.rotate_self,
+    "tokens.list": tokens.personal_tokens,
+    "tokens.create": tokens.create_personal_token,
+    "tokens.revoke": tokens.revoke_personal_token,
+    "tokens.rotate": tokens.rotate_personal_token,
+    "deploy_tokens.project.list": tokens.project_deploy_tokens,
+    "deploy_tokens.project.create": tokens.create_project_deploy_token,
+    "deploy_tokens.project.revoke": tokens.revoke_project_deploy_token,
+    "deploy_tokens.group.list": tokens.group_deploy_tokens,
+    "deploy_tokens.group.create": tokens.create_group_deploy_token,
+    "deploy_tokens.group.revoke": tokens.revoke_group_deploy_token,
 }

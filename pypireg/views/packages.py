@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,7 @@ from werkzeug.wrappers import Response
 from ..catalog import ORDER_COLUMNS, CatalogError
 from ..errors import ResourceNotFound
 from ..models import DELETE, READ, Package, PackageFile, Project
+from .answers import json_response, no_content
 from .params import Page, body_fields, boolean, choice, integer_id
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def package(
         {"id": other.id, "version": other.version, "created_at": other.created_at, "tags": []}
         for other in registry.catalog.other_versions(pkg)
     ]
-    response = _json(body)
+    response = json_response(body)
     response.last_modified = _parse_time(pkg.updated_at)
     return response
 
@@ -59,7 +59,7 @@ def package_files(
     _, pkg = _package(registry, request, project, package_id, READ)
     page = Page.from_args(request.args)
     files, total = registry.catalog.package_files(pkg.id, limit=page.size, offset=page.offset)
-    return page.headers(_json([_file_json(f) for f in files]), request, total)
+    return page.headers(json_response([_file_json(f) for f in files]), request, total)
 
 
 def delete_package(
@@ -68,7 +68,7 @@ def delete_package(
     _, pkg = _package(registry, request, project, package_id, DELETE)
     _check_unmodified(request, pkg)
     registry.delete_package(pkg)
-    return _no_content()
+    return no_content()
 
 
 def delete_package_file(
@@ -82,7 +82,7 @@ def delete_package_file(
         raise ResourceNotFound("Package file")
     _check_unmodified(request, pkg)
     registry.delete_package_file(pkg, package_file)
-    return _no_content()
+    return no_content()
 
 
 def yank(
@@ -110,7 +110,7 @@ def _yank(registry: Registry, request: RegistryRequest, project: str, package_id
                                       file_name=str(file_name) if file_name else None)
     except CatalogError:
         raise ResourceNotFound("Package file") from None
-    return _json({"yanked": yanked, "reason": reason if yanked else "", "files": changed})
+    return json_response({"yanked": yanked, "reason": reason if yanked else "", "files": changed})
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def _listing(
     by_id = {p.id: p for p in projects}
     body = [_package_json(registry, request, p, by_id[p.project_id], in_group=in_group)
             for p in packages]
-    return page.headers(_json(body), request, total)
+    return page.headers(json_response(body), request, total)
 
 
 def _name_terms(text: str, limits: Limits) -> list[str]:
@@ -205,12 +205,3 @@ def _check_unmodified(request: RegistryRequest, pkg: Package) -> None:
 def _parse_time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
-
-def _no_content() -> Response:
-    response = Response(status=204)
-    response.headers.remove("Content-Type")  # a 204 has no body to describe
-    return response
-
-
-def _json(body: Any) -> Response:
-    return Response(json.dumps(body), mimetype="application/json")

@@ -6,7 +6,6 @@ project, or every project in a group (and its subgroups) that the caller may rea
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from .. import dists, forms, uploads
 from ..errors import ResourceNotFound
 from ..models import WRITE, PackageFile
 from ..protocols import ServesDownloads
+from .answers import json_response
 from .pages import index_page, package_page
 from .scope import Scope, group_scope, project_scope
 
@@ -61,8 +61,8 @@ def upload(registry: Registry, request: RegistryRequest, project: str) -> Respon
     finally:
         form.discard()
     if created:
-        return _json({"message": "201 Created"}, 201)
-    return _json({"message": "200 OK - the identical file is already stored"}, 200)
+        return json_response({"message": "201 Created"}, 201)
+    return json_response({"message": "200 OK - the identical file is already stored"})
 
 
 def group_simple_index(registry: Registry, request: RegistryRequest, group: str) -> Response:
@@ -154,7 +154,3 @@ def _immutable(response: Response, scope: Scope, package_file: PackageFile) -> R
     if not project.is_public:
         response.cache_control.private = True
     return response
-
-
-def _json(body: dict, status: int) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")

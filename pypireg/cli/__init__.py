@@ -16,12 +16,13 @@ from typing import TextIO
 
 from werkzeug.serving import make_server
 
-from . import __version__
-from .app import Registry, create_app, mount, normal_prefix
-from .auth import TOKEN_KINDS, Grant, InvalidGrant
-from .catalog import CatalogError
-from .importer import import_directory
-from .maintenance import STAGING_MAX_AGE
+from .. import __version__
+from ..app import Registry, create_app, mount, normal_prefix
+from ..auth import InvalidGrant
+from ..catalog import CatalogError
+from ..importer import import_directory
+from ..maintenance import STAGING_MAX_AGE
+from . import tokens
 
 DEFAULT_DATA = "./pypireg-data"
 
@@ -92,17 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _set_visibility_command(project, "project", data)
 
-    token = commands.add_parser("token", help="manage tokens").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
-    create = token.add_parser("create", parents=[data],
-                              help="create a token; prints its secret (shown only once)")
-    create.add_argument("name", metavar="NAME", help="token name (a deploy token's username)")
-    create.add_argument("--grant", action="append", required=True, type=_grant,
-                        metavar="PATH:ACCESS",
-                        help="read, write or delete on a group or project; repeatable")
-    create.add_argument("--kind", choices=TOKEN_KINDS, default="personal",
-                        help="personal (default), deploy or job")
-    create.set_defaults(run=_create_token)
+    tokens.add_commands(commands, data)
 
     imports = commands.add_parser(
         "import", parents=[data],
@@ -155,13 +146,6 @@ def _set_visibility(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grant(text: str) -> Grant:
-    try:
-        return Grant.parse(text)
-    except InvalidGrant as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _registry(args: argparse.Namespace) -> Registry:
     return create_app(args.data)
 
@@ -177,15 +161,6 @@ def _create_project(args: argparse.Namespace) -> int:
     project = _registry(args).create_project(args.path, args.visibility)
     print(f"created {project.visibility} project {project.path}")
     print(project.id)
-    return 0
-
-
-def _create_token(args: argparse.Namespace) -> int:
-    secret = _registry(args).create_token(args.name, args.grant, args.kind)
-    grants = ", ".join(f"{g.access} on {g.path}" for g in args.grant)
-    print(f"created {args.kind} token {args.name!r}: {grants}")
-    print("the secret below is shown only once:")
-    print(secret)
     return 0
 
 

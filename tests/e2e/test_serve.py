@@ -129,3 +129,30 @@ def test_serve_with_trusted_hosts(tmp_path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_ci_job_rotates_its_own_token_between_uploads(served, clients: Clients,
+                                                        greet_dists) -> None:
+    """What a pipeline does: upload, rotate its token over HTTP (as curl would), upload again
+    with the new secret; the old one is refused from then on."""
+    url, data, _ = served
+    cli(data, "group", "create", "acme")
+    cli(data, "project", "create", "acme/tools")
+    old = cli(data, "token", "create", "pipeline", "--grant", "acme/tools:write", "--kind",
+              "job", "--expires-in", "1d")
+    upload = f"{url}/projects/acme%2Ftools/packages/pypi"
+    clients.twine_upload(upload, old, *greet_dists["1.0"], user="gitlab-ci-token")
+    request = urllib.request.Request(f"{url}/personal_access_tokens/self/rotate",
+                                     method="POST", headers={"JOB-TOKEN": old})
+    with urllib.request.urlopen(request) as answer:
+        rotated = json.load(answer)
+    new = rotated["token"]
+    assert new != old and rotated["kind"] == "job" and rotated["expires_at"]
+    refused = clients.twine_upload(upload, old, *greet_dists["2.0"], user="gitlab-ci-token",
+                                   check=False)
+    assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
+    clients.twine_upload(upload, new, *greet_dists["2.0"], user="gitlab-ci-token")
+    listing = urllib.request.Request(f"{url}/projects/acme%2Ftools/packages",
+                                     headers={"JOB-TOKEN": new})
+    with urllib.request.urlopen(listing) as answer:
+        assert sorted(p["version"] for p in json.load(answer)) == ["1.0", "2.0"]

@@ -195,7 +195,7 @@ class Pypireg(Server):
     def command(self) -> list[str]:
         data = self.work / f"pypireg-data-{self.starts}"
         cli = [sys.executable, "-m", "pypireg"]
-        for argv in (["project", "create", "bench", "--public"],
+        for argv in (["init"], ["project", "create", "bench", "--public"],
                      ["token", "create", "bench", "--grant", "bench:write"]):
             out = subprocess.run([*cli, *argv, "--data", str(data)], check=True,
                                  capture_output=True, text=True).stdout

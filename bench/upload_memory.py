@@ -138,7 +138,7 @@ def free_port() -> int:
 def run_pypireg(work: Path, wheel: Path) -> tuple:
     data = work / "pypireg-data"
     cli = [sys.executable, "-m", "pypireg"]
-    for argv in (["project", "create", "bench", "--public"],
+    for argv in (["init"], ["project", "create", "bench", "--public"],
                  ["token", "create", "bench", "--grant", "bench:write"]):
         out = subprocess.run([*cli, *argv, "--data", str(data)], check=True,
                              capture_output=True, text=True).stdout

@@ -16,6 +16,7 @@ def run(capsys, *argv: str) -> tuple[int, list[str], str]:
 
 def test_create_group_project_and_token_print_id_and_secret_last(tmp_path, capsys) -> None:
     data = str(tmp_path / "d")
+    assert run(capsys, "init", "--data", data)[0] == 0
     code, out, _ = run(capsys, "group", "create", "acme", "--public", "--data", data)
     assert code == 0 and out[-1] == "1"
     code, out, _ = run(capsys, "project", "create", "acme/tools", "--data", data)
@@ -36,6 +37,7 @@ def test_create_group_project_and_token_print_id_and_secret_last(tmp_path, capsy
 
 def test_data_defaults_to_env_var(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("PYPIREG_DATA", str(tmp_path / "env-data"))
+    assert run(capsys, "init")[0] == 0
     code, out, _ = run(capsys, "project", "create", "solo", "--public")
     assert code == 0
     assert pypireg.create_app(tmp_path / "env-data").catalog.project("solo") is not None
@@ -44,8 +46,12 @@ def test_data_defaults_to_env_var(tmp_path, capsys, monkeypatch) -> None:
 def test_data_defaults_to_current_directory(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("PYPIREG_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "init")
+    assert code == 0 and out == [f"created an empty registry in {tmp_path / 'pypireg-data'}"]
     assert run(capsys, "group", "create", "here")[0] == 0
     assert (tmp_path / "pypireg-data" / "catalog.db").exists()
+    code, out, _ = run(capsys, "init")
+    assert code == 0 and "already exists" in out[0]
 
 
 @pytest.mark.parametrize(
@@ -59,6 +65,7 @@ def test_data_defaults_to_current_directory(tmp_path, capsys, monkeypatch) -> No
 )
 def test_errors_are_clear_and_exit_non_zero(tmp_path, capsys, argv, message) -> None:
     data = ["--data", str(tmp_path)]
+    run(capsys, "init", *data)
     run(capsys, "group", "create", "taken", *data)
     code, out, err = run(capsys, *argv, *data)
     assert code == 1
@@ -83,3 +90,18 @@ def test_malformed_arguments_exit_2_with_usage(tmp_path, capsys, argv, message) 
         main([*argv, "--data", str(tmp_path)])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["group", "create", "acme"], ["project", "create", "tools"], ["token", "list"],
+    ["token", "create", "t", "--grant", "a:read"], ["gc"], ["yank", "p", "n", "1", "--reason", "r"],
+    ["project", "set-visibility", "p", "public"],
+])
+def test_a_mistyped_data_directory_is_refused_and_nothing_is_created(tmp_path, capsys,
+                                                                      argv) -> None:
+    typo = tmp_path / "pypireg-dta"
+    code, out, err = run(capsys, *argv, "--data", str(typo))
+    assert code == 1 and out == []
+    assert f"no registry at {typo}" in err and f"pypireg init --data {typo}" in err
+    assert not typo.exists()
+

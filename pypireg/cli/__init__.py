@@ -7,7 +7,6 @@ line of stdout; errors go to stderr with a non-zero exit status.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -17,14 +16,13 @@ from typing import TextIO
 from werkzeug.serving import make_server
 
 from .. import __version__
-from ..app import Registry, create_app, mount, normal_prefix
+from ..app import create_app, mount, normal_prefix
 from ..auth import InvalidGrant
 from ..catalog import CatalogError
 from ..importer import import_directory
 from ..maintenance import STAGING_MAX_AGE
 from . import tokens
-
-DEFAULT_DATA = "./pypireg-data"
+from .common import CATALOG, data_option, open_registry
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,13 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    data = argparse.ArgumentParser(add_help=False)
-    data.add_argument(
-        "--data",
-        default=os.environ.get("PYPIREG_DATA", DEFAULT_DATA),
-        metavar="DIR",
-        help="data directory (default: $PYPIREG_DATA or ./pypireg-data)",
-    )
+    data = data_option()
     visibility = argparse.ArgumentParser(add_help=False)
     choice = visibility.add_mutually_exclusive_group()
     choice.add_argument("--public", dest="visibility", action="store_const", const="public",
@@ -56,7 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pypireg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", parents=[data], help="run the registry over HTTP")
+    init = commands.add_parser("init", parents=[data],
+                               help="create an empty registry in the data directory")
+    init.set_defaults(run=_init)
+
+    serve = commands.add_parser("serve", parents=[data], help="run the registry over HTTP"
+                                " (creating an empty one if the data directory has none)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks one)")
     serve.add_argument("--prefix", default=None,
@@ -136,7 +133,7 @@ def _set_visibility_command(commands: argparse._SubParsersAction,  # type: ignor
 
 
 def _set_visibility(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    registry = open_registry(args)
     lookup = registry.catalog.group_by_path if args.kind == "group" else (
         registry.catalog.project_by_path)
     if lookup(args.path) is None:
@@ -146,19 +143,25 @@ def _set_visibility(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registry(args: argparse.Namespace) -> Registry:
-    return create_app(args.data)
+def _init(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    if (data / CATALOG).is_file():
+        print(f"a registry already exists in {data.resolve()}; nothing changed")
+        return 0
+    create_app(data)
+    print(f"created an empty registry in {data.resolve()}")
+    return 0
 
 
 def _create_group(args: argparse.Namespace) -> int:
-    group = _registry(args).create_group(args.path, args.visibility)
+    group = open_registry(args).create_group(args.path, args.visibility)
     print(f"created {group.visibility} group {group.path}")
     print(group.id)
     return 0
 
 
 def _create_project(args: argparse.Namespace) -> int:
-    project = _registry(args).create_project(args.path, args.visibility)
+    project = open_registry(args).create_project(args.path, args.visibility)
     print(f"created {project.visibility} project {project.path}")
     print(project.id)
     return 0
@@ -168,7 +171,7 @@ def _import(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     if not directory.is_dir():
         raise CatalogError(f"{args.directory!r} is not a directory")
-    registry = _registry(args)
+    registry = open_registry(args)
     project = registry.catalog.project(args.project)
     if project is None:
         raise CatalogError(f"no project {args.project!r}: create it with pypireg project create")
@@ -208,7 +211,7 @@ class ProgressBar:
 
 
 def _yank(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    registry = open_registry(args)
     if args.yanked:
         changed = registry.yank(args.project, args.name, args.version, reason=args.reason,
                                 file_name=args.file_name)
@@ -222,7 +225,7 @@ def _yank(args: argparse.Namespace) -> int:
 
 
 def _gc(args: argparse.Namespace) -> int:
-    report = _registry(args).collect_garbage(staging_max_age=args.staging_age)
+    report = open_registry(args).collect_garbage(staging_max_age=args.staging_age)
     print(report)
     print(report.total)
     return 0
@@ -230,7 +233,7 @@ def _gc(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     data = Path(args.data)
-    fresh = not (data / "catalog.db").exists()
+    fresh = not (data / CATALOG).exists()
     flat = args.layout == "flat"
     if flat and not args.project:
         print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
@@ -243,9 +246,10 @@ def _serve(args: argparse.Namespace) -> int:
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
     server = make_server(args.host, args.port, mount(registry, prefix), threaded=True)
     base = f"http://{_url_host(args.host)}:{server.server_port}{prefix}"
-    if fresh and not flat:
+    if fresh:
         print(f"created an empty registry in {data.resolve()}")
-        print(f"  next: pypireg project create NAME --public --data {args.data}")
+        if not flat:
+            print(f"  next: pypireg project create NAME --public --data {args.data}")
     print(f"pypireg {__version__} serving {data.resolve()} at {base}")
     if flat:
         print(f"  pip/uv index: {base}/simple/")

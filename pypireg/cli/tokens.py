@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..app import create_app
 from ..auth import TOKEN_KINDS, Grant, InvalidGrant, TokenRecord, expiry
+from .common import open_registry
 
 
 def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -61,7 +61,7 @@ def _grant(text: str) -> Grant:
 
 def _create(args: argparse.Namespace) -> int:
     when = expiry(expires_in=args.expires_in, expires_at=args.expires_at)
-    record, secret = create_app(args.data).issue_token(args.name, args.grant, args.kind,
+    record, secret = open_registry(args).issue_token(args.name, args.grant, args.kind,
                                                        expires_at=when)
     grants = ", ".join(f"{g.access} on {g.path}" for g in record.grants)
     until = f", until {record.expires_at}" if record.expires_at else ""
@@ -72,7 +72,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    records = create_app(args.data).list_tokens()
+    records = open_registry(args).list_tokens()
     if args.json:
         print(json.dumps([record.to_json() for record in records], indent=2))
         return 0
@@ -89,14 +89,14 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    record = create_app(args.data).revoke_token(args.id)
+    record = open_registry(args).revoke_token(args.id)
     print(f"token {record.id} {record.name!r} is revoked")
     return 0
 
 
 def _rotate(args: argparse.Namespace) -> int:
     when = expiry(expires_in=args.expires_in, expires_at=args.expires_at)
-    record, secret = create_app(args.data).rotate_token(args.id, expires_at=when)
+    record, secret = open_registry(args).rotate_token(args.id, expires_at=when)
     print(f"token {args.id} is revoked; its successor is token {record.id} {record.name!r}")
     print("the secret below is shown only once:")
     print(secret)

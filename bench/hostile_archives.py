@@ -68,9 +68,11 @@ ARCHIVES: dict[str, Callable[[Path], Path]] = {
     "tar-escaping-pkg-info": archives.escaping_pkg_info,
     "tar-quadratic-pax-header": archives.quadratic_pax_header,  # 1 MiB of "2 2 2 ..."
     "tar-sparse-member": archives.sparse_member,
-    # Hostile but valid: pypireg stores these (201), at the same bounded cost.
-    "tar-global-pax-5k-members": archives.global_pax_over_members,
+    "tar-pax-record-flood": archives.pax_record_flood,  # 1000 headers of 5-byte records
+    "tar-global-pax-60k-records": archives.global_pax_over_members,
     "tar-300-long-names-in-a-row": archives.long_name_chain,  # 1 MiB each
+    # Hostile but valid: pypireg stores these (201), at the same bounded cost.
+    "tar-300-long-named-members": archives.long_names,  # 1 MiB names
     "zip-junk-after-deflate-end": archives.zip_with_trailing_junk,  # 64 MiB
 }
 

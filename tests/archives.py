@@ -296,13 +296,38 @@ def global_pax_over_members(path: Path, keys: int = 60_000, members: int = 5_000
 
 
 def long_name_chain(path: Path, count: int = 300, size: int = MiB - 512) -> Path:
-    """``count`` GNU long names of ``size`` bytes in a row before PKG-INFO (tarfile holds
-    every one of them on the stack)."""
+    """``count`` GNU long names of ``size`` bytes in a row before one member (tarfile holds
+    every one of them on the stack, and lets the first win where GNU tar lets the last)."""
     def pieces() -> Iterator[bytes]:
         name = _extension(tarfile.GNUTYPE_LONGNAME, b"n" * size)
         for _ in range(count):
             yield name
-        yield _header("evil-1.0/named-by-the-last-long-name")
+        yield _header("evil-1.0/named-by-a-long-name")
+        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+    return write_tgz(path / SDIST_NAME, pieces())
+
+
+def long_names(path: Path, count: int = 300, size: int = MiB - 512) -> Path:
+    """``count`` members, each named by a GNU long name of ``size`` bytes, then PKG-INFO."""
+    def pieces() -> Iterator[bytes]:
+        name = _extension(tarfile.GNUTYPE_LONGNAME, b"n" * size)
+        member = _header("evil-1.0/named-by-the-long-name")
+        for _ in range(count):
+            yield name
+            yield member
+        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+    return write_tgz(path / SDIST_NAME, pieces())
+
+
+def pax_record_flood(path: Path, headers: int = 1000) -> Path:
+    """Pax headers of 1 MiB, each made of five-byte records (``5 a=\n``)."""
+    body = b"5 a=\n" * ((MiB - 512) // 5)
+
+    def pieces() -> Iterator[bytes]:
+        member = _header("evil-1.0/m")
+        for _ in range(headers):
+            yield _extension(tarfile.XHDTYPE, body)
+            yield member
         yield _member("evil-1.0/PKG-INFO", PKG_INFO)
     return write_tgz(path / SDIST_NAME, pieces())
 

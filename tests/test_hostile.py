@@ -98,12 +98,16 @@ HOSTILE = {
                                                                 " is corrupt"),
     "tar-sparse-member": (archives.sparse_member, "sparse member"),
     "tar-pax-sparse-member": (archives.pax_sparse_member, "sparse member"),
+    "tar-pax-record-flood": (archives.pax_record_flood, "has more than 64 records"),
+    "tar-global-pax-header-of-60k-records": (archives.global_pax_over_members,
+                                             "has more than 64 records"),
+    "tar-300-long-names-in-a-row": (archives.long_name_chain,
+                                    "more than one long name or pax header"),
 }
 
 # Hostile, yet valid: read (and stored) at the same bounded cost.
 HOSTILE_BUT_VALID = {
-    "tar-global-pax-header-over-5000-members": archives.global_pax_over_members,
-    "tar-300-long-names-of-1-mib-in-a-row": archives.long_name_chain,
+    "tar-300-members-named-by-1-mib-long-names": archives.long_names,
     "zip-64-mib-after-the-deflate-stream": archives.zip_with_trailing_junk,
 }
 

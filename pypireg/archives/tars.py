@@ -21,6 +21,8 @@ BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
 _SKIP_CHUNK = 1024 * 1024
 _REGULAR = (b"0", b"\0", b"7")  # regular file, old regular file, contiguous file
+_PAX = (b"x", b"X")  # POSIX pax header, and Solaris's older spelling of it
+_MAX_PAX_RECORDS = 64  # real pax headers carry a dozen at most
 _KINDS = {b"1": "hard link", b"2": "symbolic link", b"3": "device", b"4": "device",
           b"5": "directory", b"6": "pipe"}
 _MAX_SIZE_DIGITS = 20  # a pax size beyond this is no real member's
@@ -38,8 +40,7 @@ def tar_member(path: str, wanted: Wanted, limits: Limits, label: str) -> bytes |
 
 
 def _scan(blocks: _Blocks, wanted: Wanted, limits: Limits, label: str) -> bytes | None:
-    long_name: str | None = None  # from a GNU long name header, for the next member
-    pax: dict[str, str] = {}  # path and size from a pax header, for the next member
+    pending = _Pending()  # long name or pax records, for the next member
     for seen in itertools.count(1):
         if seen > limits.max_archive_members:
             raise ArchiveError(f"the tar archive has more than {limits.max_archive_members}"
@@ -51,27 +52,59 @@ def _scan(blocks: _Blocks, wanted: Wanted, limits: Limits, label: str) -> bytes 
             return None  # the end of the archive
         header = _Header.parse(block, first=seen == 1)
         if header.kind == b"L":
-            long_name = _text(blocks.extension(header.size)).rstrip("\0")
-            continue
-        if header.kind == b"x":
-            pax = _pax_records(blocks.extension(header.size))
-            continue
-        if header.kind in (b"g", b"K"):  # global pax header, GNU long link name: unused
+            pending.long_name(blocks.extension(header.size))
+        elif header.kind in _PAX:
+            pending.pax(_pax_records(blocks.extension(header.size)))
+        elif header.kind == b"g":
+            if set(_pax_records(blocks.extension(header.size))) & {"path", "size"}:
+                raise ArchiveError("a global pax header of the tar archive renames members")
+        elif header.kind == b"K":  # GNU long link name: links are never read
             blocks.extension(header.size)
-            continue
-        if header.kind == b"S":
+        elif header.kind == b"S":
             raise ArchiveError("the tar archive has a sparse member; sdists have none")
-        name = pax.get("path") or long_name or header.name
-        size = _pax_size(pax["size"]) if "size" in pax else header.size
-        long_name, pax = None, {}
-        if wanted(name):
-            if header.kind not in _REGULAR:
-                kind = _KINDS.get(header.kind, "special member")
-                raise ArchiveError(f"{label} is a {kind}, not a regular file")
-            check_size(size, limits, label)
-            return blocks.data(size, label)
-        blocks.skip(size)
+        else:
+            name, size = pending.take(header)
+            if wanted(name):
+                if header.kind not in _REGULAR:
+                    kind = _KINDS.get(header.kind, "special member")
+                    raise ArchiveError(f"{label} is a {kind}, not a regular file")
+                check_size(size, limits, label)
+                return blocks.data(size, label)
+            if header.kind in _REGULAR or header.kind not in _KINDS:
+                blocks.skip(size)  # as tarfile: links, devices and directories hold no data
     return None  # not reached: count() never ends
+
+
+class _Pending:
+    """What extension headers say about the next member. One of them at most: tarfile and
+    GNU tar disagree on which wins when there are several, so several are refused."""
+
+    def __init__(self) -> None:
+        self._name: str | None = None
+        self._size: int | None = None
+        self._given = False
+
+    def long_name(self, body: bytes) -> None:
+        self._once()
+        self._name = _text(body.split(b"\0", 1)[0])
+
+    def pax(self, records: dict[str, str]) -> None:
+        self._once()
+        if "path" in records:
+            self._name = records["path"].rstrip("/")
+        if "size" in records:
+            self._size = _pax_size(records["size"])
+
+    def take(self, header: _Header) -> tuple[str, int]:
+        name = self._name if self._name is not None else header.name
+        size = self._size if self._size is not None else header.size
+        self.__init__()  # type: ignore[misc]
+        return name, size
+
+    def _once(self) -> None:
+        if self._given:
+            raise ArchiveError("a tar member has more than one long name or pax header")
+        self._given = True
 
 
 @dataclass(frozen=True)
@@ -90,10 +123,16 @@ class _Header:
             raise ArchiveError("not a tar archive" if first else
                                "a tar header is corrupt (its checksum does not match)")
         name = _text(block[:100].split(b"\0", 1)[0])
-        if block[257:265] == b"ustar\x0000":  # POSIX: a prefix may hold the leading part
-            prefix = _text(block[345:500].split(b"\0", 1)[0])
-            name = f"{prefix}/{name}" if prefix else name
-        return cls(name, _size(block[124:136]), block[156:157])
+        kind = block[156:157]
+        if kind == b"\0" and name.endswith("/"):
+            kind = b"5"  # an old-style directory
+        if kind == b"5":
+            name = name.rstrip("/")
+        # As tarfile reads it, whatever the magic: the POSIX prefix of a long name.
+        prefix = _text(block[345:500].split(b"\0", 1)[0])
+        if prefix and kind not in (b"L", b"K", b"S"):
+            name = f"{prefix}/{name}"
+        return cls(name, _size(block[124:136]), kind)
 
 
 class _Blocks:
@@ -121,12 +160,12 @@ class _Blocks:
         return self.data(size, "a tar header extension")
 
     def data(self, size: int, label: str) -> bytes:
-        padded = _padded(size)
-        self._check_budget(padded)
-        data = self._read(padded)
-        if len(data) != padded:
+        self._check_budget(_padded(size))
+        data = self._read(size)
+        if len(data) != size:
             raise ArchiveError(f"{label} is truncated")
-        return data[:size]
+        self._read(_padded(size) - size)  # the padding (a last member may lack it)
+        return data
 
     def skip(self, size: int) -> None:
         left = _padded(size)
@@ -153,8 +192,12 @@ class _Blocks:
 def _pax_records(body: bytes) -> dict[str, str]:
     """The ``path`` and ``size`` of a pax header's ``LENGTH key=value\\n`` records."""
     found: dict[str, str] = {}
-    position = 0
+    position = records = 0
     while position < len(body) and body[position:position + 1] != b"\0":
+        records += 1
+        if records > _MAX_PAX_RECORDS:
+            raise ArchiveError(f"a pax header of the tar archive has more than"
+                               f" {_MAX_PAX_RECORDS} records")
         space = body.find(b" ", position, position + 12)
         length = body[position:space]
         if space < 0 or not length.isdigit() or int(length) < space - position + 3:

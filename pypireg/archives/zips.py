@@ -30,6 +30,7 @@ _CHUNK = 64 * 1024
 @dataclass(frozen=True)
 class _Entry:
     name: str
+    raw_name: bytes
     flags: int
     method: int
     version: int
@@ -41,7 +42,10 @@ class _Entry:
 
 
 def zip_member(path: str, wanted: Wanted, limits: Limits, label: str) -> bytes | None:
-    """The first member whose name ``wanted`` accepts, or None; ``label`` names it in errors."""
+    """The one member whose name ``wanted`` accepts, or None; ``label`` names it in errors.
+
+    Two such members are refused: zipfile (and so pip) would take the last one.
+    """
     try:
         with open(path, "rb") as fp:
             entry, concat = _find_entry(fp, wanted, limits)
@@ -59,6 +63,7 @@ def _find_entry(fp: IO[bytes], wanted: Wanted, limits: Limits) -> tuple[_Entry |
                            f" {limits.max_archive_members}")
     fp.seek(cd_offset + concat)
     seen = consumed = 0
+    found: _Entry | None = None
     while consumed < cd_size:
         seen += 1
         if seen > limits.max_archive_members:
@@ -72,12 +77,16 @@ def _find_entry(fp: IO[bytes], wanted: Wanted, limits: Limits) -> tuple[_Entry |
         variable = _exact(fp, name_len + extra_len + comment_len, "central directory")
         raw_name, extra = variable[:name_len], variable[name_len:name_len + extra_len]
         consumed += _CENTRAL.size + len(variable)
+        raw_name = raw_name.split(b"\0", 1)[0]  # as zipfile cuts it
         name = _decode_name(raw_name, flags)
         if wanted(name):
+            if found is not None:
+                raise ArchiveError(f"the zip archive holds {found.name} and {name}: only one"
+                                   " may be its metadata")
             size, compressed, offset = _zip64_sizes(extra, size, compressed, offset)
-            return _Entry(name, flags, method, version, crc, compressed, size, offset,
-                          external >> 16 if system == _UNIX else 0), concat
-    return None, concat
+            found = _Entry(name, variable[:name_len], flags, method, version, crc, compressed,
+                           size, offset, external >> 16 if system == _UNIX else 0)
+    return found, concat
 
 
 def _end_record(fp: IO[bytes]) -> tuple[int, int, int, int]:
@@ -86,9 +95,7 @@ def _end_record(fp: IO[bytes]) -> tuple[int, int, int, int]:
     tail_start = max(0, end - _EOCD.size - _MAX_COMMENT)
     fp.seek(tail_start)
     tail = fp.read()
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < _EOCD.size:
-        raise ArchiveError("not a zip archive (no end of central directory record)")
+    at = _end_record_at(tail)
     _, disk, cd_disk, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
     eocd_pos = tail_start + at
     record_start = eocd_pos
@@ -113,6 +120,18 @@ def _end_record(fp: IO[bytes]) -> tuple[int, int, int, int]:
     return count, cd_size, cd_offset, concat
 
 
+def _end_record_at(tail: bytes) -> int:
+    """Where the end record starts in the file's last bytes: the signature whose comment
+    runs exactly to the end of the file. (A plain search can land on the signature's bytes
+    inside the record's own fields.)"""
+    at = len(tail)
+    while (at := tail.rfind(b"PK\x05\x06", 0, at)) >= 0:
+        if len(tail) - at >= _EOCD.size and (
+                at + _EOCD.size + _EOCD.unpack_from(tail, at)[-1] == len(tail)):
+            return at
+    raise ArchiveError("not a zip archive (no end of central directory record)")
+
+
 def _zip64_sizes(extra: bytes, size: int, compressed: int, offset: int) -> tuple[int, int, int]:
     """Sizes and offset from the zip64 extra field where the 32-bit ones overflowed."""
     wanted = [v == 0xFFFFFFFF for v in (size, compressed, offset)]
@@ -122,6 +141,8 @@ def _zip64_sizes(extra: bytes, size: int, compressed: int, offset: int) -> tuple
     while position + 4 <= len(extra):
         kind, length = struct.unpack_from("<2H", extra, position)
         if kind == 0x0001:
+            if length < 8 * sum(wanted) or position + 4 + length > len(extra):
+                raise ArchiveError("a zip64 extra field is shorter than its values")
             values = list(struct.unpack_from(f"<{sum(wanted)}Q", extra, position + 4))
             size, compressed, offset = (values.pop(0) if w else v for w, v in
                                         zip(wanted, (size, compressed, offset), strict=True))
@@ -149,7 +170,10 @@ def _read_entry(fp: IO[bytes], entry: _Entry, concat: int, limits: Limits, label
     if local[:4] != b"PK\x03\x04":
         raise ArchiveError(f"the local header of {label} is corrupt")
     name_len, extra_len = _LOCAL.unpack(local)[-2:]
-    fp.seek(name_len + extra_len, os.SEEK_CUR)
+    if _exact(fp, name_len, "local header") != entry.raw_name:
+        raise ArchiveError(f"{label} has another name in its local header than in the"
+                           " central directory")
+    fp.seek(extra_len, os.SEEK_CUR)
     inflate = zlib.decompressobj(-15) if entry.method == _DEFLATED else None
     out = bytearray()
     left = entry.compressed

@@ -338,3 +338,41 @@ def zip_with_trailing_junk(path: Path, junk: int = 64 * MiB) -> Path:
     data = deflated(METADATA) + b"\0" * junk
     return wheel(path, metadata_entry(data=data, method=8, size=len(METADATA),
                                       crc=zlib.crc32(METADATA)))
+
+
+# -- unusual but valid, and ambiguous ----------------------------------------------------------
+
+
+def end_record_with_its_signature_inside(path: Path) -> Path:
+    """19,280 members (0x4B50, 'PK') and a directory size of 0x..0605: the end record's own
+    fields spell the end record's signature."""
+    entries = [ZipEntry(b"m/%05d" % i) for i in range(0x4B50 - 1)]
+    entries.append(metadata_entry(data=METADATA))
+    size = sum(46 + len(e.name) for e in entries)
+    entries[0].name += b"x" * ((0x0605 - size) % 0x10000)
+    return write_zip(path / WHEEL_NAME, entries)
+
+
+def two_metadata_members(path: Path) -> Path:
+    return write_zip(path / WHEEL_NAME, [metadata_entry(data=METADATA),
+                                          metadata_entry(data=METADATA.replace(b"1.0", b"2.0"))])
+
+
+def tar_of(path: Path, *blocks: bytes) -> Path:
+    return write_tgz(path / SDIST_NAME, iter(blocks))
+
+
+def member_header(name: str, **fields) -> bytes:  # type: ignore[no-untyped-def]
+    return _header(name, **fields)
+
+
+def tar_member_bytes(name: str, data: bytes) -> bytes:
+    return _member(name, data)
+
+
+def extension(kind: bytes, body: bytes) -> bytes:
+    return _extension(kind, body)
+
+
+def pax_record(key: str, value: str) -> bytes:
+    return _record(key, value)

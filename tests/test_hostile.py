@@ -245,3 +245,89 @@ def test_an_invalid_requires_python_in_the_file_is_refused(env: Env) -> None:
                           name="pkg", version="1.0")
     assert response.status_int == 400
     assert "the file's Requires-Python 'three or later'" in response.json["message"]
+
+
+# -- what tarfile and zipfile read, read the same; what they would read differently, refused --
+
+TAR_AGREES = {
+    "a directory with a size holds no data": lambda p: archives.tar_of(
+        p, archives.member_header("evil-1.0/docs", size=4096, kind=tarfile.DIRTYPE),
+        archives.tar_member_bytes("evil-1.0/PKG-INFO", archives.PKG_INFO)),
+    "a symbolic link with a size holds no data": lambda p: archives.tar_of(
+        p, archives.member_header("evil-1.0/l", size=600, kind=tarfile.SYMTYPE, link="x"),
+        archives.tar_member_bytes("evil-1.0/PKG-INFO", archives.PKG_INFO)),
+    "a Solaris X header names the member": lambda p: archives.tar_of(
+        p, archives.extension(b"X", archives.pax_record("path", "evil-1.0/PKG-INFO")),
+        archives.tar_member_bytes("evil-1.0/renamed", archives.PKG_INFO)),
+    "a pax path loses its trailing slash": lambda p: archives.tar_of(
+        p, archives.extension(tarfile.XHDTYPE, archives.pax_record("path", "evil-1.0/PKG-INFO/")),
+        archives.tar_member_bytes("evil-1.0/renamed", archives.PKG_INFO)),
+    "a long name stops at its first NUL": lambda p: archives.tar_of(
+        p, archives.extension(tarfile.GNUTYPE_LONGNAME, b"evil-1.0/PKG-INFO\0junk"),
+        archives.tar_member_bytes("evil-1.0/renamed", archives.PKG_INFO)),
+    "the last member may lack its padding": lambda p: _write(
+        p / archives.SDIST_NAME, __import__("gzip").compress(
+            archives.member_header("evil-1.0/PKG-INFO", size=len(archives.PKG_INFO))
+            + archives.PKG_INFO)),
+}
+
+
+@pytest.mark.parametrize("case", list(TAR_AGREES))
+def test_the_tar_reader_agrees_with_tarfile(tmp_path, case: str) -> None:
+    path = TAR_AGREES[case](tmp_path)
+    with tarfile.open(path) as archive:  # as far as the member only, as pip's reader goes
+        member = next(m for m in archive if m.name == "evil-1.0/PKG-INFO")
+        expected = archive.extractfile(member).read()  # type: ignore[union-attr]
+    assert dists.metadata_bytes(str(path)) == expected == archives.PKG_INFO
+
+
+TAR_AMBIGUOUS = {
+    "two long names for one member": (lambda p: archives.tar_of(
+        p, archives.extension(tarfile.GNUTYPE_LONGNAME, b"evil-1.0/PKG-INFO"),
+        archives.extension(tarfile.GNUTYPE_LONGNAME, b"evil-1.0/other"),
+        archives.tar_member_bytes("evil-1.0/x", archives.PKG_INFO)),
+        "more than one long name or pax header"),
+    "a long name and a pax path": (lambda p: archives.tar_of(
+        p, archives.extension(tarfile.GNUTYPE_LONGNAME, b"evil-1.0/PKG-INFO"),
+        archives.extension(tarfile.XHDTYPE, archives.pax_record("path", "evil-1.0/other")),
+        archives.tar_member_bytes("evil-1.0/x", archives.PKG_INFO)),
+        "more than one long name or pax header"),
+    "a global header that renames": (lambda p: archives.tar_of(
+        p, archives.extension(tarfile.XGLTYPE, archives.pax_record("path", "evil-1.0/PKG-INFO")),
+        archives.tar_member_bytes("evil-1.0/x", archives.PKG_INFO)),
+        "a global pax header of the tar archive renames members"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAR_AMBIGUOUS))
+def test_tar_archives_readers_disagree_on_are_refused(tmp_path, case: str) -> None:
+    build, reason = TAR_AMBIGUOUS[case]
+    with pytest.raises(dists.InvalidDistribution, match=reason):
+        dists.metadata_bytes(str(build(tmp_path)))
+
+
+def test_an_end_record_whose_fields_spell_its_signature_is_found(tmp_path) -> None:
+    import zipfile
+
+    path = archives.end_record_with_its_signature_inside(tmp_path)
+    tail = path.read_bytes()[-22:]
+    assert tail.count(b"PK\x05\x06") == 2  # the record's own, and one in its fields
+    with zipfile.ZipFile(path) as wheel:
+        assert wheel.read(f"{archives.DIST_INFO}/METADATA") == archives.METADATA
+    assert dists.metadata_bytes(str(path)) == archives.METADATA
+
+
+def test_a_second_metadata_member_is_refused(tmp_path) -> None:
+    with pytest.raises(dists.InvalidDistribution, match="only one may be its metadata"):
+        dists.metadata_bytes(str(archives.two_metadata_members(tmp_path)))
+
+
+def test_a_local_header_naming_another_member_is_refused(tmp_path) -> None:
+    path = archives.wheel(tmp_path, archives.metadata_entry(data=archives.METADATA))
+    data = path.read_bytes()
+    name = f"{archives.DIST_INFO}/METADATA".encode()
+    local = data.index(name)  # the first occurrence is the local header's
+    path.write_bytes(data[:local] + name.replace(b"METADATA", b"METADATX") + data[local
+                                                                               + len(name):])
+    with pytest.raises(dists.InvalidDistribution, match="another name in its local header"):
+        dists.metadata_bytes(str(path))

@@ -275,7 +275,7 @@ TAR_AGREES = {
 @pytest.mark.parametrize("case", list(TAR_AGREES))
 def test_the_tar_reader_agrees_with_tarfile(tmp_path, case: str) -> None:
     path = TAR_AGREES[case](tmp_path)
-    with tarfile.open(path) as archive:  # as far as the member only, as pip's reader goes
+    with tarfile.open(path) as archive:  # read only as far as the member
         member = next(m for m in archive if m.name == "evil-1.0/PKG-INFO")
         expected = archive.extractfile(member).read()  # type: ignore[union-attr]
     assert dists.metadata_bytes(str(path)) == expected == archives.PKG_INFO

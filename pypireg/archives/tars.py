@@ -152,12 +152,14 @@ class _Blocks:
         return block
 
     def extension(self, size: int) -> bytes:
-        """A pax header's or long name's body; refused before reading when too large."""
+        """A pax header's or long name's body with its padding, as tarfile reads it (up to
+        the first NUL of the whole block); refused before reading when too large."""
         if size > self._limits.max_archive_header_size:
             raise ArchiveError(
                 f"the tar archive has a header extension (pax header or long name) of {size}"
                 f" bytes; the limit is {self._limits.max_archive_header_size}")
-        return self.data(size, "a tar header extension")
+        padded = _padded(size)
+        return self.data(padded, "a tar header extension")
 
     def data(self, size: int, label: str) -> bytes:
         self._check_budget(_padded(size))

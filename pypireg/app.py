@@ -236,11 +236,12 @@ class Registry:
     def set_yanked(self, package: Package, *, yanked: bool, reason: str = "",
                    file_name: str | None = None) -> int:
         """Yank or unyank a package's files, or the one named; returns how many."""
-        changed = self.catalog.set_yanked(package, yanked=yanked, reason=reason,
-                                          file_name=file_name)
-        if file_name is not None and not changed:
-            raise CatalogError(f"no file {file_name!r} in {package.name} {package.version}")
-        return changed
+        if file_name is not None:
+            named = self.catalog.live_file_named(package.project_id, file_name)
+            if named is None or named.package_id != package.id:
+                raise CatalogError(f"no file {file_name!r} in {package.name} {package.version}")
+        return self.catalog.set_yanked(package, yanked=yanked, reason=reason,
+                                       file_name=file_name)
 
     def collect_garbage(self, staging_max_age: float = STAGING_MAX_AGE) -> GarbageReport:
         """What ``pypireg gc`` runs: see :func:`pypireg.maintenance.collect_garbage`."""

@@ -59,12 +59,13 @@ class GarbageReport:
                 + self.metadata)
 
     def __str__(self) -> str:
-        text = (f"purged {self.packages} packages and {self.files} files pending destruction;"
-                f" removed {self.blobs} blobs and {self.staging_files} stale staging files")
+        text = (f"purged {_n(self.packages, 'package')} and {_n(self.files, 'file')} pending"
+                f" destruction; removed {_n(self.blobs, 'blob')} and"
+                f" {_n(self.staging_files, 'stale staging file')}")
         if self.leftovers:
-            text += f"; removed {self.leftovers} temporary files of interrupted writes"
+            text += f"; removed {_n(self.leftovers, 'temporary file')} of interrupted writes"
         if self.metadata:
-            text += f"; extracted core metadata for {self.metadata} older files"
+            text += f"; extracted core metadata for {_n(self.metadata, 'older file')}"
         if not self.orphans_checked:
             text += "; the storage cannot list its keys, so unreferenced blobs were not swept"
         return text
@@ -148,3 +149,8 @@ def _sweep_staging(staging_dir: str, max_age: float) -> int:
             except FileNotFoundError:
                 pass
     return removed
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+

@@ -105,3 +105,19 @@ def test_a_mistyped_data_directory_is_refused_and_nothing_is_created(tmp_path, c
     assert f"no registry at {typo}" in err and f"pypireg init --data {typo}" in err
     assert not typo.exists()
 
+
+
+def test_help_reads_as_plain_text(capsys) -> None:
+    from pypireg.cli import _parser
+
+    parser = _parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    texts = [parser.format_help()]
+    for command in commands.choices.values():  # type: ignore[union-attr]
+        texts.append(command.format_help())
+        actions = [a for a in command._actions if a.dest == "action"]
+        for action in actions:
+            texts += [sub.format_help() for sub in action.choices.values()]  # type: ignore
+    assert len(texts) > 15
+    for text in texts:
+        assert "``" not in text and ":func:" not in text and ":class:" not in text, text

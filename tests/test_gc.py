@@ -129,7 +129,7 @@ def test_gc_command(tmp_path, capsys) -> None:
     catalog.destroy_package(catalog.package(tree.projects["acme/web"].id, 1))
     assert main(["gc", "--data", str(tmp_path / "data")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("purged 1 packages and 1 files pending destruction; removed 2 blobs")
+    assert out[0].startswith("purged 1 package and 1 file pending destruction; removed 2 blobs")
     assert out[-1] == "4"
     assert main(["gc", "--data", str(tmp_path / "data")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "0"
@@ -147,7 +147,7 @@ def test_gc_removes_temporary_files_of_interrupted_writes_once_stale(tmp_path) -
     os.utime(old, (two_days_ago, two_days_ago))
     report = tree.registry.collect_garbage()
     assert report.leftovers == 1 and not old.exists() and fresh.exists()  # fresh: in flight
-    assert "removed 1 temporary files of interrupted writes" in str(report)
+    assert "removed 1 temporary file of interrupted writes" in str(report)
     assert tree.registry.collect_garbage(staging_max_age=0).leftovers == 1
     assert not fresh.exists()
     assert tree.registry.storage.keys() == wheel_keys("pkg", "1.0")  # type: ignore[attr-defined]

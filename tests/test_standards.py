@@ -227,13 +227,19 @@ def test_yank_command(env: Env, tmp_path, capsys) -> None:
         headers=basic(token), status=201)
     data = ["--data", str(tmp_path / "d")]
     assert main(["yank", "solo", "pkg", "1.0", "--reason", "bad", *data]) == 0
-    assert capsys.readouterr().out.splitlines() == ["yanked 1 files of pkg 1.0", "1"]
+    assert capsys.readouterr().out.splitlines() == ["yanked 1 file of pkg 1.0", "1"]
     assert main(["unyank", "solo", "pkg", "1.0", *data]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1"
+    assert main(["unyank", "solo", "pkg", "1.0", *data]) == 0
+    assert capsys.readouterr().out.splitlines() == ["nothing changed: pkg 1.0 is not yanked",
+                                                    "0"]
     assert main(["yank", "solo", "pkg", "3.0", "--reason", "bad", *data]) == 1
     assert "no version 3.0" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["yank", "solo", "pkg", "1.0", *data])  # --reason is required
+    assert main(["yank", "solo", "pkg", "1.0", *data]) == 0  # the reason is optional (PEP 592)
+    assert capsys.readouterr().out.splitlines() == ["yanked 1 file of pkg 1.0", "1"]
+    assert main(["yank", "solo", "pkg", "1.0", *data]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "nothing changed: pkg 1.0 was already yanked", "0"]
 
 
 # -- ETags, 304, Cache-Control -----------------------------------------------------------------
@@ -333,7 +339,7 @@ def test_gc_gives_older_files_their_metadata(tmp_path) -> None:
     assert "data-core-metadata" not in env.app.get(PAGE + "pkg/").text
     report = env.registry.collect_garbage()
     assert report.metadata == 1
-    assert "extracted core metadata for 1 older files" in str(report)
+    assert "extracted core metadata for 1 older file" in str(report)
     html = env.app.get(PAGE + "pkg/").text
     assert f'data-core-metadata="sha256={sha256(wheel_metadata("pkg", "1.0").encode())}"' in html
     assert env.registry.collect_garbage().metadata == 0

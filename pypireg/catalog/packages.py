@@ -211,14 +211,18 @@ class PackageQueries(CatalogBase):
 
     def set_yanked(self, package: Package, *, yanked: bool, reason: str = "",
                    file_name: str | None = None) -> int:
-        """Yank or unyank a package's live files (or the one named); returns how many."""
-        where, params = "package_id = ? AND status = 'default'", [package.id]
+        """Yank or unyank a package's live files (or the one named); returns how many
+        changed (a file already in that state, with that reason, does not count)."""
+        reason = reason if yanked else ""
+        where = ("package_id = ? AND status = 'default'"
+                 " AND (yanked != ? OR coalesce(yanked_reason, '') != ?)")
+        params: list[Any] = [package.id, int(yanked), reason]
         if file_name is not None:
             where, params = where + " AND file_name = ?", [*params, file_name]
         with self.write():
             changed = self.db.execute(
                 f"UPDATE package_files SET yanked = ?, yanked_reason = ? WHERE {where}",
-                [int(yanked), reason if yanked else "", *params]).rowcount
+                [int(yanked), reason, *params]).rowcount
             if changed:
                 self.db["packages"].update(package.id, {"updated_at": utcnow()})
                 self._bump_serial(package.project_id)

@@ -13,16 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from werkzeug.serving import make_server
-
 from .. import __version__
-from ..app import create_app, mount, normal_prefix
+from ..app import create_app
 from ..auth import InvalidGrant
 from ..catalog import CatalogError
 from ..importer import import_directory
 from ..maintenance import STAGING_MAX_AGE
-from . import tokens
-from .common import CATALOG, data_option, open_registry
+from . import serving, tokens
+from .common import CATALOG, data_option, open_registry, plural
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +42,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="readable only with a token (the default)")
     visibility.set_defaults(visibility="private")
 
-    parser = argparse.ArgumentParser(prog="pypireg", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="pypireg", description="Run a private Python package registry and administer its"
+        " data directory. A command that creates something prints its id or secret alone on"
+        " the last line.")
     parser.add_argument("--version", action="version", version=f"pypireg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -70,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="HOST",
                        help="answer only requests for this Host (repeatable; .example.com"
                             " also takes its subdomains); others get a 400")
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=serving.run)
 
     group = commands.add_parser("group", help="manage groups").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -109,8 +110,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--file", metavar="FILENAME", dest="file_name",
                              help="only this file of the version")
         if action == "yank":
-            command.add_argument("--reason", required=True, metavar="TEXT",
-                                 help="why, shown to installers")
+            command.add_argument("--reason", default="", metavar="TEXT",
+                                 help="why, shown to installers (optional, as in PEP 592)")
         command.set_defaults(run=_yank, yanked=action == "yank")
 
     gc = commands.add_parser(
@@ -218,8 +219,13 @@ def _yank(args: argparse.Namespace) -> int:
     else:
         changed = registry.unyank(args.project, args.name, args.version,
                                   file_name=args.file_name)
-    print(f"{'yanked' if args.yanked else 'unyanked'} {changed} files of {args.name}"
-          f" {args.version}")
+    done = "yanked" if args.yanked else "unyanked"
+    if changed:
+        print(f"{done} {plural(changed, 'file')} of {args.name} {args.version}")
+    else:
+        print(f"nothing changed: {args.name} {args.version}"
+              f" {'was already yanked' if args.yanked else 'is not yanked'}"
+              f"{' with that reason' if args.yanked and args.reason else ''}")
     print(changed)
     return 0
 
@@ -229,46 +235,6 @@ def _gc(args: argparse.Namespace) -> int:
     print(report)
     print(report.total)
     return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    fresh = not (data / CATALOG).exists()
-    flat = args.layout == "flat"
-    if flat and not args.project:
-        print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
-        return 2
-    registry = create_app(args.data, layout=args.layout, project=args.project,
-                          upstream=args.upstream, trusted_hosts=args.trusted_hosts)
-    if flat and registry.catalog.project(args.project) is None:
-        registry.create_project(args.project, "private")
-        print(f"created private project {args.project}")
-    prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
-    server = make_server(args.host, args.port, mount(registry, prefix), threaded=True)
-    base = f"http://{_url_host(args.host)}:{server.server_port}{prefix}"
-    if fresh:
-        print(f"created an empty registry in {data.resolve()}")
-        if not flat:
-            print(f"  next: pypireg project create NAME --public --data {args.data}")
-    print(f"pypireg {__version__} serving {data.resolve()} at {base}")
-    if flat:
-        print(f"  pip/uv index: {base}/simple/")
-        print(f"  twine upload: {base}/")
-    else:
-        print(f"  pip/uv index: {base}/projects/<id or path>/packages/pypi/simple")
-        print(f"  twine upload: {base}/projects/<id or path>/packages/pypi")
-    print("press Ctrl+C to stop", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 if __name__ == "__main__":

@@ -33,3 +33,9 @@ def open_registry(args: argparse.Namespace) -> Registry:
             f"no registry at {data.resolve()}: check --data (or $PYPIREG_DATA), or create"
             f" one with: pypireg init --data {args.data}")
     return create_app(data)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+

@@ -156,3 +156,30 @@ def test_a_ci_job_rotates_its_own_token_between_uploads(served, clients: Clients
                                      headers={"JOB-TOKEN": new})
     with urllib.request.urlopen(listing) as answer:
         assert sorted(p["version"] for p in json.load(answer)) == ["1.0", "2.0"]
+
+
+def test_serve_logs_plain_text_and_stops_on_sigterm(tmp_path) -> None:
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pypireg", "serve", "--port", "0", "--data", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        for line in process.stdout:  # type: ignore[union-attr]
+            if " serving " in line:
+                url = line.rstrip().split(" at ")[1]
+            if line.startswith("press Ctrl+C"):
+                break
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{url}/projects/nope/packages/pypi/simple/")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert out.splitlines()[-1] == "pypireg stopped (SIGTERM)"
+    assert '"GET /api/v4/projects/nope/packages/pypi/simple/ HTTP/1.1" 404' in err
+    assert "\x1b[" not in err  # no colour codes in a log that is not a terminal

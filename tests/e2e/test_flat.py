@@ -24,6 +24,7 @@ def test_pip_and_twine_as_with_pypiserver(tmp_path, clients: Clients, greet_dist
 def test_serve_flat_layout_from_the_command_line(tmp_path, clients: Clients,
                                                  greet_dists) -> None:
     data = tmp_path / "data"
+    run([sys.executable, "-m", "pypireg", "init", "--data", str(data)])
     run([sys.executable, "-m", "pypireg", "project", "create", "solo", "--public",
          "--data", str(data)])
     token = run([sys.executable, "-m", "pypireg", "token", "create", "ci", "--grant",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ..limits import Limits
-from . import ArchiveError, Wanted, check_size, describe
+from .base import ArchiveError, Wanted, check_size, describe
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)

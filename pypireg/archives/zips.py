@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ..limits import Limits
-from . import ArchiveError, Wanted, check_size, describe
+from .base import ArchiveError, Wanted, check_size, describe
 
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")

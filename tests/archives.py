@@ -152,15 +152,15 @@ def multi_disk(path: Path) -> Path:
 # -- tar.gz ------------------------------------------------------------------------------------
 
 
-def _header(name: str, *, size: int = 0, kind: bytes = tarfile.REGTYPE, link: str = "") -> bytes:
+def header(name: str, *, size: int = 0, kind: bytes = tarfile.REGTYPE, link: str = "") -> bytes:
     info = tarfile.TarInfo(name)
     info.size, info.type, info.linkname, info.mtime = size, kind, link, 1577836800
     return info.tobuf(tarfile.USTAR_FORMAT)
 
 
-def _member(name: str, data: bytes) -> bytes:
+def member(name: str, data: bytes) -> bytes:
     padding = b"\0" * (-len(data) % tarfile.BLOCKSIZE)
-    return _header(name, size=len(data)) + data + padding
+    return header(name, size=len(data)) + data + padding
 
 
 def write_tgz(path: Path, pieces: Iterator[bytes]) -> Path:
@@ -173,7 +173,7 @@ def write_tgz(path: Path, pieces: Iterator[bytes]) -> Path:
 
 
 def sdist(path: Path, *members: tuple[str, bytes]) -> Path:
-    return write_tgz(path / SDIST_NAME, iter([_member(n, d) for n, d in members]))
+    return write_tgz(path / SDIST_NAME, iter([member(n, d) for n, d in members]))
 
 
 def _with_bomb(path: Path, header: bytes, unpacked: int) -> Path:
@@ -195,38 +195,38 @@ def _with_bomb(path: Path, header: bytes, unpacked: int) -> Path:
 
 def huge_pax_header(path: Path, size: int = 2 * GiB) -> Path:
     """A pax extended header that states ``size`` bytes, and has them (zeros)."""
-    return _with_bomb(path, _header("evil-1.0/././@PaxHeader", size=size, kind=tarfile.XHDTYPE),
+    return _with_bomb(path, header("evil-1.0/././@PaxHeader", size=size, kind=tarfile.XHDTYPE),
                       size)
 
 
 def huge_gnu_long_name(path: Path, size: int = 2 * GiB) -> Path:
-    return _with_bomb(path, _header("././@LongLink", size=size, kind=tarfile.GNUTYPE_LONGNAME),
+    return _with_bomb(path, header("././@LongLink", size=size, kind=tarfile.GNUTYPE_LONGNAME),
                       size)
 
 
 def pkg_info_after_zeros(path: Path, size: int = 2 * GiB) -> Path:
     """PKG-INFO placed after a member of ``size`` zeros (so past the scan limit)."""
-    target = _with_bomb(path, _header("evil-1.0/zeros.bin", size=size), size)
+    target = _with_bomb(path, header("evil-1.0/zeros.bin", size=size), size)
     with open(target, "ab") as out:
-        out.write(gzip.compress(_member("evil-1.0/PKG-INFO", PKG_INFO) + b"\0" * 1024))
+        out.write(gzip.compress(member("evil-1.0/PKG-INFO", PKG_INFO) + b"\0" * 1024))
     return target
 
 
 def many_tar_members(path: Path, members: int) -> Path:
     """``members`` empty files, PKG-INFO last."""
     def pieces() -> Iterator[bytes]:
-        block = _header("evil-1.0/m")
+        block = header("evil-1.0/m")
         for _ in range(members - 1):
             yield block
-        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+        yield member("evil-1.0/PKG-INFO", PKG_INFO)
     return write_tgz(path / SDIST_NAME, pieces())
 
 
 def linked_pkg_info(path: Path, kind: bytes) -> Path:
     """PKG-INFO as a symbolic link, a hard link or a device node."""
     return write_tgz(path / SDIST_NAME, iter([
-        _member("evil-1.0/setup.py", b""),
-        _header("evil-1.0/PKG-INFO", kind=kind, link="/etc/passwd"),
+        member("evil-1.0/setup.py", b""),
+        header("evil-1.0/PKG-INFO", kind=kind, link="/etc/passwd"),
     ]))
 
 
@@ -245,33 +245,33 @@ def corrupt_gzip(path: Path) -> Path:
     return target
 
 
-def _extension(kind: bytes, body: bytes) -> bytes:
+def extension(kind: bytes, body: bytes) -> bytes:
     """A pax or GNU extension header carrying ``body``, padded to whole blocks."""
     name = "././@PaxHeader" if kind in (tarfile.XHDTYPE, tarfile.XGLTYPE) else "././@LongLink"
-    return _header(name, size=len(body), kind=kind) + body + b"\0" * (-len(body) % 512)
+    return header(name, size=len(body), kind=kind) + body + b"\0" * (-len(body) % 512)
 
 
 def quadratic_pax_header(path: Path, size: int = 1 * MiB) -> Path:
     """A pax header of ``2 2 2 ...``: quadratic to parse for tarfile before CVE-2024-6232."""
     body = (b"2 " * (size // 2))[:size]
-    return write_tgz(path / SDIST_NAME, iter([_extension(tarfile.XHDTYPE, body),
-                                               _member("evil-1.0/PKG-INFO", PKG_INFO)]))
+    return write_tgz(path / SDIST_NAME, iter([extension(tarfile.XHDTYPE, body),
+                                               member("evil-1.0/PKG-INFO", PKG_INFO)]))
 
 
 def sparse_member(path: Path) -> Path:
     """A GNU sparse member before PKG-INFO (tarfile keeps every sparse map entry)."""
     return write_tgz(path / SDIST_NAME, iter([
-        _header("evil-1.0/holes.bin", kind=tarfile.GNUTYPE_SPARSE),
-        _member("evil-1.0/PKG-INFO", PKG_INFO)]))
+        header("evil-1.0/holes.bin", kind=tarfile.GNUTYPE_SPARSE),
+        member("evil-1.0/PKG-INFO", PKG_INFO)]))
 
 
 def pax_sparse_member(path: Path) -> Path:
     record = b"22 GNU.sparse.major=1\n"
-    return write_tgz(path / SDIST_NAME, iter([_extension(tarfile.XHDTYPE, record),
-                                               _member("evil-1.0/PKG-INFO", PKG_INFO)]))
+    return write_tgz(path / SDIST_NAME, iter([extension(tarfile.XHDTYPE, record),
+                                               member("evil-1.0/PKG-INFO", PKG_INFO)]))
 
 
-def _record(key: str, value: str) -> bytes:
+def pax_record(key: str, value: str) -> bytes:
     """One pax record, ``LENGTH key=value\\n``, its length counting itself."""
     text = f" {key}={value}\n"
     length = len(text) + 1
@@ -283,15 +283,15 @@ def _record(key: str, value: str) -> bytes:
 def global_pax_over_members(path: Path, keys: int = 60_000, members: int = 5_000) -> Path:
     """A 1 MiB global pax header, then ``members`` empty members and PKG-INFO last
     (tarfile applies every global key to every later member)."""
-    body = b"".join(_record(f"k{i}", "v") for i in range(keys))[: MiB - 64]
+    body = b"".join(pax_record(f"k{i}", "v") for i in range(keys))[: MiB - 64]
     body = body[: body.rfind(b"\n") + 1]
 
     def pieces() -> Iterator[bytes]:
-        yield _extension(tarfile.XGLTYPE, body)
-        block = _header("evil-1.0/m")
+        yield extension(tarfile.XGLTYPE, body)
+        block = header("evil-1.0/m")
         for _ in range(members):
             yield block
-        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+        yield member("evil-1.0/PKG-INFO", PKG_INFO)
     return write_tgz(path / SDIST_NAME, pieces())
 
 
@@ -299,23 +299,23 @@ def long_name_chain(path: Path, count: int = 300, size: int = MiB - 512) -> Path
     """``count`` GNU long names of ``size`` bytes in a row before one member (tarfile holds
     every one of them on the stack, and lets the first win where GNU tar lets the last)."""
     def pieces() -> Iterator[bytes]:
-        name = _extension(tarfile.GNUTYPE_LONGNAME, b"n" * size)
+        name = extension(tarfile.GNUTYPE_LONGNAME, b"n" * size)
         for _ in range(count):
             yield name
-        yield _header("evil-1.0/named-by-a-long-name")
-        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+        yield header("evil-1.0/named-by-a-long-name")
+        yield member("evil-1.0/PKG-INFO", PKG_INFO)
     return write_tgz(path / SDIST_NAME, pieces())
 
 
 def long_names(path: Path, count: int = 300, size: int = MiB - 512) -> Path:
     """``count`` members, each named by a GNU long name of ``size`` bytes, then PKG-INFO."""
     def pieces() -> Iterator[bytes]:
-        name = _extension(tarfile.GNUTYPE_LONGNAME, b"n" * size)
-        member = _header("evil-1.0/named-by-the-long-name")
+        name = extension(tarfile.GNUTYPE_LONGNAME, b"n" * size)
+        named = header("evil-1.0/named-by-the-long-name")
         for _ in range(count):
             yield name
-            yield member
-        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+            yield named
+        yield member("evil-1.0/PKG-INFO", PKG_INFO)
     return write_tgz(path / SDIST_NAME, pieces())
 
 
@@ -324,11 +324,11 @@ def pax_record_flood(path: Path, headers: int = 1000) -> Path:
     body = b"5 a=\n" * ((MiB - 512) // 5)
 
     def pieces() -> Iterator[bytes]:
-        member = _header("evil-1.0/m")
+        empty = header("evil-1.0/m")
         for _ in range(headers):
-            yield _extension(tarfile.XHDTYPE, body)
-            yield member
-        yield _member("evil-1.0/PKG-INFO", PKG_INFO)
+            yield extension(tarfile.XHDTYPE, body)
+            yield empty
+        yield member("evil-1.0/PKG-INFO", PKG_INFO)
     return write_tgz(path / SDIST_NAME, pieces())
 
 
@@ -360,19 +360,3 @@ def two_metadata_members(path: Path) -> Path:
 
 def tar_of(path: Path, *blocks: bytes) -> Path:
     return write_tgz(path / SDIST_NAME, iter(blocks))
-
-
-def member_header(name: str, **fields) -> bytes:  # type: ignore[no-untyped-def]
-    return _header(name, **fields)
-
-
-def tar_member_bytes(name: str, data: bytes) -> bytes:
-    return _member(name, data)
-
-
-def extension(kind: bytes, body: bytes) -> bytes:
-    return _extension(kind, body)
-
-
-def pax_record(key: str, value: str) -> bytes:
-    return _record(key, value)

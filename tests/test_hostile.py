@@ -251,23 +251,23 @@ def test_an_invalid_requires_python_in_the_file_is_refused(env: Env) -> None:
 
 TAR_AGREES = {
     "a directory with a size holds no data": lambda p: archives.tar_of(
-        p, archives.member_header("evil-1.0/docs", size=4096, kind=tarfile.DIRTYPE),
-        archives.tar_member_bytes("evil-1.0/PKG-INFO", archives.PKG_INFO)),
+        p, archives.header("evil-1.0/docs", size=4096, kind=tarfile.DIRTYPE),
+        archives.member("evil-1.0/PKG-INFO", archives.PKG_INFO)),
     "a symbolic link with a size holds no data": lambda p: archives.tar_of(
-        p, archives.member_header("evil-1.0/l", size=600, kind=tarfile.SYMTYPE, link="x"),
-        archives.tar_member_bytes("evil-1.0/PKG-INFO", archives.PKG_INFO)),
+        p, archives.header("evil-1.0/l", size=600, kind=tarfile.SYMTYPE, link="x"),
+        archives.member("evil-1.0/PKG-INFO", archives.PKG_INFO)),
     "a Solaris X header names the member": lambda p: archives.tar_of(
         p, archives.extension(b"X", archives.pax_record("path", "evil-1.0/PKG-INFO")),
-        archives.tar_member_bytes("evil-1.0/renamed", archives.PKG_INFO)),
+        archives.member("evil-1.0/renamed", archives.PKG_INFO)),
     "a pax path loses its trailing slash": lambda p: archives.tar_of(
         p, archives.extension(tarfile.XHDTYPE, archives.pax_record("path", "evil-1.0/PKG-INFO/")),
-        archives.tar_member_bytes("evil-1.0/renamed", archives.PKG_INFO)),
+        archives.member("evil-1.0/renamed", archives.PKG_INFO)),
     "a long name stops at its first NUL": lambda p: archives.tar_of(
         p, archives.extension(tarfile.GNUTYPE_LONGNAME, b"evil-1.0/PKG-INFO\0junk"),
-        archives.tar_member_bytes("evil-1.0/renamed", archives.PKG_INFO)),
+        archives.member("evil-1.0/renamed", archives.PKG_INFO)),
     "the last member may lack its padding": lambda p: _write(
         p / archives.SDIST_NAME, __import__("gzip").compress(
-            archives.member_header("evil-1.0/PKG-INFO", size=len(archives.PKG_INFO))
+            archives.header("evil-1.0/PKG-INFO", size=len(archives.PKG_INFO))
             + archives.PKG_INFO)),
 }
 
@@ -285,16 +285,16 @@ TAR_AMBIGUOUS = {
     "two long names for one member": (lambda p: archives.tar_of(
         p, archives.extension(tarfile.GNUTYPE_LONGNAME, b"evil-1.0/PKG-INFO"),
         archives.extension(tarfile.GNUTYPE_LONGNAME, b"evil-1.0/other"),
-        archives.tar_member_bytes("evil-1.0/x", archives.PKG_INFO)),
+        archives.member("evil-1.0/x", archives.PKG_INFO)),
         "more than one long name or pax header"),
     "a long name and a pax path": (lambda p: archives.tar_of(
         p, archives.extension(tarfile.GNUTYPE_LONGNAME, b"evil-1.0/PKG-INFO"),
         archives.extension(tarfile.XHDTYPE, archives.pax_record("path", "evil-1.0/other")),
-        archives.tar_member_bytes("evil-1.0/x", archives.PKG_INFO)),
+        archives.member("evil-1.0/x", archives.PKG_INFO)),
         "more than one long name or pax header"),
     "a global header that renames": (lambda p: archives.tar_of(
         p, archives.extension(tarfile.XGLTYPE, archives.pax_record("path", "evil-1.0/PKG-INFO")),
-        archives.tar_member_bytes("evil-1.0/x", archives.PKG_INFO)),
+        archives.member("evil-1.0/x", archives.PKG_INFO)),
         "a global pax header of the tar archive renames members"),
 }
 

@@ -36,7 +36,17 @@ from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
 from .limits import Limits
 from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
-from .models import READ, Action, Group, Package, PackageFile, Principal, Project, Visibility
+from .models import (
+    READ,
+    Action,
+    Group,
+    Package,
+    PackageFile,
+    Principal,
+    Project,
+    Usage,
+    Visibility,
+)
 from .routing import flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
 from .views import VIEWS, View
@@ -165,6 +175,14 @@ class Registry:
 
     def create_project(self, path: str, visibility: Visibility = "private") -> Project:
         return self.catalog.create_project(path, visibility)
+
+    def list_projects(self) -> list[Usage]:
+        """Every project with its live packages, files and bytes."""
+        return self.catalog.project_usage()
+
+    def list_groups(self) -> list[Usage]:
+        """Every group with what the projects below it hold."""
+        return self.catalog.group_usage()
 
     def set_visibility(self, path: str, visibility: Visibility) -> Group | Project:
         """Make a group or project public or private; refused (:class:`CatalogError`, with

@@ -123,3 +123,19 @@ class Principal:
     """Who is calling. Auth providers may subclass it to carry what ``permits`` needs."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a group or project holds: live packages and files, and their bytes (a file
+    stored in two projects counts in both)."""
+
+    id: int
+    path: str
+    visibility: Visibility
+    created_at: str
+    packages: int
+    files: int
+    bytes: int
+    projects: int = 1  # a group's: how many projects are below it
+

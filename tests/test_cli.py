@@ -121,3 +121,53 @@ def test_help_reads_as_plain_text(capsys) -> None:
     assert len(texts) > 15
     for text in texts:
         assert "``" not in text and ":func:" not in text and ":class:" not in text, text
+
+
+def test_group_and_project_lists_show_what_each_holds(tmp_path, capsys) -> None:
+    import json
+
+    from webtest import TestApp
+
+    from .conftest import basic, wheel_bytes, wheel_name
+
+    data = tmp_path / "d"
+    registry = pypireg.create_app(data)
+    registry.create_group("acme", "public")
+    registry.create_group("acme/team", "private")
+    registry.create_project("acme/tools", "public")
+    registry.create_project("acme/team/lib", "private")
+    registry.create_project("solo", "private")
+    token = registry.create_token("w", ["acme:write"])
+    app = TestApp(registry)
+    sizes = {}
+    for project, name, version in (("acme/tools", "a", "1.0"), ("acme/tools", "a", "2.0"),
+                                   ("acme/team/lib", "b", "1.0")):
+        body = wheel_bytes(name, version)
+        sizes.setdefault(project, 0)
+        sizes[project] += len(body)
+        app.post(f"/projects/{project.replace('/', '%2F')}/packages/pypi",
+                 {"name": name, "version": version},
+                 upload_files=[("content", wheel_name(name, version), body)],
+                 headers=basic(token), status=201)
+    code, out, _ = run(capsys, "project", "list", "--json", "--data", str(data))
+    projects = {p["path"]: p for p in json.loads("\n".join(out))}
+    assert projects["acme/tools"] == {**projects["acme/tools"], "packages": 2, "files": 2,
+                                      "bytes": sizes["acme/tools"], "visibility": "public"}
+    assert projects["solo"]["packages"] == 0 and projects["solo"]["bytes"] == 0
+    assert set(projects["solo"]) == {"id", "path", "visibility", "created_at", "packages",
+                                     "files", "bytes"}
+    code, out, _ = run(capsys, "group", "list", "--json", "--data", str(data))
+    groups = {g["path"]: g for g in json.loads("\n".join(out))}
+    assert (groups["acme"]["projects"], groups["acme"]["packages"], groups["acme"]["bytes"]) == (
+        2, 3, sizes["acme/tools"] + sizes["acme/team/lib"])
+    assert (groups["acme/team"]["projects"], groups["acme/team"]["packages"]) == (1, 1)
+    code, out, _ = run(capsys, "project", "list", "--data", str(data))
+    assert out[0].split() == ["ID", "PATH", "VISIBILITY", "PACKAGES", "FILES", "BYTES"]
+    assert [line.split()[1] for line in out[1:]] == ["acme/team/lib", "acme/tools", "solo"]
+    code, out, _ = run(capsys, "project", "show", "acme/tools", "--data", str(data))
+    assert out[0].endswith(f"2 packages, 2 files, {sizes['acme/tools']} bytes")
+    assert [line.split()[1:3] for line in out[2:]] == [["a", "1.0"], ["a", "2.0"]]
+    code, out, _ = run(capsys, "project", "show", "solo", "--json", "--data", str(data))
+    assert json.loads("\n".join(out))["packages"] == []
+    code, _, err = run(capsys, "project", "show", "nope", "--data", str(data))
+    assert code == 1 and "no project 'nope'" in err

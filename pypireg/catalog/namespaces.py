@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..limits import MAX_ID, as_id
-from ..models import Group, Project, Visibility
+from ..models import PENDING_DESTRUCTION, Group, Project, Usage, Visibility
 from .base import CatalogBase, CatalogError, utcnow
 
 _PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*")
@@ -129,6 +129,32 @@ class NamespaceQueries(CatalogBase):
                 "SELECT * FROM projects WHERE group_id = ? ORDER BY id", [group.id]
             )
         return [Project(**row) for row in rows]
+
+    def project_usage(self) -> list[Usage]:
+        """Every project with its live packages, files and bytes, by path."""
+        rows = self.db.query(
+            "SELECT pr.id, pr.path, pr.visibility, pr.created_at,"
+            " (SELECT count(*) FROM packages p WHERE p.project_id = pr.id"
+            f"  AND p.status != '{PENDING_DESTRUCTION}') AS packages,"
+            " (SELECT count(*) FROM package_files f WHERE f.project_id = pr.id"
+            "  AND f.status = 'default') AS files,"
+            " (SELECT coalesce(sum(f.size), 0) FROM package_files f WHERE f.project_id = pr.id"
+            "  AND f.status = 'default') AS bytes"
+            " FROM projects pr ORDER BY pr.path COLLATE NOCASE")
+        return [Usage(**row) for row in rows]
+
+    def group_usage(self) -> list[Usage]:
+        """Every group with what the projects anywhere below it hold, by path."""
+        projects = self.project_usage()
+        usage = []
+        for row in self.db.query("SELECT id, path, visibility, created_at FROM groups"
+                                 " ORDER BY path COLLATE NOCASE"):
+            prefix = row["path"].lower() + "/"
+            below = [p for p in projects if p.path.lower().startswith(prefix)]
+            usage.append(Usage(**row, packages=sum(p.packages for p in below),
+                               files=sum(p.files for p in below),
+                               bytes=sum(p.bytes for p in below), projects=len(below)))
+        return usage
 
     def path_exists(self, path: str) -> bool:
         return self.group_by_path(path) is not None or self.project_by_path(path) is not None

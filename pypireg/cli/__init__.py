@@ -19,7 +19,7 @@ from ..auth import InvalidGrant
 from ..catalog import CatalogError
 from ..importer import import_directory
 from ..maintenance import STAGING_MAX_AGE
-from . import serving, tokens
+from . import namespaces, serving, tokens
 from .common import CATALOG, data_option, open_registry, plural
 
 
@@ -34,14 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     data = data_option()
-    visibility = argparse.ArgumentParser(add_help=False)
-    choice = visibility.add_mutually_exclusive_group()
-    choice.add_argument("--public", dest="visibility", action="store_const", const="public",
-                        help="readable by anyone, without a token")
-    choice.add_argument("--private", dest="visibility", action="store_const", const="private",
-                        help="readable only with a token (the default)")
-    visibility.set_defaults(visibility="private")
-
     parser = argparse.ArgumentParser(
         prog="pypireg", description="Run a private Python package registry and administer its"
         " data directory. A command that creates something prints its id or secret alone on"
@@ -73,23 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                             " also takes its subdomains); others get a 400")
     serve.set_defaults(run=serving.run)
 
-    group = commands.add_parser("group", help="manage groups").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
-    create = group.add_parser("create", parents=[visibility, data],
-                              help="create a group (parent groups must exist); prints its id")
-    create.add_argument("path", metavar="PATH", help="full path, e.g. acme or acme/tools")
-    create.set_defaults(run=_create_group)
-
-    _set_visibility_command(group, "group", data)
-
-    project = commands.add_parser("project", help="manage projects").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
-    create = project.add_parser("create", parents=[visibility, data],
-                                help="create a project (parent groups must exist); prints its id")
-    create.add_argument("path", metavar="PATH", help="full path, e.g. acme/tools/lib")
-    create.set_defaults(run=_create_project)
-
-    _set_visibility_command(project, "project", data)
+    namespaces.add_commands(commands, data)
 
     tokens.add_commands(commands, data)
 
@@ -123,27 +99,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _set_visibility_command(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-                            kind: str, data: argparse.ArgumentParser) -> None:
-    command = commands.add_parser(
-        "set-visibility", parents=[data],
-        help=f"make a {kind} public or private (never more visible than its parent group)")
-    command.add_argument("path", metavar="PATH", help=f"the {kind}'s full path")
-    command.add_argument("visibility", choices=("public", "private"))
-    command.set_defaults(run=_set_visibility, kind=kind)
-
-
-def _set_visibility(args: argparse.Namespace) -> int:
-    registry = open_registry(args)
-    lookup = registry.catalog.group_by_path if args.kind == "group" else (
-        registry.catalog.project_by_path)
-    if lookup(args.path) is None:
-        raise CatalogError(f"no {args.kind} {args.path!r}")
-    found = registry.set_visibility(args.path, args.visibility)
-    print(f"{args.kind} {found.path} is now {found.visibility}")
-    return 0
-
-
 def _init(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if (data / CATALOG).is_file():
@@ -151,20 +106,6 @@ def _init(args: argparse.Namespace) -> int:
         return 0
     create_app(data)
     print(f"created an empty registry in {data.resolve()}")
-    return 0
-
-
-def _create_group(args: argparse.Namespace) -> int:
-    group = open_registry(args).create_group(args.path, args.visibility)
-    print(f"created {group.visibility} group {group.path}")
-    print(group.id)
-    return 0
-
-
-def _create_project(args: argparse.Namespace) -> int:
-    project = open_registry(args).create_project(args.path, args.visibility)
-    print(f"created {project.visibility} project {project.path}")
-    print(project.id)
     return 0
 
 

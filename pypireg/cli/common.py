@@ -39,3 +39,10 @@ def plural(count: int, noun: str) -> str:
     """``1 file``, ``2 files``."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
+
+def print_table(rows: list[list[str]]) -> None:
+    """Rows in columns as wide as their widest cell, the first row a header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())

@@ -7,7 +7,7 @@ import argparse
 import json
 
 from ..auth import TOKEN_KINDS, Grant, InvalidGrant, TokenRecord, expiry
-from .common import open_registry
+from .common import open_registry, print_table
 
 
 def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -76,15 +76,12 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([record.to_json() for record in records], indent=2))
         return 0
-    rows = [("ID", "KIND", "NAME", "STATE", "GRANTS", "CREATED", "LAST USED", "EXPIRES")]
-    rows += [(str(r.id), r.kind, r.name, _state(r), " ".join(f"{g.path}:{g.access}"
-                                                               for g in r.grants),
-              r.created_at, r.last_used_at or "never", r.expires_at or "never")
-             for r in records]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-              .rstrip())
+    print_table([
+        ["ID", "KIND", "NAME", "STATE", "GRANTS", "CREATED", "LAST USED", "EXPIRES"],
+        *[[str(r.id), r.kind, r.name, _state(r), " ".join(f"{g.path}:{g.access}"
+                                                           for g in r.grants),
+           r.created_at, r.last_used_at or "never", r.expires_at or "never"]
+          for r in records]])
     return 0
 
 

@@ -284,3 +284,23 @@ def test_a_catalog_from_a_newer_pypireg_is_refused(tmp_path) -> None:
     db.close()
     with pytest.raises(pypireg.CatalogError, match="schema version 99, made by a newer"):
         pypireg.create_app(tmp_path)
+
+
+@pytest.mark.parametrize(("send", "grants"), [
+    ("json", ["acme:read", "acme/secret:write"]),
+    ("json", "acme:read,acme/secret:write"),
+    ("form", ["acme:read", "acme/secret:write"]),
+    ("query", "acme:read,acme/secret:write"),
+])
+def test_token_parameters_come_as_json_form_or_query(http, send, grants) -> None:
+    app, auth = http
+    url = "/personal_access_tokens"
+    if send == "json":
+        created = app.post_json(url, {"name": "bot", "grants": grants}, headers=auth["admin"])
+    elif send == "form":
+        created = app.post(url, [("name", "bot")] + [("grants[]", g) for g in grants],
+                           headers=auth["admin"])
+    else:
+        created = app.post(f"{url}?name=bot&grants={grants}", headers=auth["admin"])
+    assert created.status_int == 201
+    assert created.json["grants"] == ["acme:read", "acme/secret:write"]

@@ -237,10 +237,11 @@ def _grants(texts: list[str]) -> list[Grant]:
 
 def _list_param(request: RegistryRequest, fields: dict[str, Any], name: str) -> list[str]:
     """A list parameter: a JSON array, repeated ``name[]`` or ``name`` fields, or commas."""
-    value = fields.get(name)
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    values = request.values.getlist(f"{name}[]") + request.values.getlist(name)
+    if request.is_json:
+        value = fields.get(name)
+        values = value if isinstance(value, list) else [value] if value else []
+    else:
+        values = request.values.getlist(f"{name}[]") + request.values.getlist(name)
     return [part.strip() for v in values for part in str(v).split(",") if part.strip()]
 
 

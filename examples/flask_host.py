@@ -1,7 +1,7 @@
 """A Flask application with its own pages and a package registry under /pypi.
 
     pip install flask
-    python examples/flask_host.py ./pypireg-data
+    python examples/flask_host.py ./pypireg-data [--host 127.0.0.1] [--port 8080]
 
 The registry is a separate WSGI app dispatched by prefix, so Flask's routing, sessions and
 error handlers never see its requests, and every URL it emits starts with /pypi.
@@ -9,7 +9,7 @@ error handlers never see its requests, and every URL it emits starts with /pypi.
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 from flask import Flask, jsonify
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -35,4 +35,9 @@ def create(data_dir: str) -> Flask:
 
 
 if __name__ == "__main__":
-    create(sys.argv[1] if len(sys.argv) > 1 else "./pypireg-data").run(port=8080)
+    parser = argparse.ArgumentParser(description="a Flask host with the registry at /pypi")
+    parser.add_argument("data", nargs="?", default="./pypireg-data")
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="default: 8080; 0 picks one")
+    args = parser.parse_args()
+    create(args.data).run(host=args.host, port=args.port)

@@ -16,7 +16,7 @@ Public projects stay readable by anyone.
 
 from __future__ import annotations
 
-import sys
+import argparse
 import threading
 from dataclasses import dataclass
 
@@ -98,6 +98,11 @@ def create(data_dir: str, users: HostUsers | None = None) -> Flask:
 
 
 if __name__ == "__main__":
-    host = create(sys.argv[1] if len(sys.argv) > 1 else "./pypireg-data")
+    parser = argparse.ArgumentParser(description="a Flask host whose users log in to pip")
+    parser.add_argument("data", nargs="?", default="./pypireg-data")
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="default: 8080; 0 picks one")
+    args = parser.parse_args()
+    host = create(args.data)
     host.extensions["users"].add("admin", "change-me", "maintainer")
-    host.run(port=8080)
+    host.run(host=args.host, port=args.port)

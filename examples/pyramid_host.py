@@ -1,7 +1,7 @@
 """A Pyramid application with its own pages and a package registry under /pypi.
 
     pip install pyramid waitress
-    python examples/pyramid_host.py ./pypireg-data
+    python examples/pyramid_host.py ./pypireg-data [--host 127.0.0.1] [--port 8080]
 
 A catch-all route hands /pypi/... to the registry through ``wsgiapp2``, which moves the
 matched prefix into SCRIPT_NAME, so every URL the registry emits starts with /pypi.
@@ -9,7 +9,7 @@ matched prefix into SCRIPT_NAME, so every URL the registry emits starts with /py
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 from pyramid.config import Configurator
 from pyramid.response import Response
@@ -43,4 +43,10 @@ def create(data_dir: str):  # type: ignore[no-untyped-def]
 if __name__ == "__main__":
     from waitress import serve
 
-    serve(create(sys.argv[1] if len(sys.argv) > 1 else "./pypireg-data"), port=8080)
+    parser = argparse.ArgumentParser(description="a Pyramid host with the registry at /pypi")
+    parser.add_argument("data", nargs="?", default="./pypireg-data")
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (waitress's"
+                        " own default would be every interface)")
+    parser.add_argument("--port", type=int, default=8080, help="default: 8080; 0 picks one")
+    args = parser.parse_args()
+    serve(create(args.data), host=args.host, port=args.port)

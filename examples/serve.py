@@ -1,6 +1,6 @@
 """The registry alone on a bare WSGI server (the standard library's wsgiref).
 
-    python examples/serve.py ./pypireg-data 8080
+    python examples/serve.py ./pypireg-data [--host 127.0.0.1] [--port 8080]
 
 Then: pip install --index-url http://127.0.0.1:8080/api/v4/projects/<id>/packages/pypi/simple ...
 wsgiref serves one request at a time; use `pypireg serve`, gunicorn or waitress for more.
@@ -8,7 +8,7 @@ wsgiref serves one request at a time; use `pypireg serve`, gunicorn or waitress 
 
 from __future__ import annotations
 
-import sys
+import argparse
 from wsgiref.simple_server import make_server
 
 import pypireg
@@ -20,8 +20,12 @@ def create(data_dir: str):  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    data_dir = sys.argv[1] if len(sys.argv) > 1 else "./pypireg-data"
-    port = int(sys.argv[2]) if len(sys.argv) > 2 else 8080
-    with make_server("127.0.0.1", port, create(data_dir)) as server:
-        print(f"serving {data_dir} at http://127.0.0.1:{server.server_port}/api/v4", flush=True)
+    parser = argparse.ArgumentParser(description="the registry on wsgiref")
+    parser.add_argument("data", nargs="?", default="./pypireg-data")
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="default: 8080; 0 picks one")
+    args = parser.parse_args()
+    with make_server(args.host, args.port, create(args.data)) as server:
+        print(f"serving {args.data} at http://{args.host}:{server.server_port}/api/v4",
+              flush=True)
         server.serve_forever()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -61,7 +62,8 @@ def test_bare_wsgi_server_example(tmp_path, clients: Clients, greet_dists) -> No
     registry = pypireg.create_app(data)
     registry.create_project("tools", "public")
     token = registry.create_token("ci", ["tools:write"])
-    process = subprocess.Popen([sys.executable, str(EXAMPLES / "serve.py"), str(data), "0"],
+    process = subprocess.Popen([sys.executable, str(EXAMPLES / "serve.py"), str(data),
+                                "--port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = process.stdout.readline()  # type: ignore[union-attr]
@@ -90,3 +92,40 @@ def test_a_live_registry_on_the_example_storage(tmp_path, clients: Clients,
     assert sorted(storage.keys()) == live_keys(registry)
     assert registry.catalog.db["package_files"].count == 2
     assert not (tmp_path / "data" / "files").exists()  # nothing went to the default storage
+
+
+# Run each host as its script is run, with INFO logging so that waitress says where it is.
+AS_A_SCRIPT = ("import logging, runpy, sys; logging.basicConfig(level=logging.INFO);"
+               " sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+@pytest.mark.parametrize(("example", "banner", "own_page", "status"), [
+    ("flask_host.py", "Running on http://", "/health", 200),
+    ("pyramid_host.py", "Serving on http://", "/health", 200),
+    ("host_auth.py", "Running on http://", "/whoami", 401),
+])
+def test_framework_hosts_bind_to_loopback_by_default(example: str, banner: str, own_page: str,
+                                                      status: int, tmp_path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", AS_A_SCRIPT, str(EXAMPLES / example), str(tmp_path / "data"),
+         "--port", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:  # type: ignore[union-attr]
+            if banner in line:
+                url = "http://" + line.split(banner, 1)[1].split()[0].rstrip("/")
+                break
+        else:
+            raise AssertionError(f"{example} printed no address")
+        assert url.startswith("http://127.0.0.1:")
+        try:
+            with urllib.request.urlopen(f"{url}{own_page}") as page:
+                assert page.status == status
+        except urllib.error.HTTPError as refused:
+            assert refused.code == status
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{url}/pypi/projects/nope/packages/pypi/simple/")
+        assert missing.value.code == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

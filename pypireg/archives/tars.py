@@ -80,9 +80,7 @@ class _Pending:
     GNU tar disagree on which wins when there are several, so several are refused."""
 
     def __init__(self) -> None:
-        self._name: str | None = None
-        self._size: int | None = None
-        self._given = False
+        self._clear()
 
     def long_name(self, body: bytes) -> None:
         self._once()
@@ -98,8 +96,13 @@ class _Pending:
     def take(self, header: _Header) -> tuple[str, int]:
         name = self._name if self._name is not None else header.name
         size = self._size if self._size is not None else header.size
-        self.__init__()  # type: ignore[misc]
+        self._clear()
         return name, size
+
+    def _clear(self) -> None:
+        self._name: str | None = None
+        self._size: int | None = None
+        self._given = False
 
     def _once(self) -> None:
         if self._given:

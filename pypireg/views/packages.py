@@ -25,7 +25,6 @@ STATUSES = ("default", "hidden", "processing", "error", "pending_destruction")
 PROJECT_ORDER = tuple(k for k in ORDER_COLUMNS if k != "project_path")
 GROUP_ORDER = tuple(ORDER_COLUMNS)
 MAX_REASON = 1000
-MAX_BODY = 64 * 1024  # the parameters of a yank
 
 
 def project_packages(registry: Registry, request: RegistryRequest, project: str) -> Response:
@@ -101,7 +100,7 @@ def unyank(
 def _yank(registry: Registry, request: RegistryRequest, project: str, package_id: str,
           *, yanked: bool) -> Response:
     _, pkg = _package(registry, request, project, package_id, DELETE)
-    fields = body_fields(request, MAX_BODY)
+    fields = body_fields(request)
     reason, file_name = str(fields.get("reason", "")), fields.get("file_name")
     if len(reason) > MAX_REASON:
         raise BadRequest(f"reason is invalid: longer than {MAX_REASON} characters")

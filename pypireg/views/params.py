@@ -22,6 +22,7 @@ DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 _TRUE = ("true", "1", "yes", "t")
 _FALSE = ("false", "0", "no", "f")
+MAX_BODY = 64 * 1024  # the parameters of a call (a yank, a token): a few fields at most
 
 
 def choice(args: MultiDict[str, str], name: str, allowed: Sequence[str],
@@ -60,7 +61,7 @@ def integer_id(value: str, name: str, resource: str) -> int:
     return number
 
 
-def body_fields(request: Request, limit: int) -> dict[str, Any]:
+def body_fields(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
     """An endpoint's parameters, as GitLab's API takes them: from a JSON object body, a
     form body or the query string. The body may be at most ``limit`` bytes."""
     request.max_content_length = limit

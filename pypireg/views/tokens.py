@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from ..app import Registry, RegistryRequest
 
-MAX_BODY = 64 * 1024
 # GitLab's deploy token scopes that mean something for a package registry.
 DEPLOY_SCOPES = {"read_package_registry": "read", "write_package_registry": "write"}
 
@@ -64,7 +63,7 @@ def personal_tokens(registry: Registry, request: RegistryRequest) -> Response:
 def create_personal_token(registry: Registry, request: RegistryRequest) -> Response:
     """pypireg's own (GitLab's tokens belong to users, which pypireg has none of)."""
     _admin(registry, request)
-    fields = body_fields(request, MAX_BODY)
+    fields = body_fields(request)
     kind = str(fields.get("kind") or "personal")
     if kind not in ("personal", "job"):
         raise BadRequest("kind is invalid: personal or job (deploy tokens are created at"
@@ -172,7 +171,7 @@ def _token(registry: Registry, token_id: str) -> TokenRecord:
 
 
 def _rotate(registry: Registry, request: RegistryRequest, record: TokenRecord) -> Response:
-    fields = body_fields(request, MAX_BODY)
+    fields = body_fields(request)
     try:
         new, secret = registry.rotate_token(record.id, expires_at=_expiry(fields))
     except InvalidGrant as exc:
@@ -188,7 +187,7 @@ def _deploy_tokens(registry: Registry, path: str) -> list[TokenRecord]:
 
 
 def _create_deploy_token(registry: Registry, request: RegistryRequest, path: str) -> Response:
-    fields = body_fields(request, MAX_BODY)
+    fields = body_fields(request)
     scopes = _list_param(request, fields, "scopes")
     levels = [DEPLOY_SCOPES[s] for s in scopes if s in DEPLOY_SCOPES]
     if not levels:

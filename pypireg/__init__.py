@@ -6,7 +6,16 @@ from .app import Registry, create_app, mount
 from .auth import Grant, TokenAuth, TokenPrincipal
 from .catalog import Catalog, CatalogError
 from .limits import Limits
-from .models import Group, Package, PackageFile, Principal, Project
+from .models import (
+    Actor,
+    AuditEvent,
+    CleanupPolicy,
+    Group,
+    Package,
+    PackageFile,
+    Principal,
+    Project,
+)
 from .protocols import AuthProvider, Dispatcher, ServesDownloads, Storage
 from .routing import flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
@@ -14,8 +23,8 @@ from .storage import FileSystemStorage, MemoryStorage
 __version__ = "0.1.0"
 
 __all__ = [
-    "AuthProvider", "Catalog", "CatalogError", "Dispatcher", "FileSystemStorage", "Grant",
-    "Group", "Limits", "MemoryStorage", "Package", "PackageFile", "Principal", "Project",
-    "Registry", "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "create_app",
-    "flat_layout", "gitlab_layout", "mount",
+    "Actor", "AuditEvent", "AuthProvider", "Catalog", "CatalogError", "CleanupPolicy",
+    "Dispatcher", "FileSystemStorage", "Grant", "Group", "Limits", "MemoryStorage", "Package",
+    "PackageFile", "Principal", "Project", "Registry", "ServesDownloads", "Storage",
+    "TokenAuth", "TokenPrincipal", "create_app", "flat_layout", "gitlab_layout", "mount",
 ]

@@ -21,32 +21,13 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.wrappers import Request
 
-from .auth import (
-    Grant,
-    TokenAuth,
-    TokenRecord,
-    issue_token,
-    list_tokens,
-    revoke_token,
-    rotate_token,
-)
-from .catalog import Catalog, CatalogError
-from .dists import canonical_version, normalize
+from .admin import Administration
+from .auth import TokenAuth, TokenPrincipal
+from .catalog import Catalog
 from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
 from .limits import Limits
-from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
-from .models import (
-    READ,
-    Action,
-    Group,
-    Package,
-    PackageFile,
-    Principal,
-    Project,
-    Usage,
-    Visibility,
-)
+from .models import READ, Action, Actor, Group, Principal, Project
 from .routing import flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
 from .views import VIEWS, View
@@ -66,8 +47,12 @@ class RegistryRequest(Request):
     urls: URLAdapter
 
 
-class Registry:
-    """A private package registry as a WSGI app. Build one with :func:`create_app`."""
+class Registry(Administration):
+    """A private package registry as a WSGI app. Build one with :func:`create_app`.
+
+    Its administration methods (namespaces, tokens, packages, audit log, retention) are
+    in :class:`pypireg.admin.Administration`.
+    """
 
     def __init__(
         self,
@@ -168,105 +153,15 @@ class Registry:
             raise unauthorized(self.realm)
         raise ResourceNotFound("Group")
 
-    # -- administration ------------------------------------------------------------------------
-
-    def create_group(self, path: str, visibility: Visibility = "private") -> Group:
-        return self.catalog.create_group(path, visibility)
-
-    def create_project(self, path: str, visibility: Visibility = "private") -> Project:
-        return self.catalog.create_project(path, visibility)
-
-    def list_projects(self) -> list[Usage]:
-        """Every project with its live packages, files and bytes."""
-        return self.catalog.project_usage()
-
-    def list_groups(self) -> list[Usage]:
-        """Every group with what the projects below it hold."""
-        return self.catalog.group_usage()
-
-    def set_visibility(self, path: str, visibility: Visibility) -> Group | Project:
-        """Make a group or project public or private; refused (:class:`CatalogError`, with
-        the reason) where it would be more visible than its parent, or a group would be
-        private with public things inside it."""
-        return self.catalog.set_visibility(path, visibility)
-
-    # -- tokens of the built-in TokenAuth ------------------------------------------------------
-
-    def create_token(
-        self, name: str, grants: Iterable[Grant | str], kind: str = "personal", *,
-        expires_at: str | None = None,
-    ) -> str:
-        """Create a token; returns its secret, shown this once (only a hash is kept).
-
-        ``expires_at`` is a catalog timestamp: :func:`pypireg.auth.expiry` makes one from
-        ``30d`` or ``2027-01-31``.
-        """
-        return self.issue_token(name, grants, kind, expires_at=expires_at)[1]
-
-    def issue_token(
-        self, name: str, grants: Iterable[Grant | str], kind: str = "personal", *,
-        expires_at: str | None = None,
-    ) -> tuple[TokenRecord, str]:
-        """:meth:`create_token`, returning the token's record with its secret."""
-        parsed = [g if isinstance(g, Grant) else Grant.parse(g) for g in grants]
-        return issue_token(self.catalog, name, parsed, kind, expires_at)
-
-    def list_tokens(self) -> list[TokenRecord]:
-        """Every token, revoked and expired ones too; never a secret."""
-        return list_tokens(self.catalog)
-
-    def revoke_token(self, token_id: int) -> TokenRecord:
-        """Revoke at once: the token reads as bad credentials from the next request on."""
-        return revoke_token(self.catalog, token_id)
-
-    def rotate_token(self, token_id: int, *, expires_at: str | None = None
-                     ) -> tuple[TokenRecord, str]:
-        """A new secret (and id) in place of an active token, which is revoked at once."""
-        return rotate_token(self.catalog, token_id, expires_at)
-
-    def delete_package(self, package: Package) -> None:
-        """Soft-delete a package (gone from pages at once) and drop blobs nothing else uses."""
-        release_blobs(self.catalog, self.storage, self.catalog.destroy_package(package))
-
-    def delete_package_file(self, package: Package, package_file: PackageFile) -> None:
-        release_blobs(self.catalog, self.storage, self.catalog.destroy_file(package, package_file))
-
-    def yank(self, project: str | int, name: str, version: str, *, reason: str = "",
-             file_name: str | None = None) -> int:
-        """Yank a version, or one of its files (PEP 592); returns how many files changed."""
-        return self._set_yanked(project, name, version, True, reason, file_name)
-
-    def unyank(self, project: str | int, name: str, version: str, *,
-               file_name: str | None = None) -> int:
-        return self._set_yanked(project, name, version, False, "", file_name)
-
-    def _set_yanked(self, project_ref: str | int, name: str, version: str, yanked: bool,
-                    reason: str, file_name: str | None) -> int:
-        project = self.catalog.project(project_ref)
-        if project is None:
-            raise CatalogError(f"no project {project_ref!r}")
-        package = self.catalog.live_package(project.id, normalize(name),
-                                            canonical_version(version))
-        if package is None:
-            raise CatalogError(f"no version {version} of {name!r} in {project.path}")
-        return self.set_yanked(package, yanked=yanked, reason=reason, file_name=file_name)
-
-    def set_yanked(self, package: Package, *, yanked: bool, reason: str = "",
-                   file_name: str | None = None) -> int:
-        """Yank or unyank a package's files, or the one named; returns how many."""
-        if file_name is not None:
-            named = self.catalog.live_file_named(package.project_id, file_name)
-            if named is None or named.package_id != package.id:
-                raise CatalogError(f"no file {file_name!r} in {package.name} {package.version}")
-        return self.catalog.set_yanked(package, yanked=yanked, reason=reason,
-                                       file_name=file_name)
-
-    def collect_garbage(self, staging_max_age: float = STAGING_MAX_AGE) -> GarbageReport:
-        """What ``pypireg gc`` runs: see :func:`pypireg.maintenance.collect_garbage`."""
-        return collect_garbage(
-            self.catalog, self.storage, self.staging_dir, staging_max_age=staging_max_age,
-            limits=self.limits,
-        )
+    def actor(self, request: Request) -> Actor:
+        """The caller as the audit log names it, with the client's address."""
+        principal = self.caller(request)
+        address = request.remote_addr
+        if principal is None:
+            return Actor("anonymous", address=address)
+        if isinstance(principal, TokenPrincipal) and principal.id:
+            return Actor(principal.name, principal.kind, principal.id, address)
+        return Actor(principal.name, address=address)
 
 
 def create_app(

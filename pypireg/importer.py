@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dists
 from .forms import FileDigests
+from .models import HOST, Actor
 from .uploads import FileConflict, commit_file
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def import_directory(
     directory: Path,
     project: Project,
     progress: Callable[[int, int], None] | None = None,
+    actor: Actor = HOST,
 ) -> ImportReport:
     report = ImportReport()
     paths = []
@@ -63,7 +65,7 @@ def import_directory(
             report.ignored.append(str(path.relative_to(directory)))
     for done, path in enumerate(paths, 1):
         try:
-            if import_file(registry, project, path):
+            if import_file(registry, project, path, actor):
                 report.imported += 1
             else:
                 report.skipped += 1
@@ -74,7 +76,7 @@ def import_directory(
     return report
 
 
-def import_file(registry: Registry, project: Project, path: Path) -> bool:
+def import_file(registry: Registry, project: Project, path: Path, actor: Actor = HOST) -> bool:
     """Store one file; False when it was already there. Raises with the reason it can't."""
     limits = registry.limits
     raw = dists.metadata_bytes(str(path), limits=limits)
@@ -101,6 +103,7 @@ def import_file(registry: Registry, project: Project, path: Path) -> bool:
     _, created = commit_file(
         registry.catalog, storage, project, identity, requires_python,
         dists.truncate_metadata(fields), digests, put, dists.trusted_metadata(raw, path.name),
+        actor,
     )
     return created
 

@@ -51,17 +51,24 @@ class GarbageReport:
     staging_files: int = 0
     leftovers: int = 0  # temporary files of storage writes a crash interrupted
     metadata: int = 0  # files given their core metadata (PEP 658) after the fact
+    namespaces: int = 0  # deleted groups and projects removed for good
+    cleaned: int = 0  # versions cleanup policies removed (Registry.collect_garbage)
     orphans_checked: bool = True
 
     @property
     def total(self) -> int:
         return (self.packages + self.files + self.blobs + self.staging_files + self.leftovers
-                + self.metadata)
+                + self.metadata + self.namespaces + self.cleaned)
 
     def __str__(self) -> str:
-        text = (f"purged {_n(self.packages, 'package')} and {_n(self.files, 'file')} pending"
+        text = f"cleanup policies removed {_n(self.cleaned, 'version')}; " if self.cleaned else ""
+        text += (f"purged {_n(self.packages, 'package')} and {_n(self.files, 'file')} pending"
                 f" destruction; removed {_n(self.blobs, 'blob')} and"
                 f" {_n(self.staging_files, 'stale staging file')}")
+        if self.namespaces:
+            removed = _n(self.namespaces, "deleted group or project",
+                         "deleted groups and projects")
+            text += f"; removed {removed}"
         if self.leftovers:
             text += f"; removed {_n(self.leftovers, 'temporary file')} of interrupted writes"
         if self.metadata:
@@ -84,6 +91,7 @@ def collect_garbage(
     report = GarbageReport()
     report.packages, report.files, keys = catalog.purge_destroyed()
     report.blobs += release_blobs(catalog, storage, keys)
+    report.namespaces = catalog.purge_deleted_namespaces()
     if isinstance(storage, ListsKeys):
         referenced = catalog.referenced_keys()
         for key in storage.keys():  # noqa: SIM118 - the ListsKeys method, not a dict
@@ -151,6 +159,6 @@ def _sweep_staging(staging_dir: str, max_age: float) -> int:
     return removed
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def _n(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 

@@ -139,3 +139,80 @@ class Usage:
     bytes: int
     projects: int = 1  # a group's: how many projects are below it
 
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, as the audit log records it: a token (its id and name), a host's
+    own user, or ``cli`` and ``host`` for the command line and the Python API."""
+
+    name: str
+    kind: str = "user"  # personal, deploy or job (a token); user (a host's); cli; host
+    token_id: int | None = None
+    address: str | None = None  # the client's address, when the change came over HTTP
+
+
+CLI = Actor("cli", "cli")
+HOST = Actor("host", "host")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One recorded change. ``entity_*`` is what it happened in (a project, a group or the
+    whole registry); ``target_*`` what it happened to (a package, a file, a token, ...)."""
+
+    id: int
+    created_at: str
+    event_name: str
+    author_id: int | None
+    author_name: str
+    author_class: str
+    ip_address: str | None
+    entity_type: str
+    entity_id: int | None
+    entity_path: str
+    target_type: str | None
+    target_id: str | None
+    target_details: str | None
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+# GitLab's choices for keep_n_duplicated_package_files.
+DUPLICATE_CHOICES = ("all", "1", "10", "20", "30", "40", "50")
+
+
+@dataclass(frozen=True)
+class CleanupPolicy:
+    """What ``pypireg cleanup`` (and gc) may remove from one project.
+
+    Of each package name matching ``include_names`` and not ``exclude_names`` (globs on
+    normalized names; no includes means every name), the ``keep_n_latest_versions``
+    highest versions stay, and of the rest only those uploaded longer than
+    ``older_than`` ago go (a duration such as ``90d``). The highest version always stays.
+    With neither rule set, nothing is removed. ``keep_n_duplicated_package_files`` is
+    GitLab's setting: pypireg never keeps two files of one name, so it removes nothing.
+    """
+
+    keep_n_duplicated_package_files: str = "all"
+    keep_n_latest_versions: int | None = None
+    older_than: str | None = None
+    include_names: tuple[str, ...] = ()
+    exclude_names: tuple[str, ...] = ()
+
+    @property
+    def removes_anything(self) -> bool:
+        return self.keep_n_latest_versions is not None or self.older_than is not None
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A version a cleanup removes (or, in a dry run, would), with what it frees."""
+
+    project_id: int
+    project_path: str
+    package_id: int
+    name: str
+    version: str
+    created_at: str
+    files: int
+    bytes: int

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import BadRequest
 
 from . import dists
+from .catalog import PROJECT
 from .forms import USAGE, UploadForm
+from .models import HOST, Actor
 from .storage import blob_key
 
 if TYPE_CHECKING:
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 
 
 def store_upload(
-    catalog: Catalog, storage: Storage, project: Project, form: UploadForm, limits: Limits
+    catalog: Catalog, storage: Storage, project: Project, form: UploadForm, limits: Limits,
+    actor: Actor = HOST,
 ) -> tuple[PackageFile, bool]:
     """Validate the form and store its file. Returns ``(file, created)``.
 
@@ -59,7 +62,7 @@ def store_upload(
         return commit_file(
             catalog, storage, project, identity, requires_python, metadata, digests,
             lambda key: storage.put_file(key, staged.path),
-            dists.trusted_metadata(raw, identity.file_name),
+            dists.trusted_metadata(raw, identity.file_name), actor,
         )
     except FileConflict as exc:
         raise BadRequest(str(exc)) from None
@@ -79,12 +82,14 @@ def commit_file(
     digests: dict[str, Any],
     put: Callable[[str], None],
     core_metadata: bytes | None = None,
+    actor: Actor = HOST,
 ) -> tuple[PackageFile, bool]:
     """Record a checked file and store its bytes with ``put(key)``, together.
 
     ``core_metadata`` (PEP 658) is stored beside it as a blob of its own. Returns
     ``(file, created)``; ``created`` is False when the identical file was already there.
-    Raises :class:`FileConflict` when other bytes have the name.
+    Raises :class:`FileConflict` when other bytes have the name. A new file is recorded
+    in the audit log as published by ``actor``, in the same transaction.
     """
     key = blob_key(digests["sha256"])
     blobs: list[str] = []  # created by this call, removed again if it fails
@@ -102,7 +107,7 @@ def commit_file(
                     f"File already exists: {identity.file_name!r} is stored with other"
                     " contents; upload a new version instead"
                 )
-            _, package_file = catalog.add_file(
+            package, package_file = catalog.add_file(
                 project.id,
                 name=identity.name,
                 normalized_name=identity.normalized_name,
@@ -112,6 +117,12 @@ def commit_file(
                 file={"file_name": identity.file_name, "storage_key": key,
                       "requires_python": requires_python, **digests, **extra},
             )
+            catalog.record_event(
+                actor, "package_published", entity_type=PROJECT, entity_id=project.id,
+                entity_path=project.path, target_type="PackageFile", target_id=package_file.id,
+                target_details=package_file.file_name,
+                details={"name": package.name, "version": package.version,
+                         "sha256": package_file.sha256, "size": package_file.size})
             # Inside the write lock: nobody can reference or delete these blobs meanwhile.
             if not storage.exists(key):
                 blobs.append(key)  # before the call: a failing put may leave bytes behind

@@ -270,7 +270,8 @@ def test_an_older_catalog_is_migrated_in_place(tmp_path) -> None:
     (old,) = registry.list_tokens()
     assert old.active and old.expires_at is None and old.last_used_at is None
     assert registry.catalog.db.execute(
-        "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            pypireg.catalog.SCHEMA_VERSION)
     registry.create_project("p", "private")
     TestApp(registry).get("/projects/p/packages/pypi/simple/",
                           headers=basic("pypireg-old-secret"), status=200)

@@ -6,13 +6,13 @@ catalog keeps only a hash of each secret, so nothing here can show one again.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import CatalogError
+from ..times import moment, parse_duration, stamp
 from .tokens import (
     EVERYTHING,
     TOKEN_KINDS,
@@ -21,15 +21,10 @@ from .tokens import (
     InvalidGrant,
     hash_secret,
     is_expired,
-    parse_time,
 )
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
-
-_DURATION = re.compile(r"(\d{1,6})([hdw])")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-
 
 @dataclass(frozen=True)
 class TokenRecord:
@@ -128,35 +123,19 @@ def rotate_token(catalog: Catalog, token_id: int, expires_at: str | None = None
 def expiry(*, expires_in: str | None = None, expires_at: str | None = None) -> str | None:
     """The catalog timestamp for ``--expires-in 30d`` (hours, days or weeks from now) or
     ``--expires-at 2027-01-31`` (that date at 00:00 UTC, as GitLab expires tokens)."""
-    if expires_in is not None:
-        match = _DURATION.fullmatch(expires_in.strip())
-        if not match or int(match[1]) == 0:
-            raise InvalidGrant(f"expiry {expires_in!r} must look like 12h, 30d or 8w")
-        when = datetime.now(timezone.utc) + int(match[1]) * _UNITS[match[2]]
-        return _stamp(when)
-    if expires_at is not None:
-        try:
-            day = date.fromisoformat(expires_at.strip())
-        except ValueError:
-            try:
-                return _stamp(parse_time(expires_at.strip()))
-            except ValueError:
-                raise InvalidGrant(f"expiry {expires_at!r} must be a date (YYYY-MM-DD) or an"
-                                   " ISO 8601 time") from None
-        return _stamp(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+    try:
+        if expires_in is not None:
+            return stamp(datetime.now(timezone.utc) + parse_duration(expires_in))
+        if expires_at is not None:
+            return moment(expires_at)
+    except ValueError as exc:
+        raise InvalidGrant(f"expiry {exc}") from None
     return None
 
 
 def _check_future(expires_at: str | None) -> None:
     if is_expired(expires_at, datetime.now(timezone.utc)):
         raise InvalidGrant(f"the expiry {expires_at} is not in the future")
-
-
-def _stamp(when: datetime) -> str:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    when = when.astimezone(timezone.utc)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _new_secret() -> str:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ..catalog import utcnow
 from ..models import ACTIONS, READ, Action, Principal, Project
+from ..times import parse_time, utcnow
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -73,11 +73,6 @@ class TokenPrincipal(Principal):
     @property
     def is_admin(self) -> bool:
         return any(grant.is_admin for grant in self.grants)
-
-
-def parse_time(stamp: str) -> datetime:
-    """A catalog timestamp (``2026-12-01T10:00:00.000Z``) as an aware datetime."""
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def is_expired(expires_at: str | None, now: datetime) -> bool:

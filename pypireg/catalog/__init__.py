@@ -1,4 +1,5 @@
-"""The catalog: groups, projects, packages, files and tokens in SQLite.
+"""The catalog: groups, projects, packages, files, tokens, audit events and cleanup
+policies in SQLite.
 
 This package is the only place that speaks SQL, so another database can implement the
 same methods. One connection per thread, WAL mode and a busy timeout let several threads
@@ -7,20 +8,23 @@ and processes (gunicorn workers) share one data directory.
 
 from __future__ import annotations
 
+from .audit import GROUP, INSTANCE, PROJECT, AuditQueries
 from .base import CatalogError, utcnow
 from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries
 from .packages import PackageQueries
+from .retention import RetentionQueries
 from .schema import SCHEMA_VERSION, migrate
 from .tokens import TokenQueries
 
 __all__ = [
-    "DEFAULT_LISTED_STATUSES", "ORDER_COLUMNS", "SCHEMA_VERSION", "Catalog", "CatalogError",
-    "utcnow",
+    "DEFAULT_LISTED_STATUSES", "GROUP", "INSTANCE", "ORDER_COLUMNS", "PROJECT", "SCHEMA_VERSION",
+    "Catalog", "CatalogError", "utcnow",
 ]
 
 
-class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries):
+class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
+              RetentionQueries):
     """SQLite catalog at ``path``; ``None`` gives a private in-memory one."""
 
     def __init__(self, path: str | None = None) -> None:

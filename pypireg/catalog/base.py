@@ -8,19 +8,17 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlite_utils import Database
 
+from ..times import utcnow
+
+__all__ = ["CatalogBase", "CatalogError", "load_json", "utcnow"]
+
 
 class CatalogError(Exception):
     """A catalog rule was broken (unknown parent, duplicate path, ...); the message says which."""
-
-
-def utcnow() -> str:
-    """GitLab-style timestamp: ``2019-11-27T03:37:38.711Z``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CatalogBase:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from ..limits import MAX_ID, as_id
 from ..models import PENDING_DESTRUCTION, Group, Project, Usage, Visibility
 from .base import CatalogBase, CatalogError, utcnow
 
+LIVE = "deleted_at IS NULL"  # a group or project not deleted
+_PROJECT_COLUMNS = "id, path, name, group_id, visibility, serial, created_at"
 _PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*")
 
 
@@ -50,12 +53,72 @@ class NamespaceQueries(CatalogBase):
                     raise CatalogError(
                         f"group {path!r} cannot be private while something inside it is"
                         f" public ({', '.join(public)}): make that private first")
-            self.db.execute(f"UPDATE {table} SET visibility = ? WHERE path = ? COLLATE NOCASE",
-                            [visibility, path])
+            self.db.execute(f"UPDATE {table} SET visibility = ? WHERE path = ? COLLATE NOCASE"
+                            " AND deleted_at IS NULL", [visibility, path])
             if project is not None:
                 self.db.execute("UPDATE projects SET serial = serial + 1 WHERE id = ?",
                                 [project.id])  # its pages' caching changes
         return self.group_by_path(path) or self.project_by_path(path)  # type: ignore[return-value]
+
+    def delete_namespace(self, path: str, *, force: bool = False) -> int:
+        """Delete a group (with everything below it) or a project; returns how many
+        packages went with it.
+
+        Refused while it holds packages, unless ``force``: then they are soft-deleted like
+        any deleted package, and gc purges them and the deleted rows. The path is free
+        again at once.
+        """
+        with self.write():
+            found = self.project_by_path(path) or self.group_by_path(path)
+            if found is None:
+                raise CatalogError(f"no group or project {path!r}")
+            if isinstance(found, Project):
+                kind, project_ids, group_ids = "project", [found.id], []
+            else:
+                kind, project_ids = "group", [p.id for p in self.projects_in_group(found)]
+                group_ids = [found.id, *(row["id"] for row in self.db.query(
+                    f"SELECT id FROM groups WHERE path LIKE ? ESCAPE '\\' AND {LIVE}",
+                    [like_below(path)]))]
+            ids = json.dumps(project_ids)
+            held = next(self.db.query(
+                "SELECT count(*) AS n FROM packages WHERE project_id IN"
+                f" (SELECT value FROM json_each(?)) AND status != '{PENDING_DESTRUCTION}'",
+                [ids]))["n"]
+            if held and not force:
+                raise CatalogError(
+                    f"{kind} {path!r} holds {held} package{'' if held == 1 else 's'}: delete"
+                    " them first, or pass --force (force=True) to delete them with it")
+            now = utcnow()
+            for table in ("package_files", "packages"):
+                self.db.execute(
+                    f"UPDATE {table} SET status = ? WHERE project_id IN"
+                    " (SELECT value FROM json_each(?))", [PENDING_DESTRUCTION, ids])
+            self.db.execute("UPDATE projects SET deleted_at = ?, serial = serial + 1 WHERE id IN"
+                            " (SELECT value FROM json_each(?))", [now, ids])
+            self.db.execute("UPDATE groups SET deleted_at = ? WHERE id IN"
+                            " (SELECT value FROM json_each(?))", [now, json.dumps(group_ids)])
+        return held
+
+    def purge_deleted_namespaces(self) -> int:
+        """Remove deleted projects and groups for good once nothing refers to them (gc
+        runs this after purging their packages); returns how many went."""
+        removed = 0
+        with self.write():
+            self.db.execute("DELETE FROM cleanup_policies WHERE project_id IN"
+                            " (SELECT id FROM projects WHERE deleted_at IS NOT NULL)")
+            removed += self.db.execute(
+                "DELETE FROM projects WHERE deleted_at IS NOT NULL AND id NOT IN"
+                " (SELECT project_id FROM packages)").rowcount
+            # Deepest first, so that a parent goes once its subgroups have.
+            for row in list(self.db.query(
+                    "SELECT id FROM groups WHERE deleted_at IS NOT NULL"
+                    " ORDER BY length(path) DESC")):
+                removed += self.db.execute(
+                    "DELETE FROM groups WHERE id = ? AND id NOT IN"
+                    " (SELECT parent_id FROM groups WHERE parent_id IS NOT NULL)"
+                    " AND id NOT IN (SELECT group_id FROM projects WHERE group_id IS NOT NULL)",
+                    [row["id"]]).rowcount
+        return removed
 
     def _check_parent_allows(self, parent: str, path: str, kind: str,
                              visibility: Visibility) -> None:
@@ -68,12 +131,12 @@ class NamespaceQueries(CatalogBase):
 
     def _public_below(self, group: Group) -> list[str]:
         """Paths of the public groups and projects anywhere below ``group``."""
-        pattern = _like_prefix(group.path)
+        pattern = like_below(group.path)
         return [row["path"] for row in self.db.query(
-            "SELECT path FROM groups WHERE path LIKE ? ESCAPE '\\' AND visibility = 'public'"
-            " UNION ALL"
-            " SELECT path FROM projects WHERE path LIKE ? ESCAPE '\\' AND visibility = 'public'"
-            " ORDER BY path", [pattern, pattern])]
+            f"SELECT path FROM groups WHERE path LIKE ? ESCAPE '\\' AND {LIVE}"
+            " AND visibility = 'public' UNION ALL"
+            f" SELECT path FROM projects WHERE path LIKE ? ESCAPE '\\' AND {LIVE}"
+            " AND visibility = 'public' ORDER BY path", [pattern, pattern])]
 
     def _check_free(self, path: str) -> None:
         if self.path_exists(path):
@@ -114,19 +177,24 @@ class NamespaceQueries(CatalogBase):
             where, value = "id = ?", number
         else:
             where, value = "path = ? COLLATE NOCASE", ref
-        rows = list(self.db.query(f"SELECT * FROM {table} WHERE {where}", [value]))
-        return rows[0] if rows else None
+        rows = list(self.db.query(f"SELECT * FROM {table} WHERE {where} AND {LIVE}", [value]))
+        if not rows:
+            return None
+        del rows[0]["deleted_at"]
+        return rows[0]
 
     def projects_in_group(self, group: Group, *, subgroups: bool = True) -> list[Project]:
         """The group's projects, and with ``subgroups`` those of every group below it."""
         if subgroups:
             rows = self.db.query(
-                "SELECT * FROM projects WHERE path LIKE ? ESCAPE '\\' ORDER BY id",
-                [_like_prefix(group.path)],
+                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE path LIKE ? ESCAPE '\\'"
+                f" AND {LIVE} ORDER BY id",
+                [like_below(group.path)],
             )
         else:
             rows = self.db.query(
-                "SELECT * FROM projects WHERE group_id = ? ORDER BY id", [group.id]
+                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE group_id = ? AND {LIVE}"
+                " ORDER BY id", [group.id]
             )
         return [Project(**row) for row in rows]
 
@@ -140,7 +208,7 @@ class NamespaceQueries(CatalogBase):
             "  AND f.status = 'default') AS files,"
             " (SELECT coalesce(sum(f.size), 0) FROM package_files f WHERE f.project_id = pr.id"
             "  AND f.status = 'default') AS bytes"
-            " FROM projects pr ORDER BY pr.path COLLATE NOCASE")
+            " FROM projects pr WHERE pr.deleted_at IS NULL ORDER BY pr.path COLLATE NOCASE")
         return [Usage(**row) for row in rows]
 
     def group_usage(self) -> list[Usage]:
@@ -148,7 +216,7 @@ class NamespaceQueries(CatalogBase):
         projects = self.project_usage()
         usage = []
         for row in self.db.query("SELECT id, path, visibility, created_at FROM groups"
-                                 " ORDER BY path COLLATE NOCASE"):
+                                 f" WHERE {LIVE} ORDER BY path COLLATE NOCASE"):
             prefix = row["path"].lower() + "/"
             below = [p for p in projects if p.path.lower().startswith(prefix)]
             usage.append(Usage(**row, packages=sum(p.packages for p in below),
@@ -171,7 +239,7 @@ def _split(path: str) -> tuple[str, str]:
     return parent, name
 
 
-def _like_prefix(path: str) -> str:
+def like_below(path: str) -> str:
     """A LIKE pattern for everything below ``path`` (LIKE compares case-insensitively, as
     paths are), its wildcards escaped."""
     return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"

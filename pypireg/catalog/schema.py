@@ -10,7 +10,7 @@ from .base import CatalogError
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Columns added after version 1, created on older catalogs when they open.
 _ADDED_FILE_COLUMNS = {
@@ -24,10 +24,17 @@ _ADDED_FILE_COLUMNS = {
 
 # Token lifecycle (schema 3).
 _ADDED_TOKEN_COLUMNS = {"expires_at": str, "last_used_at": str, "revoked": int}
+# A deleted group or project waits, invisible, until gc has purged its packages (schema 4).
+_ADDED_NAMESPACE_COLUMNS = {"deleted_at": str}
 
 _INDEXES = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS groups_path ON groups (path COLLATE NOCASE)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS projects_path ON projects (path COLLATE NOCASE)",
+    # One live group or project per path; a deleted one's path may be taken again.
+    "DROP INDEX IF EXISTS groups_path",
+    "DROP INDEX IF EXISTS projects_path",
+    "CREATE UNIQUE INDEX IF NOT EXISTS groups_live_path ON groups (path COLLATE NOCASE)"
+    " WHERE deleted_at IS NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS projects_live_path ON projects (path COLLATE NOCASE)"
+    " WHERE deleted_at IS NULL",
     "CREATE INDEX IF NOT EXISTS packages_by_name"
     " ON packages (project_id, normalized_name, status)",
     # One per listing order; status last, so filtering and skipping stay in the index.
@@ -53,6 +60,9 @@ _INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name"
     " ON package_files (project_id, file_name) WHERE status = 'default'",
     "CREATE UNIQUE INDEX IF NOT EXISTS tokens_secret ON tokens (secret_hash)",
+    "CREATE INDEX IF NOT EXISTS audit_by_entity ON audit_events (entity_type, entity_id, id)",
+    "CREATE INDEX IF NOT EXISTS audit_by_path ON audit_events (entity_path COLLATE NOCASE, id)",
+    "CREATE INDEX IF NOT EXISTS audit_by_time ON audit_events (created_at, id)",
 )
 
 
@@ -110,8 +120,26 @@ def migrate(catalog: CatalogBase) -> None:
             pk="id", not_null={"name", "kind", "secret_hash", "grants", "created_at"},
             if_not_exists=True,
         )
+        db["audit_events"].create(
+            {"id": int, "created_at": str, "event_name": str, "author_id": int,
+             "author_name": str, "author_class": str, "ip_address": str, "entity_type": str,
+             "entity_id": int, "entity_path": str, "target_type": str, "target_id": str,
+             "target_details": str, "details": str},
+            pk="id", not_null={"created_at", "event_name", "author_name", "entity_type",
+                               "entity_path"},
+            defaults={"details": "{}"}, if_not_exists=True,
+        )
+        db["cleanup_policies"].create(
+            {"project_id": int, "keep_n_duplicated_package_files": str,
+             "keep_n_latest_versions": int, "older_than": str, "include_names": str,
+             "exclude_names": str, "updated_at": str},
+            pk="project_id", not_null={"keep_n_duplicated_package_files", "updated_at"},
+            foreign_keys=[("project_id", "projects", "id")], if_not_exists=True,
+        )
         for table, added in (("package_files", _ADDED_FILE_COLUMNS),
-                             ("tokens", _ADDED_TOKEN_COLUMNS)):
+                             ("tokens", _ADDED_TOKEN_COLUMNS),
+                             ("groups", _ADDED_NAMESPACE_COLUMNS),
+                             ("projects", _ADDED_NAMESPACE_COLUMNS)):
             columns = db[table].columns_dict
             for column, kind in added.items():
                 if column not in columns:

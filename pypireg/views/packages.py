@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import BadRequest, PreconditionFailed
@@ -11,6 +10,7 @@ from werkzeug.wrappers import Response
 from ..catalog import ORDER_COLUMNS, CatalogError
 from ..errors import ResourceNotFound
 from ..models import DELETE, READ, Package, PackageFile, Project
+from ..times import parse_time
 from .answers import json_response, no_content
 from .params import Page, body_fields, boolean, choice, integer_id
 
@@ -48,7 +48,7 @@ def package(
         for other in registry.catalog.other_versions(pkg)
     ]
     response = json_response(body)
-    response.last_modified = _parse_time(pkg.updated_at)
+    response.last_modified = parse_time(pkg.updated_at)
     return response
 
 
@@ -66,7 +66,7 @@ def delete_package(
 ) -> Response:
     _, pkg = _package(registry, request, project, package_id, DELETE)
     _check_unmodified(request, pkg)
-    registry.delete_package(pkg)
+    registry.delete_package(pkg, actor=registry.actor(request))
     return no_content()
 
 
@@ -80,7 +80,7 @@ def delete_package_file(
     if package_file is None:
         raise ResourceNotFound("Package file")
     _check_unmodified(request, pkg)
-    registry.delete_package_file(pkg, package_file)
+    registry.delete_package_file(pkg, package_file, actor=registry.actor(request))
     return no_content()
 
 
@@ -106,7 +106,8 @@ def _yank(registry: Registry, request: RegistryRequest, project: str, package_id
         raise BadRequest(f"reason is invalid: longer than {MAX_REASON} characters")
     try:
         changed = registry.set_yanked(pkg, yanked=yanked, reason=reason,
-                                      file_name=str(file_name) if file_name else None)
+                                      file_name=str(file_name) if file_name else None,
+                                      actor=registry.actor(request))
     except CatalogError:
         raise ResourceNotFound("Package file") from None
     return json_response({"yanked": yanked, "reason": reason if yanked else "", "files": changed})
@@ -196,11 +197,7 @@ def _file_json(f: PackageFile) -> dict[str, Any]:
 def _check_unmodified(request: RegistryRequest, pkg: Package) -> None:
     """412 when the client's copy is older than the package's last change."""
     since = request.if_unmodified_since
-    if since is not None and _parse_time(pkg.updated_at).replace(microsecond=0) > since:
+    if since is not None and parse_time(pkg.updated_at).replace(microsecond=0) > since:
         raise PreconditionFailed(
             f"the package changed at {pkg.updated_at}, after If-Unmodified-Since")
-
-
-def _parse_time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 

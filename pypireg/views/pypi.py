@@ -57,7 +57,7 @@ def upload(registry: Registry, request: RegistryRequest, project: str) -> Respon
     form = forms.parse_upload(request, registry.staging_dir, registry.limits)
     try:
         _, created = uploads.store_upload(registry.catalog, registry.storage, found, form,
-                                          registry.limits)
+                                          registry.limits, registry.actor(request))
     finally:
         form.discard()
     if created:

@@ -43,7 +43,7 @@ def self_token(registry: Registry, request: RegistryRequest) -> Response:
 
 
 def revoke_self(registry: Registry, request: RegistryRequest) -> Response:
-    registry.revoke_token(_own_token(registry, request).id)
+    registry.revoke_token(_own_token(registry, request).id, actor=registry.actor(request))
     return no_content()
 
 
@@ -69,7 +69,8 @@ def create_personal_token(registry: Registry, request: RegistryRequest) -> Respo
         raise BadRequest("kind is invalid: personal or job (deploy tokens are created at"
                          " /projects/:id/deploy_tokens)")
     grants = _grants(_list_param(request, fields, "grants"))
-    record, secret = _issue(registry, str(fields.get("name") or ""), grants, kind, fields)
+    record, secret = _issue(registry, request, str(fields.get("name") or ""), grants, kind,
+                            fields)
     return json_response({**_personal_json(record), "token": secret}, 201)
 
 
@@ -79,7 +80,7 @@ def revoke_personal_token(registry: Registry, request: RegistryRequest, token_id
     record = _token(registry, token_id)
     if record.kind == "deploy":
         raise ResourceNotFound("Token")
-    registry.revoke_token(record.id)
+    registry.revoke_token(record.id, actor=registry.actor(request))
     return no_content()
 
 
@@ -126,14 +127,14 @@ def revoke_project_deploy_token(registry: Registry, request: RegistryRequest, pr
                                 token_id: str) -> Response:
     found = registry.authorize(request, project, READ)
     _admin(registry, request)
-    return _revoke_deploy_token(registry, found.path, token_id)
+    return _revoke_deploy_token(registry, request, found.path, token_id)
 
 
 def revoke_group_deploy_token(registry: Registry, request: RegistryRequest, group: str,
                               token_id: str) -> Response:
     found, _ = registry.readable_projects(request, group)
     _admin(registry, request)
-    return _revoke_deploy_token(registry, found.path, token_id)
+    return _revoke_deploy_token(registry, request, found.path, token_id)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -173,7 +174,8 @@ def _token(registry: Registry, token_id: str) -> TokenRecord:
 def _rotate(registry: Registry, request: RegistryRequest, record: TokenRecord) -> Response:
     fields = body_fields(request)
     try:
-        new, secret = registry.rotate_token(record.id, expires_at=_expiry(fields))
+        new, secret = registry.rotate_token(record.id, expires_at=_expiry(fields),
+                                            actor=registry.actor(request))
     except InvalidGrant as exc:
         raise BadRequest(str(exc)) from None
     body = _deploy_json(new) if new.kind == "deploy" else _personal_json(new)
@@ -195,24 +197,26 @@ def _create_deploy_token(registry: Registry, request: RegistryRequest, path: str
                          " write_package_registry")
     access = "write" if "write" in levels else "read"
     name = str(fields.get("username") or fields.get("name") or "")
-    record, secret = _issue(registry, name, [Grant(path, access)], "deploy", fields)
+    record, secret = _issue(registry, request, name, [Grant(path, access)], "deploy", fields)
     return json_response({**_deploy_json(record), "token": secret}, 201)
 
 
-def _revoke_deploy_token(registry: Registry, path: str, token_id: str) -> Response:
+def _revoke_deploy_token(registry: Registry, request: RegistryRequest, path: str,
+                         token_id: str) -> Response:
     record = _token(registry, token_id)
     if record not in _deploy_tokens(registry, path):
         raise ResourceNotFound("Token")
-    registry.revoke_token(record.id)
+    registry.revoke_token(record.id, actor=registry.actor(request))
     return no_content()
 
 
-def _issue(registry: Registry, name: str, grants: list[Grant], kind: str,
-           fields: dict[str, Any]) -> tuple[TokenRecord, str]:
+def _issue(registry: Registry, request: RegistryRequest, name: str, grants: list[Grant],
+           kind: str, fields: dict[str, Any]) -> tuple[TokenRecord, str]:
     if not name.strip():
         raise BadRequest("name is missing")
     try:
-        return registry.issue_token(name, grants, kind, expires_at=_expiry(fields))
+        return registry.issue_token(name, grants, kind, expires_at=_expiry(fields),
+                                    actor=registry.actor(request))
     except InvalidGrant as exc:
         raise BadRequest(str(exc)) from None
 

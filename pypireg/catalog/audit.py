@@ -1,0 +1,83 @@
+"""The audit log: one row per change, kept for as long as the catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Actor, AuditEvent
+from .base import CatalogBase, load_json, utcnow
+from .namespaces import like_below
+
+PROJECT = "Project"
+GROUP = "Group"
+INSTANCE = "Gitlab::Audit::InstanceScope"  # GitLab's entity type for the whole instance
+
+
+class AuditQueries(CatalogBase):
+    def record_event(
+        self, actor: Actor, event_name: str, *, entity_type: str, entity_id: int | None,
+        entity_path: str, target_type: str | None = None, target_id: str | int | None = None,
+        target_details: str | None = None, details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record one change; call it inside the change's own ``write()``, so that the
+        change and its row commit together."""
+        with self.write():
+            self.db["audit_events"].insert({
+                "created_at": utcnow(), "event_name": event_name,
+                "author_id": actor.token_id, "author_name": actor.name,
+                "author_class": _author_class(actor), "ip_address": actor.address,
+                "entity_type": entity_type, "entity_id": entity_id,
+                "entity_path": entity_path, "target_type": target_type,
+                "target_id": None if target_id is None else str(target_id),
+                "target_details": target_details, "details": details or {},
+            })
+
+    def audit_events(
+        self, *, project_ids: list[int] | None = None, paths: list[str] | None = None,
+        after: str | None = None, before: str | None = None, limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[AuditEvent], int]:
+        """One page of events, newest first, and how many match.
+
+        ``project_ids`` keeps the events in those projects; ``paths`` those in the groups
+        or projects at these paths or below them (either, when both are given); neither
+        keeps every event. ``after`` and ``before`` are catalog timestamps, inclusive.
+        """
+        where, params = ["1 = 1"], []
+        scopes = []
+        if project_ids is not None:
+            scopes.append(f"(entity_type = '{PROJECT}' AND entity_id IN"
+                          " (SELECT value FROM json_each(?)))")
+            params.append(_json_list(project_ids))
+        for path in paths or []:
+            scopes.append(f"(entity_type IN ('{PROJECT}', '{GROUP}') AND (entity_path = ?"
+                          " COLLATE NOCASE OR entity_path LIKE ? ESCAPE '\\'))")
+            params += [path, like_below(path)]
+        if project_ids is not None or paths is not None:
+            where.append("(" + (" OR ".join(scopes) or "0 = 1") + ")")
+        if after is not None:
+            where.append("created_at >= ?")
+            params.append(after)
+        if before is not None:
+            where.append("created_at <= ?")
+            params.append(before)
+        condition = " AND ".join(where)
+        total = next(self.db.query(
+            f"SELECT count(*) AS n FROM audit_events WHERE {condition}", params))["n"]
+        rows = self.db.query(
+            f"SELECT * FROM audit_events WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset])
+        return [AuditEvent(**{**row, "details": load_json(row["details"])}) for row in rows], total
+
+
+_AUTHOR_CLASSES = {"personal": "PersonalAccessToken", "deploy": "DeployToken",
+                   "job": "CiJobToken", "cli": "Cli", "host": "Host"}
+
+
+def _author_class(actor: Actor) -> str:
+    """GitLab's ``author_class``: the kind of token, or who else made the change."""
+    return _AUTHOR_CLASSES.get(actor.kind, "User")
+
+
+def _json_list(values: list[int]) -> str:
+    return "[" + ",".join(str(int(v)) for v in values) + "]"

@@ -1,0 +1,55 @@
+"""Timestamps and durations as the catalog, the CLI and the API spell them.
+
+The catalog stores GitLab's form, ``2019-11-27T03:37:38.711Z``, always in UTC with
+milliseconds, so that comparing two stamps as strings compares the times.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+_DURATION = re.compile(r"([1-9]\d{0,5})([hdw])")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def stamp(when: datetime) -> str:
+    """A datetime (naive ones are taken as UTC) in the catalog's form."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    when = when.astimezone(timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utcnow() -> str:
+    """Now, in the catalog's form."""
+    return stamp(datetime.now(timezone.utc))
+
+
+def parse_time(text: str) -> datetime:
+    """A catalog stamp, or any ISO 8601 time (``Z`` or an offset; none means UTC), as an
+    aware datetime. Raises ``ValueError``."""
+    when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``12h``, ``30d`` or ``8w``. Raises ``ValueError`` with the shape expected."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} must look like 12h, 30d or 8w")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+def moment(text: str) -> str:
+    """A date (``2027-01-31``, its 00:00 UTC) or an ISO 8601 time, in the catalog's form.
+    Raises ``ValueError``."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        try:
+            return stamp(parse_time(text))
+        except ValueError:
+            raise ValueError(f"{text!r} must be a date (YYYY-MM-DD) or an ISO 8601"
+                             " time") from None
+    return stamp(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))

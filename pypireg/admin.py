@@ -221,7 +221,8 @@ class Administration:
         policy = cleanup.make_policy(self.cleanup_policy(project), fields)
         with self.catalog.write():
             self.catalog.set_cleanup_policy(project.id, policy.__dict__)
-            self._record(actor, "cleanup_policy_updated", project, details=dict(fields))
+            self._record(actor, "cleanup_policy_updated", project,
+                         details={name: getattr(policy, name) for name in fields})
         return policy
 
     def cleanup(self, project: Project | None = None, *, dry_run: bool = False,

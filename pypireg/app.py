@@ -28,6 +28,7 @@ from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
 from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
+from .protocols import PermitsGroups
 from .routing import flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
 from .views import VIEWS, View
@@ -152,6 +153,15 @@ class Registry(Administration):
         if principal is None:
             raise unauthorized(self.realm)
         raise ResourceNotFound("Group")
+
+    def permits_group(self, request: Request, group: Group, action: Action) -> bool:
+        """Whether the caller may ``action`` on everything in ``group``: the auth provider
+        says, if it can (:class:`PermitsGroups`); else every project below must allow it."""
+        principal = self.caller(request)
+        if isinstance(self.auth, PermitsGroups):
+            return self.auth.permits_group(principal, action, group)
+        projects = self.catalog.projects_in_group(group)
+        return bool(projects) and all(self.auth.permits(principal, action, p) for p in projects)
 
     def actor(self, request: Request) -> Actor:
         """The caller as the audit log names it, with the client's address."""

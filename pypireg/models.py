@@ -176,6 +176,22 @@ class AuditEvent:
     target_details: str | None
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def to_json(self) -> dict[str, Any]:
+        """GitLab's audit event fields; pypireg's own (the event's details) inside ``details``."""
+        return {
+            "id": self.id, "author_id": self.author_id if self.author_id is not None else -1,
+            "entity_id": self.entity_id, "entity_type": self.entity_type,
+            "event_name": self.event_name,
+            "details": {
+                **self.details, "event_name": self.event_name, "author_name": self.author_name,
+                "author_class": self.author_class, "target_id": self.target_id,
+                "target_type": self.target_type, "target_details": self.target_details,
+                "ip_address": self.ip_address, "entity_path": self.entity_path,
+                "custom_message": self.event_name.replace("_", " "),
+            },
+            "created_at": self.created_at,
+        }
+
 
 # GitLab's choices for keep_n_duplicated_package_files.
 DUPLICATE_CHOICES = ("all", "1", "10", "20", "30", "40", "50")
@@ -202,6 +218,18 @@ class CleanupPolicy:
     @property
     def removes_anything(self) -> bool:
         return self.keep_n_latest_versions is not None or self.older_than is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """GitLab's two fields (pypireg runs policies in gc, not on a schedule of its own, so
+        ``next_run_at`` is null), then pypireg's rules."""
+        return {
+            "keep_n_duplicated_package_files": self.keep_n_duplicated_package_files,
+            "next_run_at": None,
+            "keep_n_latest_versions": self.keep_n_latest_versions,
+            "older_than": self.older_than,
+            "include_names": list(self.include_names),
+            "exclude_names": list(self.exclude_names),
+        }
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
 
-    from .models import Action, Principal, Project
+    from .models import Action, Group, Principal, Project
 
 
 @runtime_checkable
@@ -130,4 +130,18 @@ class AuthProvider(Protocol):
 
     def permits(self, principal: Principal | None, action: Action, project: Project) -> bool:
         """Whether ``principal`` (``None`` when anonymous) may ``action`` on ``project``."""
+        ...
+
+
+@runtime_checkable
+class PermitsGroups(Protocol):
+    """Optional for an auth provider: what a principal may do in a whole group.
+
+    Group-level things (a group's audit events) ask it. Without it, a principal may act
+    in a group when it may act in every project below it (and there is one).
+    """
+
+    def permits_group(self, principal: Principal | None, action: Action, group: Group
+                      ) -> bool:
+        """Whether ``principal`` may ``action`` on everything in ``group``, now and later."""
         ...

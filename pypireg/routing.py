@@ -70,6 +70,11 @@ def gitlab_layout() -> Map:
             # GitLab's Packages API
             Rule(project_api, endpoint="api.project_packages", methods=["GET"]),
             Rule("/groups/<path:group>/packages", endpoint="api.group_packages", methods=["GET"]),
+            # Before <package_id>, which would match it too.
+            Rule(f"{project_api}/cleanup_policy", endpoint="api.cleanup_policy",
+                 methods=["GET"]),
+            Rule(f"{project_api}/cleanup_policy", endpoint="api.update_cleanup_policy",
+                 methods=["PUT"]),
             Rule(f"{project_api}/<package_id>", endpoint="api.package", methods=["GET"]),
             Rule(
                 f"{project_api}/<package_id>",
@@ -88,6 +93,10 @@ def gitlab_layout() -> Map:
                 endpoint="api.delete_package_file",
                 methods=["DELETE"],
             ),
+            # GitLab's audit events API
+            Rule("/projects/<path:project>/audit_events", endpoint="audit.project",
+                 methods=["GET"]),
+            Rule("/groups/<path:group>/audit_events", endpoint="audit.group", methods=["GET"]),
             *token_rules(),
         ],
         strict_slashes=False,

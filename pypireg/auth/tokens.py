@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ..models import ACTIONS, READ, Action, Principal, Project
+from ..models import ACTIONS, READ, Action, Group, Principal, Project
 from ..times import parse_time, utcnow
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class Grant:
     path: str
     access: str
 
-    def covers(self, action: Action, project: Project) -> bool:
+    def covers(self, action: Action, project: Project | Group) -> bool:
         here = self.path.lower()
         target = project.path.lower()
         in_scope = here == EVERYTHING or target == here or target.startswith(here + "/")
@@ -108,6 +108,12 @@ class TokenAuth:
         if not isinstance(principal, TokenPrincipal):
             return False
         return any(grant.covers(action, project) for grant in principal.grants)
+
+    def permits_group(self, principal: Principal | None, action: Action, group: Group) -> bool:
+        """A grant on the group (or above it) covers everything in it."""
+        if not isinstance(principal, TokenPrincipal):
+            return False
+        return any(grant.covers(action, group) for grant in principal.grants)
 
     def _lookup(self, secret: str) -> TokenPrincipal | None:
         if not secret.startswith(TOKEN_PREFIX):

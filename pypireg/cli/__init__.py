@@ -7,6 +7,7 @@ line of stdout; errors go to stderr with a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -19,7 +20,8 @@ from ..auth import InvalidGrant
 from ..catalog import CatalogError
 from ..importer import import_directory
 from ..maintenance import STAGING_MAX_AGE
-from . import namespaces, serving, tokens
+from ..models import CLI
+from . import namespaces, oversight, serving, tokens
 from .common import CATALOG, data_option, open_registry, plural
 
 
@@ -29,6 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except (CatalogError, InvalidGrant, ValueError) as exc:
         print(f"pypireg: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader (``| head``) went away: stop quietly, and keep Python's exit-time
+        # flush from raising again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 
@@ -68,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     namespaces.add_commands(commands, data)
 
     tokens.add_commands(commands, data)
+
+    oversight.add_commands(commands, data)
 
     imports = commands.add_parser(
         "import", parents=[data],
@@ -117,7 +126,7 @@ def _import(args: argparse.Namespace) -> int:
     project = registry.catalog.project(args.project)
     if project is None:
         raise CatalogError(f"no project {args.project!r}: create it with pypireg project create")
-    report = import_directory(registry, directory, project, ProgressBar(sys.stderr))
+    report = import_directory(registry, directory, project, ProgressBar(sys.stderr), CLI)
     for path in report.ignored:
         print(f"ignored: {path}: not a wheel (.whl) or an sdist (.tar.gz, .zip)")
     for path, reason in report.failed:
@@ -156,10 +165,10 @@ def _yank(args: argparse.Namespace) -> int:
     registry = open_registry(args)
     if args.yanked:
         changed = registry.yank(args.project, args.name, args.version, reason=args.reason,
-                                file_name=args.file_name)
+                                file_name=args.file_name, actor=CLI)
     else:
         changed = registry.unyank(args.project, args.name, args.version,
-                                  file_name=args.file_name)
+                                  file_name=args.file_name, actor=CLI)
     done = "yanked" if args.yanked else "unyanked"
     if changed:
         print(f"{done} {plural(changed, 'file')} of {args.name} {args.version}")
@@ -172,7 +181,8 @@ def _yank(args: argparse.Namespace) -> int:
 
 
 def _gc(args: argparse.Namespace) -> int:
-    report = open_registry(args).collect_garbage(staging_max_age=args.staging_age)
+    report = open_registry(args).collect_garbage(staging_max_age=args.staging_age,
+                                                 actor=CLI)
     print(report)
     print(report.total)
     return 0

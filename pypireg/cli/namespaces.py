@@ -1,4 +1,4 @@
-"""``pypireg group`` and ``pypireg project``: create, list, show, set-visibility."""
+"""``pypireg group`` and ``pypireg project``: create, list, show, set-visibility, delete."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import argparse
 import json
 from dataclasses import asdict
 
+from ..app import Registry
 from ..catalog import CatalogError
-from ..models import Usage
+from ..models import CLI, Usage
+from . import oversight
 from .common import open_registry, plural, print_table
 
 SHOWN_PACKAGES = 1000  # ``project show`` lists at most this many packages
@@ -35,6 +37,7 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
                      help="every group, with what the projects below it hold"
                      ).set_defaults(run=_list, kind="group")
     _set_visibility_command(group, "group", data)
+    _delete_command(group, "group", data)
 
     project = commands.add_parser("project", help="manage projects").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -50,6 +53,8 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
     show.add_argument("path", metavar="PATH", help="the project's full path or id")
     show.set_defaults(run=_show)
     _set_visibility_command(project, "project", data)
+    _delete_command(project, "project", data)
+    oversight.add_policy_command(project, data)
 
 
 def _set_visibility_command(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -62,15 +67,36 @@ def _set_visibility_command(commands: argparse._SubParsersAction,  # type: ignor
     command.set_defaults(run=_set_visibility, kind=kind)
 
 
+def _delete_command(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+                    kind: str, data: argparse.ArgumentParser) -> None:
+    below = " and everything below it" if kind == "group" else ""
+    command = commands.add_parser(
+        "delete", parents=[data],
+        help=f"delete a {kind}{below} (refused while it holds packages, unless --force)")
+    command.add_argument("path", metavar="PATH", help=f"the {kind}'s full path")
+    command.add_argument("--force", action="store_true",
+                         help="delete its packages too (soft: gc then frees their files)")
+    command.set_defaults(run=_delete, kind=kind)
+
+
+def _delete(args: argparse.Namespace) -> int:
+    registry = _with_namespace(args)
+    packages = registry.delete_namespace(args.path, force=args.force, actor=CLI)
+    went = f" with {plural(packages, 'package')} (run pypireg gc to free their files)" if (
+        packages) else ""
+    print(f"deleted {args.kind} {args.path}{went}")
+    return 0
+
+
 def _create_group(args: argparse.Namespace) -> int:
-    group = open_registry(args).create_group(args.path, args.visibility)
+    group = open_registry(args).create_group(args.path, args.visibility, actor=CLI)
     print(f"created {group.visibility} group {group.path}")
     print(group.id)
     return 0
 
 
 def _create_project(args: argparse.Namespace) -> int:
-    project = open_registry(args).create_project(args.path, args.visibility)
+    project = open_registry(args).create_project(args.path, args.visibility, actor=CLI)
     print(f"created {project.visibility} project {project.path}")
     print(project.id)
     return 0
@@ -116,14 +142,20 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _set_visibility(args: argparse.Namespace) -> int:
+    registry = _with_namespace(args)
+    found = registry.set_visibility(args.path, args.visibility, actor=CLI)
+    print(f"{args.kind} {found.path} is now {found.visibility}")
+    return 0
+
+
+def _with_namespace(args: argparse.Namespace) -> Registry:
+    """The registry, once it is known to hold the group or project ``args`` names."""
     registry = open_registry(args)
     lookup = registry.catalog.group_by_path if args.kind == "group" else (
         registry.catalog.project_by_path)
     if lookup(args.path) is None:
         raise CatalogError(f"no {args.kind} {args.path!r}")
-    found = registry.set_visibility(args.path, args.visibility)
-    print(f"{args.kind} {found.path} is now {found.visibility}")
-    return 0
+    return registry
 
 
 def _usage_json(usage: Usage, kind: str) -> dict[str, object]:

@@ -13,6 +13,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .. import __version__
 from ..app import create_app, mount, normal_prefix
+from ..models import CLI
 from .common import CATALOG
 
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     registry = create_app(args.data, layout=args.layout, project=args.project,
                           upstream=args.upstream, trusted_hosts=args.trusted_hosts)
     if flat and registry.catalog.project(args.project) is None:
-        registry.create_project(args.project, "private")
+        registry.create_project(args.project, "private", actor=CLI)
         print(f"created private project {args.project}")
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
     server = make_server(args.host, args.port, mount(registry, prefix), threaded=True,

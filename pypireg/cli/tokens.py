@@ -7,6 +7,7 @@ import argparse
 import json
 
 from ..auth import TOKEN_KINDS, Grant, InvalidGrant, TokenRecord, expiry
+from ..models import CLI
 from .common import open_registry, print_table
 
 
@@ -62,7 +63,7 @@ def _grant(text: str) -> Grant:
 def _create(args: argparse.Namespace) -> int:
     when = expiry(expires_in=args.expires_in, expires_at=args.expires_at)
     record, secret = open_registry(args).issue_token(args.name, args.grant, args.kind,
-                                                       expires_at=when)
+                                                       expires_at=when, actor=CLI)
     grants = ", ".join(f"{g.access} on {g.path}" for g in record.grants)
     until = f", until {record.expires_at}" if record.expires_at else ""
     print(f"created {record.kind} token {record.id} {record.name!r}: {grants}{until}")
@@ -86,14 +87,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    record = open_registry(args).revoke_token(args.id)
+    record = open_registry(args).revoke_token(args.id, actor=CLI)
     print(f"token {record.id} {record.name!r} is revoked")
     return 0
 
 
 def _rotate(args: argparse.Namespace) -> int:
     when = expiry(expires_in=args.expires_in, expires_at=args.expires_at)
-    record, secret = open_registry(args).rotate_token(args.id, expires_at=when)
+    record, secret = open_registry(args).rotate_token(args.id, expires_at=when,
+                                                        actor=CLI)
     print(f"token {args.id} is revoked; its successor is token {record.id} {record.name!r}")
     print("the secret below is shown only once:")
     print(secret)

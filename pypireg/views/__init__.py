@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
-from . import packages, pypi, tokens
+from . import audit, cleanup, packages, pypi, tokens
 
 View = Callable[..., Response]
 
@@ -28,6 +28,10 @@ VIEWS: dict[str, View] = {
     "api.delete_package_file": packages.delete_package_file,
     "api.yank": packages.yank,
     "api.unyank": packages.unyank,
+    "api.cleanup_policy": cleanup.cleanup_policy,
+    "api.update_cleanup_policy": cleanup.update_cleanup_policy,
+    "audit.project": audit.project_audit_events,
+    "audit.group": audit.group_audit_events,
     "tokens.self": tokens.self_token,
     "tokens.revoke_self": tokens.revoke_self,
     "tokens.rotate_self": tokens.rotate_self,

@@ -76,6 +76,16 @@ def body_fields(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
     return {**request.args, **request.form}
 
 
+def list_param(request: Request, fields: dict[str, Any], name: str) -> list[str]:
+    """A list parameter: a JSON array, repeated ``name[]`` or ``name`` fields, or commas."""
+    if request.is_json:
+        value = fields.get(name)
+        values = value if isinstance(value, list) else [value] if value else []
+    else:
+        values = request.values.getlist(f"{name}[]") + request.values.getlist(name)
+    return [part.strip() for v in values for part in str(v).split(",") if part.strip()]
+
+
 @dataclass(frozen=True)
 class Page:
     number: int

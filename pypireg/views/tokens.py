@@ -24,7 +24,7 @@ from ..catalog import CatalogError
 from ..errors import ResourceNotFound, unauthorized
 from ..models import READ
 from .answers import json_response, no_content
-from .params import body_fields, integer_id
+from .params import body_fields, integer_id, list_param
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -68,7 +68,7 @@ def create_personal_token(registry: Registry, request: RegistryRequest) -> Respo
     if kind not in ("personal", "job"):
         raise BadRequest("kind is invalid: personal or job (deploy tokens are created at"
                          " /projects/:id/deploy_tokens)")
-    grants = _grants(_list_param(request, fields, "grants"))
+    grants = _grants(list_param(request, fields, "grants"))
     record, secret = _issue(registry, request, str(fields.get("name") or ""), grants, kind,
                             fields)
     return json_response({**_personal_json(record), "token": secret}, 201)
@@ -190,7 +190,7 @@ def _deploy_tokens(registry: Registry, path: str) -> list[TokenRecord]:
 
 def _create_deploy_token(registry: Registry, request: RegistryRequest, path: str) -> Response:
     fields = body_fields(request)
-    scopes = _list_param(request, fields, "scopes")
+    scopes = list_param(request, fields, "scopes")
     levels = [DEPLOY_SCOPES[s] for s in scopes if s in DEPLOY_SCOPES]
     if not levels:
         raise BadRequest("scopes is invalid: give read_package_registry and/or"
@@ -236,16 +236,6 @@ def _grants(texts: list[str]) -> list[Grant]:
         return [Grant.parse(text) for text in texts]
     except InvalidGrant as exc:
         raise BadRequest(f"grants is invalid: {exc}") from None
-
-
-def _list_param(request: RegistryRequest, fields: dict[str, Any], name: str) -> list[str]:
-    """A list parameter: a JSON array, repeated ``name[]`` or ``name`` fields, or commas."""
-    if request.is_json:
-        value = fields.get(name)
-        values = value if isinstance(value, list) else [value] if value else []
-    else:
-        values = request.values.getlist(f"{name}[]") + request.values.getlist(name)
-    return [part.strip() for v in values for part in str(v).split(",") if part.strip()]
 
 
 def _personal_json(record: TokenRecord) -> dict[str, Any]:

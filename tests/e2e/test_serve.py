@@ -183,3 +183,69 @@ def test_serve_logs_plain_text_and_stops_on_sigterm(tmp_path) -> None:
     assert out.splitlines()[-1] == "pypireg stopped (SIGTERM)"
     assert '"GET /api/v4/projects/nope/packages/pypi/simple/ HTTP/1.1" 404' in err
     assert "\x1b[" not in err  # no colour codes in a log that is not a terminal
+
+
+def _http(url: str, method: str = "GET", headers: dict[str, str] | None = None,
+          body: dict | None = None) -> dict | list | None:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, method=method, data=data, headers={
+        **(headers or {}), **({"Content-Type": "application/json"} if data else {})})
+    with urllib.request.urlopen(request) as answer:
+        text = answer.read()
+    return json.loads(text) if text else None
+
+
+def test_the_audit_log_holds_one_row_per_action_of_a_session(served, clients: Clients,
+                                                             greet_dists) -> None:
+    """An administrator's CLI, a pipeline's twine and a maintainer's API calls, as the audit
+    log then tells them: each change once, by whom and from where; reads leave no row."""
+    url, data, _ = served
+    cli(data, "group", "create", "acme")
+    cli(data, "project", "create", "acme/tools")
+    ci = cli(data, "token", "create", "pipeline", "--grant", "acme/tools:write", "--kind", "job")
+    keeper = cli(data, "token", "create", "keeper", "--grant", "acme:delete")
+    clients.twine_upload(f"{url}/projects/acme%2Ftools/packages/pypi", ci, *greet_dists["1.0"],
+                         user="gitlab-ci-token")
+    python = clients.new_venv("install")
+    clients.pip_install(python, f"{url.replace('http://', f'http://x:{keeper}@')}"
+                        "/projects/acme%2Ftools/packages/pypi/simple", "acme.greet")
+    api = f"{url}/projects/acme%2Ftools"
+    auth = {"PRIVATE-TOKEN": keeper}
+    (package,) = _http(f"{api}/packages", headers=auth)  # type: ignore[misc]
+    _http(f"{api}/packages/{package['id']}/yank", "PUT", auth, {"reason": "broken"})
+    wheel = next(f for f in _http(f"{api}/packages/{package['id']}/package_files",
+                                  headers=auth) if f["file_name"].endswith(".whl"))
+    _http(f"{api}/packages/{package['id']}/package_files/{wheel['id']}", "DELETE", auth)
+    _http(f"{url}/personal_access_tokens/self/rotate", "POST", {"JOB-TOKEN": ci})
+
+    events = json.loads(run([sys.executable, "-m", "pypireg", "audit", "--json", "--data",
+                             str(data)]).stdout)
+    rows = [(e["event_name"], e["details"]["author_name"], e["details"]["ip_address"],
+             e["details"]["target_details"]) for e in reversed(events)]
+    uploaded = [("package_published", "pipeline", "127.0.0.1", p.name)
+                for p in greet_dists["1.0"]]
+    assert rows == [
+        ("group_created", "cli", None, "acme"),
+        ("project_created", "cli", None, "acme/tools"),
+        ("token_created", "cli", None, "pipeline"),
+        ("token_created", "cli", None, "keeper"),
+        *uploaded,
+        ("package_yanked", "keeper", "127.0.0.1", "Acme.Greet 1.0"),
+        ("package_file_deleted", "keeper", "127.0.0.1", wheel["file_name"]),
+        ("token_rotated", "pipeline", "127.0.0.1", "pipeline"),
+    ]
+    assert {e["details"]["author_class"] for e in events} == {
+        "Cli", "CiJobToken", "PersonalAccessToken"}
+    published = [e for e in events if e["event_name"] == "package_published"]
+    rotated_out = _token_id(data, "pipeline", revoked=True)
+    assert [e["author_id"] for e in published] == [rotated_out] * len(uploaded)
+    # The same rows over HTTP, for those who may delete in the project, newest first.
+    over_http = _http(f"{api}/audit_events?per_page=100", headers=auth)
+    assert [e["id"] for e in over_http] == [  # type: ignore[union-attr]
+        e["id"] for e in events if e["entity_type"] == "Project"]
+
+
+def _token_id(data: Path, name: str, *, revoked: bool) -> int:
+    listed = json.loads(run([sys.executable, "-m", "pypireg", "token", "list", "--json",
+                             "--data", str(data)]).stdout)
+    return next(t["id"] for t in listed if t["name"] == name and t["revoked"] == revoked)

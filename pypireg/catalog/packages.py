@@ -19,6 +19,9 @@ from .base import CatalogBase, load_json, utcnow
 INSTALLABLE = ", ".join(f"'{s}'" for s in INSTALLABLE_STATUSES)
 # A set of projects, passed as one JSON parameter whatever its size.
 IN_PROJECTS = "project_id IN (SELECT value FROM json_each(?))"
+# Page queries name statuses with a unary plus (``+p.status``): it keeps SQLite from
+# driving a query by the status indexes, which would visit every live row of the registry,
+# so that a page walks only its own project's and name's rows, whatever the statistics.
 _FILE_COLUMNS = (
     "f.id, f.package_id, f.project_id, f.file_name, f.size, f.md5, f.sha1, f.sha256,"
     " f.storage_key, f.requires_python, f.created_at, f.metadata_sha256, f.metadata_key,"
@@ -41,25 +44,27 @@ class PackageQueries(CatalogBase):
 
     def package_index(self, project_ids: Iterable[int]) -> list[IndexEntry]:
         """Each installable package name once, with its newest requires-python."""
+        in_projects, ids = _in_projects("", project_ids)
         rows = self.db.query(
             "SELECT name, normalized_name, requires_python FROM packages WHERE id IN ("
-            f" SELECT max(id) FROM packages WHERE {IN_PROJECTS} AND status IN ({INSTALLABLE})"
+            f" SELECT max(id) FROM packages WHERE {in_projects} AND +status IN ({INSTALLABLE})"
             " GROUP BY normalized_name) ORDER BY normalized_name",
-            [_ids(project_ids)],
+            ids,
         )
         return [IndexEntry(**row) for row in rows]
 
     def file_links(self, project_ids: Iterable[int], normalized_name: str) -> list[FileLink]:
         """Every live file of every installable version of one name, each file once."""
+        in_projects, ids = _in_projects("p.", project_ids)
         rows = self.db.query(
             "SELECT p.name AS package_name, p.version, f.file_name, f.sha256,"
             " f.requires_python, f.size, f.created_at AS upload_time, f.metadata_sha256,"
             " f.yanked, coalesce(f.yanked_reason, '') AS yanked_reason"
             " FROM packages p JOIN package_files f ON f.package_id = p.id"
-            f" WHERE p.{IN_PROJECTS} AND p.normalized_name = ?"
-            f" AND p.status IN ({INSTALLABLE}) AND f.status = 'default'"
+            f" WHERE {in_projects} AND p.normalized_name = ?"
+            f" AND +p.status IN ({INSTALLABLE}) AND +f.status = 'default'"
             " GROUP BY f.file_name, f.sha256 ORDER BY min(p.id), f.file_name",
-            [_ids(project_ids), normalized_name],
+            [*ids, normalized_name],
         )
         return [FileLink(**row) for row in rows]
 
@@ -67,10 +72,11 @@ class PackageQueries(CatalogBase):
         self, project_ids: Iterable[int], sha256: str, file_name: str
     ) -> PackageFile | None:
         """A live file of an installable package in these projects, by digest and name."""
+        in_projects, ids = _in_projects("f.", project_ids)
         return self._one_file(
-            f"f.{IN_PROJECTS} AND f.sha256 = ? AND f.file_name = ?"
-            f" AND p.status IN ({INSTALLABLE})",
-            [_ids(project_ids), sha256, file_name],
+            f"{in_projects} AND f.file_name = ? AND f.sha256 = ?"
+            f" AND +p.status IN ({INSTALLABLE})",
+            [*ids, file_name, sha256],
         )
 
     def live_file_named(self, project_id: int, file_name: str) -> PackageFile | None:
@@ -80,7 +86,7 @@ class PackageQueries(CatalogBase):
     def _one_file(self, where: str, params: list[Any]) -> PackageFile | None:
         rows = list(self.db.query(
             f"SELECT {_FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id"
-            f" WHERE f.status = 'default' AND {where} LIMIT 1",
+            f" WHERE +f.status = 'default' AND {where} LIMIT 1",
             params,
         ))
         return PackageFile(**rows[0]) if rows else None
@@ -291,3 +297,12 @@ class PackageQueries(CatalogBase):
 
 def _ids(project_ids: Iterable[int]) -> str:
     return json.dumps(list(project_ids))
+
+
+def _in_projects(table: str, project_ids: Iterable[int]) -> tuple[str, list[Any]]:
+    """``project_id`` in a set: a plain equality for one project (which SQLite plans from
+    the indexes alone), else one JSON parameter whatever the set's size."""
+    ids = list(project_ids)
+    if len(ids) == 1:
+        return f"{table}project_id = ?", ids
+    return f"{table}{IN_PROJECTS}", [_ids(ids)]

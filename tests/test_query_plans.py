@@ -1,0 +1,85 @@
+"""Every page's queries walk only what the page shows: no scan of packages or files,
+whatever the catalog's size and whether or not it has planner statistics.
+
+A query plan is a fact about the query, not a timing, so this holds on any machine.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+
+from .seeding import seed
+
+PACKAGES = 20_000
+# A full walk of a big table, or of an index that covers every live row of the registry.
+WHOLE_TABLE = re.compile(
+    r"\bSCAN (packages|package_files|p|f)\b|USING (COVERING )?INDEX (packages|files)_by_status\b")
+
+
+@pytest.fixture(scope="module", params=["without statistics", "analyzed"])
+def big(request, tmp_path_factory):
+    registry = pypireg.create_app(tmp_path_factory.mktemp("big"))
+    registry.create_group("acme", "public")
+    projects = [registry.create_project(f"acme/p{n}", "public") for n in range(4)]
+    seed(registry, projects, PACKAGES, big=2000)
+    registry.create_token("admin", ["*:admin"])
+    if request.param == "analyzed":
+        registry.catalog.db.execute("ANALYZE")
+    return registry
+
+
+def plans(registry: pypireg.Registry, *urls: str, **headers: str) -> list[tuple[str, str]]:
+    """``(query, plan step)`` of every SELECT the requests ran."""
+    conn = registry.catalog.db.conn
+    queries: list[str] = []
+    conn.set_trace_callback(queries.append)
+    try:
+        app = TestApp(registry)
+        for url in urls:
+            app.get(url, headers=headers, status="*")
+    finally:
+        conn.set_trace_callback(None)
+    return [(query, row[3]) for query in queries if query.lstrip().upper().startswith("SELECT")
+            for row in conn.execute(f"EXPLAIN QUERY PLAN {query}")]
+
+
+PYPI = "/projects/acme%2Fp0/packages/pypi"
+GROUP = "/groups/acme/-/packages/pypi"
+
+
+@pytest.mark.parametrize("url", [
+    f"{PYPI}/simple/pkg4/",  # one file
+    f"{PYPI}/simple/pkg0/",  # 2,000 files
+    f"{PYPI}/simple/pkg4/?format=application/vnd.pypi.simple.v1+json",
+    f"{PYPI}/simple/no-such-name/",
+    f"{GROUP}/simple/pkg4/",
+    f"{PYPI}/files/{'0' * 64}/pkg4-1.0.0.tar.gz",
+    f"{PYPI}/files/{'0' * 64}/pkg4-1.0.0.tar.gz.metadata",
+    f"{GROUP}/files/{'0' * 64}/pkg4-1.0.0.tar.gz",
+    "/projects/acme%2Fp0/packages",
+    "/projects/acme%2Fp0/packages?order_by=name&sort=desc&page=40",
+    "/projects/acme%2Fp0/packages?order_by=version",
+    "/projects/acme%2Fp0/packages?package_name=pkg12",
+    "/projects/acme%2Fp0/packages/5",
+    "/projects/acme%2Fp0/packages/1/package_files?page=3",
+    "/projects/acme%2Fp0/audit_events",
+])
+def test_a_page_never_walks_every_package_or_file(big, url) -> None:
+    secret = big.create_token("reader", ["acme:delete"])
+    steps = plans(big, url, **{"PRIVATE-TOKEN": secret})
+    assert steps, "the page ran no query"
+    scans = [(query[:200], step) for query, step in steps if WHOLE_TABLE.search(step)]
+    assert not scans, scans
+
+
+def test_the_index_reads_its_own_project_only(big) -> None:
+    """An index lists every name in its scope, so it reads all of them, but nothing of the
+    other projects, through the index on names."""
+    steps = plans(big, f"{PYPI}/simple/", f"{GROUP}/simple/")
+    assert not [step for _, step in steps if WHOLE_TABLE.search(step)]
+    assert any("packages_by_name" in step for _, step in steps)

@@ -108,6 +108,7 @@ def collect_garbage(
     if isinstance(storage, SweepsLeftovers):
         report.leftovers = storage.sweep_leftovers(time.time() - staging_max_age)
     report.metadata = backfill_metadata(catalog, storage, staging_dir, limits)
+    catalog.refresh_statistics()
     return report
 
 

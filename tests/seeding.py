@@ -35,7 +35,7 @@ def seed(registry: pypireg.Registry, projects: list[pypireg.Project], packages: 
         project = projects[n % len(projects)]
         status = "pending_destruction" if deleted_every and n % deleted_every == 7 else (
             "default")
-        name = f"pkg{n}"
+        name = f"pkg{package_id - 1}"
         package_rows.append((package_id, project.id, name, name, "1.0", "1", status, STAMP,
                              STAMP))
         for j in range(big if n == 0 and big else files_per_package):

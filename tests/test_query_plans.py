@@ -83,3 +83,22 @@ def test_the_index_reads_its_own_project_only(big) -> None:
     steps = plans(big, f"{PYPI}/simple/", f"{GROUP}/simple/")
     assert not [step for _, step in steps if WHOLE_TABLE.search(step)]
     assert any("packages_by_name" in step for _, step in steps)
+
+
+def test_statistics_follow_the_catalog_as_it_grows(tmp_path) -> None:
+    registry = pypireg.create_app(tmp_path)
+    project = registry.create_project("p", "public")
+    catalog = registry.catalog
+
+    def analyzed_tables() -> set[str]:
+        return {row[0] for row in catalog.db.execute("SELECT tbl FROM sqlite_stat1")}
+
+    assert "package_files" not in analyzed_tables()  # empty when it was opened
+    seed(registry, [project], 600)  # 1,200 files: past the first threshold
+    assert registry.collect_garbage() is not None
+    assert {"packages", "package_files"} <= analyzed_tables()
+    assert catalog.refresh_statistics() is False  # nothing grew since
+    seed(registry, [project], 700)
+    assert pypireg.create_app(tmp_path).catalog.refresh_statistics() is False  # done on open
+    assert catalog.db.execute("SELECT value FROM meta WHERE key = 'analyzed_at_files'"
+                              ).fetchone()[0] == "2600"

@@ -14,7 +14,7 @@ from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries
 from .packages import PackageQueries
 from .retention import RetentionQueries
-from .schema import SCHEMA_VERSION, migrate
+from .schema import SCHEMA_VERSION, migrate, refresh_statistics
 from .tokens import TokenQueries
 
 __all__ = [
@@ -30,3 +30,7 @@ class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, Au
     def __init__(self, path: str | None = None) -> None:
         super().__init__(path)
         migrate(self)
+
+    def refresh_statistics(self, *, force: bool = False) -> bool:
+        """See :func:`pypireg.catalog.schema.refresh_statistics`."""
+        return refresh_statistics(self, force=force)

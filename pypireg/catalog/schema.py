@@ -148,6 +148,25 @@ def migrate(catalog: CatalogBase) -> None:
         for sql in _INDEXES:
             db.execute(sql)
         db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+    refresh_statistics(catalog)
+
+
+def refresh_statistics(catalog: CatalogBase, *, force: bool = False) -> bool:
+    """Gather the query planner's statistics again once the catalog has doubled (or
+    ``force``); returns whether it did. Runs on every open and in gc, so statistics keep
+    up with a growing registry. ``analysis_limit`` keeps each run to milliseconds however
+    big the tables are."""
+    db = catalog.db
+    size = db.execute("SELECT coalesce(max(id), 0) FROM package_files").fetchone()[0]
+    rows = list(db.query("SELECT value FROM meta WHERE key = 'analyzed_at_files'"))
+    analyzed = int(rows[0]["value"]) if rows else -1
+    if not force and analyzed >= 0 and size < max(2 * analyzed, 1000):
+        return False
+    with catalog.write():
+        db.execute("PRAGMA analysis_limit = 1000")
+        db.execute("ANALYZE")
+        db["meta"].upsert({"key": "analyzed_at_files", "value": str(size)}, pk="key")
+    return True
 
 
 def stored_version(catalog: CatalogBase) -> int:

@@ -28,6 +28,7 @@ from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
 from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
+from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protocols import PermitsGroups
 from .routing import flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
@@ -67,6 +68,7 @@ class Registry(Administration):
         realm: str = "pypireg",
         download_flush_interval: float = 60.0,
         page_max_age: int = 0,
+        page_cache_size: int = DEFAULT_PAGE_CACHE_SIZE,
         upstream: str | None = None,
         trusted_hosts: Iterable[str] | None = None,
         views: Mapping[str, View] = VIEWS,
@@ -80,6 +82,7 @@ class Registry(Administration):
         self.realm = realm
         self.downloads = DownloadTracker(catalog, download_flush_interval)
         self.page_max_age = page_max_age
+        self.pages = PageCache(page_cache_size)
         self.upstream = upstream
         self.trusted_hosts = _host_names(trusted_hosts)
         self.views = dict(views)
@@ -189,6 +192,7 @@ def create_app(
     layout: str = "gitlab",
     project: str | None = None,
     page_max_age: int = 0,
+    page_cache_size: int = DEFAULT_PAGE_CACHE_SIZE,
     upstream: str | None = None,
     trusted_hosts: Iterable[str] | None = None,
 ) -> Registry:
@@ -205,9 +209,11 @@ def create_app(
     the single ``project`` at the root, as pypiserver does. A ``dispatcher`` overrides both.
 
     Simple pages may be cached for ``page_max_age`` seconds (default 0: always revalidate,
-    which their ETags make cheap). With ``upstream`` (a simple index URL such as
-    ``https://pypi.org/simple/``), package pages for names unknown here redirect there;
-    read docs/standards.md about dependency confusion before turning that on.
+    which their ETags make cheap). Each process keeps up to ``page_cache_size`` bytes of
+    rendered pages (0: none), each until what it shows changes. With ``upstream`` (a
+    simple index URL such as ``https://pypi.org/simple/``), package pages for names
+    unknown here redirect there; read docs/standards.md about dependency confusion before
+    turning that on.
 
     ``limits`` holds every bound on requests and archives (docs/limits.md);
     ``max_upload_size`` is a shortcut for its first. With ``trusted_hosts`` (names such as
@@ -238,6 +244,7 @@ def create_app(
         realm=realm,
         download_flush_interval=download_flush_interval,
         page_max_age=page_max_age,
+        page_cache_size=page_cache_size,
         upstream=upstream,
         trusted_hosts=trusted_hosts,
     )

@@ -61,8 +61,8 @@ def package_html(title: str, files: Iterable[File]) -> str:
                                _extra(f)) for f in files))
 
 
-def _link(href: str, text: str, requires_python: str, extra: Markup | str = "") -> str:
-    """One link; ``extra`` is attributes already escaped (Markup)."""
+def _link(href: str, text: str, requires_python: str, extra: str = "") -> str:
+    """One link; ``extra`` is attributes already escaped."""
     # escape() on each value rather than Markup.format: five times faster on a page of
     # 100,000 links, and every value is still escaped by markupsafe.
     return (f'<a href="{escape(href)}" data-requires-python="{escape(requires_python)}"'
@@ -88,14 +88,15 @@ def _page(title: str, links: Iterable[str]) -> str:
     return str(_PAGE.format(api_version=API_VERSION, title=title, links=Markup("".join(links))))
 
 
-def _extra(f: File) -> Markup:
-    """The attributes beyond GitLab's: PEP 658/714 metadata and PEP 592 yanks."""
-    extra = Markup("")
+def _extra(f: File) -> str:
+    """The attributes beyond GitLab's: PEP 658/714 metadata and PEP 592 yanks, each value
+    escaped by markupsafe."""
+    extra = ""
     if f.metadata_sha256:
-        extra += Markup(' data-dist-info-metadata="sha256={0}" data-core-metadata="sha256={0}"'
-                        ).format(f.metadata_sha256)
+        digest = escape(f.metadata_sha256)
+        extra = f' data-dist-info-metadata="sha256={digest}" data-core-metadata="sha256={digest}"'
     if f.yanked:
-        extra += Markup(' data-yanked="{}"').format(f.yanked_reason)
+        extra += f' data-yanked="{escape(f.yanked_reason)}"'
     return extra
 
 

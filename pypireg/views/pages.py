@@ -1,5 +1,6 @@
 """Simple index and package pages: content negotiation (PEP 691), strong ETags answered with
-304 before anything is rendered, and optional forwarding of unknown names upstream."""
+304 before anything is rendered, bodies rendered once per change (:mod:`pypireg.pagecache`),
+and optional forwarding of unknown names upstream."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import NotAcceptable
@@ -63,14 +65,18 @@ def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Re
     etag = _etag(request, scope, fmt, "index")
     if request.if_none_match.contains(etag):
         return _finish(Response(status=304), registry, request, scope, etag)
-    entries = registry.catalog.package_index(scope.project_ids)
-    if fmt.json:  # PEP 691's index lists names only
-        body = render.index_json(render.Project(entry.name, "") for entry in entries)
-    else:
-        url = _package_url_builder(request, scope)
-        body = render.index_html(scope.title, (
-            render.Project(entry.name, url(entry.normalized_name), entry.requires_python)
-            for entry in entries))
+    body = registry.pages.get(etag)
+    if body is None:
+        entries = registry.catalog.package_index(scope.project_ids)
+        if fmt.json:  # PEP 691's index lists names only
+            text = render.index_json(render.Project(entry.name, "") for entry in entries)
+        else:
+            url = _package_url_builder(request, scope)
+            text = render.index_html(scope.title, (
+                render.Project(entry.name, url(entry.normalized_name), entry.requires_python)
+                for entry in entries))
+        body = text.encode()
+        registry.pages.put(etag, body)
     return _finish(Response(body, content_type=fmt.header), registry, request, scope, etag)
 
 
@@ -82,29 +88,38 @@ def package_page(
     etag = _etag(request, scope, fmt, "package", normalized)
     if request.if_none_match.contains(etag):
         return _finish(Response(status=304), registry, request, scope, etag)
-    links = registry.catalog.file_links(scope.project_ids, normalized)
-    if not links:
-        if registry.upstream:
-            # GitLab's request forwarding: names unknown here are looked up upstream.
-            return redirect(f"{registry.upstream.rstrip('/')}/{normalized}/", 302)
-        raise ResourceNotFound("Package")
-    files = [
-        render.File(
-            filename=f.file_name,
-            url=scope.url(request, "file", sha256=f.sha256, filename=f.file_name),
-            sha256=f.sha256, version=f.version, requires_python=f.requires_python,
-            size=f.size, upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
-            yanked=bool(f.yanked), yanked_reason=f.yanked_reason,
-        )
-        for f in links
-    ]
-    body = (render.package_json(normalized, files) if fmt.json
-            else render.package_html(links[-1].package_name, files))
+    body = registry.pages.get(etag)
+    if body is None:
+        links = registry.catalog.file_links(scope.project_ids, normalized)
+        if not links:
+            if registry.upstream:
+                # GitLab's request forwarding: names unknown here are looked up upstream.
+                return redirect(f"{registry.upstream.rstrip('/')}/{normalized}/", 302)
+            raise ResourceNotFound("Package")
+        url = _file_url_builder(request, scope)
+        files = [
+            render.File(
+                filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
+                version=f.version, requires_python=f.requires_python, size=f.size,
+                upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
+                yanked=bool(f.yanked), yanked_reason=f.yanked_reason,
+            )
+            for f in links
+        ]
+        text = (render.package_json(normalized, files) if fmt.json
+                else render.package_html(links[-1].package_name, files))
+        body = text.encode()
+        registry.pages.put(etag, body)
     return _finish(Response(body, content_type=fmt.header), registry, request, scope, etag)
 
 
-# Never a normalized name (those are [a-z0-9-]), and left as is by URL building.
+# Never a normalized name (those are [a-z0-9-]), a digest or a file name, and left as is by
+# URL building.
 _NAME_SLOT = "_name_"
+_DIGEST_SLOT = "_digest_"
+_FILE_SLOT = "_file_"
+# What werkzeug's converters leave unquoted in a path segment (the WHATWG set).
+_SEGMENT_SAFE = "!$&'()*+,/:;=@"
 
 
 def _package_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[str], str]:
@@ -115,6 +130,23 @@ def _package_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[st
     if slot:
         return lambda name: f"{head}{name}{tail}"
     return lambda name: scope.url(request, "simple_package", package_name=name)
+
+
+def _file_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[str, str], str]:
+    """File URLs from one template, quoting as werkzeug does; checked against one real
+    build, so a layout or converter that differs gets a dispatcher call per file."""
+    head, _, rest = scope.url(request, "file", sha256=_DIGEST_SLOT, filename=_FILE_SLOT
+                              ).partition(_DIGEST_SLOT)
+    middle, _, tail = rest.partition(_FILE_SLOT)
+
+    def built(sha256: str, filename: str) -> str:
+        return scope.url(request, "file", sha256=sha256, filename=filename)
+
+    def templated(sha256: str, filename: str) -> str:
+        return f"{head}{sha256}{middle}{quote(filename, safe=_SEGMENT_SAFE)}{tail}"
+
+    sample = ("0" * 64, "a b+c%d!-1.0.tar.gz")
+    return templated if templated(*sample) == built(*sample) else built
 
 
 def _etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> str:

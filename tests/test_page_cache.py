@@ -1,0 +1,124 @@
+"""Pages rendered once per change: served from the cache until a serial moves, in every
+process sharing a catalog, and never to a caller who may see something else."""
+
+from __future__ import annotations
+
+import pytest
+from webtest import TestApp
+from werkzeug.routing import Map, Rule
+
+import pypireg
+from pypireg.pagecache import PageCache
+
+from .conftest import API, Env, basic, sdist_bytes, sha256, wheel_bytes, wheel_name
+
+PAGE = API.format(project="acme/tools") + "/simple/demo/"
+
+
+def queries_for(registry: pypireg.Registry, url: str, **headers: str) -> list[str]:
+    conn = registry.catalog.db.conn
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        TestApp(registry).get(url, headers=headers)
+    finally:
+        conn.set_trace_callback(None)
+    return [q for q in seen if q.lstrip().startswith("SELECT")]
+
+
+def test_a_page_is_rendered_once_until_it_changes(env: Env) -> None:
+    env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=201)
+    first = env.app.get(PAGE)
+    assert any("package_files" in q for q in queries_for(env.registry, PAGE)) is False
+    again = env.app.get(PAGE)
+    assert again.body == first.body and again.headers["ETag"] == first.headers["ETag"]
+    env.upload_wheel("acme/tools", "demo", "2.0", token=env.writer, status=201)
+    changed = env.app.get(PAGE)
+    assert b"demo-2.0-py3-none-any.whl" in changed.body
+    assert changed.headers["ETag"] != first.headers["ETag"]
+
+
+def test_a_cached_page_costs_the_project_lookup_alone(env: Env) -> None:
+    env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=201)
+    env.app.get(PAGE)
+    assert len(queries_for(env.registry, PAGE)) == 1
+
+
+def test_processes_sharing_a_catalog_see_each_others_changes(tmp_path) -> None:
+    one = Env(pypireg.create_app(tmp_path))
+    other = pypireg.create_app(tmp_path)  # another worker on the same data directory
+    one.upload_wheel("acme/tools", "demo", "1.0", token=one.writer, status=201)
+    assert b"demo-1.0" in TestApp(other).get(PAGE).body
+    one.upload_wheel("acme/tools", "demo", "2.0", token=one.writer, status=201)
+    assert b"demo-2.0" in TestApp(other).get(PAGE).body
+    one.registry.yank("acme/tools", "demo", "2.0", reason="broken")
+    assert b'data-yanked="broken"' in TestApp(other).get(PAGE).body
+
+
+def test_callers_who_see_different_projects_get_different_pages(env: Env) -> None:
+    env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=201)
+    env.upload_wheel("acme/team/secret", "demo", "9.0", token=env.writer, status=201)
+    group_page = "/groups/acme/-/packages/pypi/simple/demo/"
+    anonymous = env.app.get(group_page).body
+    insider = env.app.get(group_page, headers=basic(env.deleter)).body
+    assert b"demo-9.0" in insider and b"demo-9.0" not in anonymous
+    assert b"demo-9.0" not in env.app.get(group_page).body
+
+
+def test_each_host_and_prefix_gets_its_own_urls(env: Env) -> None:
+    env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=201)
+    here = env.app.get(PAGE).body
+    there = env.app.get(PAGE, extra_environ={"HTTP_HOST": "pypi.example.com",
+                                             "SCRIPT_NAME": "/api/v4"}).body
+    assert b"http://localhost/projects/" in here
+    assert b"http://pypi.example.com/api/v4/projects/" in there
+
+
+def test_the_cache_is_bounded_and_can_be_turned_off(env: Env) -> None:
+    cache = PageCache(max_bytes=1000)
+    for n in range(10):
+        cache.put(f"etag{n}", b"x" * 200)
+    assert len(cache) == 5 and cache.get("etag0") is None and cache.get("etag9")
+    cache.put("huge", b"x" * 600)  # over a quarter of the cache: not kept
+    assert cache.get("huge") is None
+    registry = pypireg.create_app(page_cache_size=0)
+    off = Env(registry)
+    off.upload_wheel("acme/tools", "demo", "1.0", token=off.writer, status=201)
+    off.app.get(PAGE)
+    assert len(registry.pages) == 0
+
+
+@pytest.mark.parametrize("file_name", ["demo-1.0+local.7-py3-none-any.whl",
+                                       "demo-1.0.tar.gz"])
+def test_file_urls_from_the_template_are_the_dispatchers_own(env: Env, file_name) -> None:
+    if file_name.endswith(".whl"):
+        env.upload_wheel("acme/tools", "demo", "1.0+local.7", token=env.writer, status=201)
+    else:
+        env.upload("acme/tools", file_name, sdist_bytes("demo", "1.0"), token=env.writer,
+                   name="demo", version="1.0", status=201)
+    body = env.app.get(PAGE).text
+    (package_file,) = [f for p in env.registry.catalog.list_packages([env.public.id])[0]
+                       for f in env.registry.catalog.package_files(p.id, limit=5, offset=0)[0]]
+    urls = env.registry.dispatcher.bind("localhost", url_scheme="http")
+    built = urls.build("pypi.file", {"project": "acme/tools", "sha256": package_file.sha256,
+                                     "filename": package_file.file_name}, force_external=True)
+    assert f'href="{built}#sha256=' in body
+
+
+def test_a_layout_that_quotes_otherwise_still_gets_its_own_urls(tmp_path) -> None:
+    """A dispatcher whose file URLs do not follow werkzeug's quoting is asked per file."""
+    layout = Map([
+        Rule("/simple/<package_name>/", endpoint="pypi.simple_package",
+             defaults={"project": "tools"}),
+        Rule("/f/<filename>/<sha256>", endpoint="pypi.file", defaults={"project": "tools"}),
+        Rule("/", endpoint="pypi.upload", methods=["POST"], defaults={"project": "tools"}),
+    ])
+    registry = pypireg.create_app(dispatcher=layout, staging_dir=str(tmp_path))
+    registry.create_project("tools", "public")
+    token = registry.create_token("w", ["tools:write"])
+    data = wheel_bytes("demo", "1.0")
+    TestApp(registry).post("/", [("name", "demo"), ("version", "1.0")],
+                           upload_files=[("content", wheel_name("demo", "1.0"), data)],
+                           headers=basic(token), status=201)
+    body = TestApp(registry).get("/simple/demo/").text
+    assert f'href="http://localhost/f/{wheel_name("demo", "1.0")}/{sha256(data)}#sha256=' in body

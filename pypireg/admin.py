@@ -197,15 +197,17 @@ class Administration:
 
     def audit_events(
         self, *, project: Project | None = None, group: Group | None = None,
-        projects: Iterable[Project] | None = None, after: str | None = None,
-        before: str | None = None, limit: int = 100, offset: int = 0,
+        projects: Iterable[Project] | None = None, path: str | None = None,
+        after: str | None = None, before: str | None = None, limit: int = 100,
+        offset: int = 0,
     ) -> tuple[list[AuditEvent], int]:
         """One page of the audit log, newest first, and how many events match: all of
-        them, or those of one project, of one group (with everything below it), or of
-        the given ``projects``. ``after`` and ``before`` are catalog timestamps."""
+        them, or those of one project, of one group (with everything below it), of the
+        given ``projects``, or of whatever was ever at ``path`` or below it (deleted
+        projects and groups included). ``after`` and ``before`` are catalog timestamps."""
         project_ids = [project.id] if project is not None else (
             [p.id for p in projects] if projects is not None else None)
-        paths = [group.path] if group is not None else None
+        paths = [group.path] if group is not None else [path] if path is not None else None
         return self.catalog.audit_events(project_ids=project_ids, paths=paths, after=after,
                                          before=before, limit=limit, offset=offset)
 
@@ -218,11 +220,16 @@ class Administration:
                            **fields: Any) -> CleanupPolicy:
         """Change the named fields of a project's policy (see :class:`CleanupPolicy`);
         raises :class:`pypireg.cleanup.InvalidPolicy` with the reason for a bad value."""
-        policy = cleanup.make_policy(self.cleanup_policy(project), fields)
         with self.catalog.write():
-            self.catalog.set_cleanup_policy(project.id, policy.__dict__)
-            self._record(actor, "cleanup_policy_updated", project,
-                         details={name: getattr(policy, name) for name in fields})
+            if self.catalog.project(project.id) is None:
+                raise CatalogError(f"project {project.path!r} was deleted")
+            current = self.cleanup_policy(project)
+            policy = cleanup.make_policy(current, fields)
+            changed = {name: value for name, value in policy.__dict__.items()
+                       if getattr(current, name) != value}
+            if changed:  # an identical PUT changes nothing, and records nothing
+                self.catalog.set_cleanup_policy(project.id, policy.__dict__)
+                self._record(actor, "cleanup_policy_updated", project, details=changed)
         return policy
 
     def cleanup(self, project: Project | None = None, *, dry_run: bool = False,

@@ -60,14 +60,17 @@ def _checked(name: str, value: Any) -> Any:
         return () if name.endswith("_names") else None
     if name == "keep_n_latest_versions":
         text = str(value).strip()
-        if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not (
-                1 <= int(text) <= MAX_KEEP):
+        if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or len(
+                text) > len(str(MAX_KEEP)) or not 1 <= int(text) <= MAX_KEEP:
             raise InvalidPolicy(f"{name} is invalid: a whole number from 1 to {MAX_KEEP}")
         return int(text)
     if name == "older_than":
         duration(str(value), name)
         return str(value).strip()
-    patterns = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    patterns = value if isinstance(value, (list, tuple)) else [value]
+    if not all(isinstance(p, str) for p in patterns):
+        raise InvalidPolicy(f"{name} is invalid: give glob patterns as strings")
+    patterns = [part for p in patterns for part in p.split(",")]
     # Names are compared normalized (PEP 503), so patterns are too: My_Lib* -> my-lib*.
     cleaned = tuple(re.sub(r"[-_.]+", "-", str(p).strip().lower()) for p in patterns
                     if str(p).strip())
@@ -99,7 +102,10 @@ def plan(catalog: Catalog, project: Project, policy: CleanupPolicy,
     for rows in by_name.values():
         rows.sort(key=lambda r: (_version_key(r["version"]), r["created_at"], r["id"]),
                   reverse=True)
+        release = next((r for r in rows if _is_release(r)), None)  # what pip would install
         for row in rows[keep:]:
+            if row is release:
+                continue
             if cutoff is None or parse_time(row["created_at"]) < cutoff:
                 removals.append(Removal(
                     project_id=project.id, project_path=project.path, package_id=row["id"],
@@ -113,6 +119,12 @@ def _selected(normalized_name: str, policy: CleanupPolicy) -> bool:
             fnmatch.fnmatchcase(normalized_name, p) for p in policy.include_names):
         return False
     return not any(fnmatch.fnmatchcase(normalized_name, p) for p in policy.exclude_names)
+
+
+def _is_release(row: dict[str, Any]) -> bool:
+    """A final release (no pre-release or dev part) with a file that is not yanked."""
+    key = _version_key(row["version"])
+    return bool(key[0]) and not key[1].is_prerelease and row["yanked_files"] < row["files"]
 
 
 def _version_key(version: str) -> tuple[int, Version]:

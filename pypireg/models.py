@@ -204,7 +204,8 @@ class CleanupPolicy:
     Of each package name matching ``include_names`` and not ``exclude_names`` (globs on
     normalized names; no includes means every name), the ``keep_n_latest_versions``
     highest versions stay, and of the rest only those uploaded longer than
-    ``older_than`` ago go (a duration such as ``90d``). The highest version always stays.
+    ``older_than`` ago go (a duration such as ``90d``). The highest version always stays,
+    and so does the highest final release that is not yanked (what pip installs).
     With neither rule set, nothing is removed. ``keep_n_duplicated_package_files`` is
     GitLab's setting: pypireg never keeps two files of one name, so it removes nothing.
     """

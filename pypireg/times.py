@@ -11,13 +11,18 @@ from datetime import date, datetime, timedelta, timezone
 
 _DURATION = re.compile(r"([1-9]\d{0,5})([hdw])")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+LONGEST = timedelta(days=100 * 366)  # a duration past this is a mistake, not a policy
 
 
 def stamp(when: datetime) -> str:
-    """A datetime (naive ones are taken as UTC) in the catalog's form."""
+    """A datetime (naive ones are taken as UTC) in the catalog's form. Raises
+    ``ValueError`` for one that has no UTC form (an offset from year 1 or 9999)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    when = when.astimezone(timezone.utc)
+    try:
+        when = when.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{when.isoformat()} is out of range") from None
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -34,11 +39,25 @@ def parse_time(text: str) -> datetime:
 
 
 def parse_duration(text: str) -> timedelta:
-    """``12h``, ``30d`` or ``8w``. Raises ``ValueError`` with the shape expected."""
+    """``12h``, ``30d`` or ``8w``, at most a hundred years. Raises ``ValueError`` with the
+    shape expected."""
     match = _DURATION.fullmatch(text.strip())
     if not match:
         raise ValueError(f"{text!r} must look like 12h, 30d or 8w")
-    return int(match[1]) * _UNITS[match[2]]
+    duration = int(match[1]) * _UNITS[match[2]]
+    if duration > LONGEST:
+        raise ValueError(f"{text!r} is longer than a hundred years")
+    return duration
+
+
+def ago(duration: timedelta) -> str:
+    """That long before now, in the catalog's form."""
+    return stamp(datetime.now(timezone.utc) - duration)
+
+
+def ahead(duration: timedelta) -> str:
+    """That long after now, in the catalog's form."""
+    return stamp(datetime.now(timezone.utc) + duration)
 
 
 def moment(text: str) -> str:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import BadRequest
 
 from . import dists
-from .catalog import PROJECT
+from .catalog import PROJECT, CatalogError
+from .errors import ResourceNotFound
 from .forms import USAGE, UploadForm
 from .models import HOST, Actor
 from .storage import blob_key
@@ -66,6 +67,8 @@ def store_upload(
         )
     except FileConflict as exc:
         raise BadRequest(str(exc)) from None
+    except CatalogError:
+        raise ResourceNotFound("Project") from None
 
 
 class FileConflict(Exception):
@@ -99,6 +102,8 @@ def commit_file(
         extra = {"metadata_sha256": metadata_sha256, "metadata_key": blob_key(metadata_sha256)}
     try:
         with catalog.write():
+            if catalog.project(project.id) is None:  # deleted while the body arrived
+                raise CatalogError(f"project {project.path!r} was deleted")
             existing = catalog.live_file_named(project.id, identity.file_name)
             if existing is not None:
                 if existing.sha256 == digests["sha256"]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
+from webtest import TestApp
 
 import pypireg
 from pypireg.models import CLI
@@ -173,3 +175,108 @@ def test_the_python_api_names_the_host_unless_told(env: Env) -> None:
     registry.create_project("acme/extra", "public", actor=pypireg.Actor("deploy-script"))
     (event,), _ = registry.audit_events(limit=1)
     assert (event.author_name, event.author_class) == ("deploy-script", "User")
+
+
+def test_ids_are_never_given_twice(env: Env) -> None:
+    """A project (or package) deleted for good leaves its id unused, so its audit events
+    and ETags never name the next one."""
+    registry = env.registry
+    last = registry.create_project("acme/last", "public")
+    env.upload_wheel("acme/last", "demo", "1.0", token=env.writer, status=201)
+    old_package = registry.catalog.list_packages([last.id])[0][0]
+    page = API.format(project=str(last.id)) + "/simple/demo/"
+    old_etag = env.app.get(page).headers["ETag"]
+    registry.delete_namespace("acme/last", force=True)
+    registry.collect_garbage()
+    again = registry.create_project("acme/last", "public")
+    assert again.id > last.id
+    env.upload_wheel("acme/last", "demo", "1.0", token=env.writer, status=201)
+    assert registry.catalog.list_packages([again.id])[0][0].id > old_package.id
+    owner = registry.create_token("owner", ["acme:delete"])
+    events = env.app.get(AUDIT.format(project=again.id), headers=basic(owner)).json
+    assert [e["event_name"] for e in events] == ["package_published", "project_created"]
+    fresh = env.app.get(API.format(project="acme/last") + "/simple/demo/",
+                        headers={"If-None-Match": old_etag})
+    assert fresh.status_int == 200
+
+
+def test_an_upload_into_a_project_deleted_meanwhile_is_refused(env: Env, monkeypatch) -> None:
+    from pypireg import forms
+
+    parse = forms.parse_upload
+
+    def deleting(*args, **kwargs):
+        form = parse(*args, **kwargs)
+        env.registry.delete_namespace("acme/tools")  # while the body was arriving
+        return form
+
+    monkeypatch.setattr(forms, "parse_upload", deleting)
+    answer = env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=404)
+    assert answer.json == {"message": "404 Project Not Found"}
+    monkeypatch.undo()
+    assert env.registry.collect_garbage().namespaces == 1
+    assert list(env.registry.storage.keys()) == []  # type: ignore[attr-defined]
+
+
+class PerProjectAuth:
+    """A host's provider that knows projects only (no PermitsGroups)."""
+
+    def __init__(self, deletes: set[str]) -> None:
+        self.deletes = deletes
+
+    def authenticate(self, request):
+        user = request.headers.get("X-User")
+        return pypireg.Principal(user) if user else None
+
+    def permits(self, principal, action, project):
+        if action == "read" and project.is_public:
+            return True
+        return principal is not None and project.path in self.deletes
+
+
+def test_without_group_rights_a_group_log_shows_deletable_projects_only(tmp_path) -> None:
+    registry = pypireg.create_app(auth=PerProjectAuth({"hr/payroll"}),
+                                  staging_dir=str(tmp_path))
+    registry.create_group("hr", "public")
+    registry.create_project("hr/payroll", "public")
+    registry.create_project("hr/salaries", "public")
+    registry.create_token("ceo-only", ["hr/salaries:read"])
+    registry.delete_namespace("hr/salaries")  # all deletable projects left: payroll alone
+    events = TestApp(registry).get("/groups/hr/audit_events", headers={"X-User": "intern"}
+                                   ).json
+    assert {e["details"]["entity_path"] for e in events} == {"hr/payroll"}
+
+
+def test_an_owner_reads_the_log_of_a_group_with_no_project_yet(env: Env) -> None:
+    env.registry.create_group("newteam", "private")
+    owner = env.registry.create_token("owner", ["newteam:delete"])
+    events = env.app.get("/groups/newteam/audit_events", headers=basic(owner)).json
+    assert [e["event_name"] for e in events] == ["token_created", "group_created"]
+    env.app.get("/groups/newteam/audit_events", headers=basic(env.writer), status=404)
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00-02:00", "0001-01-01T00:00:00+01:00"])
+def test_times_out_of_range_are_a_400(env: Env, when) -> None:
+    admin = env.registry.create_token("admin", ["*:admin"])
+    answer = env.app.get(f"/groups/acme/audit_events?created_after={quote(when)}",
+                         headers=basic(admin), status=400)
+    assert "created_after is invalid" in answer.json["message"]
+    env.app.post("/personal_access_tokens", {"name": "x", "grants": "acme:read",
+                                             "expires_at": when}, headers=basic(admin),
+                 status=400)
+
+
+def test_audit_of_a_deleted_project_from_the_command_line(tmp_path, capsys) -> None:
+    data = str(tmp_path / "d")
+    run(capsys, "init", "--data", data)
+    run(capsys, "project", "create", "gone", "--data", data)
+    run(capsys, "project", "delete", "gone", "--data", data)
+    run(capsys, "gc", "--data", data)
+    code, out, _ = run(capsys, "audit", "--project", "gone", "--data", data)
+    assert code == 0 and [line.split()[4] for line in out[1:]] == ["project_deleted",
+                                                                  "project_created"]
+    code, _, err = run(capsys, "audit", "--project", "never", "--data", data)
+    assert code == 1 and "no project 'never'" in err
+    for argv in (["--since", "999999w"], ["--limit", "99999999999999999999"]):
+        code, _, err = run(capsys, "audit", *argv, "--data", data)
+        assert code == 1 and err.startswith("pypireg: error:")

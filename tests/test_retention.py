@@ -186,3 +186,54 @@ def test_policy_command_shows_and_changes(tmp_path, capsys) -> None:
     code, _, err = run(capsys, "project", "cleanup-policy", "acme/tools", "--older-than",
                        "forever", "--data", data)
     assert code == 1 and "older_than is invalid" in err
+
+
+@pytest.mark.parametrize("body", [
+    {"older_than": "999999d"}, {"older_than": "5300w"}, {"keep_n_latest_versions": "1" * 5000},
+    {"include_names": [True]}, {"include_names": [{"a": "b"}]}, {"exclude_names": 7},
+])
+def test_values_past_any_sense_are_refused_not_crashed_on(env: Env, body) -> None:
+    answer = env.app.put_json(POLICY.format(project=env.private.id), body,
+                              headers=basic(env.deleter), status=400)
+    assert "is invalid" in answer.json["message"]
+    assert env.registry.collect_garbage().cleaned == 0  # gc is never blocked by a policy
+
+
+def test_json_takes_the_bracketed_list_name_too(env: Env) -> None:
+    publish(env, "acme/team/secret", ("ci-build", "1.0"), ("ci-build", "2.0"),
+            ("core", "1.0"), ("core", "2.0"))
+    url, headers = POLICY.format(project=env.private.id), basic(env.deleter)
+    env.app.put_json(url, {"include_names[]": ["ci-*"], "keep_n_latest_versions": 1},
+                     headers=headers)
+    assert env.registry.cleanup_policy(env.private).include_names == ("ci-*",)
+    assert [r.name for r in env.registry.cleanup(env.private, dry_run=True)] == ["ci-build"]
+
+
+def test_an_identical_change_records_nothing(env: Env) -> None:
+    url, headers = POLICY.format(project=env.private.id), basic(env.deleter)
+    for _ in range(3):
+        env.app.put_json(url, {"keep_n_latest_versions": 4, "older_than": None},
+                         headers=headers)
+    env.app.put_json(url, {"keep_n_latest_versions": 4, "older_than": "9d"}, headers=headers)
+    recorded = [e.details for e in env.registry.audit_events()[0]
+                if e.event_name == "cleanup_policy_updated"]
+    assert recorded == [{"older_than": "9d"}, {"keep_n_latest_versions": 4}]
+
+
+def test_the_highest_release_pip_would_install_stays_too(env: Env) -> None:
+    publish(env, "acme/tools", ("lib", "9.0"), ("lib", "10.0"), ("lib", "11.0rc1"),
+            ("lib", "12.0"), ("lib", "12.1.dev3"))
+    env.registry.yank("acme/tools", "lib", "12.0", reason="broken")
+    for version in ("9.0", "10.0", "11.0rc1", "12.0"):
+        age(env, "lib", version, 100)
+    env.registry.set_cleanup_policy(env.public, older_than="30d")
+    removed = env.registry.cleanup(env.public, dry_run=True)
+    # 12.1.dev3 is the highest; 12.0 is yanked, so 10.0 is what pip installs: both stay.
+    assert sorted(r.version for r in removed) == ["11.0rc1", "12.0", "9.0"]
+
+
+def test_a_policy_cannot_be_set_on_a_project_deleted_meanwhile(env: Env) -> None:
+    project = env.public
+    env.registry.delete_namespace(project.path)
+    with pytest.raises(pypireg.CatalogError, match="was deleted"):
+        env.registry.set_cleanup_policy(project, keep_n_latest_versions=1)

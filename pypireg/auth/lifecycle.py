@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import CatalogError
-from ..times import moment, parse_duration, stamp
+from ..times import ahead, moment, parse_duration
 from .tokens import (
     EVERYTHING,
     TOKEN_KINDS,
@@ -125,7 +125,7 @@ def expiry(*, expires_in: str | None = None, expires_at: str | None = None) -> s
     ``--expires-at 2027-01-31`` (that date at 00:00 UTC, as GitLab expires tokens)."""
     try:
         if expires_in is not None:
-            return stamp(datetime.now(timezone.utc) + parse_duration(expires_in))
+            return ahead(parse_duration(expires_in))
         if expires_at is not None:
             return moment(expires_at)
     except ValueError as exc:

@@ -80,6 +80,27 @@ class CatalogBase:
             raise
         conn.execute("COMMIT")
 
+    # -- ids, never given twice ---------------------------------------------------------
+    # SQLite gives a new row the highest id plus one, so deleting the highest row would hand
+    # its id to the next: audit events, ETags and URLs would then name another thing. Before
+    # deleting rows for good, the catalog remembers the table's highest id, and new rows of
+    # tables whose rows are deleted are numbered past it.
+
+    def next_id(self, table: str) -> int:
+        """Call inside ``write()``, and insert the row with this id."""
+        return self.db.execute(
+            f"SELECT max(coalesce((SELECT max(id) FROM {table}), 0),"
+            " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), 0)) + 1",
+            [f"last_id:{table}"]).fetchone()[0]
+
+    def remember_last_id(self, table: str) -> None:
+        """Call inside ``write()``, before deleting rows of ``table``."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) SELECT ?, max(id) FROM " + table +
+            " WHERE true ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            " WHERE CAST(excluded.value AS INTEGER) > CAST(meta.value AS INTEGER)",
+            [f"last_id:{table}"])
+
 
 def load_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value

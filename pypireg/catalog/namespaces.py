@@ -21,9 +21,10 @@ class NamespaceQueries(CatalogBase):
             self._check_free(path)
             parent_id = self._parent_group_id(parent, path)
             self._check_parent_allows(parent, path, "group", visibility)
-            row = {"path": path, "name": name, "parent_id": parent_id,
+            row = {"id": self.next_id("groups"), "path": path, "name": name,
+                   "parent_id": parent_id,
                    "visibility": visibility, "created_at": utcnow()}
-            row["id"] = self.db["groups"].insert(row).last_pk
+            self.db["groups"].insert(row)
         return Group(**row)
 
     def create_project(self, path: str, visibility: Visibility) -> Project:
@@ -32,9 +33,10 @@ class NamespaceQueries(CatalogBase):
             self._check_free(path)
             group_id = self._parent_group_id(parent, path)
             self._check_parent_allows(parent, path, "project", visibility)
-            row = {"path": path, "name": name, "group_id": group_id,
+            row = {"id": self.next_id("projects"), "path": path, "name": name,
+                   "group_id": group_id,
                    "visibility": visibility, "serial": 0, "created_at": utcnow()}
-            row["id"] = self.db["projects"].insert(row).last_pk
+            self.db["projects"].insert(row)
         return Project(**row)
 
     def set_visibility(self, path: str, visibility: Visibility) -> Group | Project:
@@ -104,6 +106,8 @@ class NamespaceQueries(CatalogBase):
         runs this after purging their packages); returns how many went."""
         removed = 0
         with self.write():
+            self.remember_last_id("projects")
+            self.remember_last_id("groups")
             self.db.execute("DELETE FROM cleanup_policies WHERE project_id IN"
                             " (SELECT id FROM projects WHERE deleted_at IS NOT NULL)")
             removed += self.db.execute(

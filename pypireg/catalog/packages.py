@@ -166,16 +166,18 @@ class PackageQueries(CatalogBase):
                      "metadata": {**load_json(rows[0]["metadata"]), **metadata}},
                 )
             else:
-                package_id = self.db["packages"].insert({
-                    "project_id": project_id, "name": name, "normalized_name": normalized_name,
-                    "version": version, "canonical_version": canonical_version,
+                package_id = self.next_id("packages")
+                self.db["packages"].insert({
+                    "id": package_id, "project_id": project_id, "name": name,
+                    "normalized_name": normalized_name, "version": version,
+                    "canonical_version": canonical_version,
                     "package_type": "pypi", "status": "default",
                     "requires_python": requires_python, "metadata": metadata,
                     "created_at": now, "updated_at": now,
-                }).last_pk
-            file_row = {**file, "package_id": package_id, "project_id": project_id,
-                        "status": "default", "created_at": now}
-            file_row["id"] = self.db["package_files"].insert(file_row).last_pk
+                })
+            file_row = {**file, "id": self.next_id("package_files"), "package_id": package_id,
+                        "project_id": project_id, "status": "default", "created_at": now}
+            self.db["package_files"].insert(file_row)
             self._bump_serial(project_id)
             package = to_package(self.db["packages"].get(package_id))
         del file_row["status"]
@@ -287,6 +289,8 @@ class PackageQueries(CatalogBase):
             keys = {key for row in self.db.query(
                 "SELECT storage_key, metadata_key FROM package_files WHERE status = ?",
                 [PENDING_DESTRUCTION]) for key in (row["storage_key"], row["metadata_key"]) if key}
+            self.remember_last_id("package_files")
+            self.remember_last_id("packages")
             files = self.db.execute(
                 "DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION]).rowcount
             packages = self.db.execute(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import PENDING_DESTRUCTION
 from .base import CatalogBase, load_json, utcnow
+from .packages import INSTALLABLE
 
 
 class RetentionQueries(CatalogBase):
@@ -33,11 +33,14 @@ class RetentionQueries(CatalogBase):
             " WHERE p.deleted_at IS NULL ORDER BY c.project_id")]
 
     def versions_with_usage(self, project_id: int) -> list[dict[str, Any]]:
-        """Every version in the project that is not deleted, with its live files and bytes."""
+        """Every installable version in the project, with its live files, how many of them
+        are yanked, and their bytes."""
         return list(self.db.query(
             "SELECT p.id, p.name, p.normalized_name, p.version, p.created_at,"
-            " count(f.id) AS files, coalesce(sum(f.size), 0) AS bytes"
+            " count(f.id) AS files, coalesce(sum(f.yanked), 0) AS yanked_files,"
+            " coalesce(sum(f.size), 0) AS bytes"
             " FROM packages p LEFT JOIN package_files f"
             "  ON f.package_id = p.id AND f.status = 'default'"
-            " WHERE p.project_id = ? AND p.status != ? GROUP BY p.id ORDER BY p.id",
-            [project_id, PENDING_DESTRUCTION]))
+            f" WHERE p.project_id = ? AND p.status IN ({INSTALLABLE}) GROUP BY p.id"
+            " ORDER BY p.id",
+            [project_id]))

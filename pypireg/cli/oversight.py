@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
 
 from ..app import Registry
 from ..catalog import CatalogError
 from ..cleanup import InvalidPolicy
 from ..models import CLI, DUPLICATE_CHOICES, Project
-from ..times import moment, parse_duration, stamp
+from ..times import ago, moment, parse_duration
 from .common import open_registry, plural, print_table
 
 AUDIT_LIMIT = 100
+MAX_AUDIT_LIMIT = 1_000_000
 
 
 def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -69,13 +69,17 @@ def add_policy_command(project: argparse._SubParsersAction,  # type: ignore[type
 
 def _audit(args: argparse.Namespace) -> int:
     registry = open_registry(args)
-    project = _project(registry, args.project) if args.project else None
+    if not 1 <= args.limit <= MAX_AUDIT_LIMIT:
+        raise ValueError(f"--limit must be from 1 to {MAX_AUDIT_LIMIT}")
+    project = registry.catalog.project(args.project) if args.project else None
     group = registry.catalog.group(args.group) if args.group else None
-    if args.group and group is None:
-        raise CatalogError(f"no group {args.group!r}")
-    if args.limit < 1:
-        raise ValueError("--limit must be at least 1")
-    events, total = registry.audit_events(project=project, group=group,
+    gone = None  # the path of a project or group deleted since: its events remain
+    if (args.project and project is None) or (args.group and group is None):
+        gone = args.project or args.group
+        if not registry.audit_events(path=gone, limit=1)[1]:
+            raise CatalogError(f"no {'project' if args.project else 'group'} {gone!r},"
+                               " and no events of one at that path")
+    events, total = registry.audit_events(project=project, group=group, path=gone,
                                           after=_since(args.since), limit=args.limit)
     if args.json:
         print(json.dumps([event.to_json() for event in events], indent=2))
@@ -95,7 +99,7 @@ def _since(text: str | None) -> str | None:
     if text is None:
         return None
     try:
-        return stamp(datetime.now(timezone.utc) - parse_duration(text))
+        return ago(parse_duration(text))
     except ValueError:
         pass
     try:

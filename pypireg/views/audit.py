@@ -1,7 +1,7 @@
 """GitLab's audit events API, for a project or a group: who changed what, and when.
 
 Readable by those who may delete in that project or group. In a group, a caller who may
-delete only in some of its projects sees the events of those projects.
+delete only in some of its projects sees the events of those projects alone.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ def project_audit_events(registry: Registry, request: RegistryRequest, project: 
 
 
 def group_audit_events(registry: Registry, request: RegistryRequest, group: str) -> Response:
-    found, readable = registry.readable_projects(request, group)
-    if registry.permits_group(request, found, DELETE):
-        return _events(registry, request, group=found)
+    found = registry.catalog.group(group)
+    if found is not None and registry.permits_group(request, found, DELETE):
+        return _events(registry, request, group=found)  # even while it holds no project
+    _, readable = registry.readable_projects(request, group)  # 401 or 404 as for packages
     principal = registry.caller(request)
     deletable = [p for p in readable if registry.auth.permits(principal, DELETE, p)]
     if principal is None:

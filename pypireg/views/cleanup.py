@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import BadRequest
 
+from ..catalog import CatalogError
 from ..cleanup import InvalidPolicy
+from ..errors import ResourceNotFound
 from ..models import DELETE, CleanupPolicy
 from .answers import json_response
 from .params import body_fields, list_param
@@ -30,9 +32,14 @@ def update_cleanup_policy(registry: Registry, request: RegistryRequest, project:
     found = registry.authorize(request, project, DELETE)
     fields: dict[str, Any] = body_fields(request)
     for name in LISTS:
-        if name in fields or f"{name}[]" in fields:
-            fields.pop(f"{name}[]", None)
-            fields[name] = list_param(request, fields, name)
+        bracketed = f"{name}[]"
+        if name in fields or bracketed in fields:
+            if request.is_json:  # as sent (checked by the policy): a list, a string or null
+                value = fields.pop(bracketed, None)
+                fields.setdefault(name, value)
+            else:
+                fields.pop(bracketed, None)
+                fields[name] = list_param(request, fields, name)
     if not fields:
         raise BadRequest("give at least one of "
                          f"{', '.join(CleanupPolicy.__dataclass_fields__)}")
@@ -40,4 +47,6 @@ def update_cleanup_policy(registry: Registry, request: RegistryRequest, project:
         policy = registry.set_cleanup_policy(found, actor=registry.actor(request), **fields)
     except InvalidPolicy as exc:
         raise BadRequest(str(exc)) from None
+    except CatalogError:  # the project was deleted meanwhile
+        raise ResourceNotFound("Project") from None
     return json_response(policy.to_json())

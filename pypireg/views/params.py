@@ -79,7 +79,7 @@ def body_fields(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
 def list_param(request: Request, fields: dict[str, Any], name: str) -> list[str]:
     """A list parameter: a JSON array, repeated ``name[]`` or ``name`` fields, or commas."""
     if request.is_json:
-        value = fields.get(name)
+        value = fields.get(name, fields.get(f"{name}[]"))
         values = value if isinstance(value, list) else [value] if value else []
     else:
         values = request.values.getlist(f"{name}[]") + request.values.getlist(name)

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pypireg")
 
+DEFAULT_DATA = "./pypireg-data"  # where the command line and pypireg.wsgi look by default
+CATALOG = "catalog.db"  # a data directory holds a registry when it holds this file
+
 
 
 class RegistryRequest(Request):
@@ -225,7 +228,7 @@ def create_app(
     if data_dir is not None:
         root = Path(data_dir)
         root.mkdir(parents=True, exist_ok=True)
-        catalog = catalog or Catalog(str(root / "catalog.db"))
+        catalog = catalog or Catalog(str(root / CATALOG))
         storage = storage or FileSystemStorage(root / "files")
         staging_dir = staging_dir or str(root / "staging")
     else:

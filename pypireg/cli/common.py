@@ -6,11 +6,11 @@ import argparse
 import os
 from pathlib import Path
 
-from ..app import Registry, create_app
+from ..app import CATALOG, DEFAULT_DATA, Registry, create_app
 from ..catalog import CatalogError
 
-DEFAULT_DATA = "./pypireg-data"
-CATALOG = "catalog.db"
+__all__ = ["CATALOG", "data_option", "open_registry", "plural", "print_table"]
+
 
 
 def data_option() -> argparse.ArgumentParser:

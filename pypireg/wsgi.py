@@ -1,0 +1,74 @@
+"""``gunicorn pypireg.wsgi:application``: the registry configured by environment variables.
+
+``application`` is built on first use from ``os.environ`` (so importing this module has no
+side effect); :func:`from_environ` builds one from any mapping. docs/deploying.md describes
+each variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .app import CATALOG, DEFAULT_DATA, create_app, mount, normal_prefix
+from .limits import as_id
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+DEFAULT_PREFIX = "/api/v4"
+
+application: WSGIApplication  # from os.environ, by __getattr__ on first use
+
+
+class ConfigError(ValueError):
+    """A ``PYPIREG_*`` variable names no registry or holds a value that cannot be used."""
+
+
+def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
+    """The registry in ``PYPIREG_DATA``, mounted at ``PYPIREG_PREFIX`` as ``pypireg serve``
+    mounts it, behind ``PYPIREG_PROXY_COUNT`` trusted proxies.
+
+    A data directory without a catalog is refused rather than started empty: a mistyped
+    path would otherwise serve a new, empty registry.
+    """
+    data = Path(environ.get("PYPIREG_DATA") or DEFAULT_DATA)
+    if not (data / CATALOG).is_file():
+        raise ConfigError(
+            f"no registry at {data.resolve()}: check PYPIREG_DATA, or create one with:"
+            f" pypireg init --data {data}")
+    max_upload_size = _count(environ, "PYPIREG_MAX_UPLOAD_SIZE", smallest=1)
+    proxies = _count(environ, "PYPIREG_PROXY_COUNT", smallest=0) or 0
+    hosts = [h.strip() for h in environ.get("PYPIREG_TRUSTED_HOSTS", "").split(",")]
+    trusted_hosts = [h for h in hosts if h] or None
+    try:
+        registry = create_app(data, trusted_hosts=trusted_hosts, max_upload_size=max_upload_size)
+    except ValueError as exc:  # the only ValueError these arguments can raise
+        raise ConfigError(f"PYPIREG_TRUSTED_HOSTS: {exc}") from None
+    app = mount(registry, normal_prefix(environ.get("PYPIREG_PREFIX", DEFAULT_PREFIX)))
+    if proxies:
+        app = ProxyFix(app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
+                       x_prefix=proxies)
+    return app
+
+
+def _count(environ: Mapping[str, str], name: str, *, smallest: int) -> int | None:
+    """The whole number in ``environ[name]``, or None when it is unset or empty."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return None
+    number = as_id(text)
+    if number is None or number < smallest:
+        raise ConfigError(f"{name} must be a whole number of at least {smallest}, not {text!r}")
+    return number
+
+
+def __getattr__(name: str) -> WSGIApplication:
+    if name == "application":
+        built = globals()["application"] = from_environ()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,7 @@ bound it broke.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 KiB = 1024
@@ -57,3 +58,16 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+_SIZE = re.compile(r"(\d{1,19})\s*([KMGT]i?B?|B)?", re.IGNORECASE)
+_UNITS = {"": 1, "B": 1, "K": KiB, "M": MiB, "G": GiB, "T": 1024 * GiB}
+
+
+def parse_size(text: str) -> int:
+    """``5368709120``, ``5G``, ``5GiB`` or ``5GB`` (all binary units, as the limits are)
+    as bytes. Raises ``ValueError`` saying what it takes."""
+    match = _SIZE.fullmatch(text.strip())
+    size = int(match[1]) * _UNITS[(match[2] or "")[:1].upper()] if match else 0
+    if not match or not 0 < size <= MAX_ID:
+        raise ValueError(f"{text!r} is not a size: give bytes, or a number with K, M, G or T")
+    return size

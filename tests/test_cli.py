@@ -171,3 +171,21 @@ def test_group_and_project_lists_show_what_each_holds(tmp_path, capsys) -> None:
     assert json.loads("\n".join(out))["packages"] == []
     code, _, err = run(capsys, "project", "show", "nope", "--data", str(data))
     assert code == 1 and "no project 'nope'" in err
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("5368709120", 5 * 1024**3), ("5G", 5 * 1024**3), ("5GiB", 5 * 1024**3),
+    ("512m", 512 * 1024**2), ("1 K", 1024), ("2T", 2 * 1024**4)])
+def test_sizes_read_as_binary_units(text, size) -> None:
+    from pypireg.limits import parse_size
+
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "5X", "lots", "9" * 30])
+def test_a_bad_upload_size_is_refused_before_serving(tmp_path, capsys, text) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--max-upload-size", text, "--data", str(tmp_path / "d")])
+    assert stopped.value.code == 2
+    assert "is not a size" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -19,6 +19,7 @@ from ..app import create_app
 from ..auth import InvalidGrant
 from ..catalog import CatalogError
 from ..importer import import_directory
+from ..limits import parse_size
 from ..maintenance import STAGING_MAX_AGE
 from ..models import CLI
 from . import namespaces, oversight, serving, tokens
@@ -66,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream", metavar="URL",
                        help="redirect package pages for names unknown here to this simple"
                             " index (off by default: see docs/standards.md)")
+    serve.add_argument("--max-upload-size", type=_size, metavar="SIZE",
+                       help="largest file an upload may hold, as bytes or with K, M, G or T"
+                            " (default 3G)")
     serve.add_argument("--trusted-host", action="append", dest="trusted_hosts",
                        metavar="HOST",
                        help="answer only requests for this Host (repeatable; .example.com"
@@ -106,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="remove staged uploads older than this (default: one day)")
     gc.set_defaults(run=_gc)
     return parser
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _init(args: argparse.Namespace) -> int:

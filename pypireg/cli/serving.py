@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
         return 2
     registry = create_app(args.data, layout=args.layout, project=args.project,
-                          upstream=args.upstream, trusted_hosts=args.trusted_hosts)
+                          upstream=args.upstream, trusted_hosts=args.trusted_hosts,
+                          max_upload_size=args.max_upload_size)
     if flat and registry.catalog.project(args.project) is None:
         registry.create_project(args.project, "private", actor=CLI)
         print(f"created private project {args.project}")

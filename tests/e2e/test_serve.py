@@ -249,3 +249,27 @@ def _token_id(data: Path, name: str, *, revoked: bool) -> int:
     listed = json.loads(run([sys.executable, "-m", "pypireg", "token", "list", "--json",
                              "--data", str(data)]).stdout)
     return next(t["id"] for t in listed if t["name"] == name and t["revoked"] == revoked)
+
+
+def test_serve_takes_the_largest_upload_it_accepts(tmp_path, clients: Clients,
+                                                   greet_dists) -> None:
+    data = tmp_path / "data"
+    cli_init = run([sys.executable, "-m", "pypireg", "init", "--data", str(data)])
+    assert cli_init.returncode == 0
+    cli(data, "project", "create", "tools")
+    token = cli(data, "token", "create", "ci", "--grant", "tools:write")
+    wheel = next(p for p in greet_dists["1.0"] if p.name.endswith(".whl"))
+    limit = wheel.stat().st_size - 1
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pypireg", "serve", "--port", "0", "--data", str(data),
+         "--max-upload-size", str(limit)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True)
+    try:
+        url = next(line.rstrip().split(" at ")[1] for line in process.stdout  # type: ignore[union-attr]
+                   if " serving " in line)
+        refused = clients.twine_upload(f"{url}/projects/tools/packages/pypi", token, wheel,
+                                       check=False)
+        assert refused.returncode != 0 and "413" in refused.stdout + refused.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Visibility = Literal["public", "private"]
 Action = Literal["read", "write", "delete"]
@@ -93,9 +93,9 @@ class PackageFile:
     yanked_reason: str = ""
 
 
-@dataclass(frozen=True)
-class IndexEntry:
-    """One line of a simple index page: a package name and its latest requires-python."""
+class IndexEntry(NamedTuple):
+    """One line of a simple index page: a package name and its latest requires-python (a
+    tuple: an index may list 100,000 of them)."""
 
     name: str
     normalized_name: str

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 from packaging.version import InvalidVersion, Version
 
+from .models import IndexEntry
+
 API_VERSION = "1.1"  # PEP 700
 
 _PAGE = Markup(
@@ -54,6 +56,18 @@ class File:
 
 def index_html(title: str, projects: Iterable[Project]) -> str:
     return _page(title, (_link(p.url, p.name, p.requires_python) for p in projects))
+
+
+def index_html_templated(title: str, entries: Iterable[IndexEntry], head: str, tail: str
+                         ) -> str:
+    """:func:`index_html` for entries whose page URLs are ``head + normalized name + tail``:
+    the same bytes, with the URL's parts escaped once instead of once per name (a
+    normalized name, ``[a-z0-9-]``, has nothing to escape)."""
+    head, tail = escape(head), escape(tail)
+    return _page(title, (
+        f'<a href="{head}{e.normalized_name}{tail}" data-requires-python="'
+        f'{escape(e.requires_python) if e.requires_python else ""}">{escape(e.name)}</a><br>'
+        for e in entries))
 
 
 def package_html(title: str, files: Iterable[File]) -> str:

@@ -122,3 +122,17 @@ def test_a_layout_that_quotes_otherwise_still_gets_its_own_urls(tmp_path) -> Non
                            headers=basic(token), status=201)
     body = TestApp(registry).get("/simple/demo/").text
     assert f'href="http://localhost/f/{wheel_name("demo", "1.0")}/{sha256(data)}#sha256=' in body
+
+
+def test_the_templated_index_is_the_generic_one_byte_for_byte() -> None:
+    from pypireg import render
+    from pypireg.models import IndexEntry
+
+    entries = [IndexEntry("Acme.Greet", "acme-greet", ">=3.8,<4"),
+               IndexEntry("a&b", "a-b", ""), IndexEntry("Z_z", "z-z", '"quoted"')]
+    head, tail = "http://h/p?x=<&y>/simple/", "/"
+    generic = render.index_html("T & <t>", [
+        render.Project(e.name, f"{head}{e.normalized_name}{tail}", e.requires_python)
+        for e in entries])
+    assert render.index_html_templated("T & <t>", entries, head, tail) == generic
+    assert "&gt;=3.8,&lt;4" in generic and "a&amp;b" in generic

@@ -45,13 +45,13 @@ class PackageQueries(CatalogBase):
     def package_index(self, project_ids: Iterable[int]) -> list[IndexEntry]:
         """Each installable package name once, with its newest requires-python."""
         in_projects, ids = _in_projects("", project_ids)
-        rows = self.db.query(
+        cursor = self.db.execute(
             "SELECT name, normalized_name, requires_python FROM packages WHERE id IN ("
             f" SELECT max(id) FROM packages WHERE {in_projects} AND +status IN ({INSTALLABLE})"
             " GROUP BY normalized_name) ORDER BY normalized_name",
             ids,
         )
-        return [IndexEntry(**row) for row in rows]
+        return list(map(IndexEntry._make, cursor))
 
     def file_links(self, project_ids: Iterable[int], normalized_name: str) -> list[FileLink]:
         """Every live file of every installable version of one name, each file once."""

@@ -21,6 +21,7 @@ from ..errors import ResourceNotFound
 
 if TYPE_CHECKING:
     from ..app import Registry, RegistryRequest
+    from ..models import IndexEntry
     from .scope import Scope
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
@@ -71,10 +72,7 @@ def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Re
         if fmt.json:  # PEP 691's index lists names only
             text = render.index_json(render.Project(entry.name, "") for entry in entries)
         else:
-            url = _package_url_builder(request, scope)
-            text = render.index_html(scope.title, (
-                render.Project(entry.name, url(entry.normalized_name), entry.requires_python)
-                for entry in entries))
+            text = _index_html(request, scope, entries)
         body = text.encode()
         registry.pages.put(etag, body)
     return _finish(Response(body, content_type=fmt.header), registry, request, scope, etag)
@@ -122,14 +120,17 @@ _FILE_SLOT = "_file_"
 _SEGMENT_SAFE = "!$&'()*+,/:;=@"
 
 
-def _package_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[str], str]:
+def _index_html(request: RegistryRequest, scope: Scope, entries: list[IndexEntry]) -> str:
     """Package page URLs from one template instead of a dispatcher call per name (an index
     may list 100,000); a layout that does not embed the name verbatim gets built calls."""
     head, slot, tail = scope.url(request, "simple_package", package_name=_NAME_SLOT
                                  ).rpartition(_NAME_SLOT)
     if slot:
-        return lambda name: f"{head}{name}{tail}"
-    return lambda name: scope.url(request, "simple_package", package_name=name)
+        return render.index_html_templated(scope.title, entries, head, tail)
+    return render.index_html(scope.title, (
+        render.Project(e.name, scope.url(request, "simple_package", package_name=
+                                         e.normalized_name), e.requires_python)
+        for e in entries))
 
 
 def _file_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[str, str], str]:

@@ -22,6 +22,8 @@ from pypireg import mount
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from .clients import Setup
+
 BIN = Path(sys.executable).parent
 PREFIX = "/api/v4"
 
@@ -214,3 +216,36 @@ class Clients:
 @pytest.fixture
 def clients(tmp_path) -> Clients:
     return Clients(tmp_path)
+
+
+# -- docs/clients.md's clients (tests/e2e/clients.py holds what their tests share) -------------
+
+
+@pytest.fixture(scope="session")
+def dists(tmp_path_factory) -> dict[str, list[Path]]:
+    """my-package 0.1.0 and 0.2.0, each as a wheel and an sdist."""
+    from .clients import build
+
+    root = tmp_path_factory.mktemp("my-package")
+    return {version: build(root, version) for version in ("0.1.0", "0.2.0")}
+
+
+@pytest.fixture
+def setup(live: LiveRegistry, tmp_path: Path) -> Iterator[Setup]:
+    """A private acme/tools with a write and a read token, and a tripwire that fails the
+    test if a client reaches for the internet or installs into the tests' environment."""
+    from .clients import PROJECT, Setup, Tripwire
+
+    registry = live.registry
+    registry.create_group("acme", "private")
+    registry.create_project(PROJECT, "private")
+    tripwire = Tripwire()
+    try:
+        yield Setup(live, tmp_path, registry.create_token("ci", [f"{PROJECT}:write"]),
+                    registry.create_token("reader", [f"{PROJECT}:read"]), tripwire)
+    finally:
+        tripwire.close()
+    assert tripwire.hits == 0, "a client tried to reach the internet"
+    own = run([sys.executable, "-c",
+               "import importlib.util as u; print(u.find_spec('my_package'))"])
+    assert own.stdout.strip() == "None", "a client installed into the tests' own environment"

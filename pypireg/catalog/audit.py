@@ -22,8 +22,9 @@ class AuditQueries(CatalogBase):
         """Record one change; call it inside the change's own ``write()``, so that the
         change and its row commit together."""
         with self.write():
-            self.db["audit_events"].insert({
-                "created_at": utcnow(), "event_name": event_name,
+            self.insert("audit_events", {
+                "id": self.next_id("audit_events"), "created_at": utcnow(),
+                "event_name": event_name,
                 "author_id": actor.token_id, "author_name": actor.name,
                 "author_class": _author_class(actor), "ip_address": actor.address,
                 "entity_type": entity_type, "entity_id": entity_id,
@@ -62,9 +63,8 @@ class AuditQueries(CatalogBase):
             where.append("created_at <= ?")
             params.append(before)
         condition = " AND ".join(where)
-        total = next(self.db.query(
-            f"SELECT count(*) AS n FROM audit_events WHERE {condition}", params))["n"]
-        rows = self.db.query(
+        total = self.value(f"SELECT count(*) FROM audit_events WHERE {condition}", params)
+        rows = self.rows(
             f"SELECT * FROM audit_events WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset])
         return [AuditEvent(**{**row, "details": load_json(row["details"])}) for row in rows], total

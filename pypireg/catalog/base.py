@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,6 +80,62 @@ class CatalogBase:
             raise
         conn.execute("COMMIT")
 
+    # -- statements ------------------------------------------------------------------------
+    # Every query of the catalog goes through these few methods, with ``?`` placeholders,
+    # so that the engine underneath is one small part.
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, values, strict=True)) for values in cursor]
+
+    def row(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        first = self.db.conn.execute(sql, params).fetchone()
+        return first[0] if first else None
+
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Rows as plain tuples, for pages that list thousands of them."""
+        return iter(self.db.conn.execute(sql, params))
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement that changes rows; returns how many it changed."""
+        return self.db.conn.execute(sql, params).rowcount
+
+    def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.db.conn.executemany(sql, rows)
+
+    def in_ids(self, column: str) -> str:
+        """``column`` is one of a list of ids, given as one parameter (:meth:`ids`), so a
+        statement's text is the same whatever the list's length."""
+        return f"{column} IN (SELECT value FROM json_each(?))"
+
+    def ids(self, values: Iterable[int]) -> Any:
+        """The parameter for :meth:`in_ids`."""
+        return json.dumps([int(v) for v in values])
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        """One row; lists and dicts are stored as JSON text."""
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        self.run(f"INSERT INTO {table} ({columns}) VALUES ({marks})", _stored(row.values()))
+
+    def update(self, table: str, row_id: int, fields: dict[str, Any]) -> None:
+        sets = ", ".join(f"{column} = ?" for column in fields)
+        self.run(f"UPDATE {table} SET {sets} WHERE id = ?", [*_stored(fields.values()), row_id])
+
+    def upsert(self, table: str, row: dict[str, Any], key: str) -> None:
+        """Insert ``row``, or update the one with the same ``key`` column."""
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        sets = ", ".join(f"{column} = excluded.{column}" for column in row if column != key)
+        self.run(f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+                 f" ON CONFLICT ({key}) DO UPDATE SET {sets}", _stored(row.values()))
+
     # -- ids, never given twice ---------------------------------------------------------
     # SQLite gives a new row the highest id plus one, so deleting the highest row would hand
     # its id to the next: audit events, ETags and URLs would then name another thing. Before
@@ -88,18 +144,22 @@ class CatalogBase:
 
     def next_id(self, table: str) -> int:
         """Call inside ``write()``, and insert the row with this id."""
-        return self.db.execute(
+        return self.value(
             f"SELECT max(coalesce((SELECT max(id) FROM {table}), 0),"
             " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), 0)) + 1",
-            [f"last_id:{table}"]).fetchone()[0]
+            [f"last_id:{table}"])
 
     def remember_last_id(self, table: str) -> None:
         """Call inside ``write()``, before deleting rows of ``table``."""
-        self.db.execute(
+        self.run(
             "INSERT INTO meta (key, value) SELECT ?, max(id) FROM " + table +
             " WHERE true ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             " WHERE CAST(excluded.value AS INTEGER) > CAST(meta.value AS INTEGER)",
             [f"last_id:{table}"])
+
+
+def _stored(values: Iterable[Any]) -> list[Any]:
+    return [json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for v in values]
 
 
 def load_json(value: Any) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from ..models import Package
 from .base import CatalogBase
-from .packages import IN_PROJECTS, _ids, to_package
+from .packages import to_package
 
 ORDER_COLUMNS = {
     "created_at": "p.created_at",
@@ -42,7 +42,7 @@ class ListingQueries(CatalogBase):
             # A plain equality lets SQLite walk an order index instead of sorting.
             where, params = ["p.project_id = ?"], [ids[0]]
         else:
-            where, params = [f"p.{IN_PROJECTS}"], [_ids(ids)]
+            where, params = [self.in_ids("p.project_id")], [self.ids(ids)]
         if status:
             where.append("p.status = ?")
             params.append(status)
@@ -56,22 +56,19 @@ class ListingQueries(CatalogBase):
             where.append("p.name LIKE ? ESCAPE '\\'")
             params.append("%" + _escape_like(term) + "%")
         condition = " AND ".join(where)
-        total = next(self.db.query(
-            f"SELECT count(*) AS n FROM packages p WHERE {condition}", params))["n"]
+        total = self.value(f"SELECT count(*) FROM packages p WHERE {condition}", params)
         direction = "DESC" if sort == "desc" else "ASC"
         join = " JOIN projects pr ON pr.id = p.project_id" if order_by == "project_path" else ""
         # Pick the page's ids from the index first (skipped rows never touch the table),
         # then read those rows only.
-        page_ids = [row["id"] for row in self.db.query(
+        page_ids = [row["id"] for row in self.rows(
             f"SELECT p.id FROM packages p{join} WHERE {condition}"
             f" ORDER BY {ORDER_COLUMNS[order_by]} {direction}, p.id {direction}"
             " LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )]
-        rows = {row["id"]: row for row in self.db.query(
-            "SELECT * FROM packages WHERE id IN (SELECT value FROM json_each(?))",
-            [_ids(page_ids)],
-        )}
+        rows = {row["id"]: row for row in self.rows(
+            f"SELECT * FROM packages WHERE {self.in_ids('id')}", [self.ids(page_ids)])}
         return [to_package(rows[i]) for i in page_ids], total
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from ..limits import MAX_ID, as_id
@@ -24,7 +23,7 @@ class NamespaceQueries(CatalogBase):
             row = {"id": self.next_id("groups"), "path": path, "name": name,
                    "parent_id": parent_id,
                    "visibility": visibility, "created_at": utcnow()}
-            self.db["groups"].insert(row)
+            self.insert("groups", row)
         return Group(**row)
 
     def create_project(self, path: str, visibility: Visibility) -> Project:
@@ -36,7 +35,7 @@ class NamespaceQueries(CatalogBase):
             row = {"id": self.next_id("projects"), "path": path, "name": name,
                    "group_id": group_id,
                    "visibility": visibility, "serial": 0, "created_at": utcnow()}
-            self.db["projects"].insert(row)
+            self.insert("projects", row)
         return Project(**row)
 
     def set_visibility(self, path: str, visibility: Visibility) -> Group | Project:
@@ -55,11 +54,11 @@ class NamespaceQueries(CatalogBase):
                     raise CatalogError(
                         f"group {path!r} cannot be private while something inside it is"
                         f" public ({', '.join(public)}): make that private first")
-            self.db.execute(f"UPDATE {table} SET visibility = ? WHERE path = ? COLLATE NOCASE"
-                            " AND deleted_at IS NULL", [visibility, path])
+            self.run(f"UPDATE {table} SET visibility = ? WHERE path = ? COLLATE NOCASE"
+                     " AND deleted_at IS NULL", [visibility, path])
             if project is not None:
-                self.db.execute("UPDATE projects SET serial = serial + 1 WHERE id = ?",
-                                [project.id])  # its pages' caching changes
+                self.run("UPDATE projects SET serial = serial + 1 WHERE id = ?",
+                         [project.id])  # its pages' caching changes
         return self.group_by_path(path) or self.project_by_path(path)  # type: ignore[return-value]
 
     def delete_namespace(self, path: str, *, force: bool = False) -> int:
@@ -78,27 +77,25 @@ class NamespaceQueries(CatalogBase):
                 kind, project_ids, group_ids = "project", [found.id], []
             else:
                 kind, project_ids = "group", [p.id for p in self.projects_in_group(found)]
-                group_ids = [found.id, *(row["id"] for row in self.db.query(
+                group_ids = [found.id, *(row["id"] for row in self.rows(
                     f"SELECT id FROM groups WHERE path LIKE ? ESCAPE '\\' AND {LIVE}",
                     [like_below(path)]))]
-            ids = json.dumps(project_ids)
-            held = next(self.db.query(
-                "SELECT count(*) AS n FROM packages WHERE project_id IN"
-                f" (SELECT value FROM json_each(?)) AND status != '{PENDING_DESTRUCTION}'",
-                [ids]))["n"]
+            ids = self.ids(project_ids)
+            held = self.value(
+                f"SELECT count(*) FROM packages WHERE {self.in_ids('project_id')}"
+                f" AND status != '{PENDING_DESTRUCTION}'", [ids])
             if held and not force:
                 raise CatalogError(
                     f"{kind} {path!r} holds {held} package{'' if held == 1 else 's'}: delete"
                     " them first, or pass --force (force=True) to delete them with it")
             now = utcnow()
             for table in ("package_files", "packages"):
-                self.db.execute(
-                    f"UPDATE {table} SET status = ? WHERE project_id IN"
-                    " (SELECT value FROM json_each(?))", [PENDING_DESTRUCTION, ids])
-            self.db.execute("UPDATE projects SET deleted_at = ?, serial = serial + 1 WHERE id IN"
-                            " (SELECT value FROM json_each(?))", [now, ids])
-            self.db.execute("UPDATE groups SET deleted_at = ? WHERE id IN"
-                            " (SELECT value FROM json_each(?))", [now, json.dumps(group_ids)])
+                self.run(f"UPDATE {table} SET status = ? WHERE {self.in_ids('project_id')}",
+                         [PENDING_DESTRUCTION, ids])
+            self.run("UPDATE projects SET deleted_at = ?, serial = serial + 1"
+                     f" WHERE {self.in_ids('id')}", [now, ids])
+            self.run(f"UPDATE groups SET deleted_at = ? WHERE {self.in_ids('id')}",
+                     [now, self.ids(group_ids)])
         return held
 
     def purge_deleted_namespaces(self) -> int:
@@ -108,20 +105,19 @@ class NamespaceQueries(CatalogBase):
         with self.write():
             self.remember_last_id("projects")
             self.remember_last_id("groups")
-            self.db.execute("DELETE FROM cleanup_policies WHERE project_id IN"
-                            " (SELECT id FROM projects WHERE deleted_at IS NOT NULL)")
-            removed += self.db.execute(
+            self.run("DELETE FROM cleanup_policies WHERE project_id IN"
+                     " (SELECT id FROM projects WHERE deleted_at IS NOT NULL)")
+            removed += self.run(
                 "DELETE FROM projects WHERE deleted_at IS NOT NULL AND id NOT IN"
-                " (SELECT project_id FROM packages)").rowcount
+                " (SELECT project_id FROM packages)")
             # Deepest first, so that a parent goes once its subgroups have.
-            for row in list(self.db.query(
-                    "SELECT id FROM groups WHERE deleted_at IS NOT NULL"
-                    " ORDER BY length(path) DESC")):
-                removed += self.db.execute(
+            for row in self.rows("SELECT id FROM groups WHERE deleted_at IS NOT NULL"
+                                 " ORDER BY length(path) DESC"):
+                removed += self.run(
                     "DELETE FROM groups WHERE id = ? AND id NOT IN"
                     " (SELECT parent_id FROM groups WHERE parent_id IS NOT NULL)"
                     " AND id NOT IN (SELECT group_id FROM projects WHERE group_id IS NOT NULL)",
-                    [row["id"]]).rowcount
+                    [row["id"]])
         return removed
 
     def _check_parent_allows(self, parent: str, path: str, kind: str,
@@ -136,7 +132,7 @@ class NamespaceQueries(CatalogBase):
     def _public_below(self, group: Group) -> list[str]:
         """Paths of the public groups and projects anywhere below ``group``."""
         pattern = like_below(group.path)
-        return [row["path"] for row in self.db.query(
+        return [row["path"] for row in self.rows(
             f"SELECT path FROM groups WHERE path LIKE ? ESCAPE '\\' AND {LIVE}"
             " AND visibility = 'public' UNION ALL"
             f" SELECT path FROM projects WHERE path LIKE ? ESCAPE '\\' AND {LIVE}"
@@ -181,22 +177,21 @@ class NamespaceQueries(CatalogBase):
             where, value = "id = ?", number
         else:
             where, value = "path = ? COLLATE NOCASE", ref
-        rows = list(self.db.query(f"SELECT * FROM {table} WHERE {where} AND {LIVE}", [value]))
-        if not rows:
-            return None
-        del rows[0]["deleted_at"]
-        return rows[0]
+        row = self.row(f"SELECT * FROM {table} WHERE {where} AND {LIVE}", [value])
+        if row is not None:
+            del row["deleted_at"]
+        return row
 
     def projects_in_group(self, group: Group, *, subgroups: bool = True) -> list[Project]:
         """The group's projects, and with ``subgroups`` those of every group below it."""
         if subgroups:
-            rows = self.db.query(
+            rows = self.rows(
                 f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE path LIKE ? ESCAPE '\\'"
                 f" AND {LIVE} ORDER BY id",
                 [like_below(group.path)],
             )
         else:
-            rows = self.db.query(
+            rows = self.rows(
                 f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE group_id = ? AND {LIVE}"
                 " ORDER BY id", [group.id]
             )
@@ -204,7 +199,7 @@ class NamespaceQueries(CatalogBase):
 
     def project_usage(self) -> list[Usage]:
         """Every project with its live packages, files and bytes, by path."""
-        rows = self.db.query(
+        rows = self.rows(
             "SELECT pr.id, pr.path, pr.visibility, pr.created_at,"
             " (SELECT count(*) FROM packages p WHERE p.project_id = pr.id"
             f"  AND p.status != '{PENDING_DESTRUCTION}') AS packages,"
@@ -219,8 +214,8 @@ class NamespaceQueries(CatalogBase):
         """Every group with what the projects anywhere below it hold, by path."""
         projects = self.project_usage()
         usage = []
-        for row in self.db.query("SELECT id, path, visibility, created_at FROM groups"
-                                 f" WHERE {LIVE} ORDER BY path COLLATE NOCASE"):
+        for row in self.rows("SELECT id, path, visibility, created_at FROM groups"
+                             f" WHERE {LIVE} ORDER BY path COLLATE NOCASE"):
             prefix = row["path"].lower() + "/"
             below = [p for p in projects if p.path.lower().startswith(prefix)]
             usage.append(Usage(**row, packages=sum(p.packages for p in below),

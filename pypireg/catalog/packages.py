@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,8 +16,6 @@ from ..models import (
 from .base import CatalogBase, load_json, utcnow
 
 INSTALLABLE = ", ".join(f"'{s}'" for s in INSTALLABLE_STATUSES)
-# A set of projects, passed as one JSON parameter whatever its size.
-IN_PROJECTS = "project_id IN (SELECT value FROM json_each(?))"
 # Page queries name statuses with a unary plus (``+p.status``): it keeps SQLite from
 # driving a query by the status indexes, which would visit every live row of the registry,
 # so that a page walks only its own project's and name's rows, whatever the statistics.
@@ -44,8 +41,8 @@ class PackageQueries(CatalogBase):
 
     def package_index(self, project_ids: Iterable[int]) -> list[IndexEntry]:
         """Each installable package name once, with its newest requires-python."""
-        in_projects, ids = _in_projects("", project_ids)
-        cursor = self.db.execute(
+        in_projects, ids = self._in_projects("", project_ids)
+        cursor = self.tuples(
             "SELECT name, normalized_name, requires_python FROM packages WHERE id IN ("
             f" SELECT max(id) FROM packages WHERE {in_projects} AND +status IN ({INSTALLABLE})"
             " GROUP BY normalized_name) ORDER BY normalized_name",
@@ -55,8 +52,8 @@ class PackageQueries(CatalogBase):
 
     def file_links(self, project_ids: Iterable[int], normalized_name: str) -> list[FileLink]:
         """Every live file of every installable version of one name, each file once."""
-        in_projects, ids = _in_projects("p.", project_ids)
-        rows = self.db.query(
+        in_projects, ids = self._in_projects("p.", project_ids)
+        rows = self.rows(
             "SELECT p.name AS package_name, p.version, f.file_name, f.sha256,"
             " f.requires_python, f.size, f.created_at AS upload_time, f.metadata_sha256,"
             " f.yanked, coalesce(f.yanked_reason, '') AS yanked_reason"
@@ -72,7 +69,7 @@ class PackageQueries(CatalogBase):
         self, project_ids: Iterable[int], sha256: str, file_name: str
     ) -> PackageFile | None:
         """A live file of an installable package in these projects, by digest and name."""
-        in_projects, ids = _in_projects("f.", project_ids)
+        in_projects, ids = self._in_projects("f.", project_ids)
         return self._one_file(
             f"{in_projects} AND f.file_name = ? AND f.sha256 = ?"
             f" AND +p.status IN ({INSTALLABLE})",
@@ -84,26 +81,31 @@ class PackageQueries(CatalogBase):
         return self._one_file("f.project_id = ? AND f.file_name = ?", [project_id, file_name])
 
     def _one_file(self, where: str, params: list[Any]) -> PackageFile | None:
-        rows = list(self.db.query(
+        row = self.row(
             f"SELECT {_FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id"
             f" WHERE +f.status = 'default' AND {where} LIMIT 1",
             params,
-        ))
-        return PackageFile(**rows[0]) if rows else None
+        )
+        return PackageFile(**row) if row else None
 
     # -- one package --------------------------------------------------------------------------
 
     def package(self, project_id: int, package_id: int) -> Package | None:
         """An installable package of the project (the API shows no other single package)."""
-        rows = list(self.db.query(
+        row = self.row(
             f"SELECT * FROM packages WHERE id = ? AND project_id = ? AND status IN ({INSTALLABLE})",
             [package_id, project_id],
-        ))
-        return to_package(rows[0]) if rows else None
+        )
+        return to_package(row) if row else None
+
+    def package_by_id(self, package_id: int) -> Package:
+        """A package whatever its project and status (it must exist)."""
+        return to_package(self.row("SELECT * FROM packages WHERE id = ?",  # type: ignore[arg-type]
+                                   [package_id]))
 
     def other_versions(self, package: Package) -> list[Package]:
         """The project's other versions of the same name, oldest first."""
-        rows = self.db.query(
+        rows = self.rows(
             "SELECT * FROM packages WHERE project_id = ? AND normalized_name = ?"
             " AND package_type = ? AND id != ? AND status != ? ORDER BY created_at, id",
             [package.project_id, package.normalized_name, package.package_type, package.id,
@@ -116,9 +118,8 @@ class PackageQueries(CatalogBase):
     ) -> tuple[list[PackageFile], int]:
         """One page of a package's live files, oldest first, and how many there are."""
         where = "f.package_id = ? AND f.status = 'default'"
-        total = next(self.db.query(
-            f"SELECT count(*) AS n FROM package_files f WHERE {where}", [package_id]))["n"]
-        rows = self.db.query(
+        total = self.value(f"SELECT count(*) FROM package_files f WHERE {where}", [package_id])
+        rows = self.rows(
             f"SELECT {_FILE_COLUMNS} FROM package_files f WHERE {where}"
             " ORDER BY f.id LIMIT ? OFFSET ?",
             [package_id, limit, offset],
@@ -126,12 +127,12 @@ class PackageQueries(CatalogBase):
         return [PackageFile(**row) for row in rows], total
 
     def package_file(self, package_id: int, file_id: int) -> PackageFile | None:
-        rows = list(self.db.query(
+        row = self.row(
             f"SELECT {_FILE_COLUMNS} FROM package_files f"
             " WHERE f.id = ? AND f.package_id = ? AND f.status = 'default'",
             [file_id, package_id],
-        ))
-        return PackageFile(**rows[0]) if rows else None
+        )
+        return PackageFile(**row) if row else None
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -152,22 +153,20 @@ class PackageQueries(CatalogBase):
         """
         now = utcnow()
         with self.write():
-            rows = list(self.db.query(
+            existing = self.row(
                 "SELECT * FROM packages WHERE project_id = ? AND package_type = 'pypi'"
                 " AND normalized_name = ? AND canonical_version = ? AND status != ?",
                 [project_id, normalized_name, canonical_version, PENDING_DESTRUCTION],
-            ))
+            )
             requires_python = file["requires_python"]
-            if rows:
-                package_id = rows[0]["id"]
-                self.db["packages"].update(
-                    package_id,
-                    {"updated_at": now, "requires_python": requires_python,
-                     "metadata": {**load_json(rows[0]["metadata"]), **metadata}},
-                )
+            if existing:
+                package_id = existing["id"]
+                self.update("packages", package_id, {
+                    "updated_at": now, "requires_python": requires_python,
+                    "metadata": {**load_json(existing["metadata"]), **metadata}})
             else:
                 package_id = self.next_id("packages")
-                self.db["packages"].insert({
+                self.insert("packages", {
                     "id": package_id, "project_id": project_id, "name": name,
                     "normalized_name": normalized_name, "version": version,
                     "canonical_version": canonical_version,
@@ -177,9 +176,9 @@ class PackageQueries(CatalogBase):
                 })
             file_row = {**file, "id": self.next_id("package_files"), "package_id": package_id,
                         "project_id": project_id, "status": "default", "created_at": now}
-            self.db["package_files"].insert(file_row)
+            self.insert("package_files", file_row)
             self._bump_serial(project_id)
-            package = to_package(self.db["packages"].get(package_id))
+            package = self.package_by_id(package_id)
         del file_row["status"]
         return package, PackageFile(**file_row)
 
@@ -187,35 +186,32 @@ class PackageQueries(CatalogBase):
         """Soft-delete a package and its files; returns the storage keys they used."""
         now = utcnow()
         with self.write():
-            keys = [key for row in self.db.query(
+            keys = [key for row in self.rows(
                 "SELECT storage_key, metadata_key FROM package_files"
                 " WHERE package_id = ? AND status = 'default'",
                 [package.id],
             ) for key in (row["storage_key"], row["metadata_key"]) if key]
-            self.db.execute(
-                "UPDATE package_files SET status = ? WHERE package_id = ?",
-                [PENDING_DESTRUCTION, package.id],
-            )
-            self.db["packages"].update(
-                package.id, {"status": PENDING_DESTRUCTION, "updated_at": now})
+            self.run("UPDATE package_files SET status = ? WHERE package_id = ?",
+                     [PENDING_DESTRUCTION, package.id])
+            self.update("packages", package.id, {"status": PENDING_DESTRUCTION, "updated_at": now})
             self._bump_serial(package.project_id)
         return keys
 
     def destroy_file(self, package: Package, package_file: PackageFile) -> list[str]:
         """Soft-delete one file; returns the storage keys it used."""
         with self.write():
-            self.db["package_files"].update(package_file.id, {"status": PENDING_DESTRUCTION})
-            self.db["packages"].update(package.id, {"updated_at": utcnow()})
+            self.update("package_files", package_file.id, {"status": PENDING_DESTRUCTION})
+            self.update("packages", package.id, {"updated_at": utcnow()})
             self._bump_serial(package.project_id)
         return [k for k in (package_file.storage_key, package_file.metadata_key) if k]
 
     def live_package(self, project_id: int, normalized_name: str,
                      canonical_version: str) -> Package | None:
-        rows = list(self.db.query(
+        row = self.row(
             "SELECT * FROM packages WHERE project_id = ? AND normalized_name = ?"
             " AND canonical_version = ? AND status != ?",
-            [project_id, normalized_name, canonical_version, PENDING_DESTRUCTION]))
-        return to_package(rows[0]) if rows else None
+            [project_id, normalized_name, canonical_version, PENDING_DESTRUCTION])
+        return to_package(row) if row else None
 
     def set_yanked(self, package: Package, *, yanked: bool, reason: str = "",
                    file_name: str | None = None) -> int:
@@ -228,28 +224,28 @@ class PackageQueries(CatalogBase):
         if file_name is not None:
             where, params = where + " AND file_name = ?", [*params, file_name]
         with self.write():
-            changed = self.db.execute(
+            changed = self.run(
                 f"UPDATE package_files SET yanked = ?, yanked_reason = ? WHERE {where}",
-                [int(yanked), reason, *params]).rowcount
+                [int(yanked), reason, *params])
             if changed:
-                self.db["packages"].update(package.id, {"updated_at": utcnow()})
+                self.update("packages", package.id, {"updated_at": utcnow()})
                 self._bump_serial(package.project_id)
         return changed
 
     def _bump_serial(self, project_id: int) -> None:
-        self.db.execute("UPDATE projects SET serial = serial + 1 WHERE id = ?", [project_id])
+        self.run("UPDATE projects SET serial = serial + 1 WHERE id = ?", [project_id])
 
     def record_downloads(self, last_downloads: Mapping[int, str]) -> None:
         """Set ``last_downloaded_at`` for many packages in one transaction."""
         with self.write():
-            self.db.conn.executemany(
+            self.run_many(
                 "UPDATE packages SET last_downloaded_at = ? WHERE id = ?",
                 [(when, package_id) for package_id, when in last_downloads.items()],
             )
 
     def files_never_checked_for_metadata(self, limit: int = 500) -> list[PackageFile]:
         """Live files stored before core metadata was kept (PEP 658), a batch at a time."""
-        rows = self.db.query(
+        rows = self.rows(
             f"SELECT {_FILE_COLUMNS} FROM package_files f"
             " WHERE f.status = 'default' AND f.metadata_sha256 IS NULL ORDER BY f.id LIMIT ?",
             [limit])
@@ -259,10 +255,18 @@ class PackageQueries(CatalogBase):
                           ) -> None:
         """Record a file's core metadata (``sha256`` "" and ``key`` None: it has none)."""
         with self.write():
-            self.db["package_files"].update(
-                package_file.id, {"metadata_sha256": sha256, "metadata_key": key})
+            self.update("package_files", package_file.id,
+                        {"metadata_sha256": sha256, "metadata_key": key})
             if sha256:
                 self._bump_serial(package_file.project_id)  # its pages gain attributes
+
+    def _in_projects(self, table: str, project_ids: Iterable[int]) -> tuple[str, list[Any]]:
+        """``project_id`` in a set: a plain equality for one project (which the planner
+        plans from the indexes alone), else one list parameter whatever the set's size."""
+        ids = list(project_ids)
+        if len(ids) == 1:
+            return f"{table}project_id = ?", ids
+        return self.in_ids(f"{table}project_id"), [self.ids(ids)]
 
     # -- storage bookkeeping ------------------------------------------------------------------
 
@@ -271,42 +275,29 @@ class PackageQueries(CatalogBase):
         with ``live_only``)."""
         status = " AND status = 'default'" if live_only else ""
         for column in ("storage_key", "metadata_key"):
-            rows = self.db.query(
-                f"SELECT 1 FROM package_files WHERE {column} = ?{status} LIMIT 1", [storage_key]
-            )
-            if any(True for _ in rows):
+            if self.value(f"SELECT 1 FROM package_files WHERE {column} = ?{status} LIMIT 1",
+                          [storage_key]):
                 return True
         return False
 
     def referenced_keys(self) -> set[str]:
-        return {row["key"] for row in self.db.query(
+        return {row["key"] for row in self.rows(
             "SELECT storage_key AS key FROM package_files UNION"
             " SELECT metadata_key FROM package_files WHERE metadata_key IS NOT NULL")}
 
     def purge_destroyed(self) -> tuple[int, int, set[str]]:
         """Delete soft-deleted rows for good: ``(packages, files, their storage keys)``."""
         with self.write():
-            keys = {key for row in self.db.query(
+            keys = {key for row in self.rows(
                 "SELECT storage_key, metadata_key FROM package_files WHERE status = ?",
                 [PENDING_DESTRUCTION]) for key in (row["storage_key"], row["metadata_key"]) if key}
             self.remember_last_id("package_files")
             self.remember_last_id("packages")
-            files = self.db.execute(
-                "DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION]).rowcount
-            packages = self.db.execute(
+            files = self.run("DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION])
+            packages = self.run(
                 "DELETE FROM packages WHERE status = ? AND id NOT IN"
-                " (SELECT package_id FROM package_files)", [PENDING_DESTRUCTION]).rowcount
+                " (SELECT package_id FROM package_files)", [PENDING_DESTRUCTION])
         return packages, files, keys
 
 
-def _ids(project_ids: Iterable[int]) -> str:
-    return json.dumps(list(project_ids))
 
-
-def _in_projects(table: str, project_ids: Iterable[int]) -> tuple[str, list[Any]]:
-    """``project_id`` in a set: a plain equality for one project (which SQLite plans from
-    the indexes alone), else one JSON parameter whatever the set's size."""
-    ids = list(project_ids)
-    if len(ids) == 1:
-        return f"{table}project_id = ?", ids
-    return f"{table}{IN_PROJECTS}", [_ids(ids)]

@@ -157,9 +157,9 @@ def refresh_statistics(catalog: CatalogBase, *, force: bool = False) -> bool:
     up with a growing registry. ``analysis_limit`` keeps each run to milliseconds however
     big the tables are."""
     db = catalog.db
-    size = db.execute("SELECT coalesce(max(id), 0) FROM package_files").fetchone()[0]
-    rows = list(db.query("SELECT value FROM meta WHERE key = 'analyzed_at_files'"))
-    analyzed = int(rows[0]["value"]) if rows else -1
+    size = catalog.value("SELECT coalesce(max(id), 0) FROM package_files")
+    stored = catalog.value("SELECT value FROM meta WHERE key = 'analyzed_at_files'")
+    analyzed = int(stored) if stored is not None else -1
     if not force and analyzed >= 0 and size < max(2 * analyzed, 1000):
         return False
     with catalog.write():
@@ -171,5 +171,5 @@ def refresh_statistics(catalog: CatalogBase, *, force: bool = False) -> bool:
 
 def stored_version(catalog: CatalogBase) -> int:
     """The schema version a catalog was last written with (0 for a new one)."""
-    rows = list(catalog.db.query("SELECT value FROM meta WHERE key = 'schema_version'"))
-    return int(rows[0]["value"]) if rows else 0
+    stored = catalog.value("SELECT value FROM meta WHERE key = 'schema_version'")
+    return int(stored) if stored is not None else 0

@@ -11,10 +11,12 @@ class TokenQueries(CatalogBase):
     def add_token(self, name: str, kind: str, secret_hash: str, grants: list[dict],
                   expires_at: str | None = None) -> int:
         with self.write():
-            return self.db["tokens"].insert(
-                {"name": name, "kind": kind, "secret_hash": secret_hash, "grants": grants,
-                 "created_at": utcnow(), "expires_at": expires_at, "revoked": 0}
-            ).last_pk
+            token_id = self.next_id("tokens")
+            self.insert("tokens", {
+                "id": token_id, "name": name, "kind": kind, "secret_hash": secret_hash,
+                "grants": grants, "created_at": utcnow(), "expires_at": expires_at,
+                "revoked": 0})
+        return token_id
 
     def token_by_hash(self, secret_hash: str) -> dict[str, Any] | None:
         return self._one_token("secret_hash = ?", secret_hash)
@@ -24,14 +26,14 @@ class TokenQueries(CatalogBase):
 
     def tokens(self) -> list[dict[str, Any]]:
         """Every token, oldest first (revoked ones included)."""
-        return [_decoded(row) for row in self.db.query("SELECT * FROM tokens ORDER BY id")]
+        return [_decoded(row) for row in self.rows("SELECT * FROM tokens ORDER BY id")]
 
     def revoke_token(self, token_id: int) -> bool:
         """Revoke a token; False when there is no such token or it was revoked already."""
         with self.write():
-            cursor = self.db.execute(
+            changed = self.run(
                 "UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0", [token_id])
-        return cursor.rowcount == 1
+        return changed == 1
 
     def replace_token(self, token_id: int, secret_hash: str, expires_at: str | None) -> int:
         """Revoke a token and add its successor (same name, kind and grants) in one go;
@@ -45,11 +47,11 @@ class TokenQueries(CatalogBase):
 
     def touch_token(self, token_id: int, when: str) -> None:
         with self.write():
-            self.db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [when, token_id])
+            self.run("UPDATE tokens SET last_used_at = ? WHERE id = ?", [when, token_id])
 
     def _one_token(self, where: str, value: Any) -> dict[str, Any] | None:
-        rows = list(self.db.query(f"SELECT * FROM tokens WHERE {where}", [value]))
-        return _decoded(rows[0]) if rows else None
+        row = self.row(f"SELECT * FROM tokens WHERE {where}", [value])
+        return _decoded(row) if row else None
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,12 +9,13 @@ and processes (gunicorn workers) share one data directory.
 from __future__ import annotations
 
 from .audit import GROUP, INSTANCE, PROJECT, AuditQueries
-from .base import CatalogError, utcnow
+from .base import CatalogError, Engine, utcnow
 from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries
 from .packages import PackageQueries
 from .retention import RetentionQueries
-from .schema import SCHEMA_VERSION, migrate, refresh_statistics
+from .schema import SCHEMA_VERSION
+from .sqlite import SQLiteEngine
 from .tokens import TokenQueries
 
 __all__ = [
@@ -25,12 +26,14 @@ __all__ = [
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
               RetentionQueries):
-    """SQLite catalog at ``path``; ``None`` gives a private in-memory one."""
+    """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
+    other ``engine``. Its tables are created or migrated when it opens."""
 
-    def __init__(self, path: str | None = None) -> None:
-        super().__init__(path)
-        migrate(self)
+    def __init__(self, path: str | None = None, *, engine: Engine | None = None) -> None:
+        super().__init__(engine or SQLiteEngine(path))
+        self.engine.migrate(self)
 
     def refresh_statistics(self, *, force: bool = False) -> bool:
-        """See :func:`pypireg.catalog.schema.refresh_statistics`."""
-        return refresh_statistics(self, force=force)
+        """Gather the query planner's statistics once the catalog has grown (or
+        ``force``); returns whether it did."""
+        return self.engine.refresh_statistics(self, force=force)

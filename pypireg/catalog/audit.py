@@ -47,12 +47,12 @@ class AuditQueries(CatalogBase):
         where, params = ["1 = 1"], []
         scopes = []
         if project_ids is not None:
-            scopes.append(f"(entity_type = '{PROJECT}' AND entity_id IN"
-                          " (SELECT value FROM json_each(?)))")
-            params.append(_json_list(project_ids))
+            scopes.append(f"(entity_type = '{PROJECT}' AND {self.in_ids('entity_id')})")
+            params.append(self.ids(project_ids))
         for path in paths or []:
-            scopes.append(f"(entity_type IN ('{PROJECT}', '{GROUP}') AND (entity_path = ?"
-                          " COLLATE NOCASE OR entity_path LIKE ? ESCAPE '\\'))")
+            scopes.append(f"(entity_type IN ('{PROJECT}', '{GROUP}') AND"
+                          f" ({self.engine.nocase_equals('entity_path')}"
+                          f" OR entity_path {self.engine.like} ? ESCAPE '\\'))")
             params += [path, like_below(path)]
         if project_ids is not None or paths is not None:
             where.append("(" + (" OR ".join(scopes) or "0 = 1") + ")")
@@ -78,6 +78,3 @@ def _author_class(actor: Actor) -> str:
     """GitLab's ``author_class``: the kind of token, or who else made the change."""
     return _AUTHOR_CLASSES.get(actor.kind, "User")
 
-
-def _json_list(values: list[int]) -> str:
-    return "[" + ",".join(str(int(v)) for v in values) + "]"

@@ -1,20 +1,41 @@
-"""Connections and transactions shared by every part of the catalog."""
+"""What every part of the catalog shares: its engine, statements, and ids."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
-
-from sqlite_utils import Database
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..times import utcnow
 
-__all__ = ["CatalogBase", "CatalogError", "load_json", "utcnow"]
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+__all__ = ["CatalogBase", "CatalogError", "Engine", "load_json", "utcnow"]
+
+
+class Engine(Protocol):
+    """What the catalog needs of a database: transactions, statements with ``?``
+    placeholders, and the few fragments whose spelling differs between engines."""
+
+    name: str
+    like: str  # case-insensitive LIKE
+    greatest: str  # the larger of two values
+
+    def write(self) -> AbstractContextManager[None]: ...
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]: ...
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    def in_ids(self, column: str) -> str: ...
+    def ids(self, values: Iterable[int]) -> Any: ...
+    def nocase_equals(self, column: str) -> str: ...
+    def nocase_order(self, column: str) -> str: ...
+    def unindexed(self, column: str) -> str: ...
+    def migrate(self, catalog: CatalogBase) -> None: ...
+    def refresh_statistics(self, catalog: CatalogBase, *, force: bool = False) -> bool: ...
 
 
 class CatalogError(Exception):
@@ -22,101 +43,61 @@ class CatalogError(Exception):
 
 
 class CatalogBase:
-    """One SQLite database at ``path``; ``None`` gives a private in-memory one."""
+    """The catalog's statements, run by an engine (:mod:`.sqlite` or :mod:`.postgres`)
+    that holds the connections and transactions and spells the few fragments that differ.
+    """
 
-    def __init__(self, path: str | None = None) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._keepalive: sqlite3.Connection | None = None
-        if path is None:
-            # A named shared-cache memory database, so every thread's connection sees it;
-            # the unique name keeps two catalogs in one process apart. It lives as long
-            # as one connection to it is open.
-            self._target = f"file:pypireg-{uuid.uuid4().hex}?mode=memory&cache=shared"
-            self._keepalive = self._connect()
-        else:
-            self._target = path
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
-    # -- connections and transactions -------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._target,
-            uri=self.path is None,
-            isolation_level=None,
-            timeout=30,
-            check_same_thread=False,
-        )
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if self.path is not None:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
+    @property
+    def path(self) -> str | None:
+        """The SQLite file, when the engine is SQLite with a file."""
+        return getattr(self.engine, "path", None)
 
     @property
     def db(self) -> Database:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = Database(self._connect())
-        return db
+        """The SQLite engine's sqlite-utils database (tests and the SQLite schema use it)."""
+        return self.engine.db  # type: ignore[attr-defined, no-any-return]
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        """One write transaction, taking the write lock up front (``BEGIN IMMEDIATE``).
-
-        Nested calls join the outer transaction. Storage work done inside commits or
-        fails together with the rows, because nobody else can write meanwhile.
-        """
-        conn = self.db.conn
-        if conn.in_transaction:
-            yield
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def write(self) -> AbstractContextManager[None]:
+        """One write transaction: every statement inside commits or fails together, and no
+        other writer decides anything meanwhile. Nested calls join the outer one."""
+        return self.engine.write()
 
     # -- statements ------------------------------------------------------------------------
-    # Every query of the catalog goes through these few methods, with ``?`` placeholders,
-    # so that the engine underneath is one small part.
+    # Every query of the catalog goes through these few methods, with ``?`` placeholders.
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.db.conn.execute(sql, params)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, values, strict=True)) for values in cursor]
+        return self.engine.rows(sql, params)
 
     def row(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        found = self.rows(sql, params)
+        found = self.engine.rows(sql, params)
         return found[0] if found else None
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or None."""
-        first = self.db.conn.execute(sql, params).fetchone()
-        return first[0] if first else None
+        return self.engine.value(sql, params)
 
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows as plain tuples, for pages that list thousands of them."""
-        return iter(self.db.conn.execute(sql, params))
+        return self.engine.tuples(sql, params)
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement that changes rows; returns how many it changed."""
-        return self.db.conn.execute(sql, params).rowcount
+        return self.engine.run(sql, params)
 
     def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.db.conn.executemany(sql, rows)
+        self.engine.run_many(sql, rows)
 
     def in_ids(self, column: str) -> str:
         """``column`` is one of a list of ids, given as one parameter (:meth:`ids`), so a
         statement's text is the same whatever the list's length."""
-        return f"{column} IN (SELECT value FROM json_each(?))"
+        return self.engine.in_ids(column)
 
     def ids(self, values: Iterable[int]) -> Any:
         """The parameter for :meth:`in_ids`."""
-        return json.dumps([int(v) for v in values])
+        return self.engine.ids(values)
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
         """One row; lists and dicts are stored as JSON text."""
@@ -145,7 +126,7 @@ class CatalogBase:
     def next_id(self, table: str) -> int:
         """Call inside ``write()``, and insert the row with this id."""
         return self.value(
-            f"SELECT max(coalesce((SELECT max(id) FROM {table}), 0),"
+            f"SELECT {self.engine.greatest}(coalesce((SELECT max(id) FROM {table}), 0),"
             " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), 0)) + 1",
             [f"last_id:{table}"])
 

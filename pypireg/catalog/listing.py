@@ -53,7 +53,7 @@ class ListingQueries(CatalogBase):
             where.append("p.package_type = ?")
             params.append(package_type)
         for term in name_terms:
-            where.append("p.name LIKE ? ESCAPE '\\'")
+            where.append(f"p.name {self.engine.like} ? ESCAPE '\\'")
             params.append("%" + _escape_like(term) + "%")
         condition = " AND ".join(where)
         total = self.value(f"SELECT count(*) FROM packages p WHERE {condition}", params)

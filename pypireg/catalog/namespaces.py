@@ -54,8 +54,8 @@ class NamespaceQueries(CatalogBase):
                     raise CatalogError(
                         f"group {path!r} cannot be private while something inside it is"
                         f" public ({', '.join(public)}): make that private first")
-            self.run(f"UPDATE {table} SET visibility = ? WHERE path = ? COLLATE NOCASE"
-                     " AND deleted_at IS NULL", [visibility, path])
+            self.run(f"UPDATE {table} SET visibility = ?"
+                     f" WHERE {self.engine.nocase_equals('path')} AND {LIVE}", [visibility, path])
             if project is not None:
                 self.run("UPDATE projects SET serial = serial + 1 WHERE id = ?",
                          [project.id])  # its pages' caching changes
@@ -78,7 +78,8 @@ class NamespaceQueries(CatalogBase):
             else:
                 kind, project_ids = "group", [p.id for p in self.projects_in_group(found)]
                 group_ids = [found.id, *(row["id"] for row in self.rows(
-                    f"SELECT id FROM groups WHERE path LIKE ? ESCAPE '\\' AND {LIVE}",
+                    f"SELECT id FROM groups WHERE path {self.engine.like} ? ESCAPE '\\'"
+                    f" AND {LIVE}",
                     [like_below(path)]))]
             ids = self.ids(project_ids)
             held = self.value(
@@ -133,9 +134,9 @@ class NamespaceQueries(CatalogBase):
         """Paths of the public groups and projects anywhere below ``group``."""
         pattern = like_below(group.path)
         return [row["path"] for row in self.rows(
-            f"SELECT path FROM groups WHERE path LIKE ? ESCAPE '\\' AND {LIVE}"
+            f"SELECT path FROM groups WHERE path {self.engine.like} ? ESCAPE '\\' AND {LIVE}"
             " AND visibility = 'public' UNION ALL"
-            f" SELECT path FROM projects WHERE path LIKE ? ESCAPE '\\' AND {LIVE}"
+            f" SELECT path FROM projects WHERE path {self.engine.like} ? ESCAPE '\\' AND {LIVE}"
             " AND visibility = 'public' ORDER BY path", [pattern, pattern])]
 
     def _check_free(self, path: str) -> None:
@@ -176,7 +177,7 @@ class NamespaceQueries(CatalogBase):
                 return None  # past the database's integers: no row has that id
             where, value = "id = ?", number
         else:
-            where, value = "path = ? COLLATE NOCASE", ref
+            where, value = self.engine.nocase_equals("path"), ref
         row = self.row(f"SELECT * FROM {table} WHERE {where} AND {LIVE}", [value])
         if row is not None:
             del row["deleted_at"]
@@ -186,7 +187,8 @@ class NamespaceQueries(CatalogBase):
         """The group's projects, and with ``subgroups`` those of every group below it."""
         if subgroups:
             rows = self.rows(
-                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE path LIKE ? ESCAPE '\\'"
+                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE path {self.engine.like} ?"
+                " ESCAPE '\\'"
                 f" AND {LIVE} ORDER BY id",
                 [like_below(group.path)],
             )
@@ -207,7 +209,8 @@ class NamespaceQueries(CatalogBase):
             "  AND f.status = 'default') AS files,"
             " (SELECT coalesce(sum(f.size), 0) FROM package_files f WHERE f.project_id = pr.id"
             "  AND f.status = 'default') AS bytes"
-            " FROM projects pr WHERE pr.deleted_at IS NULL ORDER BY pr.path COLLATE NOCASE")
+            f" FROM projects pr WHERE pr.deleted_at IS NULL"
+            f" ORDER BY {self.engine.nocase_order('pr.path')}")
         return [Usage(**row) for row in rows]
 
     def group_usage(self) -> list[Usage]:
@@ -215,7 +218,7 @@ class NamespaceQueries(CatalogBase):
         projects = self.project_usage()
         usage = []
         for row in self.rows("SELECT id, path, visibility, created_at FROM groups"
-                             f" WHERE {LIVE} ORDER BY path COLLATE NOCASE"):
+                             f" WHERE {LIVE} ORDER BY {self.engine.nocase_order('path')}"):
             prefix = row["path"].lower() + "/"
             below = [p for p in projects if p.path.lower().startswith(prefix)]
             usage.append(Usage(**row, packages=sum(p.packages for p in below),

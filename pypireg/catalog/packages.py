@@ -16,9 +16,9 @@ from ..models import (
 from .base import CatalogBase, load_json, utcnow
 
 INSTALLABLE = ", ".join(f"'{s}'" for s in INSTALLABLE_STATUSES)
-# Page queries name statuses with a unary plus (``+p.status``): it keeps SQLite from
-# driving a query by the status indexes, which would visit every live row of the registry,
-# so that a page walks only its own project's and name's rows, whatever the statistics.
+# Page queries keep statuses off their indexes (``engine.unindexed``): driven by a status
+# index, a query would visit every live row of the registry, where a page should walk only
+# its own project's and name's rows, whatever the statistics.
 _FILE_COLUMNS = (
     "f.id, f.package_id, f.project_id, f.file_name, f.size, f.md5, f.sha1, f.sha256,"
     " f.storage_key, f.requires_python, f.created_at, f.metadata_sha256, f.metadata_key,"
@@ -44,7 +44,8 @@ class PackageQueries(CatalogBase):
         in_projects, ids = self._in_projects("", project_ids)
         cursor = self.tuples(
             "SELECT name, normalized_name, requires_python FROM packages WHERE id IN ("
-            f" SELECT max(id) FROM packages WHERE {in_projects} AND +status IN ({INSTALLABLE})"
+            f" SELECT max(id) FROM packages WHERE {in_projects}"
+            f" AND {self.engine.unindexed('status')} IN ({INSTALLABLE})"
             " GROUP BY normalized_name) ORDER BY normalized_name",
             ids,
         )
@@ -59,7 +60,8 @@ class PackageQueries(CatalogBase):
             " f.yanked, coalesce(f.yanked_reason, '') AS yanked_reason"
             " FROM packages p JOIN package_files f ON f.package_id = p.id"
             f" WHERE {in_projects} AND p.normalized_name = ?"
-            f" AND +p.status IN ({INSTALLABLE}) AND +f.status = 'default'"
+            f" AND {self.engine.unindexed('p.status')} IN ({INSTALLABLE})"
+            f" AND {self.engine.unindexed('f.status')} = 'default'"
             " GROUP BY f.file_name, f.sha256 ORDER BY min(p.id), f.file_name",
             [*ids, normalized_name],
         )
@@ -72,7 +74,7 @@ class PackageQueries(CatalogBase):
         in_projects, ids = self._in_projects("f.", project_ids)
         return self._one_file(
             f"{in_projects} AND f.file_name = ? AND f.sha256 = ?"
-            f" AND +p.status IN ({INSTALLABLE})",
+            f" AND {self.engine.unindexed('p.status')} IN ({INSTALLABLE})",
             [*ids, file_name, sha256],
         )
 
@@ -83,7 +85,7 @@ class PackageQueries(CatalogBase):
     def _one_file(self, where: str, params: list[Any]) -> PackageFile | None:
         row = self.row(
             f"SELECT {_FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id"
-            f" WHERE +f.status = 'default' AND {where} LIMIT 1",
+            f" WHERE {self.engine.unindexed('f.status')} = 'default' AND {where} LIMIT 1",
             params,
         )
         return PackageFile(**row) if row else None

@@ -127,15 +127,15 @@ class CatalogBase:
         """Call inside ``write()``, and insert the row with this id."""
         return self.value(
             f"SELECT {self.engine.greatest}(coalesce((SELECT max(id) FROM {table}), 0),"
-            " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), 0)) + 1",
+            " coalesce((SELECT CAST(value AS BIGINT) FROM meta WHERE key = ?), 0)) + 1",
             [f"last_id:{table}"])
 
     def remember_last_id(self, table: str) -> None:
         """Call inside ``write()``, before deleting rows of ``table``."""
         self.run(
-            "INSERT INTO meta (key, value) SELECT ?, max(id) FROM " + table +
+            "INSERT INTO meta (key, value) SELECT ?, CAST(max(id) AS TEXT) FROM " + table +
             " WHERE true ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-            " WHERE CAST(excluded.value AS INTEGER) > CAST(meta.value AS INTEGER)",
+            " WHERE CAST(excluded.value AS BIGINT) > CAST(meta.value AS BIGINT)",
             [f"last_id:{table}"])
 
 

@@ -207,7 +207,8 @@ class NamespaceQueries(CatalogBase):
             f"  AND p.status != '{PENDING_DESTRUCTION}') AS packages,"
             " (SELECT count(*) FROM package_files f WHERE f.project_id = pr.id"
             "  AND f.status = 'default') AS files,"
-            " (SELECT coalesce(sum(f.size), 0) FROM package_files f WHERE f.project_id = pr.id"
+            " (SELECT CAST(coalesce(sum(f.size), 0) AS BIGINT) FROM package_files f"
+            "  WHERE f.project_id = pr.id"
             "  AND f.status = 'default') AS bytes"
             f" FROM projects pr WHERE pr.deleted_at IS NULL"
             f" ORDER BY {self.engine.nocase_order('pr.path')}")

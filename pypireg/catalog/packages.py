@@ -52,9 +52,10 @@ class PackageQueries(CatalogBase):
         return list(map(IndexEntry._make, cursor))
 
     def file_links(self, project_ids: Iterable[int], normalized_name: str) -> list[FileLink]:
-        """Every live file of every installable version of one name, each file once."""
+        """Every live file of every installable version of one name, each file once (a
+        group's projects may hold the same file), in upload order of its first version."""
         in_projects, ids = self._in_projects("p.", project_ids)
-        rows = self.rows(
+        rows = self.tuples(
             "SELECT p.name AS package_name, p.version, f.file_name, f.sha256,"
             " f.requires_python, f.size, f.created_at AS upload_time, f.metadata_sha256,"
             " f.yanked, coalesce(f.yanked_reason, '') AS yanked_reason"
@@ -62,10 +63,17 @@ class PackageQueries(CatalogBase):
             f" WHERE {in_projects} AND p.normalized_name = ?"
             f" AND {self.engine.unindexed('p.status')} IN ({INSTALLABLE})"
             f" AND {self.engine.unindexed('f.status')} = 'default'"
-            " GROUP BY f.file_name, f.sha256 ORDER BY min(p.id), f.file_name",
+            " ORDER BY p.id, f.file_name",
             [*ids, normalized_name],
         )
-        return [FileLink(**row) for row in rows]
+        seen: set[tuple[str, str]] = set()
+        links = []
+        for row in rows:
+            link = FileLink(*row)
+            if (link.file_name, link.sha256) not in seen:
+                seen.add((link.file_name, link.sha256))
+                links.append(link)
+        return links
 
     def live_file(
         self, project_ids: Iterable[int], sha256: str, file_name: str

@@ -35,8 +35,8 @@ class RetentionQueries(CatalogBase):
         are yanked, and their bytes."""
         return self.rows(
             "SELECT p.id, p.name, p.normalized_name, p.version, p.created_at,"
-            " count(f.id) AS files, coalesce(sum(f.yanked), 0) AS yanked_files,"
-            " coalesce(sum(f.size), 0) AS bytes"
+            " count(f.id) AS files, CAST(coalesce(sum(f.yanked), 0) AS BIGINT) AS yanked_files,"
+            " CAST(coalesce(sum(f.size), 0) AS BIGINT) AS bytes"
             " FROM packages p LEFT JOIN package_files f"
             "  ON f.package_id = p.id AND f.status = 'default'"
             f" WHERE p.project_id = ? AND p.status IN ({INSTALLABLE}) GROUP BY p.id"

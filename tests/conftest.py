@@ -111,10 +111,41 @@ def basic(token: str, username: str = "someone") -> dict[str, str]:
     return {"Authorization": f"Basic {pair}"}
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # type: ignore[no-untyped-def]
+    """One PostgreSQL cluster for the session, with the catalog's schema in a template."""
+    from . import postgres
+
+    with postgres.server() as server:
+        server.template = postgres.make_template(server)  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture(params=ENGINES)
+def catalog(request):  # type: ignore[no-untyped-def]
+    """A new, empty catalog on each engine: in-memory SQLite, and a fresh PostgreSQL
+    database (skipped, with how to get one, where there is no PostgreSQL)."""
+    if request.param == "sqlite":
+        yield pypireg.Catalog()
+        return
+    from pypireg.catalog.postgres import PostgresEngine
+
+    server = request.getfixturevalue("postgres_server")
+    with server.database(server.template) as url:
+        engine = PostgresEngine(url, max_connections=4)
+        try:
+            yield pypireg.Catalog(engine=engine)
+        finally:
+            engine.close()
+
+
 @pytest.fixture
-def env(tmp_path) -> Env:
-    """In-memory catalog and storage; staging in a directory of the test's own."""
-    return Env(pypireg.create_app(staging_dir=str(tmp_path / "staging")))
+def env(tmp_path, catalog) -> Env:
+    """In-memory storage on each catalog engine; staging in the test's own directory."""
+    return Env(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging")))
 
 
 @pytest.fixture
@@ -174,8 +205,8 @@ class Tree(Env):
 
 
 @pytest.fixture
-def tree(tmp_path) -> Tree:
-    return Tree(pypireg.create_app(staging_dir=str(tmp_path / "staging")))
+def tree(tmp_path, catalog) -> Tree:
+    return Tree(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging")))
 
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"

@@ -50,13 +50,26 @@ class Server:
             conn.execute(statement)  # type: ignore[arg-type]
 
     @contextmanager
-    def database(self) -> Iterator[str]:
+    def database(self, template: str = "template0") -> Iterator[str]:
+        """A new database for the block (a copy of ``template``), dropped afterwards."""
         name = f"t_{uuid.uuid4().hex[:12]}"
-        self.sql(f"CREATE DATABASE {name} TEMPLATE template0")
+        self.sql(f"CREATE DATABASE {name} TEMPLATE {template}")
         try:
             yield self.url(name)
         finally:
             self.sql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def make_template(server: Server) -> str:
+    """A database holding the catalog's empty schema, to copy for each test (30 ms, where
+    creating the schema takes longer); nothing may stay connected to it."""
+    from pypireg.catalog import Catalog
+    from pypireg.catalog.postgres import PostgresEngine
+
+    server.sql(f"CREATE DATABASE {TEMPLATE}")
+    catalog = Catalog(engine=PostgresEngine(server.url(TEMPLATE), max_connections=1))
+    catalog.engine.close()  # type: ignore[attr-defined]
+    return TEMPLATE
 
 
 @contextmanager

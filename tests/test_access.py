@@ -141,7 +141,7 @@ def test_bearer_takes_any_kind(env: Env, kind: str) -> None:
 
 def test_tokens_are_stored_hashed(env: Env) -> None:
     token = grant_private(env, "personal", name="hashed")
-    rows = list(env.registry.catalog.db.query("SELECT * FROM tokens WHERE name = 'hashed'"))
+    rows = env.registry.catalog.rows("SELECT * FROM tokens WHERE name = 'hashed'")
     assert len(rows) == 1
     assert token not in str(rows[0])
 

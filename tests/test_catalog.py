@@ -88,7 +88,7 @@ def test_concurrent_uploads_of_one_filename_store_exactly_one(fs_env: Env) -> No
     for t in threads:
         t.join()
     assert sorted(results) == [201, 400, 400, 400, 400, 400]
-    assert fs_env.registry.catalog.db["package_files"].count == 1
+    assert fs_env.registry.catalog.value("SELECT count(*) FROM package_files") == 1
     # The winner's file and its metadata (the same METADATA for every contender).
     assert len(fs_env.registry.storage.keys()) == 2  # type: ignore[attr-defined]
 

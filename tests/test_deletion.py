@@ -64,8 +64,7 @@ def test_a_group_goes_with_everything_below_it(env: Env) -> None:
                 status=404)
     report = registry.collect_garbage()
     assert report.namespaces == 3  # the group and its two projects
-    assert registry.catalog.db.execute(
-        "SELECT count(*) FROM groups WHERE path = 'acme/team'").fetchone()[0] == 0
+    assert registry.catalog.value("SELECT count(*) FROM groups WHERE path = 'acme/team'") == 0
 
 
 def test_an_empty_project_needs_no_force(env: Env) -> None:

@@ -22,7 +22,7 @@ def fs_tree(tmp_path) -> Tree:
 
 
 def rows(tree: Tree, table: str) -> int:
-    return tree.registry.catalog.db[table].count
+    return tree.registry.catalog.value(f"SELECT count(*) FROM {table}")
 
 
 def test_gc_purges_deleted_rows_once(tmp_path) -> None:
@@ -214,4 +214,4 @@ def test_a_crash_at_any_moment_leaves_nothing_after_gc(tmp_path, moment: str) ->
     stored = [p for p in (data / "files").rglob("*") if p.is_file()]
     assert len(stored) == len(expected)  # no temporary files either
     assert os.listdir(data / "staging") == []
-    assert reopened.catalog.db["package_files"].count == len(expected) // 2
+    assert reopened.catalog.value("SELECT count(*) FROM package_files") == len(expected) // 2

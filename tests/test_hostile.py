@@ -203,7 +203,7 @@ def test_import_and_gc_read_archives_under_the_same_bounds(tmp_path, capsys) -> 
     archives.zip_bomb_metadata(source)
     assert main(["import", str(source), "--project", "mirror", "--data", str(data)]) == 1
     assert "unpacks to more than the 300 bytes" in capsys.readouterr().err
-    assert registry.catalog.db["package_files"].count == 0
+    assert registry.catalog.value("SELECT count(*) FROM package_files") == 0
 
 
 # -- Requires-Python comes from the file -------------------------------------------------------

@@ -77,13 +77,13 @@ def test_rerun_skips_what_is_there(served, tmp_path, capsys) -> None:
     pypiserver_dir(tmp_path / "packages")
     argv = ("import", str(tmp_path / "packages"), "--project", "mirror", "--data", str(data))
     run(capsys, *argv)
-    before = registry.catalog.db["package_files"].count
+    before = registry.catalog.value("SELECT count(*) FROM package_files")
     code, out, _ = run(capsys, *argv)
     assert code == 0
     assert out[-2] == ("imported 0, skipped 5 already present, ignored 0 that are not"
                        " distributions, failed 0")
     assert out[-1] == "0"
-    assert registry.catalog.db["package_files"].count == before
+    assert registry.catalog.value("SELECT count(*) FROM package_files") == before
 
 
 def test_files_it_cannot_take_are_reported_with_reasons(served, tmp_path, capsys) -> None:
@@ -145,4 +145,4 @@ def test_files_that_are_not_distributions_are_ignored_not_failed(served, tmp_pat
     assert out[-2] == ("imported 5, skipped 0 already present, ignored 3 that are not"
                        " distributions, failed 0")
     assert out[-1] == "5" and "failed" not in err
-    assert registry.catalog.db["package_files"].count == 5
+    assert registry.catalog.value("SELECT count(*) FROM package_files") == 5

@@ -24,7 +24,7 @@ def package_ids(response) -> list[int]:  # type: ignore[no-untyped-def]
 
 
 def set_status(tree: Tree, package_id: int, status: str) -> None:
-    tree.registry.catalog.db["packages"].update(package_id, {"status": status})
+    tree.registry.catalog.update("packages", package_id, {"status": status})
 
 
 # -- listing a project ------------------------------------------------------------------------
@@ -432,5 +432,5 @@ def test_downloads_flush_by_themselves_after_the_interval(tree: Tree) -> None:
     tree.upload_wheel("acme/web", "pkg", "1.0")
     page = tree.app.get(API.format(project="acme/web") + "/simple/pkg/")
     tree.app.get(links(page.text)[0][0].removeprefix("http://localhost").split("#")[0])
-    row = next(tree.registry.catalog.db.query("SELECT last_downloaded_at FROM packages"))
+    row = tree.registry.catalog.rows("SELECT last_downloaded_at FROM packages")[0]
     assert row["last_downloaded_at"] is not None

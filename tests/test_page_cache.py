@@ -16,13 +16,22 @@ PAGE = API.format(project="acme/tools") + "/simple/demo/"
 
 
 def queries_for(registry: pypireg.Registry, url: str, **headers: str) -> list[str]:
-    conn = registry.catalog.db.conn
-    seen: list[str] = []
-    conn.set_trace_callback(seen.append)
+    """The queries a request runs, on whichever engine."""
+    catalog, seen = registry.catalog, []
+
+    def recorded(run):  # type: ignore[no-untyped-def]
+        def recording(sql, params=()):  # type: ignore[no-untyped-def]
+            seen.append(sql)
+            return run(sql, params)
+        return recording
+
+    for name in ("rows", "value", "tuples"):
+        setattr(catalog, name, recorded(getattr(catalog, name)))
     try:
         TestApp(registry).get(url, headers=headers)
     finally:
-        conn.set_trace_callback(None)
+        for name in ("rows", "value", "tuples"):
+            delattr(catalog, name)
     return [q for q in seen if q.lstrip().startswith("SELECT")]
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 import pypireg
 from pypireg.models import CleanupPolicy
+from pypireg.times import ago
 
 from .conftest import Env, basic
 from .test_cli import run
@@ -27,9 +29,8 @@ def publish(env: Env, project: str, *releases: tuple[str, str]) -> None:
 
 def age(env: Env, name: str, version: str, days: int) -> None:
     """Make a version look ``days`` old (uploads in a test are all seconds old)."""
-    env.registry.catalog.db.execute(
-        "UPDATE packages SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)"
-        " WHERE name = ? AND version = ?", [f"-{days} days", name, version])
+    env.registry.catalog.run("UPDATE packages SET created_at = ? WHERE name = ? AND version = ?",
+                             [ago(timedelta(days=days)), name, version])
 
 
 @pytest.mark.parametrize(("who", "status"), [

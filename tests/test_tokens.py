@@ -35,7 +35,7 @@ def past(seconds: int = 1) -> str:
 
 def expire_now(registry: pypireg.Registry, token_id: int) -> None:
     """What time passing would do: the catalog's expiry moves into the past."""
-    registry.catalog.db.execute("UPDATE tokens SET expires_at = ? WHERE id = ?",
+    registry.catalog.run("UPDATE tokens SET expires_at = ? WHERE id = ?",
                                 [past(), token_id])
 
 
@@ -69,7 +69,7 @@ def test_last_used_at_is_written_at_most_once_a_minute(registry) -> None:
     for _ in range(5):
         app.get(PRIVATE, headers=basic(secret))
     assert writes == []  # within the minute: no write
-    registry.catalog.db.execute("UPDATE tokens SET last_used_at = ?", [past(61)])
+    registry.catalog.run("UPDATE tokens SET last_used_at = ?", [past(61)])
     app.get(PRIVATE, headers=basic(secret))
     assert len(writes) == 1
 

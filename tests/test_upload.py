@@ -19,11 +19,11 @@ from .conftest import API, Env, basic, sdist_bytes, sha256, wheel_bytes, wheel_k
 
 def stored_state(env: Env) -> tuple:
     """Everything an upload could change: rows, blobs and staging leftovers."""
-    db = env.registry.catalog.db
+    catalog = env.registry.catalog
     rows = (
-        [tuple(r.values()) for r in db.query("SELECT * FROM packages ORDER BY id")],
-        [tuple(r.values()) for r in db.query("SELECT * FROM package_files ORDER BY id")],
-        [tuple(r.values()) for r in db.query("SELECT id, serial FROM projects ORDER BY id")],
+        [tuple(r.values()) for r in catalog.rows("SELECT * FROM packages ORDER BY id")],
+        [tuple(r.values()) for r in catalog.rows("SELECT * FROM package_files ORDER BY id")],
+        [tuple(r.values()) for r in catalog.rows("SELECT id, serial FROM projects ORDER BY id")],
     )
     return rows, _blobs(env), _staging(env)
 
@@ -50,7 +50,7 @@ def test_upload_creates_package_and_file(env: Env) -> None:
     )
     assert response.status_int == 201
     assert response.json == {"message": "201 Created"}
-    package = next(env.registry.catalog.db.query("SELECT * FROM packages"))
+    package = env.registry.catalog.rows("SELECT * FROM packages")[0]
     assert (package["name"], package["normalized_name"], package["version"]) == (
         "My.Pkg", "my-pkg", "1.0")
     metadata = json.loads(package["metadata"])
@@ -58,7 +58,7 @@ def test_upload_creates_package_and_file(env: Env) -> None:
     assert len(metadata["description"]) == 4000
     assert len(metadata["keywords"]) == 1024
     assert metadata["author_email"] == "dev@example.com"
-    file = next(env.registry.catalog.db.query("SELECT * FROM package_files"))
+    file = env.registry.catalog.rows("SELECT * FROM package_files")[0]
     assert file["sha256"] == sha256(data)
     assert file["md5"] == hashlib.md5(data).hexdigest()
     assert file["sha1"] == hashlib.sha1(data).hexdigest()
@@ -82,9 +82,8 @@ def test_upload_by_numeric_id_and_second_file_joins_the_version(env: Env) -> Non
     sdist = sdist_bytes("pkg", "1.0")
     env.upload(env.public.id, "pkg-1.0.tar.gz", sdist, token=env.writer,
                name="pkg", version="1.0", status=201)
-    db = env.registry.catalog.db
-    assert db["packages"].count == 1
-    assert db["package_files"].count == 2
+    assert env.registry.catalog.value("SELECT count(*) FROM packages") == 1
+    assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 2
 
 
 def test_identical_reupload_succeeds_and_changes_nothing(env: Env) -> None:
@@ -109,7 +108,7 @@ def test_identical_bytes_in_two_projects_share_one_blob(env: Env) -> None:
     env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
     env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.writer, status=201)
     assert _blobs(env) == wheel_keys("pkg", "1.0")
-    assert env.registry.catalog.db["package_files"].count == 2
+    assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 2
 
 
 def test_versions_equal_under_pep440_are_one_package(env: Env) -> None:
@@ -117,7 +116,7 @@ def test_versions_equal_under_pep440_are_one_package(env: Env) -> None:
     data = sdist_bytes("pkg", "1.0.0")
     env.upload(env.public.id, "pkg-1.0.0.tar.gz", data, token=env.writer,
                name="pkg", version="1.0.0", status=201)
-    assert env.registry.catalog.db["packages"].count == 1
+    assert env.registry.catalog.value("SELECT count(*) FROM packages") == 1
 
 
 GOOD = wheel_bytes("pkg", "1.0")
@@ -310,8 +309,8 @@ def test_storage_failure_rolls_back_row_and_blob(tmp_path) -> None:
     env = Env(pypireg.create_app(storage=storage, staging_dir=str(tmp_path)))
     response = env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer)
     assert response.status_int == 500
-    assert env.registry.catalog.db["package_files"].count == 0
-    assert env.registry.catalog.db["packages"].count == 0
+    assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 0
+    assert env.registry.catalog.value("SELECT count(*) FROM packages") == 0
     assert storage.keys() == []
     assert _staging(env) == []
     page = env.app.get(API.format(project="acme/tools") + "/simple/pkg/", status=404)
@@ -325,7 +324,7 @@ def test_failed_upload_keeps_existing_blob_of_identical_bytes(tmp_path) -> None:
     MemoryStorage.put_stream(storage, blob_key(sha256(data)), io.BytesIO(data))  # no failure
     # The file's blob exists, so the upload only stores the metadata, and that fails.
     assert env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer).status_int == 500
-    assert env.registry.catalog.db["package_files"].count == 0
+    assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 0
     # The metadata blob it made is gone; the file's, there before the upload, stays.
     assert storage.keys() == [blob_key(sha256(data))]
 

@@ -72,7 +72,7 @@ class CatalogBase:
         return self.engine.rows(sql, params)
 
     def row(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        found = self.engine.rows(sql, params)
+        found = self.rows(sql, params)
         return found[0] if found else None
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:

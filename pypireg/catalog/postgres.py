@@ -1,0 +1,151 @@
+"""The PostgreSQL engine, for several pypireg processes on several hosts: psycopg 3 with a
+connection pool (``pip install 'pypireg[postgres]'``).
+
+Writes are serialized by one transaction-scoped advisory lock, taken first in every write
+transaction, so a write decides exactly what it would decide on SQLite (whose
+``BEGIN IMMEDIATE`` is one lock too), whichever host runs it. Reads take no lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from .base import CatalogError
+
+if TYPE_CHECKING:
+    from .base import CatalogBase
+
+WRITE_LOCK = 0x70797069  # "pypi": the advisory lock every write transaction takes
+
+
+def _driver() -> tuple[Any, Any]:
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:
+        raise CatalogError("a PostgreSQL catalog needs psycopg: pip install"
+                           " 'pypireg[postgres]'") from None
+    return psycopg, psycopg_pool
+
+
+@lru_cache(maxsize=2048)
+def _sql(text: str) -> str:
+    """The catalog's ``?`` placeholders as psycopg's ``%s`` (its own ``%`` escaped)."""
+    return text.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresEngine:
+    """A PostgreSQL database at ``url`` (``postgresql://user:password@host/db``)."""
+
+    name = "postgresql"
+    like = "ILIKE"
+    greatest = "greatest"
+
+    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+        psycopg, psycopg_pool = _driver()
+        self.url = url
+        self._local = threading.local()
+        self.pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=max_connections, open=True,
+            kwargs={"autocommit": True, "prepare_threshold": None},
+        )
+        self._errors = psycopg.Error
+
+    def __str__(self) -> str:
+        return _without_password(self.url)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One transaction holding the write lock; nested calls join it."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with conn.cursor() as cursor:
+                yield cursor
+            return
+        with self.pool.connection() as conn, conn.cursor() as cursor:
+            yield cursor
+
+    # -- statements ----------------------------------------------------------------------
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._cursor() as cursor:
+            cursor.execute(_sql(sql), params)
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._cursor() as cursor:
+            cursor.execute(_sql(sql), params)
+            first = cursor.fetchone()
+            return first[0] if first else None
+
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        with self._cursor() as cursor:
+            cursor.execute(_sql(sql), params)
+            return iter(cursor.fetchall())
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._cursor() as cursor:
+            cursor.execute(_sql(sql), params)
+            return cursor.rowcount
+
+    def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._cursor() as cursor:
+            cursor.executemany(_sql(sql), list(rows))
+
+    # -- the fragments that differ -----------------------------------------------------------
+
+    def in_ids(self, column: str) -> str:
+        return f"{column} = ANY(CAST(? AS BIGINT[]))"
+
+    def ids(self, values: Iterable[int]) -> Any:
+        return [int(v) for v in values]
+
+    def nocase_equals(self, column: str) -> str:
+        return f"lower({column}) = lower(?)"
+
+    def nocase_order(self, column: str) -> str:
+        return f"lower({column})"
+
+    def unindexed(self, column: str) -> str:
+        return column  # PostgreSQL's planner keeps statistics of its own (autovacuum)
+
+    # -- schema --------------------------------------------------------------------------
+
+    def migrate(self, catalog: CatalogBase) -> None:
+        from .postgres_schema import migrate
+
+        migrate(catalog)
+
+    def refresh_statistics(self, catalog: CatalogBase, *, force: bool = False) -> bool:
+        if force:
+            catalog.run("ANALYZE")
+        return force  # otherwise autovacuum keeps them as the tables grow
+
+
+def _without_password(url: str) -> str:
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.partition("://")[2]:
+        return url
+    scheme, _, credentials = head.partition("://")
+    return f"{scheme}://{credentials.partition(':')[0]}:***@{tail}"

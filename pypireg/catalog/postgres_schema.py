@@ -1,0 +1,96 @@
+"""The catalog's tables and indexes on PostgreSQL: the same columns as on SQLite
+(:mod:`.schema`), created or completed on every open, under the write lock, so several
+processes starting at once create them once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..models import PENDING_DESTRUCTION
+from .base import CatalogError
+from .schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from .base import CatalogBase
+
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+    "CREATE TABLE IF NOT EXISTS groups (id BIGINT PRIMARY KEY, path TEXT NOT NULL,"
+    " name TEXT NOT NULL, parent_id BIGINT REFERENCES groups (id), visibility TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, deleted_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS projects (id BIGINT PRIMARY KEY, path TEXT NOT NULL,"
+    " name TEXT NOT NULL, group_id BIGINT REFERENCES groups (id), visibility TEXT NOT NULL,"
+    " serial BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL, deleted_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS packages (id BIGINT PRIMARY KEY,"
+    " project_id BIGINT NOT NULL REFERENCES projects (id), name TEXT NOT NULL,"
+    " normalized_name TEXT NOT NULL, version TEXT NOT NULL, canonical_version TEXT NOT NULL,"
+    " package_type TEXT NOT NULL, status TEXT NOT NULL, requires_python TEXT DEFAULT '',"
+    " metadata TEXT DEFAULT '{}', created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+    " last_downloaded_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS package_files (id BIGINT PRIMARY KEY,"
+    " package_id BIGINT NOT NULL REFERENCES packages (id),"
+    " project_id BIGINT NOT NULL REFERENCES projects (id), file_name TEXT NOT NULL,"
+    " size BIGINT NOT NULL, md5 TEXT NOT NULL, sha1 TEXT NOT NULL, sha256 TEXT NOT NULL,"
+    " storage_key TEXT NOT NULL, requires_python TEXT NOT NULL, status TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, metadata_sha256 TEXT, metadata_key TEXT,"
+    " yanked INTEGER NOT NULL DEFAULT 0, yanked_reason TEXT)",
+    "CREATE TABLE IF NOT EXISTS tokens (id BIGINT PRIMARY KEY, name TEXT NOT NULL,"
+    " kind TEXT NOT NULL, secret_hash TEXT NOT NULL, grants TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, expires_at TEXT, last_used_at TEXT,"
+    " revoked INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS audit_events (id BIGINT PRIMARY KEY, created_at TEXT NOT NULL,"
+    " event_name TEXT NOT NULL, author_id BIGINT, author_name TEXT NOT NULL,"
+    " author_class TEXT, ip_address TEXT, entity_type TEXT NOT NULL, entity_id BIGINT,"
+    " entity_path TEXT NOT NULL, target_type TEXT, target_id TEXT, target_details TEXT,"
+    " details TEXT DEFAULT '{}')",
+    "CREATE TABLE IF NOT EXISTS cleanup_policies ("
+    " project_id BIGINT PRIMARY KEY REFERENCES projects (id),"
+    " keep_n_duplicated_package_files TEXT NOT NULL, keep_n_latest_versions BIGINT,"
+    " older_than TEXT, include_names TEXT, exclude_names TEXT, updated_at TEXT NOT NULL)",
+)
+
+# The indexes of the SQLite schema, with lower(path) where SQLite says COLLATE NOCASE.
+_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS groups_live_path ON groups (lower(path))"
+    " WHERE deleted_at IS NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS projects_live_path ON projects (lower(path))"
+    " WHERE deleted_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS projects_by_path ON projects (lower(path) text_pattern_ops)",
+    "CREATE INDEX IF NOT EXISTS packages_by_name ON packages (project_id, normalized_name, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_created_at"
+    " ON packages (project_id, created_at, id, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_listed_name ON packages (project_id, name, id, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_version ON packages (project_id, version, id, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_type"
+    " ON packages (project_id, package_type, id, status)",
+    "CREATE INDEX IF NOT EXISTS packages_by_status ON packages (status)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS packages_live_version ON packages"
+    " (project_id, package_type, normalized_name, canonical_version)"
+    f" WHERE status != '{PENDING_DESTRUCTION}'",
+    "CREATE INDEX IF NOT EXISTS files_by_package ON package_files (package_id, status)",
+    "CREATE INDEX IF NOT EXISTS files_by_digest ON package_files (project_id, sha256)",
+    "CREATE INDEX IF NOT EXISTS files_by_key ON package_files (storage_key, status)",
+    "CREATE INDEX IF NOT EXISTS files_by_metadata_key ON package_files (metadata_key, status)",
+    "CREATE INDEX IF NOT EXISTS files_by_status ON package_files (status)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name"
+    " ON package_files (project_id, file_name) WHERE status = 'default'",
+    "CREATE UNIQUE INDEX IF NOT EXISTS tokens_secret ON tokens (secret_hash)",
+    "CREATE INDEX IF NOT EXISTS audit_by_entity ON audit_events (entity_type, entity_id, id)",
+    "CREATE INDEX IF NOT EXISTS audit_by_path ON audit_events (lower(entity_path), id)",
+    "CREATE INDEX IF NOT EXISTS audit_by_time ON audit_events (created_at, id)",
+)
+
+
+def migrate(catalog: CatalogBase) -> None:
+    """Create what is missing; refuse a catalog written by a newer pypireg."""
+    with catalog.write():
+        catalog.run(_TABLES[0])
+        found = catalog.value("SELECT value FROM meta WHERE key = 'schema_version'")
+        if found is not None and int(found) > SCHEMA_VERSION:
+            raise CatalogError(
+                f"the catalog {catalog.engine} has schema version {found}, made by a newer"
+                f" pypireg; this one reads up to version {SCHEMA_VERSION}: upgrade pypireg")
+        for statement in (*_TABLES[1:], *_INDEXES):
+            catalog.run(statement)
+        catalog.upsert("meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                       key="key")

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request
 
 from .admin import Administration
 from .auth import TokenAuth, TokenPrincipal
-from .catalog import Catalog
+from .catalog import Catalog, open_catalog
 from .downloads import DownloadTracker
 from .errors import ResourceNotFound, error_response, unauthorized
 from .limits import Limits
@@ -185,7 +185,7 @@ def create_app(
     storage: Storage | None = None,
     auth: AuthProvider | None = None,
     dispatcher: Dispatcher | None = None,
-    catalog: Catalog | None = None,
+    catalog: Catalog | str | None = None,
     max_upload_size: int | None = None,
     limits: Limits | None = None,
     realm: str = "pypireg",
@@ -202,7 +202,8 @@ def create_app(
 
     With ``data_dir``, the catalog is ``DATA/catalog.db`` and files live under
     ``DATA/files``; without it, both are in memory and vanish with the process.
-    Any of storage, auth, dispatcher and catalog can be replaced. Uploads are staged in
+    Any of storage, auth, dispatcher and catalog can be replaced; ``catalog`` may also be
+    a URL (``postgresql://user@host/db``, ``sqlite:////path/catalog.db``). Uploads are staged in
     ``staging_dir`` (default ``DATA/staging``, on the same disk as ``DATA/files`` so that
     storing a finished upload is a rename). ``last_downloaded_at`` is written at most
     once per ``download_flush_interval`` seconds.
@@ -225,6 +226,8 @@ def create_app(
     """
     if dispatcher is None:
         dispatcher = _layout(layout, project)
+    if isinstance(catalog, str):
+        catalog = open_catalog(catalog)
     if data_dir is not None:
         root = Path(data_dir)
         root.mkdir(parents=True, exist_ok=True)

@@ -172,3 +172,36 @@ def test_filesystem_storage_leaves_no_temp_file_when_a_write_fails(tmp_path) -> 
         storage.put_stream("a/b", Broken())
     assert not storage.exists("a/b")
     assert os.listdir(tmp_path / "a") == []
+
+
+def test_a_catalog_is_named_by_url(tmp_path) -> None:
+    from pypireg.catalog import open_catalog
+
+    on_disk = pypireg.create_app(catalog=f"sqlite:///{tmp_path}/named.db",
+                                 staging_dir=str(tmp_path))
+    on_disk.create_project("p", "public")
+    assert (tmp_path / "named.db").is_file() and on_disk.catalog.path == f"{tmp_path}/named.db"
+    assert open_catalog("sqlite://").path is None
+    for bad, message in (("catalog.db", "is not a URL"), ("mysql://db", "the engines are")):
+        with pytest.raises(pypireg.CatalogError, match=message):
+            open_catalog(bad)
+
+
+def test_a_postgresql_url_opens_the_postgresql_engine(postgres_server, tmp_path) -> None:
+    with postgres_server.database(postgres_server.template) as url:
+        registry = pypireg.create_app(catalog=url, staging_dir=str(tmp_path))
+        try:
+            assert registry.catalog.engine.name == "postgresql"
+            registry.create_project("p", "public")
+            assert [u.path for u in registry.list_projects()] == ["p"]
+            assert "***" not in str(registry.catalog.engine)  # no password to hide here
+        finally:
+            registry.catalog.engine.close()
+
+
+def test_a_postgresql_url_never_shows_its_password() -> None:
+    from pypireg.catalog.postgres import _without_password
+
+    assert _without_password("postgresql://app:s3cret@db.internal:5432/pypireg") == (
+        "postgresql://app:***@db.internal:5432/pypireg")
+    assert _without_password("postgresql://app@db/pypireg") == "postgresql://app@db/pypireg"

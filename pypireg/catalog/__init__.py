@@ -20,8 +20,25 @@ from .tokens import TokenQueries
 
 __all__ = [
     "DEFAULT_LISTED_STATUSES", "GROUP", "INSTANCE", "ORDER_COLUMNS", "PROJECT", "SCHEMA_VERSION",
-    "Catalog", "CatalogError", "utcnow",
+    "Catalog", "CatalogError", "open_catalog", "utcnow",
 ]
+
+
+def open_catalog(url: str) -> Catalog:
+    """The catalog a URL names: ``sqlite:///relative/catalog.db`` or
+    ``sqlite:////absolute/catalog.db`` (``sqlite://`` alone: in memory), as SQLAlchemy
+    spells them, or ``postgresql://user:password@host:port/database``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise CatalogError(f"catalog {url!r} is not a URL: use sqlite:///PATH or"
+                           " postgresql://USER@HOST/DATABASE")
+    if scheme == "sqlite":
+        return Catalog(rest[1:] if rest.startswith("/") and len(rest) > 1 else None)
+    if scheme in ("postgresql", "postgres"):
+        from .postgres import PostgresEngine
+
+        return Catalog(engine=PostgresEngine(url))
+    raise CatalogError(f"catalog {url!r}: the engines are sqlite:// and postgresql://")
 
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import multiprocessing
 import os
@@ -68,35 +69,57 @@ def test_two_registries_in_one_process_are_independent(tmp_path) -> None:
     assert second.storage.keys() == []  # type: ignore[attr-defined]
 
 
-def test_concurrent_uploads_of_one_filename_store_exactly_one(fs_env: Env) -> None:
-    """Threads race on the same filename with different bytes: one wins, the rest get 400."""
-    results: list[int] = []
-    barrier = threading.Barrier(6)
+def catalog_url(catalog: Catalog) -> str:
+    engine = catalog.engine
+    return getattr(engine, "url", None) or f"sqlite:///{catalog.path}"
+
+
+@pytest.fixture
+def shared(tmp_path, catalog) -> Env:
+    """Files on disk, and the catalog on each engine (SQLite in the data directory)."""
+    if catalog.engine.name == "sqlite":
+        (tmp_path / "data").mkdir()
+        catalog = Catalog(str(tmp_path / "data" / "catalog.db"))
+    return Env(pypireg.create_app(tmp_path / "data", catalog=catalog))
+
+
+def test_concurrent_uploads_of_one_filename_store_exactly_one(shared: Env) -> None:
+    """16 uploads of one filename at once, half of them with other bytes: one wins, the
+    identical ones get 200, the others "File already exists"."""
+    results: list[tuple[int, int]] = []
+    barrier = threading.Barrier(16)
 
     def attempt(n: int) -> None:
-        data = wheel_bytes("pkg", "1.0", payload=f"# writer {n}")
+        data = wheel_bytes("pkg", "1.0", payload=f"# writer {n % 2}")
         barrier.wait()
-        response = fs_env.upload(
-            "acme/tools", wheel_name("pkg", "1.0"), data, token=fs_env.writer,
+        response = shared.upload(
+            "acme/tools", wheel_name("pkg", "1.0"), data, token=shared.writer,
             name="pkg", version="1.0",
         )
-        results.append(response.status_int)
+        results.append((n % 2, response.status_int))
+        if response.status_int == 400:
+            assert "File already exists" in response.json["message"]
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(6)]
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(16)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == [201, 400, 400, 400, 400, 400]
-    assert fs_env.registry.catalog.value("SELECT count(*) FROM package_files") == 1
+    (winner,) = [side for side, status in results if status == 201]
+    assert sorted(status for side, status in results if side == winner) == [200] * 7 + [201]
+    assert [status for side, status in results if side != winner] == [400] * 8
+    assert shared.registry.catalog.value("SELECT count(*) FROM package_files") == 1
     # The winner's file and its metadata (the same METADATA for every contender).
-    assert len(fs_env.registry.storage.keys()) == 2  # type: ignore[attr-defined]
+    assert len(shared.registry.storage.keys()) == 2  # type: ignore[attr-defined]
+    (stored,) = shared.registry.catalog.rows("SELECT sha256, storage_key FROM package_files")
+    with shared.registry.storage.open(stored["storage_key"]) as intact:
+        assert hashlib.sha256(intact.read()).hexdigest() == stored["sha256"]
 
 
-def _upload_many(data_dir: str, token: str, worker: int, count: int) -> None:
+def _upload_many(data_dir: str, catalog: str, token: str, worker: int, count: int) -> None:
     from webtest import TestApp
 
-    app = TestApp(pypireg.create_app(data_dir))
+    app = TestApp(pypireg.create_app(data_dir, catalog=catalog))
     for n in range(count):
         version = f"{worker}.{n}"
         app.post(
@@ -108,12 +131,12 @@ def _upload_many(data_dir: str, token: str, worker: int, count: int) -> None:
         )
 
 
-def test_several_processes_share_one_data_dir(tmp_path) -> None:
-    data = tmp_path / "data"
-    env = Env(pypireg.create_app(data))
+def test_several_processes_share_one_catalog(tmp_path, shared: Env) -> None:
+    data, url = tmp_path / "data", catalog_url(shared.registry.catalog)
+    env = shared
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=_upload_many, args=(str(data), env.writer, w, 15))
+        context.Process(target=_upload_many, args=(str(data), url, env.writer, w, 15))
         for w in range(3)
     ]
     for p in workers:

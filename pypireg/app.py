@@ -31,7 +31,7 @@ from .models import READ, Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protocols import PermitsGroups
 from .routing import flat_layout, gitlab_layout
-from .storage import FileSystemStorage, MemoryStorage
+from .storage import FileSystemStorage, MemoryStorage, open_storage
 from .views import VIEWS, View
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class Registry(Administration):
 def create_app(
     data_dir: str | os.PathLike[str] | None = None,
     *,
-    storage: Storage | None = None,
+    storage: Storage | str | None = None,
     auth: AuthProvider | None = None,
     dispatcher: Dispatcher | None = None,
     catalog: Catalog | str | None = None,
@@ -202,8 +202,10 @@ def create_app(
 
     With ``data_dir``, the catalog is ``DATA/catalog.db`` and files live under
     ``DATA/files``; without it, both are in memory and vanish with the process.
-    Any of storage, auth, dispatcher and catalog can be replaced; ``catalog`` may also be
-    a URL (``postgresql://user@host/db``, ``sqlite:////path/catalog.db``). Uploads are staged in
+    Any of storage, auth, dispatcher and catalog can be replaced; ``catalog`` and
+    ``storage`` may also be URLs (``postgresql://user@host/db``, ``sqlite:////path/db``;
+    ``s3://bucket/prefix``, ``file:///path``). With both given, ``data_dir`` holds only
+    the staging of uploads. Uploads are staged in
     ``staging_dir`` (default ``DATA/staging``, on the same disk as ``DATA/files`` so that
     storing a finished upload is a rename). ``last_downloaded_at`` is written at most
     once per ``download_flush_interval`` seconds.
@@ -228,6 +230,8 @@ def create_app(
         dispatcher = _layout(layout, project)
     if isinstance(catalog, str):
         catalog = open_catalog(catalog)
+    if isinstance(storage, str):
+        storage = open_storage(storage)
     if data_dir is not None:
         root = Path(data_dir)
         root.mkdir(parents=True, exist_ok=True)

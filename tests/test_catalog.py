@@ -223,7 +223,7 @@ def test_a_postgresql_url_opens_the_postgresql_engine(postgres_server, tmp_path)
 
 
 def test_a_postgresql_url_never_shows_its_password() -> None:
-    from pypireg.catalog.postgres import _without_password
+    from pypireg.catalog.base import redacted as _without_password
 
     assert _without_password("postgresql://app:s3cret@db.internal:5432/pypireg") == (
         "postgresql://app:***@db.internal:5432/pypireg")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import pypireg
@@ -189,3 +191,28 @@ def test_a_bad_upload_size_is_refused_before_serving(tmp_path, capsys, text) -> 
     assert stopped.value.code == 2
     assert "is not a size" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_every_command_takes_a_catalog_url(postgres_server, tmp_path, capsys,
+                                           monkeypatch) -> None:
+    with postgres_server.database() as url:  # an empty database: no registry in it yet
+        data = str(tmp_path / "staging-only")
+        code, _, err = run(capsys, "token", "list", "--catalog", url, "--data", data)
+        assert code == 1 and "no registry in the catalog" in err
+        assert "pypireg init --catalog URL" in err
+        code, out, _ = run(capsys, "init", "--catalog", url, "--data", data)
+        assert code == 0 and out == [f"created an empty registry in {url}"]
+        code, out, _ = run(capsys, "init", "--catalog", url, "--data", data)
+        assert out == [f"a registry already exists in {url}; nothing changed"]
+        monkeypatch.setenv("PYPIREG_CATALOG", url)
+        code, out, _ = run(capsys, "project", "create", "tools", "--public", "--data", data)
+        assert code == 0 and out[-1] == "1"
+        code, out, _ = run(capsys, "project", "list", "--json", "--data", data)
+        assert [p["path"] for p in json.loads("\n".join(out))] == ["tools"]
+        assert not (tmp_path / "staging-only" / "catalog.db").exists()
+
+
+def test_a_catalog_url_is_shown_without_its_password(capsys, tmp_path) -> None:
+    code, _, err = run(capsys, "init", "--catalog", "mysql://app:s3cret@db/x", "--data",
+                       str(tmp_path))
+    assert code == 1 and "s3cret" not in err

@@ -9,7 +9,7 @@ and processes (gunicorn workers) share one data directory.
 from __future__ import annotations
 
 from .audit import GROUP, INSTANCE, PROJECT, AuditQueries
-from .base import CatalogError, Engine, utcnow
+from .base import CatalogError, Engine, redacted, utcnow
 from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries
 from .packages import PackageQueries
@@ -24,31 +24,45 @@ __all__ = [
 ]
 
 
-def open_catalog(url: str) -> Catalog:
+def open_catalog(url: str, *, create: bool = True) -> Catalog:
     """The catalog a URL names: ``sqlite:///relative/catalog.db`` or
     ``sqlite:////absolute/catalog.db`` (``sqlite://`` alone: in memory), as SQLAlchemy
     spells them, or ``postgresql://user:password@host:port/database``."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise CatalogError(f"catalog {url!r} is not a URL: use sqlite:///PATH or"
+        raise CatalogError(f"catalog {redacted(url)!r} is not a URL: use sqlite:///PATH or"
                            " postgresql://USER@HOST/DATABASE")
     if scheme == "sqlite":
-        return Catalog(rest[1:] if rest.startswith("/") and len(rest) > 1 else None)
+        return Catalog(rest[1:] if rest.startswith("/") and len(rest) > 1 else None,
+                       create=create)
     if scheme in ("postgresql", "postgres"):
         from .postgres import PostgresEngine
 
-        return Catalog(engine=PostgresEngine(url))
-    raise CatalogError(f"catalog {url!r}: the engines are sqlite:// and postgresql://")
+        return Catalog(engine=PostgresEngine(url), create=create)
+    raise CatalogError(f"catalog {redacted(url)!r}: the engines are sqlite:// and"
+                       " postgresql://")
 
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
               RetentionQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
-    other ``engine``. Its tables are created or migrated when it opens."""
+    other ``engine``. Its tables are created or migrated when it opens; with
+    ``create=False`` a database without them is refused (:class:`CatalogError`)."""
 
-    def __init__(self, path: str | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(self, path: str | None = None, *, engine: Engine | None = None,
+                 create: bool = True) -> None:
         super().__init__(engine or SQLiteEngine(path))
+        if not create and not self.engine.has_schema(self):
+            raise CatalogError(f"no registry in the catalog {self.engine}: create one with"
+                               " pypireg init --catalog URL")
         self.engine.migrate(self)
+
+    def close(self) -> None:
+        """Close the engine's connections (a PostgreSQL pool); SQLite's close with their
+        threads."""
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
 
     def refresh_statistics(self, *, force: bool = False) -> bool:
         """Gather the query planner's statistics once the catalog has grown (or

@@ -12,7 +12,7 @@ from ..times import utcnow
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-__all__ = ["CatalogBase", "CatalogError", "Engine", "load_json", "utcnow"]
+__all__ = ["CatalogBase", "CatalogError", "Engine", "load_json", "redacted", "utcnow"]
 
 
 class Engine(Protocol):
@@ -34,6 +34,7 @@ class Engine(Protocol):
     def nocase_equals(self, column: str) -> str: ...
     def nocase_order(self, column: str) -> str: ...
     def unindexed(self, column: str) -> str: ...
+    def has_schema(self, catalog: CatalogBase) -> bool: ...
     def migrate(self, catalog: CatalogBase) -> None: ...
     def refresh_statistics(self, catalog: CatalogBase, *, force: bool = False) -> bool: ...
 
@@ -145,3 +146,12 @@ def _stored(values: Iterable[Any]) -> list[Any]:
 
 def load_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def redacted(url: str) -> str:
+    """A URL as it may be shown: its password, if any, replaced by ``***``."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.partition("://")[2]:
+        return url
+    scheme, _, credentials = head.partition("://")
+    return f"{scheme}://{credentials.partition(':')[0]}:***@{tail}"

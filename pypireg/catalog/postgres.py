@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .base import CatalogError
+from .base import CatalogError, redacted
 
 if TYPE_CHECKING:
     from .base import CatalogBase
@@ -56,7 +56,7 @@ class PostgresEngine:
         self._errors = psycopg.Error
 
     def __str__(self) -> str:
-        return _without_password(self.url)
+        return redacted(self.url)
 
     def close(self) -> None:
         self.pool.close()
@@ -132,6 +132,9 @@ class PostgresEngine:
 
     # -- schema --------------------------------------------------------------------------
 
+    def has_schema(self, catalog: CatalogBase) -> bool:
+        return catalog.value("SELECT to_regclass('meta') IS NOT NULL") is True
+
     def migrate(self, catalog: CatalogBase) -> None:
         from .postgres_schema import migrate
 
@@ -141,11 +144,3 @@ class PostgresEngine:
         if force:
             catalog.run("ANALYZE")
         return force  # otherwise autovacuum keeps them as the tables grow
-
-
-def _without_password(url: str) -> str:
-    head, at, tail = url.rpartition("@")
-    if not at or ":" not in head.partition("://")[2]:
-        return url
-    scheme, _, credentials = head.partition("://")
-    return f"{scheme}://{credentials.partition(':')[0]}:***@{tail}"

@@ -122,6 +122,10 @@ class SQLiteEngine:
 
     # -- schema --------------------------------------------------------------------------
 
+    def has_schema(self, catalog: CatalogBase) -> bool:
+        return bool(catalog.value(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"))
+
     def migrate(self, catalog: CatalogBase) -> None:
         from .schema import migrate
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import __version__
-from ..app import create_app
 from ..auth import InvalidGrant
 from ..catalog import CatalogError
 from ..importer import import_directory
@@ -23,11 +22,12 @@ from ..limits import parse_size
 from ..maintenance import STAGING_MAX_AGE
 from ..models import CLI
 from . import namespaces, oversight, serving, tokens
-from .common import CATALOG, data_option, open_registry, plural
+from .common import data_option, has_registry, open_registry, plural, where
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.opened = []  # catalogs whose connections to close at the end
     try:
         return args.run(args)
     except (CatalogError, InvalidGrant, ValueError) as exc:
@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # flush from raising again on the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        for catalog in args.opened:
+            catalog.close()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,12 +123,11 @@ def _size(text: str) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    if (data / CATALOG).is_file():
-        print(f"a registry already exists in {data.resolve()}; nothing changed")
+    if has_registry(args):
+        print(f"a registry already exists in {where(args)}; nothing changed")
         return 0
-    create_app(data)
-    print(f"created an empty registry in {data.resolve()}")
+    open_registry(args, create=True)
+    print(f"created an empty registry in {where(args)}")
     return 0
 
 

@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 
 from ..app import CATALOG, DEFAULT_DATA, Registry, create_app
-from ..catalog import CatalogError
+from ..catalog import CatalogError, open_catalog
+from ..catalog.base import redacted
 
-__all__ = ["CATALOG", "data_option", "open_registry", "plural", "print_table"]
+__all__ = ["CATALOG", "data_option", "has_registry", "open_registry", "plural", "print_table",
+           "where"]
 
 
 
@@ -19,20 +21,50 @@ def data_option() -> argparse.ArgumentParser:
         "--data",
         default=os.environ.get("PYPIREG_DATA", DEFAULT_DATA),
         metavar="DIR",
-        help="data directory (default: $PYPIREG_DATA or ./pypireg-data)",
+        help="data directory (default: $PYPIREG_DATA or ./pypireg-data); with --catalog,"
+             " it holds only this process's staged uploads",
     )
+    data.add_argument(
+        "--catalog", default=os.environ.get("PYPIREG_CATALOG") or None, metavar="URL",
+        help="the catalog elsewhere: postgresql://USER@HOST/DB or sqlite:////PATH"
+             " (default: $PYPIREG_CATALOG, else catalog.db in --data)")
+    data.add_argument(
+        "--storage", default=os.environ.get("PYPIREG_STORAGE") or None, metavar="URL",
+        help="the files elsewhere: s3://BUCKET/PREFIX or file:///PATH (default:"
+             " $PYPIREG_STORAGE, else files/ in --data)")
     return data
 
 
-def open_registry(args: argparse.Namespace) -> Registry:
-    """The registry in ``--data``, which must exist: a mistyped path is an error, never a
-    new empty registry (only ``init`` and ``serve`` create one)."""
+def open_registry(args: argparse.Namespace, *, create: bool = False) -> Registry:
+    """The registry that ``--data`` (or ``--catalog``) names, which must exist unless
+    ``create``: a mistyped path or URL is an error, never a new empty registry (only
+    ``init`` and ``serve`` create one)."""
     data = Path(args.data)
-    if not (data / CATALOG).is_file():
+    if args.catalog:
+        catalog = open_catalog(args.catalog, create=create)
+        args.opened.append(catalog)  # main() closes it when the command is done
+        return create_app(data, catalog=catalog, storage=args.storage)
+    if not create and not (data / CATALOG).is_file():
         raise CatalogError(
             f"no registry at {data.resolve()}: check --data (or $PYPIREG_DATA), or create"
             f" one with: pypireg init --data {args.data}")
-    return create_app(data)
+    return create_app(data, storage=args.storage)
+
+
+def has_registry(args: argparse.Namespace) -> bool:
+    """Whether ``--data`` (or ``--catalog``) already holds a registry."""
+    if args.catalog:
+        try:
+            open_catalog(args.catalog, create=False).close()
+        except CatalogError:
+            return False
+        return True
+    return (Path(args.data) / CATALOG).is_file()
+
+
+def where(args: argparse.Namespace) -> str:
+    """Where the registry's catalog is, for messages (without a password)."""
+    return redacted(args.catalog) if args.catalog else str(Path(args.data).resolve())
 
 
 def plural(count: int, noun: str) -> str:

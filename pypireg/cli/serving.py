@@ -6,15 +6,15 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .. import __version__
 from ..app import create_app, mount, normal_prefix
+from ..catalog import open_catalog
 from ..models import CLI
-from .common import CATALOG
+from .common import has_registry, where
 
 
 class Stop(Exception):
@@ -36,13 +36,16 @@ class PlainRequestLog(WSGIRequestHandler):
 
 
 def run(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    fresh = not (data / CATALOG).exists()
+    fresh = not has_registry(args)
     flat = args.layout == "flat"
     if flat and not args.project:
         print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
         return 2
-    registry = create_app(args.data, layout=args.layout, project=args.project,
+    catalog = open_catalog(args.catalog) if args.catalog else None
+    if catalog is not None:
+        args.opened.append(catalog)
+    registry = create_app(args.data, catalog=catalog, storage=args.storage,
+                          layout=args.layout, project=args.project,
                           upstream=args.upstream, trusted_hosts=args.trusted_hosts,
                           max_upload_size=args.max_upload_size)
     if flat and registry.catalog.project(args.project) is None:
@@ -53,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
                          request_handler=PlainRequestLog)
     base = f"http://{_url_host(args.host)}:{server.server_port}{prefix}"
     if fresh:
-        print(f"created an empty registry in {data.resolve()}")
+        print(f"created an empty registry in {where(args)}")
         if not flat:
             print(f"  next: pypireg project create NAME --public --data {args.data}")
-    print(f"pypireg {__version__} serving {data.resolve()} at {base}")
+    print(f"pypireg {__version__} serving {where(args)} at {base}")
     if flat:
         print(f"  pip/uv index: {base}/simple/")
         print(f"  twine upload: {base}/")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .app import CATALOG, DEFAULT_DATA, create_app, mount, normal_prefix
+from .catalog import CatalogError, open_catalog
 from .limits import as_id
 
 if TYPE_CHECKING:
@@ -37,7 +38,14 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     path would otherwise serve a new, empty registry.
     """
     data = Path(environ.get("PYPIREG_DATA") or DEFAULT_DATA)
-    if not (data / CATALOG).is_file():
+    catalog_url = environ.get("PYPIREG_CATALOG") or None
+    catalog = None
+    if catalog_url:
+        try:
+            catalog = open_catalog(catalog_url, create=False)
+        except CatalogError as exc:
+            raise ConfigError(f"PYPIREG_CATALOG: {exc}") from None
+    elif not (data / CATALOG).is_file():
         raise ConfigError(
             f"no registry at {data.resolve()}: check PYPIREG_DATA, or create one with:"
             f" pypireg init --data {data}")
@@ -46,7 +54,9 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     hosts = [h.strip() for h in environ.get("PYPIREG_TRUSTED_HOSTS", "").split(",")]
     trusted_hosts = [h for h in hosts if h] or None
     try:
-        registry = create_app(data, trusted_hosts=trusted_hosts, max_upload_size=max_upload_size)
+        registry = create_app(data, catalog=catalog,
+                              storage=environ.get("PYPIREG_STORAGE") or None,
+                              trusted_hosts=trusted_hosts, max_upload_size=max_upload_size)
     except ValueError as exc:  # the only ValueError these arguments can raise
         raise ConfigError(f"PYPIREG_TRUSTED_HOSTS: {exc}") from None
     app = mount(registry, normal_prefix(environ.get("PYPIREG_PREFIX", DEFAULT_PREFIX)))

@@ -153,3 +153,17 @@ def test_application_is_built_from_os_environ_on_first_use(data, monkeypatch) ->
         vars(pypireg.wsgi).pop("application", None)
     with pytest.raises(AttributeError):
         pypireg.wsgi.nothing  # noqa: B018
+
+
+def test_the_catalog_may_be_elsewhere(postgres_server, tmp_path) -> None:
+    with postgres_server.database() as empty, pytest.raises(
+            ConfigError, match="PYPIREG_CATALOG: no registry in the catalog"):
+        from_environ({"PYPIREG_CATALOG": empty, "PYPIREG_DATA": str(tmp_path)})
+    with postgres_server.database(postgres_server.template) as url:
+        app = from_environ({"PYPIREG_CATALOG": url, "PYPIREG_DATA": str(tmp_path),
+                            "PYPIREG_STORAGE": f"file://{tmp_path}/blobs"})
+        try:
+            TestApp(app).get("/api/v4/projects/nope/packages/pypi/simple/", status=404)
+            assert not (tmp_path / "catalog.db").exists()
+        finally:
+            app.mounts["/api/v4"].catalog.close()  # type: ignore[attr-defined]

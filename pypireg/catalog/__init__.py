@@ -53,6 +53,7 @@ class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, Au
                  create: bool = True) -> None:
         super().__init__(engine or SQLiteEngine(path))
         if not create and not self.engine.has_schema(self):
+            self.close()
             raise CatalogError(f"no registry in the catalog {self.engine}: create one with"
                                " pypireg init --catalog URL")
         self.engine.migrate(self)

@@ -20,6 +20,7 @@ from ..catalog import CatalogError
 from ..importer import import_directory
 from ..limits import parse_size
 from ..maintenance import STAGING_MAX_AGE
+from ..migration import migrate_registry
 from ..models import CLI
 from . import namespaces, oversight, serving, tokens
 from .common import data_option, has_registry, open_registry, plural, where
@@ -106,6 +107,17 @@ def _parser() -> argparse.ArgumentParser:
                                  help="why, shown to installers (optional, as in PEP 592)")
         command.set_defaults(run=_yank, yanked=action == "yank")
 
+    migrate = commands.add_parser(
+        "migrate", parents=[data],
+        help="copy a whole registry into this one (--data, or --catalog and --storage),"
+             " checking every file's sha256; running it again copies nothing new")
+    source = migrate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-data", metavar="DIR", help="the registry in this data directory")
+    source.add_argument("--from-catalog", metavar="URL", help="the registry in this catalog")
+    migrate.add_argument("--from-storage", metavar="URL",
+                         help="the files of --from-catalog (default: files/ in --from-data)")
+    migrate.set_defaults(run=_migrate)
+
     gc = commands.add_parser(
         "gc", parents=[data],
         help="purge deleted packages, unreferenced blobs and abandoned uploads")
@@ -190,6 +202,20 @@ def _yank(args: argparse.Namespace) -> int:
               f" {'was already yanked' if args.yanked else 'is not yanked'}"
               f"{' with that reason' if args.yanked and args.reason else ''}")
     print(changed)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    if args.from_catalog and not args.from_storage:
+        raise ValueError("--from-catalog needs --from-storage: where its files are")
+    origin = argparse.Namespace(data=args.from_data or args.data, catalog=args.from_catalog,
+                                storage=args.from_storage, opened=args.opened)
+    source = open_registry(origin)
+    target = open_registry(args, create=True)
+    print(f"copying {where(origin)} into {where(args)}", file=sys.stderr)
+    report = migrate_registry(source, target, ProgressBar(sys.stderr))
+    print(report)
+    print(sum(report.rows.values()))
     return 0
 
 

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import dists
@@ -17,6 +18,7 @@ from .forms import STAGING_PREFIX
 from .limits import DEFAULT_LIMITS
 from .protocols import ListsKeys, SweepsLeftovers
 from .storage import blob_key
+from .times import stamp
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -52,13 +54,14 @@ class GarbageReport:
     leftovers: int = 0  # temporary files of storage writes a crash interrupted
     metadata: int = 0  # files given their core metadata (PEP 658) after the fact
     namespaces: int = 0  # deleted groups and projects removed for good
+    reservations: int = 0  # blob reservations of uploads a crash interrupted
     cleaned: int = 0  # versions cleanup policies removed (Registry.collect_garbage)
     orphans_checked: bool = True
 
     @property
     def total(self) -> int:
         return (self.packages + self.files + self.blobs + self.staging_files + self.leftovers
-                + self.metadata + self.namespaces + self.cleaned)
+                + self.metadata + self.namespaces + self.cleaned + self.reservations)
 
     def __str__(self) -> str:
         text = f"cleanup policies removed {_n(self.cleaned, 'version')}; " if self.cleaned else ""
@@ -69,6 +72,9 @@ class GarbageReport:
             removed = _n(self.namespaces, "deleted group or project",
                          "deleted groups and projects")
             text += f"; removed {removed}"
+        if self.reservations:
+            text += (f"; dropped {_n(self.reservations, 'reservation')} of interrupted"
+                     " uploads")
         if self.leftovers:
             text += f"; removed {_n(self.leftovers, 'temporary file')} of interrupted writes"
         if self.metadata:
@@ -92,6 +98,9 @@ def collect_garbage(
     report.packages, report.files, keys = catalog.purge_destroyed()
     report.blobs += release_blobs(catalog, storage, keys)
     report.namespaces = catalog.purge_deleted_namespaces()
+    # Before the sweep, so that what an interrupted upload stored goes with it.
+    report.reservations = catalog.purge_stale_reservations(
+        stamp(datetime.fromtimestamp(time.time() - staging_max_age, timezone.utc)))
     if isinstance(storage, ListsKeys):
         referenced = catalog.referenced_keys()
         for key in storage.keys():  # noqa: SIM118 - the ListsKeys method, not a dict

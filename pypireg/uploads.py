@@ -87,31 +87,40 @@ def commit_file(
     core_metadata: bytes | None = None,
     actor: Actor = HOST,
 ) -> tuple[PackageFile, bool]:
-    """Record a checked file and store its bytes with ``put(key)``, together.
+    """Store a checked file's bytes with ``put(key)``, then record it.
 
-    ``core_metadata`` (PEP 658) is stored beside it as a blob of its own. Returns
+    The blobs are reserved first, stored without holding the catalog's write lock (a large
+    upload to S3 keeps no other writer waiting), and the row commits last, so a crash
+    leaves at most an unreferenced blob for gc (:mod:`pypireg.catalog.blobs`).
+    ``core_metadata`` (PEP 658) is stored beside the file as a blob of its own. Returns
     ``(file, created)``; ``created`` is False when the identical file was already there.
     Raises :class:`FileConflict` when other bytes have the name. A new file is recorded
-    in the audit log as published by ``actor``, in the same transaction.
+    in the audit log as published by ``actor``, in the row's transaction.
     """
     key = blob_key(digests["sha256"])
-    blobs: list[str] = []  # created by this call, removed again if it fails
     extra: dict[str, Any] = {"metadata_sha256": "", "metadata_key": None}
     if core_metadata is not None:
         metadata_sha256 = hashlib.sha256(core_metadata).hexdigest()
         extra = {"metadata_sha256": metadata_sha256, "metadata_key": blob_key(metadata_sha256)}
+    with catalog.write():
+        stored = _stored_already(catalog, project, identity, digests)
+        if stored is not None:
+            return stored, False
+        reservations = catalog.reserve_blobs(k for k in (key, extra["metadata_key"]) if k)
+    created: list[str] = []  # blobs this call stored
     try:
+        if not storage.exists(key):
+            created.append(key)  # before the call: a failing put may leave bytes behind
+            put(key)
+        metadata_key = extra["metadata_key"]
+        if metadata_key and not storage.exists(metadata_key):
+            created.append(metadata_key)
+            storage.put_stream(metadata_key, io.BytesIO(core_metadata))  # type: ignore[arg-type]
         with catalog.write():
-            if catalog.project(project.id) is None:  # deleted while the body arrived
-                raise CatalogError(f"project {project.path!r} was deleted")
-            existing = catalog.live_file_named(project.id, identity.file_name)
-            if existing is not None:
-                if existing.sha256 == digests["sha256"]:
-                    return existing, False
-                raise FileConflict(
-                    f"File already exists: {identity.file_name!r} is stored with other"
-                    " contents; upload a new version instead"
-                )
+            catalog.release_reservations(reservations)
+            stored = _stored_already(catalog, project, identity, digests)  # won meanwhile?
+            if stored is not None:
+                return stored, False
             package, package_file = catalog.add_file(
                 project.id,
                 name=identity.name,
@@ -128,19 +137,31 @@ def commit_file(
                 target_details=package_file.file_name,
                 details={"name": package.name, "version": package.version,
                          "sha256": package_file.sha256, "size": package_file.size})
-            # Inside the write lock: nobody can reference or delete these blobs meanwhile.
-            if not storage.exists(key):
-                blobs.append(key)  # before the call: a failing put may leave bytes behind
-                put(key)
-            metadata_key = extra["metadata_key"]
-            if metadata_key and not storage.exists(metadata_key):
-                blobs.append(metadata_key)
-                storage.put_stream(metadata_key, io.BytesIO(core_metadata))  # type: ignore[arg-type]
     except BaseException:
-        for blob in blobs:
-            storage.delete(blob)
+        with catalog.write():
+            catalog.release_reservations(reservations)
+            # Whoever leaves a blob last removes it: an upload of the same bytes that
+            # failed too may have stored it, counting on this one's reservation.
+            for blob in {key, *created}:
+                if not catalog.key_in_use(blob) and storage.exists(blob):
+                    storage.delete(blob)
         raise
     return package_file, True
+
+
+def _stored_already(catalog: Catalog, project: Project, identity: dists.DistIdentity,
+                    digests: dict[str, Any]) -> PackageFile | None:
+    """The identical file, if the project holds it; a conflict if other bytes have the
+    name, or the project is gone. Call inside ``write()``."""
+    if catalog.project(project.id) is None:  # deleted while the body arrived
+        raise CatalogError(f"project {project.path!r} was deleted")
+    existing = catalog.live_file_named(project.id, identity.file_name)
+    if existing is None:
+        return None
+    if existing.sha256 == digests["sha256"]:
+        return existing
+    raise FileConflict(f"File already exists: {identity.file_name!r} is stored with other"
+                       " contents; upload a new version instead")
 
 
 def _check_digest(fields: MultiDict[str, str], field: str, shape: Any, actual: str) -> None:

@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -14,7 +15,7 @@ import pypireg
 from pypireg.cli import main
 from pypireg.storage import blob_key
 
-from .conftest import Tree, sha256, wheel_bytes, wheel_keys, wheel_name
+from .conftest import API, Env, Tree, sha256, wheel_bytes, wheel_keys, wheel_name
 
 
 def fs_tree(tmp_path) -> Tree:
@@ -215,3 +216,50 @@ def test_a_crash_at_any_moment_leaves_nothing_after_gc(tmp_path, moment: str) ->
     assert len(stored) == len(expected)  # no temporary files either
     assert os.listdir(data / "staging") == []
     assert reopened.catalog.value("SELECT count(*) FROM package_files") == len(expected) // 2
+
+
+class GatedStorage(pypireg.MemoryStorage):
+    """Holds each put until the test lets it finish, to look at an upload in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.storing, self.proceed = threading.Event(), threading.Event()
+
+    def put_file(self, key: str, path: str) -> None:
+        super().put_file(key, path)
+        self.storing.set()
+        assert self.proceed.wait(30), "the test never let the upload finish"
+
+
+def test_an_upload_stores_its_file_without_holding_the_write_lock(tmp_path, catalog) -> None:
+    """While an upload's bytes are being stored, other writes go on, and neither a delete
+    nor gc removes the blob it is about to commit."""
+    storage = GatedStorage()
+    env = Env(pypireg.create_app(catalog=catalog, storage=storage, staging_dir=str(tmp_path)))
+    answers: list[int] = []
+    upload = threading.Thread(target=lambda: answers.append(env.upload_wheel(
+        "acme/tools", "pkg", "1.0", token=env.writer).status_int))
+    upload.start()
+    try:
+        assert storage.storing.wait(30)
+        env.registry.create_project("acme/meanwhile", "public")  # a write, while it stores
+        report = env.registry.collect_garbage(staging_max_age=3600)
+        assert report.blobs == 0  # the reserved blob is not an orphan
+        assert len(storage.keys()) == 1
+    finally:
+        storage.proceed.set()
+        upload.join()
+    assert answers == [201]
+    assert env.app.get(API.format(project="acme/tools") + "/simple/pkg/").status_int == 200
+
+
+def test_gc_frees_what_an_interrupted_upload_reserved_once_stale(tmp_path) -> None:
+    registry = pypireg.create_app(tmp_path / "data")
+    key = "sha256/" + "ab/cd/" + "abcd" * 16
+    registry.catalog.reserve_blobs([key])  # an upload that crashed after storing its blob
+    registry.storage.put_stream(key, io.BytesIO(b"orphan"))
+    assert registry.collect_garbage().blobs == 0  # still within the grace period
+    report = registry.collect_garbage(staging_max_age=0)
+    assert (report.reservations, report.blobs) == (1, 1)
+    assert "dropped 1 reservation of interrupted uploads" in str(report)
+    assert not registry.storage.exists(key)

@@ -295,13 +295,17 @@ def test_unknown_project_is_404(env: Env) -> None:
 class FailingStorage(MemoryStorage):
     """Stores each blob, then fails, as a disk filling up during fsync would."""
 
+    fail = True
+
     def put_file(self, key: str, path: str) -> None:
         super().put_file(key, path)
-        raise OSError("disk full")
+        if self.fail:
+            raise OSError("disk full")
 
     def put_stream(self, key, stream) -> None:  # type: ignore[no-untyped-def]
         super().put_stream(key, stream)
-        raise OSError("disk full")
+        if self.fail:
+            raise OSError("disk full")
 
 
 def test_storage_failure_rolls_back_row_and_blob(tmp_path) -> None:
@@ -317,16 +321,32 @@ def test_storage_failure_rolls_back_row_and_blob(tmp_path) -> None:
     assert page.json == {"message": "404 Package Not Found"}
 
 
-def test_failed_upload_keeps_existing_blob_of_identical_bytes(tmp_path) -> None:
+def test_failed_upload_keeps_a_blob_another_file_uses(tmp_path) -> None:
+    storage = FailingStorage()
+    env = Env(pypireg.create_app(storage=storage, staging_dir=str(tmp_path)))
+    data = wheel_bytes("pkg", "1.0")
+    storage.fail = False
+    env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.writer, status=201)
+    metadata_key = env.registry.catalog.value("SELECT metadata_key FROM package_files")
+    storage.delete(metadata_key)  # so that the next upload has a blob to store, and it fails
+    storage.fail = True
+    # The file's blob exists (the other project's), so the upload only stores the
+    # metadata, and that fails.
+    assert env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer).status_int == 500
+    assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 1
+    # Both kept: the other file's row names the file's blob and the metadata's.
+    assert sorted(storage.keys()) == sorted([blob_key(sha256(data)), metadata_key])
+
+
+def test_failed_upload_leaves_no_blob_that_nothing_uses(tmp_path) -> None:
     storage = FailingStorage()
     env = Env(pypireg.create_app(storage=storage, staging_dir=str(tmp_path)))
     data = wheel_bytes("pkg", "1.0")
     MemoryStorage.put_stream(storage, blob_key(sha256(data)), io.BytesIO(data))  # no failure
-    # The file's blob exists, so the upload only stores the metadata, and that fails.
     assert env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer).status_int == 500
     assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 0
-    # The metadata blob it made is gone; the file's, there before the upload, stays.
-    assert storage.keys() == [blob_key(sha256(data))]
+    # The metadata blob it made is gone, and so is the file's, which nothing used.
+    assert storage.keys() == []
 
 
 def test_upload_to_filesystem_storage_moves_the_staged_file(fs_env: Env) -> None:

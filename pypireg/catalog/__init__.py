@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .audit import GROUP, INSTANCE, PROJECT, AuditQueries
 from .base import CatalogError, Engine, redacted, utcnow
+from .blobs import BlobQueries
 from .copying import CopyQueries
 from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries
@@ -45,7 +46,7 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
-              RetentionQueries, CopyQueries):
+              RetentionQueries, CopyQueries, BlobQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""

@@ -278,22 +278,7 @@ class PackageQueries(CatalogBase):
             return f"{table}project_id = ?", ids
         return self.in_ids(f"{table}project_id"), [self.ids(ids)]
 
-    # -- storage bookkeeping ------------------------------------------------------------------
-
-    def key_in_use(self, storage_key: str, *, live_only: bool = False) -> bool:
-        """Whether a file row points at a blob, as file or as metadata (only live rows,
-        with ``live_only``)."""
-        status = " AND status = 'default'" if live_only else ""
-        for column in ("storage_key", "metadata_key"):
-            if self.value(f"SELECT 1 FROM package_files WHERE {column} = ?{status} LIMIT 1",
-                          [storage_key]):
-                return True
-        return False
-
-    def referenced_keys(self) -> set[str]:
-        return {row["key"] for row in self.rows(
-            "SELECT storage_key AS key FROM package_files UNION"
-            " SELECT metadata_key FROM package_files WHERE metadata_key IS NOT NULL")}
+    # -- storage bookkeeping (see also .blobs) --------------------------------------------
 
     def purge_destroyed(self) -> tuple[int, int, set[str]]:
         """Delete soft-deleted rows for good: ``(packages, files, their storage keys)``."""

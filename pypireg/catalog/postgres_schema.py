@@ -43,6 +43,8 @@ _TABLES = (
     " author_class TEXT, ip_address TEXT, entity_type TEXT NOT NULL, entity_id BIGINT,"
     " entity_path TEXT NOT NULL, target_type TEXT, target_id TEXT, target_details TEXT,"
     " details TEXT DEFAULT '{}')",
+    "CREATE TABLE IF NOT EXISTS blob_reservations (id BIGINT PRIMARY KEY,"
+    " storage_key TEXT NOT NULL, created_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS cleanup_policies ("
     " project_id BIGINT PRIMARY KEY REFERENCES projects (id),"
     " keep_n_duplicated_package_files TEXT NOT NULL, keep_n_latest_versions BIGINT,"
@@ -75,6 +77,7 @@ _INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name"
     " ON package_files (project_id, file_name) WHERE status = 'default'",
     "CREATE UNIQUE INDEX IF NOT EXISTS tokens_secret ON tokens (secret_hash)",
+    "CREATE INDEX IF NOT EXISTS reservations_by_key ON blob_reservations (storage_key)",
     "CREATE INDEX IF NOT EXISTS audit_by_entity ON audit_events (entity_type, entity_id, id)",
     "CREATE INDEX IF NOT EXISTS audit_by_path ON audit_events (lower(entity_path), id)",
     "CREATE INDEX IF NOT EXISTS audit_by_time ON audit_events (created_at, id)",

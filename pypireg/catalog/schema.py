@@ -10,7 +10,7 @@ from .base import CatalogError
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Columns added after version 1, created on older catalogs when they open.
 _ADDED_FILE_COLUMNS = {
@@ -60,6 +60,7 @@ _INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name"
     " ON package_files (project_id, file_name) WHERE status = 'default'",
     "CREATE UNIQUE INDEX IF NOT EXISTS tokens_secret ON tokens (secret_hash)",
+    "CREATE INDEX IF NOT EXISTS reservations_by_key ON blob_reservations (storage_key)",
     "CREATE INDEX IF NOT EXISTS audit_by_entity ON audit_events (entity_type, entity_id, id)",
     "CREATE INDEX IF NOT EXISTS audit_by_path ON audit_events (entity_path COLLATE NOCASE, id)",
     "CREATE INDEX IF NOT EXISTS audit_by_time ON audit_events (created_at, id)",
@@ -129,6 +130,10 @@ def migrate(catalog: CatalogBase) -> None:
                                "entity_path"},
             defaults={"details": "{}"}, if_not_exists=True,
         )
+        # Uploads in flight (schema 5): see .blobs.
+        db["blob_reservations"].create(
+            {"id": int, "storage_key": str, "created_at": str}, pk="id",
+            not_null={"storage_key", "created_at"}, if_not_exists=True)
         db["cleanup_policies"].create(
             {"project_id": int, "keep_n_duplicated_package_files": str,
              "keep_n_latest_versions": int, "older_than": str, "include_names": str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import mimetypes
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from .keys import check_key
@@ -22,15 +22,16 @@ _MISSING = {"NoSuchKey", "NotFound", "404"}  # HEAD answers carry no body, only 
 _READ_ALL_PIECE = MiB
 
 
-def _boto3() -> Any:
+def _boto3() -> tuple[Any, Any]:
     try:
         import boto3
         import boto3.s3.transfer
+        import botocore.config
     except ImportError:
         raise ImportError(
             "S3Storage needs boto3, which is not installed: pip install 'pypireg[s3]'"
         ) from None
-    return boto3
+    return boto3, botocore
 
 
 def _is_missing(error: Exception) -> bool:
@@ -42,8 +43,8 @@ class S3Storage:
 
     The client comes from the standard AWS settings (environment variables such as
     ``AWS_ENDPOINT_URL`` and ``AWS_REGION``, the shared config and credentials files,
-    instance roles) unless ``client`` is given. Files above ``multipart_threshold`` bytes
-    go up in parts of ``multipart_chunksize``, read from disk as they are sent. With
+    instance roles) unless ``client`` is given. Files of ``multipart_threshold`` bytes or
+    more go up in parts of ``multipart_chunksize``, read from disk as they are sent. With
     ``presign_downloads``, downloads are redirects to URLs valid for ``presign_expiry``
     seconds, so the bytes never pass through the registry.
 
@@ -64,11 +65,13 @@ class S3Storage:
         multipart_threshold: int = 8 * MiB,
         multipart_chunksize: int = 8 * MiB,
     ) -> None:
-        boto3 = _boto3()
+        boto3, botocore = _boto3()
         if client is not None and (endpoint_url or region_name):
             raise TypeError("pass endpoint_url and region_name to the client you pass, not here")
         if client is None:
-            options: dict[str, Any] = {}
+            # SigV4 everywhere: botocore would presign with the deprecated SigV2 in us-east-1.
+            options: dict[str, Any] = {
+                "config": botocore.config.Config(signature_version="s3v4")}
             if endpoint_url:  # otherwise boto3 reads AWS_ENDPOINT_URL and the config itself
                 options["endpoint_url"] = endpoint_url
             if region_name:
@@ -88,6 +91,8 @@ class S3Storage:
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
+        if "@" in parts.netloc or ":" in parts.netloc:
+            raise ValueError("credentials come from the AWS settings, never from the URL")
         return cls(parts.netloc, parts.path, **options)
 
     def __repr__(self) -> str:
@@ -118,7 +123,7 @@ class S3Storage:
             if _is_missing(exc):
                 raise KeyError(key) from None
             raise
-        return S3File(self.client, self.bucket, name, response)
+        return cast("IO[bytes]", S3File(self.client, self.bucket, name, response))
 
     def delete(self, key: str) -> None:
         from botocore.exceptions import ClientError
@@ -198,8 +203,9 @@ class S3Storage:
         from werkzeug.utils import redirect
 
         mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        # The method is part of the signature: a HEAD that follows the redirect needs its own.
         url = self.client.generate_presigned_url(
-            "get_object",
+            "head_object" if request.method == "HEAD" else "get_object",
             Params={
                 "Bucket": self.bucket, "Key": self.name(key),
                 "ResponseContentDisposition": dump_options_header(
@@ -257,7 +263,7 @@ class S3File(io.RawIOBase):
         if self._body is None:
             self._body = self._client.get_object(
                 Bucket=self._bucket, Key=self.name, Range=f"bytes={self._position}-")["Body"]
-        count = self._body.readinto(buffer)
+        count: int = self._body.readinto(buffer)
         self._position += count
         return count
 

@@ -228,3 +228,56 @@ def test_a_postgresql_url_never_shows_its_password() -> None:
     assert _without_password("postgresql://app:s3cret@db.internal:5432/pypireg") == (
         "postgresql://app:***@db.internal:5432/pypireg")
     assert _without_password("postgresql://app@db/pypireg") == "postgresql://app@db/pypireg"
+
+
+def test_processes_starting_at_once_create_the_postgresql_schema_once(postgres_server
+                                                                      ) -> None:
+    from pypireg.catalog.postgres import PostgresEngine
+
+    with postgres_server.database() as url:  # empty: the first opens create the tables
+        barrier, catalogs, errors = threading.Barrier(4), [], []
+
+        def open_one() -> None:
+            barrier.wait()
+            try:
+                catalogs.append(Catalog(engine=PostgresEngine(url, max_connections=2)))
+            except Exception as exc:  # noqa: BLE001 - the test reports any
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_one) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        try:
+            assert errors == [] and len(catalogs) == 4
+            catalogs[0].create_project("p", "public")
+            assert [p.path for p in catalogs[3].project_usage()] == ["p"]
+        finally:
+            for catalog in catalogs:
+                catalog.close()
+
+
+def test_a_postgresql_catalog_from_a_newer_pypireg_is_refused(postgres_server) -> None:
+    from pypireg.catalog.postgres import PostgresEngine
+
+    with postgres_server.database(postgres_server.template) as url:
+        first = Catalog(engine=PostgresEngine(url))
+        first.run("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        first.close()
+        engine = PostgresEngine(url)
+        try:
+            with pytest.raises(CatalogError, match="schema version 99, made by a newer"):
+                Catalog(engine=engine)
+        finally:
+            engine.close()
+
+
+def test_a_missing_driver_names_the_extra_to_install(monkeypatch) -> None:
+    import sys
+
+    from pypireg.catalog import open_catalog
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(CatalogError, match=r"pip install 'pypireg\[postgres\]'"):
+        open_catalog("postgresql://nobody@127.0.0.1:1/none")

@@ -134,6 +134,10 @@ def test_from_url_takes_bucket_and_prefix(aws) -> None:
     for url in ("s3:///prefix", "https://my-bucket/prefix", "s3://my-bucket/p?x=1"):
         with pytest.raises(ValueError, match="s3://bucket/prefix"):
             S3Storage.from_url(url)
+    minio = S3Storage.from_url("s3://my-bucket/p?endpoint_url=http://127.0.0.1:9&region=eu-1"
+                               "&presign_downloads=1")
+    assert minio.client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert minio.client.meta.region_name == "eu-1" and minio.presign_downloads is True
     with pytest.raises(ValueError, match="AWS settings"):
         S3Storage.from_url("s3://key:secret@my-bucket/prefix")
 

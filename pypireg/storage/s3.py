@@ -10,7 +10,7 @@ import io
 import mimetypes
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from .keys import check_key
 
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 MiB = 1024 * 1024
 _MISSING = {"NoSuchKey", "NotFound", "404"}  # HEAD answers carry no body, only the status
 _READ_ALL_PIECE = MiB
+# What an s3:// URL's query may set, by the constructor argument it sets.
+_URL_OPTIONS = {"endpoint_url": "endpoint_url", "region": "region_name",
+                "presign_downloads": "presign_downloads"}
 
 
 def _boto3() -> tuple[Any, Any]:
@@ -87,12 +90,20 @@ class S3Storage:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> S3Storage:
-        """``s3://bucket`` or ``s3://bucket/some/prefix``; options as for the constructor."""
+        """``s3://bucket`` or ``s3://bucket/some/prefix``, optionally with the settings of an
+        S3-compatible store in the query: ``?endpoint_url=http://minio:9000&region=eu-1``
+        (and ``presign_downloads=1``); other options as for the constructor."""
         parts = urlsplit(url)
-        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        if parts.scheme != "s3" or not parts.netloc or parts.fragment:
             raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
         if "@" in parts.netloc or ":" in parts.netloc:
             raise ValueError("credentials come from the AWS settings, never from the URL")
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name not in _URL_OPTIONS:
+                raise ValueError(f"{url!r}: the s3://bucket/prefix URL takes"
+                                 f" {', '.join(_URL_OPTIONS)}, not {name!r}")
+            options.setdefault(_URL_OPTIONS[name], value if name != "presign_downloads"
+                               else value.lower() in ("1", "true", "yes"))
         return cls(parts.netloc, parts.path, **options)
 
     def __repr__(self) -> str:

@@ -4,10 +4,11 @@ processes starting at once create them once."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from ..models import PENDING_DESTRUCTION
 from .base import CatalogError
+from .schema import INDEXES as SQLITE_INDEXES
 from .schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -51,36 +52,12 @@ _TABLES = (
     " older_than TEXT, include_names TEXT, exclude_names TEXT, updated_at TEXT NOT NULL)",
 )
 
-# The indexes of the SQLite schema, with lower(path) where SQLite says COLLATE NOCASE.
+# SQLite's indexes (one list, so the engines never drift apart), with lower(column) where
+# SQLite says COLLATE NOCASE; and one for the path prefixes a group's queries look up.
+_NOCASE = re.compile(r"(\w+) COLLATE NOCASE")
 _INDEXES = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS groups_live_path ON groups (lower(path))"
-    " WHERE deleted_at IS NULL",
-    "CREATE UNIQUE INDEX IF NOT EXISTS projects_live_path ON projects (lower(path))"
-    " WHERE deleted_at IS NULL",
+    *(_NOCASE.sub(r"lower(\1)", sql) for sql in SQLITE_INDEXES if not sql.startswith("DROP ")),
     "CREATE INDEX IF NOT EXISTS projects_by_path ON projects (lower(path) text_pattern_ops)",
-    "CREATE INDEX IF NOT EXISTS packages_by_name ON packages (project_id, normalized_name, status)",
-    "CREATE INDEX IF NOT EXISTS packages_by_created_at"
-    " ON packages (project_id, created_at, id, status)",
-    "CREATE INDEX IF NOT EXISTS packages_by_listed_name ON packages (project_id, name, id, status)",
-    "CREATE INDEX IF NOT EXISTS packages_by_version ON packages (project_id, version, id, status)",
-    "CREATE INDEX IF NOT EXISTS packages_by_type"
-    " ON packages (project_id, package_type, id, status)",
-    "CREATE INDEX IF NOT EXISTS packages_by_status ON packages (status)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS packages_live_version ON packages"
-    " (project_id, package_type, normalized_name, canonical_version)"
-    f" WHERE status != '{PENDING_DESTRUCTION}'",
-    "CREATE INDEX IF NOT EXISTS files_by_package ON package_files (package_id, status)",
-    "CREATE INDEX IF NOT EXISTS files_by_digest ON package_files (project_id, sha256)",
-    "CREATE INDEX IF NOT EXISTS files_by_key ON package_files (storage_key, status)",
-    "CREATE INDEX IF NOT EXISTS files_by_metadata_key ON package_files (metadata_key, status)",
-    "CREATE INDEX IF NOT EXISTS files_by_status ON package_files (status)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name"
-    " ON package_files (project_id, file_name) WHERE status = 'default'",
-    "CREATE UNIQUE INDEX IF NOT EXISTS tokens_secret ON tokens (secret_hash)",
-    "CREATE INDEX IF NOT EXISTS reservations_by_key ON blob_reservations (storage_key)",
-    "CREATE INDEX IF NOT EXISTS audit_by_entity ON audit_events (entity_type, entity_id, id)",
-    "CREATE INDEX IF NOT EXISTS audit_by_path ON audit_events (lower(entity_path), id)",
-    "CREATE INDEX IF NOT EXISTS audit_by_time ON audit_events (created_at, id)",
 )
 
 

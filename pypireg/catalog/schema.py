@@ -27,7 +27,7 @@ _ADDED_TOKEN_COLUMNS = {"expires_at": str, "last_used_at": str, "revoked": int}
 # A deleted group or project waits, invisible, until gc has purged its packages (schema 4).
 _ADDED_NAMESPACE_COLUMNS = {"deleted_at": str}
 
-_INDEXES = (
+INDEXES = (
     # One live group or project per path; a deleted one's path may be taken again.
     "DROP INDEX IF EXISTS groups_path",
     "DROP INDEX IF EXISTS projects_path",
@@ -150,7 +150,7 @@ def migrate(catalog: CatalogBase) -> None:
                 if column not in columns:
                     db[table].add_column(column, kind,
                                          not_null_default=0 if kind is int else None)
-        for sql in _INDEXES:
+        for sql in INDEXES:
             db.execute(sql)
         db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
     refresh_statistics(catalog)

@@ -19,6 +19,7 @@ from werkzeug.exceptions import (
 )
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.sansio.utils import host_is_trusted
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request
 
 from .admin import Administration
@@ -30,7 +31,7 @@ from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protocols import PermitsGroups
-from .routing import flat_layout, gitlab_layout
+from .routing import Routes, flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage, open_storage
 from .views import VIEWS, View
 
@@ -47,9 +48,15 @@ CATALOG = "catalog.db"  # a data directory holds a registry when it holds this f
 
 
 class RegistryRequest(Request):
-    """A werkzeug request that also carries the dispatcher bound to it."""
+    """A werkzeug request that also carries the dispatcher, bound to it on first use."""
 
-    urls: URLAdapter
+    def __init__(self, environ: WSGIEnvironment, dispatcher: Dispatcher) -> None:
+        super().__init__(environ)
+        self.dispatcher = dispatcher
+
+    @cached_property
+    def urls(self) -> URLAdapter:
+        return self.dispatcher.bind_to_environ(self.environ)
 
 
 class Registry(Administration):
@@ -80,6 +87,7 @@ class Registry(Administration):
         self.storage = storage
         self.auth = auth
         self.dispatcher = dispatcher
+        self.routes = Routes(dispatcher)
         self.staging_dir = staging_dir
         self.limits = limits or Limits()
         self.realm = realm
@@ -93,13 +101,12 @@ class Registry(Administration):
     # -- WSGI -------------------------------------------------------------------------------
 
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = RegistryRequest(environ)
+        request = RegistryRequest(environ, self.dispatcher)
         try:
             if self.trusted_hosts is not None and not host_is_trusted(
                     request.host.lower(), self.trusted_hosts):
                 raise SecurityError(f"Host {request.host!r} is not trusted")
-            request.urls = self.dispatcher.bind_to_environ(environ)
-            endpoint, args = request.urls.match()
+            endpoint, args = self.routes.match(request)
             response = self.views[endpoint](self, request, **args)
         except HTTPException as exc:
             response = error_response(exc, environ)

@@ -6,7 +6,19 @@ names in ``views.VIEWS``, with the arguments docs/protocols.md lists).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
+
+if TYPE_CHECKING:
+    from .app import RegistryRequest
+    from .protocols import Dispatcher
+
+MATCHES_KEPT = 1024  # distinct (method, path) pairs whose match is remembered
+LONGEST_KEPT = 1024  # characters of a path whose match is remembered: bounds their memory
 
 
 def gitlab_layout() -> Map:
@@ -160,3 +172,39 @@ def flat_layout(project: str) -> Map:
         ],
         strict_slashes=False,
     )
+
+
+class Routes:
+    """Each request's endpoint and arguments, from the dispatcher.
+
+    Matching a path against werkzeug's rules costs about as much as serving a cached page.
+    A ``Map`` without host matching, subdomains or websocket rules gives the same answer
+    for the same method and path whatever the request's host or mount point, so the
+    answers for the latest :data:`MATCHES_KEPT` paths (of up to :data:`LONGEST_KEPT`
+    characters) are kept. Whatever does not match
+    (a 404, a 405) is matched again against the request itself, so that its error is
+    exactly the dispatcher's. Any other dispatcher is asked every time. A layout is fixed
+    once a registry is built from it.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._kept: Callable[[str, str], tuple[str, dict[str, Any]]] | None = None
+        if isinstance(dispatcher, Map) and _path_only(dispatcher):
+            @functools.lru_cache(maxsize=MATCHES_KEPT)
+            def kept(method: str, path: str) -> tuple[str, dict[str, Any]]:
+                return dispatcher.bind("", path_info=path, default_method=method).match()
+            self._kept = kept
+
+    def match(self, request: RegistryRequest) -> tuple[str, dict[str, Any]]:
+        path = request.path
+        if self._kept is not None and len(path) <= LONGEST_KEPT:
+            try:
+                return self._kept(request.method, path)
+            except HTTPException:
+                pass
+        return request.urls.match()
+
+
+def _path_only(rules: Map) -> bool:
+    return not (rules.host_matching or rules.default_subdomain or any(
+        rule.subdomain or rule.websocket for rule in rules.iter_rules()))

@@ -140,6 +140,10 @@ def _offered_credentials(
     request: Request,
 ) -> Iterator[tuple[str, Callable[[TokenPrincipal], bool]]]:
     """Yield ``(secret, accepts(principal))`` for each credential the request carries."""
+    environ = request.environ
+    if not ("HTTP_AUTHORIZATION" in environ or "HTTP_PRIVATE_TOKEN" in environ
+            or "HTTP_JOB_TOKEN" in environ):
+        return  # anonymous, the common case, found without parsing any header
     auth = request.authorization
     if auth is not None and auth.type == "basic" and auth.password:
         username = auth.username or ""

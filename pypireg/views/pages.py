@@ -4,6 +4,7 @@ and optional forwarding of unknown names upstream."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,19 +54,29 @@ class Format:
 
 def negotiate(request: RegistryRequest) -> Format:
     """The best offer for the request's Accept header, or ``?format=`` (PEP 691)."""
-    asked = request.args.get("format") or request.headers.get("Accept", "") or "*/*"
-    best = parse_accept_header(asked, MIMEAccept).best_match(list(OFFERS))
-    if best is None:
+    environ = request.environ
+    asked = ((environ.get("QUERY_STRING") and request.args.get("format"))
+             or environ.get("HTTP_ACCEPT") or "*/*")
+    fmt = _best_offer(asked)
+    if fmt is None:
         raise NotAcceptable(
             f"none of the offered types is acceptable: offered {', '.join(OFFERS)}")
-    return Format(OFFERS[best])
+    return fmt
+
+
+@functools.lru_cache(maxsize=256)
+def _best_offer(asked: str) -> Format | None:
+    """Parsing an Accept header costs more than serving a cached page, and a fleet of
+    clients sends a handful of distinct ones, so each answer is remembered."""
+    best = parse_accept_header(asked, MIMEAccept).best_match(list(OFFERS))
+    return None if best is None else Format(OFFERS[best])
 
 
 def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Response:
     fmt = negotiate(request)
     etag = _etag(request, scope, fmt, "index")
-    if request.if_none_match.contains(etag):
-        return _finish(Response(status=304), registry, request, scope, etag)
+    if _revalidated(request, etag):
+        return _finish(None, fmt, registry, request, scope, etag)
     body = registry.pages.get(etag)
     if body is None:
         entries = registry.catalog.package_index(scope.project_ids)
@@ -75,7 +86,7 @@ def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Re
             text = _index_html(request, scope, entries)
         body = text.encode()
         registry.pages.put(etag, body)
-    return _finish(Response(body, content_type=fmt.header), registry, request, scope, etag)
+    return _finish(body, fmt, registry, request, scope, etag)
 
 
 def package_page(
@@ -84,8 +95,8 @@ def package_page(
     fmt = negotiate(request)
     normalized = dists.normalize(package_name)
     etag = _etag(request, scope, fmt, "package", normalized)
-    if request.if_none_match.contains(etag):
-        return _finish(Response(status=304), registry, request, scope, etag)
+    if _revalidated(request, etag):
+        return _finish(None, fmt, registry, request, scope, etag)
     body = registry.pages.get(etag)
     if body is None:
         links = registry.catalog.file_links(scope.project_ids, normalized)
@@ -108,7 +119,7 @@ def package_page(
                 else render.package_html(links[-1].package_name, files))
         body = text.encode()
         registry.pages.put(etag, body)
-    return _finish(Response(body, content_type=fmt.header), registry, request, scope, etag)
+    return _finish(body, fmt, registry, request, scope, etag)
 
 
 # Never a normalized name (those are [a-z0-9-]), a digest or a file name, and left as is by
@@ -153,23 +164,30 @@ def _file_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[str, 
 def _etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> str:
     """Strong, from everything the page depends on: the scope's change serials, the caller's
     view of it, the format, and the URLs' base."""
-    key = "|".join((*parts, fmt.content_type, request.host_url, request.script_root,
+    key = "|".join((*parts, fmt.content_type, request.scheme, request.host, request.root_path,
                     repr(sorted(scope.url_args.items())), scope.state))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _finish(response: Response, registry: Registry, request: RegistryRequest, scope: Scope,
-            etag: str) -> Response:
-    response.set_etag(etag)
-    response.vary.add("Accept")
-    cache = response.cache_control
-    # Shared caches may keep a page only when anyone may see all of it.
-    if registry.caller(request) is None and all(p.is_public for p in scope.projects):
-        cache.public = True
-    else:
-        cache.private = True
-    cache.max_age = registry.page_max_age
-    if registry.page_max_age == 0:
-        cache.must_revalidate = True
-    return response
+def _revalidated(request: RegistryRequest, etag: str) -> bool:
+    """Whether the client already holds this page (a request without If-None-Match, the
+    most common kind, is told apart without parsing anything)."""
+    return "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains(etag)
 
+
+def _finish(body: bytes | None, fmt: Format, registry: Registry, request: RegistryRequest,
+            scope: Scope, etag: str) -> Response:
+    """The page, or a 304 without a body, with its caching headers; all headers are given
+    at once as strings, since werkzeug's header objects cost more than a cached page."""
+    # Shared caches may keep a page only when anyone may see all of it.
+    shared = registry.caller(request) is None and all(p.is_public for p in scope.projects)
+    age = registry.page_max_age
+    headers = [
+        ("ETag", f'"{etag}"'),
+        ("Vary", "Accept"),
+        ("Cache-Control", f"{'public' if shared else 'private'}, max-age={age}"
+                          + (", must-revalidate" if age == 0 else "")),
+    ]
+    if body is None:
+        return Response(status=304, headers=headers)
+    return Response(body, headers=[("Content-Type", fmt.header), *headers])

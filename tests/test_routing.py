@@ -1,0 +1,81 @@
+"""Routing: the dispatcher's matches kept by method and path, without changing any answer
+the dispatcher itself would give."""
+
+from __future__ import annotations
+
+from webtest import TestApp
+from werkzeug.routing import Map, Rule
+
+import pypireg
+from pypireg.routing import LONGEST_KEPT, MATCHES_KEPT
+
+from .conftest import API, Env
+
+
+def test_a_path_is_matched_once_then_answered_from_what_was_kept(env: Env) -> None:
+    page = API.format(project="acme/tools") + "/simple/demo/"
+    kept = env.registry.routes._kept
+    assert kept is not None
+    before = kept.cache_info()
+    env.app.get(page, status=404)
+    env.app.get(page, status=404)
+    env.app.head(page, status=404)  # HEAD is its own key: matched once more
+    after = kept.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (2, 1)
+
+
+def test_errors_are_the_dispatchers_own(env: Env) -> None:
+    project = API.format(project="acme/tools")
+    assert env.app.get("/no/such/path", status=404).json["message"] == "404 Not Found"
+    # The same path twice, after a kept match for another method: still a 405.
+    env.app.get(project + "/", status=405)
+    assert env.app.delete(project + "/", status=405).headers["Allow"]
+
+
+def test_what_is_kept_is_bounded_in_count_and_length(env: Env) -> None:
+    kept = env.registry.routes._kept
+    assert kept is not None and kept.cache_info().maxsize == MATCHES_KEPT
+    for n in range(MATCHES_KEPT + 10):
+        env.app.get(API.format(project=f"p{n}") + "/simple/", status=404)
+    assert kept.cache_info().currsize == MATCHES_KEPT
+    before = kept.cache_info()
+    long_name = "x" * LONGEST_KEPT
+    env.app.get(API.format(project="acme/tools") + f"/simple/{long_name}/", status=404)
+    assert kept.cache_info() == before  # matched, but not kept
+
+
+def test_redirects_carry_each_requests_own_host(tmp_path) -> None:
+    """A layout with strict slashes redirects; the redirect names the request's host, so
+    it is never answered from what another request matched."""
+    layout = Map([
+        Rule("/simple/", endpoint="pypi.simple_index", defaults={"project": "tools"}),
+        Rule("/", endpoint="pypi.upload", methods=["POST"], defaults={"project": "tools"}),
+    ])
+    registry = pypireg.create_app(dispatcher=layout, staging_dir=str(tmp_path))
+    registry.create_project("tools", "public")
+    app = TestApp(registry)
+    one = app.get("/simple", headers={"Host": "one.example"}, status=308)
+    other = app.get("/simple", headers={"Host": "other.example"}, status=308)
+    assert one.headers["Location"] == "http://one.example/simple/"
+    assert other.headers["Location"] == "http://other.example/simple/"
+
+
+def test_a_host_matching_layout_is_asked_every_time(tmp_path) -> None:
+    layout = Map([
+        rule
+        for host in ("one", "other")
+        for rule in (
+            Rule("/simple/", endpoint="pypi.simple_index", host=f"{host}.example",
+                 defaults={"project": host}),
+            Rule("/simple/<package_name>/", endpoint="pypi.simple_package",
+                 host=f"{host}.example", defaults={"project": host}),
+        )
+    ], host_matching=True)
+    registry = pypireg.create_app(dispatcher=layout, staging_dir=str(tmp_path))
+    assert registry.routes._kept is None
+    registry.create_project("one", "public")
+    registry.create_project("other", "public")
+    app = TestApp(registry)
+    for host in ("one", "other"):
+        page = app.get("/simple/", headers={"Host": f"{host}.example"})
+        assert f"<title>Links for {host}</title>" in page.text

@@ -1,38 +1,64 @@
-"""``pypireg serve``: the registry on werkzeug's threaded server, stopped cleanly by Ctrl+C or
-SIGTERM, logging plain text wherever its log is not a terminal."""
+"""``pypireg serve``: the registry on waitress, stopped cleanly by Ctrl+C or SIGTERM, with a
+plain-text request log on stderr."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
+import socket
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+import waitress
 
 from .. import __version__
 from ..app import create_app, mount, normal_prefix
 from ..catalog import open_catalog
+from ..limits import MiB
 from ..models import CLI
+from .accesslog import AccessLog
 from .common import has_registry, where
 
+if TYPE_CHECKING:
+    from ..limits import Limits
 
-class Stop(Exception):
-    """SIGTERM, raised in the main thread as Ctrl+C raises KeyboardInterrupt."""
+# waitress's knobs (waitress/adjustments.py), and why these values:
+SERVER = {
+    # Threads run the registry; a download is sent by waitress's event loop from the file
+    # itself (wsgi.file_wrapper), so only uploads, pages and API calls hold one. Eight keep
+    # pages answering while a few large uploads are parsed and stored.
+    "threads": 8,
+    # Connections open at once: each holds up to three file descriptors (200 stay well
+    # within the usual limit of 1024) and may hold a request body spooled to TMPDIR. Past
+    # it, new connections wait in the listen backlog rather than being refused; one uv
+    # opens up to 50 of its own.
+    "connection_limit": 200,
+    # Seconds a connection may stay idle (a keep-alive between requests, or an upload that
+    # stalled) before it is closed; waitress checks every 30 seconds.
+    "channel_timeout": 60,
+    # Read request bodies 256 KiB at a time, not 8 KiB: the event loop then takes a 1 GB
+    # body in under 2 seconds rather than 4 to 6.
+    "recv_bytes": 256 * 1024,
+    "ident": "pypireg",  # the Server header
+    # serve has no proxy option: the headers reach the registry as sent, and it ignores
+    # them (pypireg.wsgi believes them through ProxyFix when PYPIREG_PROXY_COUNT says so).
+    "clear_untrusted_proxy_headers": False,
+    "expose_tracebacks": False,
+}
+# Room above the largest body the registry reads itself (the file, the other form fields
+# and the multipart framing, forms.parse_upload): within it, the registry answers an upload
+# that is too large with its own 413 that says the limit; beyond it, waitress refuses the
+# body from its Content-Length, before reading it.
+BODY_MARGIN = 2 * MiB
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise Stop
-
-
-class PlainRequestLog(WSGIRequestHandler):
-    """werkzeug's request log, without its colour codes when stderr is not a terminal."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if sys.stderr.isatty():
-            super().log_request(code, size)
-        else:
-            self.log("info", '"%s" %s %s', self.requestline, code, size)
+class Stop(SystemExit):
+    """SIGTERM, raised in the main thread as Ctrl+C raises KeyboardInterrupt: a SystemExit,
+    as only that and KeyboardInterrupt get through every handler of waitress's event loop.
+    ``server.run()`` catches both, stops the threads and returns."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,9 +78,13 @@ def run(args: argparse.Namespace) -> int:
         registry.create_project(args.project, "private", actor=CLI)
         print(f"created private project {args.project}")
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
-    server = make_server(args.host, args.port, mount(registry, prefix), threaded=True,
-                         request_handler=PlainRequestLog)
-    base = f"http://{_url_host(args.host)}:{server.server_port}{prefix}"
+    _configure_logging()
+    server = waitress.create_server(AccessLog(mount(registry, prefix)),
+                                    sockets=[_bind(args.host, args.port)],
+                                    max_request_body_size=max_body_size(registry.limits),
+                                    # the host of links, for a request without a Host header
+                                    server_name=_url_host(args.host), **SERVER)
+    base = f"http://{_url_host(args.host)}:{server.effective_port}{prefix}"
     if fresh:
         print(f"created an empty registry in {where(args)}")
         if not flat:
@@ -67,19 +97,54 @@ def run(args: argparse.Namespace) -> int:
         print(f"  pip/uv index: {base}/projects/<id or path>/packages/pypi/simple")
         print(f"  twine upload: {base}/projects/<id or path>/packages/pypi")
     print("press Ctrl+C to stop", flush=True)
-    previous = signal.signal(signal.SIGTERM, _stop)
     why = "Ctrl+C"
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    except Stop:
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal why
         why = "SIGTERM"
+        raise Stop(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()  # returns once Ctrl+C or SIGTERM has stopped it
+    except (KeyboardInterrupt, Stop):  # one that came before the event loop started
+        pass
     finally:
-        server.server_close()
+        # The threads finish what they are running (an upload being stored), for up to 5 s.
+        server.task_dispatcher.shutdown()
+        server.close()
         signal.signal(signal.SIGTERM, previous)
     print(f"pypireg stopped ({why})", flush=True)
     return 0
+
+
+def max_body_size(limits: Limits) -> int:
+    """The largest request body waitress accepts (it reads each one whole, before the
+    registry sees the request): the largest upload the registry takes, with room to spare."""
+    return limits.max_upload_size + limits.max_form_fields_size + BODY_MARGIN
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host`` and ``port``: IPv6 if the host has a colon, else IPv4,
+    and one address whatever a name resolves to (``localhost`` is 127.0.0.1)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name != "nt":  # on Windows it would let another process bind the same port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _configure_logging() -> None:
+    """Warnings and errors, waitress's and the registry's, on stderr as bare messages
+    (beside the request log), and nothing on stdout."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    # "Task queue depth is N" whenever a request waits for a thread: load, not a fault.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 def _url_host(host: str) -> str:

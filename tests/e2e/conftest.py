@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import waitress
+from waitress import wasyncore
 from werkzeug.serving import make_server
 
 import pypireg
 from pypireg import mount
+from pypireg.cli.serving import SERVER, max_body_size
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -89,19 +92,23 @@ def serving(app: WSGIApplication) -> Iterator[str]:
 
 @pytest.fixture
 def live(tmp_path) -> Iterator[LiveRegistry]:
-    """The registry on a real data dir behind werkzeug's threaded server, as ``serve`` runs it."""
+    """The registry on a real data dir behind waitress, set up as ``serve`` sets it up."""
     registry = pypireg.create_app(tmp_path / "data")
     live = LiveRegistry(registry, "")
-    server = make_server("127.0.0.1", 0, live.record(mount(registry, PREFIX)), threaded=True)
-    live.url = f"http://127.0.0.1:{server.server_port}{PREFIX}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = waitress.create_server(live.record(mount(registry, PREFIX)), host="127.0.0.1",
+                                    port=0, max_request_body_size=max_body_size(registry.limits),
+                                    **SERVER)
+    live.url = f"http://127.0.0.1:{server.effective_port}{PREFIX}"
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         yield live
     finally:
-        server.shutdown()
-        server.server_close()
+        # Closing every connection and the listening socket, in the event loop's own
+        # thread, ends the loop.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         thread.join()
+        server.task_dispatcher.shutdown()
 
 
 def build_dists(source: Path, out: Path, version: str) -> list[Path]:

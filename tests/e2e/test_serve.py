@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from ..conftest import basic, wheel_bytes, wheel_name
 from .conftest import Clients, run
 
 
@@ -273,3 +280,109 @@ def test_serve_takes_the_largest_upload_it_accepts(tmp_path, clients: Clients,
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def serving_cli(data: Path, *options: str, log: Path | None = None) -> Iterator[str]:
+    """``pypireg serve --port 0`` on ``data`` for the block, its request log (stderr) in
+    ``log``; yields the URL it prints."""
+    with open(log or os.devnull, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pypireg", "serve", "--port", "0", "--data", str(data),
+             *options], stdout=subprocess.PIPE, stderr=stderr, text=True)
+        try:
+            url = next(line.rstrip().split(" at ")[1] for line in process.stdout  # type: ignore[union-attr]
+                       if " serving " in line)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_a_download_through_serve_arrives_whole_and_in_ranges(tmp_path) -> None:
+    """A file of several MiB (more than the server buffers in memory), whole, as HEAD and as
+    a Range; each in the request log with its status and size."""
+    data = tmp_path / "data"
+    cli(data, "init")
+    cli(data, "project", "create", "tools", "--public")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    body = wheel_bytes("bulky", "1.0", payload="# " + os.urandom(3 * 2**20).hex())
+    (wheels / wheel_name("bulky", "1.0")).write_bytes(body)
+    run([sys.executable, "-m", "pypireg", "import", str(wheels), "--project", "tools",
+         "--data", str(data)])
+    log = tmp_path / "serve.log"
+    with serving_cli(data, log=log) as url:
+        with urllib.request.urlopen(f"{url}/projects/tools/packages/pypi/simple/bulky/") as page:
+            href = re.search(r'href="([^"#]+)', page.read().decode())[1]  # type: ignore[index]
+        with urllib.request.urlopen(href) as answer:
+            assert answer.headers["Content-Length"] == str(len(body))
+            assert answer.read() == body
+        head = urllib.request.Request(href, method="HEAD")
+        with urllib.request.urlopen(head) as answer:
+            assert answer.headers["Content-Length"] == str(len(body))
+            assert answer.read() == b""
+        ranged = urllib.request.Request(href, headers={"Range": "bytes=1000000-1999999"})
+        with urllib.request.urlopen(ranged) as answer:
+            assert answer.status == 206
+            assert answer.headers["Content-Range"] == f"bytes 1000000-1999999/{len(body)}"
+            assert answer.read() == body[1000000:2000000]
+    path = urlsplit(href).path
+    lines = log.read_text()
+    for method, status, size in (("GET", 200, len(body)), ("HEAD", 200, len(body)),
+                                 ("GET", 206, 1000000)):
+        assert re.search(rf'^127\.0\.0\.1 - - \[\d\d/\w{{3}}/\d{{4}} \d\d:\d\d:\d\d\] '
+                         rf'"{method} {re.escape(path)} HTTP/1\.1" {status} {size}$', lines,
+                         re.M), lines
+
+
+def _announce(url: str, size: int) -> bytes:
+    """Send the headers of a ``size``-byte upload, and no body: return what the server
+    answers before it closes the connection or goes a second without a word (nothing when
+    it waits for a body it would read)."""
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=1) as conn:
+        conn.sendall(f"POST {where.path}/projects/tools/packages/pypi HTTP/1.1\r\n"
+                     f"Host: {where.netloc}\r\nContent-Type: multipart/form-data; boundary=b"
+                     f"\r\nContent-Length: {size}\r\n\r\n".encode())
+        answer = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := conn.recv(65536):
+                answer += chunk
+    return answer
+
+
+def test_serve_reads_upload_bodies_up_to_its_limit(tmp_path, greet_dists) -> None:
+    """The server reads a request body whole before the registry sees it: it takes one the
+    size of the largest upload allowed, and refuses one far past that from its
+    Content-Length alone. Past the limit but within the margin, the registry answers with
+    its own 413."""
+    data = tmp_path / "data"
+    cli(data, "init")
+    cli(data, "project", "create", "tools")
+    gib, mib = 2**30, 2**20
+    with serving_cli(data, "--max-upload-size", "6G") as url:
+        # A 5 GiB file, and the most the registry reads: a 6 GiB file, 8 MiB of other
+        # fields and 1 MiB of multipart framing.
+        for size in (5 * gib, 6 * gib + 9 * mib):
+            assert _announce(url, size) == b""
+        assert _announce(url, 7 * gib).startswith(b"HTTP/1.1 413 ")
+    token = cli(data, "token", "create", "ci", "--grant", "tools:write")
+    wheel = next(p for p in greet_dists["1.0"] if p.name.endswith(".whl"))
+    content = wheel.read_bytes() + b"\0" * (mib - wheel.stat().st_size + 1)  # 1 MiB + 1
+    boundary = "pypireg-boundary"
+    form = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        .encode() for name, value in (("name", "Acme.Greet"), ("version", "1.0"))
+    ) + (f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename='
+         f'"{wheel.name}"\r\n\r\n').encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    with serving_cli(data, "--max-upload-size", "1M") as url:
+        upload = urllib.request.Request(
+            f"{url}/projects/tools/packages/pypi", data=form, method="POST", headers={
+                **basic(token), "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with pytest.raises(urllib.error.HTTPError) as too_large:
+            urllib.request.urlopen(upload)
+        assert too_large.value.code == 413
+        assert json.load(too_large.value) == {
+            "message": "413 Request Entity Too Large - File is too large: the limit is 1 MiB"}
+        assert _announce(url, 20 * mib).startswith(b"HTTP/1.1 413 ")

@@ -64,6 +64,7 @@ PAGES = [
     Page("download", "10 MiB download", "download"),
 ]
 HELLO = Page("hello", "hello world", "hello")
+INDEXES = ("index", "group")  # the pages that list every name
 
 
 def main() -> None:
@@ -297,16 +298,22 @@ def print_goals(rates: dict, rss: dict, wheel: Path) -> None:
 
 
 def print_scaling(results: dict, sizes: list[int]) -> None:
+    """Every page within 1.5x of its rate at the smallest size; the indexes list every
+    name, so they may slow down as much as they grow (linearly), not more."""
     small, *large = sizes
-    print(f"pypireg under gunicorn, req/s by size (goal: every page within 1.5x of {small:,})")
-    print(f"{'page':<26}" + "".join(f"{n:>11,}" for n in sizes) + f"{'slowdown':>10}  goal")
+    print(f"pypireg under gunicorn, req/s by size (goal: every page within 1.5x of {small:,};"
+          " an index no worse than linear)")
+    print(f"{'page':<26}" + "".join(f"{n:>11,}" for n in sizes) + f"{'slowdown':>10}"
+          f"{'limit':>8}  goal")
     for page in PAGES:
         values = [results[n].get(("pypireg", page.key)) for n in sizes]
         if not all(values):
             continue
-        slowdown = max(values[0] / v for v in values[1:])
+        slowdowns = [values[0] / v for v in values[1:]]
+        limits = [n / small if page.key in INDEXES else 1.5 for n in large]
+        held = all(s <= limit for s, limit in zip(slowdowns, limits, strict=True))
         print(f"{page.label:<26}" + "".join(f"{number(v):>11}" for v in values)
-              + f"{slowdown:>9.2f}x  {'holds' if slowdown <= 1.5 else 'misses'}")
+              + f"{max(slowdowns):>9.2f}x{max(limits):>7.1f}x  {'holds' if held else 'misses'}")
 
 
 # -- profile -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from werkzeug.exceptions import (
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.utils import cached_property
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from .admin import Administration
 from .auth import TokenAuth, TokenPrincipal
@@ -113,7 +113,8 @@ class Registry(Administration):
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(InternalServerError(), environ)
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        if isinstance(response, Response):  # a page's PageResponse has its own
+            response.headers["X-Content-Type-Options"] = "nosniff"
         return response(environ, start_response)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

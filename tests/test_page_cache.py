@@ -145,3 +145,24 @@ def test_the_templated_index_is_the_generic_one_byte_for_byte() -> None:
         for e in entries])
     assert render.index_html_templated("T & <t>", entries, head, tail) == generic
     assert "&gt;=3.8,&lt;4" in generic and "a&amp;b" in generic
+
+
+def test_a_page_its_head_and_its_304_carry_the_same_headers(env: Env) -> None:
+    """Pages are sent without werkzeug's response object; what goes out is what it sent."""
+    env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=201)
+    page = env.app.get(PAGE)
+    etag = page.headers["ETag"]
+    cache = "public, max-age=0, must-revalidate"
+    assert page.headerlist == [
+        ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(page.body))),
+        ("ETag", etag), ("Vary", "Accept"), ("Cache-Control", cache),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    head = env.app.head(PAGE)
+    assert head.headerlist == page.headerlist and head.body == b""
+    unchanged = env.app.get(PAGE, headers={"If-None-Match": etag}, status=304)
+    assert unchanged.status == "304 NOT MODIFIED" and unchanged.body == b""
+    assert unchanged.headerlist == [("ETag", etag), ("Vary", "Accept"), ("Cache-Control", cache),
+                                    ("X-Content-Type-Options", "nosniff")]
+    private = env.app.get(PAGE, headers=basic(env.writer))
+    assert private.headers["Cache-Control"] == "private, max-age=0, must-revalidate"

@@ -1,4 +1,6 @@
-"""Views: plain functions ``view(registry, request, **args) -> Response``, by endpoint name."""
+"""Views: plain functions ``view(registry, request, **args) -> Response``, by endpoint name
+(simple pages answer with a :class:`~pypireg.views.pages.PageResponse`, a lighter WSGI
+response)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from collections.abc import Callable
 from werkzeug.wrappers import Response
 
 from . import audit, cleanup, packages, pypi, tokens
+from .pages import PageResponse
 
-View = Callable[..., Response]
+View = Callable[..., "Response | PageResponse"]
 
 VIEWS: dict[str, View] = {
     "pypi.simple_index": pypi.simple_index,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -21,6 +21,8 @@ from .. import dists, render
 from ..errors import ResourceNotFound
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
     from ..app import Registry, RegistryRequest
     from ..models import IndexEntry
     from .scope import Scope
@@ -72,7 +74,7 @@ def _best_offer(asked: str) -> Format | None:
     return None if best is None else Format(OFFERS[best])
 
 
-def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Response:
+def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> PageResponse:
     fmt = negotiate(request)
     etag = _etag(request, scope, fmt, "index")
     if _revalidated(request, etag):
@@ -91,7 +93,7 @@ def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Re
 
 def package_page(
     registry: Registry, request: RegistryRequest, scope: Scope, package_name: str
-) -> Response:
+) -> Response | PageResponse:
     fmt = negotiate(request)
     normalized = dists.normalize(package_name)
     etag = _etag(request, scope, fmt, "package", normalized)
@@ -176,9 +178,8 @@ def _revalidated(request: RegistryRequest, etag: str) -> bool:
 
 
 def _finish(body: bytes | None, fmt: Format, registry: Registry, request: RegistryRequest,
-            scope: Scope, etag: str) -> Response:
-    """The page, or a 304 without a body, with its caching headers; all headers are given
-    at once as strings, since werkzeug's header objects cost more than a cached page."""
+            scope: Scope, etag: str) -> PageResponse:
+    """The page, or a 304 without a body, with its caching headers."""
     # Shared caches may keep a page only when anyone may see all of it.
     shared = registry.caller(request) is None and all(p.is_public for p in scope.projects)
     age = registry.page_max_age
@@ -187,7 +188,34 @@ def _finish(body: bytes | None, fmt: Format, registry: Registry, request: Regist
         ("Vary", "Accept"),
         ("Cache-Control", f"{'public' if shared else 'private'}, max-age={age}"
                           + (", must-revalidate" if age == 0 else "")),
+        NOSNIFF,
     ]
     if body is None:
-        return Response(status=304, headers=headers)
-    return Response(body, headers=[("Content-Type", fmt.header), *headers])
+        return PageResponse("304 NOT MODIFIED", headers, None)
+    return PageResponse("200 OK", [("Content-Type", fmt.header),
+                                   ("Content-Length", str(len(body))), *headers], body)
+
+
+NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every response of the registry
+
+
+class PageResponse:
+    """A simple page, or its 304, as a WSGI response.
+
+    Every header of a page is a string known once the page is found, so they are sent as
+    they are: werkzeug's response object, which checks and copies each header, would cost
+    a quarter of serving a cached page. The headers are werkzeug's own, in its order. A HEAD
+    request gets them without the body.
+    """
+
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes | None) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        start_response(self.status, list(self.headers))
+        if self.body is None or environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        return [self.body]

@@ -166,3 +166,17 @@ def test_a_page_its_head_and_its_304_carry_the_same_headers(env: Env) -> None:
                                     ("X-Content-Type-Options", "nosniff")]
     private = env.app.get(PAGE, headers=basic(env.writer))
     assert private.headers["Cache-Control"] == "private, max-age=0, must-revalidate"
+
+
+@pytest.mark.parametrize("sent, status", [
+    ('"{etag}"', 304),
+    ('"other", "{etag}"', 304),
+    ('W/"{etag}"', 304),  # If-None-Match compares weakly (RFC 9110)
+    ("*", 304),
+    ('"other"', 200),
+    ('"{etag}', 200),  # unterminated: not this ETag
+])
+def test_if_none_match_in_every_form(env: Env, sent: str, status: int) -> None:
+    env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=201)
+    etag = env.app.get(PAGE).headers["ETag"].strip('"')
+    env.app.get(PAGE, headers={"If-None-Match": sent.format(etag=etag)}, status=status)

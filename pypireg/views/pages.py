@@ -173,8 +173,12 @@ def _etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> s
 
 def _revalidated(request: RegistryRequest, etag: str) -> bool:
     """Whether the client already holds this page (a request without If-None-Match, the
-    most common kind, is told apart without parsing anything)."""
-    return "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains(etag)
+    most common kind, or with exactly this page's ETag, is told apart without parsing)."""
+    sent = request.environ.get("HTTP_IF_NONE_MATCH")
+    if sent is None:
+        return False
+    # An installer sends back the one ETag it was given: matched without parsing.
+    return sent == f'"{etag}"' or request.if_none_match.contains_weak(etag)
 
 
 def _finish(body: bytes | None, fmt: Format, registry: Registry, request: RegistryRequest,

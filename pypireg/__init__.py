@@ -5,6 +5,7 @@ from __future__ import annotations
 from .app import Registry, create_app, mount
 from .auth import Grant, TokenAuth, TokenPrincipal
 from .catalog import Catalog, CatalogError
+from .health import health_checks
 from .limits import Limits
 from .models import (
     Actor,
@@ -16,15 +17,16 @@ from .models import (
     Principal,
     Project,
 )
-from .protocols import AuthProvider, Dispatcher, ServesDownloads, Storage
+from .protocols import AuthProvider, ChecksReadiness, Dispatcher, ServesDownloads, Storage
 from .routing import flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Actor", "AuditEvent", "AuthProvider", "Catalog", "CatalogError", "CleanupPolicy",
-    "Dispatcher", "FileSystemStorage", "Grant", "Group", "Limits", "MemoryStorage", "Package",
-    "PackageFile", "Principal", "Project", "Registry", "ServesDownloads", "Storage",
-    "TokenAuth", "TokenPrincipal", "create_app", "flat_layout", "gitlab_layout", "mount",
+    "Actor", "AuditEvent", "AuthProvider", "Catalog", "CatalogError", "ChecksReadiness",
+    "CleanupPolicy", "Dispatcher", "FileSystemStorage", "Grant", "Group", "Limits",
+    "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "Registry",
+    "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "create_app", "flat_layout",
+    "gitlab_layout", "health_checks", "mount",
 ]

@@ -305,10 +305,25 @@ def _layout(layout: str, project: str | None) -> Dispatcher:
     raise ValueError(f"unknown layout {layout!r}: use 'gitlab' or 'flat'")
 
 
-def mount(app: WSGIApplication, prefix: str) -> WSGIApplication:
-    """``app`` under ``prefix`` (its SCRIPT_NAME), JSON 404s elsewhere, as ``serve`` runs it."""
+def mount(app: WSGIApplication, prefix: str, *,
+          beside: WSGIApplication | None = None) -> WSGIApplication:
+    """``app`` under ``prefix`` (its SCRIPT_NAME), as ``serve`` runs it.
+
+    ``beside`` answers every path outside the prefix (by default a JSON 404), e.g.
+    :func:`pypireg.health.health_checks`. With no prefix, ``app`` has the root and
+    ``beside`` the paths under ``/-/`` (GitLab's own, which no layout uses).
+    """
     prefix = normal_prefix(prefix)
-    return DispatcherMiddleware(_not_found, {prefix: app}) if prefix else app
+    if prefix:
+        return DispatcherMiddleware(beside or _not_found, {prefix: app})
+    if beside is None:
+        return app
+
+    def at_root(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        under_dash = environ.get("PATH_INFO", "").startswith("/-/")
+        return (beside if under_dash else app)(environ, start_response)
+
+    return at_root
 
 
 def normal_prefix(prefix: str) -> str:

@@ -103,6 +103,19 @@ class ListsKeys(Protocol):
 
 
 @runtime_checkable
+class ChecksReadiness(Protocol):
+    """Optional extra for a storage that can tell whether it is usable right now.
+
+    ``GET /-/readiness`` calls it; a storage without it is probed by opening a key that
+    does not exist (a ``KeyError`` means the storage answered).
+    """
+
+    def check_ready(self) -> None:
+        """Return if the storage can serve and store files; else raise, saying why."""
+        ...
+
+
+@runtime_checkable
 class SweepsLeftovers(Protocol):
     """Optional extra for a storage whose interrupted writes can leave files behind.
 

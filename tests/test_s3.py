@@ -341,3 +341,10 @@ def _record_get_ranges(storage: S3Storage) -> list[str | None]:
         "provide-client-params.s3.GetObject", lambda params, **kw: ranges.append(
             params.get("Range")))
     return ranges
+
+
+def test_readiness_asks_the_bucket(make, moto_url, aws) -> None:
+    make().check_ready()
+    missing = S3Storage("no-such-bucket", "registry", endpoint_url=moto_url)
+    with pytest.raises(Exception, match="404|Not Found|NoSuchBucket"):
+        missing.check_ready()

@@ -66,6 +66,10 @@ class CatalogBase:
         other writer decides anything meanwhile. Nested calls join the outer one."""
         return self.engine.write()
 
+    def check_ready(self) -> None:
+        """Raise unless the catalog answers a query on its tables (``GET /-/readiness``)."""
+        self.value("SELECT id FROM projects LIMIT 1")
+
     # -- statements ------------------------------------------------------------------------
     # Every query of the catalog goes through these few methods, with ``?`` placeholders.
 

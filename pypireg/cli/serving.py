@@ -17,6 +17,7 @@ import waitress
 from .. import __version__
 from ..app import create_app, mount, normal_prefix
 from ..catalog import open_catalog
+from ..health import health_checks
 from ..limits import MiB
 from ..models import CLI
 from .accesslog import AccessLog
@@ -79,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"created private project {args.project}")
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
     _configure_logging()
-    server = waitress.create_server(AccessLog(mount(registry, prefix)),
+    app = mount(registry, prefix, beside=health_checks(registry))
+    server = waitress.create_server(AccessLog(app),
                                     sockets=[_bind(args.host, args.port)],
                                     max_request_body_size=max_body_size(registry.limits),
                                     # the host of links, for a request without a Host header

@@ -67,6 +67,12 @@ class FileSystemStorage:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(key))
 
+    def check_ready(self) -> None:
+        if not self.root.is_dir():
+            raise OSError(f"the storage directory {self.root} is missing")
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise OSError(f"the storage directory {self.root} is not writable")
+
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 

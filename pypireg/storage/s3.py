@@ -136,6 +136,10 @@ class S3Storage:
             raise
         return cast("IO[bytes]", S3File(self.client, self.bucket, name, response))
 
+    def check_ready(self) -> None:
+        """The bucket answers (and these credentials may use it)."""
+        self.client.head_bucket(Bucket=self.bucket)
+
     def delete(self, key: str) -> None:
         from botocore.exceptions import ClientError
 

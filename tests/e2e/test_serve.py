@@ -44,6 +44,17 @@ def served(tmp_path) -> Iterator[tuple[str, Path, list[str]]]:
         process.wait(timeout=30)
 
 
+def test_serve_answers_health_checks_at_the_root(served) -> None:
+    url, _, _ = served
+    root = url.removesuffix("/api/v4")
+    with urllib.request.urlopen(f"{root}/-/health") as answer:
+        assert answer.read() == b"pypireg OK\n"
+    with urllib.request.urlopen(f"{root}/-/readiness") as answer:
+        checks = json.load(answer)
+    assert checks["status"] == "ok"
+    assert checks["catalog_check"] == checks["storage_check"] == [{"status": "ok"}]
+
+
 def cli(data: Path, *argv: str) -> str:
     """Run a CLI command on ``data`` and return its last line of output."""
     result = run([sys.executable, "-m", "pypireg", *argv, "--data", str(data)])

@@ -3,7 +3,7 @@
 - ``GET /-/health``: the process answers (``pypireg OK``), nothing else is looked at;
 - ``GET /-/liveness``: the same, as GitLab's JSON (``{"status": "ok"}``);
 - ``GET /-/readiness``: the catalog and the storage are usable; else a 503 whose body names
-  the check that failed and why.
+  the check that failed and the kind of error (the details go to the log).
 
 :func:`health_checks` is a WSGI app of its own, so a host can put it wherever its load
 balancer looks; :func:`pypireg.mount` can serve it beside the registry, as ``pypireg serve``
@@ -15,7 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable
+from concurrent import futures
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import NotFound
@@ -31,13 +35,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("pypireg")
 
 PATHS = ("/-/health", "/-/liveness", "/-/readiness")
+DEADLINE = 2.0  # seconds a readiness probe waits for its checks
+REUSE = 1.0  # seconds one readiness result answers every probe
 PROBE_KEY = "health/probe"  # never stored: opening it shows that the storage answers
 _HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
 
 
-def health_checks(registry: Registry) -> WSGIApplication:
+def health_checks(registry: Registry, *, deadline: float = DEADLINE,
+                  reuse: float = REUSE) -> WSGIApplication:
     """A WSGI app answering :data:`PATHS` (relative to where it is mounted) for
-    ``registry``, and a JSON 404 anywhere else."""
+    ``registry``, and a JSON 404 anywhere else. A readiness check that has not answered
+    within ``deadline`` seconds counts as failed, and one result serves every probe for
+    ``reuse`` seconds."""
+    readiness = Readiness(registry, deadline=deadline, reuse=reuse)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -48,7 +58,7 @@ def health_checks(registry: Registry) -> WSGIApplication:
         elif path == "/-/liveness":
             status, body, kind = "200 OK", _json({"status": "ok"}), "application/json"
         else:
-            status, body, kind = _readiness(registry)
+            status, body, kind = readiness.answer()
         start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body))),
                                 *_HEADERS])
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
@@ -56,22 +66,65 @@ def health_checks(registry: Registry) -> WSGIApplication:
     return app
 
 
-def _readiness(registry: Registry) -> tuple[str, bytes, str]:
-    checks = {"catalog_check": _check(registry.catalog.check_ready),
-              "storage_check": _check(lambda: _storage_ready(registry.storage))}
-    ready = all(result["status"] == "ok" for result in checks.values())
-    answer = {"status": "ok" if ready else "failed",
-              "master_check": [{"status": "ok"}],
-              **{name: [result] for name, result in checks.items()}}
-    return ("200 OK" if ready else "503 SERVICE UNAVAILABLE"), _json(answer), "application/json"
+class Readiness:
+    """The catalog's and the storage's checks, each run in a thread of its own so that a
+    probe answers within the deadline whatever a check waits for (a PostgreSQL pool's
+    30 s, an S3 endpoint that drops packets). A check still running is not started again,
+    so a dead dependency holds one thread per check however often it is probed.
+
+    A failed check tells the caller only what kind of error it met; the message, which
+    may name hosts, users and paths, goes to the log.
+    """
+
+    def __init__(self, registry: Registry, *, deadline: float, reuse: float) -> None:
+        self.checks: dict[str, Callable[[], None]] = {
+            "catalog_check": registry.catalog.check_ready,
+            "storage_check": lambda: _storage_ready(registry.storage),
+        }
+        self.deadline = deadline
+        self.reuse = reuse
+        self._running: dict[str, Future[dict[str, str]]] = {}
+        self._last: tuple[float, tuple[str, bytes, str]] | None = None
+        self._lock = threading.Lock()
+
+    def answer(self) -> tuple[str, bytes, str]:
+        with self._lock:
+            if self._last and time.monotonic() - self._last[0] < self.reuse:
+                return self._last[1]
+            for name, run in self.checks.items():
+                if name not in self._running or self._running[name].done():
+                    self._running[name] = _in_thread(name, run)
+            running = dict(self._running)
+        futures.wait(running.values(), timeout=self.deadline)
+        results = {name: future.result() if future.done() else {
+            "status": "failed", "message": f"no answer within {self.deadline:g} s"}
+            for name, future in running.items()}
+        ready = all(result["status"] == "ok" for result in results.values())
+        body = {"status": "ok" if ready else "failed", "master_check": [{"status": "ok"}],
+                **{name: [result] for name, result in results.items()}}
+        answer = (("200 OK" if ready else "503 SERVICE UNAVAILABLE"), _json(body),
+                  "application/json")
+        with self._lock:
+            self._last = (time.monotonic(), answer)
+        return answer
 
 
-def _check(run: Callable[[], None]) -> dict[str, str]:
+def _in_thread(name: str, run: Callable[[], None]) -> Future[dict[str, str]]:
+    """``run``'s result, from a daemon thread: a check that never returns cannot hold up
+    the server's exit."""
+    future: Future[dict[str, str]] = Future()
+    threading.Thread(target=lambda: future.set_result(_check(name, run)), daemon=True,
+                     name=f"pypireg-{name}").start()
+    return future
+
+
+def _check(name: str, run: Callable[[], None]) -> dict[str, str]:
     try:
         run()
-    except Exception as exc:  # whatever it is, the answer is "not ready, because ..."
-        log.warning("readiness check failed: %s", exc)
-        return {"status": "failed", "message": f"{type(exc).__name__}: {exc}"[:500]}
+    except Exception as exc:  # whatever it is, the answer is "not ready"
+        log.warning("readiness: %s failed: %s: %s", name, type(exc).__name__, exc)
+        return {"status": "failed",
+                "message": f"{type(exc).__name__} (the server's log has the details)"}
     return {"status": "ok"}
 
 

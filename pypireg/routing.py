@@ -197,7 +197,9 @@ class Routes:
 
     def match(self, request: RegistryRequest) -> tuple[str, dict[str, Any]]:
         path = request.path
-        if self._kept is not None and len(path) <= LONGEST_KEPT:
+        # A websocket upgrade matches differently (werkzeug refuses it for these rules).
+        if (self._kept is not None and len(path) <= LONGEST_KEPT
+                and "HTTP_UPGRADE" not in request.environ):
             try:
                 return self._kept(request.method, path)
             except HTTPException:

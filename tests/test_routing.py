@@ -79,3 +79,10 @@ def test_a_host_matching_layout_is_asked_every_time(tmp_path) -> None:
     for host in ("one", "other"):
         page = app.get("/simple/", headers={"Host": f"{host}.example"})
         assert f"<title>Links for {host}</title>" in page.text
+
+
+def test_a_websocket_upgrade_is_matched_as_werkzeug_matches_it(env: Env) -> None:
+    page = API.format(project="acme/tools") + "/simple/"
+    env.app.get(page)  # kept for plain requests
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket"}
+    assert env.app.get(page, headers=upgrade, status=400).json["message"].startswith("400")

@@ -59,17 +59,21 @@ def negotiate(request: RegistryRequest) -> Format:
     environ = request.environ
     asked = ((environ.get("QUERY_STRING") and request.args.get("format"))
              or environ.get("HTTP_ACCEPT") or "*/*")
-    fmt = _best_offer(asked)
+    fmt = _best_offer(asked) if len(asked) <= LONGEST_KEPT else _best_offer.__wrapped__(asked)
     if fmt is None:
         raise NotAcceptable(
             f"none of the offered types is acceptable: offered {', '.join(OFFERS)}")
     return fmt
 
 
+LONGEST_KEPT = 512  # characters of an Accept header whose answer is remembered
+
+
 @functools.lru_cache(maxsize=256)
 def _best_offer(asked: str) -> Format | None:
     """Parsing an Accept header costs more than serving a cached page, and a fleet of
-    clients sends a handful of distinct ones, so each answer is remembered."""
+    clients sends a handful of distinct ones, so each answer (for a header of up to
+    :data:`LONGEST_KEPT` characters) is remembered."""
     best = parse_accept_header(asked, MIMEAccept).best_match(list(OFFERS))
     return None if best is None else Format(OFFERS[best])
 
@@ -166,8 +170,8 @@ def _file_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[str, 
 def _etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> str:
     """Strong, from everything the page depends on: the scope's change serials, the caller's
     view of it, the format, and the URLs' base."""
-    key = "|".join((*parts, fmt.content_type, request.scheme, request.host, request.root_path,
-                    repr(sorted(scope.url_args.items())), scope.state))
+    key = repr((*parts, fmt.content_type, request.scheme, request.host, request.root_path,
+                sorted(scope.url_args.items()), scope.state))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

@@ -21,7 +21,9 @@ class AccessLog:
     """Writes a line to stderr for each response the app starts, in the shape werkzeug's
     server wrote: ``127.0.0.1 - - [02/Dec/2026 04:40:00] "GET /simple/ HTTP/1.1" 200 1523``.
     The request line is as the client sent it (non-printable characters escaped), the time
-    local, the size the response's Content-Length or ``-`` when it has none.
+    local, the size the response's Content-Length or ``-`` when it has none. A line is
+    written once the server has taken the response's start; an app that raises instead
+    (or whose start the server refuses) is logged as the 500 the server then answers.
 
     A plain write rather than a logging call, which costs several times as much, on every
     request."""
@@ -35,22 +37,29 @@ class AccessLog:
                  ) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]],
                   exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
+            write = start_response(status, headers, exc_info)  # may refuse: logged below
             size = "-"
             for name, value in headers:
                 if name.lower() == "content-length":
                     size = value
                     break
-            request = (f'{environ["REQUEST_METHOD"]} {environ["REQUEST_URI"]}'
-                       f' {environ["SERVER_PROTOCOL"]}')
-            if not request.isprintable():
-                request = request.encode("unicode_escape").decode("ascii")
-            line = (f'{environ["REMOTE_ADDR"]} - - [{self._now()}] "{request}"'
-                    f" {status[:3]} {size}\n")
-            with self._lock:
-                sys.stderr.write(line)
-            return start_response(status, headers, exc_info)
+            self._log(environ, status[:3], size)
+            return write
 
-        return self.app(environ, start)
+        try:
+            return self.app(environ, start)
+        except Exception:
+            self._log(environ, "500", "-")  # the server answers it with its own 500
+            raise
+
+    def _log(self, environ: WSGIEnvironment, status: str, size: str) -> None:
+        request = (f'{environ["REQUEST_METHOD"]} {environ["REQUEST_URI"]}'
+                   f' {environ["SERVER_PROTOCOL"]}')
+        if not request.isprintable():
+            request = request.encode("unicode_escape").decode("ascii")
+        line = f'{environ["REMOTE_ADDR"]} - - [{self._now()}] "{request}" {status} {size}\n'
+        with self._lock:
+            sys.stderr.write(line)
 
     def _now(self) -> str:
         second = int(time.time())

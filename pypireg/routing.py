@@ -181,10 +181,10 @@ class Routes:
     A ``Map`` without host matching, subdomains or websocket rules gives the same answer
     for the same method and path whatever the request's host or mount point, so the
     answers for the latest :data:`MATCHES_KEPT` paths (of up to :data:`LONGEST_KEPT`
-    characters) are kept. Whatever does not match
-    (a 404, a 405) is matched again against the request itself, so that its error is
-    exactly the dispatcher's. Any other dispatcher is asked every time. A layout is fixed
-    once a registry is built from it.
+    characters) are kept. Whatever does not match (a 404, a 405, a redirect) and a
+    websocket upgrade are matched against the request itself, so that the answer is exactly
+    the dispatcher's. Any other dispatcher is asked every time. A layout is fixed once a
+    registry is built from it.
     """
 
     def __init__(self, dispatcher: Dispatcher) -> None:
@@ -197,7 +197,6 @@ class Routes:
 
     def match(self, request: RegistryRequest) -> tuple[str, dict[str, Any]]:
         path = request.path
-        # A websocket upgrade matches differently (werkzeug refuses it for these rules).
         if (self._kept is not None and len(path) <= LONGEST_KEPT
                 and "HTTP_UPGRADE" not in request.environ):
             try:

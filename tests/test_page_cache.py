@@ -183,10 +183,10 @@ def test_if_none_match_in_every_form(env: Env, sent: str, status: int) -> None:
 
 
 def test_only_short_accept_headers_are_remembered(env: Env) -> None:
-    from pypireg.views.pages import LONGEST_KEPT, _best_offer
+    from pypireg.views.pages import LONGEST_KEPT, _remembered_offer
 
     env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=201)
     long_accept = "text/html, " + ", ".join(f"x/y{n}" for n in range(LONGEST_KEPT // 5))
-    before = _best_offer.cache_info()
+    before = _remembered_offer.cache_info()
     assert env.app.get(PAGE, headers={"Accept": long_accept}).content_type == "text/html"
-    assert _best_offer.cache_info() == before
+    assert _remembered_offer.cache_info() == before

@@ -59,7 +59,7 @@ def negotiate(request: RegistryRequest) -> Format:
     environ = request.environ
     asked = ((environ.get("QUERY_STRING") and request.args.get("format"))
              or environ.get("HTTP_ACCEPT") or "*/*")
-    fmt = _best_offer(asked) if len(asked) <= LONGEST_KEPT else _best_offer.__wrapped__(asked)
+    fmt = _remembered_offer(asked) if len(asked) <= LONGEST_KEPT else _best_offer(asked)
     if fmt is None:
         raise NotAcceptable(
             f"none of the offered types is acceptable: offered {', '.join(OFFERS)}")
@@ -69,13 +69,14 @@ def negotiate(request: RegistryRequest) -> Format:
 LONGEST_KEPT = 512  # characters of an Accept header whose answer is remembered
 
 
-@functools.lru_cache(maxsize=256)
 def _best_offer(asked: str) -> Format | None:
-    """Parsing an Accept header costs more than serving a cached page, and a fleet of
-    clients sends a handful of distinct ones, so each answer (for a header of up to
-    :data:`LONGEST_KEPT` characters) is remembered."""
     best = parse_accept_header(asked, MIMEAccept).best_match(list(OFFERS))
     return None if best is None else Format(OFFERS[best])
+
+
+# Parsing an Accept header costs more than serving a cached page, and a fleet of clients
+# sends a handful of distinct ones, so the answers for short headers are remembered.
+_remembered_offer = functools.lru_cache(maxsize=256)(_best_offer)
 
 
 def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> PageResponse:

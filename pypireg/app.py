@@ -26,7 +26,7 @@ from .admin import Administration
 from .auth import TokenAuth, TokenPrincipal
 from .catalog import Catalog, open_catalog
 from .downloads import DownloadTracker
-from .errors import ResourceNotFound, error_response, unauthorized
+from .errors import NOSNIFF, ResourceNotFound, error_response, unauthorized
 from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
@@ -114,7 +114,7 @@ class Registry(Administration):
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(InternalServerError(), environ)
         if isinstance(response, Response):  # a page's PageResponse has its own
-            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers.set(*NOSNIFF)
         return response(environ, start_response)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

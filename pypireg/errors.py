@@ -47,12 +47,15 @@ def message_for(exc: HTTPException) -> str:
     return text
 
 
+NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every response the registry sends
+
+
 def error_response(exc: HTTPException, environ: dict) -> Response:
     if isinstance(exc, RequestRedirect):
         return exc.get_response(environ)
     message = message_for(exc)
     response = Response(json.dumps({"message": message}), mimetype="application/json")
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.set(*NOSNIFF)
     # The reason phrase carries the message too, as PyPI does: twine and pip print the
     # status line, not the body.
     response.status = f"{exc.code} {_reason_phrase(message.partition(' ')[2])}"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import NotFound
 
-from .errors import error_response
+from .errors import NOSNIFF, error_response
 from .protocols import ChecksReadiness
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ PATHS = ("/-/health", "/-/liveness", "/-/readiness")
 DEADLINE = 2.0  # seconds a readiness probe waits for its checks
 REUSE = 1.0  # seconds one readiness result answers every probe
 PROBE_KEY = "health/probe"  # never stored: opening it shows that the storage answers
-_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
+_HEADERS = [("Cache-Control", "no-store"), NOSNIFF]
 
 
 def health_checks(registry: Registry, *, deadline: float = DEADLINE,

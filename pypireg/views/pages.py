@@ -18,7 +18,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
 from .. import dists, render
-from ..errors import ResourceNotFound
+from ..errors import NOSNIFF, ResourceNotFound
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -203,9 +203,6 @@ def _finish(body: bytes | None, fmt: Format, registry: Registry, request: Regist
         return PageResponse("304 NOT MODIFIED", headers, None)
     return PageResponse("200 OK", [("Content-Type", fmt.header),
                                    ("Content-Length", str(len(body))), *headers], body)
-
-
-NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every response of the registry
 
 
 class PageResponse:

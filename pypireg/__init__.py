@@ -19,7 +19,9 @@ from .models import (
 )
 from .protocols import AuthProvider, ChecksReadiness, Dispatcher, ServesDownloads, Storage
 from .routing import flat_layout, gitlab_layout
+from .site import site
 from .storage import FileSystemStorage, MemoryStorage
+from .ui import UI, create_ui
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,6 @@ __all__ = [
     "Actor", "AuditEvent", "AuthProvider", "Catalog", "CatalogError", "ChecksReadiness",
     "CleanupPolicy", "Dispatcher", "FileSystemStorage", "Grant", "Group", "Limits",
     "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "Registry",
-    "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "create_app", "flat_layout",
-    "gitlab_layout", "health_checks", "mount",
+    "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "UI", "create_app",
+    "create_ui", "flat_layout", "gitlab_layout", "health_checks", "mount", "site",
 ]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 
-from werkzeug.datastructures import WWWAuthenticate
+from markupsafe import Markup
+from werkzeug.datastructures import MIMEAccept, WWWAuthenticate
 from werkzeug.exceptions import HTTPException, NotFound, Unauthorized
-from werkzeug.http import quote_header_value
+from werkzeug.http import parse_accept_header, quote_header_value
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
@@ -50,11 +51,34 @@ def message_for(exc: HTTPException) -> str:
 NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every response the registry sends
 
 
+def wants_html(environ: dict) -> bool:
+    """Whether the client is a browser: it asks for HTML above everything else. pip and
+    uv ask for text/html only as a last resort (q=0.01), so they keep the JSON errors."""
+    accept = parse_accept_header(environ.get("HTTP_ACCEPT"), MIMEAccept)
+    html = max((q for value, q in accept if value == "text/html"), default=0)
+    return html >= 0.5 and html > accept["application/json"]
+
+
+_PAGE = Markup(
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<meta name="color-scheme" content="light dark"><title>{title}</title></head>'
+    '<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto;'
+    ' padding: 0 1rem"><h1>{title}</h1><p>{hint}</p></body></html>\n')
+_HINTS = {401: "This page is private: sign in with a token as the password.",
+          404: "There is nothing here, or nothing you may see."}
+
+
 def error_response(exc: HTTPException, environ: dict) -> Response:
+    """GitLab's JSON body, or a small page of the same message for a browser."""
     if isinstance(exc, RequestRedirect):
         return exc.get_response(environ)
     message = message_for(exc)
-    response = Response(json.dumps({"message": message}), mimetype="application/json")
+    if wants_html(environ):
+        body = _PAGE.format(title=message, hint=_HINTS.get(exc.code or 500, ""))
+        response = Response(str(body), mimetype="text/html")
+    else:
+        response = Response(json.dumps({"message": message}), mimetype="application/json")
     response.headers.set(*NOSNIFF)
     # The reason phrase carries the message too, as PyPI does: twine and pip print the
     # status line, not the body.

@@ -42,15 +42,18 @@ _HEADERS = [("Cache-Control", "no-store"), NOSNIFF]
 
 
 def health_checks(registry: Registry, *, deadline: float = DEADLINE,
-                  reuse: float = REUSE) -> WSGIApplication:
+                  reuse: float = REUSE, otherwise: WSGIApplication | None = None
+                  ) -> WSGIApplication:
     """A WSGI app answering :data:`PATHS` (relative to where it is mounted) for
-    ``registry``, and a JSON 404 anywhere else. A readiness check that has not answered
-    within ``deadline`` seconds counts as failed, and one result serves every probe for
-    ``reuse`` seconds."""
+    ``registry``, and passing anything else to ``otherwise`` (by default a JSON 404). A
+    readiness check that has not answered within ``deadline`` seconds counts as failed,
+    and one result serves every probe for ``reuse`` seconds."""
     readiness = Readiness(registry, deadline=deadline, reuse=reuse)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path not in PATHS and otherwise is not None:
+            return otherwise(environ, start_response)
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD") or path not in PATHS:
             return error_response(NotFound(), environ)(environ, start_response)
         if path == "/-/health":

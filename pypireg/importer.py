@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import dists
+from .details import package_details
 from .forms import FileDigests
 from .models import HOST, Actor
 from .uploads import FileConflict, commit_file
@@ -103,7 +104,7 @@ def import_file(registry: Registry, project: Project, path: Path, actor: Actor =
     _, created = commit_file(
         registry.catalog, storage, project, identity, requires_python,
         dists.truncate_metadata(fields), digests, put, dists.trusted_metadata(raw, path.name),
-        actor,
+        actor, package_details(raw, limits),
     )
     return created
 

@@ -44,6 +44,8 @@ class Limits:
     max_form_fields_size: int = 8 * MiB
     #: A wheel's METADATA or an sdist's PKG-INFO.
     max_metadata_size: int = 10 * MiB
+    #: A README rendered for its package page, once, at upload; a larger one is not shown.
+    max_readme_size: int = 1 * MiB
     #: Members of an archive read while looking for its metadata.
     max_archive_members: int = 100_000
     #: One tar header extension (a pax header or a GNU long name).

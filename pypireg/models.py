@@ -102,6 +102,19 @@ class IndexEntry(NamedTuple):
     requires_python: str
 
 
+class NameEntry(NamedTuple):
+    """A package name in a project as people's pages list it: its current version (the
+    highest final release, else the highest pre-release) and that version's summary,
+    and its last upload (when, and which version)."""
+    project_id: int
+    normalized_name: str
+    name: str
+    version: str
+    summary: str
+    last_upload_at: str
+    last_version: str
+
+
 @dataclass(frozen=True)
 class FileLink:
     """One file on a simple package page, with what PEP 658, 592 and 700 add."""

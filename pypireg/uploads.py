@@ -15,6 +15,7 @@ from werkzeug.exceptions import BadRequest
 
 from . import dists
 from .catalog import PROJECT, CatalogError
+from .details import package_details
 from .errors import ResourceNotFound
 from .forms import USAGE, UploadForm
 from .models import HOST, Actor
@@ -58,12 +59,17 @@ def store_upload(
             form.fields.get("requires_python", ""), dists.parse_metadata(raw))
     except dists.InvalidDistribution as exc:
         raise BadRequest(f"{identity.file_name!r} is not a valid distribution: {exc}") from None
-    metadata = dists.truncate_metadata(dict(form.fields.items()))
+    details = package_details(raw, limits)
+    # The distribution's own summary when the client sent none (curl, a bare form).
+    fields = form.fields.to_dict()
+    if not fields.get("summary", "").strip():
+        fields["summary"] = details.get("summary", "")
+    metadata = dists.truncate_metadata(fields)
     try:
         return commit_file(
             catalog, storage, project, identity, requires_python, metadata, digests,
             lambda key: storage.put_file(key, staged.path),
-            dists.trusted_metadata(raw, identity.file_name), actor,
+            dists.trusted_metadata(raw, identity.file_name), actor, details,
         )
     except FileConflict as exc:
         raise BadRequest(str(exc)) from None
@@ -86,6 +92,7 @@ def commit_file(
     put: Callable[[str], None],
     core_metadata: bytes | None = None,
     actor: Actor = HOST,
+    details: dict[str, Any] | None = None,
 ) -> tuple[PackageFile, bool]:
     """Store a checked file's bytes with ``put(key)``, then record it.
 
@@ -95,7 +102,8 @@ def commit_file(
     ``core_metadata`` (PEP 658) is stored beside the file as a blob of its own. Returns
     ``(file, created)``; ``created`` is False when the identical file was already there.
     Raises :class:`FileConflict` when other bytes have the name. A new file is recorded
-    in the audit log as published by ``actor``, in the row's transaction.
+    in the audit log as published by ``actor``, in the row's transaction. ``details``
+    (:func:`pypireg.details.package_details`) become what the package's page shows.
     """
     key = blob_key(digests["sha256"])
     extra: dict[str, Any] = {"metadata_sha256": "", "metadata_key": None}
@@ -130,6 +138,7 @@ def commit_file(
                 metadata=metadata,
                 file={"file_name": identity.file_name, "storage_key": key,
                       "requires_python": requires_python, **digests, **extra},
+                details=details,
             )
             catalog.record_event(
                 actor, "package_published", entity_type=PROJECT, entity_id=project.id,

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .app import CATALOG, DEFAULT_DATA, create_app, mount, normal_prefix
+from .app import CATALOG, DEFAULT_DATA, create_app
 from .catalog import CatalogError, open_catalog
-from .health import health_checks
 from .limits import as_id
+from .site import site
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -60,8 +60,7 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
                               trusted_hosts=trusted_hosts, max_upload_size=max_upload_size)
     except ValueError as exc:  # the only ValueError these arguments can raise
         raise ConfigError(f"PYPIREG_TRUSTED_HOSTS: {exc}") from None
-    app = mount(registry, normal_prefix(environ.get("PYPIREG_PREFIX", DEFAULT_PREFIX)),
-                beside=health_checks(registry))
+    app = site(registry, api=environ.get("PYPIREG_PREFIX", DEFAULT_PREFIX))
     if proxies:
         app = ProxyFix(app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
                        x_prefix=proxies)

@@ -17,7 +17,8 @@ def everything(registry: pypireg.Registry) -> dict:
     catalog = registry.catalog
     return {table: catalog.rows(f"SELECT * FROM {table} ORDER BY 1") for table in (
         "groups", "projects", "packages", "package_files", "tokens", "audit_events",
-        "cleanup_policies")} | {"blobs": sorted(registry.storage.keys())}  # type: ignore[attr-defined]
+        "cleanup_policies", "package_names", "package_details")} | {
+            "blobs": sorted(registry.storage.keys())}  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -434,3 +434,13 @@ def test_downloads_flush_by_themselves_after_the_interval(tree: Tree) -> None:
     tree.app.get(links(page.text)[0][0].removeprefix("http://localhost").split("#")[0])
     row = tree.registry.catalog.rows("SELECT last_downloaded_at FROM packages")[0]
     assert row["last_downloaded_at"] is not None
+
+
+@pytest.mark.parametrize("range_header", ["bytes=999999-", ""])
+def test_a_refused_download_is_not_counted(tree: Tree, range_header: str) -> None:
+    tree.upload_wheel("acme/web", "pkg", "1.0")
+    page = tree.app.get(API.format(project="acme/web") + "/simple/pkg/")
+    href = links(page.text)[0][0].removeprefix("http://localhost").split("#")[0]
+    tree.app.get(href, headers={"Range": range_header}, status=416)
+    (package,) = listing(tree, PROJECT.format(project="acme/web")).json
+    assert package["last_downloaded_at"] is None

@@ -18,7 +18,8 @@ from .seeding import seed
 PACKAGES = 20_000
 # A full walk of a big table, or of an index that covers every live row of the registry.
 WHOLE_TABLE = re.compile(
-    r"\bSCAN (packages|package_files|p|f)\b|USING (COVERING )?INDEX (packages|files)_by_status\b")
+    r"\bSCAN (packages|package_files|package_names|p|f|n)\b"
+    r"|USING (COVERING )?INDEX (packages|files)_by_status\b")
 
 
 @pytest.fixture(scope="module", params=["without statistics", "analyzed"])
@@ -33,13 +34,15 @@ def big(request, tmp_path_factory):
     return registry
 
 
-def plans(registry: pypireg.Registry, *urls: str, **headers: str) -> list[tuple[str, str]]:
-    """``(query, plan step)`` of every SELECT the requests ran."""
+def plans(registry: pypireg.Registry, *urls: str, site: bool = False,
+          **headers: str) -> list[tuple[str, str]]:
+    """``(query, plan step)`` of every SELECT the requests ran (on the API, or with
+    ``site`` on pypireg.site: the web pages at the root)."""
     conn = registry.catalog.db.conn
     queries: list[str] = []
     conn.set_trace_callback(queries.append)
     try:
-        app = TestApp(registry)
+        app = TestApp(pypireg.site(registry) if site else registry)
         for url in urls:
             app.get(url, headers=headers, status="*")
     finally:
@@ -72,6 +75,28 @@ GROUP = "/groups/acme/-/packages/pypi"
 def test_a_page_never_walks_every_package_or_file(big, url) -> None:
     secret = big.create_token("reader", ["acme:delete"])
     steps = plans(big, url, **{"PRIVATE-TOKEN": secret})
+    assert steps, "the page ran no query"
+    scans = [(query[:200], step) for query, step in steps if WHOLE_TABLE.search(step)]
+    assert not scans, scans
+
+
+@pytest.mark.parametrize("url", [
+    "/",
+    "/acme/p0",
+    "/acme/p0?order_by=last_upload&page=30",
+    "/acme/p0?q=pkg12&sort=desc",
+    "/acme",
+    "/acme?order_by=last_upload",
+    "/-/search?q=pkg12",
+    "/-/search?q=number+1234",
+    "/acme/p0/-/packages/pypi/pkg4",
+    "/acme/p0/-/packages/pypi/pkg0",  # 2,000 files
+    "/acme/p0/-/packages/5",
+])
+def test_a_web_page_never_walks_every_package_or_name(big, url) -> None:
+    secret = big.create_token("reader", ["acme:delete"])
+    steps = plans(big, url, site=True, **{"PRIVATE-TOKEN": secret,
+                                          "Accept": "text/html"})
     assert steps, "the page ran no query"
     scans = [(query[:200], step) for query, step in steps if WHOLE_TABLE.search(step)]
     assert not scans, scans

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .audit import GROUP, INSTANCE, PROJECT, AuditQueries
 from .base import CatalogError, Engine, redacted, utcnow
 from .blobs import BlobQueries
+from .browsing import BrowsingQueries
 from .copying import CopyQueries
 from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries
@@ -46,7 +47,7 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
-              RetentionQueries, CopyQueries, BlobQueries):
+              RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""
@@ -59,6 +60,7 @@ class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, Au
             raise CatalogError(f"no registry in the catalog {self.engine}: create one with"
                                " pypireg init --catalog URL")
         self.engine.migrate(self)
+        self.build_names()
 
     def close(self) -> None:
         """Close the engine's connections (a PostgreSQL pool); SQLite's close with their

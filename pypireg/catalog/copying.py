@@ -10,8 +10,8 @@ from .base import CatalogBase
 
 # Parents before children, so that every foreign key finds its row.
 TABLES = ("groups", "projects", "packages", "package_files", "tokens", "audit_events",
-          "cleanup_policies")
-_KEYS = {"cleanup_policies": "project_id"}
+          "cleanup_policies", "package_names", "package_details")
+_KEYS = {"cleanup_policies": "project_id", "package_details": "package_id"}
 BATCH = 1000
 
 

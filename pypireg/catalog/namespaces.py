@@ -106,8 +106,9 @@ class NamespaceQueries(CatalogBase):
         with self.write():
             self.remember_last_id("projects")
             self.remember_last_id("groups")
-            self.run("DELETE FROM cleanup_policies WHERE project_id IN"
-                     " (SELECT id FROM projects WHERE deleted_at IS NOT NULL)")
+            for table in ("cleanup_policies", "package_names"):
+                self.run(f"DELETE FROM {table} WHERE project_id IN"
+                         " (SELECT id FROM projects WHERE deleted_at IS NOT NULL)")
             removed += self.run(
                 "DELETE FROM projects WHERE deleted_at IS NOT NULL AND id NOT IN"
                 " (SELECT project_id FROM packages)")

@@ -13,7 +13,8 @@ from ..models import (
     Package,
     PackageFile,
 )
-from .base import CatalogBase, load_json, utcnow
+from .base import load_json, utcnow
+from .names import NameQueries
 
 INSTALLABLE = ", ".join(f"'{s}'" for s in INSTALLABLE_STATUSES)
 # Page queries keep statuses off their indexes (``engine.unindexed``): driven by a status
@@ -36,7 +37,7 @@ def to_package(row: Mapping[str, Any]) -> Package:
     )
 
 
-class PackageQueries(CatalogBase):
+class PackageQueries(NameQueries):
     # -- simple pages -------------------------------------------------------------------------
 
     def package_index(self, project_ids: Iterable[int]) -> list[IndexEntry]:
@@ -156,9 +157,11 @@ class PackageQueries(CatalogBase):
         canonical_version: str,
         metadata: dict[str, Any],
         file: dict[str, Any],
+        details: dict[str, Any] | None = None,
     ) -> tuple[Package, PackageFile]:
         """Record one uploaded file, creating its package (name + version) if needed.
 
+        ``details`` (what its page shows, :mod:`pypireg.details`) replace the package's.
         Call inside ``write()``; bumps the project's change serial.
         """
         now = utcnow()
@@ -187,6 +190,11 @@ class PackageQueries(CatalogBase):
             file_row = {**file, "id": self.next_id("package_files"), "package_id": package_id,
                         "project_id": project_id, "status": "default", "created_at": now}
             self.insert("package_files", file_row)
+            if details is not None:
+                self.set_package_details(package_id, details)
+            self.note_upload(
+                project_id, normalized_name, name, version, str(metadata.get("summary", "")),
+                now)
             self._bump_serial(project_id)
             package = self.package_by_id(package_id)
         del file_row["status"]
@@ -204,6 +212,8 @@ class PackageQueries(CatalogBase):
             self.run("UPDATE package_files SET status = ? WHERE package_id = ?",
                      [PENDING_DESTRUCTION, package.id])
             self.update("packages", package.id, {"status": PENDING_DESTRUCTION, "updated_at": now})
+            self.refresh_names(
+                package.project_id, [package.normalized_name])
             self._bump_serial(package.project_id)
         return keys
 
@@ -289,6 +299,8 @@ class PackageQueries(CatalogBase):
             self.remember_last_id("package_files")
             self.remember_last_id("packages")
             files = self.run("DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION])
+            self.run("DELETE FROM package_details WHERE package_id IN"
+                     " (SELECT id FROM packages WHERE status = ?)", [PENDING_DESTRUCTION])
             packages = self.run(
                 "DELETE FROM packages WHERE status = ? AND id NOT IN"
                 " (SELECT package_id FROM package_files)", [PENDING_DESTRUCTION])

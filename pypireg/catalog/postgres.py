@@ -130,6 +130,15 @@ class PostgresEngine:
     def unindexed(self, column: str) -> str:
         return column  # PostgreSQL's planner keeps statistics of its own (autovacuum)
 
+    def text_match(self, alias: str, words: Sequence[str]) -> tuple[str, str, str, list[Any]]:
+        # The expression of the names_search GIN index (postgres_schema.py); each word
+        # matches a lexeme's start. Separators become spaces, or "a-1" would hold "-1".
+        document = (f"to_tsvector('simple', translate({alias}.name || ' ' || {alias}.summary,"
+                    " '-_.', '   '))")
+        query = " & ".join(f"{word}:*" for word in words)
+        return (f"package_names {alias}", f"{document} @@ to_tsquery('simple', ?)",
+                f"-ts_rank({document}, to_tsquery('simple', ?))", [query, query])
+
     # -- schema --------------------------------------------------------------------------
 
     def has_schema(self, catalog: CatalogBase) -> bool:

@@ -50,6 +50,12 @@ _TABLES = (
     " project_id BIGINT PRIMARY KEY REFERENCES projects (id),"
     " keep_n_duplicated_package_files TEXT NOT NULL, keep_n_latest_versions BIGINT,"
     " older_than TEXT, include_names TEXT, exclude_names TEXT, updated_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS package_names (id BIGINT PRIMARY KEY,"
+    " project_id BIGINT NOT NULL REFERENCES projects (id), normalized_name TEXT NOT NULL,"
+    " name TEXT NOT NULL, version TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '',"
+    " last_upload_at TEXT NOT NULL, last_version TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS package_details ("
+    " package_id BIGINT PRIMARY KEY REFERENCES packages (id), details TEXT NOT NULL)",
 )
 
 # SQLite's indexes (one list, so the engines never drift apart), with lower(column) where
@@ -58,6 +64,9 @@ _NOCASE = re.compile(r"(\w+) COLLATE NOCASE")
 _INDEXES = (
     *(_NOCASE.sub(r"lower(\1)", sql) for sql in SQLITE_INDEXES if not sql.startswith("DROP ")),
     "CREATE INDEX IF NOT EXISTS projects_by_path ON projects (lower(path) text_pattern_ops)",
+    # Search (SQLite has FTS5 instead): the expression PostgresEngine.text_match matches.
+    "CREATE INDEX IF NOT EXISTS names_search ON package_names"
+    " USING GIN (to_tsvector('simple', translate(name || ' ' || summary, '-_.', '   ')))",
 )
 
 

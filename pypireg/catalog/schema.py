@@ -10,7 +10,7 @@ from .base import CatalogError
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Columns added after version 1, created on older catalogs when they open.
 _ADDED_FILE_COLUMNS = {
@@ -64,6 +64,10 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS audit_by_entity ON audit_events (entity_type, entity_id, id)",
     "CREATE INDEX IF NOT EXISTS audit_by_path ON audit_events (entity_path COLLATE NOCASE, id)",
     "CREATE INDEX IF NOT EXISTS audit_by_time ON audit_events (created_at, id)",
+    # People's pages (schema 6): one row per name in a project, listed by name or by time.
+    "CREATE UNIQUE INDEX IF NOT EXISTS names_by_name"
+    " ON package_names (project_id, normalized_name)",
+    "CREATE INDEX IF NOT EXISTS names_by_time ON package_names (project_id, last_upload_at)",
 )
 
 
@@ -141,6 +145,21 @@ def migrate(catalog: CatalogBase) -> None:
             pk="project_id", not_null={"keep_n_duplicated_package_files", "updated_at"},
             foreign_keys=[("project_id", "projects", "id")], if_not_exists=True,
         )
+        # What people's pages show (schema 6): see .browsing.
+        db["package_names"].create(
+            {"id": int, "project_id": int, "normalized_name": str, "name": str,
+             "version": str, "summary": str, "last_upload_at": str, "last_version": str},
+            pk="id", not_null={"project_id", "normalized_name", "name", "version",
+                               "summary", "last_upload_at", "last_version"},
+            defaults={"summary": ""}, foreign_keys=[("project_id", "projects", "id")],
+            if_not_exists=True)
+        db["package_details"].create(
+            {"package_id": int, "details": str}, pk="package_id", not_null={"details"},
+            foreign_keys=[("package_id", "packages", "id")], if_not_exists=True)
+        if not db["package_names_fts"].exists():
+            # Kept in step with package_names by triggers (sqlite-utils writes them).
+            db["package_names"].enable_fts(["name", "summary"], create_triggers=True,
+                                           tokenize="unicode61")
         for table, added in (("package_files", _ADDED_FILE_COLUMNS),
                              ("tokens", _ADDED_TOKEN_COLUMNS),
                              ("groups", _ADDED_NAMESPACE_COLUMNS),

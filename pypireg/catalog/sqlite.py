@@ -120,6 +120,14 @@ class SQLiteEngine:
         # A unary plus keeps SQLite from driving a query by an index on the column.
         return f"+{column}"
 
+    def text_match(self, alias: str, words: Sequence[str]) -> tuple[str, str, str, list[Any]]:
+        # FTS5, kept by triggers (schema.py); each word matches a token's start. Words are
+        # letters and digits only, so quoting them is enough.
+        query = " ".join(f'"{word}"*' for word in words)
+        return (f"package_names_fts JOIN package_names {alias}"
+                f" ON {alias}.id = package_names_fts.rowid",
+                "package_names_fts MATCH ?", "package_names_fts.rank", [query])
+
     # -- schema --------------------------------------------------------------------------
 
     def has_schema(self, catalog: CatalogBase) -> bool:

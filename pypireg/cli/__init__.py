@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream", metavar="URL",
                        help="redirect package pages for names unknown here to this simple"
                             " index (off by default: see docs/standards.md)")
+    serve.add_argument("--no-ui", action="store_true",
+                       help="serve the API and health checks only, without the web pages")
     serve.add_argument("--max-upload-size", type=_size, metavar="SIZE",
                        help="largest file an upload may hold, as bytes or with K, M, G or T"
                             " (default 3G)")

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import waitress
 
 from .. import __version__
-from ..app import create_app, mount, normal_prefix
+from ..app import create_app, normal_prefix
 from ..catalog import open_catalog
-from ..health import health_checks
 from ..limits import MiB
 from ..models import CLI
+from ..site import site
 from .accesslog import AccessLog
 from .common import has_registry, where
 
@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"created private project {args.project}")
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
     _configure_logging()
-    app = mount(registry, prefix, beside=health_checks(registry))
+    pages = bool(prefix) and not args.no_ui
+    app = site(registry, api=prefix, pages=pages)
     server = waitress.create_server(AccessLog(app),
                                     sockets=[_bind(args.host, args.port)],
                                     max_request_body_size=max_body_size(registry.limits),
@@ -98,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"  pip/uv index: {base}/projects/<id or path>/packages/pypi/simple")
         print(f"  twine upload: {base}/projects/<id or path>/packages/pypi")
+    if pages:
+        print(f"  web pages:    http://{_url_host(args.host)}:{server.effective_port}/")
     print("press Ctrl+C to stop", flush=True)
     why = "Ctrl+C"
 

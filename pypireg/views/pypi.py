@@ -105,7 +105,9 @@ def _file(registry: Registry, scope: Scope, sha256: str, filename: str) -> Packa
 def _download(
     registry: Registry, request: RegistryRequest, scope: Scope, package_file: PackageFile
 ) -> Response:
-    registry.downloads.record(package_file.package_id)
+    """The file's bytes; counted as a download (``last_downloaded_at``) only once there
+    is an answer to send, so a refused one (a 416 for a Range past the end) changes
+    nothing."""
     storage = registry.storage
     if isinstance(storage, ServesDownloads):
         answer = storage.download_response(
@@ -113,10 +115,12 @@ def _download(
             sha256=package_file.sha256, size=package_file.size,
         )
         if answer is not None:
+            registry.downloads.record(package_file.package_id)
             return answer
     mimetype = mimetypes.guess_type(package_file.file_name)[0] or "application/octet-stream"
     response = _stream(registry, request, package_file.storage_key, package_file.size,
                        package_file.sha256, mimetype)
+    registry.downloads.record(package_file.package_id)
     response.headers.set("Content-Disposition", "attachment", filename=package_file.file_name)
     return _immutable(response, scope, package_file)
 

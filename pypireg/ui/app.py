@@ -1,0 +1,131 @@
+"""The web pages as a WSGI app of their own, beside the API: its URL map, its templates,
+its static files, and its errors as pages."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Iterable
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from ..errors import NOSNIFF, error_response, message_for, wants_html
+from . import views
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from ..app import Registry
+    from ..protocols import URLAdapter
+
+log = logging.getLogger("pypireg")
+
+# The pages run no script but the copy buttons' file, and load nothing from elsewhere
+# but a README's images: whatever a README's HTML holds, a browser runs none of it.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:;"
+       " form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+STATIC = ("ui.css", "copy.js")
+
+
+def routes() -> Map:
+    """The pages, relative to where the UI is mounted. ``/-/packages/ID`` is GitLab's
+    ``web_path`` for a package, which the Packages API's ``_links`` name."""
+    return Map([
+        Rule("/", endpoint="home"),
+        Rule("/-/search", endpoint="search"),
+        Rule("/-/static/<name>", endpoint="static"),
+        Rule("/<path:namespace>/-/packages/<int:package_id>", endpoint="package"),
+        Rule("/<path:namespace>/-/packages/pypi/<name>", endpoint="package_by_name"),
+        Rule("/<path:namespace>", endpoint="namespace"),  # the first is the one built
+        Rule("/<path:namespace>/-/packages", endpoint="namespace"),
+    ], strict_slashes=False, merge_slashes=False)
+
+
+class UI:
+    """Pages for people, reading ``registry`` with the caller's rights: ``create_ui``
+    builds one. ``api`` is where the registry's API is mounted: a path below the UI's
+    own mount point (``/api/v4``, as ``pypireg serve`` has it), or an absolute URL."""
+
+    def __init__(self, registry: Registry, *, api: str = "/api/v4", title: str = "pypireg"
+                 ) -> None:
+        self.registry = registry
+        self.api = api.rstrip("/")
+        self.title = title
+        self.map = routes()
+        self.templates = Environment(
+            loader=PackageLoader("pypireg.ui"), autoescape=select_autoescape(default=True),
+            trim_blocks=True, lstrip_blocks=True)
+        self.templates.filters["size"] = views.human_size
+        self.templates.filters["when"] = views.short_time
+        self.static = {name: files("pypireg.ui").joinpath("static", name).read_bytes()
+                       for name in STATIC}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            adapter = self.map.bind_to_environ(environ)
+            endpoint, args = adapter.match()
+            if request.method not in ("GET", "HEAD"):
+                raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
+            response = getattr(views, endpoint)(self, request, adapter, **args)
+        except HTTPException as exc:
+            response = self.error_page(request, exc)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            response = self.error_page(request, InternalServerError())
+        response.headers.set(*NOSNIFF)
+        return response(environ, start_response)
+
+    # -- answers -------------------------------------------------------------------------
+
+    def page(self, request: Request, urls: Any, template: str, status: int = 200,
+             **context: Any) -> Response:
+        body = self.templates.get_template(template).render(
+            ui=self, request=request, urls=urls, **context)
+        response = Response(body, status=status, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.headers["Vary"] = "Authorization, Cookie"
+        return response
+
+    def error_page(self, request: Request, exc: HTTPException) -> Response:
+        """The error as a page for a browser; as the API's JSON for any other client."""
+        if not wants_html(request.environ):
+            return error_response(exc, request.environ)
+        urls = self.map.bind_to_environ(request.environ)
+        response = self.page(request, urls, "error.html", status=exc.code or 500,
+                             code=exc.code or 500, message=message_for(exc))
+        for name, value in exc.get_headers(request.environ):
+            if name.lower() != "content-type":
+                response.headers.add(name, value)
+        return response
+
+    def static_file(self, name: str) -> Response:
+        if name not in self.static:
+            raise NotFound()
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        response = Response(self.static[name], mimetype=kind)
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    # -- the API's URLs ------------------------------------------------------------------
+
+    def api_urls(self, request: Request) -> URLAdapter:
+        """The registry's dispatcher, bound to where the API is mounted beside the UI."""
+        environ = dict(request.environ)
+        if "://" in self.api:
+            parts = urlsplit(self.api)
+            environ.update({"wsgi.url_scheme": parts.scheme, "HTTP_HOST": parts.netloc,
+                            "SCRIPT_NAME": parts.path})
+        else:
+            environ["SCRIPT_NAME"] = request.script_root + self.api
+        environ["PATH_INFO"] = "/"
+        return self.registry.dispatcher.bind_to_environ(environ)
+

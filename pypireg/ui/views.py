@@ -1,0 +1,282 @@
+"""The pages, as plain functions of the UI, the request and the URL adapter: each reads
+the catalog with the caller's rights, as the API does, and renders one template."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from werkzeug.exceptions import BadRequest, NotFound
+
+from ..catalog.names import current_key, search_words
+from ..dists import normalize
+from ..errors import ResourceNotFound
+from ..limits import MAX_ID
+from ..models import READ, Group, NameEntry, Package, PackageFile, Project
+from ..times import parse_time
+from ..views.params import Page, choice
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request, Response
+
+    from ..protocols import URLAdapter
+    from .app import UI
+
+ORDERS = ("name", "last_upload")
+MAX_QUERY = 200  # characters of a search or filter: more is not a name anyone types
+MAX_WORDS = 8
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def home(ui: UI, request: Request, urls: URLAdapter) -> Response:
+    """The registry: search, what the caller may read, the latest uploads, client setup."""
+    projects = readable_projects(ui, request)
+    counts = ui.registry.catalog.name_counts([p.id for p in projects]) if projects else {}
+    groups = readable_groups(ui, request, projects)
+    recent = ui.registry.catalog.recent_names([p.id for p in projects]) if projects else []
+    by_id = {p.id: p for p in projects}
+    return ui.page(request, urls, "home.html", projects=projects, counts=counts,
+                   groups=groups, recent=[(by_id[e.project_id], e) for e in recent],
+                   example=_setup(ui, request, projects[0]) if projects else None)
+
+
+def search(ui: UI, request: Request, urls: URLAdapter) -> Response:
+    """Names and summaries of everything the caller may read, best match first."""
+    text = _query(request, "q")
+    page = Page.from_args(request.args)
+    projects = readable_projects(ui, request)
+    words = search_words(text)[:MAX_WORDS]
+    found, total = ([], 0)
+    if words and projects:
+        found, total = ui.registry.catalog.search_names(
+            [p.id for p in projects], words, limit=page.size, offset=page.offset)
+    by_id = {p.id: p for p in projects}
+    return ui.page(request, urls, "search.html", query=text,
+                   results=[(by_id[e.project_id], e) for e in found], total=total,
+                   pages=_pages(request, page, total))
+
+
+def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Response:
+    """A project's packages, or a group's (every project below it the caller may read)."""
+    catalog = ui.registry.catalog
+    try:  # a hidden project or group answers as a missing one: "404 Not Found" for both
+        project = catalog.project_by_path(namespace)
+        if project is not None:
+            project = ui.registry.authorize(request, project.path, READ)
+            group, projects = None, [project]
+        elif catalog.group_by_path(namespace) is not None:
+            group, projects = ui.registry.readable_projects(request, namespace)
+        else:
+            raise NotFound()
+    except ResourceNotFound:
+        raise NotFound() from None
+    text = _query(request, "q")
+    order = choice(request.args, "order_by", ORDERS, "name")
+    sort = choice(request.args, "sort", ("asc", "desc"),
+                  "desc" if order == "last_upload" else "asc")
+    page = Page.from_args(request.args)
+    entries: list[NameEntry] = []
+    total = 0
+    if projects:
+        entries, total = catalog.name_entries(
+            [p.id for p in projects], terms=text.split(), order=order or "name",
+            descending=sort == "desc", limit=page.size, offset=page.offset)
+    by_id = {p.id: p for p in projects}
+    return ui.page(
+        request, urls, "namespace.html", project=project, group=group,
+        path=(project or group).path,  # type: ignore[union-attr]
+        entries=[(by_id[e.project_id], e) for e in entries], total=total, query=text,
+        order=order, sort=sort, pages=_pages(request, page, total),
+        setup=_setup(ui, request, project, group), projects=projects,
+        crumbs=_groups_above((project or group).path))  # type: ignore[union-attr]
+
+
+def package(ui: UI, request: Request, urls: URLAdapter, namespace: str,
+            package_id: int) -> Response:
+    """One version of a package: GitLab's ``web_path``."""
+    project = _project(ui, request, namespace)
+    found = ui.registry.catalog.package(project.id, package_id) if package_id <= MAX_ID else None
+    if found is None:
+        raise ResourceNotFound("Package")
+    return _package_page(ui, request, urls, project, found)
+
+
+def package_by_name(ui: UI, request: Request, urls: URLAdapter, namespace: str,
+                    name: str) -> Response:
+    """A package's current version (the highest final release, else pre-release)."""
+    project = _project(ui, request, namespace)
+    versions = ui.registry.catalog.versions_named(project.id, normalize(name))
+    if not versions:
+        raise ResourceNotFound("Package")
+    current = max(versions, key=lambda p: (current_key(p.version), p.id))
+    return _package_page(ui, request, urls, project, current, versions)
+
+
+def static(ui: UI, request: Request, urls: URLAdapter, name: str) -> Response:
+    return ui.static_file(name)
+
+
+# -- the package page --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileRow:
+    file: PackageFile
+    kind: str  # "wheel" or "sdist"
+    python: str  # a wheel's Python tags, "source" for an sdist
+    url: str
+    metadata_url: str | None
+
+
+def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
+                  shown: Package, versions: list[Package] | None = None) -> Response:
+    catalog = ui.registry.catalog
+    if versions is None:
+        versions = catalog.versions_named(project.id, shown.normalized_name)
+    versions = sorted(versions, key=lambda p: (current_key(p.version)[1], p.id), reverse=True)
+    yanked = catalog.yanked_versions([p.id for p in versions])
+    files, _ = catalog.package_files(shown.id, limit=10_000, offset=0)
+    api = ui.api_urls(request)
+    rows = [_file_row(api, project, f) for f in files]
+    details = catalog.package_details(shown.id) or {}
+    requires_python = sorted({f.requires_python for f in files if f.requires_python})
+    return ui.page(
+        request, urls, "package.html", project=project, package=shown, versions=versions,
+        yanked=yanked, files=rows, details=details,
+        summary=details.get("summary") or shown.metadata.get("summary", ""),
+        description=shown.metadata.get("description", ""),
+        requires_python=details.get("requires_python") or ", ".join(requires_python),
+        project_urls=[(label, url, _is_web_link(url))
+                      for label, url in details.get("project_urls", [])],
+        setup=_setup(ui, request, project), install=_install(ui, request, project, shown))
+
+
+def _file_row(api: URLAdapter, project: Project, f: PackageFile) -> FileRow:
+    values = {"project": str(project.id), "sha256": f.sha256, "filename": f.file_name}
+    url = api.build("pypi.file", values, force_external=True)
+    metadata = (api.build("pypi.file_metadata", values, force_external=True)
+                if f.metadata_sha256 else None)
+    if f.file_name.endswith(".whl"):
+        try:
+            tags = parse_wheel_filename(f.file_name)[3]
+            python = ", ".join(sorted({tag.interpreter for tag in tags}))
+        except InvalidWheelFilename:
+            python = "?"
+        return FileRow(f, "wheel", python, url, metadata)
+    return FileRow(f, "sdist", "source", url, metadata)
+
+
+def _is_web_link(url: str) -> bool:
+    """Only http and https URLs become links: a ``javascript:`` one stays text."""
+    return urlsplit(url.strip()).scheme.lower() in ("http", "https")
+
+
+# -- client setup --------------------------------------------------------------------------
+
+
+def _setup(ui: UI, request: Request, project: Project | None,
+           group: Group | None = None) -> dict[str, str]:
+    """The URLs a client is configured with: an index to install from (the group's, on
+    a group page) and, for a project, where to upload."""
+    api = ui.api_urls(request)
+    found: dict[str, str] = {}
+    if project is not None:
+        found["index"] = api.build("pypi.simple_index", {"project": str(project.id)},
+                                   force_external=True)
+        found["upload"] = api.build("pypi.upload", {"project": str(project.id)},
+                                    force_external=True)
+        found["label"] = project.path
+    elif group is not None:
+        found["index"] = api.build("pypi.group.simple_index", {"group": str(group.id)},
+                                   force_external=True)
+        found["label"] = group.path
+    found["source"] = "-".join(search_words(found.get("label", ""))) or "private"
+    return found
+
+
+def _install(ui: UI, request: Request, project: Project, shown: Package) -> dict[str, str]:
+    setup = _setup(ui, request, project)
+    pin = f"{shown.name}=={shown.version}"
+    index, source = setup["index"], setup["source"]
+    return {
+        "pip": f"pip install --index-url {index} {pin}",
+        "uv": f"uv pip install --index-url {index} {pin}",
+        "poetry": f"poetry source add --priority=explicit {source} {index}\n"
+                  f"poetry add --source {source} {pin}",
+    }
+
+
+# -- access --------------------------------------------------------------------------------
+
+
+def readable_projects(ui: UI, request: Request) -> list[Project]:
+    """Every project the caller may read, by path."""
+    registry = ui.registry
+    principal = registry.caller(request)
+    return [p for p in registry.catalog.live_projects()
+            if registry.auth.permits(principal, READ, p)]
+
+
+def readable_groups(ui: UI, request: Request, projects: list[Project]) -> list[Group]:
+    """The groups a caller sees: public ones, and those above a project they may read."""
+    above = {namespace for p in projects for namespace in p.namespaces}
+    return [g for g in ui.registry.catalog.live_groups() if g.is_public or g.path in above]
+
+
+def _project(ui: UI, request: Request, namespace: str) -> Project:
+    project = ui.registry.catalog.project_by_path(namespace)
+    if project is None:
+        raise ResourceNotFound("Project")
+    return ui.registry.authorize(request, project.path, READ)
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _groups_above(path: str) -> list[str]:
+    """``a/b/c`` -> ``["a", "a/b"]``."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _query(request: Request, name: str) -> str:
+    text = request.args.get(name, "").strip()
+    if len(text) > MAX_QUERY:
+        raise BadRequest(f"{name} is too long: at most {MAX_QUERY} characters")
+    return text
+
+
+def _pages(request: Request, page: Page, total: int) -> dict[str, Any]:
+    count = max(1, math.ceil(total / page.size))
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+
+    def link(number: int) -> str:
+        return "?" + urlencode([*query, ("page", number)])
+
+    return {"number": page.number, "count": count,
+            "prev": link(page.number - 1) if page.number > 1 else None,
+            "next": link(page.number + 1) if page.number < count else None}
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+def short_time(text: str | None) -> str:
+    """A catalog stamp as people read it: ``2026-12-02 08:15 UTC``."""
+    if not text:
+        return ""
+    try:
+        return parse_time(text).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return text

@@ -1,0 +1,454 @@
+"""The web pages, in-process through pypireg.site (pages at the root, the API at /api/v4):
+every page, filter, sort and pager, the access rules, and hostile content kept inert."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+
+from .conftest import Env, basic, sha256
+
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+API = "/api/v4/projects/{project}/packages/pypi"
+
+
+def wheel(name: str, version: str, metadata: str = "", body: str = "") -> tuple[str, bytes]:
+    """A wheel whose METADATA has ``metadata`` headers and ``body`` as its description."""
+    module = name.replace("-", "_").lower()
+    text = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{metadata}"
+    if body:
+        text += "\n" + body
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{module}/__init__.py", "")
+        archive.writestr(f"{module}-{version}.dist-info/METADATA", text)
+        archive.writestr(f"{module}-{version}.dist-info/WHEEL",
+                         "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(f"{module}-{version}.dist-info/RECORD", "")
+    return f"{module}-{version}-py3-none-any.whl", buffer.getvalue()
+
+
+class Site(Env):
+    def __init__(self, registry: pypireg.Registry) -> None:
+        super().__init__(registry)
+        self.site = TestApp(pypireg.site(registry))
+
+    def publish(self, project: str, name: str, version: str, *, metadata: str = "",
+                body: str = "", summary: str = "") -> None:
+        file_name, data = wheel(name, version, metadata, body)
+        fields = {"name": name, "version": version, "sha256_digest": sha256(data)}
+        if summary:
+            fields["summary"] = summary
+        self.site.post(API.format(project=project), params=list(fields.items()),
+                       upload_files=[("content", file_name, data)], headers=basic(self.writer),
+                       status=201)
+
+    def page(self, path: str, token: str | None = None, status: int | str = 200, **kw):
+        headers = {**HTML, **(basic(token) if token else {})}
+        return self.site.get(path, headers=headers, status=status, **kw)
+
+
+@pytest.fixture
+def site(tmp_path, catalog) -> Site:
+    return Site(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging")))
+
+
+def names_on(page) -> list[str]:
+    return [a.text for a in page.html.select("ul.names a.name")]
+
+
+# -- home ---------------------------------------------------------------------------------
+
+
+def test_home_shows_what_the_caller_may_read(site: Site) -> None:
+    site.publish("acme/tools", "public-lib", "1.0", summary="For everyone")
+    site.publish("acme/team/secret", "secret-lib", "1.0", summary="For the team")
+    anonymous = site.page("/")
+    assert "acme/tools" in anonymous.text and "public-lib" in anonymous.text
+    assert "secret" not in anonymous.text
+    assert anonymous.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    reader = site.page("/", token=site.reader)
+    assert "acme/team/secret" in reader.text and "secret-lib" in reader.text
+    assert "acme/team/other" not in reader.text  # the reader's token does not cover it
+    # Client setup with the real URLs, and never a secret.
+    index = f"http://localhost/api/v4/projects/{site.public.id}/packages/pypi/simple/"
+    assert f"pip install --index-url {index} PACKAGE" in anonymous.text
+    assert site.reader not in reader.text
+
+
+def test_latest_uploads_are_newest_first(site: Site) -> None:
+    for name in ("first", "second", "third"):
+        site.publish("acme/tools", name, "1.0")
+    assert names_on(site.page("/")) == ["third", "second", "first"]
+
+
+# -- group and project pages ----------------------------------------------------------------
+
+
+@pytest.fixture
+def listed(site: Site) -> Site:
+    for name, version in (("beta", "1.0"), ("alpha", "1.0"), ("gamma", "2.0"),
+                          ("alpha", "2.0"), ("delta-tool", "0.1")):
+        site.publish("acme/tools", name, version)
+    return site
+
+
+def test_project_page_lists_names_with_their_current_version(listed: Site) -> None:
+    page = listed.page("/acme/tools")
+    assert names_on(page) == ["alpha", "beta", "delta-tool", "gamma"]
+    assert page.html.select_one("ul.names li .version").text == "2.0"
+    assert f"projects/{listed.public.id}/packages/pypi/simple/" in page.text
+    assert f"projects/{listed.public.id}/packages/pypi/" in page.text  # the upload URL
+    assert listed.page("/acme/tools/-/packages").text == page.text
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("order_by=last_upload", ["delta-tool", "alpha", "gamma", "beta"]),
+    ("order_by=last_upload&sort=asc", ["beta", "gamma", "alpha", "delta-tool"]),
+    ("sort=desc", ["gamma", "delta-tool", "beta", "alpha"]),
+    ("q=ta", ["beta", "delta-tool"]),
+    ("q=DELTA", ["delta-tool"]),
+    ("q=a+l", ["alpha", "delta-tool"]),
+    ("q=nothing", []),
+    ("per_page=2", ["alpha", "beta"]),
+    ("per_page=2&page=2", ["delta-tool", "gamma"]),
+    ("per_page=2&page=3", []),
+])
+def test_project_page_filters_sorts_and_pages(listed: Site, query: str, expected) -> None:
+    assert names_on(listed.page(f"/acme/tools?{query}")) == expected
+
+
+def test_pager_links_keep_the_filter(listed: Site) -> None:
+    page = listed.page("/acme/tools?per_page=1&order_by=last_upload&page=2")
+    links = {a["rel"][0]: a["href"] for a in page.html.select("nav.pager a")}
+    assert links == {"prev": "?per_page=1&order_by=last_upload&page=1",
+                     "next": "?per_page=1&order_by=last_upload&page=3"}
+    assert "Page 2 of 4" in page.text
+
+
+@pytest.mark.parametrize("query", ["order_by=size", "sort=up", "page=0", "per_page=101",
+                                   "page=x", "q=" + "a" * 201])
+def test_bad_parameters_are_a_400_page(listed: Site, query: str) -> None:
+    page = listed.page(f"/acme/tools?{query}", status=400)
+    assert page.content_type == "text/html"
+    assert page.html.select_one("h1").text.startswith("400 Bad request - ")
+    api_client = listed.site.get(f"/acme/tools?{query}", status=400)
+    assert api_client.json["message"].startswith("400 Bad request - ")
+
+
+def test_group_page_merges_the_projects_the_caller_may_read(site: Site) -> None:
+    site.publish("acme/tools", "tool", "1.0")
+    site.publish("acme/team/secret", "secret-lib", "1.0")
+    site.publish("acme/team/other", "other-lib", "1.0")
+    assert names_on(site.page("/acme")) == ["tool"]
+    assert names_on(site.page("/acme", token=site.reader)) == ["secret-lib", "tool"]
+    assert names_on(site.page("/acme", token=site.deleter)) == [
+        "other-lib", "secret-lib", "tool"]
+    page = site.page("/acme")
+    group_id = site.registry.catalog.group("acme").id
+    assert f"groups/{group_id}/-/packages/pypi/simple/" in page.text
+    assert page.html.select_one("ul.names .project a").text == "acme/tools"
+
+
+# -- access ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/acme/team/secret", "/acme/team",
+                                  "/acme/team/secret/-/packages/pypi/secret-lib"])
+def test_private_pages_challenge_and_hide(site: Site, path: str) -> None:
+    site.publish("acme/team/secret", "secret-lib", "1.0")
+    anonymous = site.page(path, status=401)
+    assert anonymous.headers["WWW-Authenticate"] == 'Basic realm="pypireg"'
+    assert "secret-lib" not in anonymous.text
+    assert "secret-lib" in site.page(path, token=site.reader).text
+    other = site.page(path, token=site.outsider,
+                      status=200 if path == "/acme/team" else 404)
+    assert "secret-lib" not in other.text
+    if other.status_int == 404:  # as if there were nothing at all
+        missing = path.replace("secret", "nothing")
+        assert other.html.select_one("h1").text \
+            == site.page(missing, token=site.outsider, status=404).html.select_one("h1").text
+    assert "secret-lib" not in site.page(path, token="not-a-token", status=401).text
+
+
+def test_a_private_package_id_answers_as_a_missing_one(site: Site) -> None:
+    site.publish("acme/team/secret", "secret-lib", "1.0")
+    package_id = site.registry.catalog.versions_named(site.private.id, "secret-lib")[0].id
+    site.page(f"/acme/team/secret/-/packages/{package_id}", status=401)
+    site.page(f"/acme/team/secret/-/packages/{package_id}", token=site.outsider, status=404)
+    # Another project's path does not show it either.
+    site.page(f"/acme/tools/-/packages/{package_id}", status=404)
+
+
+def test_missing_pages(site: Site) -> None:
+    page = site.page("/no/such/thing", status=404)
+    assert page.content_type == "text/html"
+    assert site.site.get("/no/such/thing", status=404).json == {"message": "404 Not Found"}
+    site.page("/acme/tools/-/packages/pypi/nothing", status=404)
+    site.page("/acme/tools/-/packages/99999999999999999999", status=404)
+    site.page("/-/static/../catalog.db", status=404)
+    site.site.post("/acme/tools", status=405)
+
+
+def test_api_errors_are_pages_for_browsers_only(site: Site) -> None:
+    path = "/api/v4/projects/acme%2Fnothing/packages"
+    assert site.site.get(path, status=404).json == {"message": "404 Project Not Found"}
+    page = site.site.get(path, headers=HTML, status=404)
+    assert page.content_type == "text/html"
+    assert page.html.select_one("h1").text == "404 Project Not Found"
+    pip = {"Accept": "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;"
+                     " q=0.1, text/html; q=0.01"}
+    simple = "/api/v4/projects/acme%2Fnothing/packages/pypi/simple/x/"
+    assert site.site.get(simple, headers=pip, status=404).json["message"] \
+        == "404 Project Not Found"
+
+
+# -- the package page -------------------------------------------------------------------------
+
+
+README = """\
+Title <em>here</em>
+===================
+
+Some *text*.
+
+.. image:: https://example.com/badge.svg
+"""
+
+HOSTILE_README = """\
+# Hostile
+
+<script>window.ran = 1</script>
+<img src="x" onerror="window.ran = 2">
+[click](javascript:window.ran=3)
+<a href="javascript:window.ran=4">also</a>
+<iframe src="https://example.com"></iframe>
+"""
+
+
+def test_package_page_shows_the_version_and_its_details(site: Site) -> None:
+    metadata = ("Summary: A useful library\nRequires-Python: >=3.9\nLicense-Expression: MIT\n"
+                "Author: Ada\nClassifier: Programming Language :: Python :: 3\n"
+                "Requires-Dist: requests>=2; python_version >= '3.9'\n"
+                "Project-URL: Source, https://example.com/src\n"
+                "Description-Content-Type: text/x-rst\n")
+    site.publish("acme/tools", "useful", "1.0", metadata=metadata, body=README)
+    page = site.page("/acme/tools/-/packages/pypi/useful")
+    assert page.html.select_one("h1").text.split() == ["useful", "1.0"]
+    assert "A useful library" in page.text
+    rendered = page.html.select_one(".readme .rendered")
+    assert rendered.select_one("h1, h2").text.startswith("Title <em>here</em>")
+    assert rendered.select_one("em").text == "text"
+    assert rendered.select_one("img")["src"] == "https://example.com/badge.svg"
+    details = page.html.select_one("aside").text
+    for text in (">=3.9", "MIT", "Ada", "Programming Language :: Python :: 3",
+                 "requests>=2; python_version >= '3.9'"):
+        assert text in details
+    assert page.html.select_one("ul.links a")["href"] == "https://example.com/src"
+    index = f"http://localhost/api/v4/projects/{site.public.id}/packages/pypi/simple/"
+    snippets = [b["data-copy"] for b in page.html.select(".install button.copy")]
+    assert snippets == [f"pip install --index-url {index} useful==1.0",
+                        f"uv pip install --index-url {index} useful==1.0",
+                        f"poetry source add --priority=explicit acme-tools {index}\n"
+                        "poetry add --source acme-tools useful==1.0"]
+
+
+def test_files_with_download_metadata_and_digest(site: Site) -> None:
+    site.publish("acme/tools", "useful", "1.0")
+    page = site.page("/acme/tools/-/packages/pypi/useful")
+    row = page.html.select_one(".files tbody tr")
+    cells = [td.text.strip() for td in row.select("td")]
+    assert cells[1:3] == ["wheel", "py3"]
+    links = row.select("a")
+    download = links[0]["href"]
+    assert download.startswith(
+        f"http://localhost/api/v4/projects/{site.public.id}/packages/pypi/files/")
+    assert site.site.get(download.removeprefix("http://localhost")).body.startswith(b"PK")
+    assert links[1]["href"] == download + ".metadata"
+    digest = row.select_one("button.copy")["data-copy"]
+    assert re.fullmatch("[0-9a-f]{64}", digest) and digest in download
+
+
+def test_versions_current_yanked_and_web_path(site: Site) -> None:
+    for version in ("1.0", "1.1", "2.0rc1"):
+        site.publish("acme/tools", "useful", version)
+    site.registry.yank("acme/tools", "useful", "1.1", reason="broken <b>build</b>")
+    page = site.page("/acme/tools/-/packages/pypi/useful")
+    # The current version is the highest final release, yanked or not (pip decides).
+    assert page.html.select_one("h1 .version").text == "1.1"
+    versions = [li.select_one("a").text for li in page.html.select("ul.versions li")]
+    assert versions == ["2.0rc1", "1.1", "1.0"]
+    yanked = page.html.select("ul.versions li")[1]
+    assert yanked.select_one(".reason").text == "broken <b>build</b>"
+    assert page.html.select_one("p.warning").text == "Yanked: broken <b>build</b>"
+    # The Packages API's web_path resolves to the version's page.
+    listing = site.site.get(f"/api/v4/projects/{site.public.id}/packages").json
+    for item in listing:
+        version_page = site.page(item["_links"]["web_path"])
+        assert version_page.html.select_one("h1 .version").text == item["version"]
+    followed = page.click(href=str(listing[0]["_links"]["web_path"]), index=0)
+    assert followed.html.select_one("h1 .version").text == "1.0"
+
+
+def test_markdown_readme_and_hostile_content_stay_inert(site: Site) -> None:
+    metadata = ("Summary: <script>window.ran = 5</script>\n"
+                "Description-Content-Type: text/markdown\n"
+                "Classifier: <img src=x onerror=alert(1)>\n"
+                "Project-URL: Evil, javascript:alert(1)\n"
+                "Project-URL: Home, https://example.com/\n")
+    site.publish("acme/tools", "hostile", "1.0", metadata=metadata, body=HOSTILE_README,
+                 summary="<b>bold</b> summary")
+    page = site.page("/acme/tools/-/packages/pypi/hostile")
+    rendered = page.html.select_one(".readme .rendered")
+    assert rendered.select_one("h1").text == "Hostile"
+    assert not rendered.select("script, iframe, [onerror]")
+    assert not [tag for tag in rendered.select("[href], [src]")
+                if (tag.get("href") or tag.get("src")).strip().lower().startswith("javascript")]
+    assert not page.html.select("script:not([src])")
+    assert "&lt;script&gt;window.ran = 5&lt;/script&gt;" in page.text  # the summary, escaped
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text  # the classifier
+    links = {a.text: a["href"] for a in page.html.select("ul.links a")}
+    assert links == {"Home": "https://example.com/"}
+    assert "javascript:alert(1)" in page.html.select_one("ul.links").text  # shown as text
+    assert "&lt;b&gt;bold&lt;/b&gt; summary" in site.page("/acme/tools").text
+
+
+def test_readme_over_the_limit_is_not_rendered(site: Site, tmp_path) -> None:
+    from dataclasses import replace
+
+    site.registry.limits = replace(site.registry.limits, max_readme_size=1000)
+    site.publish("acme/tools", "wordy", "1.0", body="word " * 1000)
+    page = site.page("/acme/tools/-/packages/pypi/wordy")
+    assert "too large to show" in page.text
+
+
+def test_a_package_from_before_details_shows_its_description(site: Site) -> None:
+    site.publish("acme/tools", "older", "1.0")
+    package = site.registry.catalog.versions_named(site.public.id, "older")[0]
+    site.registry.catalog.run("DELETE FROM package_details WHERE package_id = ?", [package.id])
+    site.registry.catalog.run("UPDATE packages SET metadata = ? WHERE id = ?",
+                              ['{"description": "plain <b>old</b> text"}', package.id])
+    page = site.page("/acme/tools/-/packages/pypi/older")
+    assert page.html.select_one("pre.plain").text == "plain <b>old</b> text"
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def searchable(site: Site) -> Site:
+    site.publish("acme/tools", "requests-toolbelt", "1.0", summary="Helpers for requests")
+    site.publish("acme/tools", "http-client", "1.0", summary="Sends requests over HTTP")
+    site.publish("acme/tools", "requests", "2.0", summary="HTTP for humans")
+    site.publish("acme/team/secret", "requests-secret", "1.0", summary="Internal requests")
+    site.publish("acme/tools", "unrelated", "1.0", summary="Nothing to see")
+    return site
+
+
+def test_search_ranks_the_exact_name_first(searchable: Site) -> None:
+    found = names_on(searchable.page("/-/search?q=requests"))
+    assert found[0] == "requests"
+    assert set(found) == {"requests", "requests-toolbelt", "http-client"}
+    assert found.index("requests-toolbelt") < found.index("http-client")  # name before summary
+
+
+def test_search_sees_only_what_the_caller_may_read(searchable: Site) -> None:
+    assert "requests-secret" not in names_on(searchable.page("/-/search?q=requests"))
+    reader = names_on(searchable.page("/-/search?q=requests", token=searchable.reader))
+    assert "requests-secret" in reader
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("REQ", {"requests", "requests-toolbelt", "http-client"}),  # a word's start, any case
+    ("requests toolbelt", {"requests-toolbelt"}),
+    ("requests_toolbelt", {"requests-toolbelt"}),
+    ("humans", {"requests"}),
+    ("", set()),
+    ("***", set()),
+])
+def test_search_queries(searchable: Site, query: str, expected: set[str]) -> None:
+    assert set(names_on(searchable.page("/-/search", params={"q": query}))) == expected
+
+
+@pytest.mark.parametrize("query", ["\"*'OR 1=1--", "or AND 1 NOT 1", "OR:* & 1", "or^1-1"])
+def test_search_has_no_query_syntax(searchable: Site, query: str) -> None:
+    """Only the words count ("or", "1", "1"): quotes and operators are not syntax."""
+    searchable.publish("acme/tools", "or-1-1", "1.0")
+    found = names_on(searchable.page("/-/search", params={"q": query}))
+    assert found == (["or-1-1"] if "AND" not in query else [])
+
+
+def test_search_pages(searchable: Site) -> None:
+    first = searchable.page("/-/search?q=requests&per_page=2")
+    second = searchable.page("/-/search?q=requests&per_page=2&page=2")
+    assert len(names_on(first)) == 2 and len(names_on(second)) == 1
+    assert "3 results" in first.text
+
+
+def test_deleted_names_leave_the_pages(site: Site) -> None:
+    site.publish("acme/tools", "gone", "1.0")
+    site.publish("acme/tools", "gone", "2.0")
+    site.publish("acme/tools", "kept", "1.0")
+    catalog = site.registry.catalog
+    versions = {p.version: p for p in catalog.versions_named(site.public.id, "gone")}
+    site.registry.delete_package(versions["2.0"])
+    page = site.page("/acme/tools")
+    assert names_on(page) == ["gone", "kept"]
+    assert page.html.select_one("ul.names .version").text == "1.0"
+    site.registry.delete_package(versions["1.0"])
+    assert names_on(site.page("/acme/tools")) == ["kept"]
+    assert names_on(site.page("/-/search?q=gone")) == []
+
+
+def test_static_files(site: Site) -> None:
+    css = site.site.get("/-/static/ui.css")
+    assert css.content_type == "text/css" and b"prefers-color-scheme" in css.body
+    assert site.site.get("/-/static/copy.js").content_type in ("text/javascript",
+                                                               "application/javascript")
+
+
+def test_pages_follow_the_mount_prefix(tmp_path) -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    registry = pypireg.create_app()
+    env = Site(registry)
+    env.publish("acme/tools", "lib", "1.0")
+    hosted = TestApp(DispatcherMiddleware(lambda e, s: [], {"/registry": pypireg.site(registry)}))
+    page = hosted.get("/registry/acme/tools", headers=HTML)
+    hrefs = [a["href"] for a in page.html.select("a")]
+    assert "/registry/acme/tools/-/packages/pypi/lib" in hrefs
+    assert all(h.startswith(("/registry/", "http://localhost/registry/api/v4/", "?"))
+               for h in hrefs), hrefs
+    assert page.html.select_one("link[rel=stylesheet]")["href"] == "/registry/-/static/ui.css"
+    assert "http://localhost/registry/api/v4/projects/" in page.text
+    assert hosted.get("/registry/-/health").text == "pypireg OK\n"
+
+
+def test_pages_in_pyramid_and_apart_from_the_api() -> None:
+    from pyramid.config import Configurator
+    from pyramid.wsgi import wsgiapp2
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    registry = pypireg.create_app()
+    Site(registry).publish("acme/tools", "lib", "1.0")
+    with Configurator() as config:
+        config.add_route("pypi", "/pypi/*subpath")
+        config.add_view(wsgiapp2(pypireg.site(registry)), route_name="pypi")
+        pyramid = TestApp(config.make_wsgi_app())
+    page = pyramid.get("/pypi/acme/tools/-/packages/pypi/lib", headers=HTML)
+    download = page.html.select_one(".files a")["href"]
+    assert download.startswith("http://localhost/pypi/api/v4/projects/")
+    assert pyramid.get(download.removeprefix("http://localhost")).body.startswith(b"PK")
+    apart = TestApp(DispatcherMiddleware(lambda e, s: [], {
+        "/pypi": registry,
+        "/packages": pypireg.create_ui(registry, api="https://pypi.example/pypi")}))
+    page = apart.get("/packages/acme/tools/-/packages/pypi/lib", headers=HTML)
+    assert page.html.select_one(".files a")["href"].startswith(
+        "https://pypi.example/pypi/projects/")
+    assert page.html.select_one(".crumbs a[href='/packages/acme/tools']")

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import dists
+from .details import package_details
 from .forms import STAGING_PREFIX
 from .limits import DEFAULT_LIMITS
 from .protocols import ListsKeys, SweepsLeftovers
@@ -53,6 +54,7 @@ class GarbageReport:
     staging_files: int = 0
     leftovers: int = 0  # temporary files of storage writes a crash interrupted
     metadata: int = 0  # files given their core metadata (PEP 658) after the fact
+    details: int = 0  # packages given their page's details (docs/ui.md) after the fact
     namespaces: int = 0  # deleted groups and projects removed for good
     reservations: int = 0  # blob reservations of uploads a crash interrupted
     cleaned: int = 0  # versions cleanup policies removed (Registry.collect_garbage)
@@ -61,7 +63,8 @@ class GarbageReport:
     @property
     def total(self) -> int:
         return (self.packages + self.files + self.blobs + self.staging_files + self.leftovers
-                + self.metadata + self.namespaces + self.cleaned + self.reservations)
+                + self.metadata + self.details + self.namespaces + self.cleaned
+                + self.reservations)
 
     def __str__(self) -> str:
         text = f"cleanup policies removed {_n(self.cleaned, 'version')}; " if self.cleaned else ""
@@ -79,6 +82,8 @@ class GarbageReport:
             text += f"; removed {_n(self.leftovers, 'temporary file')} of interrupted writes"
         if self.metadata:
             text += f"; extracted core metadata for {_n(self.metadata, 'older file')}"
+        if self.details:
+            text += f"; read the details of {_n(self.details, 'older package')} for its page"
         if not self.orphans_checked:
             text += "; the storage cannot list its keys, so unreferenced blobs were not swept"
         return text
@@ -117,6 +122,7 @@ def collect_garbage(
     if isinstance(storage, SweepsLeftovers):
         report.leftovers = storage.sweep_leftovers(time.time() - staging_max_age)
     report.metadata = backfill_metadata(catalog, storage, staging_dir, limits)
+    report.details = backfill_details(catalog, storage, limits)
     catalog.refresh_statistics()
     return report
 
@@ -139,6 +145,25 @@ def backfill_metadata(catalog: Catalog, storage: Storage, staging_dir: str,
                     storage.put_stream(key, io.BytesIO(core))
                 catalog.set_file_metadata(package_file, sha256, key)
             added += 1
+    return added
+
+
+def backfill_details(catalog: Catalog, storage: Storage, limits: Limits = DEFAULT_LIMITS
+                     ) -> int:
+    """Give packages stored before their pages had details (README, license, ...) the
+    details of their core metadata; returns how many got some. Each is looked at once."""
+    added = 0
+    while batch := catalog.packages_without_details():
+        for package_id, key in batch:
+            try:
+                with storage.open(key) as stream:
+                    raw = stream.read(limits.max_metadata_size + 1)
+            except KeyError:
+                raw = b""
+            details = package_details(raw, limits) if raw else {}
+            with catalog.write():
+                catalog.set_package_details(package_id, details)
+            added += bool(details)
     return added
 
 

@@ -338,6 +338,22 @@ def test_a_package_from_before_details_shows_its_description(site: Site) -> None
     assert page.html.select_one("pre.plain").text == "plain <b>old</b> text"
 
 
+def test_gc_reads_the_details_of_older_packages(site: Site) -> None:
+    site.publish("acme/tools", "older", "1.0", metadata="License-Expression: MIT\n",
+                 body="Hello *world*")
+    site.publish("acme/tools", "bare", "1.0")
+    catalog = site.registry.catalog
+    catalog.run("DELETE FROM package_details")  # as a catalog from before schema 6
+    assert "Hello" not in site.page("/acme/tools/-/packages/pypi/older").text
+    report = site.registry.collect_garbage()
+    assert report.details == 2
+    assert "read the details of 2 older packages" in str(report)
+    page = site.page("/acme/tools/-/packages/pypi/older")
+    assert page.html.select_one(".readme .rendered em").text == "world"
+    assert "MIT" in page.html.select_one("aside").text
+    assert site.registry.collect_garbage().details == 0  # each is looked at once
+
+
 # -- search ----------------------------------------------------------------------------------
 
 

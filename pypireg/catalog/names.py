@@ -96,3 +96,13 @@ class NameQueries(CatalogBase):
     def set_package_details(self, package_id: int, details: dict[str, Any]) -> None:
         self.upsert("package_details", {"package_id": package_id, "details": details},
                     key="package_id")
+
+    def packages_without_details(self, limit: int = 500) -> list[tuple[int, str]]:
+        """Live packages stored before their details were kept (schema 6) that have a
+        file with core metadata: ``(package id, that metadata's key)``, a batch at a time."""
+        return [(row["id"], row["key"]) for row in self.rows(
+            "SELECT p.id, min(f.metadata_key) AS key FROM packages p JOIN package_files f"
+            " ON f.package_id = p.id AND f.status = 'default' AND f.metadata_key IS NOT NULL"
+            f" WHERE p.status IN ({INSTALLABLE}) AND NOT EXISTS"
+            " (SELECT 1 FROM package_details d WHERE d.package_id = p.id)"
+            " GROUP BY p.id ORDER BY p.id LIMIT ?", [limit])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -273,10 +274,13 @@ def human_size(size: int) -> str:
 
 
 def short_time(text: str | None) -> str:
-    """A catalog stamp as people read it: ``2026-12-02 08:15 UTC``."""
+    """A catalog stamp (``2026-12-02T08:15:00.000Z``, always UTC) as people read it:
+    ``2026-12-02 08:15 UTC``."""
     if not text:
         return ""
+    if len(text) == 24 and text[10] == "T" and text.endswith("Z"):  # the catalog's form
+        return f"{text[:10]} {text[11:16]} UTC"
     try:
-        return parse_time(text).strftime("%Y-%m-%d %H:%M UTC")
+        return parse_time(text).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     except ValueError:
         return text

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import (
+    BadRequest,
     Forbidden,
     HTTPException,
     InternalServerError,
@@ -103,9 +104,7 @@ class Registry(Administration):
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = RegistryRequest(environ, self.dispatcher)
         try:
-            if self.trusted_hosts is not None and not host_is_trusted(
-                    request.host.lower(), self.trusted_hosts):
-                raise SecurityError(f"Host {request.host!r} is not trusted")
+            self.check_request(request)
             endpoint, args = self.routes.match(request)
             response = self.views[endpoint](self, request, **args)
         except HTTPException as exc:
@@ -120,6 +119,18 @@ class Registry(Administration):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
 
+    def check_request(self, request: Request) -> None:
+        """What every request must pass before anything reads it, here and on the web
+        pages: a trusted Host (links are built from it), and no NUL character in the path
+        (it names nothing) or the query (no parameter holds one)."""
+        if self.trusted_hosts is not None and not host_is_trusted(
+                request.host.lower(), self.trusted_hosts):
+            raise SecurityError(f"Host {request.host!r} is not trusted")
+        if "\x00" in request.path:
+            raise NotFound()
+        if "%00" in request.environ.get("QUERY_STRING", ""):
+            raise BadRequest("the query string holds a NUL character (%00)")
+
     # -- access ------------------------------------------------------------------------------
 
     def caller(self, request: Request) -> Principal | None:
@@ -128,7 +139,7 @@ class Registry(Administration):
             request.environ["pypireg.principal"] = self.auth.authenticate(request)
         return request.environ["pypireg.principal"]
 
-    def authorize(self, request: Request, project_ref: str, action: Action) -> Project:
+    def authorize(self, request: Request, project_ref: str | int, action: Action) -> Project:
         """The project, if the caller may ``action`` on it; else GitLab's refusal.
 
         Anonymous: 401 with a Basic challenge. Cannot even read: 404, so that private
@@ -147,7 +158,7 @@ class Registry(Administration):
         raise ResourceNotFound("Project")
 
     def readable_projects(
-        self, request: Request, group_ref: str, *, subgroups: bool = True
+        self, request: Request, group_ref: str | int, *, subgroups: bool = True
     ) -> tuple[Group, list[Project]]:
         """A group and the projects in it (and its subgroups) that the caller may read.
 

@@ -26,8 +26,9 @@ MAX_LICENSE = 4096
 
 
 def package_details(raw: bytes, limits: Limits) -> dict[str, Any]:
-    """The page's fields of one distribution's METADATA or PKG-INFO, with ``readme_html``:
-    its description rendered and sanitized, or None when there is none to render.
+    """The page's fields of one distribution's METADATA or PKG-INFO, with ``readme_html``
+    (its description rendered and sanitized) when it has one, or ``readme_too_large``
+    when it is over ``limits.max_readme_size``.
 
     Unreadable fields are left out rather than refused: the file was already accepted
     on its name, version and filename, and a page can do without a field.
@@ -53,18 +54,18 @@ def package_details(raw: bytes, limits: Limits) -> dict[str, Any]:
     if urls:
         details["project_urls"] = urls
     description = fields.get("description") or ""
-    content_type = fields.get("description_content_type") or ""
-    details["readme_html"] = render_readme(description, content_type, limits)
+    if len(description.encode()) > limits.max_readme_size:
+        details["readme_too_large"] = True
+    elif description.strip():
+        details["readme_html"] = render_readme(
+            description, fields.get("description_content_type") or "")
     return details
 
 
-def render_readme(text: str, content_type: str, limits: Limits) -> str | None:
+def render_readme(text: str, content_type: str) -> str:
     """``text`` as HTML, safe to show, the way PyPI renders it: Markdown (GFM unless
     the content type names CommonMark), reStructuredText (the default), or plain text,
-    which is also what reStructuredText that fails to render falls back to. A README over
-    ``limits.max_readme_size`` is not rendered (None): the page says it is too large."""
-    if not text.strip() or len(text.encode()) > limits.max_readme_size:
-        return None
+    which is also what reStructuredText that fails to render falls back to."""
     kind, _, params = content_type.partition(";")
     kind = kind.strip().lower()
     variant = "GFM"

@@ -80,13 +80,17 @@ def error_response(exc: HTTPException, environ: dict) -> Response:
     else:
         response = Response(json.dumps({"message": message}), mimetype="application/json")
     response.headers.set(*NOSNIFF)
-    # The reason phrase carries the message too, as PyPI does: twine and pip print the
-    # status line, not the body.
-    response.status = f"{exc.code} {_reason_phrase(message.partition(' ')[2])}"
+    response.status = status_line(exc)
     for name, value in exc.get_headers(environ):
         if name.lower() != "content-type":
             response.headers.add(name, value)
     return response
+
+
+def status_line(exc: HTTPException) -> str:
+    """The status with the message as its reason phrase, as PyPI does: twine and pip
+    print the status line, not the body."""
+    return f"{exc.code} {_reason_phrase(message_for(exc).partition(' ')[2])}"
 
 
 def _reason_phrase(text: str, limit: int = 300) -> str:

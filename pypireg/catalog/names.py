@@ -38,6 +38,7 @@ class NameQueries(CatalogBase):
                     summary: str, when: str) -> None:
         """Record an upload of ``version`` on its name's row, in the upload's transaction.
         Flat in the number of versions: only the stored current version is compared."""
+        summary = summary.replace("\x00", "")  # PostgreSQL's text holds no NUL
         row = self.row("SELECT id, version FROM package_names"
                        " WHERE project_id = ? AND normalized_name = ?",
                        [project_id, normalized_name])
@@ -56,12 +57,17 @@ class NameQueries(CatalogBase):
 
     def refresh_names(self, project_id: int, normalized_names: Iterable[str]) -> None:
         """Work the rows of these names out again from their live versions (after a
-        delete); a name without any loses its row."""
+        delete): the current version among those with a live file, and the last upload
+        of a live file. A name without any loses its row."""
         for normalized_name in set(normalized_names):
             packages = self.rows(
-                "SELECT name, version, metadata, created_at FROM packages"
-                " WHERE project_id = ? AND normalized_name = ?"
-                f" AND status IN ({INSTALLABLE})", [project_id, normalized_name])
+                "SELECT p.name, p.version, p.metadata, max(f.created_at) AS created_at"
+                " FROM packages p JOIN package_files f"
+                " ON f.package_id = p.id AND f.status = 'default'"
+                " WHERE p.project_id = ? AND p.normalized_name = ?"
+                f" AND p.status IN ({INSTALLABLE})"
+                " GROUP BY p.id, p.name, p.version, p.metadata",
+                [project_id, normalized_name])
             row_id = self.value("SELECT id FROM package_names"
                                 " WHERE project_id = ? AND normalized_name = ?",
                                 [project_id, normalized_name])
@@ -72,7 +78,8 @@ class NameQueries(CatalogBase):
             current = max(packages, key=lambda p: current_key(p["version"]))
             last = max(packages, key=lambda p: p["created_at"])
             fields = {"name": current["name"], "version": current["version"],
-                      "summary": str(load_json(current["metadata"]).get("summary", "")),
+                      "summary": str(load_json(current["metadata"]).get("summary", "")
+                                     ).replace("\x00", ""),
                       "last_upload_at": last["created_at"], "last_version": last["version"]}
             if row_id is None:
                 self.insert("package_names", {
@@ -101,8 +108,11 @@ class NameQueries(CatalogBase):
         """Live packages stored before their details were kept (schema 6) that have a
         file with core metadata: ``(package id, that metadata's key)``, a batch at a time."""
         return [(row["id"], row["key"]) for row in self.rows(
-            "SELECT p.id, min(f.metadata_key) AS key FROM packages p JOIN package_files f"
-            " ON f.package_id = p.id AND f.status = 'default' AND f.metadata_key IS NOT NULL"
+            "SELECT p.id, (SELECT f.metadata_key FROM package_files f WHERE f.package_id = p.id"
+            " AND f.status = 'default' AND f.metadata_key IS NOT NULL ORDER BY f.id DESC"
+            " LIMIT 1) AS key FROM packages p"
             f" WHERE p.status IN ({INSTALLABLE}) AND NOT EXISTS"
-            " (SELECT 1 FROM package_details d WHERE d.package_id = p.id)"
-            " GROUP BY p.id ORDER BY p.id LIMIT ?", [limit])]
+            " (SELECT 1 FROM package_details d WHERE d.package_id = p.id) AND EXISTS"
+            " (SELECT 1 FROM package_files f WHERE f.package_id = p.id"
+            " AND f.status = 'default' AND f.metadata_key IS NOT NULL)"
+            " ORDER BY p.id LIMIT ?", [limit])]

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..models import (
-    INSTALLABLE_STATUSES,
     PENDING_DESTRUCTION,
     FileLink,
     IndexEntry,
@@ -14,9 +13,8 @@ from ..models import (
     PackageFile,
 )
 from .base import load_json, utcnow
-from .names import NameQueries
+from .names import INSTALLABLE, NameQueries
 
-INSTALLABLE = ", ".join(f"'{s}'" for s in INSTALLABLE_STATUSES)
 # Page queries keep statuses off their indexes (``engine.unindexed``): driven by a status
 # index, a query would visit every live row of the registry, where a page should walk only
 # its own project's and name's rows, whatever the statistics.
@@ -222,6 +220,7 @@ class PackageQueries(NameQueries):
         with self.write():
             self.update("package_files", package_file.id, {"status": PENDING_DESTRUCTION})
             self.update("packages", package.id, {"updated_at": utcnow()})
+            self.refresh_names(package.project_id, [package.normalized_name])
             self._bump_serial(package.project_id)
         return [k for k in (package_file.storage_key, package_file.metadata_key) if k]
 

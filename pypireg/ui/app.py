@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from ..errors import NOSNIFF, error_response, message_for, wants_html
+from ..errors import NOSNIFF, error_response, message_for, status_line, wants_html
 from . import views
 
 if TYPE_CHECKING:
@@ -70,11 +70,18 @@ class UI:
                  ) -> Iterable[bytes]:
         request = Request(environ)
         try:
+            self.registry.check_request(request)
+            path = request.path
+            if len(path) > 1 and path.endswith("/"):  # /acme/tools/ is /acme/tools
+                raise RequestRedirect(request.host_url.rstrip("/") + request.script_root
+                                      + path.rstrip("/") + _query(request))
             adapter = self.map.bind_to_environ(environ)
             endpoint, args = adapter.match()
             if request.method not in ("GET", "HEAD"):
                 raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
             response = getattr(views, endpoint)(self, request, adapter, **args)
+        except RequestRedirect as redirect:
+            response = redirect.get_response(environ)
         except HTTPException as exc:
             response = self.error_page(request, exc)
         except Exception:
@@ -91,6 +98,7 @@ class UI:
             ui=self, request=request, urls=urls, **context)
         response = Response(body, status=status, mimetype="text/html")
         response.headers["Content-Security-Policy"] = CSP
+        response.headers["Referrer-Policy"] = "same-origin"  # README images learn nothing
         response.headers["Cache-Control"] = "private, no-cache"
         response.headers["Vary"] = "Authorization, Cookie"
         return response
@@ -102,6 +110,7 @@ class UI:
         urls = self.map.bind_to_environ(request.environ)
         response = self.page(request, urls, "error.html", status=exc.code or 500,
                              code=exc.code or 500, message=message_for(exc))
+        response.status = status_line(exc)
         for name, value in exc.get_headers(request.environ):
             if name.lower() != "content-type":
                 response.headers.add(name, value)
@@ -129,3 +138,7 @@ class UI:
         environ["PATH_INFO"] = "/"
         return self.registry.dispatcher.bind_to_environ(environ)
 
+
+def _query(request: Request) -> str:
+    query = request.environ.get("QUERY_STRING", "")
+    return f"?{query}" if query else ""

@@ -67,17 +67,18 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
     catalog = ui.registry.catalog
     try:  # a hidden project or group answers as a missing one: "404 Not Found" for both
         project = catalog.project_by_path(namespace)
-        if project is not None:
-            project = ui.registry.authorize(request, project.path, READ)
-            group, projects = None, [project]
-        elif catalog.group_by_path(namespace) is not None:
-            group, projects = ui.registry.readable_projects(request, namespace)
+        group = None if project is not None else catalog.group_by_path(namespace)
+        if project is not None:  # by id from here: a path of digits is not an id
+            project = ui.registry.authorize(request, project.id, READ)
+            projects = [project]
+        elif group is not None:
+            group, projects = ui.registry.readable_projects(request, group.id)
         else:
             raise NotFound()
     except ResourceNotFound:
         raise NotFound() from None
     text = _query(request, "q")
-    order = choice(request.args, "order_by", ORDERS, "name")
+    order = choice(request.args, "order_by", ORDERS) or "name"
     sort = choice(request.args, "sort", ("asc", "desc"),
                   "desc" if order == "last_upload" else "asc")
     page = Page.from_args(request.args)
@@ -85,7 +86,7 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
     total = 0
     if projects:
         entries, total = catalog.name_entries(
-            [p.id for p in projects], terms=text.split(), order=order or "name",
+            [p.id for p in projects], terms=text.split(), order=order,
             descending=sort == "desc", limit=page.size, offset=page.offset)
     by_id = {p.id: p for p in projects}
     return ui.page(
@@ -233,7 +234,7 @@ def _project(ui: UI, request: Request, namespace: str) -> Project:
     project = ui.registry.catalog.project_by_path(namespace)
     if project is None:
         raise ResourceNotFound("Project")
-    return ui.registry.authorize(request, project.path, READ)
+    return ui.registry.authorize(request, project.id, READ)
 
 
 # -- small helpers ---------------------------------------------------------------------------

@@ -37,12 +37,14 @@ PAGES = {
     "package": "package page, 1 file",
     "big": "package page, 2,000 files",
     "search": "search for one name",
+    "broad": "search matching every package",
 }
 
 
 def pypireg_paths() -> dict[str, str]:
     return {"home": "/", "project": "/acme/bench", "package": "/acme/bench/-/packages/pypi/pkg1",
-            "big": "/acme/bench/-/packages/pypi/pkg0", "search": "/-/search?q=pkg1234"}
+            "big": "/acme/bench/-/packages/pypi/pkg0", "search": "/-/search?q=pkg1234",
+            "broad": "/-/search?q=pkg"}
 
 
 def peer_paths(name: str) -> dict[str, str]:

@@ -100,7 +100,7 @@ class UI:
         response.headers["Content-Security-Policy"] = CSP
         response.headers["Referrer-Policy"] = "same-origin"  # README images learn nothing
         response.headers["Cache-Control"] = "private, no-cache"
-        response.headers["Vary"] = "Authorization, Cookie"
+        response.headers["Vary"] = "Authorization"
         return response
 
     def error_page(self, request: Request, exc: HTTPException) -> Response:

@@ -55,6 +55,34 @@ def test_serve_answers_health_checks_at_the_root(served) -> None:
     assert checks["catalog_check"] == checks["storage_check"] == [{"status": "ok"}]
 
 
+def test_serve_has_the_web_pages_at_the_root(served, tmp_path) -> None:
+    url, _, banner = served
+    root = url.removesuffix("/api/v4")
+    assert f"  web pages:    {root}/" in banner
+    request = urllib.request.Request(f"{root}/", headers={"Accept": "text/html"})
+    with urllib.request.urlopen(request) as answer:
+        assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "<h1>pypireg</h1>" in answer.read().decode()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pypireg", "serve", "--port", "0", "--no-ui",
+         "--data", str(tmp_path / "bare")], stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = []
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("press Ctrl+C"):
+                break
+        bare = next(line.split(" at ")[1].strip() for line in lines if " serving " in line)
+        assert not any("web pages" in line for line in lines)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(bare.removesuffix("/api/v4") + "/")
+        assert json.load(missing.value) == {"message": "404 Not Found"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def cli(data: Path, *argv: str) -> str:
     """Run a CLI command on ``data`` and return its last line of output."""
     result = run([sys.executable, "-m", "pypireg", *argv, "--data", str(data)])

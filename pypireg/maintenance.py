@@ -154,7 +154,7 @@ def backfill_details(catalog: Catalog, storage: Storage, limits: Limits = DEFAUL
     details of their core metadata; returns how many got some. Each is looked at once."""
     added = 0
     while batch := catalog.packages_without_details():
-        for package_id, key in batch:
+        for project_id, package_id, key in batch:
             try:
                 with storage.open(key) as stream:
                     raw = stream.read(limits.max_metadata_size + 1)
@@ -163,6 +163,7 @@ def backfill_details(catalog: Catalog, storage: Storage, limits: Limits = DEFAUL
             details = package_details(raw, limits) if raw else {}
             with catalog.write():
                 catalog.set_package_details(package_id, details)
+                catalog.bump_serial(project_id)  # its kept pages are out of date
             added += bool(details)
     return added
 

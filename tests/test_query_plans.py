@@ -102,6 +102,28 @@ def test_a_web_page_never_walks_every_package_or_name(big, url) -> None:
     assert not scans, scans
 
 
+@pytest.fixture(scope="module")
+def one_project(tmp_path_factory):
+    """Every name in one project: the shape in which SQLite, left alone, would walk the
+    project's names and run the text match once for each."""
+    registry = pypireg.create_app(tmp_path_factory.mktemp("one"))
+    seed(registry, [registry.create_project("solo", "public")], PACKAGES)
+    return registry
+
+
+@pytest.mark.parametrize("query", ["pkg12", "pkg", "number 1234"])
+def test_search_is_driven_by_the_text_index(one_project, query) -> None:
+    """Each text query's first step is the full-text index: were the names the outer loop,
+    the match would run once per name (seconds at 100,000)."""
+    steps = plans(one_project, f"/-/search?q={query}", site=True, Accept="text/html")
+    first: dict[str, str] = {}
+    for sql, step in steps:
+        first.setdefault(sql, step)
+    matching = [step for sql, step in first.items() if "MATCH" in sql]
+    assert matching and all(s.startswith("SCAN package_names_fts VIRTUAL TABLE")
+                            for s in matching), first
+
+
 def test_the_index_reads_its_own_project_only(big) -> None:
     """An index lists every name in its scope, so it reads all of them, but nothing of the
     other projects, through the index on names."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..times import utcnow
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-__all__ = ["CatalogBase", "CatalogError", "Engine", "load_json", "redacted", "utcnow"]
+__all__ = ["CatalogBase", "CatalogError", "Engine", "TextMatch", "load_json", "redacted",
+           "utcnow"]
 
 
 class Engine(Protocol):
@@ -34,10 +35,21 @@ class Engine(Protocol):
     def nocase_equals(self, column: str) -> str: ...
     def nocase_order(self, column: str) -> str: ...
     def unindexed(self, column: str) -> str: ...
-    def text_match(self, alias: str, words: Sequence[str]) -> tuple[str, str, str, list[Any]]:
-        """``(FROM, WHERE, rank, params)`` matching names in ``package_names AS alias``
-        whose name or summary holds a word starting with each of ``words``; a lower rank
-        is a better match."""
+    def text_match(self, alias: str, words: Sequence[str]) -> TextMatch: ...
+
+
+class TextMatch(NamedTuple):
+    """How an engine finds the rows of ``package_names AS alias`` whose name or summary
+    holds a word starting with each of the words: ``FROM source WHERE where``. ``rank``
+    scores a match (lower is better); ``newest`` orders matches newest first, driven
+    by the text index itself."""
+
+    source: str
+    where: str
+    params: list[Any]
+    rank: str
+    rank_params: list[Any]
+    newest: str
     def has_schema(self, catalog: CatalogBase) -> bool: ...
     def migrate(self, catalog: CatalogBase) -> None: ...
     def refresh_statistics(self, catalog: CatalogBase, *, force: bool = False) -> bool: ...

@@ -15,7 +15,7 @@ from .packages import to_package
 _ENTRY = ("n.project_id, n.normalized_name, n.name, n.version, n.summary, n.last_upload_at,"
           " n.last_version")
 NAME_ORDERS = {"name": "n.normalized_name", "last_upload": "n.last_upload_at"}
-SEARCH_RESULTS = 1000  # ranked matches a search looks at, however many there are
+SEARCH_RESULTS = 1000  # matches a search ranks by text; past it, by name and age only
 
 
 class BrowsingQueries(CatalogBase):
@@ -60,24 +60,38 @@ class BrowsingQueries(CatalogBase):
 
     def search_names(self, project_ids: Iterable[int], words: Sequence[str], *,
                      limit: int = 20, offset: int = 0) -> tuple[list[NameEntry], int]:
-        """Names whose name or summary has every word (as a word's start), best first:
-        the exact name, then names starting with the query, then by text rank. At most
-        :data:`SEARCH_RESULTS` of the best text matches are ranked and counted."""
+        """Names whose name or summary has every word (as a word's start), and how many:
+        the exact name first, then names starting with the query, then by text rank.
+
+        Ranking by text costs a score for every match, so a query matching more than
+        :data:`SEARCH_RESULTS` names (``pkg`` in a registry of ``pkg*``) ranks the
+        exact name and the newest of the rest instead: cost bounded, count exact.
+        """
         if not words:
             return [], 0
         exact = "-".join(words)
-        source, match, rank, match_params = self.engine.text_match("n", words)
+        text = self.engine.text_match("n", words)
         in_projects, params = self._in_name_projects(project_ids)
-        rows = self.rows(
-            f"SELECT {_ENTRY}, {rank} AS text_rank FROM {source}"
-            f" WHERE {match} AND {in_projects}"
-            f" ORDER BY text_rank LIMIT {SEARCH_RESULTS}", [*match_params, *params])
-        ranked = sorted(rows, key=lambda r: (
+        condition, condition_params = f"{text.where} AND {in_projects}", [*text.params, *params]
+        total = int(self.value(f"SELECT count(*) FROM {text.source} WHERE {condition}",
+                               condition_params))
+        if total <= SEARCH_RESULTS:
+            rows = self.rows(f"SELECT {_ENTRY}, {text.rank} AS text_rank FROM {text.source}"
+                             f" WHERE {condition}", [*text.rank_params, *condition_params])
+        else:
+            rows = self.rows(f"SELECT {_ENTRY}, 0 AS text_rank FROM {text.source}"
+                             f" WHERE {condition} ORDER BY {text.newest}"
+                             f" LIMIT {SEARCH_RESULTS}", condition_params)
+            rows += self.rows(f"SELECT {_ENTRY}, 0 AS text_rank FROM package_names n"
+                              f" WHERE n.normalized_name = ? AND {in_projects}",
+                              [exact, *params])
+        found = {(r["project_id"], r["normalized_name"]): r for r in rows}
+        ranked = sorted(found.values(), key=lambda r: (
             "-".join(search_words(r["normalized_name"])) != exact,
             not r["normalized_name"].startswith(words[0]), r["text_rank"],
             r["normalized_name"], r["project_id"]))
         page = ranked[offset:offset + limit]
-        return [NameEntry(*(r[c] for c in NameEntry._fields)) for r in page], len(ranked)
+        return [NameEntry(*(r[c] for c in NameEntry._fields)) for r in page], total
 
     def versions_named(self, project_id: int, normalized_name: str) -> list[Package]:
         """Every live version of a name in a project, in no particular order."""

@@ -104,11 +104,13 @@ class NameQueries(CatalogBase):
         self.upsert("package_details", {"package_id": package_id, "details": details},
                     key="package_id")
 
-    def packages_without_details(self, limit: int = 500) -> list[tuple[int, str]]:
+    def packages_without_details(self, limit: int = 500) -> list[tuple[int, int, str]]:
         """Live packages stored before their details were kept (schema 6) that have a
-        file with core metadata: ``(package id, that metadata's key)``, a batch at a time."""
-        return [(row["id"], row["key"]) for row in self.rows(
-            "SELECT p.id, (SELECT f.metadata_key FROM package_files f WHERE f.package_id = p.id"
+        file with core metadata: ``(project id, package id, the key of the metadata of
+        its last file)``, a batch at a time."""
+        return [(row["project_id"], row["id"], row["key"]) for row in self.rows(
+            "SELECT p.project_id, p.id, (SELECT f.metadata_key FROM package_files f"
+            " WHERE f.package_id = p.id"
             " AND f.status = 'default' AND f.metadata_key IS NOT NULL ORDER BY f.id DESC"
             " LIMIT 1) AS key FROM packages p"
             f" WHERE p.status IN ({INSTALLABLE}) AND NOT EXISTS"

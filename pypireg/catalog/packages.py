@@ -193,7 +193,7 @@ class PackageQueries(NameQueries):
             self.note_upload(
                 project_id, normalized_name, name, version, str(metadata.get("summary", "")),
                 now)
-            self._bump_serial(project_id)
+            self.bump_serial(project_id)
             package = self.package_by_id(package_id)
         del file_row["status"]
         return package, PackageFile(**file_row)
@@ -212,7 +212,7 @@ class PackageQueries(NameQueries):
             self.update("packages", package.id, {"status": PENDING_DESTRUCTION, "updated_at": now})
             self.refresh_names(
                 package.project_id, [package.normalized_name])
-            self._bump_serial(package.project_id)
+            self.bump_serial(package.project_id)
         return keys
 
     def destroy_file(self, package: Package, package_file: PackageFile) -> list[str]:
@@ -221,7 +221,7 @@ class PackageQueries(NameQueries):
             self.update("package_files", package_file.id, {"status": PENDING_DESTRUCTION})
             self.update("packages", package.id, {"updated_at": utcnow()})
             self.refresh_names(package.project_id, [package.normalized_name])
-            self._bump_serial(package.project_id)
+            self.bump_serial(package.project_id)
         return [k for k in (package_file.storage_key, package_file.metadata_key) if k]
 
     def live_package(self, project_id: int, normalized_name: str,
@@ -248,10 +248,10 @@ class PackageQueries(NameQueries):
                 [int(yanked), reason, *params])
             if changed:
                 self.update("packages", package.id, {"updated_at": utcnow()})
-                self._bump_serial(package.project_id)
+                self.bump_serial(package.project_id)
         return changed
 
-    def _bump_serial(self, project_id: int) -> None:
+    def bump_serial(self, project_id: int) -> None:
         self.run("UPDATE projects SET serial = serial + 1 WHERE id = ?", [project_id])
 
     def record_downloads(self, last_downloads: Mapping[int, str]) -> None:
@@ -277,7 +277,7 @@ class PackageQueries(NameQueries):
             self.update("package_files", package_file.id,
                         {"metadata_sha256": sha256, "metadata_key": key})
             if sha256:
-                self._bump_serial(package_file.project_id)  # its pages gain attributes
+                self.bump_serial(package_file.project_id)  # its pages gain attributes
 
     def _in_projects(self, table: str, project_ids: Iterable[int]) -> tuple[str, list[Any]]:
         """``project_id`` in a set: a plain equality for one project (which the planner

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .base import CatalogError, redacted
+from .base import CatalogError, TextMatch, redacted
 
 if TYPE_CHECKING:
     from .base import CatalogBase
@@ -130,14 +130,15 @@ class PostgresEngine:
     def unindexed(self, column: str) -> str:
         return column  # PostgreSQL's planner keeps statistics of its own (autovacuum)
 
-    def text_match(self, alias: str, words: Sequence[str]) -> tuple[str, str, str, list[Any]]:
+    def text_match(self, alias: str, words: Sequence[str]) -> TextMatch:
         # The expression of the names_search GIN index (postgres_schema.py); each word
         # matches a lexeme's start. Separators become spaces, or "a-1" would hold "-1".
         document = (f"to_tsvector('simple', translate({alias}.name || ' ' || {alias}.summary,"
                     " '-_.', '   '))")
         query = " & ".join(f"{word}:*" for word in words)
-        return (f"package_names {alias}", f"{document} @@ to_tsquery('simple', ?)",
-                f"-ts_rank({document}, to_tsquery('simple', ?))", [query, query])
+        return TextMatch(f"package_names {alias}", f"{document} @@ to_tsquery('simple', ?)",
+                         [query], f"-ts_rank({document}, to_tsquery('simple', ?))", [query],
+                         f"{alias}.id DESC")
 
     # -- schema --------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
+from .base import TextMatch
+
 if TYPE_CHECKING:
     from .base import CatalogBase
 
@@ -120,13 +122,15 @@ class SQLiteEngine:
         # A unary plus keeps SQLite from driving a query by an index on the column.
         return f"+{column}"
 
-    def text_match(self, alias: str, words: Sequence[str]) -> tuple[str, str, str, list[Any]]:
+    def text_match(self, alias: str, words: Sequence[str]) -> TextMatch:
         # FTS5, kept by triggers (schema.py); each word matches a token's start. Words are
-        # letters and digits only, so quoting them is enough.
+        # letters and digits only, so quoting them is enough. CROSS JOIN keeps the text
+        # index as the outer loop: driven by names, SQLite would run the match per name.
         query = " ".join(f'"{word}"*' for word in words)
-        return (f"package_names_fts JOIN package_names {alias}"
-                f" ON {alias}.id = package_names_fts.rowid",
-                "package_names_fts MATCH ?", "package_names_fts.rank", [query])
+        return TextMatch(f"package_names_fts CROSS JOIN package_names {alias}"
+                         f" ON {alias}.id = package_names_fts.rowid",
+                         "package_names_fts MATCH ?", [query], "package_names_fts.rank", [],
+                         "package_names_fts.rowid DESC")
 
     # -- schema --------------------------------------------------------------------------
 

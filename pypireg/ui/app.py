@@ -3,9 +3,10 @@ its static files, and its errors as pages."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import mimetypes
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -96,6 +97,23 @@ class UI:
              **context: Any) -> Response:
         body = self.templates.get_template(template).render(
             ui=self, request=request, urls=urls, **context)
+        return self.html(body, status)
+
+    def kept_page(self, request: Request, parts: tuple[Any, ...],
+                  render: Callable[[], Response]) -> Response:
+        """A page whose content ``parts`` name exactly (with the URLs' base), rendered once
+        and kept in the registry's page cache until a part changes (a project's serial
+        moves with every change to what it holds)."""
+        key = "ui:" + hashlib.sha256(repr(
+            (request.host_url, request.script_root, self.api, *parts)).encode()).hexdigest()
+        body = self.registry.pages.get(key)
+        if body is not None:
+            return self.html(body)
+        response = render()
+        self.registry.pages.put(key, response.get_data())
+        return response
+
+    def html(self, body: str | bytes, status: int = 200) -> Response:
         response = Response(body, status=status, mimetype="text/html")
         response.headers["Content-Security-Policy"] = CSP
         response.headers["Referrer-Policy"] = "same-origin"  # README images learn nothing

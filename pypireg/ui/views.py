@@ -105,18 +105,24 @@ def package(ui: UI, request: Request, urls: URLAdapter, namespace: str,
     found = ui.registry.catalog.package(project.id, package_id) if package_id <= MAX_ID else None
     if found is None:
         raise ResourceNotFound("Package")
-    return _package_page(ui, request, urls, project, found)
+    return ui.kept_page(request, ("package", project.id, project.serial, found.id),
+                        lambda: _package_page(ui, request, urls, project, found))
 
 
 def package_by_name(ui: UI, request: Request, urls: URLAdapter, namespace: str,
                     name: str) -> Response:
     """A package's current version (the highest final release, else pre-release)."""
     project = _project(ui, request, namespace)
-    versions = ui.registry.catalog.versions_named(project.id, normalize(name))
-    if not versions:
-        raise ResourceNotFound("Package")
-    current = max(versions, key=lambda p: (current_key(p.version), p.id))
-    return _package_page(ui, request, urls, project, current, versions)
+    normalized = normalize(name)
+
+    def render() -> Response:
+        versions = ui.registry.catalog.versions_named(project.id, normalized)
+        if not versions:
+            raise ResourceNotFound("Package")
+        current = max(versions, key=lambda p: (current_key(p.version), p.id))
+        return _package_page(ui, request, urls, project, current, versions)
+
+    return ui.kept_page(request, ("name", project.id, project.serial, normalized), render)
 
 
 def static(ui: UI, request: Request, urls: URLAdapter, name: str) -> Response:

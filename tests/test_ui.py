@@ -529,3 +529,36 @@ def test_a_trailing_slash_redirects(site: Site) -> None:
 def test_error_pages_carry_the_message_in_the_status_line(site: Site) -> None:
     page = site.page("/acme/tools?sort=up", status=400)
     assert page.status.startswith("400 Bad request - sort does not have a valid value")
+
+
+def test_kept_package_pages_follow_every_change(site: Site) -> None:
+    site.publish("acme/tools", "lib", "1.0")
+    path = "/acme/tools/-/packages/pypi/lib"
+    first = site.page(path)
+    assert site.page(path).text == first.text  # kept, and the same
+    assert any(key.startswith("ui:") for key in site.registry.pages._bodies)
+    site.registry.yank("acme/tools", "lib", "1.0", reason="old")
+    assert site.page(path).html.select_one("p.warning").text == "Yanked: old"
+    site.publish("acme/tools", "lib", "2.0")
+    assert site.page(path).html.select_one("h1 .version").text == "2.0"
+    # Another host or mount point is another page: its links differ.
+    other = site.site.get(path, headers={**HTML, "Host": "pypi.example.com"})
+    assert "http://pypi.example.com/api/v4/" in other.text
+    assert "http://localhost/api/v4/" not in other.text
+
+
+def test_kept_lists_follow_uploads_visibility_and_callers(site: Site) -> None:
+    site.publish("acme/tools", "first", "1.0")
+    for path in ("/", "/acme/tools", "/acme", "/-/search?q=first+second"):
+        site.page(path)
+    site.publish("acme/tools", "second", "1.0", summary="first and second")
+    assert names_on(site.page("/")) == ["second", "first"]
+    assert names_on(site.page("/acme/tools")) == ["first", "second"]
+    assert names_on(site.page("/acme")) == ["first", "second"]
+    assert names_on(site.page("/-/search?q=first+second")) == ["second"]
+    site.registry.set_visibility("acme/tools", "private")
+    assert "acme/tools" not in site.page("/").text
+    site.page("/acme/tools", status=401)
+    assert "first" not in site.page("/acme").text
+    reader = site.registry.create_token("tools-reader", ["acme/tools:read"])
+    assert names_on(site.page("/acme/tools", token=reader)) == ["first", "second"]

@@ -37,13 +37,19 @@ MAX_WORDS = 8
 def home(ui: UI, request: Request, urls: URLAdapter) -> Response:
     """The registry: search, what the caller may read, the latest uploads, client setup."""
     projects = readable_projects(ui, request)
-    counts = ui.registry.catalog.name_counts([p.id for p in projects]) if projects else {}
     groups = readable_groups(ui, request, projects)
-    recent = ui.registry.catalog.recent_names([p.id for p in projects]) if projects else []
-    by_id = {p.id: p for p in projects}
-    return ui.page(request, urls, "home.html", projects=projects, counts=counts,
-                   groups=groups, recent=[(by_id[e.project_id], e) for e in recent],
-                   example=_setup(ui, request, projects[0]) if projects else None)
+
+    def render() -> Response:
+        catalog = ui.registry.catalog
+        counts = catalog.name_counts([p.id for p in projects]) if projects else {}
+        recent = catalog.recent_names([p.id for p in projects]) if projects else []
+        by_id = {p.id: p for p in projects}
+        return ui.page(request, urls, "home.html", projects=projects, counts=counts,
+                       groups=groups, recent=[(by_id[e.project_id], e) for e in recent],
+                       example=_setup(ui, request, projects[0]) if projects else None)
+
+    return ui.kept_page(request, ("home", bool(request.authorization), _state(projects),
+                                  [(g.id, g.path, g.visibility) for g in groups]), render)
 
 
 def search(ui: UI, request: Request, urls: URLAdapter) -> Response:
@@ -52,14 +58,18 @@ def search(ui: UI, request: Request, urls: URLAdapter) -> Response:
     page = Page.from_args(request.args)
     projects = readable_projects(ui, request)
     words = search_words(text)[:MAX_WORDS]
-    found, total = ([], 0)
-    if words and projects:
-        found, total = ui.registry.catalog.search_names(
-            [p.id for p in projects], words, limit=page.size, offset=page.offset)
-    by_id = {p.id: p for p in projects}
-    return ui.page(request, urls, "search.html", query=text,
-                   results=[(by_id[e.project_id], e) for e in found], total=total,
-                   pages=_pages(request, page, total))
+
+    def render() -> Response:
+        found, total = ([], 0)
+        if words and projects:
+            found, total = ui.registry.catalog.search_names(
+                [p.id for p in projects], words, limit=page.size, offset=page.offset)
+        by_id = {p.id: p for p in projects}
+        return ui.page(request, urls, "search.html", query=text,
+                       results=[(by_id[e.project_id], e) for e in found], total=total,
+                       pages=_pages(request, page, total))
+
+    return ui.kept_page(request, ("search", _state(projects), request.query_string), render)
 
 
 def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Response:
@@ -82,20 +92,26 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
     sort = choice(request.args, "sort", ("asc", "desc"),
                   "desc" if order == "last_upload" else "asc")
     page = Page.from_args(request.args)
-    entries: list[NameEntry] = []
-    total = 0
-    if projects:
-        entries, total = catalog.name_entries(
-            [p.id for p in projects], terms=text.split(), order=order,
-            descending=sort == "desc", limit=page.size, offset=page.offset)
-    by_id = {p.id: p for p in projects}
-    return ui.page(
-        request, urls, "namespace.html", project=project, group=group,
-        path=(project or group).path,  # type: ignore[union-attr]
-        entries=[(by_id[e.project_id], e) for e in entries], total=total, query=text,
-        order=order, sort=sort, pages=_pages(request, page, total),
-        setup=_setup(ui, request, project, group), projects=projects,
-        crumbs=_groups_above((project or group).path))  # type: ignore[union-attr]
+    shown: Project | Group = project or group  # type: ignore[assignment]
+
+    def render() -> Response:
+        entries: list[NameEntry] = []
+        total = 0
+        if projects:
+            entries, total = catalog.name_entries(
+                [p.id for p in projects], terms=text.split(), order=order,
+                descending=sort == "desc", limit=page.size, offset=page.offset)
+        by_id = {p.id: p for p in projects}
+        return ui.page(
+            request, urls, "namespace.html", project=project, group=group, path=shown.path,
+            entries=[(by_id[e.project_id], e) for e in entries], total=total, query=text,
+            order=order, sort=sort, pages=_pages(request, page, total),
+            setup=_setup(ui, request, project, group), projects=projects,
+            crumbs=_groups_above(shown.path))
+
+    return ui.kept_page(request, ("namespace", type(shown).__name__, shown.id,
+                                  shown.visibility, _state(projects), request.query_string),
+                        render)
 
 
 def package(ui: UI, request: Request, urls: URLAdapter, namespace: str,
@@ -244,6 +260,12 @@ def _project(ui: UI, request: Request, namespace: str) -> Project:
 
 
 # -- small helpers ---------------------------------------------------------------------------
+
+
+def _state(projects: list[Project]) -> list[tuple[int, int]]:
+    """What a page of these projects shows changes exactly when one of their serials
+    moves (or the set changes): the part of a kept page's key they give."""
+    return [(p.id, p.serial) for p in projects]
 
 
 def _groups_above(path: str) -> list[str]:

@@ -2,6 +2,10 @@
 pages at 5,000 and 100,000 packages, beside the nearest pages of pypiserver and devpi-web
 (where they have one), measured in the same run.
 
+pypireg keeps each rendered page until what it shows changes (docs/ui.md), so a second
+pypireg runs with its page cache off ("none kept"): what every page costs to render, which
+is what the first visitor after each change waits.
+
 Each server runs on the same data as in bench/pages.py (one project holding every name;
 ``pkg0`` with 2,000 files), pypireg and pypiserver under gunicorn with one sync worker,
 devpi-server with devpi-web as it runs itself. One client asks for each page again and
@@ -87,6 +91,10 @@ def run_size(work: Path, count: int, wheel: Path, args: argparse.Namespace) -> N
         data = work / "pypireg-data"
         servers.seed_pypireg(data, count, wheel)
         running = [servers.start_pypireg(data, pypireg_paths())]
+        rendering = servers.gunicorn("pypireg, none kept", "pypireg.wsgi:application",
+                                     pypireg_paths(), env={"PYPIREG_DATA": str(data),
+                                                           "PYPIREG_PAGE_CACHE_SIZE": "0"})
+        running.append(rendering)
         stack.callback(servers.stop_all, running)
         servers.seed_pypiserver(work / "pypiserver-packages", count, wheel)
         pypiserver = servers.start_pypiserver(work.parent / "modules",

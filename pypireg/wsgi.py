@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .app import CATALOG, DEFAULT_DATA, create_app
 from .catalog import CatalogError, open_catalog
 from .limits import as_id
+from .pagecache import DEFAULT_PAGE_CACHE_SIZE
 from .site import site
 
 if TYPE_CHECKING:
@@ -51,13 +52,16 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
             f"no registry at {data.resolve()}: check PYPIREG_DATA, or create one with:"
             f" pypireg init --data {data}")
     max_upload_size = _count(environ, "PYPIREG_MAX_UPLOAD_SIZE", smallest=1)
+    page_cache_size = _count(environ, "PYPIREG_PAGE_CACHE_SIZE", smallest=0)
     proxies = _count(environ, "PYPIREG_PROXY_COUNT", smallest=0) or 0
     hosts = [h.strip() for h in environ.get("PYPIREG_TRUSTED_HOSTS", "").split(",")]
     trusted_hosts = [h for h in hosts if h] or None
     try:
         registry = create_app(data, catalog=catalog,
                               storage=environ.get("PYPIREG_STORAGE") or None,
-                              trusted_hosts=trusted_hosts, max_upload_size=max_upload_size)
+                              trusted_hosts=trusted_hosts, max_upload_size=max_upload_size,
+                              page_cache_size=(DEFAULT_PAGE_CACHE_SIZE if page_cache_size is None
+                                               else page_cache_size))
     except ValueError as exc:  # the only ValueError these arguments can raise
         raise ConfigError(f"PYPIREG_TRUSTED_HOSTS: {exc}") from None
     app = site(registry, api=environ.get("PYPIREG_PREFIX", DEFAULT_PREFIX))

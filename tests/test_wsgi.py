@@ -68,12 +68,30 @@ def test_the_default_data_directory_is_pypireg_data_here(tmp_path, monkeypatch) 
     ("PYPIREG_PROXY_COUNT", "-1"),
     ("PYPIREG_PROXY_COUNT", "one"),
     ("PYPIREG_PROXY_COUNT", "²"),
+    ("PYPIREG_PAGE_CACHE_SIZE", "-1"),
+    ("PYPIREG_PAGE_CACHE_SIZE", "64M"),
 ])
 def test_a_bad_number_is_refused_naming_the_variable(data, name: str, value: str) -> None:
     with pytest.raises(ConfigError) as refused:
         from_environ({"PYPIREG_DATA": str(data), name: value})
     assert name in str(refused.value)
     assert repr(value) in str(refused.value)
+
+
+@pytest.mark.parametrize(("value", "kept"), [(None, 64 * 1024 * 1024), ("0", 0),
+                                             ("1048576", 1048576)])
+def test_the_page_cache_size(data, monkeypatch, value, kept) -> None:
+    import pypireg.wsgi
+
+    made = []
+    real = pypireg.wsgi.create_app
+    monkeypatch.setattr(pypireg.wsgi, "create_app",
+                        lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
+    environ = {"PYPIREG_DATA": str(data)}
+    if value is not None:
+        environ["PYPIREG_PAGE_CACHE_SIZE"] = value
+    from_environ(environ)
+    assert made[0].pages.max_bytes == kept
 
 
 @pytest.mark.parametrize("hosts", ["pypi example.com", "pypi.example.com,https://x", "*"])

@@ -112,13 +112,13 @@ def run_size(work: Path, count: int, wheel: Path, args: argparse.Namespace) -> N
                  for server in running for page, path in server.paths.items()}
     print(f"{count:,} packages" + ("" if use_devpi else "; devpi left out at this size"))
     names = [server.name for server in running]
-    print(f"{'page':<42}" + "".join(f"{name:>18}" for name in names))
+    print(f"{'page':<42}" + "".join(f"{name:>20}" for name in names))
     for page, title in PAGES.items():
         cells = []
         for name in names:
             found = times.get((name, page))
             cells.append(f"{found[0]:>9.1f} ({found[1]:.1f})" if found else "-")
-        print(f"{title:<42}" + "".join(f"{cell:>18}" for cell in cells))
+        print(f"{title:<42}" + "".join(f"{cell:>20}" for cell in cells))
     print()
 
 

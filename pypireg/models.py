@@ -18,6 +18,12 @@ INSTALLABLE_STATUSES = ("default", "hidden", "deprecated")
 PENDING_DESTRUCTION = "pending_destruction"
 
 
+def groups_above(path: str) -> tuple[str, ...]:
+    """``a/b/c`` -> ``("a", "a/b")``: the full paths of the groups above a path."""
+    parts = path.split("/")[:-1]
+    return tuple("/".join(parts[: i + 1]) for i in range(len(parts)))
+
+
 @dataclass(frozen=True)
 class Group:
     id: int
@@ -51,8 +57,7 @@ class Project:
     @property
     def namespaces(self) -> tuple[str, ...]:
         """Full paths of the groups above this project, outermost first."""
-        parts = self.path.split("/")[:-1]
-        return tuple("/".join(parts[: i + 1]) for i in range(len(parts)))
+        return groups_above(self.path)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,15 @@ class CatalogBase:
         """The parameter for :meth:`in_ids`."""
         return self.engine.ids(values)
 
+    def in_projects(self, column: str, project_ids: Iterable[int]) -> tuple[str, list[Any]]:
+        """``column`` (a project id) in a set: a plain equality for one project (which the
+        planner plans from the indexes alone), else one list parameter whatever the
+        set's size."""
+        ids = list(project_ids)
+        if len(ids) == 1:
+            return f"{column} = ?", ids
+        return self.in_ids(column), [self.ids(ids)]
+
     def insert(self, table: str, row: dict[str, Any]) -> None:
         """One row; lists and dicts are stored as JSON text."""
         columns = ", ".join(row)

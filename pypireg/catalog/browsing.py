@@ -8,6 +8,7 @@ from typing import Any
 
 from ..models import Group, NameEntry, Package, Project
 from .base import CatalogBase, load_json
+from .listing import escape_like
 from .names import INSTALLABLE, search_words
 from .namespaces import LIVE
 from .packages import to_package
@@ -25,11 +26,11 @@ class BrowsingQueries(CatalogBase):
     ) -> tuple[list[NameEntry], int]:
         """One page of the names in these projects, and how many match in all. Each
         term must occur in the name, in any case."""
-        in_projects, params = self._in_name_projects(project_ids)
+        in_projects, params = self.in_projects("n.project_id", project_ids)
         where = [in_projects]
         for term in terms:
             where.append(f"n.name {self.engine.like} ? ESCAPE '\\'")
-            params.append("%" + _escape_like(term.lower()) + "%")
+            params.append("%" + escape_like(term) + "%")
         condition = " AND ".join(where)
         total = self.value(f"SELECT count(*) FROM package_names n WHERE {condition}", params)
         direction = "DESC" if descending else "ASC"
@@ -42,7 +43,7 @@ class BrowsingQueries(CatalogBase):
     def recent_names(self, project_ids: Iterable[int], limit: int = 10) -> list[NameEntry]:
         """The names uploaded to last, newest first: the newest of each project's own
         newest (its index by time), so the cost follows the projects, not the names."""
-        in_projects, params = self._in_name_projects(project_ids, column="pr.id")
+        in_projects, params = self.in_projects("pr.id", project_ids)
         rows = self.tuples(
             f"SELECT {_ENTRY} FROM projects pr JOIN package_names n ON n.id IN ("
             " SELECT m.id FROM package_names m WHERE m.project_id = pr.id"
@@ -53,7 +54,7 @@ class BrowsingQueries(CatalogBase):
 
     def name_counts(self, project_ids: Iterable[int]) -> dict[int, int]:
         """How many package names each of these projects holds."""
-        in_projects, params = self._in_name_projects(project_ids)
+        in_projects, params = self.in_projects("n.project_id", project_ids)
         return {row["project_id"]: row["names"] for row in self.rows(
             f"SELECT n.project_id, count(*) AS names FROM package_names n WHERE {in_projects}"
             " GROUP BY n.project_id", params)}
@@ -71,7 +72,7 @@ class BrowsingQueries(CatalogBase):
             return [], 0
         exact = "-".join(words)
         text = self.engine.text_match("n", words)
-        in_projects, params = self._in_name_projects(project_ids)
+        in_projects, params = self.in_projects("n.project_id", project_ids)
         condition, condition_params = f"{text.where} AND {in_projects}", [*text.params, *params]
         total = int(self.value(f"SELECT count(*) FROM {text.source} WHERE {condition}",
                                condition_params))
@@ -123,14 +124,3 @@ class BrowsingQueries(CatalogBase):
         found = self.value("SELECT details FROM package_details WHERE package_id = ?",
                            [package_id])
         return load_json(found) if found is not None else None
-
-    def _in_name_projects(self, project_ids: Iterable[int], column: str = "n.project_id"
-                          ) -> tuple[str, list[Any]]:
-        ids = list(project_ids)
-        if len(ids) == 1:
-            return f"{column} = ?", ids
-        return self.in_ids(column), [self.ids(ids)]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

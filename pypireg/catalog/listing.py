@@ -54,7 +54,7 @@ class ListingQueries(CatalogBase):
             params.append(package_type)
         for term in name_terms:
             where.append(f"p.name {self.engine.like} ? ESCAPE '\\'")
-            params.append("%" + _escape_like(term) + "%")
+            params.append("%" + escape_like(term) + "%")
         condition = " AND ".join(where)
         total = self.value(f"SELECT count(*) FROM packages p WHERE {condition}", params)
         direction = "DESC" if sort == "desc" else "ASC"
@@ -72,5 +72,5 @@ class ListingQueries(CatalogBase):
         return [to_package(rows[i]) for i in page_ids], total
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -40,7 +40,7 @@ class PackageQueries(NameQueries):
 
     def package_index(self, project_ids: Iterable[int]) -> list[IndexEntry]:
         """Each installable package name once, with its newest requires-python."""
-        in_projects, ids = self._in_projects("", project_ids)
+        in_projects, ids = self.in_projects("project_id", project_ids)
         cursor = self.tuples(
             "SELECT name, normalized_name, requires_python FROM packages WHERE id IN ("
             f" SELECT max(id) FROM packages WHERE {in_projects}"
@@ -53,7 +53,7 @@ class PackageQueries(NameQueries):
     def file_links(self, project_ids: Iterable[int], normalized_name: str) -> list[FileLink]:
         """Every live file of every installable version of one name, each file once (a
         group's projects may hold the same file), in upload order of its first version."""
-        in_projects, ids = self._in_projects("p.", project_ids)
+        in_projects, ids = self.in_projects("p.project_id", project_ids)
         rows = self.tuples(
             "SELECT p.name AS package_name, p.version, f.file_name, f.sha256,"
             " f.requires_python, f.size, f.created_at AS upload_time, f.metadata_sha256,"
@@ -78,7 +78,7 @@ class PackageQueries(NameQueries):
         self, project_ids: Iterable[int], sha256: str, file_name: str
     ) -> PackageFile | None:
         """A live file of an installable package in these projects, by digest and name."""
-        in_projects, ids = self._in_projects("f.", project_ids)
+        in_projects, ids = self.in_projects("f.project_id", project_ids)
         return self._one_file(
             f"{in_projects} AND f.file_name = ? AND f.sha256 = ?"
             f" AND {self.engine.unindexed('p.status')} IN ({INSTALLABLE})",
@@ -278,14 +278,6 @@ class PackageQueries(NameQueries):
                         {"metadata_sha256": sha256, "metadata_key": key})
             if sha256:
                 self.bump_serial(package_file.project_id)  # its pages gain attributes
-
-    def _in_projects(self, table: str, project_ids: Iterable[int]) -> tuple[str, list[Any]]:
-        """``project_id`` in a set: a plain equality for one project (which the planner
-        plans from the indexes alone), else one list parameter whatever the set's size."""
-        ids = list(project_ids)
-        if len(ids) == 1:
-            return f"{table}project_id = ?", ids
-        return self.in_ids(f"{table}project_id"), [self.ids(ids)]
 
     # -- storage bookkeeping (see also .blobs) --------------------------------------------
 

@@ -75,7 +75,7 @@ class UI:
             path = request.path
             if len(path) > 1 and path.endswith("/"):  # /acme/tools/ is /acme/tools
                 raise RequestRedirect(request.host_url.rstrip("/") + request.script_root
-                                      + path.rstrip("/") + _query(request))
+                                      + path.rstrip("/") + _query_suffix(request))
             adapter = self.map.bind_to_environ(environ)
             endpoint, args = adapter.match()
             if request.method not in ("GET", "HEAD"):
@@ -157,6 +157,6 @@ class UI:
         return self.registry.dispatcher.bind_to_environ(environ)
 
 
-def _query(request: Request) -> str:
+def _query_suffix(request: Request) -> str:
     query = request.environ.get("QUERY_STRING", "")
     return f"?{query}" if query else ""

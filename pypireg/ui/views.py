@@ -16,7 +16,7 @@ from ..catalog.names import current_key, search_words
 from ..dists import normalize
 from ..errors import ResourceNotFound
 from ..limits import MAX_ID
-from ..models import READ, Group, NameEntry, Package, PackageFile, Project
+from ..models import READ, Group, NameEntry, Package, PackageFile, Project, groups_above
 from ..times import parse_time
 from ..views.params import Page, choice
 
@@ -46,7 +46,8 @@ def home(ui: UI, request: Request, urls: URLAdapter) -> Response:
         by_id = {p.id: p for p in projects}
         return ui.page(request, urls, "home.html", projects=projects, counts=counts,
                        groups=groups, recent=[(by_id[e.project_id], e) for e in recent],
-                       example=_setup(ui, request, projects[0]) if projects else None)
+                       example=_setup(ui.api_urls(request), projects[0]) if projects
+                       else None)
 
     return ui.kept_page(request, ("home", bool(request.authorization), _state(projects),
                                   [(g.id, g.path, g.visibility) for g in groups]), render)
@@ -106,8 +107,8 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
             request, urls, "namespace.html", project=project, group=group, path=shown.path,
             entries=[(by_id[e.project_id], e) for e in entries], total=total, query=text,
             order=order, sort=sort, pages=_pages(request, page, total),
-            setup=_setup(ui, request, project, group), projects=projects,
-            crumbs=_groups_above(shown.path))
+            setup=_setup(ui.api_urls(request), project, group), projects=projects,
+            crumbs=groups_above(shown.path))
 
     return ui.kept_page(request, ("namespace", type(shown).__name__, shown.id,
                                   shown.visibility, _state(projects), request.query_string),
@@ -167,6 +168,7 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
     files, _ = catalog.package_files(shown.id, limit=10_000, offset=0)
     api = ui.api_urls(request)
     rows = [_file_row(api, project, f) for f in files]
+    setup = _setup(api, project)
     details = catalog.package_details(shown.id) or {}
     requires_python = sorted({f.requires_python for f in files if f.requires_python})
     return ui.page(
@@ -177,7 +179,7 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
         requires_python=details.get("requires_python") or ", ".join(requires_python),
         project_urls=[(label, url, _is_web_link(url))
                       for label, url in details.get("project_urls", [])],
-        setup=_setup(ui, request, project), install=_install(ui, request, project, shown))
+        setup=setup, install=_install(setup, shown))
 
 
 def _file_row(api: URLAdapter, project: Project, f: PackageFile) -> FileRow:
@@ -203,11 +205,10 @@ def _is_web_link(url: str) -> bool:
 # -- client setup --------------------------------------------------------------------------
 
 
-def _setup(ui: UI, request: Request, project: Project | None,
+def _setup(api: URLAdapter, project: Project | None,
            group: Group | None = None) -> dict[str, str]:
     """The URLs a client is configured with: an index to install from (the group's, on
     a group page) and, for a project, where to upload."""
-    api = ui.api_urls(request)
     found: dict[str, str] = {}
     if project is not None:
         found["index"] = api.build("pypi.simple_index", {"project": str(project.id)},
@@ -223,8 +224,7 @@ def _setup(ui: UI, request: Request, project: Project | None,
     return found
 
 
-def _install(ui: UI, request: Request, project: Project, shown: Package) -> dict[str, str]:
-    setup = _setup(ui, request, project)
+def _install(setup: dict[str, str], shown: Package) -> dict[str, str]:
     pin = f"{shown.name}=={shown.version}"
     index, source = setup["index"], setup["source"]
     return {
@@ -266,12 +266,6 @@ def _state(projects: list[Project]) -> list[tuple[int, int]]:
     """What a page of these projects shows changes exactly when one of their serials
     moves (or the set changes): the part of a kept page's key they give."""
     return [(p.id, p.serial) for p in projects]
-
-
-def _groups_above(path: str) -> list[str]:
-    """``a/b/c`` -> ``["a", "a/b"]``."""
-    parts = path.split("/")[:-1]
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _query(request: Request, name: str) -> str:

@@ -90,6 +90,26 @@ def serving(app: WSGIApplication) -> Iterator[str]:
         thread.join()
 
 
+@contextmanager
+def serve_command(*argv: str) -> Iterator[tuple[str, list[str]]]:
+    """Run ``pypireg serve --port 0 ARGV`` for the block: yields the base URL it prints
+    and every line it printed before it was ready; stops it afterwards."""
+    process = subprocess.Popen([sys.executable, "-m", "pypireg", "serve", "--port", "0", *argv],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        banner: list[str] = []
+        for line in process.stdout:  # type: ignore[union-attr]
+            banner.append(line.rstrip())
+            if line.startswith("press Ctrl+C"):
+                break
+        url = next((line.split(" at ")[1] for line in banner if " serving " in line), None)
+        assert url, f"pypireg serve printed no URL: {banner}"
+        yield url, banner
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.fixture
 def live(tmp_path) -> Iterator[LiveRegistry]:
     """The registry on a real data dir behind waitress, set up as ``serve`` sets it up."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pypireg
 
-from .conftest import Clients, run, serving
+from .conftest import Clients, run, serve_command, serving
 
 
 def test_pip_and_twine_as_with_pypiserver(tmp_path, clients: Clients, greet_dists) -> None:
@@ -29,25 +28,13 @@ def test_serve_flat_layout_from_the_command_line(tmp_path, clients: Clients,
          "--data", str(data)])
     token = run([sys.executable, "-m", "pypireg", "token", "create", "ci", "--grant",
                  "solo:write", "--data", str(data)]).stdout.splitlines()[-1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pypireg", "serve", "--layout", "flat", "--project", "solo",
-         "--port", "0", "--data", str(data)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        banner = []
-        for line in process.stdout:  # type: ignore[union-attr]
-            banner.append(line)
-            if line.startswith("press Ctrl+C"):
-                break
-        root = next(line.split(" at ")[1].strip() for line in banner if " serving " in line)
+    with serve_command("--layout", "flat", "--project", "solo",
+                       "--data", str(data)) as (root, banner):
         assert any(f"pip/uv index: {root}/simple/" in line for line in banner)
         clients.twine_upload(f"{root}/", token, *greet_dists["2.0"])
         python = clients.new_venv("env")
         clients.uv_install(python, f"{root}/simple/", "acme-greet")
         assert clients.greet(python) == "hello from acme.greet 2.0"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_serve_flat_layout_without_project_is_an_error(tmp_path) -> None:

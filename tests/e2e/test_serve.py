@@ -19,29 +19,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from ..conftest import basic, wheel_bytes, wheel_name
-from .conftest import Clients, run
+from .conftest import Clients, run, serve_command
 
 
 @pytest.fixture
 def served(tmp_path) -> Iterator[tuple[str, Path, list[str]]]:
     """Start ``pypireg serve --port 0`` and read the URL it prints; stop it afterwards."""
     data = tmp_path / "data"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pypireg", "serve", "--port", "0", "--data", str(data)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    banner: list[str] = []
-    try:
-        for line in process.stdout:  # type: ignore[union-attr]
-            banner.append(line.rstrip())
-            if line.startswith("press Ctrl+C"):
-                break
-        url = next((line.split(" at ")[1] for line in banner if " serving " in line), None)
-        assert url, f"pypireg serve printed no URL: {banner}"
+    with serve_command("--data", str(data)) as (url, banner):
         yield url, data, banner
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_serve_answers_health_checks_at_the_root(served) -> None:
@@ -63,24 +49,11 @@ def test_serve_has_the_web_pages_at_the_root(served, tmp_path) -> None:
     with urllib.request.urlopen(request) as answer:
         assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
         assert "<h1>pypireg</h1>" in answer.read().decode()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pypireg", "serve", "--port", "0", "--no-ui",
-         "--data", str(tmp_path / "bare")], stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True)
-    try:
-        lines = []
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if line.startswith("press Ctrl+C"):
-                break
-        bare = next(line.split(" at ")[1].strip() for line in lines if " serving " in line)
+    with serve_command("--no-ui", "--data", str(tmp_path / "bare")) as (bare, lines):
         assert not any("web pages" in line for line in lines)
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(bare.removesuffix("/api/v4") + "/")
         assert json.load(missing.value) == {"message": "404 Not Found"}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def cli(data: Path, *argv: str) -> str:

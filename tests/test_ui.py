@@ -82,6 +82,28 @@ def test_home_shows_what_the_caller_may_read(site: Site) -> None:
     assert site.reader not in reader.text
 
 
+def test_home_counts_packages_of_projects_and_groups(site: Site) -> None:
+    site.publish("acme/tools", "public-lib", "1.0")
+    site.publish("acme/tools", "public-lib", "2.0")  # a second version is not a second name
+    site.publish("acme/tools", "other-lib", "1.0")
+    site.publish("acme/team/secret", "secret-lib", "1.0")
+    site.publish("acme/team/other", "hidden-lib", "1.0")
+
+    def counts(page) -> dict[str, str]:
+        return {li.a.text: li.select_one("span.count").text
+                for li in page.html.select("ul.namespaces li")}
+
+    # Anonymous: acme counts only the public project below it; acme/team is not shown.
+    assert counts(site.page("/")) == {"acme/tools": "2 packages", "acme": "2 packages"}
+    # The reader may read acme/team/secret too, never acme/team/other.
+    assert counts(site.page("/", token=site.reader)) == {
+        "acme/tools": "2 packages", "acme/team/secret": "1 package",
+        "acme": "3 packages", "acme/team": "1 package"}
+    # Each count is the total the group's own page lists.
+    group = site.page("/acme/team", token=site.reader)
+    assert names_on(group) == ["secret-lib"]
+
+
 def test_latest_uploads_are_newest_first(site: Site) -> None:
     for name in ("first", "second", "third"):
         site.publish("acme/tools", name, "1.0")

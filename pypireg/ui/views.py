@@ -45,7 +45,8 @@ def home(ui: UI, request: Request, urls: URLAdapter) -> Response:
         recent = catalog.recent_names([p.id for p in projects]) if projects else []
         by_id = {p.id: p for p in projects}
         return ui.page(request, urls, "home.html", projects=projects, counts=counts,
-                       groups=groups, recent=[(by_id[e.project_id], e) for e in recent],
+                       groups=groups, group_counts=_group_counts(groups, projects, counts),
+                       recent=[(by_id[e.project_id], e) for e in recent],
                        example=_setup(ui.api_urls(request), projects[0]) if projects
                        else None)
 
@@ -260,6 +261,17 @@ def _project(ui: UI, request: Request, namespace: str) -> Project:
 
 
 # -- small helpers ---------------------------------------------------------------------------
+
+
+def _group_counts(groups: list[Group], projects: list[Project],
+                  counts: dict[int, int]) -> dict[int, int]:
+    """A group's package count: the names in the projects below it that the caller may
+    read (the rows its group page lists), so a project hidden from the caller never counts."""
+    below: dict[str, int] = {}
+    for project in projects:
+        for namespace in project.namespaces:
+            below[namespace] = below.get(namespace, 0) + counts.get(project.id, 0)
+    return {group.id: below.get(group.path, 0) for group in groups}
 
 
 def _state(projects: list[Project]) -> list[tuple[int, int]]:

@@ -25,7 +25,18 @@ from .auth.tokens import EVERYTHING
 from .catalog import GROUP, INSTANCE, PROJECT, CatalogError
 from .dists import canonical_version, normalize
 from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
-from .models import HOST, Actor, AuditEvent, CleanupPolicy, Group, Project, Removal
+from .models import (
+    HOST,
+    MAX_REASON,
+    NAME_STATUS_ORDER,
+    Actor,
+    AuditEvent,
+    CleanupPolicy,
+    Group,
+    NameStatus,
+    Project,
+    Removal,
+)
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -181,6 +192,34 @@ class Administration:
                     actor, "package_yanked" if yanked else "package_unyanked", package,
                     details={"files": changed, "reason": reason if yanked else "",
                              "file_name": file_name})
+        return changed
+
+    def name_status(self, project: Project, name: str) -> NameStatus:
+        """A package name's PEP 792 status in the project (``active`` unless set)."""
+        return self.catalog.name_status([project.id], normalize(name))
+
+    def set_name_status(self, project: Project, name: str, status: str, *, reason: str = "",
+                        actor: Actor = HOST) -> bool:
+        """Set a package name's PEP 792 status (one of :data:`NAME_STATUS_ORDER`), with a
+        reason shown to clients; returns whether it changed. ``archived`` and
+        ``quarantined`` refuse new uploads, ``quarantined`` also withholds the files.
+        Raises :class:`CatalogError` for an unknown status, a reason over
+        :data:`MAX_REASON` characters, or a name the project has never held."""
+        if status not in NAME_STATUS_ORDER:
+            raise CatalogError(f"status {status!r} is not one of {', '.join(NAME_STATUS_ORDER)}")
+        if len(reason) > MAX_REASON:
+            raise CatalogError(f"reason is longer than {MAX_REASON} characters")
+        normalized = normalize(name)
+        with self.catalog.write():
+            before = self.catalog.name_status([project.id], normalized)
+            if not before.updated_at and not self.catalog.versions_named(project.id, normalized):
+                raise CatalogError(f"no package named {name!r} in {project.path}")
+            changed = self.catalog.set_name_status(project.id, normalized, status, reason)
+            if changed:
+                self._record(actor, "name_status_changed", project, target_type="PackageName",
+                             target_id=0, target_details=normalized,
+                             details={"name": normalized, "from": before.status, "to": status,
+                                      "reason": reason if status != "active" else ""})
         return changed
 
     def _live_package(self, project_ref: str | int, name: str, version: str) -> Package:

@@ -17,7 +17,7 @@ from . import dists
 from .details import package_details
 from .forms import FileDigests
 from .models import HOST, Actor
-from .uploads import FileConflict, commit_file
+from .uploads import UploadRefused, commit_file
 
 if TYPE_CHECKING:
     from .app import Registry
@@ -70,7 +70,7 @@ def import_directory(
                 report.imported += 1
             else:
                 report.skipped += 1
-        except (dists.InvalidDistribution, FileConflict, OSError) as exc:
+        except (dists.InvalidDistribution, UploadRefused, OSError) as exc:
             report.failed.append((str(path.relative_to(directory)), str(exc)))
         if progress:
             progress(done, len(paths))

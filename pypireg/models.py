@@ -107,6 +107,22 @@ class IndexEntry(NamedTuple):
     requires_python: str
 
 
+# PEP 792 statuses of a package name, least restrictive first: a group's page, merging its
+# projects', says the most restrictive one.
+NAME_STATUS_ORDER = ("active", "deprecated", "archived", "quarantined")
+# Statuses that refuse uploads of new files.
+CLOSED_STATUSES = ("archived", "quarantined")
+MAX_REASON = 1000  # characters of a yank's or a status's reason
+
+
+class NameStatus(NamedTuple):
+    """A package name's PEP 792 status in a project, why, and since when ("" for the
+    default, ``active``)."""
+    status: str
+    reason: str
+    updated_at: str
+
+
 class NameEntry(NamedTuple):
     """A package name in a project as people's pages list it: its current version (the
     highest final release, else the highest pre-release) and that version's summary,

@@ -1,5 +1,7 @@
 """The simple pages in HTML (PEP 503, GitLab's shape, every piece escaped by markupsafe) and
-in JSON (PEP 691 with PEP 700's fields), with PEP 658/714 metadata and PEP 592 yanks."""
+in JSON (PEP 691 with PEP 700's fields), with PEP 658/714 metadata, PEP 592 yanks and PEP
+792 statuses. HTML links also carry the upload time and size (``data-upload-time``,
+``data-size``: not in a standard, but uv reads them for its ``exclude-newer`` cooldown)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from packaging.version import InvalidVersion, Version
 
 from .models import IndexEntry
 
-API_VERSION = "1.1"  # PEP 700
+API_VERSION = "1.4"  # PEP 792
 
 _PAGE = Markup(
     "<!DOCTYPE html>\n"
     "<html>\n"
     "  <head>\n"
     '    <meta name="pypi:repository-version" content="{api_version}">\n'
+    "{meta}"
     "    <title>Links for {title}</title>\n"
     "  </head>\n"
     "  <body>\n"
@@ -70,9 +73,21 @@ def index_html_templated(title: str, entries: Iterable[IndexEntry], head: str, t
         for e in entries))
 
 
-def package_html(title: str, files: Iterable[File]) -> str:
+@dataclass(frozen=True)
+class Status:
+    """A name's PEP 792 status on its page."""
+
+    status: str = "active"
+    reason: str = ""
+
+
+def package_html(title: str, files: Iterable[File], status: Status = Status()) -> str:
+    meta = Markup('    <meta name="pypi:project-status" content="{}">\n').format(status.status)
+    if status.reason:
+        meta += Markup('    <meta name="pypi:project-status-reason" content="{}">\n'
+                       ).format(status.reason)
     return _page(title, (_link(f"{f.url}#sha256={f.sha256}", f.filename, f.requires_python,
-                               _extra(f)) for f in files))
+                               _extra(f)) for f in files), meta)
 
 
 def _link(href: str, text: str, requires_python: str, extra: str = "") -> str:
@@ -89,26 +104,35 @@ def index_json(projects: Iterable[Project]) -> str:
                        "projects": [{"name": p.name} for p in projects]})
 
 
-def package_json(normalized_name: str, files: list[File]) -> str:
+def package_json(normalized_name: str, files: list[File], status: Status = Status()) -> str:
+    project_status = {"status": status.status}
+    if status.reason:
+        project_status["reason"] = status.reason
     return json.dumps({
         "meta": {"api-version": API_VERSION},
         "name": normalized_name,
+        "project-status": project_status,
         "versions": _sorted_versions({f.version for f in files}),
         "files": [_file_json(f) for f in files],
     })
 
 
-def _page(title: str, links: Iterable[str]) -> str:
-    return str(_PAGE.format(api_version=API_VERSION, title=title, links=Markup("".join(links))))
+def _page(title: str, links: Iterable[str], meta: str = "") -> str:
+    return str(_PAGE.format(api_version=API_VERSION, meta=Markup(meta), title=title,
+                            links=Markup("".join(links))))
 
 
 def _extra(f: File) -> str:
-    """The attributes beyond GitLab's: PEP 658/714 metadata and PEP 592 yanks, each value
-    escaped by markupsafe."""
-    extra = ""
+    """The attributes beyond GitLab's: PEP 658/714 metadata, PEP 592 yanks, and the upload
+    time and size, each value escaped by markupsafe."""
+    extra = f' data-size="{int(f.size)}"'
+    if f.upload_time:
+        extra += f' data-upload-time="{escape(f.upload_time)}"'
+
     if f.metadata_sha256:
         digest = escape(f.metadata_sha256)
-        extra = f' data-dist-info-metadata="sha256={digest}" data-core-metadata="sha256={digest}"'
+        extra += (f' data-dist-info-metadata="sha256={digest}"'
+                  f' data-core-metadata="sha256={digest}"')
     if f.yanked:
         extra += f' data-yanked="{escape(f.yanked_reason)}"'
     return extra

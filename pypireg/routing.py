@@ -87,6 +87,11 @@ def gitlab_layout() -> Map:
                  methods=["GET"]),
             Rule(f"{project_api}/cleanup_policy", endpoint="api.update_cleanup_policy",
                  methods=["PUT"]),
+            # pypireg's: a package name's PEP 792 status.
+            Rule(f"{project_api}/names/<package_name>/status", endpoint="api.name_status",
+                 methods=["GET"]),
+            Rule(f"{project_api}/names/<package_name>/status", endpoint="api.set_name_status",
+                 methods=["PUT"]),
             Rule(f"{project_api}/<package_id>", endpoint="api.package", methods=["GET"]),
             Rule(
                 f"{project_api}/<package_id>",

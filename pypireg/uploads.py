@@ -18,7 +18,7 @@ from .catalog import PROJECT, CatalogError
 from .details import package_details
 from .errors import ResourceNotFound
 from .forms import USAGE, UploadForm
-from .models import HOST, Actor
+from .models import CLOSED_STATUSES, HOST, Actor
 from .storage import blob_key
 
 if TYPE_CHECKING:
@@ -71,14 +71,22 @@ def store_upload(
             lambda key: storage.put_file(key, staged.path),
             dists.trusted_metadata(raw, identity.file_name), actor, details,
         )
-    except FileConflict as exc:
+    except (FileConflict, NameClosed) as exc:
         raise BadRequest(str(exc)) from None
     except CatalogError:
         raise ResourceNotFound("Project") from None
 
 
-class FileConflict(Exception):
+class UploadRefused(Exception):
+    """The file cannot be stored; the message says why."""
+
+
+class FileConflict(UploadRefused):
     """A different file already has this name in the project."""
+
+
+class NameClosed(UploadRefused):
+    """The name's PEP 792 status (archived or quarantined) refuses new files."""
 
 
 def commit_file(
@@ -114,6 +122,7 @@ def commit_file(
         stored = _stored_already(catalog, project, identity, digests)
         if stored is not None:
             return stored, False
+        _check_open(catalog, project, identity)
         reservations = catalog.reserve_blobs(k for k in (key, extra["metadata_key"]) if k)
     created: list[str] = []  # blobs this call stored
     try:
@@ -129,6 +138,7 @@ def commit_file(
             stored = _stored_already(catalog, project, identity, digests)  # won meanwhile?
             if stored is not None:
                 return stored, False
+            _check_open(catalog, project, identity)  # closed meanwhile?
             package, package_file = catalog.add_file(
                 project.id,
                 name=identity.name,
@@ -171,6 +181,14 @@ def _stored_already(catalog: Catalog, project: Project, identity: dists.DistIden
         return existing
     raise FileConflict(f"File already exists: {identity.file_name!r} is stored with other"
                        " contents; upload a new version instead")
+
+
+def _check_open(catalog: Catalog, project: Project, identity: dists.DistIdentity) -> None:
+    status = catalog.name_status([project.id], identity.normalized_name)
+    if status.status in CLOSED_STATUSES:
+        because = f" ({status.reason})" if status.reason else ""
+        raise NameClosed(f"{identity.normalized_name} is {status.status}{because}: it takes no"
+                         " new files (PEP 792 status, set by the project's maintainers)")
 
 
 def _check_digest(fields: MultiDict[str, str], field: str, shape: Any, actual: str) -> None:

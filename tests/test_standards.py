@@ -80,13 +80,14 @@ def test_format_query_parameter_overrides_accept(env: Env) -> None:
 
 def test_json_index(env: Env) -> None:
     body = env.app.get(PAGE, headers={"Accept": V1_JSON}).json
-    assert body == {"meta": {"api-version": "1.1"}, "projects": [{"name": "My.Pkg"}]}
+    assert body == {"meta": {"api-version": "1.4"}, "projects": [{"name": "My.Pkg"}]}
 
 
 def test_json_package_page(env: Env) -> None:
     body = env.app.get(PAGE + "My_Pkg/", headers={"Accept": V1_JSON}).json
-    assert body["meta"] == {"api-version": "1.1"}
+    assert body["meta"] == {"api-version": "1.4"}
     assert body["name"] == "my-pkg"
+    assert body["project-status"] == {"status": "active"}  # PEP 792's default
     assert body["versions"] == ["1.0", "2.0"]
     first, second = body["files"]
     data = wheel_bytes("My.Pkg", "1.0", ">=3.8")
@@ -119,11 +120,18 @@ def test_versions_sort_as_versions(env: Env) -> None:
 
 def test_html_carries_repository_version_and_metadata_hashes(env: Env) -> None:
     html = env.app.get(PAGE + "my-pkg/").text
-    assert '<meta name="pypi:repository-version" content="1.1">' in html
+    assert '<meta name="pypi:repository-version" content="1.4">' in html
+    assert '<meta name="pypi:project-status" content="active">' in html
+    assert "pypi:project-status-reason" not in html  # none was given
     metadata = sha256(wheel_metadata("My.Pkg", "1.0", ">=3.8").encode())
     assert (f'data-dist-info-metadata="sha256={metadata}"'
             f' data-core-metadata="sha256={metadata}"') in html
     assert "data-yanked" not in html
+    # The upload time and size PEP 700 puts in JSON, as uv also reads them from HTML.
+    json_files = env.app.get(PAGE + "my-pkg/", headers={"Accept": V1_JSON}).json["files"]
+    for entry in json_files:
+        assert (f'data-size="{entry["size"]}" data-upload-time="{entry["upload-time"]}"'
+                in html)
 
 
 def test_metadata_download_matches_its_hash(env: Env) -> None:

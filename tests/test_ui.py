@@ -281,6 +281,20 @@ def test_package_page_shows_the_version_and_its_details(site: Site) -> None:
                         "poetry add --source acme-tools useful==1.0"]
 
 
+def test_package_page_says_the_names_status(site: Site) -> None:
+    site.publish("acme/tools", "useful", "1.0")
+    page = site.page("/acme/tools/-/packages/pypi/useful")
+    assert page.html.select_one(".name-status") is None  # active says nothing
+    site.registry.set_name_status(site.public, "useful", "quarantined",
+                                  reason="<script>alert(1)</script> malware")
+    page = site.page("/acme/tools/-/packages/pypi/useful")  # a new page: the serial moved
+    assert page.html.select_one("h1 .badge.status").text == "quarantined"
+    note = page.html.select_one(".name-status")
+    assert note.text.startswith("useful is quarantined: <script>alert(1)</script> malware.")
+    assert "Its files are not served" in note.text
+    assert not page.html.select("script:not([src])")  # the reason stays text
+
+
 def test_files_with_download_metadata_and_digest(site: Site) -> None:
     site.publish("acme/tools", "useful", "1.0")
     page = site.page("/acme/tools/-/packages/pypi/useful")

@@ -1,5 +1,5 @@
-"""The catalog: groups, projects, packages, files, tokens, audit events and cleanup
-policies in SQLite.
+"""The catalog: groups, projects, packages, files, tokens, audit events, cleanup
+policies and name statuses in SQLite.
 
 This package is the only place that speaks SQL, so another database can implement the
 same methods. One connection per thread, WAL mode and a busy timeout let several threads
@@ -19,6 +19,7 @@ from .packages import PackageQueries
 from .retention import RetentionQueries
 from .schema import SCHEMA_VERSION
 from .sqlite import SQLiteEngine
+from .statuses import StatusQueries
 from .tokens import TokenQueries
 
 __all__ = [
@@ -47,7 +48,7 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
-              RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries):
+              RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries, StatusQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""

@@ -147,6 +147,11 @@ class CatalogBase:
         self.run(f"INSERT INTO {table} ({columns}) VALUES ({marks})"
                  f" ON CONFLICT ({key}) DO UPDATE SET {sets}", _stored(row.values()))
 
+    def bump_serial(self, project_id: int) -> None:
+        """Call inside ``write()`` with any change a project's pages show: their ETags and
+        kept bodies follow the serial."""
+        self.run("UPDATE projects SET serial = serial + 1 WHERE id = ?", [project_id])
+
     # -- ids, never given twice ---------------------------------------------------------
     # SQLite gives a new row the highest id plus one, so deleting the highest row would hand
     # its id to the next: audit events, ETags and URLs would then name another thing. Before

@@ -10,7 +10,7 @@ from .base import CatalogBase
 
 # Parents before children, so that every foreign key finds its row.
 TABLES = ("groups", "projects", "packages", "package_files", "tokens", "audit_events",
-          "cleanup_policies", "package_names", "package_details")
+          "cleanup_policies", "package_names", "package_details", "name_statuses")
 _KEYS = {"cleanup_policies": "project_id", "package_details": "package_id"}
 BATCH = 1000
 

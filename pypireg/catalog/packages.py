@@ -251,9 +251,6 @@ class PackageQueries(NameQueries):
                 self.bump_serial(package.project_id)
         return changed
 
-    def bump_serial(self, project_id: int) -> None:
-        self.run("UPDATE projects SET serial = serial + 1 WHERE id = ?", [project_id])
-
     def record_downloads(self, last_downloads: Mapping[int, str]) -> None:
         """Set ``last_downloaded_at`` for many packages in one transaction."""
         with self.write():

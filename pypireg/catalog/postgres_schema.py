@@ -54,6 +54,9 @@ _TABLES = (
     " project_id BIGINT NOT NULL REFERENCES projects (id), normalized_name TEXT NOT NULL,"
     " name TEXT NOT NULL, version TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '',"
     " last_upload_at TEXT NOT NULL, last_version TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS name_statuses (id BIGINT PRIMARY KEY,"
+    " project_id BIGINT NOT NULL REFERENCES projects (id), normalized_name TEXT NOT NULL,"
+    " status TEXT NOT NULL, reason TEXT NOT NULL, updated_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS package_details ("
     " package_id BIGINT PRIMARY KEY REFERENCES packages (id), details TEXT NOT NULL)",
 )

@@ -10,7 +10,7 @@ from .base import CatalogError
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Columns added after version 1, created on older catalogs when they open.
 _ADDED_FILE_COLUMNS = {
@@ -68,6 +68,9 @@ INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS names_by_name"
     " ON package_names (project_id, normalized_name)",
     "CREATE INDEX IF NOT EXISTS names_by_time ON package_names (project_id, last_upload_at)",
+    # PEP 792 statuses (schema 7): one row per name that is not active.
+    "CREATE UNIQUE INDEX IF NOT EXISTS statuses_by_name"
+    " ON name_statuses (project_id, normalized_name)",
 )
 
 
@@ -156,6 +159,12 @@ def migrate(catalog: CatalogBase) -> None:
         db["package_details"].create(
             {"package_id": int, "details": str}, pk="package_id", not_null={"details"},
             foreign_keys=[("package_id", "packages", "id")], if_not_exists=True)
+        db["name_statuses"].create(
+            {"id": int, "project_id": int, "normalized_name": str, "status": str,
+             "reason": str, "updated_at": str},
+            pk="id", not_null={"project_id", "normalized_name", "status", "reason",
+                               "updated_at"},
+            foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
         if not db["package_names_fts"].exists():
             # Kept in step with package_names by triggers (sqlite-utils writes them).
             db["package_names"].enable_fts(["name", "summary"], create_triggers=True,

@@ -22,7 +22,7 @@ from ..limits import parse_size
 from ..maintenance import STAGING_MAX_AGE
 from ..migration import migrate_registry
 from ..models import CLI
-from . import namespaces, oversight, serving, tokens
+from . import namespaces, oversight, safety, serving, tokens
 from .common import data_option, has_registry, open_registry, plural, where
 
 
@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_commands(commands, data)
 
     oversight.add_commands(commands, data)
+
+    safety.add_commands(commands, data)
 
     imports = commands.add_parser(
         "import", parents=[data],

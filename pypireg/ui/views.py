@@ -180,7 +180,8 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
         requires_python=details.get("requires_python") or ", ".join(requires_python),
         project_urls=[(label, url, _is_web_link(url))
                       for label, url in details.get("project_urls", [])],
-        setup=setup, install=_install(setup, shown))
+        setup=setup, install=_install(setup, shown),
+        name_status=catalog.name_status([project.id], shown.normalized_name))
 
 
 def _file_row(api: URLAdapter, project: Project, f: PackageFile) -> FileRow:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
-from . import audit, cleanup, packages, pypi, tokens
+from . import audit, cleanup, packages, pypi, statuses, tokens
 from .pages import PageResponse
 
 View = Callable[..., "Response | PageResponse"]
@@ -31,6 +31,8 @@ VIEWS: dict[str, View] = {
     "api.delete_package_file": packages.delete_package_file,
     "api.yank": packages.yank,
     "api.unyank": packages.unyank,
+    "api.name_status": statuses.name_status,
+    "api.set_name_status": statuses.set_name_status,
     "api.cleanup_policy": cleanup.cleanup_policy,
     "api.update_cleanup_policy": cleanup.update_cleanup_policy,
     "audit.project": audit.project_audit_events,

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from ..catalog import ORDER_COLUMNS, CatalogError
 from ..errors import ResourceNotFound
-from ..models import DELETE, READ, Package, PackageFile, Project
+from ..models import DELETE, MAX_REASON, READ, Package, PackageFile, Project
 from ..times import parse_time
 from .answers import json_response, no_content
 from .params import Page, body_fields, boolean, choice, integer_id
@@ -24,7 +24,6 @@ PACKAGE_TYPES = (
 STATUSES = ("default", "hidden", "processing", "error", "pending_destruction")
 PROJECT_ORDER = tuple(k for k in ORDER_COLUMNS if k != "project_path")
 GROUP_ORDER = tuple(ORDER_COLUMNS)
-MAX_REASON = 1000
 
 
 def project_packages(registry: Registry, request: RegistryRequest, project: str) -> Response:

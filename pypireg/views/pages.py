@@ -112,6 +112,11 @@ def package_page(
                 # GitLab's request forwarding: names unknown here are looked up upstream.
                 return redirect(f"{registry.upstream.rstrip('/')}/{normalized}/", 302)
             raise ResourceNotFound("Package")
+        found = registry.catalog.name_status(scope.project_ids, normalized)
+        status = render.Status(found.status, found.reason)
+        title = links[-1].package_name
+        if found.status == "quarantined":  # PEP 792: no file is offered
+            links = []
         url = _file_url_builder(request, scope)
         files = [
             render.File(
@@ -122,8 +127,8 @@ def package_page(
             )
             for f in links
         ]
-        text = (render.package_json(normalized, files) if fmt.json
-                else render.package_html(links[-1].package_name, files))
+        text = (render.package_json(normalized, files, status) if fmt.json
+                else render.package_html(title, files, status))
         body = text.encode()
         registry.pages.put(etag, body)
     return _finish(body, fmt, registry, request, scope, etag)

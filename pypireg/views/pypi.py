@@ -9,7 +9,7 @@ from __future__ import annotations
 import mimetypes
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, Forbidden
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
@@ -99,6 +99,8 @@ def _file(registry: Registry, scope: Scope, sha256: str, filename: str) -> Packa
     package_file = registry.catalog.live_file(scope.project_ids, sha256.lower(), filename)
     if package_file is None:
         raise ResourceNotFound("File")
+    if registry.catalog.file_quarantined(package_file.package_id):
+        raise Forbidden(f"{filename} is not served: its package is quarantined (PEP 792)")
     return package_file
 
 

@@ -1,0 +1,57 @@
+"""PEP 792 statuses of package names in a project (``active`` when none is stored)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..models import NAME_STATUS_ORDER, NameStatus
+from .base import CatalogBase, utcnow
+
+ACTIVE = NameStatus("active", "", "")
+
+
+class StatusQueries(CatalogBase):
+    def name_status(self, project_ids: Iterable[int], normalized_name: str) -> NameStatus:
+        """The status of a name in these projects: for several (a group's page), the most
+        restrictive one of theirs (quarantined, archived, deprecated, active)."""
+        in_projects, params = self.in_projects("project_id", project_ids)
+        found = [NameStatus(*row) for row in self.tuples(
+            f"SELECT status, reason, updated_at FROM name_statuses WHERE {in_projects}"
+            " AND normalized_name = ? ORDER BY project_id", [*params, normalized_name])]
+        return max(found, key=lambda s: NAME_STATUS_ORDER.index(s.status), default=ACTIVE)
+
+    def name_statuses(self, project_id: int) -> dict[str, NameStatus]:
+        """Every name of the project with a status other than ``active``."""
+        return {row[0]: NameStatus(*row[1:]) for row in self.tuples(
+            "SELECT normalized_name, status, reason, updated_at FROM name_statuses"
+            " WHERE project_id = ? ORDER BY normalized_name", [project_id])}
+
+    def set_name_status(self, project_id: int, normalized_name: str, status: str,
+                        reason: str) -> bool:
+        """Store a name's status (``active`` removes the row); returns whether it changed.
+        A change moves the project's serial: its pages say the status."""
+        reason = reason.replace("\x00", "") if status != "active" else ""
+        with self.write():
+            before = self.name_status([project_id], normalized_name)
+            if (before.status, before.reason) == (status, reason):
+                return False
+            if status == "active":
+                self.run("DELETE FROM name_statuses WHERE project_id = ? AND normalized_name = ?",
+                         [project_id, normalized_name])
+            else:
+                self.run(
+                    "INSERT INTO name_statuses (id, project_id, normalized_name, status,"
+                    " reason, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project_id,"
+                    " normalized_name) DO UPDATE SET status = excluded.status,"
+                    " reason = excluded.reason, updated_at = excluded.updated_at",
+                    [self.next_id("name_statuses"), project_id, normalized_name, status,
+                     reason, utcnow()])
+            self.bump_serial(project_id)
+        return True
+
+    def file_quarantined(self, package_id: int) -> bool:
+        """Whether the package's name is quarantined in its project."""
+        return bool(self.value(
+            "SELECT count(*) FROM packages p JOIN name_statuses s ON s.project_id ="
+            " p.project_id AND s.normalized_name = p.normalized_name"
+            " WHERE p.id = ? AND s.status = 'quarantined'", [package_id]))

@@ -1,0 +1,153 @@
+"""Real clients acting on what pypireg serves for supply-chain safety: ``uv audit`` reading
+PEP 792 statuses, and the cooldowns of uv (``--exclude-newer``, from JSON and from HTML)
+and pip (``--uploaded-prior-to``, from JSON) reading upload times."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+from pypireg import mount
+
+from .clients import Tripwire, run
+from .conftest import BIN, PREFIX, Clients, LiveRegistry, serving
+
+OLD = "2025-06-01T00:00:00.000Z"  # when 1.0 "was uploaded"
+CUTOFF = "2026-01-01T00:00:00Z"  # between 1.0 and 2.0 (uploaded now)
+
+
+@pytest.fixture
+def tripwire() -> Iterator[Tripwire]:
+    wire = Tripwire()
+    try:
+        yield wire
+    finally:
+        wire.close()
+    assert wire.hits == 0, "a client tried to reach the internet"
+
+
+def client_env(clients: Clients, tripwire: Tripwire) -> dict[str, str]:
+    return {**clients.env, **tripwire.env}
+
+
+def publish(live: LiveRegistry, clients: Clients, tripwire: Tripwire, *dists: Path) -> str:
+    """The dists in a public project ``tools`` (uploaded by twine); its index URL."""
+    live.registry.create_project("tools", "public")
+    token = live.registry.create_token("ci", ["tools:write"])
+    run([str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
+         "--repository-url", live.upload_url("tools"), "-u", "__token__", "-p", token,
+         *map(str, dists)], client_env(clients, tripwire))
+    return live.index("tools")
+
+
+# -- uv audit: PEP 792 statuses from the project's own index ------------------------------
+
+
+@pytest.fixture
+def osv() -> Iterator[tuple[str, list[dict]]]:
+    """A vulnerability service that knows of none (OSV's batch query API, which uv audit
+    asks): its URL, and the queries it was sent."""
+    queries: list[dict] = []
+
+    @Request.application
+    def service(request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        queries.append(body)
+        results = [{} for _ in body.get("queries", [])]
+        return Response(json.dumps({"results": results}), mimetype="application/json")
+
+    with serving(service) as url:
+        yield url, queries
+
+
+def test_uv_audit_reports_archived_and_quarantined_packages(
+    live: LiveRegistry, clients: Clients, tripwire: Tripwire, greet_dists, dists, osv,
+    tmp_path,
+) -> None:
+    index = publish(live, clients, tripwire, *greet_dists["1.0"], *dists["0.1.0"])
+    project = tmp_path / "consumer"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "consumer"\nversion = "0.1.0"\nrequires-python = ">=3.8"\n'
+        'dependencies = ["acme-greet", "my-package"]\n')
+    env = client_env(clients, tripwire)
+    del env["UV_NO_CONFIG"]  # the project's own settings apply
+    run([str(BIN / "uv"), "lock", "--default-index", index], env, cwd=project)
+    audit = [str(BIN / "uv"), "audit", "--frozen", "--service-url", osv[0],
+             "--output-format", "json"]
+
+    clean = json.loads(run(audit, env, cwd=project).stdout)
+    assert clean["summary"] == {"audited_packages": 2, "vulnerabilities": 0,
+                                "adverse_statuses": 0}
+    registry = live.registry
+    tools = registry.catalog.project("tools")
+    registry.set_name_status(tools, "acme-greet", "archived", reason="moved to acme-hello")
+    registry.set_name_status(tools, "my-package", "quarantined", reason="malware found")
+    report = json.loads(run(audit, env, cwd=project).stdout)
+    assert report["summary"]["adverse_statuses"] == 2
+    assert sorted(report["adverse_statuses"], key=lambda s: s["name"]) == [
+        {"name": "acme-greet", "status": "archived", "reason": "moved to acme-hello"},
+        {"name": "my-package", "status": "quarantined", "reason": "malware found"}]
+    assert {q["package"]["name"] for q in osv[1][-1]["queries"]} == {"acme-greet", "my-package"}
+
+
+# -- cooldowns: upload times on both page forms -------------------------------------------
+
+
+def backdate(live: LiveRegistry, version: str) -> None:
+    """Make ``version``'s files look uploaded at :data:`OLD` (their pages change too)."""
+    catalog = live.registry.catalog
+    with catalog.write():
+        catalog.run("UPDATE package_files SET created_at = ? WHERE file_name LIKE ?",
+                    [OLD, f"acme_greet-{version}%"])
+        catalog.bump_serial(catalog.project("tools").id)
+
+
+def html_only(app):  # type: ignore[no-untyped-def]
+    """``app`` as an index that serves HTML only, whatever the client asks for."""
+    def html(environ, start_response):  # type: ignore[no-untyped-def]
+        environ["HTTP_ACCEPT"] = "text/html"
+        return app(environ, start_response)
+    return html
+
+
+def installed(clients: Clients, python: Path) -> str:
+    return clients.greet(python).rsplit(" ", 1)[1]
+
+
+def test_cooldowns_of_uv_and_pip_pick_the_older_version(
+    live: LiveRegistry, clients: Clients, tripwire: Tripwire, greet_dists,
+) -> None:
+    index = publish(live, clients, tripwire, *greet_dists["1.0"], *greet_dists["2.0"])
+    backdate(live, "1.0")
+    env = client_env(clients, tripwire)
+    pages = live.registry.catalog.file_links([live.registry.catalog.project("tools").id],
+                                             "acme-greet")
+    assert sorted({(link.version, link.upload_time == OLD) for link in pages}) == [
+        ("1.0", True), ("2.0", False)]
+
+    def uv(name: str, url: str, *extra: str) -> str:
+        python = clients.new_venv(name)
+        run([str(BIN / "uv"), "pip", "install", "--python", str(python), "--index-url", url,
+             "--no-cache", *extra, "acme-greet"], env)
+        return installed(clients, python)
+
+    def pip(name: str, *extra: str) -> str:
+        python = clients.new_venv(name)
+        run([sys.executable, "-m", "pip", "--python", str(python), "install", "--index-url",
+             index, *extra, "acme-greet"], env)
+        return installed(clients, python)
+
+    assert uv("uv-newest", index) == "2.0"
+    assert uv("uv-json", index, "--exclude-newer", CUTOFF) == "1.0"
+    with serving(html_only(mount(live.registry, PREFIX))) as html_base:
+        html_index = live.index("tools").replace(live.url.removesuffix(PREFIX), html_base)
+        assert uv("uv-html-newest", html_index) == "2.0"
+        assert uv("uv-html", html_index, "--exclude-newer", CUTOFF) == "1.0"
+    assert pip("pip-newest") == "2.0"
+    assert pip("pip-json", "--uploaded-prior-to", CUTOFF) == "1.0"

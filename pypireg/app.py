@@ -31,6 +31,7 @@ from .errors import NOSNIFF, ResourceNotFound, error_response, unauthorized
 from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
+from .protection import ProtectionRules
 from .protocols import PermitsGroups
 from .routing import Routes, flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage, open_storage
@@ -60,11 +61,12 @@ class RegistryRequest(Request):
         return self.dispatcher.bind_to_environ(self.environ)
 
 
-class Registry(Administration):
+class Registry(Administration, ProtectionRules):
     """A private package registry as a WSGI app. Build one with :func:`create_app`.
 
     Its administration methods (namespaces, tokens, packages, audit log, retention) are
-    in :class:`pypireg.admin.Administration`.
+    in :class:`pypireg.admin.Administration`, those of protection rules in
+    :class:`pypireg.protection.ProtectionRules`.
     """
 
     def __init__(

@@ -123,6 +123,18 @@ class NameStatus(NamedTuple):
     updated_at: str
 
 
+class ProtectionRule(NamedTuple):
+    """A package protection rule of a project, in GitLab's fields: names matching the
+    pattern (``*`` for any run of characters) may be pushed and deleted only by callers of
+    at least these levels (None: that action is not restricted)."""
+    id: int
+    project_id: int
+    package_name_pattern: str
+    package_type: str
+    minimum_access_level_for_push: str | None
+    minimum_access_level_for_delete: str | None
+
+
 class NameEntry(NamedTuple):
     """A package name in a project as people's pages list it: its current version (the
     highest final release, else the highest pre-release) and that version's summary,

@@ -87,6 +87,15 @@ def gitlab_layout() -> Map:
                  methods=["GET"]),
             Rule(f"{project_api}/cleanup_policy", endpoint="api.update_cleanup_policy",
                  methods=["PUT"]),
+            # GitLab's protected packages API
+            Rule(f"{project_api}/protection/rules", endpoint="api.protection_rules",
+                 methods=["GET"]),
+            Rule(f"{project_api}/protection/rules", endpoint="api.create_protection_rule",
+                 methods=["POST"]),
+            Rule(f"{project_api}/protection/rules/<rule_id>",
+                 endpoint="api.update_protection_rule", methods=["PATCH"]),
+            Rule(f"{project_api}/protection/rules/<rule_id>",
+                 endpoint="api.delete_protection_rule", methods=["DELETE"]),
             # pypireg's: a package name's PEP 792 status.
             Rule(f"{project_api}/names/<package_name>/status", endpoint="api.name_status",
                  methods=["GET"]),

@@ -32,12 +32,13 @@ if TYPE_CHECKING:
 
 def store_upload(
     catalog: Catalog, storage: Storage, project: Project, form: UploadForm, limits: Limits,
-    actor: Actor = HOST,
+    actor: Actor = HOST, permit: Callable[[str], None] | None = None,
 ) -> tuple[PackageFile, bool]:
     """Validate the form and store its file. Returns ``(file, created)``.
 
     ``created`` is False when the identical file was already there (nothing changes).
-    The caller discards the staging file afterwards.
+    ``permit(normalized_name)`` raises if the caller may not push that name (a protection
+    rule). The caller discards the staging file afterwards.
     """
     staged = form.content
     if staged is None:
@@ -48,6 +49,8 @@ def store_upload(
         )
     except dists.InvalidDistribution as exc:
         raise BadRequest(str(exc)) from None
+    if permit is not None:
+        permit(identity.normalized_name)
     digests = staged.finish()
     _check_digest(form.fields, "md5_digest", dists.MD5_HEX, digests["md5"])
     _check_digest(form.fields, "sha256_digest", dists.SHA256_HEX, digests["sha256"])

@@ -81,6 +81,7 @@ class Env:
         content: bytes,
         *,
         token: str | None = None,
+        user: str = "someone",
         status: int | str = "*",
         method: str = "POST",
         **fields: str,
@@ -90,17 +91,18 @@ class Env:
             API.format(project=project),
             params=list(fields.items()),
             upload_files=[("content", file_name, content)],
-            headers=basic(token) if token else {},
+            headers=basic(token, user) if token else {},
             status=status,
         )
 
     def upload_wheel(
         self, project: str | int, name: str, version: str, *, token: str | None = None,
-        requires_python: str = "", status: int | str = "*", payload: str = "",
+        user: str = "someone", requires_python: str = "", status: int | str = "*",
+        payload: str = "",
     ):
         data = wheel_bytes(name, version, requires_python, payload)
         return self.upload(
-            project, wheel_name(name, version), data, token=token, status=status,
+            project, wheel_name(name, version), data, token=token, user=user, status=status,
             name=name, version=version, requires_python=requires_python,
             sha256_digest=sha256(data),
         )

@@ -1,5 +1,5 @@
 """The catalog: groups, projects, packages, files, tokens, audit events, cleanup
-policies and name statuses in SQLite.
+policies, name statuses and protection rules in SQLite.
 
 This package is the only place that speaks SQL, so another database can implement the
 same methods. One connection per thread, WAL mode and a busy timeout let several threads
@@ -16,6 +16,7 @@ from .copying import CopyQueries
 from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries
 from .packages import PackageQueries
+from .protection import ProtectionQueries
 from .retention import RetentionQueries
 from .schema import SCHEMA_VERSION
 from .sqlite import SQLiteEngine
@@ -48,7 +49,8 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
-              RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries, StatusQueries):
+              RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries, StatusQueries,
+              ProtectionQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""

@@ -10,7 +10,8 @@ from .base import CatalogBase
 
 # Parents before children, so that every foreign key finds its row.
 TABLES = ("groups", "projects", "packages", "package_files", "tokens", "audit_events",
-          "cleanup_policies", "package_names", "package_details", "name_statuses")
+          "cleanup_policies", "package_names", "package_details", "name_statuses",
+          "protection_rules")
 _KEYS = {"cleanup_policies": "project_id", "package_details": "package_id"}
 BATCH = 1000
 

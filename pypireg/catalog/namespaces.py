@@ -106,7 +106,8 @@ class NamespaceQueries(CatalogBase):
         with self.write():
             self.remember_last_id("projects")
             self.remember_last_id("groups")
-            for table in ("cleanup_policies", "package_names", "name_statuses"):
+            for table in ("cleanup_policies", "package_names", "name_statuses",
+                          "protection_rules"):
                 self.run(f"DELETE FROM {table} WHERE project_id IN"
                          " (SELECT id FROM projects WHERE deleted_at IS NOT NULL)")
             removed += self.run(

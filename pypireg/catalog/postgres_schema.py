@@ -57,6 +57,11 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS name_statuses (id BIGINT PRIMARY KEY,"
     " project_id BIGINT NOT NULL REFERENCES projects (id), normalized_name TEXT NOT NULL,"
     " status TEXT NOT NULL, reason TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS protection_rules (id BIGINT PRIMARY KEY,"
+    " project_id BIGINT NOT NULL REFERENCES projects (id),"
+    " package_name_pattern TEXT NOT NULL, package_type TEXT NOT NULL,"
+    " minimum_access_level_for_push TEXT, minimum_access_level_for_delete TEXT,"
+    " updated_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS package_details ("
     " package_id BIGINT PRIMARY KEY REFERENCES packages (id), details TEXT NOT NULL)",
 )

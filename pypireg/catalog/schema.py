@@ -71,6 +71,9 @@ INDEXES = (
     # PEP 792 statuses (schema 7): one row per name that is not active.
     "CREATE UNIQUE INDEX IF NOT EXISTS statuses_by_name"
     " ON name_statuses (project_id, normalized_name)",
+    # Package protection rules (schema 7): one per pattern and type in a project.
+    "CREATE UNIQUE INDEX IF NOT EXISTS rules_by_pattern"
+    " ON protection_rules (project_id, package_type, package_name_pattern)",
 )
 
 
@@ -163,6 +166,13 @@ def migrate(catalog: CatalogBase) -> None:
             {"id": int, "project_id": int, "normalized_name": str, "status": str,
              "reason": str, "updated_at": str},
             pk="id", not_null={"project_id", "normalized_name", "status", "reason",
+                               "updated_at"},
+            foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
+        db["protection_rules"].create(
+            {"id": int, "project_id": int, "package_name_pattern": str, "package_type": str,
+             "minimum_access_level_for_push": str, "minimum_access_level_for_delete": str,
+             "updated_at": str},
+            pk="id", not_null={"project_id", "package_name_pattern", "package_type",
                                "updated_at"},
             foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
         if not db["package_names_fts"].exists():

@@ -49,6 +49,15 @@ class StatusQueries(CatalogBase):
             self.bump_serial(project_id)
         return True
 
+    def name_known(self, project_ids: list[int], normalized_name: str) -> bool:
+        """Whether these projects hold or held the name: a package of it (even one
+        deleted and not yet purged) or a status."""
+        in_projects, params = self.in_projects("project_id", project_ids)
+        return bool(self.value(
+            f"SELECT EXISTS (SELECT 1 FROM packages WHERE {in_projects} AND normalized_name = ?)"
+            f" OR EXISTS (SELECT 1 FROM name_statuses WHERE {in_projects}"
+            " AND normalized_name = ?)", [*params, normalized_name, *params, normalized_name]))
+
     def file_quarantined(self, package_id: int) -> bool:
         """Whether the package's name is quarantined in its project."""
         return bool(self.value(

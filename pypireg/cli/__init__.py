@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.opened = []  # catalogs whose connections to close at the end
     try:
         return args.run(args)
-    except (CatalogError, InvalidGrant, ValueError) as exc:
+    except (CatalogError, InvalidGrant, ValueError) as exc:  # InvalidRule too
         print(f"pypireg: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -1,11 +1,15 @@
-"""``pypireg status`` (a package name's PEP 792 status)."""
+"""``pypireg status`` (a package name's PEP 792 status) and ``pypireg protect`` (package
+protection rules)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
+from ..app import Registry
 from ..catalog import CatalogError
-from ..models import CLI, NAME_STATUS_ORDER
+from ..models import CLI, NAME_STATUS_ORDER, Project
+from ..protection import DELETE_LEVELS, PUSH_LEVELS, rule_json
 from .common import open_registry, print_table
 
 
@@ -24,12 +28,40 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
                         help="why, shown to installers with the status")
     status.set_defaults(run=_status)
 
+    protect = commands.add_parser(
+        "protect", help="package protection rules: who may push and delete the names a"
+                        " pattern matches (GitLab's protected packages)")
+    actions = protect.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[data], help="protect the names a pattern matches")
+    add.add_argument("project", metavar="PROJECT", help="project id or path")
+    add.add_argument("pattern", metavar="PATTERN",
+                     help="package names, with * for any run of characters (my-lib-*)")
+    add.add_argument("--push", choices=PUSH_LEVELS, metavar="LEVEL",
+                     help="the lowest level that may push: " + ", ".join(PUSH_LEVELS))
+    add.add_argument("--delete", choices=DELETE_LEVELS, metavar="LEVEL",
+                     help="the lowest level that may delete: " + ", ".join(DELETE_LEVELS))
+    add.set_defaults(run=_protect_add)
+    listing = actions.add_parser("list", parents=[data], help="a project's rules")
+    listing.add_argument("project", metavar="PROJECT", help="project id or path")
+    listing.add_argument("--json", action="store_true",
+                         help="JSON, in the shape of GitLab's protected packages API")
+    listing.set_defaults(run=_protect_list)
+    remove = actions.add_parser("remove", parents=[data], help="remove a rule, by its id")
+    remove.add_argument("project", metavar="PROJECT", help="project id or path")
+    remove.add_argument("rule_id", metavar="RULE_ID", type=int)
+    remove.set_defaults(run=_protect_remove)
 
-def _status(args: argparse.Namespace) -> int:
+
+def _project(args: argparse.Namespace) -> tuple[Registry, Project]:
     registry = open_registry(args)
     project = registry.catalog.project(args.project)
     if project is None:
         raise CatalogError(f"no project {args.project!r}")
+    return registry, project
+
+
+def _status(args: argparse.Namespace) -> int:
+    registry, project = _project(args)
     if args.name is None:
         statuses = registry.catalog.name_statuses(project.id)
         if not statuses:
@@ -48,4 +80,36 @@ def _status(args: argparse.Namespace) -> int:
                                        actor=CLI)
     print(f"{args.name} in {project.path} is {args.status}"
           + ("" if changed else " (nothing changed)"))
+    return 0
+
+
+def _protect_add(args: argparse.Namespace) -> int:
+    registry, project = _project(args)
+    rule = registry.add_protection_rule(
+        project, package_name_pattern=args.pattern, package_type="pypi",
+        minimum_access_level_for_push=args.push, minimum_access_level_for_delete=args.delete,
+        actor=CLI)
+    print(f"protected {rule.package_name_pattern} in {project.path} (rule {rule.id})")
+    print(rule.id)
+    return 0
+
+
+def _protect_list(args: argparse.Namespace) -> int:
+    registry, project = _project(args)
+    rules = registry.protection_rules(project)
+    if args.json:
+        print(json.dumps([rule_json(rule) for rule in rules], indent=2))
+    elif not rules:
+        print(f"no protection rules in {project.path}")
+    else:
+        print_table([["ID", "PATTERN", "PUSH", "DELETE"], *(
+            [str(r.id), r.package_name_pattern, r.minimum_access_level_for_push or "-",
+             r.minimum_access_level_for_delete or "-"] for r in rules)])
+    return 0
+
+
+def _protect_remove(args: argparse.Namespace) -> int:
+    registry, project = _project(args)
+    rule = registry.remove_protection_rule(project, args.rule_id, actor=CLI)
+    print(f"removed rule {rule.id} ({rule.package_name_pattern}) from {project.path}")
     return 0

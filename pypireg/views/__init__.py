@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
-from . import audit, cleanup, packages, pypi, statuses, tokens
+from . import audit, cleanup, packages, protection, pypi, statuses, tokens
 from .pages import PageResponse
 
 View = Callable[..., "Response | PageResponse"]
@@ -33,6 +33,10 @@ VIEWS: dict[str, View] = {
     "api.unyank": packages.unyank,
     "api.name_status": statuses.name_status,
     "api.set_name_status": statuses.set_name_status,
+    "api.protection_rules": protection.list_rules,
+    "api.create_protection_rule": protection.create_rule,
+    "api.update_protection_rule": protection.update_rule,
+    "api.delete_protection_rule": protection.delete_rule,
     "api.cleanup_policy": cleanup.cleanup_policy,
     "api.update_cleanup_policy": cleanup.update_cleanup_policy,
     "audit.project": audit.project_audit_events,

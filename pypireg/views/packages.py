@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from ..catalog import ORDER_COLUMNS, CatalogError
 from ..errors import ResourceNotFound
 from ..models import DELETE, MAX_REASON, READ, Package, PackageFile, Project
+from ..protection import check_delete
 from ..times import parse_time
 from .answers import json_response, no_content
 from .params import Page, body_fields, boolean, choice, integer_id
@@ -63,7 +64,8 @@ def package_files(
 def delete_package(
     registry: Registry, request: RegistryRequest, project: str, package_id: str
 ) -> Response:
-    _, pkg = _package(registry, request, project, package_id, DELETE)
+    found, pkg = _package(registry, request, project, package_id, DELETE)
+    check_delete(registry, request, found, pkg.normalized_name)
     _check_unmodified(request, pkg)
     registry.delete_package(pkg, actor=registry.actor(request))
     return no_content()
@@ -74,10 +76,11 @@ def delete_package_file(
     package_file_id: str,
 ) -> Response:
     file_id = integer_id(package_file_id, "package_file_id", "Package file")
-    _, pkg = _package(registry, request, project, package_id, DELETE)
+    found, pkg = _package(registry, request, project, package_id, DELETE)
     package_file = registry.catalog.package_file(pkg.id, file_id)
     if package_file is None:
         raise ResourceNotFound("Package file")
+    check_delete(registry, request, found, pkg.normalized_name)
     _check_unmodified(request, pkg)
     registry.delete_package_file(pkg, package_file, actor=registry.actor(request))
     return no_content()

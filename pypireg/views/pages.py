@@ -17,7 +17,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
-from .. import dists, render
+from .. import dists, protection, render
 from ..errors import NOSNIFF, ResourceNotFound
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def package_page(
     if body is None:
         links = registry.catalog.file_links(scope.project_ids, normalized)
         if not links:
-            if registry.upstream:
+            if registry.upstream and _forwardable(registry, scope, normalized):
                 # GitLab's request forwarding: names unknown here are looked up upstream.
                 return redirect(f"{registry.upstream.rstrip('/')}/{normalized}/", 302)
             raise ResourceNotFound("Package")
@@ -132,6 +132,16 @@ def package_page(
         body = text.encode()
         registry.pages.put(etag, body)
     return _finish(body, fmt, registry, request, scope, etag)
+
+
+def _forwardable(registry: Registry, scope: Scope, normalized_name: str) -> bool:
+    """Only a name the scope has never held, that no status or protection rule of it
+    names, goes upstream: a public twin of a private name must never be installed in its
+    place (dependency confusion), not even while the private one has no live file."""
+    catalog = registry.catalog
+    ids = scope.project_ids
+    return not (catalog.name_known(ids, normalized_name)
+                or protection.protects(catalog, ids, normalized_name))
 
 
 # Never a normalized name (those are [a-z0-9-]), a digest or a file name, and left as is by

@@ -13,7 +13,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
-from .. import dists, forms, uploads
+from .. import dists, forms, protection, uploads
 from ..errors import ResourceNotFound
 from ..models import WRITE, PackageFile
 from ..protocols import ServesDownloads
@@ -56,8 +56,10 @@ def upload(registry: Registry, request: RegistryRequest, project: str) -> Respon
     found = registry.authorize(request, project, WRITE)
     form = forms.parse_upload(request, registry.staging_dir, registry.limits)
     try:
-        _, created = uploads.store_upload(registry.catalog, registry.storage, found, form,
-                                          registry.limits, registry.actor(request))
+        _, created = uploads.store_upload(
+            registry.catalog, registry.storage, found, form, registry.limits,
+            registry.actor(request),
+            lambda name: protection.check_push(registry, request, found, name))
     finally:
         form.discard()
     if created:

@@ -150,7 +150,7 @@ class NameEntry(NamedTuple):
 
 @dataclass(frozen=True)
 class FileLink:
-    """One file on a simple package page, with what PEP 658, 592 and 700 add."""
+    """One file on a simple package page, with what PEP 658, 592, 700 and 740 add."""
 
     package_name: str
     version: str
@@ -162,6 +162,7 @@ class FileLink:
     metadata_sha256: str | None = None
     yanked: bool = False
     yanked_reason: str = ""
+    provenance: bool = False  # PEP 740: uploaded with attestations
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The simple pages in HTML (PEP 503, GitLab's shape, every piece escaped by markupsafe) and
-in JSON (PEP 691 with PEP 700's fields), with PEP 658/714 metadata, PEP 592 yanks and PEP
-792 statuses. HTML links also carry the upload time and size (``data-upload-time``,
-``data-size``: not in a standard, but uv reads them for its ``exclude-newer`` cooldown)."""
+in JSON (PEP 691 with PEP 700's fields), with PEP 658/714 metadata, PEP 592 yanks, PEP 740
+provenance and PEP 792 statuses. HTML links also carry the upload time and size
+(``data-upload-time``, ``data-size``: not in a standard, but uv reads them for its
+``exclude-newer`` cooldown)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class File:
     metadata_sha256: str | None = None  # "" or None: no PEP 658 metadata
     yanked: bool = False
     yanked_reason: str = ""
+    provenance_url: str | None = None  # PEP 740
 
 
 def index_html(title: str, projects: Iterable[Project]) -> str:
@@ -135,6 +137,8 @@ def _extra(f: File) -> str:
                   f' data-core-metadata="sha256={digest}"')
     if f.yanked:
         extra += f' data-yanked="{escape(f.yanked_reason)}"'
+    if f.provenance_url:
+        extra += f' data-provenance="{escape(f.provenance_url)}"'
     return extra
 
 
@@ -153,6 +157,7 @@ def _file_json(f: File) -> dict[str, object]:
     entry["size"] = f.size
     if f.upload_time:
         entry["upload-time"] = f.upload_time
+    entry["provenance"] = f.provenance_url  # PEP 740: a URL, or null
     return entry
 
 

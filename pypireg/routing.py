@@ -51,6 +51,11 @@ def gitlab_layout() -> Map:
                 endpoint="pypi.file_metadata",
                 methods=["GET"],
             ),
+            Rule(
+                f"{pypi}/files/<sha256>/<filename>/provenance",
+                endpoint="pypi.file_provenance",
+                methods=["GET"],
+            ),
             Rule(f"{pypi}/", endpoint="pypi.upload", methods=["POST", "PUT"]),
             # GitLab's PyPI API, group level (the download also at its older path)
             Rule(f"{group_pypi}/simple/", endpoint="pypi.group.simple_index", methods=["GET"]),
@@ -77,6 +82,11 @@ def gitlab_layout() -> Map:
             Rule(
                 "/groups/<path:group>/packages/pypi/files/<sha256>/<filename>.metadata",
                 endpoint="pypi.group.file_metadata",
+                methods=["GET"],
+            ),
+            Rule(
+                f"{group_pypi}/files/<sha256>/<filename>/provenance",
+                endpoint="pypi.group.file_provenance",
                 methods=["GET"],
             ),
             # GitLab's Packages API
@@ -179,6 +189,12 @@ def flat_layout(project: str) -> Map:
             Rule(
                 "/files/<sha256>/<filename>.metadata",
                 endpoint="pypi.file_metadata",
+                defaults=fixed,
+                methods=["GET"],
+            ),
+            Rule(
+                "/files/<sha256>/<filename>/provenance",
+                endpoint="pypi.file_provenance",
                 defaults=fixed,
                 methods=["GET"],
             ),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import BadRequest
 
-from . import dists
+from . import attestations, dists
 from .catalog import PROJECT, CatalogError
 from .details import package_details
 from .errors import ResourceNotFound
@@ -62,6 +62,13 @@ def store_upload(
             form.fields.get("requires_python", ""), dists.parse_metadata(raw))
     except dists.InvalidDistribution as exc:
         raise BadRequest(f"{identity.file_name!r} is not a valid distribution: {exc}") from None
+    provenance = None
+    if form.fields.get("attestations"):
+        try:
+            provenance = attestations.provenance(attestations.check_attestations(
+                form.fields["attestations"], identity.file_name, digests["sha256"]))
+        except attestations.InvalidAttestation as exc:
+            raise BadRequest(f"attestations are invalid: {exc}") from None
     details = package_details(raw, limits)
     # The distribution's own summary when the client sent none (curl, a bare form).
     fields = form.fields.to_dict()
@@ -72,7 +79,7 @@ def store_upload(
         return commit_file(
             catalog, storage, project, identity, requires_python, metadata, digests,
             lambda key: storage.put_file(key, staged.path),
-            dists.trusted_metadata(raw, identity.file_name), actor, details,
+            dists.trusted_metadata(raw, identity.file_name), actor, details, provenance,
         )
     except (FileConflict, NameClosed) as exc:
         raise BadRequest(str(exc)) from None
@@ -104,6 +111,7 @@ def commit_file(
     core_metadata: bytes | None = None,
     actor: Actor = HOST,
     details: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> tuple[PackageFile, bool]:
     """Store a checked file's bytes with ``put(key)``, then record it.
 
@@ -114,7 +122,8 @@ def commit_file(
     ``(file, created)``; ``created`` is False when the identical file was already there.
     Raises :class:`FileConflict` when other bytes have the name. A new file is recorded
     in the audit log as published by ``actor``, in the row's transaction. ``details``
-    (:func:`pypireg.details.package_details`) become what the package's page shows.
+    (:func:`pypireg.details.package_details`) become what the package's page shows;
+    ``provenance`` (:func:`pypireg.attestations.provenance`) is kept with the file.
     """
     key = blob_key(digests["sha256"])
     extra: dict[str, Any] = {"metadata_sha256": "", "metadata_key": None}
@@ -151,7 +160,7 @@ def commit_file(
                 metadata=metadata,
                 file={"file_name": identity.file_name, "storage_key": key,
                       "requires_python": requires_python, **digests, **extra},
-                details=details,
+                details=details, provenance=provenance,
             )
             catalog.record_event(
                 actor, "package_published", entity_type=PROJECT, entity_id=project.id,

@@ -103,6 +103,7 @@ def test_json_package_page(env: Env) -> None:
         "yanked": False,
         "size": len(data),
         "upload-time": first["upload-time"],
+        "provenance": None,  # PEP 740: uploaded without attestations
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["upload-time"])
     assert "requires-python" not in second  # none was given

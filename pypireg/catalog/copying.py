@@ -11,8 +11,9 @@ from .base import CatalogBase
 # Parents before children, so that every foreign key finds its row.
 TABLES = ("groups", "projects", "packages", "package_files", "tokens", "audit_events",
           "cleanup_policies", "package_names", "package_details", "name_statuses",
-          "protection_rules")
-_KEYS = {"cleanup_policies": "project_id", "package_details": "package_id"}
+          "protection_rules", "file_provenance")
+_KEYS = {"cleanup_policies": "project_id", "package_details": "package_id",
+         "file_provenance": "file_id"}
 BATCH = 1000
 
 

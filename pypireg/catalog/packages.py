@@ -57,7 +57,8 @@ class PackageQueries(NameQueries):
         rows = self.tuples(
             "SELECT p.name AS package_name, p.version, f.file_name, f.sha256,"
             " f.requires_python, f.size, f.created_at AS upload_time, f.metadata_sha256,"
-            " f.yanked, coalesce(f.yanked_reason, '') AS yanked_reason"
+            " f.yanked, coalesce(f.yanked_reason, '') AS yanked_reason,"
+            " EXISTS (SELECT 1 FROM file_provenance v WHERE v.file_id = f.id) AS provenance"
             " FROM packages p JOIN package_files f ON f.package_id = p.id"
             f" WHERE {in_projects} AND p.normalized_name = ?"
             f" AND {self.engine.unindexed('p.status')} IN ({INSTALLABLE})"
@@ -84,6 +85,11 @@ class PackageQueries(NameQueries):
             f" AND {self.engine.unindexed('p.status')} IN ({INSTALLABLE})",
             [*ids, file_name, sha256],
         )
+
+    def file_provenance(self, file_id: int) -> dict[str, Any] | None:
+        """A file's PEP 740 provenance object, if it was uploaded with attestations."""
+        return load_json(self.value("SELECT provenance FROM file_provenance WHERE file_id = ?",
+                                    [file_id]))
 
     def live_file_named(self, project_id: int, file_name: str) -> PackageFile | None:
         """The live file with this name in a project, whatever its package's status."""
@@ -156,10 +162,12 @@ class PackageQueries(NameQueries):
         metadata: dict[str, Any],
         file: dict[str, Any],
         details: dict[str, Any] | None = None,
+        provenance: dict[str, Any] | None = None,
     ) -> tuple[Package, PackageFile]:
         """Record one uploaded file, creating its package (name + version) if needed.
 
-        ``details`` (what its page shows, :mod:`pypireg.details`) replace the package's.
+        ``details`` (what its page shows, :mod:`pypireg.details`) replace the package's;
+        ``provenance`` is the file's PEP 740 provenance object.
         Call inside ``write()``; bumps the project's change serial.
         """
         now = utcnow()
@@ -188,6 +196,9 @@ class PackageQueries(NameQueries):
             file_row = {**file, "id": self.next_id("package_files"), "package_id": package_id,
                         "project_id": project_id, "status": "default", "created_at": now}
             self.insert("package_files", file_row)
+            if provenance is not None:
+                self.insert("file_provenance", {"file_id": file_row["id"],
+                                                "provenance": provenance})
             if details is not None:
                 self.set_package_details(package_id, details)
             self.note_upload(
@@ -286,6 +297,8 @@ class PackageQueries(NameQueries):
                 [PENDING_DESTRUCTION]) for key in (row["storage_key"], row["metadata_key"]) if key}
             self.remember_last_id("package_files")
             self.remember_last_id("packages")
+            self.run("DELETE FROM file_provenance WHERE file_id IN"
+                     " (SELECT id FROM package_files WHERE status = ?)", [PENDING_DESTRUCTION])
             files = self.run("DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION])
             self.run("DELETE FROM package_details WHERE package_id IN"
                      " (SELECT id FROM packages WHERE status = ?)", [PENDING_DESTRUCTION])

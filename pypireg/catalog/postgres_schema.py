@@ -57,6 +57,8 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS name_statuses (id BIGINT PRIMARY KEY,"
     " project_id BIGINT NOT NULL REFERENCES projects (id), normalized_name TEXT NOT NULL,"
     " status TEXT NOT NULL, reason TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS file_provenance ("
+    " file_id BIGINT PRIMARY KEY REFERENCES package_files (id), provenance TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS protection_rules (id BIGINT PRIMARY KEY,"
     " project_id BIGINT NOT NULL REFERENCES projects (id),"
     " package_name_pattern TEXT NOT NULL, package_type TEXT NOT NULL,"

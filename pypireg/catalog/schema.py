@@ -168,6 +168,10 @@ def migrate(catalog: CatalogBase) -> None:
             pk="id", not_null={"project_id", "normalized_name", "status", "reason",
                                "updated_at"},
             foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
+        # PEP 740 (schema 7): a file's provenance object, as the Integrity API serves it.
+        db["file_provenance"].create(
+            {"file_id": int, "provenance": str}, pk="file_id", not_null={"provenance"},
+            foreign_keys=[("file_id", "package_files", "id")], if_not_exists=True)
         db["protection_rules"].create(
             {"id": int, "project_id": int, "package_name_pattern": str, "package_type": str,
              "minimum_access_level_for_push": str, "minimum_access_level_for_delete": str,

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import NotAcceptable
 from werkzeug.http import parse_accept_header
+from werkzeug.routing import BuildError
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
@@ -117,13 +118,15 @@ def package_page(
         title = links[-1].package_name
         if found.status == "quarantined":  # PEP 792: no file is offered
             links = []
-        url = _file_url_builder(request, scope)
+        url = _file_url_builder(request, scope, "file")
+        provenance_url = _file_url_builder(request, scope, "file_provenance")
         files = [
             render.File(
                 filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
                 version=f.version, requires_python=f.requires_python, size=f.size,
                 upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
                 yanked=bool(f.yanked), yanked_reason=f.yanked_reason,
+                provenance_url=provenance_url(f.sha256, f.file_name) if f.provenance else None,
             )
             for f in links
         ]
@@ -166,15 +169,20 @@ def _index_html(request: RegistryRequest, scope: Scope, entries: list[IndexEntry
         for e in entries))
 
 
-def _file_url_builder(request: RegistryRequest, scope: Scope) -> Callable[[str, str], str]:
-    """File URLs from one template, quoting as werkzeug does; checked against one real
-    build, so a layout or converter that differs gets a dispatcher call per file."""
-    head, _, rest = scope.url(request, "file", sha256=_DIGEST_SLOT, filename=_FILE_SLOT
-                              ).partition(_DIGEST_SLOT)
+def _file_url_builder(request: RegistryRequest, scope: Scope, endpoint: str
+                      ) -> Callable[[str, str], str | None]:
+    """A file's URLs (its ``file`` or ``file_provenance``) from one template, quoting as
+    werkzeug does; checked against one real build, so a layout or converter that differs
+    gets a dispatcher call per file. A layout without the endpoint gives None."""
+    try:
+        head, _, rest = scope.url(request, endpoint, sha256=_DIGEST_SLOT, filename=_FILE_SLOT
+                                  ).partition(_DIGEST_SLOT)
+    except BuildError:
+        return lambda sha256, filename: None
     middle, _, tail = rest.partition(_FILE_SLOT)
 
     def built(sha256: str, filename: str) -> str:
-        return scope.url(request, "file", sha256=sha256, filename=filename)
+        return scope.url(request, endpoint, sha256=sha256, filename=filename)
 
     def templated(sha256: str, filename: str) -> str:
         return f"{head}{sha256}{middle}{quote(filename, safe=_SEGMENT_SAFE)}{tail}"

@@ -1,4 +1,5 @@
-"""GitLab's PyPI API: simple pages, downloads (files and their PEP 658 metadata), uploads.
+"""GitLab's PyPI API: simple pages, downloads (files, their PEP 658 metadata and PEP 740
+provenance), uploads.
 
 Project-level and group-level endpoints are the same views over a different scope: one
 project, or every project in a group (and its subgroups) that the caller may read.
@@ -6,10 +7,12 @@ project, or every project in a group (and its subgroups) that the caller may rea
 
 from __future__ import annotations
 
+import hashlib
+import json
 import mimetypes
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import BadRequest, Forbidden
+from werkzeug.exceptions import BadRequest, Forbidden, NotAcceptable
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from ..app import Registry, RegistryRequest
 
 IMMUTABLE = 365 * 24 * 3600  # a file URL names its bytes by digest: they never change
+INTEGRITY = "application/vnd.pypi.integrity.v1+json"  # PyPI's Integrity API
 
 
 def simple_index(registry: Registry, request: RegistryRequest, project: str) -> Response:
@@ -50,6 +54,13 @@ def file_metadata(
 ) -> Response:
     scope = project_scope(registry, request, project)
     return _metadata(registry, request, scope, _file(registry, scope, sha256, filename))
+
+
+def file_provenance(
+    registry: Registry, request: RegistryRequest, project: str, sha256: str, filename: str
+) -> Response:
+    scope = project_scope(registry, request, project)
+    return _provenance(registry, request, scope, _file(registry, scope, sha256, filename))
 
 
 def upload(registry: Registry, request: RegistryRequest, project: str) -> Response:
@@ -90,6 +101,13 @@ def group_file_metadata(
 ) -> Response:
     scope = group_scope(registry, request, group)
     return _metadata(registry, request, scope, _file(registry, scope, sha256, filename))
+
+
+def group_file_provenance(
+    registry: Registry, request: RegistryRequest, group: str, sha256: str, filename: str
+) -> Response:
+    scope = group_scope(registry, request, group)
+    return _provenance(registry, request, scope, _file(registry, scope, sha256, filename))
 
 
 # -- shared ----------------------------------------------------------------------------------
@@ -139,6 +157,22 @@ def _metadata(
         data = stream.read()
     response = Response(data, mimetype="application/octet-stream")
     response.set_etag(package_file.metadata_sha256)
+    return _immutable(response, scope, package_file).make_conditional(request)
+
+
+def _provenance(
+    registry: Registry, request: RegistryRequest, scope: Scope, package_file: PackageFile
+) -> Response:
+    """The file's PEP 740 provenance object, as PyPI's Integrity API answers."""
+    if request.accept_mimetypes and request.accept_mimetypes.best_match(
+            [INTEGRITY, "application/json"]) is None:
+        raise NotAcceptable(f"the provenance is offered as {INTEGRITY} only")
+    found = registry.catalog.file_provenance(package_file.id)
+    if found is None:
+        raise ResourceNotFound("Provenance")
+    body = json.dumps(found).encode()
+    response = Response(body, mimetype=INTEGRITY)
+    response.set_etag(hashlib.sha256(body).hexdigest())
     return _immutable(response, scope, package_file).make_conditional(request)
 
 

@@ -1,10 +1,12 @@
 """Real clients acting on what pypireg serves for supply-chain safety: ``uv audit`` reading
-PEP 792 statuses, and the cooldowns of uv (``--exclude-newer``, from JSON and from HTML)
-and pip (``--uploaded-prior-to``, from JSON) reading upload times."""
+PEP 792 statuses, the cooldowns of uv (``--exclude-newer``, from JSON and from HTML) and
+pip (``--uploaded-prior-to``, from JSON) reading upload times, and PEP 740 attestations
+uploaded by twine and read back by pypi-simple."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,3 +153,38 @@ def test_cooldowns_of_uv_and_pip_pick_the_older_version(
         assert uv("uv-html", html_index, "--exclude-newer", CUTOFF) == "1.0"
     assert pip("pip-newest") == "2.0"
     assert pip("pip-json", "--uploaded-prior-to", CUTOFF) == "1.0"
+
+
+# -- PEP 740: a real attestation, uploaded by twine, read back by pypi-simple -------------
+
+
+def test_twine_uploads_attestations_and_pypi_simple_reads_the_provenance(
+    live: LiveRegistry, clients: Clients, tripwire: Tripwire, tmp_path,
+) -> None:
+    from pypi_simple import PyPISimple
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "attestations"
+    sdist = "gitlab_oidc_project-0.0.3.tar.gz"
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for name in (sdist, f"{sdist}.publish.attestation"):
+        shutil.copy(fixtures / name, dist / name)
+    live.registry.create_project("tools", "public")
+    token = live.registry.create_token("ci", ["tools:write"])
+    # As `twine upload --attestations dist/*` runs: twine sends each DIST.*.attestation
+    # given with its distribution.
+    run([str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
+         "--attestations", "--repository-url", live.upload_url("tools"), "-u", "__token__",
+         "-p", token, *sorted(map(str, dist.iterdir()))], client_env(clients, tripwire))
+    sent = json.loads((fixtures / f"{sdist}.publish.attestation").read_text())
+    for accept in ("application/vnd.pypi.simple.v1+json", "text/html"):
+        with PyPISimple(live.index("tools") + "/", accept=accept) as client:
+            page = client.get_project_page("gitlab-oidc-project")
+            assert page.repository_version == "1.4"
+            (package,) = page.packages
+            assert package.provenance_url == package.url.partition("#")[0] + "/provenance"
+            provenance = client.get_provenance(package)
+        (bundle,) = provenance["attestation_bundles"]
+        assert bundle["publisher"]["kind"] == "GitLab"
+        assert bundle["publisher"]["repository"] == "facutuesca/gitlab-oidc-project"
+        assert bundle["attestations"] == [sent]

@@ -6,9 +6,9 @@ import dataclasses
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import (
     BadRequest,
@@ -24,6 +24,7 @@ from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request, Response
 
 from .admin import Administration
+from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
 from .catalog import Catalog, open_catalog
 from .downloads import DownloadTracker
@@ -84,6 +85,7 @@ class Registry(Administration, ProtectionRules):
         page_cache_size: int = DEFAULT_PAGE_CACHE_SIZE,
         upstream: str | None = None,
         trusted_hosts: Iterable[str] | None = None,
+        trusted_publishers: Sequence[Mapping[str, Any]] | None = None,
         views: Mapping[str, View] = VIEWS,
     ) -> None:
         self.catalog = catalog
@@ -99,6 +101,8 @@ class Registry(Administration, ProtectionRules):
         self.pages = PageCache(page_cache_size)
         self.upstream = upstream
         self.trusted_hosts = _host_names(trusted_hosts)
+        self.trusted_publishers = (None if trusted_publishers is None
+                                   else TrustedPublishers(trusted_publishers))
         self.views = dict(views)
 
     # -- WSGI -------------------------------------------------------------------------------
@@ -218,6 +222,7 @@ def create_app(
     page_cache_size: int = DEFAULT_PAGE_CACHE_SIZE,
     upstream: str | None = None,
     trusted_hosts: Iterable[str] | None = None,
+    trusted_publishers: Sequence[Mapping[str, Any]] | None = None,
 ) -> Registry:
     """Build a registry.
 
@@ -245,7 +250,9 @@ def create_app(
     ``max_upload_size`` is a shortcut for its first. With ``trusted_hosts`` (names such as
     ``pypi.example.com`` or ``.example.com`` for a domain and its subdomains), requests
     whose Host header names anything else get a 400, so absolute URLs are never built
-    from an arbitrary Host.
+    from an arbitrary Host. With ``trusted_publishers`` (PyPI's Trusted Publisher fields,
+    :class:`pypireg.attestations.TrustedPublishers`), uploaded PEP 740 attestations must
+    verify against Sigstore as signed by one of them.
     """
     if dispatcher is None:
         dispatcher = _layout(layout, project)
@@ -277,6 +284,7 @@ def create_app(
         page_cache_size=page_cache_size,
         upstream=upstream,
         trusted_hosts=trusted_hosts,
+        trusted_publishers=trusted_publishers,
     )
 
 

@@ -1,13 +1,18 @@
 """PEP 740 attestations: checked when uploaded (``twine upload --attestations``, ``uv
 publish``), kept with their file, and served as a provenance object (PyPI's Integrity API).
 
-What is checked: each attestation has PEP 740's shape (version 1, a base64 certificate,
-transparency log entries, an envelope whose statement is an in-toto v1 Statement and whose
-signature is base64), and its statement's subject names exactly this file with its sha256.
-What is not: the signature, the certificate chain to Sigstore's Fulcio and the transparency
-log entries. Installers that act on attestations verify those themselves, against the
-publisher the provenance names; that publisher is read from the signing certificate's
-claims (GitHub, GitLab or Google identities, as PyPI's Trusted Publishers name them).
+What is always checked: each attestation has PEP 740's shape (version 1, a base64
+certificate, transparency log entries, an envelope whose statement is an in-toto v1
+Statement and whose signature is base64), and its statement's subject names exactly this
+file with its sha256. The publisher the provenance names is then read from the signing
+certificate's claims (GitHub, GitLab or Google identities, as PyPI's Trusted Publishers
+name them): what the certificate says, for installers to verify.
+
+With :class:`TrustedPublishers` configured (``create_app(trusted_publishers=...)``, which
+needs ``pypireg[attestations]``), each attestation is also verified as PyPI verifies it,
+by the pypi-attestations library: its signature, its certificate's chain to Sigstore's
+root (the trust root bundled with sigstore, offline) and its transparency log entry, and
+its signer must be one of the configured publishers, which the provenance then names.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -103,14 +109,76 @@ def _base64(value: Any, name: str) -> bytes:
         raise InvalidAttestation(f"{name} is not base64") from None
 
 
+class TrustedPublishers:
+    """Verification of attestations against Sigstore, for signers of these identities:
+    ``{"kind": "GitHub", "repository": "owner/repo", "workflow": "release.yml"}``,
+    ``{"kind": "GitLab", "repository": "group/project", "workflow_filepath":
+    ".gitlab-ci.yml"}`` or ``{"kind": "Google", "email": "..."}`` (PyPI's Trusted
+    Publisher fields). Raises ValueError for a publisher of another shape, or when
+    pypi-attestations is not installed."""
+
+    def __init__(self, publishers: Sequence[Mapping[str, Any]]) -> None:
+        try:
+            import pypi_attestations
+        except ImportError:
+            raise ValueError("verifying attestations needs pypi-attestations: install"
+                             " pypireg[attestations]") from None
+        kinds = {"GitHub": pypi_attestations.GitHubPublisher,
+                 "GitLab": pypi_attestations.GitLabPublisher,
+                 "Google": pypi_attestations.GooglePublisher}
+        self._library = pypi_attestations
+        self.publishers = []
+        for fields in publishers:
+            kind = kinds.get(str(fields.get("kind")))
+            if kind is None:
+                raise ValueError(f"trusted publisher {dict(fields)!r}: kind must be one of"
+                                 f" {', '.join(kinds)}")
+            try:
+                self.publishers.append(kind(**fields))
+            except Exception as exc:  # pydantic's ValidationError
+                raise ValueError(f"trusted publisher {dict(fields)!r}: {exc}") from None
+        if not self.publishers:
+            raise ValueError("trusted_publishers is empty: pass None to verify nothing")
+
+    def verify(self, attestation: dict[str, Any], file_name: str, sha256: str
+               ) -> dict[str, Any]:
+        """The configured publisher that signed this attestation of this file; raises
+        :class:`InvalidAttestation` with the reason when none did."""
+        library = self._library
+        try:
+            parsed = library.Attestation.model_validate(attestation)
+        except Exception as exc:  # pydantic's ValidationError
+            raise InvalidAttestation(f"not an attestation: {exc}") from None
+        dist = library.Distribution(name=file_name, digest=sha256)
+        reasons = []
+        for publisher in self.publishers:
+            try:
+                parsed.verify(publisher, dist, offline=True)
+            except library.VerificationError as exc:
+                reasons.append(str(exc))
+                continue
+            return publisher.model_dump(mode="json")
+        raise InvalidAttestation("not verified as signed by a trusted publisher: "
+                                 + "; ".join(reasons))
+
+
 # -- the provenance object -------------------------------------------------------------------
 
 
-def provenance(attestations: list[dict[str, Any]]) -> dict[str, Any]:
-    """PEP 740's provenance object: the attestations in bundles, one per publisher."""
+def provenance(attestations: list[dict[str, Any]], file_name: str = "", sha256: str = "",
+               trusted: TrustedPublishers | None = None) -> dict[str, Any]:
+    """PEP 740's provenance object: the attestations in bundles, one per publisher (the
+    verified one with ``trusted``, else the one each certificate names)."""
     bundles: list[dict[str, Any]] = []
-    for attestation in attestations:
-        publisher = publisher_of(attestation["verification_material"]["certificate"])
+    for number, attestation in enumerate(attestations, 1):
+        if trusted is None:
+            publisher = publisher_of(attestation["verification_material"]["certificate"])
+        else:
+            try:
+                publisher = trusted.verify(attestation, file_name, sha256)
+            except InvalidAttestation as exc:
+                raise InvalidAttestation(
+                    f"attestation {number} of {len(attestations)}: {exc}") from None
         bundle = next((b for b in bundles if b["publisher"] == publisher), None)
         if bundle is None:
             bundles.append({"publisher": publisher, "attestations": [attestation]})

@@ -33,12 +33,14 @@ if TYPE_CHECKING:
 def store_upload(
     catalog: Catalog, storage: Storage, project: Project, form: UploadForm, limits: Limits,
     actor: Actor = HOST, permit: Callable[[str], None] | None = None,
+    trusted: attestations.TrustedPublishers | None = None,
 ) -> tuple[PackageFile, bool]:
     """Validate the form and store its file. Returns ``(file, created)``.
 
     ``created`` is False when the identical file was already there (nothing changes).
     ``permit(normalized_name)`` raises if the caller may not push that name (a protection
-    rule). The caller discards the staging file afterwards.
+    rule); with ``trusted``, attestations must verify as signed by one of its publishers.
+    The caller discards the staging file afterwards.
     """
     staged = form.content
     if staged is None:
@@ -66,7 +68,8 @@ def store_upload(
     if form.fields.get("attestations"):
         try:
             provenance = attestations.provenance(attestations.check_attestations(
-                form.fields["attestations"], identity.file_name, digests["sha256"]))
+                form.fields["attestations"], identity.file_name, digests["sha256"]),
+                identity.file_name, digests["sha256"], trusted)
         except attestations.InvalidAttestation as exc:
             raise BadRequest(f"attestations are invalid: {exc}") from None
     details = package_details(raw, limits)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from pypi_simple import ProjectPage
 
+import pypireg
+
 from .conftest import Env, basic, sha256
 
 FIXTURES = Path(__file__).parent / "fixtures" / "attestations"
@@ -137,3 +139,69 @@ def test_provenance_follows_the_access_rules_and_statuses(env: Env) -> None:
                        headers=basic(env.reader)).json["version"] == 1
     env.registry.set_name_status(env.private, "gitlab-oidc-project", "quarantined")
     env.app.get(path, headers=basic(env.reader), status=403)
+
+
+# -- verified against Sigstore, for configured trusted publishers ---------------------------
+
+SIGNER = {"kind": "GitLab", "repository": "facutuesca/gitlab-oidc-project",
+          "workflow_filepath": ".gitlab-ci.yml"}
+
+
+def verifying(tmp_path, catalog, *publishers: dict) -> Env:
+    return Env(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path),
+                                  trusted_publishers=list(publishers)))
+
+
+def test_attestations_verify_as_signed_by_a_trusted_publisher(tmp_path, catalog) -> None:
+    other = {"kind": "GitHub", "repository": "acme/tools", "workflow": "release.yml"}
+    env = verifying(tmp_path, catalog, other, SIGNER)
+    assert upload(env, [ATTESTATION]).status_int == 201
+    url = env.app.get(PAGE, headers={"Accept": V1_JSON}).json["files"][0]["provenance"]
+    (bundle,) = env.app.get(url.removeprefix("http://localhost")).json["attestation_bundles"]
+    assert bundle["publisher"] == {**SIGNER, "environment": None}
+
+
+def test_attestations_not_signed_by_a_trusted_publisher_are_refused(tmp_path,
+                                                                    catalog) -> None:
+    env = verifying(tmp_path, catalog, {**SIGNER, "repository": "someone/else"})
+    refused = upload(env, [ATTESTATION])
+    assert refused.status_int == 400
+    assert "not verified as signed by a trusted publisher" in refused.status
+    assert "someone/else" in refused.status
+    env.app.get(PAGE, status=404)
+
+
+def test_a_statement_changed_after_signing_is_refused(tmp_path, catalog) -> None:
+    env = verifying(tmp_path, catalog, SIGNER)
+    tampered = statement_with(predicate={"changed": True})  # subject and shape still fine
+    refused = upload(env, [tampered])
+    assert refused.status_int == 400 and "not verified" in refused.status
+    # Without attestations, an upload is taken as before.
+    assert upload(env, None).status_int == 201
+
+
+@pytest.mark.parametrize(("publishers", "says"), [
+    ([{"kind": "Gitea", "repository": "a/b"}], "kind must be one of GitHub, GitLab, Google"),
+    ([{"kind": "GitLab", "repository": "a/b"}], "workflow_filepath"),
+    ([], "trusted_publishers is empty"),
+])
+def test_bad_trusted_publishers_are_refused(publishers, says) -> None:
+    with pytest.raises(ValueError, match=says):
+        pypireg.create_app(trusted_publishers=publishers)
+
+
+def test_every_simple_page_is_valid_html5(env: Env) -> None:
+    """With everything a page can carry: a status and its reason, a yank, provenance."""
+    import html5lib
+
+    assert upload(env, [ATTESTATION]).status_int == 201
+    env.registry.yank("acme/tools", "gitlab-oidc-project", "0.0.3", reason='a "bad" <build>')
+    env.registry.set_name_status(env.public, "gitlab-oidc-project", "deprecated",
+                                 reason="use <other> & \"more\"")
+    parser = html5lib.HTMLParser(strict=True)
+    for path in (PAGE, PAGE.partition("gitlab-oidc-project/")[0],
+                 "/groups/acme/-/packages/pypi/simple/gitlab-oidc-project/"):
+        page = env.app.get(path).text
+        parser.parse(page)  # raises html5lib's ParseError at the first error
+        assert "pypi:repository-version" in page
+    assert "data-provenance=" in page and "data-yanked=" in page

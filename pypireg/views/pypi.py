@@ -70,7 +70,8 @@ def upload(registry: Registry, request: RegistryRequest, project: str) -> Respon
         _, created = uploads.store_upload(
             registry.catalog, registry.storage, found, form, registry.limits,
             registry.actor(request),
-            lambda name: protection.check_push(registry, request, found, name))
+            lambda name: protection.check_push(registry, request, found, name),
+            registry.trusted_publishers)
     finally:
         form.discard()
     if created:

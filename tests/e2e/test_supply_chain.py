@@ -188,3 +188,45 @@ def test_twine_uploads_attestations_and_pypi_simple_reads_the_provenance(
         assert bundle["publisher"]["kind"] == "GitLab"
         assert bundle["publisher"]["repository"] == "facutuesca/gitlab-oidc-project"
         assert bundle["attestations"] == [sent]
+
+
+# -- refusals, as the uploading clients print them ----------------------------------------
+
+
+def test_twine_and_uv_print_why_an_upload_is_refused(
+    live: LiveRegistry, clients: Clients, tripwire: Tripwire, greet_dists,
+) -> None:
+    publish(live, clients, tripwire, *greet_dists["1.0"])
+    registry = live.registry
+    tools = registry.catalog.project("tools")
+    registry.set_name_status(tools, "acme-greet", "archived", reason="moved to acme-hello")
+    env = client_env(clients, tripwire)
+    token = registry.create_token("dev", ["tools:write"])
+    wheel = next(p for p in greet_dists["2.0"] if p.suffix == ".whl")
+
+    def twine() -> str:
+        result = run([str(BIN / "twine"), "upload", "--non-interactive",
+                      "--disable-progress-bar", "--repository-url", live.upload_url("tools"),
+                      "-u", "__token__", "-p", token, str(wheel)], env, check=False)
+        assert result.returncode != 0
+        return " ".join((result.stdout + result.stderr).split())
+
+    def uv() -> str:
+        result = run([str(BIN / "uv"), "publish", "--publish-url", live.upload_url("tools"),
+                      "--username", "__token__", "--password", token, str(wheel)], env,
+                     check=False)
+        assert result.returncode != 0
+        return " ".join((result.stdout + result.stderr).split())
+
+    closed = "acme-greet is archived (moved to acme-hello): it takes no new files"
+    assert closed in twine()
+    assert closed in uv()
+    registry.set_name_status(tools, "acme-greet", "active")
+    rule = registry.add_protection_rule(tools, package_name_pattern="acme-*",
+                                        package_type="pypi",
+                                        minimum_access_level_for_push="maintainer")
+    protected = (f"Package protected: acme-greet matches protection rule {rule.id}"
+                 " ('acme-*') of tools: to push it takes the maintainer level or above")
+    assert protected in twine()
+    assert protected in uv()
+    assert live.statuses("/packages/pypi") >= {400, 403}

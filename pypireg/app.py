@@ -54,7 +54,9 @@ class RegistryRequest(Request):
     """A werkzeug request that also carries the dispatcher, bound to it on first use."""
 
     def __init__(self, environ: WSGIEnvironment, dispatcher: Dispatcher) -> None:
-        super().__init__(environ)
+        # Not stored back into the environ (nothing reads it there): that would make
+        # every request a reference cycle for the garbage collector to find.
+        super().__init__(environ, populate_request=False)
         self.dispatcher = dispatcher
 
     @cached_property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from ..limits import MAX_ID, as_id
 from ..models import PENDING_DESTRUCTION, Group, Project, Usage, Visibility
@@ -10,6 +11,9 @@ from .base import CatalogBase, CatalogError, utcnow
 
 LIVE = "deleted_at IS NULL"  # a group or project not deleted
 _PROJECT_COLUMNS = "id, path, name, group_id, visibility, serial, created_at"
+_COLUMNS = {"projects": _PROJECT_COLUMNS,
+            "groups": "id, path, name, parent_id, visibility, created_at"}
+T = TypeVar("T", Project, Group)
 _PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*")
 
 
@@ -154,25 +158,24 @@ class NamespaceQueries(CatalogBase):
         return group.id
 
     def group_by_path(self, path: str) -> Group | None:
-        row = self._by_ref("groups", path, numeric_is_id=False)
-        return Group(**row) if row else None
+        return self._by_ref(Group, "groups", path, numeric_is_id=False)
 
     def group(self, ref: str | int) -> Group | None:
         """A group by numeric id or full path."""
-        row = self._by_ref("groups", ref)
-        return Group(**row) if row else None
+        return self._by_ref(Group, "groups", ref)
 
     def project_by_path(self, path: str) -> Project | None:
-        row = self._by_ref("projects", path, numeric_is_id=False)
-        return Project(**row) if row else None
+        return self._by_ref(Project, "projects", path, numeric_is_id=False)
 
     def project(self, ref: str | int) -> Project | None:
         """A project by numeric id or full path, as GitLab's ``:id`` accepts either."""
-        row = self._by_ref("projects", ref)
-        return Project(**row) if row else None
+        return self._by_ref(Project, "projects", ref)
 
-    def _by_ref(self, table: str, ref: str | int, *, numeric_is_id: bool = True) -> dict | None:
-        """One row by id (an int, or digits when ``numeric_is_id``) or by full path."""
+    def _by_ref(self, kind: type[T], table: str, ref: str | int, *,
+                numeric_is_id: bool = True) -> T | None:
+        """One live row by id (an int, or digits when ``numeric_is_id``) or by full path.
+        Every request that names a project asks this: the row comes as a tuple in the
+        dataclass's own field order (no dict, one fetch)."""
         if isinstance(ref, int) or (numeric_is_id and ref.isascii() and ref.isdigit()):
             number = ref if isinstance(ref, int) else as_id(ref)
             if number is None or number > MAX_ID:
@@ -180,10 +183,10 @@ class NamespaceQueries(CatalogBase):
             where, value = "id = ?", number
         else:
             where, value = self.engine.nocase_equals("path"), ref
-        row = self.row(f"SELECT * FROM {table} WHERE {where} AND {LIVE}", [value])
-        if row is not None:
-            del row["deleted_at"]
-        return row
+        columns = _COLUMNS[table]
+        row = next(self.tuples(f"SELECT {columns} FROM {table} WHERE {where} AND {LIVE}"
+                               " LIMIT 1", [value]), None)
+        return kind(*row) if row is not None else None
 
     def projects_in_group(self, group: Group, *, subgroups: bool = True) -> list[Project]:
         """The group's projects, and with ``subgroups`` those of every group below it."""

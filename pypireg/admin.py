@@ -211,16 +211,15 @@ class Administration:
             raise CatalogError(f"reason is longer than {MAX_REASON} characters")
         normalized = normalize(name)
         with self.catalog.write():
-            before = self.catalog.name_status([project.id], normalized)
-            if not before.updated_at and not self.catalog.versions_named(project.id, normalized):
+            if not self.catalog.name_known([project.id], normalized):
                 raise CatalogError(f"no package named {name!r} in {project.path}")
-            changed = self.catalog.set_name_status(project.id, normalized, status, reason)
-            if changed:
+            before = self.catalog.set_name_status(project.id, normalized, status, reason)
+            if before is not None:
                 self._record(actor, "name_status_changed", project, target_type="PackageName",
                              target_id=0, target_details=normalized,
                              details={"name": normalized, "from": before.status, "to": status,
                                       "reason": reason if status != "active" else ""})
-        return changed
+        return before is not None
 
     def _live_package(self, project_ref: str | int, name: str, version: str) -> Package:
         project = self.catalog.project(project_ref)

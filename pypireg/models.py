@@ -118,9 +118,9 @@ MAX_REASON = 1000  # characters of a yank's or a status's reason
 class NameStatus(NamedTuple):
     """A package name's PEP 792 status in a project, why, and since when ("" for the
     default, ``active``)."""
-    status: str
-    reason: str
-    updated_at: str
+    status: str = "active"
+    reason: str = ""
+    updated_at: str = ""
 
 
 class ProtectionRule(NamedTuple):

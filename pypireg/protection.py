@@ -64,8 +64,8 @@ def normal_pattern(pattern: str) -> str:
 def check_fields(fields: dict[str, Any], current: ProtectionRule | None) -> dict[str, Any]:
     """The rule's stored fields from the given ones (all of them for a new rule), each
     checked as GitLab checks it; raises :class:`InvalidRule`."""
-    checked: dict[str, Any] = {} if current is None else dict(zip(
-        FIELDS, current[2:], strict=True))
+    checked: dict[str, Any] = {} if current is None else {
+        name: getattr(current, name) for name in FIELDS}
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         raise InvalidRule(f"{unknown[0]} is not a field of a rule: give {', '.join(FIELDS)}")

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 from packaging.version import InvalidVersion, Version
 
-from .models import IndexEntry
+from .models import IndexEntry, NameStatus
 
 API_VERSION = "1.4"  # PEP 792
+ACTIVE = NameStatus()  # a page's status unless one is given
 
 _PAGE = Markup(
     "<!DOCTYPE html>\n"
@@ -75,15 +76,7 @@ def index_html_templated(title: str, entries: Iterable[IndexEntry], head: str, t
         for e in entries))
 
 
-@dataclass(frozen=True)
-class Status:
-    """A name's PEP 792 status on its page."""
-
-    status: str = "active"
-    reason: str = ""
-
-
-def package_html(title: str, files: Iterable[File], status: Status = Status()) -> str:
+def package_html(title: str, files: Iterable[File], status: NameStatus = ACTIVE) -> str:
     meta = Markup('    <meta name="pypi:project-status" content="{}">\n').format(status.status)
     if status.reason:
         meta += Markup('    <meta name="pypi:project-status-reason" content="{}">\n'
@@ -106,7 +99,8 @@ def index_json(projects: Iterable[Project]) -> str:
                        "projects": [{"name": p.name} for p in projects]})
 
 
-def package_json(normalized_name: str, files: list[File], status: Status = Status()) -> str:
+def package_json(normalized_name: str, files: list[File],
+                 status: NameStatus = ACTIVE) -> str:
     project_status = {"status": status.status}
     if status.reason:
         project_status["reason"] = status.reason
@@ -125,12 +119,11 @@ def _page(title: str, links: Iterable[str], meta: str = "") -> str:
 
 
 def _extra(f: File) -> str:
-    """The attributes beyond GitLab's: PEP 658/714 metadata, PEP 592 yanks, and the upload
-    time and size, each value escaped by markupsafe."""
+    """The attributes beyond GitLab's: the upload time and size, PEP 658/714 metadata, PEP
+    592 yanks and PEP 740 provenance, each value escaped by markupsafe."""
     extra = f' data-size="{int(f.size)}"'
     if f.upload_time:
         extra += f' data-upload-time="{escape(f.upload_time)}"'
-
     if f.metadata_sha256:
         digest = escape(f.metadata_sha256)
         extra += (f' data-dist-info-metadata="sha256={digest}"'

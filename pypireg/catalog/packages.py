@@ -77,14 +77,21 @@ class PackageQueries(NameQueries):
 
     def live_file(
         self, project_ids: Iterable[int], sha256: str, file_name: str
-    ) -> PackageFile | None:
-        """A live file of an installable package in these projects, by digest and name."""
+    ) -> tuple[PackageFile, bool] | None:
+        """A live file of an installable package in these projects, by digest and name,
+        and whether its name is quarantined in its project (PEP 792: it is not served)."""
         in_projects, ids = self.in_projects("f.project_id", project_ids)
-        return self._one_file(
+        row = self._file_row(
             f"{in_projects} AND f.file_name = ? AND f.sha256 = ?"
             f" AND {self.engine.unindexed('p.status')} IN ({INSTALLABLE})",
             [*ids, file_name, sha256],
-        )
+            also=", EXISTS (SELECT 1 FROM name_statuses s WHERE s.project_id = f.project_id"
+                 " AND s.normalized_name = p.normalized_name AND s.status = 'quarantined')"
+                 " AS quarantined")
+        if row is None:
+            return None
+        quarantined = bool(row.pop("quarantined"))
+        return PackageFile(**row), quarantined
 
     def file_provenance(self, file_id: int) -> dict[str, Any] | None:
         """A file's PEP 740 provenance object, if it was uploaded with attestations."""
@@ -96,12 +103,17 @@ class PackageQueries(NameQueries):
         return self._one_file("f.project_id = ? AND f.file_name = ?", [project_id, file_name])
 
     def _one_file(self, where: str, params: list[Any]) -> PackageFile | None:
-        row = self.row(
-            f"SELECT {_FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id"
+        row = self._file_row(where, params)
+        return PackageFile(**row) if row else None
+
+    def _file_row(self, where: str, params: list[Any], also: str = "") -> dict[str, Any] | None:
+        """One live file's columns (and ``also`` these), its package joined as ``p``."""
+        return self.row(
+            f"SELECT {_FILE_COLUMNS}{also} FROM package_files f"
+            " JOIN packages p ON p.id = f.package_id"
             f" WHERE {self.engine.unindexed('f.status')} = 'default' AND {where} LIMIT 1",
             params,
         )
-        return PackageFile(**row) if row else None
 
     # -- one package --------------------------------------------------------------------------
 

@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from ..models import NAME_STATUS_ORDER, NameStatus
 from .base import CatalogBase, utcnow
 
-ACTIVE = NameStatus("active", "", "")
-
 
 class StatusQueries(CatalogBase):
     def name_status(self, project_ids: Iterable[int], normalized_name: str) -> NameStatus:
@@ -18,7 +16,7 @@ class StatusQueries(CatalogBase):
         found = [NameStatus(*row) for row in self.tuples(
             f"SELECT status, reason, updated_at FROM name_statuses WHERE {in_projects}"
             " AND normalized_name = ? ORDER BY project_id", [*params, normalized_name])]
-        return max(found, key=lambda s: NAME_STATUS_ORDER.index(s.status), default=ACTIVE)
+        return max(found, key=lambda s: NAME_STATUS_ORDER.index(s.status), default=NameStatus())
 
     def name_statuses(self, project_id: int) -> dict[str, NameStatus]:
         """Every name of the project with a status other than ``active``."""
@@ -27,14 +25,15 @@ class StatusQueries(CatalogBase):
             " WHERE project_id = ? ORDER BY normalized_name", [project_id])}
 
     def set_name_status(self, project_id: int, normalized_name: str, status: str,
-                        reason: str) -> bool:
-        """Store a name's status (``active`` removes the row); returns whether it changed.
-        A change moves the project's serial: its pages say the status."""
+                        reason: str) -> NameStatus | None:
+        """Store a name's status (``active`` removes the row); returns the one it replaced,
+        or None when nothing changed. A change moves the project's serial: its pages say
+        the status."""
         reason = reason.replace("\x00", "") if status != "active" else ""
         with self.write():
             before = self.name_status([project_id], normalized_name)
             if (before.status, before.reason) == (status, reason):
-                return False
+                return None
             if status == "active":
                 self.run("DELETE FROM name_statuses WHERE project_id = ? AND normalized_name = ?",
                          [project_id, normalized_name])
@@ -47,7 +46,7 @@ class StatusQueries(CatalogBase):
                     [self.next_id("name_statuses"), project_id, normalized_name, status,
                      reason, utcnow()])
             self.bump_serial(project_id)
-        return True
+        return before
 
     def name_known(self, project_ids: list[int], normalized_name: str) -> bool:
         """Whether these projects hold or held the name: a package of it (even one
@@ -57,10 +56,3 @@ class StatusQueries(CatalogBase):
             f"SELECT EXISTS (SELECT 1 FROM packages WHERE {in_projects} AND normalized_name = ?)"
             f" OR EXISTS (SELECT 1 FROM name_statuses WHERE {in_projects}"
             " AND normalized_name = ?)", [*params, normalized_name, *params, normalized_name]))
-
-    def file_quarantined(self, package_id: int) -> bool:
-        """Whether the package's name is quarantined in its project."""
-        return bool(self.value(
-            "SELECT count(*) FROM packages p JOIN name_statuses s ON s.project_id ="
-            " p.project_id AND s.normalized_name = p.normalized_name"
-            " WHERE p.id = ? AND s.status = 'quarantined'", [package_id]))

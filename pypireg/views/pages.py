@@ -113,10 +113,9 @@ def package_page(
                 # GitLab's request forwarding: names unknown here are looked up upstream.
                 return redirect(f"{registry.upstream.rstrip('/')}/{normalized}/", 302)
             raise ResourceNotFound("Package")
-        found = registry.catalog.name_status(scope.project_ids, normalized)
-        status = render.Status(found.status, found.reason)
+        status = registry.catalog.name_status(scope.project_ids, normalized)
         title = links[-1].package_name
-        if found.status == "quarantined":  # PEP 792: no file is offered
+        if status.status == "quarantined":  # PEP 792: no file is offered
             links = []
         url = _file_url_builder(request, scope, "file")
         provenance_url = _file_url_builder(request, scope, "file_provenance")

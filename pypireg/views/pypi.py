@@ -117,10 +117,11 @@ def group_file_provenance(
 def _file(registry: Registry, scope: Scope, sha256: str, filename: str) -> PackageFile:
     if not dists.SHA256_HEX.fullmatch(sha256):
         raise BadRequest(f"{sha256!r} is not a sha256 digest (64 hexadecimal characters)")
-    package_file = registry.catalog.live_file(scope.project_ids, sha256.lower(), filename)
-    if package_file is None:
+    found = registry.catalog.live_file(scope.project_ids, sha256.lower(), filename)
+    if found is None:
         raise ResourceNotFound("File")
-    if registry.catalog.file_quarantined(package_file.package_id):
+    package_file, quarantined = found
+    if quarantined:
         raise Forbidden(f"{filename} is not served: its package is quarantined (PEP 792)")
     return package_file
 

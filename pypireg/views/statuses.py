@@ -24,11 +24,9 @@ if TYPE_CHECKING:
 def name_status(registry: Registry, request: RegistryRequest, project: str,
                 package_name: str) -> Response:
     found = registry.authorize(request, project, READ)
-    status = registry.name_status(found, package_name)
-    if not status.updated_at and not registry.catalog.versions_named(
-            found.id, normalize(package_name)):
+    if not registry.catalog.name_known([found.id], normalize(package_name)):
         raise ResourceNotFound("Package")
-    return json_response(_answer(package_name, status))
+    return json_response(_answer(package_name, registry.name_status(found, package_name)))
 
 
 def set_name_status(registry: Registry, request: RegistryRequest, project: str,

@@ -154,9 +154,12 @@ def wait_idle(running: list[Server], limit: float = 600) -> float:
 
 
 def gunicorn(name: str, app: str, paths: dict[str, str], *, env: dict[str, str],
-             pythonpath: Path | None = None) -> Server:
+             pythonpath: Path | None = None, threads: int = 1) -> Server:
+    """``app`` under gunicorn with one worker: sync, or with ``threads`` the threaded one."""
     port = free_port()
     argv = [str(BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "--timeout", "300"]
+    if threads > 1:
+        argv += ["-k", "gthread", "--threads", str(threads)]
     if pythonpath:
         argv += ["--pythonpath", str(pythonpath)]
     if "--no-control-socket" in _gunicorn_help():  # one shared path for every gunicorn

@@ -305,6 +305,13 @@ class Administration:
         report.cleaned = len(cleaned)
         return report
 
+    def purge_upstream_cache(self, name: str | None = None) -> tuple[int, int, int]:
+        """What ``pypireg cache purge`` runs: forget the cached upstream pages and files (of
+        one package name, or all) and delete their bytes; returns how many pages, files
+        and blobs went. The next request fetches them again (docs/proxy.md)."""
+        pages, files, keys = self.catalog.purge_upstream(normalize(name) if name else None)
+        return pages, files, release_blobs(self.catalog, self.storage, keys)
+
     # -- recording -------------------------------------------------------------------------
 
     def _record(self, actor: Actor, event: str, entity: Group | Project, *,

@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,8 @@ from .protection import ProtectionRules
 from .protocols import PermitsGroups
 from .routing import Routes, flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage, open_storage
+from .upstream import Upstreams, UpstreamSettings, upstream_settings
+from .upstream.settings import DEFAULT_TTL
 from .views import VIEWS, View
 
 if TYPE_CHECKING:
@@ -85,7 +88,7 @@ class Registry(Administration, ProtectionRules):
         download_flush_interval: float = 60.0,
         page_max_age: int = 0,
         page_cache_size: int = DEFAULT_PAGE_CACHE_SIZE,
-        upstream: str | None = None,
+        upstream: UpstreamSettings | None = None,
         trusted_hosts: Iterable[str] | None = None,
         trusted_publishers: Sequence[Mapping[str, Any]] | None = None,
         views: Mapping[str, View] = VIEWS,
@@ -101,7 +104,8 @@ class Registry(Administration, ProtectionRules):
         self.downloads = DownloadTracker(catalog, download_flush_interval)
         self.page_max_age = page_max_age
         self.pages = PageCache(page_cache_size)
-        self.upstream = upstream
+        self.upstreams = (None if upstream is None else
+                          Upstreams(upstream, catalog, storage, staging_dir, self.limits))
         self.trusted_hosts = _host_names(trusted_hosts)
         self.trusted_publishers = (None if trusted_publishers is None
                                    else TrustedPublishers(trusted_publishers))
@@ -222,7 +226,11 @@ def create_app(
     project: str | None = None,
     page_max_age: int = 0,
     page_cache_size: int = DEFAULT_PAGE_CACHE_SIZE,
-    upstream: str | None = None,
+    upstream: str | Sequence[str] | UpstreamSettings | None = None,
+    upstream_mode: str = "redirect",
+    upstream_ttl: str | float | timedelta = DEFAULT_TTL,
+    min_upstream_age: str | float | timedelta | None = None,
+    upstream_merge: Iterable[str] = (),
     trusted_hosts: Iterable[str] | None = None,
     trusted_publishers: Sequence[Mapping[str, Any]] | None = None,
 ) -> Registry:
@@ -243,10 +251,18 @@ def create_app(
 
     Simple pages may be cached for ``page_max_age`` seconds (default 0: always revalidate,
     which their ETags make cheap). Each process keeps up to ``page_cache_size`` bytes of
-    rendered pages (0: none), each until what it shows changes. With ``upstream`` (a
-    simple index URL such as ``https://pypi.org/simple/``), package pages for names
-    unknown here redirect there; read docs/standards.md about dependency confusion before
-    turning that on.
+    rendered pages (0: none), each until what it shows changes.
+
+    ``upstream`` is a simple index URL such as ``https://pypi.org/simple/``, or several in
+    priority order, for the names this registry does not hold (docs/proxy.md). With
+    ``upstream_mode="redirect"`` (the default) their package pages redirect to the first;
+    with ``"cache"`` the registry serves them itself from a cache of the upstreams, pages
+    kept for ``upstream_ttl`` (``"10m"``, or seconds) before they are revalidated, files
+    fetched once and kept. ``min_upstream_age`` (``"7d"``, ``"12h"``) holds back upstream
+    files uploaded more recently than that, and those without an upload time;
+    ``upstream_merge`` names the packages held here whose pages also list the upstream's
+    files (never any other: a name held here, or named by a status or a protection rule,
+    is never taken from upstream).
 
     ``limits`` holds every bound on requests and archives (docs/limits.md);
     ``max_upload_size`` is a shortcut for its first. With ``trusted_hosts`` (names such as
@@ -284,7 +300,8 @@ def create_app(
         download_flush_interval=download_flush_interval,
         page_max_age=page_max_age,
         page_cache_size=page_cache_size,
-        upstream=upstream,
+        upstream=upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
+                                   min_age=min_upstream_age, merge=upstream_merge),
         trusted_hosts=trusted_hosts,
         trusted_publishers=trusted_publishers,
     )

@@ -57,6 +57,9 @@ class Limits:
     #: Search terms in the Packages API's ``package_name``, and its length.
     max_name_terms: int = 20
     max_name_filter_length: int = 1000
+    #: One project page fetched from an upstream index (docs/proxy.md); cached upstream
+    #: files are bounded by ``max_upload_size``, and their metadata by ``max_metadata_size``.
+    max_upstream_page_size: int = 64 * MiB
 
 
 DEFAULT_LIMITS = Limits()

@@ -59,6 +59,10 @@ class GarbageReport:
     reservations: int = 0  # blob reservations of uploads a crash interrupted
     cleaned: int = 0  # versions cleanup policies removed (Registry.collect_garbage)
     orphans_checked: bool = True
+    # What the cache of upstream indexes holds (kept: `pypireg cache purge` frees it).
+    upstream_pages: int = 0
+    upstream_files: int = 0
+    upstream_bytes: int = 0
 
     @property
     def total(self) -> int:
@@ -86,6 +90,10 @@ class GarbageReport:
             text += f"; read the details of {_n(self.details, 'older package')} for its page"
         if not self.orphans_checked:
             text += "; the storage cannot list its keys, so unreferenced blobs were not swept"
+        if self.upstream_pages or self.upstream_files:
+            text += (f"; the upstream cache holds {_n(self.upstream_pages, 'page')} and"
+                     f" {_n(self.upstream_files, 'file')} ({self.upstream_bytes:,} bytes),"
+                     " kept until `pypireg cache purge`")
         return text
 
 
@@ -123,6 +131,8 @@ def collect_garbage(
         report.leftovers = storage.sweep_leftovers(time.time() - staging_max_age)
     report.metadata = backfill_metadata(catalog, storage, staging_dir, limits)
     report.details = backfill_details(catalog, storage, limits)
+    report.upstream_pages, report.upstream_files, report.upstream_bytes = (
+        catalog.upstream_cache_usage())
     catalog.refresh_statistics()
     return report
 

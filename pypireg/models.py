@@ -292,3 +292,57 @@ class Removal:
     created_at: str
     files: int
     bytes: int
+
+
+# -- the cache of upstream indexes (pypireg.upstream) ------------------------------------------
+
+
+class UpstreamFile(NamedTuple):
+    """One file an upstream's page lists, as the cache keeps it: ``url`` is the upstream's,
+    ``upload_time`` in the catalog's form ("" when the upstream gives none), ``size``
+    None when it gives none."""
+    file_name: str
+    url: str
+    sha256: str
+    version: str
+    requires_python: str = ""
+    size: int | None = None
+    upload_time: str = ""
+    metadata_sha256: str | None = None
+    yanked: bool = False
+    yanked_reason: str = ""
+
+
+class UpstreamPage(NamedTuple):
+    """What an upstream answered for a name, as last fetched: ``found`` False when it has
+    no such name. ``checked_at`` is when the upstream last confirmed it (its freshness),
+    ``changed_at`` when its content last changed (its version, in ETags)."""
+    id: int
+    upstream: str
+    normalized_name: str
+    found: bool
+    name: str
+    files: tuple[UpstreamFile, ...]
+    status: NameStatus
+    etag: str
+    last_modified: str
+    checked_at: str
+    changed_at: str
+
+
+class CachedFile(NamedTuple):
+    """A file some cached upstream page lists, and what of it is kept: ``storage_key`` is
+    None until its bytes were fetched and verified, ``metadata_key`` likewise for its
+    PEP 658 metadata."""
+    id: int
+    sha256: str
+    file_name: str
+    normalized_name: str
+    upstream: str
+    url: str
+    size: int | None
+    upload_time: str
+    metadata_sha256: str | None
+    storage_key: str | None
+    metadata_key: str | None
+    cached_size: int | None

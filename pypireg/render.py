@@ -52,7 +52,7 @@ class File:
     sha256: str
     version: str
     requires_python: str = ""
-    size: int = 0
+    size: int | None = 0  # None: not known (an upstream's HTML page may not say)
     upload_time: str = ""
     metadata_sha256: str | None = None  # "" or None: no PEP 658 metadata
     yanked: bool = False
@@ -108,7 +108,7 @@ def package_json(normalized_name: str, files: list[File],
         "meta": {"api-version": API_VERSION},
         "name": normalized_name,
         "project-status": project_status,
-        "versions": _sorted_versions({f.version for f in files}),
+        "versions": _sorted_versions({f.version for f in files if f.version}),
         "files": [_file_json(f) for f in files],
     })
 
@@ -121,7 +121,7 @@ def _page(title: str, links: Iterable[str], meta: str = "") -> str:
 def _extra(f: File) -> str:
     """The attributes beyond GitLab's: the upload time and size, PEP 658/714 metadata, PEP
     592 yanks and PEP 740 provenance, each value escaped by markupsafe."""
-    extra = f' data-size="{int(f.size)}"'
+    extra = f' data-size="{int(f.size)}"' if f.size is not None else ""
     if f.upload_time:
         extra += f' data-upload-time="{escape(f.upload_time)}"'
     if f.metadata_sha256:
@@ -147,7 +147,8 @@ def _file_json(f: File) -> dict[str, object]:
     entry["core-metadata"] = metadata  # PEP 714
     entry["dist-info-metadata"] = metadata  # the same, for clients from before PEP 714
     entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
-    entry["size"] = f.size
+    if f.size is not None:
+        entry["size"] = f.size
     if f.upload_time:
         entry["upload-time"] = f.upload_time
     entry["provenance"] = f.provenance_url  # PEP 740: a URL, or null

@@ -72,3 +72,25 @@ def moment(text: str) -> str:
             raise ValueError(f"{text!r} must be a date (YYYY-MM-DD) or an ISO 8601"
                              " time") from None
     return stamp(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+
+
+_INTERVAL = re.compile(r"([0-9]{1,9})([smhdw]?)")
+_INTERVAL_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_interval(text: str | float | timedelta) -> timedelta:
+    """``30s``, ``10m``, ``12h``, ``7d``, ``2w`` or a number of seconds, as a
+    :class:`~datetime.timedelta` of at most a hundred years. Raises ``ValueError``."""
+    if isinstance(text, timedelta):
+        duration = text
+    elif isinstance(text, (int, float)) and not isinstance(text, bool):
+        duration = timedelta(seconds=text)
+    else:
+        match = _INTERVAL.fullmatch(str(text).strip())
+        if not match:
+            raise ValueError(f"{text!r} must be a number of seconds or look like 30s, 10m, 12h,"
+                             " 7d or 2w")
+        duration = timedelta(seconds=int(match[1]) * _INTERVAL_UNITS[match[2]])
+    if duration < timedelta(0) or duration > LONGEST:
+        raise ValueError(f"{text!r} must be between 0 and a hundred years")
+    return duration

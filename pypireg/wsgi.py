@@ -19,6 +19,8 @@ from .catalog import CatalogError, open_catalog
 from .limits import as_id
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE
 from .site import site
+from .upstream import UpstreamSettings, upstream_settings
+from .upstream.settings import DEFAULT_TTL
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -56,8 +58,9 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     proxies = _count(environ, "PYPIREG_PROXY_COUNT", smallest=0) or 0
     hosts = [h.strip() for h in environ.get("PYPIREG_TRUSTED_HOSTS", "").split(",")]
     trusted_hosts = [h for h in hosts if h] or None
+    upstream = _upstream(environ)
     try:
-        registry = create_app(data, catalog=catalog,
+        registry = create_app(data, catalog=catalog, upstream=upstream,
                               storage=environ.get("PYPIREG_STORAGE") or None,
                               trusted_hosts=trusted_hosts, max_upload_size=max_upload_size,
                               page_cache_size=(DEFAULT_PAGE_CACHE_SIZE if page_cache_size is None
@@ -69,6 +72,20 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
         app = ProxyFix(app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
                        x_prefix=proxies)
     return app
+
+
+def _upstream(environ: Mapping[str, str]) -> UpstreamSettings | None:
+    """``PYPIREG_UPSTREAM`` (URLs separated by commas or spaces, in priority order) and the
+    settings beside it, as ``serve``'s options spell them (docs/proxy.md)."""
+    urls = environ.get("PYPIREG_UPSTREAM", "").replace(",", " ").split()
+    merge = environ.get("PYPIREG_UPSTREAM_MERGE", "").replace(",", " ").split()
+    try:
+        return upstream_settings(
+            urls or None, mode=environ.get("PYPIREG_UPSTREAM_MODE") or "redirect",
+            ttl=environ.get("PYPIREG_UPSTREAM_TTL") or DEFAULT_TTL,
+            min_age=environ.get("PYPIREG_MIN_UPSTREAM_AGE") or None, merge=merge)
+    except ValueError as exc:
+        raise ConfigError(f"PYPIREG_UPSTREAM: {exc}") from None
 
 
 def _count(environ: Mapping[str, str], name: str, *, smallest: int) -> int | None:

@@ -1,5 +1,5 @@
 """The catalog: groups, projects, packages, files, tokens, audit events, cleanup
-policies, name statuses and protection rules in SQLite.
+policies, name statuses, protection rules and the cache of upstream indexes.
 
 This package is the only place that speaks SQL, so another database can implement the
 same methods. One connection per thread, WAL mode and a busy timeout let several threads
@@ -22,6 +22,7 @@ from .schema import SCHEMA_VERSION
 from .sqlite import SQLiteEngine
 from .statuses import StatusQueries
 from .tokens import TokenQueries
+from .upstream import UpstreamQueries
 
 __all__ = [
     "DEFAULT_LISTED_STATUSES", "GROUP", "INSTANCE", "ORDER_COLUMNS", "PROJECT", "SCHEMA_VERSION",
@@ -50,7 +51,7 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
               RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries, StatusQueries,
-              ProtectionQueries):
+              ProtectionQueries, UpstreamQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""

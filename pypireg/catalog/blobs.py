@@ -49,11 +49,17 @@ class BlobQueries(CatalogBase):
             if self.value(f"SELECT 1 FROM package_files WHERE {column} = ?{status} LIMIT 1",
                           [storage_key]):
                 return True
+            if self.value(f"SELECT 1 FROM upstream_files WHERE {column} = ? LIMIT 1",
+                          [storage_key]):
+                return True
         return False
 
     def referenced_keys(self) -> set[str]:
-        """Every key a file row or a reservation names."""
+        """Every key a file row (a package's, or a cached upstream file's) or a
+        reservation names."""
         return {row["key"] for row in self.rows(
             "SELECT storage_key AS key FROM package_files UNION"
             " SELECT metadata_key FROM package_files WHERE metadata_key IS NOT NULL UNION"
+            " SELECT storage_key FROM upstream_files WHERE storage_key IS NOT NULL UNION"
+            " SELECT metadata_key FROM upstream_files WHERE metadata_key IS NOT NULL UNION"
             " SELECT storage_key FROM blob_reservations")}

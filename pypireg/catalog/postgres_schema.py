@@ -66,6 +66,16 @@ _TABLES = (
     " updated_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS package_details ("
     " package_id BIGINT PRIMARY KEY REFERENCES packages (id), details TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS upstream_pages (id BIGINT PRIMARY KEY,"
+    " upstream TEXT NOT NULL, normalized_name TEXT NOT NULL, found INTEGER NOT NULL,"
+    " name TEXT NOT NULL, files TEXT NOT NULL, status TEXT NOT NULL,"
+    " status_reason TEXT NOT NULL, etag TEXT NOT NULL, last_modified TEXT NOT NULL,"
+    " checked_at TEXT NOT NULL, changed_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS upstream_files (id BIGINT PRIMARY KEY,"
+    " sha256 TEXT NOT NULL, file_name TEXT NOT NULL, normalized_name TEXT NOT NULL,"
+    " upstream TEXT NOT NULL, url TEXT NOT NULL, size BIGINT, upload_time TEXT NOT NULL,"
+    " metadata_sha256 TEXT, storage_key TEXT, metadata_key TEXT, cached_at TEXT,"
+    " cached_size BIGINT, fetch_owner TEXT, fetch_heartbeat TEXT)",
 )
 
 # SQLite's indexes (one list, so the engines never drift apart), with lower(column) where

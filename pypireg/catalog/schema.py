@@ -10,7 +10,7 @@ from .base import CatalogError
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Columns added after version 1, created on older catalogs when they open.
 _ADDED_FILE_COLUMNS = {
@@ -74,6 +74,16 @@ INDEXES = (
     # Package protection rules (schema 7): one per pattern and type in a project.
     "CREATE UNIQUE INDEX IF NOT EXISTS rules_by_pattern"
     " ON protection_rules (project_id, package_type, package_name_pattern)",
+    # The cache of upstream indexes (schema 8): one page per upstream and name, one row per
+    # file any cached page lists, found by the digest and name in its URL.
+    "CREATE UNIQUE INDEX IF NOT EXISTS upstream_pages_by_name"
+    " ON upstream_pages (upstream, normalized_name)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS upstream_files_by_digest"
+    " ON upstream_files (sha256, file_name)",
+    "CREATE INDEX IF NOT EXISTS upstream_files_by_name ON upstream_files (normalized_name)",
+    "CREATE INDEX IF NOT EXISTS upstream_files_by_key ON upstream_files (storage_key)",
+    "CREATE INDEX IF NOT EXISTS upstream_files_by_metadata_key"
+    " ON upstream_files (metadata_key)",
 )
 
 
@@ -179,6 +189,22 @@ def migrate(catalog: CatalogBase) -> None:
             pk="id", not_null={"project_id", "package_name_pattern", "package_type",
                                "updated_at"},
             foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
+        # The cache of upstream indexes (schema 8): see .upstream.
+        db["upstream_pages"].create(
+            {"id": int, "upstream": str, "normalized_name": str, "found": int, "name": str,
+             "files": str, "status": str, "status_reason": str, "etag": str,
+             "last_modified": str, "checked_at": str, "changed_at": str},
+            pk="id", not_null={"upstream", "normalized_name", "found", "name", "files",
+                               "status", "status_reason", "etag", "last_modified",
+                               "checked_at", "changed_at"}, if_not_exists=True)
+        db["upstream_files"].create(
+            {"id": int, "sha256": str, "file_name": str, "normalized_name": str,
+             "upstream": str, "url": str, "size": int, "upload_time": str,
+             "metadata_sha256": str, "storage_key": str, "metadata_key": str,
+             "cached_at": str, "cached_size": int, "fetch_owner": str,
+             "fetch_heartbeat": str},
+            pk="id", not_null={"sha256", "file_name", "normalized_name", "upstream", "url",
+                               "upload_time"}, if_not_exists=True)
         if not db["package_names_fts"].exists():
             # Kept in step with package_names by triggers (sqlite-utils writes them).
             db["package_names"].enable_fts(["name", "summary"], create_triggers=True,

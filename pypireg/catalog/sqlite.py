@@ -3,6 +3,7 @@ WAL, a busy timeout, and ``BEGIN IMMEDIATE`` write transactions."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -30,6 +31,11 @@ class SQLiteEngine:
         self.path = path
         self._local = threading.local()
         self._keepalive: sqlite3.Connection | None = None
+        # A shared-cache memory database locks tables, not the file, and such a lock makes
+        # a concurrent writer fail at once ("database table is locked") instead of waiting
+        # as busy_timeout waits: its threads' writes take turns on this lock instead, and
+        # its readers do not lock tables (read_uncommitted), so they never refuse a writer.
+        self._memory_writes = threading.Lock() if path is None else None
         if path is None:
             # A named shared-cache memory database, so every thread's connection sees it;
             # the unique name keeps two catalogs in one process apart. It lives as long
@@ -55,6 +61,8 @@ class SQLiteEngine:
         if self.path is not None:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+        else:
+            conn.execute("PRAGMA read_uncommitted = 1")
         return conn
 
     @property
@@ -76,13 +84,14 @@ class SQLiteEngine:
         if conn.in_transaction:
             yield
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._memory_writes or contextlib.nullcontext():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # -- statements ----------------------------------------------------------------------
 

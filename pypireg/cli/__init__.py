@@ -22,7 +22,8 @@ from ..limits import parse_size
 from ..maintenance import STAGING_MAX_AGE
 from ..migration import migrate_registry
 from ..models import CLI
-from . import namespaces, oversight, safety, serving, tokens
+from ..upstream import MODES
+from . import caching, namespaces, oversight, safety, serving, tokens
 from .common import data_option, has_registry, open_registry, plural, where
 
 
@@ -68,9 +69,22 @@ def _parser() -> argparse.ArgumentParser:
                             " root, like pypiserver (needs --project)")
     serve.add_argument("--project", metavar="PATH",
                        help="the project the flat layout serves (created if missing)")
-    serve.add_argument("--upstream", metavar="URL",
-                       help="redirect package pages for names unknown here to this simple"
-                            " index (off by default: see docs/standards.md)")
+    serve.add_argument("--upstream", metavar="URL", action="append", dest="upstreams",
+                       help="a simple index for the names this registry does not hold"
+                            " (repeatable, in priority order; off by default: see"
+                            " docs/proxy.md)")
+    serve.add_argument("--upstream-mode", choices=MODES, default="redirect",
+                       help="redirect: send clients to the first upstream (default); cache:"
+                            " serve the upstreams' pages and files from a cache of them")
+    serve.add_argument("--upstream-ttl", metavar="DURATION", default="10m",
+                       help="how long a cached upstream page is served before it is"
+                            " revalidated: 30s, 10m, 1h (default 10m)")
+    serve.add_argument("--min-upstream-age", metavar="DURATION",
+                       help="hold back upstream files uploaded more recently than this"
+                            " (7d, 12h), and those without an upload time")
+    serve.add_argument("--upstream-merge", metavar="NAME", action="append", default=[],
+                       help="a package held here whose page also lists the upstreams' files"
+                            " (repeatable; no other local name is ever taken from upstream)")
     serve.add_argument("--no-ui", action="store_true",
                        help="serve the API and health checks only, without the web pages")
     serve.add_argument("--max-upload-size", type=_size, metavar="SIZE",
@@ -89,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     oversight.add_commands(commands, data)
 
     safety.add_commands(commands, data)
+
+    caching.add_commands(commands, data)
 
     imports = commands.add_parser(
         "import", parents=[data],

@@ -71,10 +71,18 @@ def run(args: argparse.Namespace) -> int:
     catalog = open_catalog(args.catalog) if args.catalog else None
     if catalog is not None:
         args.opened.append(catalog)
-    registry = create_app(args.data, catalog=catalog, storage=args.storage,
-                          layout=args.layout, project=args.project,
-                          upstream=args.upstream, trusted_hosts=args.trusted_hosts,
-                          max_upload_size=args.max_upload_size)
+    try:
+        registry = create_app(args.data, catalog=catalog, storage=args.storage,
+                              layout=args.layout, project=args.project,
+                              upstream=args.upstreams, upstream_mode=args.upstream_mode,
+                              upstream_ttl=args.upstream_ttl,
+                              min_upstream_age=args.min_upstream_age,
+                              upstream_merge=args.upstream_merge,
+                              trusted_hosts=args.trusted_hosts,
+                              max_upload_size=args.max_upload_size)
+    except ValueError as exc:  # a setting that cannot be used, named by the message
+        print(f"pypireg: error: {exc}", file=sys.stderr)
+        return 2
     if flat and registry.catalog.project(args.project) is None:
         registry.create_project(args.project, "private", actor=CLI)
         print(f"created private project {args.project}")
@@ -99,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"  pip/uv index: {base}/projects/<id or path>/packages/pypi/simple")
         print(f"  twine upload: {base}/projects/<id or path>/packages/pypi")
+    if registry.upstreams is not None:
+        print(f"  upstreams:    {registry.upstreams.describe()}")
     if pages:
         print(f"  web pages:    http://{_url_host(args.host)}:{server.effective_port}/")
     print("press Ctrl+C to stop", flush=True)

@@ -109,11 +109,17 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
             entries=[(by_id[e.project_id], e) for e in entries], total=total, query=text,
             order=order, sort=sort, pages=_pages(request, page, total),
             setup=_setup(ui.api_urls(request), project, group), projects=projects,
-            crumbs=groups_above(shown.path))
+            crumbs=groups_above(shown.path), upstreams=_upstreams(ui))
 
     return ui.kept_page(request, ("namespace", type(shown).__name__, shown.id,
                                   shown.visibility, _state(projects), request.query_string),
                         render)
+
+
+def _upstreams(ui: UI) -> str | None:
+    """Where the index takes the names it does not hold from (docs/proxy.md), if anywhere."""
+    upstreams = ui.registry.upstreams
+    return None if upstreams is None else upstreams.describe()
 
 
 def package(ui: UI, request: Request, urls: URLAdapter, namespace: str,

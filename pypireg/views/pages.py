@@ -1,6 +1,7 @@
 """Simple index and package pages: content negotiation (PEP 691), strong ETags answered with
 304 before anything is rendered, bodies rendered once per change (:mod:`pypireg.pagecache`),
-and optional forwarding of unknown names upstream."""
+and names this registry does not hold, redirected upstream or served from its cache
+(:mod:`.proxied`)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from ..app import Registry, RegistryRequest
-    from ..models import IndexEntry
+    from ..models import FileLink, IndexEntry
     from .scope import Scope
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
@@ -102,38 +103,51 @@ def package_page(
 ) -> Response | PageResponse:
     fmt = negotiate(request)
     normalized = dists.normalize(package_name)
+    upstreams = registry.upstreams
+    # A merged name's page shows the upstream's files too: its ETag is not the scope's.
+    merged = upstreams is not None and upstreams.may_merge(normalized)
     etag = _etag(request, scope, fmt, "package", normalized)
-    if _revalidated(request, etag):
+    if not merged and _revalidated(request, etag):
         return _finish(None, fmt, registry, request, scope, etag)
-    body = registry.pages.get(etag)
+    body = None if merged else registry.pages.get(etag)
     if body is None:
         links = registry.catalog.file_links(scope.project_ids, normalized)
+        if upstreams and (merged or not links and _forwardable(registry, scope, normalized)):
+            if upstreams.caching:
+                from . import proxied  # built on this module's parts
+
+                status = registry.catalog.name_status(scope.project_ids, normalized)
+                return proxied.package_page(registry, request, scope, fmt, normalized, links,
+                                            status)
+            if not links:  # GitLab's request forwarding: a redirect to the upstream
+                return redirect(upstreams.redirect_url(normalized), 302)
         if not links:
-            if registry.upstream and _forwardable(registry, scope, normalized):
-                # GitLab's request forwarding: names unknown here are looked up upstream.
-                return redirect(f"{registry.upstream.rstrip('/')}/{normalized}/", 302)
             raise ResourceNotFound("Package")
         status = registry.catalog.name_status(scope.project_ids, normalized)
         title = links[-1].package_name
-        if status.status == "quarantined":  # PEP 792: no file is offered
-            links = []
-        url = _file_url_builder(request, scope, "file")
-        provenance_url = _file_url_builder(request, scope, "file_provenance")
-        files = [
-            render.File(
-                filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
-                version=f.version, requires_python=f.requires_python, size=f.size,
-                upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
-                yanked=bool(f.yanked), yanked_reason=f.yanked_reason,
-                provenance_url=provenance_url(f.sha256, f.file_name) if f.provenance else None,
-            )
-            for f in links
-        ]
+        files = [] if status.status == "quarantined" else local_files(request, scope, links)
         text = (render.package_json(normalized, files, status) if fmt.json
                 else render.package_html(title, files, status))
         body = text.encode()
         registry.pages.put(etag, body)
     return _finish(body, fmt, registry, request, scope, etag)
+
+
+def local_files(request: RegistryRequest, scope: Scope, links: list[FileLink]
+                ) -> list[render.File]:
+    """The scope's own files of a page, each URL built from one template."""
+    url = _file_url_builder(request, scope, "file")
+    provenance_url = _file_url_builder(request, scope, "file_provenance")
+    return [
+        render.File(
+            filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
+            version=f.version, requires_python=f.requires_python, size=f.size,
+            upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
+            yanked=bool(f.yanked), yanked_reason=f.yanked_reason,
+            provenance_url=provenance_url(f.sha256, f.file_name) if f.provenance else None,
+        )
+        for f in links
+    ]
 
 
 def _forwardable(registry: Registry, scope: Scope, normalized_name: str) -> bool:

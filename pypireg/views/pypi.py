@@ -14,20 +14,19 @@ from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import BadRequest, Forbidden, NotAcceptable
 from werkzeug.wrappers import Response
-from werkzeug.wsgi import wrap_file
 
 from .. import dists, forms, protection, uploads
 from ..errors import ResourceNotFound
-from ..models import WRITE, PackageFile
+from ..models import WRITE, CachedFile, PackageFile
 from ..protocols import ServesDownloads
-from .answers import json_response
-from .pages import index_page, package_page
+from . import proxied
+from .answers import IMMUTABLE, json_response, stream_stored
+from .pages import _forwardable, index_page, package_page
 from .scope import Scope, group_scope, project_scope
 
 if TYPE_CHECKING:
     from ..app import Registry, RegistryRequest
 
-IMMUTABLE = 365 * 24 * 3600  # a file URL names its bytes by digest: they never change
 INTEGRITY = "application/vnd.pypi.integrity.v1+json"  # PyPI's Integrity API
 
 
@@ -114,11 +113,19 @@ def group_file_provenance(
 # -- shared ----------------------------------------------------------------------------------
 
 
-def _file(registry: Registry, scope: Scope, sha256: str, filename: str) -> PackageFile:
+def _file(registry: Registry, scope: Scope, sha256: str, filename: str
+          ) -> PackageFile | CachedFile:
+    """The scope's file a URL names, or in cache mode the upstream's (docs/proxy.md)."""
     if not dists.SHA256_HEX.fullmatch(sha256):
         raise BadRequest(f"{sha256!r} is not a sha256 digest (64 hexadecimal characters)")
     found = registry.catalog.live_file(scope.project_ids, sha256.lower(), filename)
     if found is None:
+        upstreams = registry.upstreams
+        if upstreams is not None and upstreams.caching:
+            cached = registry.catalog.upstream_file(sha256.lower(), filename)
+            if cached is not None:
+                return proxied.cached_file(registry, scope, cached, _forwardable(
+                    registry, scope, cached.normalized_name))
         raise ResourceNotFound("File")
     package_file, quarantined = found
     if quarantined:
@@ -127,11 +134,14 @@ def _file(registry: Registry, scope: Scope, sha256: str, filename: str) -> Packa
 
 
 def _download(
-    registry: Registry, request: RegistryRequest, scope: Scope, package_file: PackageFile
+    registry: Registry, request: RegistryRequest, scope: Scope,
+    package_file: PackageFile | CachedFile,
 ) -> Response:
     """The file's bytes; counted as a download (``last_downloaded_at``) only once there
     is an answer to send, so a refused one (a 416 for a Range past the end) changes
     nothing."""
+    if isinstance(package_file, CachedFile):
+        return proxied.download(registry, request, scope, package_file)
     storage = registry.storage
     if isinstance(storage, ServesDownloads):
         answer = storage.download_response(
@@ -142,17 +152,20 @@ def _download(
             registry.downloads.record(package_file.package_id)
             return answer
     mimetype = mimetypes.guess_type(package_file.file_name)[0] or "application/octet-stream"
-    response = _stream(registry, request, package_file.storage_key, package_file.size,
-                       package_file.sha256, mimetype)
+    response = stream_stored(registry.storage, request, package_file.storage_key,
+                             package_file.size, package_file.sha256, mimetype)
     registry.downloads.record(package_file.package_id)
     response.headers.set("Content-Disposition", "attachment", filename=package_file.file_name)
     return _immutable(response, scope, package_file)
 
 
 def _metadata(
-    registry: Registry, request: RegistryRequest, scope: Scope, package_file: PackageFile
+    registry: Registry, request: RegistryRequest, scope: Scope,
+    package_file: PackageFile | CachedFile,
 ) -> Response:
     """The file's core metadata (PEP 658), byte for byte as the digest on the page says."""
+    if isinstance(package_file, CachedFile):
+        return proxied.metadata(registry, request, scope, package_file)
     if not package_file.metadata_sha256 or not package_file.metadata_key:
         raise ResourceNotFound("Metadata")
     with registry.storage.open(package_file.metadata_key) as stream:
@@ -163,9 +176,13 @@ def _metadata(
 
 
 def _provenance(
-    registry: Registry, request: RegistryRequest, scope: Scope, package_file: PackageFile
+    registry: Registry, request: RegistryRequest, scope: Scope,
+    package_file: PackageFile | CachedFile,
 ) -> Response:
-    """The file's PEP 740 provenance object, as PyPI's Integrity API answers."""
+    """The file's PEP 740 provenance object, as PyPI's Integrity API answers (none is
+    kept of an upstream's files)."""
+    if isinstance(package_file, CachedFile):
+        raise ResourceNotFound("Provenance")
     if request.accept_mimetypes and request.accept_mimetypes.best_match(
             [INTEGRITY, "application/json"]) is None:
         raise NotAcceptable(f"the provenance is offered as {INTEGRITY} only")
@@ -176,19 +193,6 @@ def _provenance(
     response = Response(body, mimetype=INTEGRITY)
     response.set_etag(hashlib.sha256(body).hexdigest())
     return _immutable(response, scope, package_file).make_conditional(request)
-
-
-def _stream(registry: Registry, request: RegistryRequest, key: str, size: int, etag: str,
-            mimetype: str) -> Response:
-    try:
-        stream = registry.storage.open(key)
-    except KeyError:
-        raise ResourceNotFound("File") from None
-    response = Response(wrap_file(request.environ, stream), mimetype=mimetype,
-                        direct_passthrough=True)
-    response.content_length = size
-    response.set_etag(etag)
-    return response.make_conditional(request, accept_ranges=True, complete_length=size)
 
 
 def _immutable(response: Response, scope: Scope, package_file: PackageFile) -> Response:

@@ -25,7 +25,7 @@ from pypireg.cli.serving import SERVER, max_body_size
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-    from .clients import Setup
+    from .clients import Setup, Tripwire
 
 BIN = Path(sys.executable).parent
 PREFIX = "/api/v4"
@@ -276,3 +276,16 @@ def setup(live: LiveRegistry, tmp_path: Path) -> Iterator[Setup]:
     own = run([sys.executable, "-c",
                "import importlib.util as u; print(u.find_spec('my_package'))"])
     assert own.stdout.strip() == "None", "a client installed into the tests' own environment"
+
+
+@pytest.fixture
+def tripwire() -> Iterator[Tripwire]:
+    """A proxy that fails the test if a client reaches for the internet through it."""
+    from .clients import Tripwire
+
+    wire = Tripwire()
+    try:
+        yield wire
+    finally:
+        wire.close()
+    assert wire.hits == 0, "a client tried to reach the internet"

@@ -23,16 +23,6 @@ OLD = "2025-06-01T00:00:00.000Z"  # when 1.0 "was uploaded"
 CUTOFF = "2026-01-01T00:00:00Z"  # between 1.0 and 2.0 (uploaded now)
 
 
-@pytest.fixture
-def tripwire() -> Iterator[Tripwire]:
-    wire = Tripwire()
-    try:
-        yield wire
-    finally:
-        wire.close()
-    assert wire.hits == 0, "a client tried to reach the internet"
-
-
 def client_env(clients: Clients, tripwire: Tripwire) -> dict[str, str]:
     return {**clients.env, **tripwire.env}
 

@@ -1,0 +1,175 @@
+"""The cache of upstream indexes (:mod:`pypireg.upstream`): each upstream's page for a name,
+and each file those pages list, with the bytes kept of it once fetched and verified.
+
+It is the registry's, not a project's: every scope that forwards a name sees the same
+cached page. A fetch in flight is claimed in the row of its file, so that one process on
+one host fetches it while the others wait (``fetch_owner``, kept alive by
+``fetch_heartbeat``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
+from .base import CatalogBase, utcnow
+
+ACTIVE = NameStatus()
+
+_PAGE_COLUMNS = ("id, upstream, normalized_name, found, name, files, status, status_reason,"
+                 " etag, last_modified, checked_at, changed_at")
+_FILE_COLUMNS = ("id, sha256, file_name, normalized_name, upstream, url, size, upload_time,"
+                 " metadata_sha256, storage_key, metadata_key, cached_size")
+
+
+class UpstreamQueries(CatalogBase):
+    # -- pages -------------------------------------------------------------------------------
+
+    def upstream_page(self, upstream: str, normalized_name: str) -> UpstreamPage | None:
+        row = next(self.tuples(
+            f"SELECT {_PAGE_COLUMNS} FROM upstream_pages WHERE upstream = ?"
+            " AND normalized_name = ?", [upstream, normalized_name]), None)
+        return None if row is None else _page(row)
+
+    def save_upstream_page(self, upstream: str, normalized_name: str, *, found: bool,
+                           name: str = "", files: Sequence[UpstreamFile] = (),
+                           status: NameStatus = ACTIVE, etag: str = "",
+                           last_modified: str = "") -> UpstreamPage:
+        """Keep what the upstream answered (a page, or that it has no such name) as checked
+        now; its content's ``changed_at`` moves only if the content differs, so that an
+        upstream without ETags does not renew every ETag of ours on each fetch. Every file
+        the page lists gets (or keeps) its row, with what is known of its bytes."""
+        text = json.dumps([list(f) for f in files])
+        now = utcnow()
+        with self.write():
+            before = self.upstream_page(upstream, normalized_name)
+            same = (before is not None and before.found == found and before.name == name
+                    and before.status == status
+                    and json.dumps([list(f) for f in before.files]) == text)
+            fields = {"found": int(found), "name": name, "files": text,
+                      "status": status.status, "status_reason": status.reason,
+                      "etag": etag, "last_modified": last_modified, "checked_at": now,
+                      "changed_at": before.changed_at if same and before else now}
+            if before is None:
+                self.insert("upstream_pages", {
+                    "id": self.next_id("upstream_pages"), "upstream": upstream,
+                    "normalized_name": normalized_name, **fields})
+            else:
+                self.update("upstream_pages", before.id, fields)
+            if not same:
+                self._save_files(upstream, normalized_name, files)
+        found_page = self.upstream_page(upstream, normalized_name)
+        assert found_page is not None
+        return found_page
+
+    def _save_files(self, upstream: str, normalized_name: str,
+                    files: Sequence[UpstreamFile]) -> None:
+        first = self.next_id("upstream_files")
+        self.run_many(
+            "INSERT INTO upstream_files (id, sha256, file_name, normalized_name, upstream,"
+            " url, size, upload_time, metadata_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (sha256, file_name) DO UPDATE SET url = excluded.url,"
+            " upstream = excluded.upstream, normalized_name = excluded.normalized_name,"
+            " size = coalesce(excluded.size, upstream_files.size),"
+            " upload_time = excluded.upload_time,"
+            " metadata_sha256 = coalesce(excluded.metadata_sha256,"
+            " upstream_files.metadata_sha256)",
+            [(first + n, f.sha256, f.file_name, normalized_name, upstream, f.url, f.size,
+              f.upload_time, f.metadata_sha256 or None) for n, f in enumerate(files)])
+
+    def touch_upstream_page(self, page_id: int) -> None:
+        """The upstream confirmed the page unchanged (a 304): fresh again."""
+        with self.write():
+            self.run("UPDATE upstream_pages SET checked_at = ? WHERE id = ?", [utcnow(), page_id])
+
+    # -- files -------------------------------------------------------------------------------
+
+    def upstream_file(self, sha256: str, file_name: str) -> CachedFile | None:
+        row = next(self.tuples(
+            f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE sha256 = ? AND file_name = ?",
+            [sha256, file_name]), None)
+        return None if row is None else CachedFile(*row)
+
+    def cached_upstream_file(self, file_id: int) -> CachedFile | None:
+        row = next(self.tuples(f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE id = ?",
+                               [file_id]), None)
+        return None if row is None else CachedFile(*row)
+
+    def claim_upstream_fetch(self, file_id: int, owner: str, stale_before: str) -> bool:
+        """Whether ``owner`` may fetch the file now: nobody holds it, or its holder last
+        showed signs of life before ``stale_before``, and it is not kept yet."""
+        with self.write():
+            return self.run(
+                "UPDATE upstream_files SET fetch_owner = ?, fetch_heartbeat = ? WHERE id = ?"
+                " AND storage_key IS NULL AND (fetch_owner IS NULL OR fetch_owner = ?"
+                " OR fetch_heartbeat < ?)", [owner, utcnow(), file_id, owner, stale_before]) == 1
+
+    def upstream_fetch_alive(self, file_id: int, owner: str) -> None:
+        with self.write():
+            self.run("UPDATE upstream_files SET fetch_heartbeat = ? WHERE id = ?"
+                     " AND fetch_owner = ?", [utcnow(), file_id, owner])
+
+    def upstream_fetch_holder(self, file_id: int) -> tuple[str | None, str | None]:
+        """Who holds the file's fetch, and when it last said so."""
+        row = next(self.tuples("SELECT fetch_owner, fetch_heartbeat FROM upstream_files"
+                               " WHERE id = ?", [file_id]), None)
+        return (None, None) if row is None else (row[0], row[1])
+
+    def release_upstream_fetch(self, file_id: int, owner: str) -> None:
+        with self.write():
+            self.run("UPDATE upstream_files SET fetch_owner = NULL, fetch_heartbeat = NULL"
+                     " WHERE id = ? AND fetch_owner = ?", [file_id, owner])
+
+    def keep_upstream_file(self, file_id: int, storage_key: str, size: int) -> None:
+        """Its bytes are stored and verified: serve them from now on."""
+        with self.write():
+            self.run("UPDATE upstream_files SET storage_key = ?, cached_size = ?,"
+                     " cached_at = ?, fetch_owner = NULL, fetch_heartbeat = NULL WHERE id = ?",
+                     [storage_key, size, utcnow(), file_id])
+
+    def keep_upstream_metadata(self, file_id: int, metadata_key: str) -> None:
+        with self.write():
+            self.run("UPDATE upstream_files SET metadata_key = ? WHERE id = ?",
+                     [metadata_key, file_id])
+
+    # -- accounting and purging --------------------------------------------------------------
+
+    def upstream_cache_usage(self, normalized_name: str | None = None) -> tuple[int, int, int]:
+        """Pages cached, files kept and their bytes (of one name, or of all)."""
+        where, params = ("WHERE normalized_name = ?", [normalized_name]) if normalized_name \
+            else ("", [])
+        pages = self.value(f"SELECT count(*) FROM upstream_pages {where}", params)
+        kept = f"{where} {'AND' if where else 'WHERE'} storage_key IS NOT NULL"
+        files, size = next(self.tuples(
+            f"SELECT count(*), coalesce(sum(cached_size), 0) FROM upstream_files {kept}",
+            params))
+        return int(pages), int(files), int(size)
+
+    def purge_upstream(self, normalized_name: str | None = None) -> tuple[int, int, list[str]]:
+        """Forget the cached pages and files (of one name, or all): returns how many of
+        each went, and the storage keys they held, for the caller to release."""
+        where, params = ("WHERE normalized_name = ?", [normalized_name]) if normalized_name \
+            else ("", [])
+        with self.write():
+            keys = [key for row in self.tuples(
+                f"SELECT storage_key, metadata_key FROM upstream_files {where}", params)
+                for key in row if key]
+            for table in ("upstream_pages", "upstream_files"):
+                self.remember_last_id(table)
+            pages = self.run(f"DELETE FROM upstream_pages {where}", params)
+            files = self.run(f"DELETE FROM upstream_files {where}", params)
+        return pages, files, keys
+
+    def upstream_keys(self) -> Iterable[str]:
+        """Every storage key the cache holds (gc keeps them)."""
+        for row in self.tuples("SELECT storage_key, metadata_key FROM upstream_files"
+                               " WHERE storage_key IS NOT NULL OR metadata_key IS NOT NULL"):
+            yield from (key for key in row if key)
+
+
+def _page(row: Sequence[Any]) -> UpstreamPage:
+    files = tuple(UpstreamFile(*entry) for entry in json.loads(row[5]))
+    return UpstreamPage(row[0], row[1], row[2], bool(row[3]), row[4], files,
+                        NameStatus(row[6], row[7]), *row[8:])

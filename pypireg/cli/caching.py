@@ -1,0 +1,42 @@
+"""``pypireg cache``: the cache of upstream indexes (docs/proxy.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..dists import normalize
+from .common import open_registry
+
+
+def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+                 data: argparse.ArgumentParser) -> None:
+    cache = commands.add_parser(
+        "cache", help="the cache of upstream indexes (--upstream-mode cache)")
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = actions.add_parser("show", parents=[data],
+                              help="how many upstream pages and files are cached, and their size")
+    show.add_argument("name", metavar="NAME", nargs="?", help="only this package name")
+    show.set_defaults(run=_show)
+    purge = actions.add_parser(
+        "purge", parents=[data],
+        help="forget cached upstream pages and files and delete their bytes (they are"
+             " fetched again when next asked for)")
+    purge.add_argument("name", metavar="NAME", nargs="?",
+                       help="only this package name (default: everything)")
+    purge.set_defaults(run=_purge)
+
+
+def _show(args: argparse.Namespace) -> int:
+    registry = open_registry(args)
+    pages, files, size = registry.catalog.upstream_cache_usage(
+        normalize(args.name) if args.name else None)
+    print(f"{pages} pages, {files} files, {size:,} bytes")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    pages, files, blobs = open_registry(args).purge_upstream_cache(args.name)
+    what = f" of {args.name}" if args.name else ""
+    print(f"purged {pages} cached pages and {files} files{what}; deleted {blobs} stored blobs")
+    print(pages + files)
+    return 0

@@ -1,0 +1,152 @@
+"""HTTP to the upstreams, through urllib3: pooled keep-alive connections, a connect and a
+read timeout, and retries with backoff of what failed on the way (a refused connection,
+a 502, 503 or 504), so that an upstream that is down costs a request a few hundred
+milliseconds, never a hang. Failures become the registry's 502 and 504 answers."""
+
+from __future__ import annotations
+
+import base64
+from typing import NamedTuple
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
+from urllib3.util import Retry, Timeout
+from werkzeug.exceptions import BadGateway, GatewayTimeout, HTTPException
+
+from ..catalog import redacted
+from .settings import UpstreamSettings
+
+# The page forms asked for: JSON first, as pip and uv ask.
+PAGE_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2,"
+               " text/html;q=0.01")
+CHUNK = 256 * 1024  # bytes read from an upstream at a time
+
+
+class UpstreamUnreachable(BadGateway):
+    """502: the upstream could not be reached, or gave no usable answer."""
+
+
+class UpstreamTimeout(GatewayTimeout):
+    """504: the upstream did not answer in time."""
+
+
+class PageAnswer(NamedTuple):
+    status: int  # 200, 304, or 404 (the upstream has no such name)
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: str
+    url: str  # where the page was found, after any redirect
+
+
+class UpstreamClient:
+    """One pool of connections to every upstream, shared by the registry's threads."""
+
+    def __init__(self, settings: UpstreamSettings, max_page_size: int) -> None:
+        from .. import __version__  # the package's, once it is imported
+
+        self.settings = settings
+        self.max_page_size = max_page_size
+        self.timeout = Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
+        self.pool = urllib3.PoolManager(
+            num_pools=max(4, len(settings.urls) * 2), maxsize=16,
+            headers={"User-Agent": f"pypireg/{__version__}"},
+            retries=Retry(total=settings.retries, connect=settings.retries,
+                          read=settings.retries, status=settings.retries, backoff_factor=0.1,
+                          status_forcelist=(502, 503, 504), allowed_methods={"GET"},
+                          raise_on_status=False),
+            timeout=self.timeout)
+
+    def page(self, upstream: str, normalized_name: str, etag: str = "",
+             last_modified: str = "") -> PageAnswer:
+        """The upstream's page for a name, revalidated with what the last fetch gave."""
+        url = f"{upstream}{normalized_name}/"
+        headers = {"Accept": PAGE_ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        response = self.get(url, headers)
+        try:
+            if response.status in (304, 404, 410):
+                return PageAnswer(404 if response.status == 410 else response.status, b"", "",
+                                  etag, last_modified, url)
+            if response.status != 200:
+                raise UpstreamUnreachable(
+                    f"upstream {redacted(upstream)} answered {response.status} for"
+                    f" {normalized_name!r}")
+            body = self.read_all(response, url, self.max_page_size,
+                                 f"its page of {normalized_name}")
+            return PageAnswer(200, body, response.headers.get("Content-Type", ""),
+                              response.headers.get("ETag", ""),
+                              response.headers.get("Last-Modified", ""),
+                              _final_url(url, response))
+        finally:
+            response.release_conn()
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+        """A streaming GET (the body is left to the caller: ``release_conn`` when done)."""
+        bare, credentials = _credentials(url)
+        headers = dict(headers or {})
+        if credentials:
+            headers["Authorization"] = credentials
+        try:
+            return self.pool.request("GET", bare, headers=headers, preload_content=False,
+                                     redirect=True)
+        except urllib3.exceptions.MaxRetryError as exc:
+            raise self.failure(url, exc.reason or exc) from None
+        except HTTPError as exc:
+            raise self.failure(url, exc) from None
+
+    def read_all(self, response: urllib3.BaseHTTPResponse, url: str, limit: int, what: str
+                 ) -> bytes:
+        """The whole body, refused past ``limit`` bytes (an upstream is not trusted)."""
+        chunks, size = [], 0
+        try:
+            for chunk in response.stream(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise UpstreamUnreachable(
+                        f"upstream sent more than {limit:,} bytes for {what}")
+                chunks.append(chunk)
+        except HTTPError as exc:
+            raise self.failure(url, exc) from None
+        return b"".join(chunks)
+
+    def failure(self, url: str, exc: BaseException) -> HTTPException:
+        """The registry's answer for an upstream that failed: 504 for a timeout, else 502."""
+        where = redacted(urlunsplit(urlsplit(url)._replace(path="/", query="", fragment="")))
+        # urllib3 counts a refused connection as a connect timeout: it is not one.
+        if isinstance(exc, TimeoutError) and not isinstance(exc, NewConnectionError):
+            return UpstreamTimeout(f"upstream {where} did not answer within"
+                                   f" {self.settings.read_timeout:g} s ({type(exc).__name__})")
+        reason = str(exc).split(": ", 1)[-1] if str(exc) else type(exc).__name__
+        return UpstreamUnreachable(f"upstream {where} could not be reached: {reason}")
+
+    def close(self) -> None:
+        self.pool.clear()
+
+
+def _final_url(url: str, response: urllib3.BaseHTTPResponse) -> str:
+    """Where the answer came from, after any redirects: the base of its relative links."""
+    retries = response.retries
+    for step in retries.history if retries is not None else ():
+        if step.redirect_location:
+            url = urljoin(url, step.redirect_location)
+    return url
+
+
+def _credentials(url: str) -> tuple[str, str]:
+    """The URL without its ``user:password@``, and those as a Basic Authorization header
+    (urllib3 drops it on a redirect to another host)."""
+    parts = urlsplit(url)
+    if not parts.username and not parts.password:
+        return url, ""
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return (urlunsplit(parts._replace(netloc=netloc)),
+            "Basic " + base64.b64encode(pair.encode()).decode("ascii"))

@@ -1,0 +1,275 @@
+"""Upstream files fetched on first download: streamed to every client and to storage at
+once, verified before they are kept, fetched once however many ask.
+
+A first download starts a :class:`Fetch`: a thread that copies the upstream's bytes into a
+staging file while hashing them. Every request for the file meanwhile, the first one too,
+reads that staging file as it grows, so a client that goes away stops nothing and a
+thousand clients cost one upstream fetch and flat memory. The last byte of every answer is
+held back until the sha256 matches the upstream page's: on a mismatch each client's answer
+is cut short (its Content-Length is never reached, so no installer takes the bytes) and
+nothing is stored. Other processes (gunicorn's workers, other hosts) see the fetch claimed
+in the catalog and wait for the stored file instead of fetching it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import IO, TYPE_CHECKING
+
+from werkzeug.exceptions import HTTPException
+
+from ..forms import STAGING_PREFIX
+from ..times import stamp
+from .client import CHUNK, UpstreamUnreachable
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..models import CachedFile
+    from ..protocols import Storage
+    from .client import UpstreamClient
+
+log = logging.getLogger("pypireg.upstream")
+
+HEARTBEAT = 5.0  # seconds between a fetch's signs of life in the catalog
+STALE_AFTER = 30.0  # seconds without one, after which another process takes the fetch over
+POLL = 0.2  # seconds between looks at the catalog while another process fetches
+
+
+def file_key(sha256: str) -> str:
+    """Where a cached upstream file's bytes are kept, apart from uploaded ones."""
+    return f"upstream/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def metadata_key(sha256: str) -> str:
+    return f"upstream/metadata/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class Fetch:
+    """One file on its way from an upstream to storage, readable while it comes."""
+
+    def __init__(self, cached: CachedFile, path: str) -> None:
+        self.file = cached
+        self.path = path
+        self.changed = threading.Condition()
+        self.state = "connecting"  # then fetching, verified, stored; or failed
+        self.size: int | None = None  # known once the upstream answered, if it says
+        self.written = 0
+        self.error: HTTPException | None = None
+
+    def started(self, timeout: float) -> IO[bytes] | None:
+        """Wait for the upstream's answer; then a reader of the staging file, or None once
+        the file is stored (read it from storage). Raises the fetch's error."""
+        with self.changed:
+            # Not while it is being stored either: the staging file may be moved.
+            if not self.changed.wait_for(
+                    lambda: self.state not in ("connecting", "verified"), timeout):
+                raise UpstreamUnreachable(f"the upstream did not answer for {self.file.file_name}")
+            if self.state == "failed":
+                assert self.error is not None
+                raise self.error
+            if self.state == "stored":
+                return None
+            return open(self.path, "rb")  # noqa: SIM115 - closed by chunks()
+
+    def chunks(self, reader: IO[bytes], stall: float) -> Iterator[bytes]:
+        """The bytes as they arrive, the last one only once they are verified and kept (so a
+        client that has the whole file finds it in storage on its next request). A failed
+        fetch (or one that stalls for ``stall`` seconds) raises, cutting the answer
+        short."""
+        sent = 0
+        try:
+            while True:
+                with self.changed:
+                    if not self.changed.wait_for(self._news(sent), stall):
+                        raise UpstreamUnreachable(
+                            f"the upstream stalled sending {self.file.file_name}")
+                    state, written = self.state, self.written
+                if state == "failed":
+                    raise self.error or UpstreamUnreachable("the fetch failed")
+                done = state == "stored"
+                limit = written if done else written - 1
+                while sent < limit:
+                    data = reader.read(min(CHUNK, limit - sent))
+                    if not data:
+                        raise UpstreamUnreachable(f"{self.file.file_name} was cut short")
+                    sent += len(data)
+                    yield data
+                if done:
+                    return
+        finally:
+            reader.close()
+
+    def _news(self, sent: int) -> Callable[[], bool]:
+        """Whether there is more to send than ``sent`` bytes, or an end."""
+        return lambda: (self.state in ("stored", "failed")
+                        or self.written - 1 > sent)
+
+    def update(self, **fields: object) -> None:
+        with self.changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+            self.changed.notify_all()
+
+
+class UpstreamFiles:
+    """The file fetches of one registry in this process."""
+
+    def __init__(self, catalog: Catalog, storage: Storage, client: UpstreamClient,
+                 staging_dir: str, max_size: int) -> None:
+        self.catalog = catalog
+        self.storage = storage
+        self.client = client
+        self.staging_dir = staging_dir
+        self.max_size = max_size
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._active: dict[int, Fetch] = {}
+        self._lock = threading.Lock()
+
+    def fetch(self, cached: CachedFile) -> Fetch | None:
+        """The fetch of this file in this process, started if nobody fetches it; None
+        once it is stored (by another process too: this waits for that one)."""
+        while True:
+            with self._lock:
+                running = self._active.get(cached.id)
+                if running is not None:
+                    return running
+                stale = stamp(datetime.now(timezone.utc) - timedelta(seconds=STALE_AFTER))
+                if self.catalog.claim_upstream_fetch(cached.id, self.owner, stale):
+                    handle, path = tempfile.mkstemp(dir=self.staging_dir,
+                                                    prefix=f"{STAGING_PREFIX}upstream-")
+                    os.close(handle)
+                    running = self._active[cached.id] = Fetch(cached, path)
+                    threading.Thread(target=self._run, args=(running,), daemon=True,
+                                     name=f"pypireg-fetch-{cached.id}").start()
+                    return running
+            # Another process fetches it: wait until it is stored, or its holder is gone.
+            now = self.catalog.cached_upstream_file(cached.id)
+            if now is None or now.storage_key:
+                return None
+            holder, alive = self.catalog.upstream_fetch_holder(cached.id)
+            if holder is not None and holder != self.owner and alive is not None:
+                time.sleep(POLL)
+
+    def _run(self, fetch: Fetch) -> None:
+        cached = fetch.file
+        error: HTTPException | None = None
+        try:
+            self._copy(fetch)
+        except HTTPException as exc:
+            error = exc
+        except Exception:
+            log.exception("fetching %s from %s", cached.file_name, cached.url)
+            error = UpstreamUnreachable(f"fetching {cached.file_name} from the upstream failed")
+        # Gone from this process's fetches before its clients hear of a failure, so that
+        # the next request for the file tries again.
+        with self._lock:
+            self._active.pop(cached.id, None)
+        if error is not None:
+            try:
+                self.catalog.release_upstream_fetch(cached.id, self.owner)
+            except Exception:  # the claim then lapses by itself (STALE_AFTER)
+                log.exception("releasing the fetch of %s", cached.file_name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(fetch.path)
+        if error is not None:
+            fetch.update(state="failed", error=error)
+
+    def _copy(self, fetch: Fetch) -> None:
+        cached = fetch.file
+        # The bytes as stored upstream, never re-encoded on the way: they are hashed.
+        response = self.client.get(cached.url, {"Accept-Encoding": "identity"})
+        try:
+            if response.status != 200:
+                raise UpstreamUnreachable(
+                    f"the upstream answered {response.status} for {cached.file_name}")
+            length = response.headers.get("Content-Length")
+            offered = int(length) if length and length.isdigit() else None
+            if cached.size is not None and offered is not None and offered != cached.size:
+                raise UpstreamUnreachable(
+                    f"the upstream offers {offered:,} bytes of {cached.file_name}, its page"
+                    f" says {cached.size:,}: nothing was kept")
+            size = cached.size if cached.size is not None else offered
+            if size is not None and size > self.max_size:
+                raise UpstreamUnreachable(f"{cached.file_name} is {size:,} bytes, more than the"
+                                          f" {self.max_size:,} this registry keeps")
+            fetch.update(state="fetching", size=size)
+            digest = hashlib.sha256()
+            written, beat = 0, time.monotonic()
+            with open(fetch.path, "wb", buffering=0) as out:
+                for chunk in response.stream(CHUNK):
+                    written += len(chunk)
+                    if written > (size if size is not None else self.max_size):
+                        raise UpstreamUnreachable(
+                            f"the upstream sent more of {cached.file_name} than it said")
+                    out.write(chunk)
+                    digest.update(chunk)
+                    fetch.update(written=written)
+                    if time.monotonic() - beat > HEARTBEAT:
+                        self.catalog.upstream_fetch_alive(cached.id, self.owner)
+                        beat = time.monotonic()
+        except HTTPException:
+            raise
+        except Exception as exc:  # urllib3's errors on the way: a timeout, a reset
+            raise self.client.failure(cached.url, exc) from None
+        finally:
+            response.release_conn()
+        if size is not None and written != size:
+            raise UpstreamUnreachable(f"the upstream sent {written:,} bytes of"
+                                      f" {cached.file_name}, not {size:,}: nothing was kept")
+        if digest.hexdigest() != cached.sha256:
+            raise UpstreamUnreachable(
+                f"the bytes the upstream sent for {cached.file_name} have sha256"
+                f" {digest.hexdigest()}, not the {cached.sha256} its page gives: nothing was"
+                " kept")
+        fetch.update(state="verified", size=written)
+        key = file_key(cached.sha256)
+        reservations = self.catalog.reserve_blobs([key])
+        try:
+            self.storage.put_file(key, fetch.path)
+            self.catalog.keep_upstream_file(cached.id, key, written)
+        finally:
+            self.catalog.release_reservations(reservations)
+        fetch.update(state="stored")
+
+    def metadata(self, cached: CachedFile, limit: int) -> bytes:
+        """The file's PEP 658 metadata, fetched and verified on first use, then kept."""
+        assert cached.metadata_sha256
+        if cached.metadata_key:
+            try:
+                with self.storage.open(cached.metadata_key) as stream:
+                    return stream.read()
+            except KeyError:
+                pass  # gone from storage: fetched again
+        response = self.client.get(cached.url + ".metadata", {"Accept-Encoding": "identity"})
+        try:
+            if response.status != 200:
+                raise UpstreamUnreachable(
+                    f"the upstream answered {response.status} for {cached.file_name}.metadata")
+            data = self.client.read_all(response, cached.url, limit,
+                                        f"{cached.file_name}.metadata")
+        finally:
+            response.release_conn()
+        if hashlib.sha256(data).hexdigest() != cached.metadata_sha256:
+            raise UpstreamUnreachable(
+                f"the metadata the upstream sent for {cached.file_name} does not match the"
+                " sha256 its page gives: nothing was kept")
+        key = metadata_key(cached.metadata_sha256)
+        reservations = self.catalog.reserve_blobs([key])
+        try:
+            self.storage.put_stream(key, io.BytesIO(data))
+            self.catalog.keep_upstream_metadata(cached.id, key)
+        finally:
+            self.catalog.release_reservations(reservations)
+        return data
+

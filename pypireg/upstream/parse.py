@@ -1,0 +1,203 @@
+"""An upstream's project page, PEP 691 JSON or PEP 503 HTML, read into what the cache keeps.
+
+Every field pypireg serves is kept: the sha256, requires-python, yanked and its reason,
+PEP 658/714 metadata (its sha256), PEP 700 size and upload-time, PEP 792 project-status.
+An upstream is not trusted to be well formed: an entry whose fields have the wrong types,
+whose file name could not be a path segment, or that has no sha256 (its bytes could not be
+verified) is left out; the page as a whole is refused only when it is not a page at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from html.parser import HTMLParser
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
+
+from ..models import MAX_REASON, NAME_STATUS_ORDER, NameStatus, UpstreamFile
+from ..times import parse_time, stamp
+
+V1_JSON = "application/vnd.pypi.simple.v1+json"
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# What a file name of a page may hold: nothing that ends or escapes a URL's path segment.
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!~-]{0,254}")
+
+
+class NotAPage(ValueError):
+    """What the upstream sent is no project page (the message says why)."""
+
+
+def parse_page(body: bytes, content_type: str, page_url: str
+               ) -> tuple[str, list[UpstreamFile], NameStatus]:
+    """The project's name as the page gives it ("" if none), its files, and its status."""
+    if content_type.split(";")[0].strip().lower().endswith("json"):
+        return _parse_json(body, page_url)
+    return _parse_html(body, page_url)
+
+
+# -- JSON (PEP 691) ----------------------------------------------------------------------------
+
+
+def _parse_json(body: bytes, page_url: str) -> tuple[str, list[UpstreamFile], NameStatus]:
+    try:
+        page = json.loads(body)
+    except ValueError as exc:
+        raise NotAPage(f"its JSON does not parse: {exc}") from None
+    if not isinstance(page, dict) or not isinstance(page.get("files"), list):
+        raise NotAPage("its JSON has no list of files")
+    version = str((page.get("meta") or {}).get("api-version", "1.0")
+                  if isinstance(page.get("meta"), dict) else "1.0")
+    if not version.startswith("1."):
+        raise NotAPage(f"it speaks version {version} of the simple API; 1.x is understood")
+    files = [f for f in (_json_file(entry, page_url) for entry in page["files"]) if f]
+    name = page.get("name") if isinstance(page.get("name"), str) else ""
+    return name, files, _status(page.get("project-status"))
+
+
+def _json_file(entry: object, page_url: str) -> UpstreamFile | None:
+    if not isinstance(entry, dict):
+        return None
+    file_name, url, hashes = entry.get("filename"), entry.get("url"), entry.get("hashes")
+    if not (isinstance(file_name, str) and isinstance(url, str) and isinstance(hashes, dict)):
+        return None
+    sha256 = hashes.get("sha256")
+    metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
+    yanked = entry.get("yanked", False)
+    size = entry.get("size")
+    requires = entry.get("requires-python")
+    return _file(file_name, url, page_url, sha256,
+                 requires_python=requires if isinstance(requires, str) else "",
+                 size=size if type(size) is int and size >= 0 else None,
+                 upload_time=entry.get("upload-time"),
+                 metadata=metadata.get("sha256") if isinstance(metadata, dict) else None,
+                 yanked=yanked is True or (isinstance(yanked, str) and bool(yanked)),
+                 yanked_reason=yanked if isinstance(yanked, str) else "")
+
+
+def _status(found: object) -> NameStatus:
+    if not isinstance(found, dict) or found.get("status") not in NAME_STATUS_ORDER:
+        return NameStatus()
+    reason = found.get("reason")
+    return NameStatus(found["status"], reason[:MAX_REASON] if isinstance(reason, str) else "")
+
+
+# -- HTML (PEP 503) ----------------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    """The anchors and the PEP 792 meta tags of a page; nothing else is kept."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[dict[str, str | None]] = []
+        self.meta: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.links.append(dict(attrs))
+        elif tag == "meta":
+            found = dict(attrs)
+            if (found.get("name") or "").startswith("pypi:"):
+                self.meta[found["name"] or ""] = found.get("content") or ""
+
+
+def _parse_html(body: bytes, page_url: str) -> tuple[str, list[UpstreamFile], NameStatus]:
+    parser = _Links()
+    try:
+        parser.feed(body.decode("utf-8", errors="replace"))
+        parser.close()
+    except Exception as exc:  # html.parser raises little, but an upstream is not trusted
+        raise NotAPage(f"its HTML does not parse: {exc}") from None
+    files = []
+    for attrs in parser.links:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, fragment = urldefrag(href)
+        algorithm, _, digest = fragment.partition("=")
+        metadata = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+        kind, _, metadata_digest = (metadata or "").partition("=")
+        size = attrs.get("data-size") or ""
+        found = _file(
+            url.rstrip("/").rpartition("/")[2], url, page_url,
+            digest if algorithm == "sha256" else None,
+            requires_python=attrs.get("data-requires-python") or "",
+            size=int(size) if size.isascii() and size.isdigit() and len(size) < 19 else None,
+            upload_time=attrs.get("data-upload-time"),
+            metadata=metadata_digest if kind == "sha256" else None,
+            yanked="data-yanked" in attrs, yanked_reason=attrs.get("data-yanked") or "")
+        if found:
+            files.append(found)
+    status = parser.meta.get("pypi:project-status")
+    return "", files, _status({"status": status,
+                               "reason": parser.meta.get("pypi:project-status-reason", "")})
+
+
+# -- one file ----------------------------------------------------------------------------------
+
+
+def _file(file_name: str, url: str, page_url: str, sha256: object, *, requires_python: str,
+          size: int | None, upload_time: object, metadata: object, yanked: bool,
+          yanked_reason: str) -> UpstreamFile | None:
+    file_name = unquote(file_name)
+    if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)
+            and _FILE_NAME.fullmatch(file_name)):
+        return None
+    absolute = urldefrag(urljoin(page_url, url))[0]
+    if not absolute.startswith(("http://", "https://")) or not _fetchable(absolute, page_url):
+        return None
+    return UpstreamFile(
+        file_name=file_name, url=absolute, sha256=sha256.lower(), version=_version(file_name),
+        requires_python=requires_python[:1000], size=size, upload_time=_time(upload_time),
+        metadata_sha256=metadata.lower() if isinstance(metadata, str)
+        and _SHA256.fullmatch(metadata) else None,
+        yanked=yanked, yanked_reason=yanked_reason[:MAX_REASON])
+
+
+def _fetchable(url: str, page_url: str) -> bool:
+    """Whether the registry may fetch a file from there: a page from outside this host's
+    own networks must not send it to an address inside them (a loopback, private or
+    link-local one, such as a cloud's metadata service), where only the registry can reach.
+    A page from an internal mirror may name internal hosts."""
+    try:
+        host = urlsplit(url).hostname
+        page_host = urlsplit(page_url).hostname
+    except ValueError:
+        return False
+    return bool(host) and (_internal(page_host or "") or not _internal(host or ""))
+
+
+def _internal(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: what it resolves to is the upstream's to say
+    return (address.is_private or address.is_loopback or address.is_link_local
+            or address.is_reserved or address.is_multicast or address.is_unspecified)
+
+
+def _version(file_name: str) -> str:
+    """The version a wheel's or an sdist's name gives ("" for anything else)."""
+    try:
+        if file_name.endswith(".whl"):
+            return str(parse_wheel_filename(file_name)[1])
+        if file_name.endswith((".tar.gz", ".zip")):
+            return str(parse_sdist_filename(file_name)[1])
+    except ValueError:
+        pass
+    return ""
+
+
+def _time(value: object) -> str:
+    """An upload-time in the catalog's form, so that times compare as strings."""
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return ""
+    try:
+        return stamp(parse_time(value))
+    except (ValueError, OverflowError):
+        return ""

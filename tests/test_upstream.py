@@ -1,0 +1,502 @@
+"""The cache of upstream indexes (docs/proxy.md): pages fetched, rewritten and revalidated,
+files fetched once and verified, stale-if-error, priority order, dependency confusion and
+the cooldown. Upstreams are live servers on 127.0.0.1: another pypireg, or a small index
+the test writes (tests/upstreams.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from pypi_simple import ProjectPage
+
+import pypireg
+from pypireg.app import mount
+from pypireg.upstream import UpstreamSettings
+from pypireg.upstream.files import file_key
+
+from .conftest import Env, sha256, wheel_bytes, wheel_name
+from .upstreams import FakeIndex, closed_port, serve, silent_port
+
+PAGE = "/projects/acme%2Ftools/packages/pypi/simple/{name}/"
+JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
+HTML = {"Accept": "text/html"}
+
+
+class Origin:
+    """A pypireg serving ``acme/tools`` publicly, as an upstream of the registry under test."""
+
+    def __init__(self, env: Env, served) -> None:  # type: ignore[no-untyped-def]
+        self.env = env
+        self.served = served
+        self.index = f"{served.url}/api/v4/projects/acme%2Ftools/packages/pypi/simple/"
+
+
+@pytest.fixture
+def origin():  # type: ignore[no-untyped-def]
+    env = Env(pypireg.create_app())
+    env.upload_wheel("acme/tools", "requests", "2.0", token=env.writer, requires_python=">=3.8")
+    env.upload_wheel("acme/tools", "requests", "2.1", token=env.writer)
+    env.registry.yank("acme/tools", "requests", "2.0", reason="broken")
+    env.upload_wheel("acme/tools", "twin", "9.0", token=env.writer)
+    env.upload_wheel("acme/tools", "oldlib", "1.0", token=env.writer)
+    env.registry.set_name_status(env.public, "oldlib", "deprecated", reason="use newlib")
+    with serve(mount(env.registry, "/api/v4")) as served:
+        yield Origin(env, served)
+
+
+def proxy(catalog, tmp_path, upstream, **settings) -> Env:  # type: ignore[no-untyped-def]
+    """The registry under test, caching ``upstream``."""
+    settings.setdefault("upstream_mode", "cache")
+    return Env(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging"),
+                                  upstream=upstream, **settings))
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def fetch_page(env: Env, name: str, headers=JSON, status=200):  # type: ignore[no-untyped-def]
+    return env.app.get(PAGE.format(name=name), headers=headers, status=status)
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+def test_a_page_keeps_every_field_and_names_files_by_this_registry(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    theirs = origin.env.app.get(PAGE.format(name="requests"), headers=JSON).json
+    ours = fetch_page(env, "requests").json
+    assert ours["name"] == "requests"
+    assert ours["versions"] == ["2.0", "2.1"]
+    assert ours["project-status"] == {"status": "active"}
+    for mine, upstream in zip(ours["files"], theirs["files"], strict=True):
+        assert mine["url"] == (f"http://localhost/projects/acme/tools/packages/pypi/files/"
+                               f"{upstream['hashes']['sha256']}/{upstream['filename']}")
+        for key in ("filename", "hashes", "requires-python", "core-metadata", "yanked",
+                    "size", "upload-time"):
+            assert mine.get(key) == upstream.get(key), key
+    assert ours["files"][0]["yanked"] == "broken"
+    assert ours["files"][0]["requires-python"] == ">=3.8"
+
+    html = fetch_page(env, "requests", HTML).text
+    page = ProjectPage.from_html("requests", html, base_url="http://localhost/")
+    assert [p.filename for p in page.packages] == [f["filename"] for f in ours["files"]]
+    assert [p.digests["sha256"] for p in page.packages] == [
+        f["hashes"]["sha256"] for f in ours["files"]]
+    assert page.packages[0].is_yanked and page.packages[0].yanked_reason == "broken"
+    assert page.packages[0].requires_python == ">=3.8"
+    assert all(p.has_metadata for p in page.packages)
+    assert all(p.url.startswith("http://localhost/projects/acme/tools/") for p in page.packages)
+
+
+def test_a_project_status_upstream_is_kept(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    page = fetch_page(env, "oldlib").json
+    assert page["project-status"] == {"status": "deprecated", "reason": "use newlib"}
+    html = fetch_page(env, "oldlib", HTML).text
+    assert '<meta name="pypi:project-status" content="deprecated">' in html
+
+
+def test_a_name_no_upstream_has_is_a_404_and_is_remembered(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    fetch_page(env, "nothing-here", status=404)
+    fetch_page(env, "nothing-here", status=404)
+    assert origin.served.count("/simple/nothing-here/") == 1  # the answer is kept for the TTL
+
+
+def test_pages_are_kept_for_the_ttl_then_revalidated_with_the_etag(origin, catalog, tmp_path):
+    kept = proxy(catalog, tmp_path, origin.index, upstream_ttl="1h")
+    first = fetch_page(kept, "requests")
+    assert fetch_page(kept, "requests").body == first.body
+    assert origin.served.count("/simple/requests/") == 1
+
+    always = proxy(pypireg.Catalog(), tmp_path, origin.index, upstream_ttl=0)
+    fetch_page(always, "requests")
+    fetch_page(always, "requests")
+    asked = origin.served.headers_of("/simple/requests/")[1:]
+    assert len(asked) == 2 and "If-None-Match" in asked[-1]
+    assert origin.served.count("/simple/requests/", 304) == 1
+
+    # A change upstream shows once the page is revalidated, with a new ETag.
+    origin.env.upload_wheel("acme/tools", "requests", "2.2", token=origin.env.writer)
+    before = first.headers["ETag"]
+    again = fetch_page(always, "requests")
+    assert again.json["versions"] == ["2.0", "2.1", "2.2"]
+    assert again.headers["ETag"] != before
+    fetch_page(always, "requests", headers={**JSON, "If-None-Match": again.headers["ETag"]},
+               status=304)
+
+
+def test_a_page_an_upstream_cannot_confirm_is_served_stale_and_says_so(catalog, tmp_path):
+    origin_env = Env(pypireg.create_app())
+    origin_env.upload_wheel("acme/tools", "requests", "2.0", token=origin_env.writer)
+    with serve(mount(origin_env.registry, "/api/v4")) as served:
+        index = f"{served.url}/api/v4/projects/acme%2Ftools/packages/pypi/simple/"
+        env = proxy(catalog, tmp_path, index, upstream_ttl=0)
+        page = fetch_page(env, "requests")
+        assert "X-Pypireg-Stale" not in page.headers
+        file_path = path_of(page.json["files"][0]["url"])
+        env.app.get(file_path)  # kept
+    # The upstream is gone now.
+    stale = fetch_page(env, "requests")
+    assert stale.json == page.json
+    assert "failed" in stale.headers["X-Pypireg-Stale"]
+    assert "serving what it gave at" in stale.headers["X-Pypireg-Stale"]
+    assert env.app.get(file_path).body == wheel_bytes("requests", "2.0")
+    never = fetch_page(env, "never-seen", status=502)
+    assert "could not be reached" in never.json["message"]
+    assert index.split("/api")[0].replace("http://", "") in never.json["message"]
+
+
+def test_an_upstream_that_hangs_is_a_504(catalog, tmp_path):
+    with silent_port() as url:
+        env = proxy(catalog, tmp_path, UpstreamSettings(
+            urls=(url,), mode="cache", read_timeout=0.3, connect_timeout=0.3, retries=0))
+        answer = fetch_page(env, "anything", status=504)
+    assert "did not answer within 0.3 s" in answer.json["message"]
+
+
+def test_an_upstream_that_is_down_is_a_502_naming_it(catalog, tmp_path):
+    url = closed_port()
+    env = proxy(catalog, tmp_path, url)
+    answer = fetch_page(env, "anything", status=502)
+    assert answer.json["message"].startswith("502 Bad Gateway - upstream http://127.0.0.1:")
+    assert "Connection refused" in answer.json["message"]
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def test_files_and_metadata_are_fetched_once_then_served_from_storage(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    entry = fetch_page(env, "requests").json["files"][1]
+    path = path_of(entry["url"])
+    first = env.app.get(path)
+    assert first.body == wheel_bytes("requests", "2.1")
+    assert first.headers["Content-Length"] == str(entry["size"])
+    second = env.app.get(path)
+    assert second.body == first.body and second.headers["Accept-Ranges"] == "bytes"
+    assert env.app.get(path, headers={"Range": "bytes=0-9"}, status=206).body == first.body[:10]
+    assert origin.served.count(f"/files/{entry['hashes']['sha256']}/", 200) == 1
+    assert env.registry.storage.exists(file_key(entry["hashes"]["sha256"]))
+
+    metadata = env.app.get(path + ".metadata")
+    assert hashlib.sha256(metadata.body).hexdigest() == entry["core-metadata"]["sha256"]
+    env.app.get(path + ".metadata")
+    assert origin.served.count(".metadata") == 1
+    # No provenance is kept of upstream files.
+    env.app.get(path + "/provenance", status=404)
+
+
+def test_a_file_url_needs_a_listed_file(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    entry = fetch_page(env, "requests").json["files"][0]
+    path = path_of(entry["url"])
+    env.app.get(path.replace(entry["hashes"]["sha256"], "0" * 64), status=404)
+    env.app.get(path.rsplit("/", 1)[0] + "/other-1.0-py3-none-any.whl", status=404)
+    assert origin.served.count("/files/") == 0
+
+
+def bad_index(data: bytes, advertised: bytes, name: str = "evil") -> FakeIndex:
+    index = FakeIndex()
+    file_name = wheel_name(name, "1.0")
+    index.files[f"/files/{file_name}"] = data
+    index.json_page(name, [{"filename": file_name, "url": f"/files/{file_name}",
+                            "hashes": {"sha256": sha256(advertised)}}])
+    return index
+
+
+def test_bytes_that_do_not_match_the_upstream_sha256_are_never_kept(catalog, tmp_path):
+    honest = wheel_bytes("evil", "1.0")
+    forged = honest[:-4] + b"XXXX"  # the same size: only the digest tells them apart
+    with serve(bad_index(forged, honest)) as served:
+        env = proxy(catalog, tmp_path, f"{served.url}/simple/")
+        entry = fetch_page(env, "evil").json["files"][0]
+        path = path_of(entry["url"])
+        for _ in range(2):
+            # The answer breaks off before its end (over HTTP: tests/test_upstream_fetch.py).
+            with pytest.raises(pypireg.upstream.UpstreamUnreachable, match="have sha256"):
+                env.app.get(path)
+        cached = env.registry.catalog.upstream_file(entry["hashes"]["sha256"], entry["filename"])
+        assert cached is not None and cached.storage_key is None
+        assert not env.registry.storage.exists(file_key(sha256(honest)))
+        assert served.count("/files/") == 2  # tried again, never kept
+
+
+def test_a_size_that_does_not_match_the_page_is_refused_before_any_byte(catalog, tmp_path):
+    honest = wheel_bytes("evil", "1.0")
+    index = bad_index(honest + b"more", honest)
+    page = json.loads(index.pages["evil"][1])
+    page["files"][0]["size"] = len(honest)
+    index.pages["evil"] = (index.pages["evil"][0], json.dumps(page).encode())
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, f"{served.url}/simple/")
+        entry = fetch_page(env, "evil").json["files"][0]
+        answer = env.app.get(path_of(entry["url"]), status=502)
+    assert "its page says" in answer.json["message"]
+
+
+def test_a_file_the_upstream_lost_is_a_502(catalog, tmp_path):
+    honest = wheel_bytes("evil", "1.0")
+    index = bad_index(honest, honest)
+    index.files.clear()
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, f"{served.url}/simple/")
+        entry = fetch_page(env, "evil").json["files"][0]
+        answer = env.app.get(path_of(entry["url"]), status=502)
+    assert "answered 404" in answer.json["message"]
+
+
+# -- whose names -------------------------------------------------------------------------------
+
+
+def test_a_name_held_here_never_shows_upstream_files(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    env.upload_wheel("acme/tools", "twin", "1.0", token=env.writer)  # upstream has 9.0
+    page = fetch_page(env, "twin").json
+    assert page["versions"] == ["1.0"]
+    theirs = origin.env.app.get(PAGE.format(name="twin"), headers=JSON).json["files"][0]
+    # Nor can its URL be used here: the name is this registry's.
+    fetch_page(env, "requests")  # caches another page, so the cache is in use
+    env.app.get(f"/projects/acme%2Ftools/packages/pypi/files/{theirs['hashes']['sha256']}/"
+                f"{theirs['filename']}", status=404)
+    assert origin.served.count("/simple/twin/") == 0
+
+
+def test_a_name_held_by_a_status_or_a_rule_is_never_taken_from_upstream(origin, catalog,
+                                                                          tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    env.upload_wheel("acme/tools", "twin", "1.0", token=env.writer)
+    env.registry.set_name_status(env.public, "twin", "archived")
+    env.registry.delete_package(env.registry._live_package("acme/tools", "twin", "1.0"))
+    fetch_page(env, "twin", status=404)  # deleted, not yet purged
+    env.registry.collect_garbage()
+    fetch_page(env, "twin", status=404)  # purged: the status still holds the name
+    env.registry.add_protection_rule(env.public, package_name_pattern="request*",
+                                     package_type="pypi", minimum_access_level_for_push="owner")
+    fetch_page(env, "requests", status=404)
+    assert origin.served.count("/simple/") == 0
+
+
+def test_a_name_held_here_before_its_files_were_cached_no_longer_serves_them(
+        origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    entry = fetch_page(env, "twin").json["files"][0]
+    env.app.get(path_of(entry["url"]))
+    env.upload_wheel("acme/tools", "twin", "1.0", token=env.writer)
+    assert fetch_page(env, "twin").json["versions"] == ["1.0"]
+    env.app.get(path_of(entry["url"]), status=404)
+
+
+def test_a_merged_name_lists_both_and_local_files_win(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index, upstream_merge=["Twin"])
+    env.upload_wheel("acme/tools", "twin", "1.0", token=env.writer)
+    page = fetch_page(env, "twin").json
+    assert page["versions"] == ["1.0", "9.0"]
+    assert env.app.get(path_of(page["files"][1]["url"])).body == wheel_bytes("twin", "9.0")
+    # An upload of the same file name here hides the upstream's.
+    env.upload_wheel("acme/tools", "twin", "9.0", token=env.writer, payload="ours")
+    files = fetch_page(env, "twin").json["files"]
+    assert [f["filename"] for f in files] == [wheel_name("twin", "1.0"), wheel_name("twin", "9.0")]
+    ours = wheel_bytes("twin", "9.0", payload="ours")
+    assert files[1]["hashes"]["sha256"] == sha256(ours)
+
+
+def test_a_private_scope_serves_upstream_pages_to_its_readers_only(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index)
+    private = "/projects/acme%2Fteam%2Fsecret/packages/pypi/simple/requests/"
+    env.app.get(private, status=401)
+    page = env.app.get(private, headers={**JSON, **_basic(env.reader)})
+    entry = page.json["files"][1]
+    assert "private" in page.headers["Cache-Control"]
+    env.app.get(path_of(entry["url"]), status=401)
+    download = env.app.get(path_of(entry["url"]), headers=_basic(env.reader))
+    assert "private" in download.headers["Cache-Control"]
+
+
+def _basic(token: str) -> dict[str, str]:
+    from .conftest import basic
+
+    return basic(token)
+
+
+# -- several upstreams -------------------------------------------------------------------------
+
+
+def test_the_first_upstream_that_has_a_name_serves_it(origin, catalog, tmp_path):
+    first = FakeIndex()
+    data = wheel_bytes("twin", "0.1")
+    first.files["/f/twin-0.1-py3-none-any.whl"] = data
+    first.json_page("twin", [{"filename": "twin-0.1-py3-none-any.whl",
+                              "url": "/f/twin-0.1-py3-none-any.whl",
+                              "hashes": {"sha256": sha256(data)}}])
+    with serve(first) as mirror:
+        env = proxy(catalog, tmp_path, [f"{mirror.url}/simple/", origin.index])
+        assert fetch_page(env, "twin").json["versions"] == ["0.1"]  # not the second's 9.0
+        assert fetch_page(env, "requests").json["versions"] == ["2.0", "2.1"]  # first has none
+    assert origin.served.count("/simple/twin/") == 0
+
+
+def test_a_first_upstream_that_cannot_answer_is_not_skipped(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, [closed_port(), origin.index])
+    answer = fetch_page(env, "requests", status=502)
+    assert "could not be reached" in answer.json["message"]
+    assert origin.served.count("/simple/requests/") == 0
+
+
+# -- cooldown ----------------------------------------------------------------------------------
+
+
+def test_files_younger_than_the_cooldown_or_without_a_time_are_held_back(catalog, tmp_path):
+    index = FakeIndex()
+    entries = []
+    for version, when in (("1.0", "2020-01-01T00:00:00Z"), ("2.0", "2999-01-01T00:00:00Z"),
+                          ("3.0", None)):
+        data = wheel_bytes("cool", version)
+        name = wheel_name("cool", version)
+        index.files[f"/f/{name}"] = data
+        entry = {"filename": name, "url": f"/f/{name}", "hashes": {"sha256": sha256(data)}}
+        if when:
+            entry["upload-time"] = when
+        entries.append(entry)
+    index.json_page("cool", entries)
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, f"{served.url}/simple/", min_upstream_age="7d")
+        page = fetch_page(env, "cool").json
+        assert page["versions"] == ["1.0"]
+        assert page["files"][0]["upload-time"] == "2020-01-01T00:00:00.000Z"
+        held = f"/projects/acme%2Ftools/packages/pypi/files/{entries[1]['hashes']['sha256']}/" \
+               f"{entries[1]['filename']}"
+        fetch_page(env, "cool", HTML)
+        answer = env.app.get(held, status=404)
+        assert "held back" in answer.json["message"] and "7d" in answer.json["message"]
+        everything = proxy(pypireg.Catalog(), tmp_path, f"{served.url}/simple/")
+        assert fetch_page(everything, "cool").json["versions"] == ["1.0", "2.0", "3.0"]
+
+
+# -- hostile upstreams -------------------------------------------------------------------------
+
+
+def test_entries_an_upstream_should_not_send_are_left_out(catalog, tmp_path):
+    index = FakeIndex()
+    good = wheel_bytes("odd", "1.0")
+    digest = sha256(good)
+    index.json_page("odd", [
+        {"filename": "../../etc/passwd", "url": "/x", "hashes": {"sha256": digest}},
+        {"filename": "a/b-1.0.tar.gz", "url": "/x", "hashes": {"sha256": digest}},
+        {"filename": "odd-0.5.tar.gz", "url": "/x", "hashes": {"md5": "0" * 32}},
+        {"filename": "odd-0.6.tar.gz", "url": "ftp://x/odd", "hashes": {"sha256": digest}},
+        {"filename": 7, "url": "/x", "hashes": {"sha256": digest}},
+        "not an entry",
+        {"filename": wheel_name("odd", "1.0"), "url": "/f/odd", "hashes": {"sha256": digest},
+         "size": "big", "yanked": 3, "requires-python": ["no"]},
+    ])
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, f"{served.url}/simple/")
+        page = fetch_page(env, "odd").json
+    assert [f["filename"] for f in page["files"]] == [wheel_name("odd", "1.0")]
+    assert page["files"][0]["yanked"] is False and "size" not in page["files"][0]
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"files": 3}', b'{"meta": {"api-version":'
+                                  b' "2.0"}, "files": []}'])
+def test_a_page_that_is_not_a_page_is_a_502(catalog, tmp_path, body):
+    index = FakeIndex()
+    index.pages["junk"] = ("application/vnd.pypi.simple.v1+json", body)
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, f"{served.url}/simple/")
+        answer = fetch_page(env, "junk", status=502)
+    assert "sent no usable page" in answer.json["message"]
+
+
+def test_a_page_past_the_size_limit_is_a_502(catalog, tmp_path):
+    index = FakeIndex()
+    index.json_page("huge", [], padding="x" * 5000)
+    with serve(index) as served:
+        env = Env(pypireg.create_app(
+            catalog=catalog, staging_dir=str(tmp_path / "staging"),
+            upstream=f"{served.url}/simple/", upstream_mode="cache",
+            limits=pypireg.Limits(max_upstream_page_size=4096)))
+        answer = fetch_page(env, "huge", status=502)
+    assert "more than 4,096 bytes" in answer.json["message"]
+
+
+def test_an_html_only_upstream(catalog, tmp_path):
+    data = wheel_bytes("plain", "1.0")
+    name = wheel_name("plain", "1.0")
+    index = FakeIndex()
+    index.files[f"/packages/{name}"] = data
+    index.pages["plain"] = ("text/html", (
+        f'<html><body><a href="../../packages/{name}#sha256={sha256(data)}"'
+        ' data-requires-python="&gt;=3.9" data-yanked="">'
+        f"{name}</a></body></html>").encode())
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, f"{served.url}/simple/")
+        page = fetch_page(env, "plain").json
+        entry = page["files"][0]
+        assert entry["requires-python"] == ">=3.9" and entry["yanked"] is True
+        assert "size" not in entry and "upload-time" not in entry
+        assert env.app.get(path_of(entry["url"])).body == data
+        assert served.count(f"/packages/{name}") == 1
+
+
+# -- settings, gc and purging ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"upstream": "ftp://example.com/simple/"}, "not an http"),
+    ({"upstream": "https://pypi.org/simple/", "upstream_mode": "mirror"}, "upstream mode"),
+    ({"upstream": "https://pypi.org/simple/", "upstream_ttl": "soon"}, "must be a number"),
+    ({"upstream": "https://pypi.org/simple/", "min_upstream_age": "-1d"}, "must be a number"),
+])
+def test_settings_that_cannot_be_used_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        pypireg.create_app(**settings)
+
+
+def test_gc_counts_the_cache_and_keeps_it_until_purged(origin, tmp_path):
+    env = Env(pypireg.create_app(tmp_path / "data", upstream=origin.index,
+                                 upstream_mode="cache"))
+    entries = fetch_page(env, "requests").json["files"]
+    for entry in entries:
+        env.app.get(path_of(entry["url"]))
+    fetch_page(env, "twin")
+    report = env.registry.collect_garbage()
+    assert (report.upstream_pages, report.upstream_files) == (2, 2)
+    assert report.upstream_bytes == sum(e["size"] for e in entries)
+    assert "the upstream cache holds 2 pages and 2 files" in str(report)
+    keys = [file_key(e["hashes"]["sha256"]) for e in entries]
+    assert all(env.registry.storage.exists(key) for key in keys)  # gc kept them
+
+    assert env.registry.purge_upstream_cache("Requests") == (1, 2, 2)
+    assert not any(env.registry.storage.exists(key) for key in keys)
+    assert env.registry.catalog.upstream_cache_usage() == (1, 0, 0)
+    # Asked again, they are fetched again.
+    entry = fetch_page(env, "requests").json["files"][0]
+    assert sha256(env.app.get(path_of(entry["url"])).body) == entry["hashes"]["sha256"]
+    assert origin.served.count("/simple/requests/") == 2
+
+
+@pytest.mark.parametrize(("file_url", "kept"), [
+    ("https://files.example.org/packages/odd-1.0.tar.gz", True),
+    ("http://169.254.169.254/latest/meta-data", False),
+    ("http://127.0.0.1:8080/admin", False),
+    ("http://10.0.0.7/odd-1.0.tar.gz", False),
+    ("http://[::1]/odd-1.0.tar.gz", False),
+    ("http://localhost/odd-1.0.tar.gz", False),
+])
+def test_a_public_page_cannot_send_the_registry_to_internal_addresses(file_url, kept):
+    from pypireg.upstream.parse import parse_page
+
+    body = json.dumps({"files": [{"filename": "odd-1.0.tar.gz", "url": file_url,
+                                  "hashes": {"sha256": "0" * 64}}]}).encode()
+    _, files, _ = parse_page(body, "application/vnd.pypi.simple.v1+json",
+                             "https://index.example.org/simple/odd/")
+    assert bool(files) is kept
+    # From an internal mirror, internal hosts are its to name.
+    _, files, _ = parse_page(body, "application/vnd.pypi.simple.v1+json",
+                             "http://10.0.0.2/simple/odd/")
+    assert files

@@ -1,0 +1,162 @@
+"""First downloads of an upstream file under concurrency: one upstream fetch, every client
+the complete bytes, memory flat, over real HTTP on 127.0.0.1 (docs/proxy.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection, IncompleteRead
+from urllib.parse import urlsplit
+
+import pytest
+
+import pypireg
+from pypireg.app import mount
+from pypireg.upstream.files import file_key
+
+from .conftest import sha256
+from .upstreams import FakeIndex, serve
+
+MiB = 1024 * 1024
+CLIENTS = 16
+NAME = "big-1.0-py3-none-any.whl"
+
+
+def big_index(data: bytes, advertised: bytes | None = None) -> FakeIndex:
+    index = FakeIndex()
+    index.files[f"/files/{NAME}"] = data
+    index.json_page("big", [{"filename": NAME, "url": f"/files/{NAME}",
+                             "hashes": {"sha256": sha256(advertised or data)}}])
+    index.hold = threading.Event()
+    return index
+
+
+def registry(tmp_path, upstream: str) -> pypireg.Registry:  # type: ignore[no-untyped-def]
+    app = pypireg.create_app(tmp_path / "data", upstream=upstream, upstream_mode="cache")
+    if app.catalog.project("acme") is None:
+        app.create_project("acme", "public")
+    return app
+
+
+def released_when_all_arrived(app, hold: threading.Event, count: int):  # type: ignore[no-untyped-def]
+    """``app``, letting the upstream answer only once ``count`` downloads are inside it:
+    every one of them is then a first download."""
+    arrived = 0
+    lock = threading.Lock()
+
+    def counted(environ, start_response):  # type: ignore[no-untyped-def]
+        nonlocal arrived
+        if "/files/" in environ.get("PATH_INFO", ""):
+            with lock:
+                arrived += 1
+                if arrived == count:
+                    hold.set()
+        return app(environ, start_response)
+
+    return counted
+
+
+def download(url: str) -> tuple[int, int, str]:
+    """Status, length and sha256 of a download, read 64 KiB at a time (never kept whole).
+    An answer cut short of its Content-Length raises IncompleteRead."""
+    parts = urlsplit(url)
+    connection = HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        connection.request("GET", parts.path)
+        response = connection.getresponse()
+        digest, size = hashlib.sha256(), 0
+        while chunk := response.read(64 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+        if response.length:  # what the Content-Length promised and never came
+            raise IncompleteRead(b"", response.length)
+        return response.status, size, digest.hexdigest()
+    finally:
+        connection.close()
+
+
+def test_sixteen_first_downloads_fetch_once_and_get_every_byte(tmp_path):
+    data = os.urandom(50 * MiB)
+    index = big_index(data)
+    with serve(index) as upstream:
+        app = registry(tmp_path, f"{upstream.url}/simple/")
+        served_app = released_when_all_arrived(mount(app, "/api/v4"), index.hold, CLIENTS)
+        with serve(served_app) as proxy:
+            page = _page(proxy.url)
+            url = f"{proxy.url}{urlsplit(page['files'][0]['url']).path}"
+            tracemalloc.start()
+            try:
+                with ThreadPoolExecutor(CLIENTS) as pool:
+                    results = list(pool.map(download, [url] * CLIENTS))
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert results == [(200, len(data), sha256(data))] * CLIENTS
+            assert upstream.count(f"/files/{NAME}") == 1
+            # Less than half of one file, for 800 MiB sent (the clients' own reads included).
+            assert peak < 24 * MiB, f"{peak / MiB:.0f} MiB traced for {CLIENTS} x 50 MiB"
+            # Kept, and served from storage from now on.
+            assert app.storage.exists(file_key(sha256(data)))
+            assert download(url) == (200, len(data), sha256(data))
+            assert upstream.count(f"/files/{NAME}") == 1
+
+
+def test_two_registries_on_one_catalog_fetch_once(tmp_path):
+    """As gunicorn's workers do: the second waits for what the first stores."""
+    data = os.urandom(8 * MiB)
+    index = big_index(data)
+    with serve(index) as upstream:
+        first = registry(tmp_path, f"{upstream.url}/simple/")
+        second = registry(tmp_path, f"{upstream.url}/simple/")
+        assert first.upstreams.files.owner != second.upstreams.files.owner  # type: ignore[union-attr]
+        arrived = threading.Semaphore(0)
+
+        def arriving(app):  # type: ignore[no-untyped-def]
+            def counted(environ, start_response):  # type: ignore[no-untyped-def]
+                if "/files/" in environ.get("PATH_INFO", ""):
+                    arrived.release()
+                return app(environ, start_response)
+            return counted
+
+        with serve(arriving(mount(first, "/api/v4"))) as one, \
+                serve(arriving(mount(second, "/api/v4"))) as two:
+            path = urlsplit(_page(one.url)["files"][0]["url"]).path
+            with ThreadPoolExecutor(4) as pool:
+                futures = [pool.submit(download, f"{base}{path}")
+                           for base in (one.url, two.url, one.url, two.url)]
+                for _ in range(4):
+                    assert arrived.acquire(timeout=30)
+                index.hold.set()
+                results = [f.result() for f in futures]
+    assert results == [(200, len(data), sha256(data))] * 4
+    assert upstream.count(f"/files/{NAME}") == 1
+
+
+def test_forged_bytes_cut_every_answer_short(tmp_path):
+    honest = os.urandom(4 * MiB)
+    forged = honest[:-1] + bytes([honest[-1] ^ 1])
+    index = big_index(forged, advertised=honest)
+    index.hold = None
+    with serve(index) as upstream:
+        app = registry(tmp_path, f"{upstream.url}/simple/")
+        with serve(mount(app, "/api/v4")) as proxy:
+            path = urlsplit(_page(proxy.url)["files"][0]["url"]).path
+            for _ in range(2):
+                with pytest.raises(IncompleteRead) as cut:
+                    download(f"{proxy.url}{path}")
+                assert cut.value.expected >= 1  # at least the byte held back until verified
+    assert not app.storage.exists(file_key(sha256(honest)))
+    assert upstream.count(f"/files/{NAME}") == 2
+
+
+def _page(base: str) -> dict:  # type: ignore[type-arg]
+    import json
+    from urllib.request import Request, urlopen
+
+    request = Request(f"{base}/api/v4/projects/acme/packages/pypi/simple/big/",
+                      headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urlopen(request, timeout=30) as answer:  # noqa: S310 - a test server on 127.0.0.1
+        return json.loads(answer.read())

@@ -272,6 +272,8 @@ def create_app(
     :class:`pypireg.attestations.TrustedPublishers`), uploaded PEP 740 attestations must
     verify against Sigstore as signed by one of them.
     """
+    settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
+                                 min_age=min_upstream_age, merge=upstream_merge)
     if dispatcher is None:
         dispatcher = _layout(layout, project)
     if isinstance(catalog, str):
@@ -300,8 +302,7 @@ def create_app(
         download_flush_interval=download_flush_interval,
         page_max_age=page_max_age,
         page_cache_size=page_cache_size,
-        upstream=upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
-                                   min_age=min_upstream_age, merge=upstream_merge),
+        upstream=settings,
         trusted_hosts=trusted_hosts,
         trusted_publishers=trusted_publishers,
     )

@@ -90,10 +90,10 @@ def error_response(exc: HTTPException, environ: dict) -> Response:
 def status_line(exc: HTTPException) -> str:
     """The status with the message as its reason phrase, as PyPI does: twine and pip
     print the status line, not the body."""
-    return f"{exc.code} {_reason_phrase(message_for(exc).partition(' ')[2])}"
+    return f"{exc.code} {printable_line(message_for(exc).partition(' ')[2])}"
 
 
-def _reason_phrase(text: str, limit: int = 300) -> str:
+def printable_line(text: str, limit: int = 300) -> str:
     """Printable ASCII on one line, as a status line allows."""
     ascii_text = text.encode("ascii", "replace").decode("ascii")
     cleaned = "".join(c if " " <= c <= "~" else " " for c in ascii_text)

@@ -216,3 +216,33 @@ def test_a_catalog_url_is_shown_without_its_password(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "init", "--catalog", "mysql://app:s3cret@db/x", "--data",
                        str(tmp_path))
     assert code == 1 and "s3cret" not in err
+
+
+def test_cache_show_and_purge(tmp_path, capsys) -> None:
+    data = str(tmp_path / "data")
+    registry = pypireg.create_app(data)
+    catalog = registry.catalog
+    from pypireg.models import UpstreamFile
+
+    page = [UpstreamFile("demo-1.0.tar.gz", "https://x.example/demo-1.0.tar.gz", "a" * 64,
+                         "1.0")]
+    catalog.save_upstream_page("https://x.example/simple/", "demo", found=True, name="demo",
+                               files=page)
+    catalog.save_upstream_page("https://x.example/simple/", "other", found=False)
+    assert run(capsys, "cache", "show", "--data", data) == (0, ["2 pages, 0 files, 0 bytes"], "")
+    assert run(capsys, "cache", "show", "Demo", "--data", data)[1] == [
+        "1 pages, 0 files, 0 bytes"]
+    code, out, _ = run(capsys, "cache", "purge", "DEMO", "--data", data)
+    assert code == 0
+    assert out == ["purged 1 cached pages and 1 files of DEMO; deleted 0 stored blobs", "2"]
+    assert catalog.upstream_cache_usage() == (1, 0, 0)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--upstream", "ftp://x/simple/"], "is not an http"),
+    (["--upstream", "https://x/simple/", "--upstream-ttl", "soon"], "must be a number"),
+])
+def test_bad_upstream_settings_are_refused_before_serving(tmp_path, capsys, argv, message):
+    assert main(["serve", *argv, "--data", str(tmp_path / "d")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

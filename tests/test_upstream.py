@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -151,12 +153,37 @@ def test_a_page_an_upstream_cannot_confirm_is_served_stale_and_says_so(catalog, 
     assert index.split("/api")[0].replace("http://", "") in never.json["message"]
 
 
-def test_an_upstream_that_hangs_is_a_504(catalog, tmp_path):
-    with silent_port() as url:
+def test_an_upstream_that_hangs_is_a_504_and_is_not_waited_for_again(catalog, tmp_path):
+    with silent_port() as silent:
         env = proxy(catalog, tmp_path, UpstreamSettings(
-            urls=(url,), mode="cache", read_timeout=0.3, connect_timeout=0.3, retries=0))
+            urls=(silent.url,), mode="cache", read_timeout=0.3, connect_timeout=0.3))
         answer = fetch_page(env, "anything", status=504)
-    assert "did not answer within 0.3 s" in answer.json["message"]
+        assert "did not answer within 0.3 s" in answer.json["message"]
+        assert len(silent.held) == 1  # a read that timed out is not tried again
+        # Known to be down: the next names get its error at once, without a connection.
+        assert "did not answer" in fetch_page(env, "other", status=504).json["message"]
+        assert len(silent.held) == 1
+
+
+def test_a_cached_page_of_an_upstream_that_hangs_is_served_stale_at_once(catalog, tmp_path):
+    index = FakeIndex()
+    data = wheel_bytes("slow", "1.0")
+    index.json_page("slow", [{"filename": wheel_name("slow", "1.0"), "url": "/f/slow.whl",
+                              "hashes": {"sha256": sha256(data)}}])
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, UpstreamSettings(
+            urls=(f"{served.url}/simple/",), mode="cache", ttl=timedelta(0), read_timeout=0.3))
+        page = fetch_page(env, "slow")
+        index.stall = threading.Event()  # from now on its pages never come
+        try:
+            stale = fetch_page(env, "slow")
+            assert stale.json == page.json
+            assert "did not answer within 0.3 s" in stale.headers["X-Pypireg-Stale"]
+            again = fetch_page(env, "slow")  # at once: the upstream is known to be down
+            assert again.json == page.json and "X-Pypireg-Stale" in again.headers
+            assert index.page_requests == 2  # the first fetch, and the one that timed out
+        finally:
+            index.stall.set()
 
 
 def test_an_upstream_that_is_down_is_a_502_naming_it(catalog, tmp_path):
@@ -216,14 +243,16 @@ def test_bytes_that_do_not_match_the_upstream_sha256_are_never_kept(catalog, tmp
         env = proxy(catalog, tmp_path, f"{served.url}/simple/")
         entry = fetch_page(env, "evil").json["files"][0]
         path = path_of(entry["url"])
-        for _ in range(2):
-            # The answer breaks off before its end (over HTTP: tests/test_upstream_fetch.py).
-            with pytest.raises(pypireg.upstream.UpstreamUnreachable, match="have sha256"):
-                env.app.get(path)
+        # The answer breaks off before its end (over HTTP: tests/test_upstream_fetch.py).
+        with pytest.raises(pypireg.upstream.UpstreamUnreachable, match="have sha256"):
+            env.app.get(path)
+        # For a while, the failure is the answer: not another download of the file.
+        again = env.app.get(path, status=502)
+        assert "have sha256" in again.json["message"]
         cached = env.registry.catalog.upstream_file(entry["hashes"]["sha256"], entry["filename"])
         assert cached is not None and cached.storage_key is None
         assert not env.registry.storage.exists(file_key(sha256(honest)))
-        assert served.count("/files/") == 2  # tried again, never kept
+        assert served.count("/files/") == 1
 
 
 def test_a_size_that_does_not_match_the_page_is_refused_before_any_byte(catalog, tmp_path):
@@ -494,9 +523,137 @@ def test_a_public_page_cannot_send_the_registry_to_internal_addresses(file_url, 
     body = json.dumps({"files": [{"filename": "odd-1.0.tar.gz", "url": file_url,
                                   "hashes": {"sha256": "0" * 64}}]}).encode()
     _, files, _ = parse_page(body, "application/vnd.pypi.simple.v1+json",
-                             "https://index.example.org/simple/odd/")
+                             "https://index.example.org/simple/odd/", "odd")
     assert bool(files) is kept
     # From an internal mirror, internal hosts are its to name.
     _, files, _ = parse_page(body, "application/vnd.pypi.simple.v1+json",
-                             "http://10.0.0.2/simple/odd/")
+                             "http://10.0.0.2/simple/odd/", "odd")
     assert files
+
+
+# -- what an upstream cannot make the registry do ----------------------------------------------
+
+
+def test_upstream_credentials_go_to_its_host_only_and_are_never_shown(catalog, tmp_path):
+    origin = Env(pypireg.create_app())
+    origin.upload_wheel("acme/team/secret", "hidden", "1.0", token=origin.writer)
+    with serve(mount(origin.registry, "/api/v4")) as served:
+        host = served.url.removeprefix("http://")
+        index = (f"http://__token__:{origin.reader}@{host}/api/v4/projects/acme%2Fteam%2Fsecret"
+                 "/packages/pypi/simple/")
+        env = proxy(catalog, tmp_path, index)
+        entry = fetch_page(env, "hidden").json["files"][0]
+        assert sha256(env.app.get(path_of(entry["url"])).body) == entry["hashes"]["sha256"]
+        cached = env.registry.catalog.upstream_file(entry["hashes"]["sha256"], entry["filename"])
+        assert cached is not None and origin.reader not in cached.url
+        assert origin.reader not in env.registry.upstreams.describe()
+        assert all("Authorization" in h for h in served.headers_of("/hidden"))
+        redirecting = proxy(pypireg.Catalog(), tmp_path, index, upstream_mode="redirect")
+        location = fetch_page(redirecting, "hidden", status=302).headers["Location"]
+        assert location == index.replace(f"__token__:{origin.reader}@", "") + "hidden/"
+
+
+def test_a_page_cannot_list_another_projects_files(catalog, tmp_path):
+    index = FakeIndex()
+    theirs = wheel_bytes("acme-core", "9.9")
+    mine = wheel_bytes("harmless", "1.0")
+    index.files["/f/a.whl"] = theirs
+    index.files["/f/b.whl"] = mine
+    index.json_page("harmless", [
+        {"filename": wheel_name("acme_core", "9.9"), "url": "/f/a.whl",
+         "hashes": {"sha256": sha256(theirs)}},
+        {"filename": "harmless-1.0.exe", "url": "/f/b.exe", "hashes": {"sha256": sha256(mine)}},
+        {"filename": wheel_name("harmless", "1.0"), "url": "/f/b.whl",
+         "hashes": {"sha256": sha256(mine)}}])
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, f"{served.url}/simple/")
+        env.upload_wheel("acme/tools", "acme-core", "1.0", token=env.writer)
+        files = fetch_page(env, "harmless").json["files"]
+        assert [f["filename"] for f in files] == [wheel_name("harmless", "1.0")]
+        env.app.get(f"/projects/acme%2Ftools/packages/pypi/files/{sha256(theirs)}/"
+                    f"{wheel_name('acme_core', '9.9')}", status=404)
+
+
+def test_a_package_the_upstream_quarantines_is_no_longer_served(origin, catalog, tmp_path):
+    env = proxy(catalog, tmp_path, origin.index, upstream_ttl=0)
+    entry = fetch_page(env, "requests").json["files"][1]
+    env.app.get(path_of(entry["url"]))  # kept
+    origin.env.registry.set_name_status(origin.env.public, "requests", "quarantined",
+                                        reason="malware")
+    page = fetch_page(env, "requests").json
+    assert page["files"] == [] and page["project-status"]["status"] == "quarantined"
+    answer = env.app.get(path_of(entry["url"]), status=403)
+    assert "quarantined" in answer.json["message"]
+
+
+def test_a_merged_name_keeps_its_local_files_while_the_upstream_is_down(catalog, tmp_path):
+    env = proxy(catalog, tmp_path, closed_port(), upstream_merge=["twin"])
+    env.upload_wheel("acme/tools", "twin", "1.0", token=env.writer)
+    page = fetch_page(env, "twin")
+    assert page.json["versions"] == ["1.0"]
+    assert "local files only" in page.headers["X-Pypireg-Stale"]
+
+
+def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path):
+    index = FakeIndex()
+    entries = []
+    for name in ("one", "two"):
+        data = wheel_bytes(name, "1.0")
+        index.files[f"/f/{name}.whl"] = data
+        entries.append(path_of(f"http://x/projects/acme%2Ftools/packages/pypi/files/"
+                               f"{sha256(data)}/{wheel_name(name, '1.0')}"))
+        index.json_page(name, [{"filename": wheel_name(name, "1.0"), "url": f"/f/{name}.whl",
+                                "hashes": {"sha256": sha256(data)}}])
+    index.hold = threading.Event()
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, UpstreamSettings(
+            urls=(f"{served.url}/simple/",), mode="cache", max_fetches=1))
+        fetch_page(env, "one")
+        fetch_page(env, "two")
+        first = threading.Thread(target=env.app.get, args=(entries[0],))
+        first.start()
+        try:
+            assert index.asked.wait(30)  # the first fetch has reached the upstream
+            answer = env.app.get(entries[1], status=503)
+            assert answer.headers["Retry-After"] == "5"
+            assert "already fetching 1 files" in answer.json["message"]
+        finally:
+            index.hold.set()
+            first.join()
+        assert env.app.get(entries[1]).body == wheel_bytes("two", "1.0")
+
+
+def test_a_file_redirected_where_the_registry_does_not_fetch_is_refused():
+    from pypireg.upstream.client import UpstreamClient
+
+    index = FakeIndex()
+    index.files["/f/ok.whl"] = b"bytes"
+    index.redirects["/f/moved.whl"] = "/f/ok.whl"
+    index.redirects["/f/sneaky.whl"] = "/internal/secret"
+    with serve(index) as served:
+        client = UpstreamClient(UpstreamSettings(urls=(f"{served.url}/simple/",)), 1000,
+                                lambda target, source: "/internal/" not in target)
+        response = client.get_file(f"{served.url}/f/moved.whl")
+        assert response.status == 200 and response.read() == b"bytes"
+        response.release_conn()
+        with pytest.raises(pypireg.upstream.UpstreamUnreachable, match="does not fetch from"):
+            client.get_file(f"{served.url}/f/sneaky.whl")
+    assert served.count("/internal/") == 0
+
+
+def test_the_web_pages_say_where_names_not_held_come_from(catalog, tmp_path):
+    env = proxy(catalog, tmp_path, ["https://user:secret@mirror.example/simple/",
+                                    "https://pypi.example/simple/"],
+                min_upstream_age="7d", upstream_merge=["twin"])
+    from webtest import TestApp
+
+    pages = TestApp(pypireg.site(env.registry))
+    for path in ("/acme/tools", "/acme"):
+        note = pages.get(path).html.select_one("p.upstreams").get_text(" ", strip=True)
+        assert note == ("Names not held here: a cache of https://mirror.example/simple/, then"
+                        " https://pypi.example/simple/ (pages revalidated after 10m; files"
+                        " uploaded less than 7d ago held back; merged with local files:"
+                        " twin).")
+    plain = Env(pypireg.create_app())
+    assert TestApp(pypireg.site(plain.registry)).get("/acme/tools").html.select_one(
+        "p.upstreams") is None

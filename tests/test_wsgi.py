@@ -185,3 +185,44 @@ def test_the_catalog_may_be_elsewhere(postgres_server, tmp_path) -> None:
             assert not (tmp_path / "catalog.db").exists()
         finally:
             app.mounts["/api/v4"].catalog.close()  # type: ignore[attr-defined]
+
+
+def test_the_upstream_variables(data) -> None:
+    application = from_environ({
+        "PYPIREG_DATA": str(data), "PYPIREG_UPSTREAM": "https://a.example/simple/, https://b.example/simple",
+        "PYPIREG_UPSTREAM_MODE": "cache", "PYPIREG_UPSTREAM_TTL": "90s",
+        "PYPIREG_MIN_UPSTREAM_AGE": "7d", "PYPIREG_UPSTREAM_MERGE": "Twin,other_Name"})
+    registry = next(app for app in _apps(application) if isinstance(app, pypireg.Registry))
+    settings = registry.upstreams.settings  # type: ignore[union-attr]
+    assert settings.urls == ("https://a.example/simple/", "https://b.example/simple/")
+    assert (settings.mode, settings.ttl.total_seconds(), settings.min_age.days) == (  # type: ignore[union-attr]
+        "cache", 90, 7)
+    assert settings.merge == {"twin", "other-name"}
+    unset = next(app for app in _apps(from_environ({"PYPIREG_DATA": str(data)}))
+                 if isinstance(app, pypireg.Registry))
+    assert unset.upstreams is None
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("PYPIREG_UPSTREAM", "pypi.org/simple", "is not an http"),
+    ("PYPIREG_UPSTREAM_MODE", "mirror", "upstream mode 'mirror'"),
+    ("PYPIREG_UPSTREAM_TTL", "ten minutes", "must be a number of seconds"),
+])
+def test_a_bad_upstream_variable_is_refused(data, name: str, value: str, message: str) -> None:
+    variables = {"PYPIREG_DATA": str(data), "PYPIREG_UPSTREAM": "https://pypi.org/simple/",
+                 name: value}
+    with pytest.raises(ConfigError, match=f"^PYPIREG_UPSTREAM: .*{message}"):
+        from_environ(variables)
+
+
+def _apps(app):  # type: ignore[no-untyped-def]
+    """``app`` and every WSGI app it wraps (the site's mounts, a ProxyFix)."""
+    seen = [app]
+    for attribute in ("app", "api", "registry", "mounts", "wsgi_app"):
+        found = getattr(app, attribute, None)
+        if isinstance(found, dict):
+            for inner in found.values():
+                seen += _apps(inner)
+        elif found is not None and found is not app and callable(found):
+            seen += _apps(found)
+    return seen

@@ -32,8 +32,9 @@ class Served:
 
 
 @contextmanager
-def serve(app: Callable[..., Any]) -> Iterator[Served]:
-    """``app`` on 127.0.0.1 (a thread per request) for the block, every request logged."""
+def serve(app: Callable[..., Any], *, threads: int = 0) -> Iterator[Served]:
+    """``app`` on 127.0.0.1 for the block, every request logged: on werkzeug's server (a
+    thread per request), or with ``threads`` on waitress, as ``pypireg serve`` runs."""
     served = Served("")
 
     def logged(environ, start_response):  # type: ignore[no-untyped-def]
@@ -46,6 +47,11 @@ def serve(app: Callable[..., Any]) -> Iterator[Served]:
 
         return app(environ, start)
 
+    if threads:
+        with _waitress(logged, threads) as port:
+            served.url = f"http://127.0.0.1:{port}"
+            yield served
+        return
     server = make_server("127.0.0.1", 0, logged, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -59,15 +65,59 @@ def serve(app: Callable[..., Any]) -> Iterator[Served]:
 
 
 @contextmanager
-def silent_port() -> Iterator[str]:
-    """A port that takes connections and never answers: an upstream that hangs."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
+def _waitress(app: Callable[..., Any], threads: int) -> Iterator[int]:
+    import waitress
+    from waitress import wasyncore
+
+    from pypireg.cli.serving import SERVER
+
+    server = waitress.create_server(app, host="127.0.0.1", port=0,
+                                    **{**SERVER, "threads": threads})
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/simple/"
+        yield server.effective_port  # type: ignore[union-attr]
     finally:
-        listener.close()
+        # Closing every connection and the listening socket, in the event loop's own
+        # thread, ends the loop.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
+        thread.join()
+        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+
+
+class Silent:
+    """A port that takes connections and never answers: an upstream that hangs. It counts
+    the connections it took."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/simple/"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self.listener.close()
+        self.thread.join(timeout=10)
+        for held in self.held:
+            held.close()
+
+
+@contextmanager
+def silent_port() -> Iterator[Silent]:
+    silent = Silent()
+    try:
+        yield silent
+    finally:
+        silent.close()
 
 
 def closed_port() -> str:
@@ -81,13 +131,17 @@ def closed_port() -> str:
 
 class FakeIndex:
     """A simple index at ``/simple/`` whose pages and files the test sets: ``pages[name]``
-    is ``(content_type, body)``, ``files[path]`` the bytes at that path. ``hold`` (an
-    Event), when set, makes file answers wait for it before starting."""
+    is ``(content_type, body)``, ``files[path]`` the bytes at that path. ``hold`` and
+    ``stall`` (Events), when set, make file and page answers wait for them."""
 
     def __init__(self) -> None:
         self.pages: dict[str, tuple[str, bytes]] = {}
         self.files: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}  # path -> Location of a 302
         self.hold: threading.Event | None = None
+        self.stall: threading.Event | None = None  # pages wait for it: a hung upstream
+        self.asked = threading.Event()  # set by the first request for a file
+        self.page_requests = 0  # counted as they arrive, answered or not
 
     def json_page(self, name: str, files: list[dict[str, Any]], **extra: Any) -> None:
         body = {"meta": {"api-version": "1.1"}, "name": name, "files": files, **extra}
@@ -96,6 +150,9 @@ class FakeIndex:
     def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
         path = environ.get("PATH_INFO", "")
         if path.startswith("/simple/"):
+            self.page_requests += 1
+            if self.stall is not None:
+                self.stall.wait(30)
             found = self.pages.get(path[len("/simple/"):].strip("/"))
             if found is None:
                 start_response("404 Not Found", [("Content-Type", "text/plain")])
@@ -103,10 +160,14 @@ class FakeIndex:
             start_response("200 OK", [("Content-Type", found[0]),
                                       ("Content-Length", str(len(found[1])))])
             return [found[1]]
+        if path in self.redirects:
+            start_response("302 Found", [("Location", self.redirects[path])])
+            return [b""]
         data = self.files.get(path)
         if data is None:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"no such file"]
+        self.asked.set()
         if self.hold is not None:
             self.hold.wait(30)
         start_response("200 OK", [("Content-Type", "application/octet-stream"),

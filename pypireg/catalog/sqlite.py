@@ -35,6 +35,8 @@ class SQLiteEngine:
         # a concurrent writer fail at once ("database table is locked") instead of waiting
         # as busy_timeout waits: its threads' writes take turns on this lock instead, and
         # its readers do not lock tables (read_uncommitted), so they never refuse a writer.
+        # They may then see a write before it commits: an in-memory catalog is for tests
+        # and trials, one process's, not for a registry anybody relies on.
         self._memory_writes = threading.Lock() if path is None else None
         if path is None:
             # A named shared-cache memory database, so every thread's connection sees it;

@@ -98,24 +98,24 @@ class UpstreamQueries(CatalogBase):
         return None if row is None else CachedFile(*row)
 
     def claim_upstream_fetch(self, file_id: int, owner: str, stale_before: str) -> bool:
-        """Whether ``owner`` may fetch the file now: nobody holds it, or its holder last
-        showed signs of life before ``stale_before``, and it is not kept yet."""
+        """Whether ``owner`` (one fetch's token) may fetch the file now: it is not kept yet,
+        and nobody holds it, or its holder last showed signs of life before
+        ``stale_before``."""
         with self.write():
             return self.run(
                 "UPDATE upstream_files SET fetch_owner = ?, fetch_heartbeat = ? WHERE id = ?"
-                " AND storage_key IS NULL AND (fetch_owner IS NULL OR fetch_owner = ?"
-                " OR fetch_heartbeat < ?)", [owner, utcnow(), file_id, owner, stale_before]) == 1
+                " AND storage_key IS NULL AND (fetch_owner IS NULL OR fetch_heartbeat < ?)",
+                [owner, utcnow(), file_id, stale_before]) == 1
 
     def upstream_fetch_alive(self, file_id: int, owner: str) -> None:
         with self.write():
             self.run("UPDATE upstream_files SET fetch_heartbeat = ? WHERE id = ?"
                      " AND fetch_owner = ?", [utcnow(), file_id, owner])
 
-    def upstream_fetch_holder(self, file_id: int) -> tuple[str | None, str | None]:
-        """Who holds the file's fetch, and when it last said so."""
-        row = next(self.tuples("SELECT fetch_owner, fetch_heartbeat FROM upstream_files"
-                               " WHERE id = ?", [file_id]), None)
-        return (None, None) if row is None else (row[0], row[1])
+    def upstream_page_status(self, upstream: str, normalized_name: str) -> str | None:
+        """The PEP 792 status the upstream's page of a name gave last (None: no page)."""
+        return self.value("SELECT status FROM upstream_pages WHERE upstream = ?"
+                          " AND normalized_name = ?", [upstream, normalized_name])
 
     def release_upstream_fetch(self, file_id: int, owner: str) -> None:
         with self.write():

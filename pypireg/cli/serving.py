@@ -43,6 +43,10 @@ SERVER = {
     # Read request bodies 256 KiB at a time, not 8 KiB: the event loop then takes a 1 GB
     # body in under 2 seconds rather than 4 to 6.
     "recv_bytes": 256 * 1024,
+    # An answer the registry streams (a first download from an upstream, docs/proxy.md)
+    # waits for its client past 256 KiB held for it, rather than waitress's 16 MiB, so that
+    # many such downloads at once keep memory flat. A page is one write, whatever its size.
+    "outbuf_high_watermark": 256 * 1024,
     "ident": "pypireg",  # the Server header
     # serve has no proxy option: the headers reach the registry as sent, and it ignores
     # them (pypireg.wsgi believes them through ProxyFix when PYPIREG_PROXY_COUNT says so).

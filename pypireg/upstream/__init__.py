@@ -17,11 +17,11 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, TypeVar
 
-from ..catalog import redacted
 from ..times import stamp
-from .client import UpstreamClient, UpstreamTimeout, UpstreamUnreachable
+from .client import UpstreamClient, UpstreamTimeout, UpstreamUnreachable, bare
 from .files import UpstreamFiles
 from .pages import Found, UpstreamPages
+from .parse import fetchable
 from .settings import MODES, UpstreamSettings, spelled, upstream_settings
 
 if TYPE_CHECKING:
@@ -41,18 +41,19 @@ class Upstreams:
     def __init__(self, settings: UpstreamSettings, catalog: Catalog, storage: Storage,
                  staging_dir: str, limits: Limits) -> None:
         self.settings = settings
-        self.client = UpstreamClient(settings, limits.max_upstream_page_size)
+        self.client = UpstreamClient(settings, limits.max_upstream_page_size, fetchable)
         self.pages = UpstreamPages(settings, catalog, self.client)
         self.files = UpstreamFiles(catalog, storage, self.client, staging_dir,
-                                   limits.max_upload_size)
+                                   limits.max_upload_size, settings.max_fetches)
 
     @property
     def caching(self) -> bool:
         return self.settings.caching
 
     def redirect_url(self, normalized_name: str) -> str:
-        """Where redirect mode sends a client: the first upstream's page of the name."""
-        return f"{self.settings.urls[0]}{normalized_name}/"
+        """Where redirect mode sends a client: the first upstream's page of the name
+        (without the upstream's credentials, which are the registry's)."""
+        return f"{bare(self.settings.urls[0])}{normalized_name}/"
 
     def may_merge(self, normalized_name: str) -> bool:
         return self.caching and normalized_name in self.settings.merge
@@ -75,9 +76,9 @@ class Upstreams:
     def describe(self) -> str:
         """The settings in a line, as ``serve`` prints them and the web pages show them."""
         settings = self.settings
-        urls = ", then ".join(redacted(url) for url in settings.urls)
+        urls = ", then ".join(bare(url) for url in settings.urls)
         if not self.caching:
-            return f"a redirect to {redacted(settings.urls[0])}"
+            return f"a redirect to {bare(settings.urls[0])}"
         text = f"a cache of {urls} (pages revalidated after {spelled(settings.ttl)}"
         if settings.min_age is not None:
             text += f"; files uploaded less than {spelled(settings.min_age)} ago held back"

@@ -6,6 +6,7 @@ milliseconds, never a hang. Failures become the registry's 502 and 504 answers."
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -14,13 +15,13 @@ from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from urllib3.util import Retry, Timeout
 from werkzeug.exceptions import BadGateway, GatewayTimeout, HTTPException
 
-from ..catalog import redacted
 from .settings import UpstreamSettings
 
 # The page forms asked for: JSON first, as pip and uv ask.
 PAGE_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2,"
                " text/html;q=0.01")
 CHUNK = 256 * 1024  # bytes read from an upstream at a time
+MAX_REDIRECTS = 5  # of a file's URL
 
 
 class UpstreamUnreachable(BadGateway):
@@ -41,26 +42,37 @@ class PageAnswer(NamedTuple):
 
 
 class UpstreamClient:
-    """One pool of connections to every upstream, shared by the registry's threads."""
+    """One pool of connections to every upstream, shared by the registry's threads.
 
-    def __init__(self, settings: UpstreamSettings, max_page_size: int) -> None:
+    An upstream URL's credentials (``https://user:token@host/simple/``) are kept here, by
+    host, and sent as Basic authentication to that host only: every URL the cache keeps,
+    logs or shows is the bare one (:func:`bare`). A connection that fails, or a 502, 503
+    or 504, is tried again; a read that times out is not (an upstream that hangs costs one
+    timeout, not several)."""
+
+    def __init__(self, settings: UpstreamSettings, max_page_size: int,
+                 fetchable: Callable[[str, str], bool] | None = None) -> None:
         from .. import __version__  # the package's, once it is imported
 
         self.settings = settings
         self.max_page_size = max_page_size
+        self.fetchable = fetchable
+        self.credentials = {_origin(url): header for url, header in
+                            (_credentials(url) for url in settings.urls) if header}
         self.timeout = Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
         self.pool = urllib3.PoolManager(
             num_pools=max(4, len(settings.urls) * 2), maxsize=16,
             headers={"User-Agent": f"pypireg/{__version__}"},
-            retries=Retry(total=settings.retries, connect=settings.retries,
-                          read=settings.retries, status=settings.retries, backoff_factor=0.1,
+            retries=Retry(total=settings.retries, connect=settings.retries, read=0,
+                          status=settings.retries, backoff_factor=0.1,
                           status_forcelist=(502, 503, 504), allowed_methods={"GET"},
                           raise_on_status=False),
             timeout=self.timeout)
 
     def page(self, upstream: str, normalized_name: str, etag: str = "",
              last_modified: str = "") -> PageAnswer:
-        """The upstream's page for a name, revalidated with what the last fetch gave."""
+        """The upstream's page for a name (``upstream`` bare), revalidated with what the
+        last fetch gave."""
         url = f"{upstream}{normalized_name}/"
         headers = {"Accept": PAGE_ACCEPT}
         if etag:
@@ -74,8 +86,7 @@ class UpstreamClient:
                                   etag, last_modified, url)
             if response.status != 200:
                 raise UpstreamUnreachable(
-                    f"upstream {redacted(upstream)} answered {response.status} for"
-                    f" {normalized_name!r}")
+                    f"upstream {upstream} answered {response.status} for {normalized_name!r}")
             body = self.read_all(response, url, self.max_page_size,
                                  f"its page of {normalized_name}")
             return PageAnswer(200, body, response.headers.get("Content-Type", ""),
@@ -85,26 +96,47 @@ class UpstreamClient:
         finally:
             response.release_conn()
 
-    def get(self, url: str, headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+    def get(self, url: str, headers: dict[str, str] | None = None, *,
+            redirect: bool = True) -> urllib3.BaseHTTPResponse:
         """A streaming GET (the body is left to the caller: ``release_conn`` when done)."""
-        bare, credentials = _credentials(url)
+        url, credentials = _credentials(url)
         headers = dict(headers or {})
+        credentials = credentials or self.credentials.get(_origin(url), "")
         if credentials:
             headers["Authorization"] = credentials
         try:
-            return self.pool.request("GET", bare, headers=headers, preload_content=False,
-                                     redirect=True)
+            return self.pool.request("GET", url, headers=headers, preload_content=False,
+                                     redirect=redirect)
         except urllib3.exceptions.MaxRetryError as exc:
             raise self.failure(url, exc.reason or exc) from None
         except HTTPError as exc:
             raise self.failure(url, exc) from None
 
-    def read_all(self, response: urllib3.BaseHTTPResponse, url: str, limit: int, what: str
-                 ) -> bytes:
-        """The whole body, refused past ``limit`` bytes (an upstream is not trusted)."""
+    def get_file(self, url: str) -> urllib3.BaseHTTPResponse:
+        """A file's bytes as stored (``identity``), following redirects one by one so that
+        each one's target is checked as a page's file URLs are (``fetchable``)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.get(url, {"Accept-Encoding": "identity"}, redirect=False)
+            location = response.get_redirect_location()
+            if not location:
+                return response
+            response.release_conn()
+            target = urljoin(url, location)
+            if self.fetchable is not None and not self.fetchable(target, url):
+                raise UpstreamUnreachable(
+                    f"the upstream redirected {url.rpartition('/')[2]} to an address this"
+                    " registry does not fetch from")
+            url = target
+        raise UpstreamUnreachable(f"the upstream redirected {url} more than"
+                                  f" {MAX_REDIRECTS} times")
+
+    def read_all(self, response: urllib3.BaseHTTPResponse, url: str, limit: int, what: str,
+                 *, decode: bool = True) -> bytes:
+        """The whole body, refused past ``limit`` bytes (an upstream is not trusted);
+        ``decode=False`` keeps it as sent, for bytes that are hashed."""
         chunks, size = [], 0
         try:
-            for chunk in response.stream(CHUNK):
+            for chunk in response.stream(CHUNK, decode_content=decode):
                 size += len(chunk)
                 if size > limit:
                     raise UpstreamUnreachable(
@@ -116,7 +148,7 @@ class UpstreamClient:
 
     def failure(self, url: str, exc: BaseException) -> HTTPException:
         """The registry's answer for an upstream that failed: 504 for a timeout, else 502."""
-        where = redacted(urlunsplit(urlsplit(url)._replace(path="/", query="", fragment="")))
+        where = bare(urlunsplit(urlsplit(url)._replace(path="/", query="", fragment="")))
         # urllib3 counts a refused connection as a connect timeout: it is not one.
         if isinstance(exc, TimeoutError) and not isinstance(exc, NewConnectionError):
             return UpstreamTimeout(f"upstream {where} did not answer within"
@@ -135,6 +167,16 @@ def _final_url(url: str, response: urllib3.BaseHTTPResponse) -> str:
         if step.redirect_location:
             url = urljoin(url, step.redirect_location)
     return url
+
+
+def bare(url: str) -> str:
+    """The URL without its ``user:password@``: as the cache keeps and shows it."""
+    return _credentials(url)[0]
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def _credentials(url: str) -> tuple[str, str]:

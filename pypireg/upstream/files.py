@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import IO, TYPE_CHECKING
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from ..forms import STAGING_PREFIX
 from ..times import stamp
@@ -44,6 +44,7 @@ log = logging.getLogger("pypireg.upstream")
 HEARTBEAT = 5.0  # seconds between a fetch's signs of life in the catalog
 STALE_AFTER = 30.0  # seconds without one, after which another process takes the fetch over
 POLL = 0.2  # seconds between looks at the catalog while another process fetches
+FAILURE_MEMORY = 30.0  # seconds a failed fetch is answered with its error, not tried again
 
 
 def file_key(sha256: str) -> str:
@@ -58,9 +59,10 @@ def metadata_key(sha256: str) -> str:
 class Fetch:
     """One file on its way from an upstream to storage, readable while it comes."""
 
-    def __init__(self, cached: CachedFile, path: str) -> None:
+    def __init__(self, cached: CachedFile, path: str, token: str) -> None:
         self.file = cached
         self.path = path
+        self.token = token  # this fetch's claim in the catalog
         self.changed = threading.Condition()
         self.state = "connecting"  # then fetching, verified, stored; or failed
         self.size: int | None = None  # known once the upstream answered, if it says
@@ -71,10 +73,12 @@ class Fetch:
         """Wait for the upstream's answer; then a reader of the staging file, or None once
         the file is stored (read it from storage). Raises the fetch's error."""
         with self.changed:
-            # Not while it is being stored either: the staging file may be moved.
-            if not self.changed.wait_for(
-                    lambda: self.state not in ("connecting", "verified"), timeout):
+            if not self.changed.wait_for(lambda: self.state != "connecting", timeout):
                 raise UpstreamUnreachable(f"the upstream did not answer for {self.file.file_name}")
+            # Not while it is being stored either (the staging file may be moved): that
+            # takes as long as the storage takes, and ends stored or failed.
+            while self.state == "verified":
+                self.changed.wait()
             if self.state == "failed":
                 assert self.error is not None
                 raise self.error
@@ -85,13 +89,14 @@ class Fetch:
     def chunks(self, reader: IO[bytes], stall: float) -> Iterator[bytes]:
         """The bytes as they arrive, the last one only once they are verified and kept (so a
         client that has the whole file finds it in storage on its next request). A failed
-        fetch (or one that stalls for ``stall`` seconds) raises, cutting the answer
-        short."""
+        fetch, or an upstream that sends nothing for ``stall`` seconds, raises, cutting the
+        answer short."""
         sent = 0
         try:
             while True:
                 with self.changed:
-                    if not self.changed.wait_for(self._news(sent), stall):
+                    if not self.changed.wait_for(self._news(sent), stall) and (
+                            self.state != "verified"):  # storing: as long as it takes
                         raise UpstreamUnreachable(
                             f"the upstream stalled sending {self.file.file_name}")
                     state, written = self.state, self.written
@@ -123,47 +128,81 @@ class Fetch:
 
 
 class UpstreamFiles:
-    """The file fetches of one registry in this process."""
+    """The file fetches of one registry in this process: at most ``max_fetches`` at once
+    (a request past them gets a 503 to retry), and a failed one remembered for
+    ``FAILURE_MEMORY`` seconds, so that a file an upstream cannot give is not downloaded
+    again and again meanwhile."""
 
     def __init__(self, catalog: Catalog, storage: Storage, client: UpstreamClient,
-                 staging_dir: str, max_size: int) -> None:
+                 staging_dir: str, max_size: int, max_fetches: int = 16) -> None:
         self.catalog = catalog
         self.storage = storage
         self.client = client
         self.staging_dir = staging_dir
         self.max_size = max_size
+        self.max_fetches = max_fetches
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._active: dict[int, Fetch] = {}
+        self._failed: dict[int, tuple[float, HTTPException]] = {}
+        self._slots = threading.BoundedSemaphore(max_fetches)
         self._lock = threading.Lock()
 
-    def fetch(self, cached: CachedFile) -> Fetch | None:
+    def fetch(self, cached: CachedFile, wait: float) -> Fetch | None:
         """The fetch of this file in this process, started if nobody fetches it; None
-        once it is stored (by another process too: this waits for that one)."""
+        once it is stored. While another process fetches it, this waits up to ``wait``
+        seconds for that one to store it (then a 503 to retry)."""
+        deadline = time.monotonic() + wait
         while True:
             with self._lock:
                 running = self._active.get(cached.id)
                 if running is not None:
                     return running
-                stale = stamp(datetime.now(timezone.utc) - timedelta(seconds=STALE_AFTER))
-                if self.catalog.claim_upstream_fetch(cached.id, self.owner, stale):
-                    handle, path = tempfile.mkstemp(dir=self.staging_dir,
-                                                    prefix=f"{STAGING_PREFIX}upstream-")
-                    os.close(handle)
-                    running = self._active[cached.id] = Fetch(cached, path)
-                    threading.Thread(target=self._run, args=(running,), daemon=True,
-                                     name=f"pypireg-fetch-{cached.id}").start()
-                    return running
-            # Another process fetches it: wait until it is stored, or its holder is gone.
+                failed = self._failed.get(cached.id)
+                if failed is not None and failed[0] > time.monotonic():
+                    raise failed[1]
+                started = self._start(cached)
+                if started is not None:
+                    return started
             now = self.catalog.cached_upstream_file(cached.id)
             if now is None or now.storage_key:
                 return None
-            holder, alive = self.catalog.upstream_fetch_holder(cached.id)
-            if holder is not None and holder != self.owner and alive is not None:
-                time.sleep(POLL)
+            if time.monotonic() > deadline:
+                raise _retry_later(f"another process is still fetching {cached.file_name}"
+                                   " from the upstream")
+            time.sleep(POLL)  # another process has it: its catalog row says when it is done
+
+    def _start(self, cached: CachedFile) -> Fetch | None:
+        """A new fetch, if this process may have one and wins the file's claim; call with
+        ``_lock`` held."""
+        if not self._slots.acquire(blocking=False):
+            raise _retry_later(f"this registry is already fetching {self.max_fetches} files"
+                               " from its upstreams")
+        token = f"{self.owner}:{uuid.uuid4().hex[:8]}"
+        try:
+            stale = stamp(datetime.now(timezone.utc) - timedelta(seconds=STALE_AFTER))
+            if not self.catalog.claim_upstream_fetch(cached.id, token, stale):
+                self._slots.release()
+                return None
+            handle, path = tempfile.mkstemp(dir=self.staging_dir,
+                                            prefix=f"{STAGING_PREFIX}upstream-")
+            os.close(handle)
+            fetch = Fetch(cached, path, token)
+            threading.Thread(target=self._run, args=(fetch,), daemon=True,
+                             name=f"pypireg-fetch-{cached.id}").start()
+        except BaseException:
+            self._slots.release()
+            with contextlib.suppress(Exception):
+                self.catalog.release_upstream_fetch(cached.id, token)
+            raise
+        self._active[cached.id] = fetch
+        return fetch
 
     def _run(self, fetch: Fetch) -> None:
         cached = fetch.file
         error: HTTPException | None = None
+        alive = threading.Event()
+        beating = threading.Thread(target=self._beat, args=(fetch, alive), daemon=True)
+        beating.start()
         try:
             self._copy(fetch)
         except HTTPException as exc:
@@ -171,24 +210,40 @@ class UpstreamFiles:
         except Exception:
             log.exception("fetching %s from %s", cached.file_name, cached.url)
             error = UpstreamUnreachable(f"fetching {cached.file_name} from the upstream failed")
-        # Gone from this process's fetches before its clients hear of a failure, so that
-        # the next request for the file tries again.
+        finally:
+            alive.set()
+            beating.join()
+            self._slots.release()
+        # Out of this process's fetches (and a failure remembered) before its clients hear
+        # of the end, so that the next request finds the stored file or the failure.
         with self._lock:
             self._active.pop(cached.id, None)
+            if error is not None:
+                self._failed[cached.id] = (time.monotonic() + FAILURE_MEMORY, error)
+                now = time.monotonic()
+                for file_id in [k for k, (until, _) in self._failed.items() if until < now]:
+                    del self._failed[file_id]
         if error is not None:
             try:
-                self.catalog.release_upstream_fetch(cached.id, self.owner)
+                self.catalog.release_upstream_fetch(cached.id, fetch.token)
             except Exception:  # the claim then lapses by itself (STALE_AFTER)
                 log.exception("releasing the fetch of %s", cached.file_name)
+            fetch.update(state="failed", error=error)  # before the staging file goes
         with contextlib.suppress(FileNotFoundError):
             os.unlink(fetch.path)
-        if error is not None:
-            fetch.update(state="failed", error=error)
+
+    def _beat(self, fetch: Fetch, done: threading.Event) -> None:
+        """The fetch's signs of life in the catalog, whatever it is doing (connecting,
+        reading, storing), so that no other process takes a live fetch for a dead one."""
+        while not done.wait(HEARTBEAT):
+            try:
+                self.catalog.upstream_fetch_alive(fetch.file.id, fetch.token)
+            except Exception:
+                log.exception("keeping the fetch of %s alive", fetch.file.file_name)
 
     def _copy(self, fetch: Fetch) -> None:
         cached = fetch.file
-        # The bytes as stored upstream, never re-encoded on the way: they are hashed.
-        response = self.client.get(cached.url, {"Accept-Encoding": "identity"})
+        response = self.client.get_file(cached.url)
         try:
             if response.status != 200:
                 raise UpstreamUnreachable(
@@ -205,9 +260,10 @@ class UpstreamFiles:
                                           f" {self.max_size:,} this registry keeps")
             fetch.update(state="fetching", size=size)
             digest = hashlib.sha256()
-            written, beat = 0, time.monotonic()
+            written = 0
             with open(fetch.path, "wb", buffering=0) as out:
-                for chunk in response.stream(CHUNK):
+                # The bytes as stored upstream, never decoded on the way: they are hashed.
+                for chunk in response.stream(CHUNK, decode_content=False):
                     written += len(chunk)
                     if written > (size if size is not None else self.max_size):
                         raise UpstreamUnreachable(
@@ -215,9 +271,7 @@ class UpstreamFiles:
                     out.write(chunk)
                     digest.update(chunk)
                     fetch.update(written=written)
-                    if time.monotonic() - beat > HEARTBEAT:
-                        self.catalog.upstream_fetch_alive(cached.id, self.owner)
-                        beat = time.monotonic()
+                os.fsync(out.fileno())  # on disk before the catalog says it is kept
         except HTTPException:
             raise
         except Exception as exc:  # urllib3's errors on the way: a timeout, a reset
@@ -251,13 +305,13 @@ class UpstreamFiles:
                     return stream.read()
             except KeyError:
                 pass  # gone from storage: fetched again
-        response = self.client.get(cached.url + ".metadata", {"Accept-Encoding": "identity"})
+        response = self.client.get_file(cached.url + ".metadata")
         try:
             if response.status != 200:
                 raise UpstreamUnreachable(
                     f"the upstream answered {response.status} for {cached.file_name}.metadata")
             data = self.client.read_all(response, cached.url, limit,
-                                        f"{cached.file_name}.metadata")
+                                        f"{cached.file_name}.metadata", decode=False)
         finally:
             response.release_conn()
         if hashlib.sha256(data).hexdigest() != cached.metadata_sha256:
@@ -273,3 +327,7 @@ class UpstreamFiles:
             self.catalog.release_reservations(reservations)
         return data
 
+
+def _retry_later(why: str) -> ServiceUnavailable:
+    """503 with a Retry-After: installers retry it."""
+    return ServiceUnavailable(f"{why}: try again in a few seconds", retry_after=5)

@@ -10,18 +10,21 @@ might hold a different project of the same name.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from datetime import datetime, timezone
 from typing import NamedTuple
 
 from werkzeug.exceptions import HTTPException
 
-from ..catalog import Catalog, redacted
+from ..catalog import Catalog
 from ..models import UpstreamPage
 from ..times import parse_time
-from .client import UpstreamClient, UpstreamUnreachable
+from .client import UpstreamClient, UpstreamUnreachable, bare
 from .parse import NotAPage, parse_page
 from .settings import UpstreamSettings
+
+DOWN_FOR = 30.0  # seconds an upstream that failed is not asked again
 
 
 class Found(NamedTuple):
@@ -31,6 +34,11 @@ class Found(NamedTuple):
 
 
 class UpstreamPages:
+    """Each upstream's pages, as the catalog caches them. An upstream that could not be
+    reached is remembered as down for ``DOWN_FOR`` seconds: meanwhile its cached pages are
+    served stale at once and names it never served answer its error at once, rather than
+    each request waiting out a timeout of its own."""
+
     def __init__(self, settings: UpstreamSettings, catalog: Catalog,
                  client: UpstreamClient) -> None:
         self.settings = settings
@@ -40,12 +48,13 @@ class UpstreamPages:
         self._locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = (
             weakref.WeakValueDictionary())
         self._guard = threading.Lock()
+        self._down: dict[str, tuple[float, HTTPException]] = {}
 
     def find(self, normalized_name: str) -> Found | None:
         """The page of the first upstream that has the name, or None when none has it.
         Raises the upstream's 502 or 504 when one that comes first cannot say."""
         for upstream in self.settings.urls:
-            found = self._page(upstream, normalized_name)
+            found = self._page(bare(upstream), normalized_name)
             if found is not None and found.page.found:
                 return found
         return None
@@ -58,31 +67,47 @@ class UpstreamPages:
             again = self.catalog.upstream_page(upstream, name)
             if again is not None and (page is None or again.checked_at != page.checked_at):
                 return Found(again, "")  # fetched meanwhile by another request
+            down = self._down_now(upstream)
+            if down is not None:
+                return self._stale(upstream, again, down)
             return self._fetch(upstream, name, again)
 
     def _fetch(self, upstream: str, name: str, page: UpstreamPage | None) -> Found | None:
         try:
             answer = self.client.page(upstream, name, page.etag if page else "",
                                       page.last_modified if page else "")
-            if answer.status == 304 and page is not None:
-                self.catalog.touch_upstream_page(page.id)
-                return Found(page, "")
-            if answer.status in (304, 404):
-                return Found(self.catalog.save_upstream_page(upstream, name, found=False), "")
-            try:
-                title, files, status = parse_page(answer.body, answer.content_type, answer.url)
-            except NotAPage as exc:
-                raise UpstreamUnreachable(
-                    f"upstream {redacted(upstream)} sent no usable page for {name!r}: {exc}"
-                ) from None
         except HTTPException as exc:
-            if page is None:
-                raise
-            return Found(page, f"upstream {redacted(upstream)} failed ({exc.description});"
-                               f" serving what it gave at {page.checked_at}")
+            with self._guard:
+                self._down[upstream] = (time.monotonic() + DOWN_FOR, exc)
+            return self._stale(upstream, page, exc)
+        if answer.status == 304 and page is not None:
+            self.catalog.touch_upstream_page(page.id)
+            return Found(page, "")
+        if answer.status in (304, 404):
+            return Found(self.catalog.save_upstream_page(upstream, name, found=False), "")
+        try:
+            title, files, status = parse_page(answer.body, answer.content_type, answer.url,
+                                              name)
+        except NotAPage as exc:
+            failed = UpstreamUnreachable(
+                f"upstream {upstream} sent no usable page for {name!r}: {exc}")
+            return self._stale(upstream, page, failed)
         return Found(self.catalog.save_upstream_page(
             upstream, name, found=True, name=title or name, files=files, status=status,
             etag=answer.etag, last_modified=answer.last_modified), "")
+
+    def _stale(self, upstream: str, page: UpstreamPage | None, error: HTTPException
+               ) -> Found:
+        """What the upstream gave last, said to be stale; its error if it gave nothing."""
+        if page is None:
+            raise error
+        return Found(page, f"upstream {upstream} failed ({error.description}); serving what"
+                           f" it gave at {page.checked_at}")
+
+    def _down_now(self, upstream: str) -> HTTPException | None:
+        with self._guard:
+            until, error = self._down.get(upstream, (0.0, None))
+            return error if until > time.monotonic() else None
 
     def _fresh(self, page: UpstreamPage) -> bool:
         age = datetime.now(timezone.utc) - parse_time(page.checked_at)

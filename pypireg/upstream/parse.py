@@ -30,12 +30,22 @@ class NotAPage(ValueError):
     """What the upstream sent is no project page (the message says why)."""
 
 
-def parse_page(body: bytes, content_type: str, page_url: str
+def parse_page(body: bytes, content_type: str, page_url: str, normalized_name: str
                ) -> tuple[str, list[UpstreamFile], NameStatus]:
-    """The project's name as the page gives it ("" if none), its files, and its status."""
-    if content_type.split(";")[0].strip().lower().endswith("json"):
-        return _parse_json(body, page_url)
-    return _parse_html(body, page_url)
+    """The project's name as the page gives it ("" if none), its files, and its status.
+    Only wheels and sdists of ``normalized_name`` are kept: a page cannot list another
+    project's files under its name."""
+    try:
+        if content_type.split(";")[0].strip().lower().endswith("json"):
+            name, files, status = _parse_json(body, page_url)
+        else:
+            name, files, status = _parse_html(body, page_url)
+    except NotAPage:
+        raise
+    except (RecursionError, ValueError) as exc:  # JSON nested past Python's stack, a bad URL
+        raise NotAPage(f"it cannot be read ({type(exc).__name__})") from None
+    kept = [f for f in files if _project_of(f.file_name) == normalized_name]
+    return name[:255], kept, status
 
 
 # -- JSON (PEP 691) ----------------------------------------------------------------------------
@@ -51,7 +61,8 @@ def _parse_json(body: bytes, page_url: str) -> tuple[str, list[UpstreamFile], Na
     version = str((page.get("meta") or {}).get("api-version", "1.0")
                   if isinstance(page.get("meta"), dict) else "1.0")
     if not version.startswith("1."):
-        raise NotAPage(f"it speaks version {version} of the simple API; 1.x is understood")
+        raise NotAPage(f"it speaks version {version[:20]!r} of the simple API; 1.x is"
+                       " understood")
     files = [f for f in (_json_file(entry, page_url) for entry in page["files"]) if f]
     name = page.get("name") if isinstance(page.get("name"), str) else ""
     return name, files, _status(page.get("project-status"))
@@ -70,7 +81,7 @@ def _json_file(entry: object, page_url: str) -> UpstreamFile | None:
     requires = entry.get("requires-python")
     return _file(file_name, url, page_url, sha256,
                  requires_python=requires if isinstance(requires, str) else "",
-                 size=size if type(size) is int and size >= 0 else None,
+                 size=size if type(size) is int and 0 <= size < 2**63 else None,
                  upload_time=entry.get("upload-time"),
                  metadata=metadata.get("sha256") if isinstance(metadata, dict) else None,
                  yanked=yanked is True or (isinstance(yanked, str) and bool(yanked)),
@@ -146,8 +157,11 @@ def _file(file_name: str, url: str, page_url: str, sha256: object, *, requires_p
     if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)
             and _FILE_NAME.fullmatch(file_name)):
         return None
-    absolute = urldefrag(urljoin(page_url, url))[0]
-    if not absolute.startswith(("http://", "https://")) or not _fetchable(absolute, page_url):
+    try:
+        absolute = urldefrag(urljoin(page_url, url))[0]
+    except ValueError:  # an unclosed [ of an IPv6 address, say
+        return None
+    if not absolute.startswith(("http://", "https://")) or not fetchable(absolute, page_url):
         return None
     return UpstreamFile(
         file_name=file_name, url=absolute, sha256=sha256.lower(), version=_version(file_name),
@@ -157,7 +171,7 @@ def _file(file_name: str, url: str, page_url: str, sha256: object, *, requires_p
         yanked=yanked, yanked_reason=yanked_reason[:MAX_REASON])
 
 
-def _fetchable(url: str, page_url: str) -> bool:
+def fetchable(url: str, page_url: str) -> bool:
     """Whether the registry may fetch a file from there: a page from outside this host's
     own networks must not send it to an address inside them (a loopback, private or
     link-local one, such as a cloud's metadata service), where only the registry can reach.
@@ -181,16 +195,26 @@ def _internal(host: str) -> bool:
             or address.is_reserved or address.is_multicast or address.is_unspecified)
 
 
-def _version(file_name: str) -> str:
-    """The version a wheel's or an sdist's name gives ("" for anything else)."""
+def _identity(file_name: str) -> tuple[str, str]:
+    """The project and version a wheel's or an sdist's name gives ("" for anything else)."""
     try:
         if file_name.endswith(".whl"):
-            return str(parse_wheel_filename(file_name)[1])
+            project, version, *_ = parse_wheel_filename(file_name)
+            return project, str(version)
         if file_name.endswith((".tar.gz", ".zip")):
-            return str(parse_sdist_filename(file_name)[1])
+            project, version = parse_sdist_filename(file_name)
+            return project, str(version)
     except ValueError:
         pass
-    return ""
+    return "", ""
+
+
+def _version(file_name: str) -> str:
+    return _identity(file_name)[1]
+
+
+def _project_of(file_name: str) -> str:
+    return _identity(file_name)[0]
 
 
 def _time(value: object) -> str:

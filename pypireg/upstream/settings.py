@@ -23,7 +23,8 @@ class UpstreamSettings:
     ``cache`` serves those names itself from what it fetched. In cache mode a page is
     served for ``ttl`` before it is revalidated upstream; files uploaded upstream less than
     ``min_age`` ago (or without an upload time) are held back; names in ``merge`` are
-    served from this registry and the upstreams together even when held here.
+    served from this registry and the upstreams together even when held here. The
+    timeouts, retries and ``max_fetches`` are set here only (docs/proxy.md).
     """
 
     urls: tuple[str, ...]
@@ -32,8 +33,9 @@ class UpstreamSettings:
     min_age: timedelta | None = None
     merge: frozenset[str] = frozenset()
     connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    retries: int = 2
+    read_timeout: float = 10.0  # seconds without a byte from an upstream
+    retries: int = 2  # of a connection that failed, or a 502, 503 or 504
+    max_fetches: int = 16  # files fetched at once by one process
 
     @property
     def caching(self) -> bool:

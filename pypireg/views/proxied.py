@@ -11,11 +11,11 @@ from __future__ import annotations
 import mimetypes
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from .. import render
-from ..errors import ResourceNotFound
+from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile
 from ..upstream.settings import spelled
 from .answers import IMMUTABLE, stream_stored
@@ -36,7 +36,13 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
     """The upstream's page of a name (after this scope's own files, for a merged name)."""
     upstreams = registry.upstreams
     assert upstreams is not None
-    found = upstreams.pages.find(normalized)
+    failed = ""
+    try:
+        found = upstreams.pages.find(normalized)
+    except HTTPException as exc:
+        if not local:
+            raise
+        found, failed = None, f"the upstreams failed ({exc.description}): local files only"
     if found is None and not local:
         raise ResourceNotFound("Package")
     files = upstreams.offered(found.page.files) if found else []
@@ -45,7 +51,8 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
     parts = ("upstream", normalized, found.page.upstream if found else "",
              found.page.changed_at if found else "", str(len(files)))
     etag = _etag(request, scope, fmt, *parts)
-    extra = [(STALE, _header_value(found.stale))] if found and found.stale else []
+    stale = found.stale if found else failed
+    extra = [(STALE, printable_line(stale))] if stale else []
     if _revalidated(request, etag):
         return _with(_finish(None, fmt, registry, request, scope, etag), extra)
     body = registry.pages.get(etag)
@@ -68,11 +75,6 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
     return _with(_finish(body, fmt, registry, request, scope, etag), extra)
 
 
-def _header_value(text: str) -> str:
-    """One line of ASCII, as a header may carry it whatever the upstream's error said."""
-    return " ".join(text.split()).encode("ascii", "replace").decode("ascii")
-
-
 def _with(response: PageResponse, headers: list[tuple[str, str]]) -> PageResponse:
     response.headers.extend(headers)
     return response
@@ -89,6 +91,10 @@ def cached_file(registry: Registry, scope: Scope, cached: CachedFile, forwardabl
     assert upstreams is not None
     if not (forwardable or upstreams.may_merge(cached.normalized_name)):
         raise ResourceNotFound("File")
+    if registry.catalog.upstream_page_status(cached.upstream, cached.normalized_name) == (
+            "quarantined"):  # PEP 792, as for this registry's own names
+        raise Forbidden(f"{cached.file_name} is not served: the upstream quarantined its"
+                        " package")
     if not upstreams.old_enough(cached.upload_time, upstreams.cutoff()):
         raise NotFound(f"{cached.file_name} is held back: it was uploaded upstream less than"
                        f" {spelled(upstreams.settings.min_age)} ago (min_upstream_age)")
@@ -103,8 +109,8 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
     mimetype = mimetypes.guess_type(cached.file_name)[0] or "application/octet-stream"
     reader = None
     if not cached.storage_key:
-        fetch = upstreams.files.fetch(cached)
         settings = upstreams.settings
+        fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)
         reader = fetch.started(settings.connect_timeout * (settings.retries + 1)
                                + settings.read_timeout) if fetch else None
         if reader is None:  # stored meanwhile

@@ -1,6 +1,7 @@
-"""Upstream indexes for the cache tests: any WSGI app served on 127.0.0.1 with a log of what
-it was asked, and a small index whose pages and files a test writes itself (to send what
-no honest index would)."""
+"""Live servers for the tests: any WSGI app served on 127.0.0.1 (werkzeug's server or
+waitress) with a log of what it was asked; and, as upstream indexes for the cache tests, a
+small index whose pages and files a test writes itself (to send what no honest index
+would) and ports that hang or refuse."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def serve(app: Callable[..., Any], *, threads: int = 0) -> Iterator[Served]:
         return app(environ, start)
 
     if threads:
-        with _waitress(logged, threads) as port:
+        with waitress_serving(logged, threads=threads) as port:
             served.url = f"http://127.0.0.1:{port}"
             yield served
         return
@@ -65,14 +66,15 @@ def serve(app: Callable[..., Any], *, threads: int = 0) -> Iterator[Served]:
 
 
 @contextmanager
-def _waitress(app: Callable[..., Any], threads: int) -> Iterator[int]:
+def waitress_serving(app: Callable[..., Any], **options: Any) -> Iterator[int]:
+    """``app`` on waitress on 127.0.0.1 for the block, with ``pypireg serve``'s settings
+    and ``options`` over them; yields the port."""
     import waitress
     from waitress import wasyncore
 
     from pypireg.cli.serving import SERVER
 
-    server = waitress.create_server(app, host="127.0.0.1", port=0,
-                                    **{**SERVER, "threads": threads})
+    server = waitress.create_server(app, host="127.0.0.1", port=0, **{**SERVER, **options})
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

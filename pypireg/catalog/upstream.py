@@ -41,28 +41,30 @@ class UpstreamQueries(CatalogBase):
         now; its content's ``changed_at`` moves only if the content differs, so that an
         upstream without ETags does not renew every ETag of ours on each fetch. Every file
         the page lists gets (or keeps) its row, with what is known of its bytes."""
-        text = json.dumps([list(f) for f in files])
+        files = tuple(files)
         now = utcnow()
         with self.write():
             before = self.upstream_page(upstream, normalized_name)
-            same = (before is not None and before.found == found and before.name == name
-                    and before.status == status
-                    and json.dumps([list(f) for f in before.files]) == text)
-            fields = {"found": int(found), "name": name, "files": text,
+            same = before is not None and (before.found, before.name, before.status,
+                                           before.files) == (found, name, status, files)
+            changed_at = before.changed_at if before is not None and same else now
+            fields = {"found": int(found), "name": name,
+                      "files": json.dumps([list(f) for f in files]),
                       "status": status.status, "status_reason": status.reason,
                       "etag": etag, "last_modified": last_modified, "checked_at": now,
-                      "changed_at": before.changed_at if same and before else now}
+                      "changed_at": changed_at}
             if before is None:
-                self.insert("upstream_pages", {
-                    "id": self.next_id("upstream_pages"), "upstream": upstream,
-                    "normalized_name": normalized_name, **fields})
+                page_id = self.next_id("upstream_pages")
+                self.insert("upstream_pages", {"id": page_id, "upstream": upstream,
+                                               "normalized_name": normalized_name, **fields})
             else:
-                self.update("upstream_pages", before.id, fields)
+                page_id = before.id
+                self.update("upstream_pages", page_id, fields)
             if not same:
                 self._save_files(upstream, normalized_name, files)
-        found_page = self.upstream_page(upstream, normalized_name)
-        assert found_page is not None
-        return found_page
+        return UpstreamPage(page_id, upstream, normalized_name, found, name, files,
+                            NameStatus(status.status, status.reason), etag, last_modified,
+                            now, changed_at)
 
     def _save_files(self, upstream: str, normalized_name: str,
                     files: Sequence[UpstreamFile]) -> None:

@@ -15,24 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from ..times import stamp
 from .client import UpstreamClient, UpstreamTimeout, UpstreamUnreachable, bare
 from .files import UpstreamFiles
 from .pages import Found, UpstreamPages
-from .parse import fetchable
 from .settings import MODES, UpstreamSettings, spelled, upstream_settings
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..limits import Limits
+    from ..models import UpstreamFile
     from ..protocols import Storage
 
 __all__ = ["MODES", "Found", "UpstreamSettings", "UpstreamTimeout", "UpstreamUnreachable",
            "Upstreams", "upstream_settings"]
-
-T = TypeVar("T")
 
 
 class Upstreams:
@@ -41,7 +39,7 @@ class Upstreams:
     def __init__(self, settings: UpstreamSettings, catalog: Catalog, storage: Storage,
                  staging_dir: str, limits: Limits) -> None:
         self.settings = settings
-        self.client = UpstreamClient(settings, limits.max_upstream_page_size, fetchable)
+        self.client = UpstreamClient(settings, limits.max_upstream_page_size)
         self.pages = UpstreamPages(settings, catalog, self.client)
         self.files = UpstreamFiles(catalog, storage, self.client, staging_dir,
                                    limits.max_upload_size, settings.max_fetches)
@@ -69,9 +67,10 @@ class Upstreams:
         not be while a cooldown is set (as uv treats such a file)."""
         return cutoff is None or bool(upload_time) and upload_time <= cutoff
 
-    def offered(self, files: Iterable[T], upload_time: str = "upload_time") -> list[T]:
+    def offered(self, files: Iterable[UpstreamFile]) -> list[UpstreamFile]:
+        """The files old enough to be offered (all of them without a cooldown)."""
         cutoff = self.cutoff()
-        return [f for f in files if self.old_enough(getattr(f, upload_time), cutoff)]
+        return [f for f in files if self.old_enough(f.upload_time, cutoff)]
 
     def describe(self) -> str:
         """The settings in a line, as ``serve`` prints them and the web pages show them."""
@@ -85,6 +84,3 @@ class Upstreams:
         if settings.merge:
             text += f"; merged with local files: {', '.join(sorted(settings.merge))}"
         return text + ")"
-
-    def close(self) -> None:
-        self.client.close()

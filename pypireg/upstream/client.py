@@ -15,6 +15,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from urllib3.util import Retry, Timeout
 from werkzeug.exceptions import BadGateway, GatewayTimeout, HTTPException
 
+from .parse import fetchable
 from .settings import UpstreamSettings
 
 # The page forms asked for: JSON first, as pip and uv ask.
@@ -51,7 +52,7 @@ class UpstreamClient:
     timeout, not several)."""
 
     def __init__(self, settings: UpstreamSettings, max_page_size: int,
-                 fetchable: Callable[[str, str], bool] | None = None) -> None:
+                 fetchable: Callable[[str, str], bool] = fetchable) -> None:
         from .. import __version__  # the package's, once it is imported
 
         self.settings = settings
@@ -59,7 +60,6 @@ class UpstreamClient:
         self.fetchable = fetchable
         self.credentials = {_origin(url): header for url, header in
                             (_credentials(url) for url in settings.urls) if header}
-        self.timeout = Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
         self.pool = urllib3.PoolManager(
             num_pools=max(4, len(settings.urls) * 2), maxsize=16,
             headers={"User-Agent": f"pypireg/{__version__}"},
@@ -67,7 +67,7 @@ class UpstreamClient:
                           status=settings.retries, backoff_factor=0.1,
                           status_forcelist=(502, 503, 504), allowed_methods={"GET"},
                           raise_on_status=False),
-            timeout=self.timeout)
+            timeout=Timeout(connect=settings.connect_timeout, read=settings.read_timeout))
 
     def page(self, upstream: str, normalized_name: str, etag: str = "",
              last_modified: str = "") -> PageAnswer:
@@ -122,7 +122,7 @@ class UpstreamClient:
                 return response
             response.release_conn()
             target = urljoin(url, location)
-            if self.fetchable is not None and not self.fetchable(target, url):
+            if not self.fetchable(target, url):
                 raise UpstreamUnreachable(
                     f"the upstream redirected {url.rpartition('/')[2]} to an address this"
                     " registry does not fetch from")
@@ -155,9 +155,6 @@ class UpstreamClient:
                                    f" {self.settings.read_timeout:g} s ({type(exc).__name__})")
         reason = str(exc).split(": ", 1)[-1] if str(exc) else type(exc).__name__
         return UpstreamUnreachable(f"upstream {where} could not be reached: {reason}")
-
-    def close(self) -> None:
-        self.pool.clear()
 
 
 def _final_url(url: str, response: urllib3.BaseHTTPResponse) -> str:

@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from ..forms import STAGING_PREFIX
+from ..storage import blob_key
 from ..times import stamp
 from .client import CHUNK, UpstreamUnreachable
 
@@ -48,12 +49,12 @@ FAILURE_MEMORY = 30.0  # seconds a failed fetch is answered with its error, not 
 
 
 def file_key(sha256: str) -> str:
-    """Where a cached upstream file's bytes are kept, apart from uploaded ones."""
-    return f"upstream/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+    """Where a cached upstream file's bytes are kept: as uploaded blobs are, apart."""
+    return f"upstream/{blob_key(sha256)}"
 
 
 def metadata_key(sha256: str) -> str:
-    return f"upstream/metadata/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+    return f"upstream/metadata/{blob_key(sha256).partition('/')[2]}"
 
 
 class Fetch:
@@ -288,12 +289,8 @@ class UpstreamFiles:
                 " kept")
         fetch.update(state="verified", size=written)
         key = file_key(cached.sha256)
-        reservations = self.catalog.reserve_blobs([key])
-        try:
-            self.storage.put_file(key, fetch.path)
-            self.catalog.keep_upstream_file(cached.id, key, written)
-        finally:
-            self.catalog.release_reservations(reservations)
+        self._keep(key, lambda: self.storage.put_file(key, fetch.path),
+                   lambda: self.catalog.keep_upstream_file(cached.id, key, written))
         fetch.update(state="stored")
 
     def metadata(self, cached: CachedFile, limit: int) -> bytes:
@@ -319,13 +316,19 @@ class UpstreamFiles:
                 f"the metadata the upstream sent for {cached.file_name} does not match the"
                 " sha256 its page gives: nothing was kept")
         key = metadata_key(cached.metadata_sha256)
+        self._keep(key, lambda: self.storage.put_stream(key, io.BytesIO(data)),
+                   lambda: self.catalog.keep_upstream_metadata(cached.id, key))
+        return data
+
+    def _keep(self, key: str, store: Callable[[], None], record: Callable[[], None]) -> None:
+        """Store a verified blob and record it in the catalog, reserved meanwhile so that
+        gc, which sweeps blobs no row names, leaves it alone."""
         reservations = self.catalog.reserve_blobs([key])
         try:
-            self.storage.put_stream(key, io.BytesIO(data))
-            self.catalog.keep_upstream_metadata(cached.id, key)
+            store()
+            record()
         finally:
             self.catalog.release_reservations(reservations)
-        return data
 
 
 def _retry_later(why: str) -> ServiceUnavailable:

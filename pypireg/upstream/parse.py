@@ -37,21 +37,21 @@ def parse_page(body: bytes, content_type: str, page_url: str, normalized_name: s
     project's files under its name."""
     try:
         if content_type.split(";")[0].strip().lower().endswith("json"):
-            name, files, status = _parse_json(body, page_url)
+            name, files, status = _parse_json(body, page_url, normalized_name)
         else:
-            name, files, status = _parse_html(body, page_url)
+            name, files, status = _parse_html(body, page_url, normalized_name)
     except NotAPage:
         raise
     except (RecursionError, ValueError) as exc:  # JSON nested past Python's stack, a bad URL
         raise NotAPage(f"it cannot be read ({type(exc).__name__})") from None
-    kept = [f for f in files if _project_of(f.file_name) == normalized_name]
-    return name[:255], kept, status
+    return name[:255], files, status
 
 
 # -- JSON (PEP 691) ----------------------------------------------------------------------------
 
 
-def _parse_json(body: bytes, page_url: str) -> tuple[str, list[UpstreamFile], NameStatus]:
+def _parse_json(body: bytes, page_url: str, project: str
+                ) -> tuple[str, list[UpstreamFile], NameStatus]:
     try:
         page = json.loads(body)
     except ValueError as exc:
@@ -63,12 +63,12 @@ def _parse_json(body: bytes, page_url: str) -> tuple[str, list[UpstreamFile], Na
     if not version.startswith("1."):
         raise NotAPage(f"it speaks version {version[:20]!r} of the simple API; 1.x is"
                        " understood")
-    files = [f for f in (_json_file(entry, page_url) for entry in page["files"]) if f]
+    files = [f for f in (_json_file(entry, page_url, project) for entry in page["files"]) if f]
     name = page.get("name") if isinstance(page.get("name"), str) else ""
     return name, files, _status(page.get("project-status"))
 
 
-def _json_file(entry: object, page_url: str) -> UpstreamFile | None:
+def _json_file(entry: object, page_url: str, project: str) -> UpstreamFile | None:
     if not isinstance(entry, dict):
         return None
     file_name, url, hashes = entry.get("filename"), entry.get("url"), entry.get("hashes")
@@ -79,7 +79,7 @@ def _json_file(entry: object, page_url: str) -> UpstreamFile | None:
     yanked = entry.get("yanked", False)
     size = entry.get("size")
     requires = entry.get("requires-python")
-    return _file(file_name, url, page_url, sha256,
+    return _file(file_name, url, page_url, sha256, project,
                  requires_python=requires if isinstance(requires, str) else "",
                  size=size if type(size) is int and 0 <= size < 2**63 else None,
                  upload_time=entry.get("upload-time"),
@@ -115,7 +115,8 @@ class _Links(HTMLParser):
                 self.meta[found["name"] or ""] = found.get("content") or ""
 
 
-def _parse_html(body: bytes, page_url: str) -> tuple[str, list[UpstreamFile], NameStatus]:
+def _parse_html(body: bytes, page_url: str, project: str
+                ) -> tuple[str, list[UpstreamFile], NameStatus]:
     parser = _Links()
     try:
         parser.feed(body.decode("utf-8", errors="replace"))
@@ -134,7 +135,7 @@ def _parse_html(body: bytes, page_url: str) -> tuple[str, list[UpstreamFile], Na
         size = attrs.get("data-size") or ""
         found = _file(
             url.rstrip("/").rpartition("/")[2], url, page_url,
-            digest if algorithm == "sha256" else None,
+            digest if algorithm == "sha256" else None, project,
             requires_python=attrs.get("data-requires-python") or "",
             size=int(size) if size.isascii() and size.isdigit() and len(size) < 19 else None,
             upload_time=attrs.get("data-upload-time"),
@@ -150,12 +151,17 @@ def _parse_html(body: bytes, page_url: str) -> tuple[str, list[UpstreamFile], Na
 # -- one file ----------------------------------------------------------------------------------
 
 
-def _file(file_name: str, url: str, page_url: str, sha256: object, *, requires_python: str,
-          size: int | None, upload_time: object, metadata: object, yanked: bool,
-          yanked_reason: str) -> UpstreamFile | None:
+def _file(file_name: str, url: str, page_url: str, sha256: object, project: str, *,
+          requires_python: str, size: int | None, upload_time: object, metadata: object,
+          yanked: bool, yanked_reason: str) -> UpstreamFile | None:
+    """The entry, if it is a wheel or an sdist of ``project`` with a sha256 and a URL the
+    registry may fetch."""
     file_name = unquote(file_name)
     if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)
             and _FILE_NAME.fullmatch(file_name)):
+        return None
+    named, version = _identity(file_name)
+    if named != project:
         return None
     try:
         absolute = urldefrag(urljoin(page_url, url))[0]
@@ -164,7 +170,7 @@ def _file(file_name: str, url: str, page_url: str, sha256: object, *, requires_p
     if not absolute.startswith(("http://", "https://")) or not fetchable(absolute, page_url):
         return None
     return UpstreamFile(
-        file_name=file_name, url=absolute, sha256=sha256.lower(), version=_version(file_name),
+        file_name=file_name, url=absolute, sha256=sha256.lower(), version=version,
         requires_python=requires_python[:1000], size=size, upload_time=_time(upload_time),
         metadata_sha256=metadata.lower() if isinstance(metadata, str)
         and _SHA256.fullmatch(metadata) else None,
@@ -208,13 +214,6 @@ def _identity(file_name: str) -> tuple[str, str]:
         pass
     return "", ""
 
-
-def _version(file_name: str) -> str:
-    return _identity(file_name)[1]
-
-
-def _project_of(file_name: str) -> str:
-    return _identity(file_name)[0]
 
 
 def _time(value: object) -> str:

@@ -83,9 +83,9 @@ _remembered_offer = functools.lru_cache(maxsize=256)(_best_offer)
 
 def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> PageResponse:
     fmt = negotiate(request)
-    etag = _etag(request, scope, fmt, "index")
-    if _revalidated(request, etag):
-        return _finish(None, fmt, registry, request, scope, etag)
+    etag = page_etag(request, scope, fmt, "index")
+    if revalidated(request, etag):
+        return finish(None, fmt, registry, request, scope, etag)
     body = registry.pages.get(etag)
     if body is None:
         entries = registry.catalog.package_index(scope.project_ids)
@@ -95,7 +95,7 @@ def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Pa
             text = _index_html(request, scope, entries)
         body = text.encode()
         registry.pages.put(etag, body)
-    return _finish(body, fmt, registry, request, scope, etag)
+    return finish(body, fmt, registry, request, scope, etag)
 
 
 def package_page(
@@ -106,19 +106,17 @@ def package_page(
     upstreams = registry.upstreams
     # A merged name's page shows the upstream's files too: its ETag is not the scope's.
     merged = upstreams is not None and upstreams.may_merge(normalized)
-    etag = _etag(request, scope, fmt, "package", normalized)
-    if not merged and _revalidated(request, etag):
-        return _finish(None, fmt, registry, request, scope, etag)
+    etag = page_etag(request, scope, fmt, "package", normalized)
+    if not merged and revalidated(request, etag):
+        return finish(None, fmt, registry, request, scope, etag)
     body = None if merged else registry.pages.get(etag)
     if body is None:
         links = registry.catalog.file_links(scope.project_ids, normalized)
-        if upstreams and (merged or not links and _forwardable(registry, scope, normalized)):
+        if upstreams and (merged or not links and forwardable(registry, scope, normalized)):
             if upstreams.caching:
                 from . import proxied  # built on this module's parts
 
-                status = registry.catalog.name_status(scope.project_ids, normalized)
-                return proxied.package_page(registry, request, scope, fmt, normalized, links,
-                                            status)
+                return proxied.package_page(registry, request, scope, fmt, normalized, links)
             if not links:  # GitLab's request forwarding: a redirect to the upstream
                 return redirect(upstreams.redirect_url(normalized), 302)
         if not links:
@@ -130,14 +128,14 @@ def package_page(
                 else render.package_html(title, files, status))
         body = text.encode()
         registry.pages.put(etag, body)
-    return _finish(body, fmt, registry, request, scope, etag)
+    return finish(body, fmt, registry, request, scope, etag)
 
 
 def local_files(request: RegistryRequest, scope: Scope, links: list[FileLink]
                 ) -> list[render.File]:
     """The scope's own files of a page, each URL built from one template."""
-    url = _file_url_builder(request, scope, "file")
-    provenance_url = _file_url_builder(request, scope, "file_provenance")
+    url = file_url_builder(request, scope, "file")
+    provenance_url = file_url_builder(request, scope, "file_provenance")
     return [
         render.File(
             filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
@@ -150,7 +148,7 @@ def local_files(request: RegistryRequest, scope: Scope, links: list[FileLink]
     ]
 
 
-def _forwardable(registry: Registry, scope: Scope, normalized_name: str) -> bool:
+def forwardable(registry: Registry, scope: Scope, normalized_name: str) -> bool:
     """Only a name the scope has never held, that no status or protection rule of it
     names, goes upstream: a public twin of a private name must never be installed in its
     place (dependency confusion), not even while the private one has no live file."""
@@ -182,7 +180,7 @@ def _index_html(request: RegistryRequest, scope: Scope, entries: list[IndexEntry
         for e in entries))
 
 
-def _file_url_builder(request: RegistryRequest, scope: Scope, endpoint: str
+def file_url_builder(request: RegistryRequest, scope: Scope, endpoint: str
                       ) -> Callable[[str, str], str | None]:
     """A file's URLs (its ``file`` or ``file_provenance``) from one template, quoting as
     werkzeug does; checked against one real build, so a layout or converter that differs
@@ -204,7 +202,7 @@ def _file_url_builder(request: RegistryRequest, scope: Scope, endpoint: str
     return templated if templated(*sample) == built(*sample) else built
 
 
-def _etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> str:
+def page_etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> str:
     """Strong, from everything the page depends on: the scope's change serials, the caller's
     view of it, the format, and the URLs' base."""
     key = repr((*parts, fmt.content_type, request.scheme, request.host, request.root_path,
@@ -212,7 +210,7 @@ def _etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> s
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _revalidated(request: RegistryRequest, etag: str) -> bool:
+def revalidated(request: RegistryRequest, etag: str) -> bool:
     """Whether the client already holds this page (a request without If-None-Match, the
     most common kind, or with exactly this page's ETag, is told apart without parsing)."""
     sent = request.environ.get("HTTP_IF_NONE_MATCH")
@@ -222,9 +220,9 @@ def _revalidated(request: RegistryRequest, etag: str) -> bool:
     return sent == f'"{etag}"' or request.if_none_match.contains_weak(etag)
 
 
-def _finish(body: bytes | None, fmt: Format, registry: Registry, request: RegistryRequest,
-            scope: Scope, etag: str) -> PageResponse:
-    """The page, or a 304 without a body, with its caching headers."""
+def finish(body: bytes | None, fmt: Format, registry: Registry, request: RegistryRequest,
+           scope: Scope, etag: str, extra: Iterable[tuple[str, str]] = ()) -> PageResponse:
+    """The page, or a 304 without a body, with its caching headers (and ``extra``)."""
     # Shared caches may keep a page only when anyone may see all of it.
     shared = registry.caller(request) is None and all(p.is_public for p in scope.projects)
     age = registry.page_max_age
@@ -234,6 +232,7 @@ def _finish(body: bytes | None, fmt: Format, registry: Registry, request: Regist
         ("Cache-Control", f"{'public' if shared else 'private'}, max-age={age}"
                           + (", must-revalidate" if age == 0 else "")),
         NOSNIFF,
+        *extra,
     ]
     if body is None:
         return PageResponse("304 NOT MODIFIED", headers, None)

@@ -9,7 +9,7 @@ come first and an upstream file of the same name is left out.
 from __future__ import annotations
 
 import mimetypes
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 from werkzeug.wrappers import Response
@@ -18,12 +18,20 @@ from .. import render
 from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile
 from ..upstream.settings import spelled
-from .answers import IMMUTABLE, stream_stored
-from .pages import _etag, _file_url_builder, _finish, _revalidated, local_files
+from .answers import immutable, stored_file, stored_metadata
+from .pages import (
+    file_url_builder,
+    finish,
+    forwardable,
+    local_files,
+    page_etag,
+    revalidated,
+)
 
 if TYPE_CHECKING:
     from ..app import Registry, RegistryRequest
-    from ..models import FileLink, NameStatus
+    from ..models import FileLink
+    from ..upstream.files import Fetch
     from .pages import Format, PageResponse
     from .scope import Scope
 
@@ -31,8 +39,7 @@ STALE = "X-Pypireg-Stale"  # on a page the upstream could not confirm: why, and 
 
 
 def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt: Format,
-                 normalized: str, local: list[FileLink], status: NameStatus
-                 ) -> PageResponse:
+                 normalized: str, local: list[FileLink]) -> PageResponse:
     """The upstream's page of a name (after this scope's own files, for a merged name)."""
     upstreams = registry.upstreams
     assert upstreams is not None
@@ -50,16 +57,17 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
     files = [f for f in files if f.file_name not in own]
     parts = ("upstream", normalized, found.page.upstream if found else "",
              found.page.changed_at if found else "", str(len(files)))
-    etag = _etag(request, scope, fmt, *parts)
+    etag = page_etag(request, scope, fmt, *parts)
     stale = found.stale if found else failed
     extra = [(STALE, printable_line(stale))] if stale else []
-    if _revalidated(request, etag):
-        return _with(_finish(None, fmt, registry, request, scope, etag), extra)
+    if revalidated(request, etag):
+        return finish(None, fmt, registry, request, scope, etag, extra)
     body = registry.pages.get(etag)
     if body is None:
-        if not local and found:
-            status = found.page.status
-        url = _file_url_builder(request, scope, "file")
+        # A merged name's status is the scope's; an upstream name's, its upstream's.
+        status = (found.page.status if found and not local
+                  else registry.catalog.name_status(scope.project_ids, normalized))
+        url = file_url_builder(request, scope, "file")
         shown = [] if status.status == "quarantined" else [
             *local_files(request, scope, local),
             *(render.File(
@@ -72,27 +80,22 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
                 else render.package_html(title, shown, status))
         body = text.encode()
         registry.pages.put(etag, body)
-    return _with(_finish(body, fmt, registry, request, scope, etag), extra)
-
-
-def _with(response: PageResponse, headers: list[tuple[str, str]]) -> PageResponse:
-    response.headers.extend(headers)
-    return response
+    return finish(body, fmt, registry, request, scope, etag, extra)
 
 
 # -- files -------------------------------------------------------------------------------------
 
 
-def cached_file(registry: Registry, scope: Scope, cached: CachedFile, forwardable: bool
-                ) -> CachedFile:
+def cached_file(registry: Registry, scope: Scope, cached: CachedFile) -> CachedFile:
     """An upstream file a URL of this scope names, if the scope may take its name from
-    upstream (``forwardable``, from the caller) and its upload is old enough."""
+    upstream, the upstream does not quarantine it, and its upload is old enough."""
     upstreams = registry.upstreams
     assert upstreams is not None
-    if not (forwardable or upstreams.may_merge(cached.normalized_name)):
+    name = cached.normalized_name
+    if not (upstreams.may_merge(name) or forwardable(registry, scope, name)):
         raise ResourceNotFound("File")
-    if registry.catalog.upstream_page_status(cached.upstream, cached.normalized_name) == (
-            "quarantined"):  # PEP 792, as for this registry's own names
+    # PEP 792, as for this registry's own names.
+    if registry.catalog.upstream_page_status(cached.upstream, name) == "quarantined":
         raise Forbidden(f"{cached.file_name} is not served: the upstream quarantined its"
                         " package")
     if not upstreams.old_enough(cached.upload_time, upstreams.cutoff()):
@@ -106,29 +109,33 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
     """The file from storage once kept; else fetched now, streamed as it comes."""
     upstreams = registry.upstreams
     assert upstreams is not None
-    mimetype = mimetypes.guess_type(cached.file_name)[0] or "application/octet-stream"
-    reader = None
+    private = _private(scope)
     if not cached.storage_key:
         settings = upstreams.settings
         fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)
         reader = fetch.started(settings.connect_timeout * (settings.retries + 1)
                                + settings.read_timeout) if fetch else None
-        if reader is None:  # stored meanwhile
-            cached = registry.catalog.cached_upstream_file(cached.id) or cached
-    if reader is not None:
-        assert fetch is not None
-        response = Response(fetch.chunks(reader, upstreams.settings.read_timeout * 2),
-                            mimetype=mimetype, direct_passthrough=True)
-        if fetch.size is not None:
-            response.content_length = fetch.size
-        response.set_etag(cached.sha256)
-    elif cached.storage_key and cached.cached_size is not None:
-        response = stream_stored(registry.storage, request, cached.storage_key,
-                                 cached.cached_size, cached.sha256, mimetype)
-    else:
+        if fetch is not None and reader is not None:
+            return _streamed(fetch, reader, settings.read_timeout * 2, private)
+        cached = registry.catalog.cached_upstream_file(cached.id) or cached  # stored meanwhile
+    if not cached.storage_key or cached.cached_size is None:
         raise ResourceNotFound("File")
+    return stored_file(registry.storage, request, cached.storage_key,
+                       file_name=cached.file_name, sha256=cached.sha256,
+                       size=cached.cached_size, private=private)
+
+
+def _streamed(fetch: Fetch, reader: IO[bytes], stall: float, private: bool) -> Response:
+    """A first download: the bytes as the fetch brings them."""
+    cached = fetch.file
+    response = Response(fetch.chunks(reader, stall), direct_passthrough=True,
+                        mimetype=mimetypes.guess_type(cached.file_name)[0]
+                        or "application/octet-stream")
+    if fetch.size is not None:
+        response.content_length = fetch.size
+    response.set_etag(cached.sha256)
     response.headers.set("Content-Disposition", "attachment", filename=cached.file_name)
-    return _immutable(response, scope)
+    return immutable(response, private)
 
 
 def metadata(registry: Registry, request: RegistryRequest, scope: Scope,
@@ -139,14 +146,10 @@ def metadata(registry: Registry, request: RegistryRequest, scope: Scope,
     if not cached.metadata_sha256:
         raise ResourceNotFound("Metadata")
     data = upstreams.files.metadata(cached, registry.limits.max_metadata_size)
-    response = Response(data, mimetype="application/octet-stream")
-    response.set_etag(cached.metadata_sha256)
-    return _immutable(response, scope).make_conditional(request)
+    return stored_metadata(request, data, cached.metadata_sha256, private=_private(scope))
 
 
-def _immutable(response: Response, scope: Scope) -> Response:
-    response.cache_control.max_age = IMMUTABLE
-    response.cache_control.immutable = True
-    if not all(project.is_public for project in scope.projects):
-        response.cache_control.private = True
-    return response
+def _private(scope: Scope) -> bool:
+    """An upstream file is public, but a private scope's answers are not for shared
+    caches."""
+    return not all(project.is_public for project in scope.projects)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import BadRequest, Forbidden, NotAcceptable
@@ -18,10 +17,9 @@ from werkzeug.wrappers import Response
 from .. import dists, forms, protection, uploads
 from ..errors import ResourceNotFound
 from ..models import WRITE, CachedFile, PackageFile
-from ..protocols import ServesDownloads
 from . import proxied
-from .answers import IMMUTABLE, json_response, stream_stored
-from .pages import _forwardable, index_page, package_page
+from .answers import immutable, json_response, stored_file, stored_metadata
+from .pages import index_page, package_page
 from .scope import Scope, group_scope, project_scope
 
 if TYPE_CHECKING:
@@ -124,8 +122,7 @@ def _file(registry: Registry, scope: Scope, sha256: str, filename: str
         if upstreams is not None and upstreams.caching:
             cached = registry.catalog.upstream_file(sha256.lower(), filename)
             if cached is not None:
-                return proxied.cached_file(registry, scope, cached, _forwardable(
-                    registry, scope, cached.normalized_name))
+                return proxied.cached_file(registry, scope, cached)
         raise ResourceNotFound("File")
     package_file, quarantined = found
     if quarantined:
@@ -142,21 +139,11 @@ def _download(
     nothing."""
     if isinstance(package_file, CachedFile):
         return proxied.download(registry, request, scope, package_file)
-    storage = registry.storage
-    if isinstance(storage, ServesDownloads):
-        answer = storage.download_response(
-            package_file.storage_key, request, filename=package_file.file_name,
-            sha256=package_file.sha256, size=package_file.size,
-        )
-        if answer is not None:
-            registry.downloads.record(package_file.package_id)
-            return answer
-    mimetype = mimetypes.guess_type(package_file.file_name)[0] or "application/octet-stream"
-    response = stream_stored(registry.storage, request, package_file.storage_key,
-                             package_file.size, package_file.sha256, mimetype)
+    response = stored_file(registry.storage, request, package_file.storage_key,
+                           file_name=package_file.file_name, sha256=package_file.sha256,
+                           size=package_file.size, private=_private(scope, package_file))
     registry.downloads.record(package_file.package_id)
-    response.headers.set("Content-Disposition", "attachment", filename=package_file.file_name)
-    return _immutable(response, scope, package_file)
+    return response
 
 
 def _metadata(
@@ -170,9 +157,8 @@ def _metadata(
         raise ResourceNotFound("Metadata")
     with registry.storage.open(package_file.metadata_key) as stream:
         data = stream.read()
-    response = Response(data, mimetype="application/octet-stream")
-    response.set_etag(package_file.metadata_sha256)
-    return _immutable(response, scope, package_file).make_conditional(request)
+    return stored_metadata(request, data, package_file.metadata_sha256,
+                           private=_private(scope, package_file))
 
 
 def _provenance(
@@ -192,13 +178,9 @@ def _provenance(
     body = json.dumps(found).encode()
     response = Response(body, mimetype=INTEGRITY)
     response.set_etag(hashlib.sha256(body).hexdigest())
-    return _immutable(response, scope, package_file).make_conditional(request)
+    return immutable(response, _private(scope, package_file)).make_conditional(request)
 
 
-def _immutable(response: Response, scope: Scope, package_file: PackageFile) -> Response:
-    project = next(p for p in scope.projects if p.id == package_file.project_id)
-    response.cache_control.max_age = IMMUTABLE
-    response.cache_control.immutable = True
-    if not project.is_public:
-        response.cache_control.private = True
-    return response
+def _private(scope: Scope, package_file: PackageFile) -> bool:
+    """Whether the file's own project is private (shared caches must not keep it)."""
+    return not next(p for p in scope.projects if p.id == package_file.project_id).is_public

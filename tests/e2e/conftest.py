@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import venv
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,13 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import waitress
-from waitress import wasyncore
-from werkzeug.serving import make_server
 
 import pypireg
 from pypireg import mount
-from pypireg.cli.serving import SERVER, max_body_size
+from pypireg.cli.serving import max_body_size
+
+from ..upstreams import serve, waitress_serving
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -79,15 +77,8 @@ class LiveRegistry:
 @contextmanager
 def serving(app: WSGIApplication) -> Iterator[str]:
     """Serve any WSGI app on 127.0.0.1 for the block; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve(app) as served:
+        yield served.url
 
 
 @contextmanager
@@ -115,20 +106,10 @@ def live(tmp_path) -> Iterator[LiveRegistry]:
     """The registry on a real data dir behind waitress, set up as ``serve`` sets it up."""
     registry = pypireg.create_app(tmp_path / "data")
     live = LiveRegistry(registry, "")
-    server = waitress.create_server(live.record(mount(registry, PREFIX)), host="127.0.0.1",
-                                    port=0, max_request_body_size=max_body_size(registry.limits),
-                                    **SERVER)
-    live.url = f"http://127.0.0.1:{server.effective_port}{PREFIX}"
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
+    with waitress_serving(live.record(mount(registry, PREFIX)),
+                          max_request_body_size=max_body_size(registry.limits)) as port:
+        live.url = f"http://127.0.0.1:{port}{PREFIX}"
         yield live
-    finally:
-        # Closing every connection and the listening socket, in the event loop's own
-        # thread, ends the loop.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        thread.join()
-        server.task_dispatcher.shutdown()
 
 
 def build_dists(source: Path, out: Path, version: str) -> list[Path]:

@@ -82,6 +82,7 @@ def identify(name: str, version: str, file_name: str, limits: Limits = DEFAULT_L
     except ValueError:
         raise InvalidDistribution(f"version {version!r} is not a valid PEP 440 version") from None
     check_file_name(file_name)
+    _refuse_variants(file_name)
     try:
         if file_name.endswith(".whl"):
             file_project, file_version, *_ = parse_wheel_filename(file_name)
@@ -108,6 +109,26 @@ def identify(name: str, version: str, file_name: str, limits: Limits = DEFAULT_L
         canonical_version=canonicalize_version(parsed_version),
         file_name=file_name,
     )
+
+
+def _refuse_variants(file_name: str) -> None:
+    """Wheel variants (the draft wheel-variant PEPs) put a variant label after the platform
+    tag, ``name-1.0-py3-none-any-x86_64_v3.whl``, and describe a release's variants in
+    ``name-1.0-variants.json``. Neither is a wheel or an sdist installers read today, and
+    the label would be taken for a build tag, so they are refused by name."""
+    if file_name.endswith("-variants.json"):
+        raise InvalidDistribution(
+            f"{file_name!r} is the variants index of a wheel-variant release: wheel variants"
+            " are not accepted yet; upload the release's plain wheels and sdist")
+    if not file_name.endswith(".whl"):
+        return
+    parts = file_name[:-4].split("-")
+    # name-version[-build]-python-abi-platform is 5 or 6 parts, and a build tag starts
+    # with a digit; a variant adds a label after the platform.
+    if len(parts) == 7 or (len(parts) == 6 and not parts[2][:1].isdigit()):
+        raise InvalidDistribution(
+            f"{file_name!r} is a wheel variant (label {parts[-1]!r}): wheel variants are not"
+            f" accepted yet; upload the plain wheel, {'-'.join(parts[:-1])}.whl")
 
 
 def check_requires_python(value: str, what: str = "requires_python") -> str:

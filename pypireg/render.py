@@ -16,6 +16,10 @@ from packaging.version import InvalidVersion, Version
 from .models import IndexEntry, NameStatus
 
 API_VERSION = "1.4"  # PEP 792
+# The version of what this module writes for a given catalog state. Page ETags include it
+# (views/pages.py), so bump it whenever a page's bytes change: clients holding the old page
+# then fetch the new one instead of being told theirs is current.
+PAGE_FORMAT = 2  # 2: JSON files no longer carry "dist-info-metadata"
 ACTIVE = NameStatus()  # a page's status unless one is given
 
 _PAGE = Markup(
@@ -143,9 +147,9 @@ def _file_json(f: File) -> dict[str, object]:
     }
     if f.requires_python:
         entry["requires-python"] = f.requires_python
-    metadata: object = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
-    entry["core-metadata"] = metadata  # PEP 714
-    entry["dist-info-metadata"] = metadata  # the same, for clients from before PEP 714
+    # PEP 714's key only: pip 22.3 to 23.1 read the older "dist-info-metadata" as a string
+    # and crash on the object JSON gives it, so JSON never carries it (HTML keeps both).
+    entry["core-metadata"] = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
     entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
     if f.size is not None:
         entry["size"] = f.size

@@ -119,6 +119,57 @@ def test_package_name_terms_all_match_case_insensitively(
     assert len(response.json) == expected
 
 
+@pytest.fixture
+def versions(tree: Tree) -> Tree:
+    """acme/web holds pkg 1.0 and 2.0 and other-pkg 1.0; acme/platform/core holds pkg 1.0."""
+    for name, version in [("pkg", "1.0"), ("pkg", "2.0"), ("other-pkg", "1.0")]:
+        tree.upload_wheel("acme/web", name, version)
+    tree.upload_wheel("acme/platform/core", "pkg", "1.0")
+    return tree
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"package_version": "1.0"}, [("pkg", "1.0"), ("other-pkg", "1.0")]),
+        ({"package_version": "2.0"}, [("pkg", "2.0")]),
+        ({"package_version": "1.0", "package_name": "other"}, [("other-pkg", "1.0")]),
+        ({"package_version": "2.0", "package_name": "other"}, []),
+        ({"package_version": "1.0", "order_by": "name"}, [("other-pkg", "1.0"), ("pkg", "1.0")]),
+        ({"package_version": "1.0", "package_type": "npm"}, []),
+        ({"package_version": "1.0", "status": "hidden"}, []),
+        ({"package_version": "1"}, []),  # exact: not a prefix, not PEP 440's equality
+        ({"package_version": "1.0.0"}, []),
+        ({"package_version": "1.%"}, []),  # no pattern either
+        ({"package_version": ""}, [("pkg", "1.0"), ("pkg", "2.0"), ("other-pkg", "1.0")]),
+    ],
+)
+def test_package_version_is_an_exact_filter(versions: Tree, params: dict,
+                                            expected: list[tuple[str, str]]) -> None:
+    response = listing(versions, PROJECT.format(project="acme/web"), **params)
+    assert [(p["name"], p["version"]) for p in response.json] == expected
+    assert response.headers["X-Total"] == str(len(expected))
+
+
+def test_package_version_on_a_group_and_across_pages(versions: Tree) -> None:
+    url = GROUP.format(group="acme")
+    first = listing(versions, url, package_version="1.0", per_page="2", order_by="project_path")
+    assert [(p["project_path"], p["name"]) for p in first.json] == [
+        ("acme/platform/core", "pkg"), ("acme/web", "pkg")]
+    assert (first.headers["X-Total"], first.headers["X-Total-Pages"]) == ("3", "2")
+    second = listing(versions, url, package_version="1.0", per_page="2", page="2",
+                     order_by="project_path")
+    assert [(p["project_path"], p["name"]) for p in second.json] == [("acme/web", "other-pkg")]
+    assert listing(versions, url, package_version="2.0", package_name="pkg").json[0][
+        "version"] == "2.0"
+
+
+def test_package_version_is_bounded(versions: Tree) -> None:
+    response = listing(versions, PROJECT.format(project="acme/web"), expect=400,
+                       package_version="1" * 10_000)
+    assert response.json["message"].startswith("400 Bad request - package_version is invalid")
+
+
 def test_include_versionless_is_accepted(three: Tree) -> None:
     url = PROJECT.format(project="acme/web")
     assert len(listing(three, url, include_versionless="true").json) == 3

@@ -28,6 +28,7 @@ class ListingQueries(CatalogBase):
         sort: str = "asc",
         package_type: str | None = None,
         name_terms: Sequence[str] = (),
+        version: str | None = None,
         status: str | None = None,
         limit: int = 20,
         offset: int = 0,
@@ -35,7 +36,8 @@ class ListingQueries(CatalogBase):
         """One page of packages in these projects, and how many match in all.
 
         Each whitespace-separated term of the name filter must occur in the name, in any
-        case. The page is cut by SQL (LIMIT/OFFSET over an index), never in Python.
+        case; ``version`` is matched exactly, as uploaded (GitLab's ``package_version``).
+        The page is cut by SQL (LIMIT/OFFSET over an index), never in Python.
         """
         ids = list(project_ids)
         if len(ids) == 1:
@@ -52,6 +54,9 @@ class ListingQueries(CatalogBase):
         if package_type:
             where.append("p.package_type = ?")
             params.append(package_type)
+        if version is not None:
+            where.append("p.version = ?")
+            params.append(version)
         for term in name_terms:
             where.append(f"p.name {self.engine.like} ? ESCAPE '\\'")
             params.append("%" + escape_like(term) + "%")

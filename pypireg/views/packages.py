@@ -130,10 +130,11 @@ def _listing(
     boolean(args, "include_versionless")  # checked; every PyPI package has a version
     page = Page.from_args(args)
     terms = _name_terms(args.get("package_name", ""), registry.limits)
+    version = _version(args.get("package_version"), registry.limits)
     registry.downloads.flush()
     packages, total = registry.catalog.list_packages(
         [p.id for p in projects], order_by=order_by or "created_at", sort=sort or "asc",
-        package_type=package_type, name_terms=terms,
+        package_type=package_type, name_terms=terms, version=version,
         status=status, limit=page.size, offset=page.offset,
     )
     by_id = {p.id: p for p in projects}
@@ -152,6 +153,17 @@ def _name_terms(text: str, limits: Limits) -> list[str]:
     if len(terms) > limits.max_name_terms:
         raise BadRequest(f"package_name is invalid: more than {limits.max_name_terms} terms")
     return terms
+
+
+def _version(text: str | None, limits: Limits) -> str | None:
+    """``package_version``: a version as uploaded, matched exactly (None: no filter, as
+    for an empty one)."""
+    if not text:
+        return None
+    if len(text) > limits.max_file_name_length:  # no stored version is longer
+        raise BadRequest(f"package_version is invalid: longer than"
+                         f" {limits.max_file_name_length} characters")
+    return text
 
 
 def _package(

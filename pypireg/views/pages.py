@@ -204,9 +204,9 @@ def file_url_builder(request: RegistryRequest, scope: Scope, endpoint: str
 
 def page_etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) -> str:
     """Strong, from everything the page depends on: the scope's change serials, the caller's
-    view of it, the format, and the URLs' base."""
-    key = repr((*parts, fmt.content_type, request.scheme, request.host, request.root_path,
-                sorted(scope.url_args.items()), scope.state))
+    view of it, the format and its version, and the URLs' base."""
+    key = repr((*parts, fmt.content_type, render.PAGE_FORMAT, request.scheme, request.host,
+                request.root_path, sorted(scope.url_args.items()), scope.state))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

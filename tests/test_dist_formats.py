@@ -1,0 +1,92 @@
+"""Distribution formats newer than the registry's own tests: Emscripten platform tags (PEP
+783) and Metadata 2.5 (PEP 794's Import-Name) are accepted like any other; wheel variants
+(the draft wheel-variant PEPs) are refused with a message that says so."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from .conftest import Env, sha256
+
+JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
+
+
+def wheel(file_name: str, metadata: str, tag: str = "py3-none-any") -> bytes:
+    """A real wheel under ``file_name`` with ``metadata`` as its METADATA."""
+    dist_info = "-".join(file_name.split("-")[:2]) + ".dist-info"
+    module = file_name.split("-")[0]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{module}/__init__.py", "")
+        archive.writestr(f"{dist_info}/METADATA", metadata)
+        archive.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nGenerator: tests\n"
+                         f"Root-Is-Purelib: false\nTag: {tag}\n")
+        archive.writestr(f"{dist_info}/RECORD", "")
+    return buffer.getvalue()
+
+
+def upload(env: Env, file_name: str, data: bytes, name: str, version: str):
+    return env.upload("acme/tools", file_name, data, token=env.writer, name=name,
+                      version=version, sha256_digest=sha256(data))
+
+
+def test_an_emscripten_wheel_is_a_wheel_like_any_other(env: Env) -> None:
+    tag = "cp313-cp313-pyemscripten_2025_0_wasm32"
+    file_name = f"wasmy-1.0-{tag}.whl"
+    data = wheel(file_name, "Metadata-Version: 2.4\nName: wasmy\nVersion: 1.0\n", tag)
+    assert upload(env, file_name, data, "wasmy", "1.0").status_int == 201
+
+    page = env.app.get("/projects/acme%2Ftools/packages/pypi/simple/wasmy/",
+                       headers=JSON).json
+    assert [f["filename"] for f in page["files"]] == [file_name]
+    assert page["files"][0]["hashes"] == {"sha256": sha256(data)}
+    assert page["files"][0]["core-metadata"]  # its METADATA was read and is served
+
+
+def test_metadata_2_5_with_import_names_is_accepted_and_served(env: Env) -> None:
+    metadata = ("Metadata-Version: 2.5\nName: importy\nVersion: 1.0\n"
+                "Import-Name: importy\nImport-Name: importy.extras\nImport-Namespace: ns\n"
+                "Requires-Python: >=3.9\nSummary: names its imports\n")
+    file_name = "importy-1.0-py3-none-any.whl"
+    data = wheel(file_name, metadata)
+    assert upload(env, file_name, data, "importy", "1.0").status_int == 201
+
+    page = env.app.get("/projects/acme%2Ftools/packages/pypi/simple/importy/",
+                       headers=JSON).json
+    (entry,) = page["files"]
+    assert entry["requires-python"] == ">=3.9"
+    assert entry["core-metadata"] == {"sha256": sha256(metadata.encode())}
+    served = env.app.get(entry["url"].removeprefix("http://localhost") + ".metadata")
+    assert served.body == metadata.encode()
+
+
+@pytest.mark.parametrize(("file_name", "label"), [
+    ("varied-1.0-py3-none-any-x86_64_v3.whl", "x86_64_v3"),
+    ("varied-1.0-py3-none-any-null.whl", "null"),
+    ("varied-1.0-1-cp313-cp313-linux_x86_64-cu128.whl", "cu128"),  # with a build tag
+])
+def test_a_wheel_variant_is_refused_as_one(env: Env, file_name: str, label: str) -> None:
+    data = wheel(file_name, "Metadata-Version: 2.1\nName: varied\nVersion: 1.0\n")
+    response = upload(env, file_name, data, "varied", "1.0")
+    assert response.status_int == 400
+    message = response.json["message"]
+    assert "wheel variants are not accepted yet" in message
+    assert f"label '{label}'" in message
+    assert "build number" not in message
+    assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 0
+
+
+def test_a_variants_index_is_refused_as_one(env: Env) -> None:
+    response = upload(env, "varied-1.0-variants.json", b'{"variants": {}}', "varied", "1.0")
+    assert response.status_int == 400
+    assert "variants index" in response.json["message"]
+    assert "wheel variants are not accepted yet" in response.json["message"]
+
+
+def test_a_build_tag_is_still_a_build_tag(env: Env) -> None:
+    file_name = "built-1.0-2-py3-none-any.whl"
+    data = wheel(file_name, "Metadata-Version: 2.1\nName: built\nVersion: 1.0\n")
+    assert upload(env, file_name, data, "built", "1.0").status_int == 201

@@ -19,7 +19,7 @@ API_VERSION = "1.4"  # PEP 792
 # The version of what this module writes for a given catalog state. Page ETags include it
 # (views/pages.py), so bump it whenever a page's bytes change: clients holding the old page
 # then fetch the new one instead of being told theirs is current.
-PAGE_FORMAT = 2  # 2: JSON files no longer carry "dist-info-metadata"
+PAGE_FORMAT = 2  # 2: files no longer announce "dist-info-metadata" (PEP 714's old name)
 ACTIVE = NameStatus()  # a page's status unless one is given
 
 _PAGE = Markup(
@@ -129,9 +129,10 @@ def _extra(f: File) -> str:
     if f.upload_time:
         extra += f' data-upload-time="{escape(f.upload_time)}"'
     if f.metadata_sha256:
-        digest = escape(f.metadata_sha256)
-        extra += (f' data-dist-info-metadata="sha256={digest}"'
-                  f' data-core-metadata="sha256={digest}"')
+        # PEP 714's name only: the pips that read the older data-dist-info-metadata (22.3
+        # to 23.1, and no other) compare the metadata's Name with the requested name
+        # unnormalized, so `pip install pyyaml` would discard PyYAML's wheel.
+        extra += f' data-core-metadata="sha256={escape(f.metadata_sha256)}"'
     if f.yanked:
         extra += f' data-yanked="{escape(f.yanked_reason)}"'
     if f.provenance_url:
@@ -148,7 +149,7 @@ def _file_json(f: File) -> dict[str, object]:
     if f.requires_python:
         entry["requires-python"] = f.requires_python
     # PEP 714's key only: pip 22.3 to 23.1 read the older "dist-info-metadata" as a string
-    # and crash on the object JSON gives it, so JSON never carries it (HTML keeps both).
+    # and crash on the object JSON gives it.
     entry["core-metadata"] = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
     entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
     if f.size is not None:

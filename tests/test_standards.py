@@ -124,8 +124,8 @@ def test_html_carries_repository_version_and_metadata_hashes(env: Env) -> None:
     assert '<meta name="pypi:project-status" content="active">' in html
     assert "pypi:project-status-reason" not in html  # none was given
     metadata = sha256(wheel_metadata("My.Pkg", "1.0", ">=3.8").encode())
-    assert (f'data-dist-info-metadata="sha256={metadata}"'
-            f' data-core-metadata="sha256={metadata}"') in html
+    assert f'data-core-metadata="sha256={metadata}"' in html
+    assert "dist-info-metadata" not in html  # PEP 714's old name (tests/test_metadata_keys.py)
     assert "data-yanked" not in html
     # The upload time and size PEP 700 puts in JSON, as uv also reads them from HTML.
     json_files = env.app.get(PAGE + "my-pkg/", headers={"Accept": V1_JSON}).json["files"]

@@ -124,11 +124,17 @@ def _refuse_variants(file_name: str) -> None:
         return
     parts = file_name[:-4].split("-")
     # name-version[-build]-python-abi-platform is 5 or 6 parts, and a build tag starts
-    # with a digit; a variant adds a label after the platform.
+    # with a digit; a variant adds a label after the platform, and without it the name is
+    # a wheel's.
     if len(parts) == 7 or (len(parts) == 6 and not parts[2][:1].isdigit()):
+        plain = "-".join(parts[:-1]) + ".whl"
+        try:
+            parse_wheel_filename(plain)
+        except ValueError:
+            return  # no wheel's name either: the wheel rules say what is wrong
         raise InvalidDistribution(
             f"{file_name!r} is a wheel variant (label {parts[-1]!r}): wheel variants are not"
-            f" accepted yet; upload the plain wheel, {'-'.join(parts[:-1])}.whl")
+            f" accepted yet; upload the plain wheel, {plain}")
 
 
 def check_requires_python(value: str, what: str = "requires_python") -> str:

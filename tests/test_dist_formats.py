@@ -79,6 +79,15 @@ def test_a_wheel_variant_is_refused_as_one(env: Env, file_name: str, label: str)
     assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 0
 
 
+def test_a_name_with_an_unescaped_dash_is_no_variant(env: Env) -> None:
+    file_name = "my-pkg-1.0-1-py3-none-any.whl"  # 7 parts, but "my-pkg-1.0-1-py3-none" is none
+    data = wheel(file_name, "Metadata-Version: 2.1\nName: my-pkg\nVersion: 1.0\n")
+    response = upload(env, file_name, data, "my-pkg", "1.0")
+    assert response.status_int == 400
+    assert "variant" not in response.json["message"]
+    assert "Invalid wheel filename" in response.json["message"]
+
+
 def test_a_variants_index_is_refused_as_one(env: Env) -> None:
     response = upload(env, "varied-1.0-variants.json", b'{"variants": {}}', "varied", "1.0")
     assert response.status_int == 400

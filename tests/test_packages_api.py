@@ -136,8 +136,10 @@ def versions(tree: Tree) -> Tree:
         ({"package_version": "1.0", "package_name": "other"}, [("other-pkg", "1.0")]),
         ({"package_version": "2.0", "package_name": "other"}, []),
         ({"package_version": "1.0", "order_by": "name"}, [("other-pkg", "1.0"), ("pkg", "1.0")]),
+        ({"package_version": "1.0", "package_type": "pypi"},
+         [("pkg", "1.0"), ("other-pkg", "1.0")]),
         ({"package_version": "1.0", "package_type": "npm"}, []),
-        ({"package_version": "1.0", "status": "hidden"}, []),
+        ({"package_version": "2.0", "status": "default"}, [("pkg", "2.0")]),
         ({"package_version": "1"}, []),  # exact: not a prefix, not PEP 440's equality
         ({"package_version": "1.0.0"}, []),
         ({"package_version": "1.%"}, []),  # no pattern either

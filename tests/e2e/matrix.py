@@ -7,10 +7,10 @@ brought in beforehand from the package index, by running this file (CI's .ci/run
     python3 tests/e2e/matrix.py        # into .clients/, or $PYPIREG_CLIENTS
 
 It downloads the pip wheels (each test bootstraps its pip into a new virtual environment of
-the Python that pip version supports) and installs the older twine, uv and poetry into
-environments of their own. The newest uv, poetry and twine 6.1 are the test extra's. Only
-the standard library is used here, so the machine's python3 can run it before anything else
-is installed.
+the Python that pip version supports) and installs the other older clients into environments
+of their own. The interpreters are the machine's: pyenv's 3.6 to 3.13 and Debian's python3,
+as this machine's image has them. This file imports only the standard library, so the
+machine's python3 (with its pip) runs it before anything else is installed.
 """
 
 from __future__ import annotations
@@ -34,58 +34,60 @@ HOW = "python3 tests/e2e/matrix.py (it needs the package index)"
 class Pip:
     """A pip, and the Python it runs on: a minor version found at run time, or a path."""
 
-    spec: str  # the requirement its wheel satisfies; "" for the interpreter's own pip
+    label: str  # the test's id
+    spec: str  # the requirement its version satisfies
     python: str
-    why: str  # who runs it
-
-    @property
-    def label(self) -> str:
-        return self.spec.removeprefix("pip").lstrip("=") or "own"
+    own: bool = False  # the interpreter's own pip (its venv module installs it), no wheel
 
 
 # Oldest first. pip asks for JSON pages from 22.2 on, and reads PEP 658 metadata from 22.3
 # on: 22.3 to 23.1 under the old name only (which pypireg no longer sends, docs/standards.md),
 # 23.2 on under PEP 714's.
 PIPS = (
-    Pip("pip==20.3.4", "3.9", "the last pip of Python 2 and 3.5, in old images"),
-    Pip("pip==21.3.1", "3.6", "the last pip for Python 3.6 (Ubuntu 18.04, CentOS 8)"),
-    Pip("pip==22.0.4", "3.10", "Ubuntu 22.04 ships 22.0.2"),
-    Pip("pip==22.3.1", "3.7", "Python 3.11.0's ensurepip; the first to ask for JSON pages"),
-    Pip("", "/usr/bin/python3.11", "Debian 12's python3-pip, 23.0.1, in a venv of its"
-                                   " python3"),
-    Pip("pip==23.1.2", "3.8", "the last that reads only dist-info-metadata"),
-    Pip("pip==24.0", "3.12", "Ubuntu 24.04's"),
-    Pip("pip>=25,<26", "3.11", "the newest 25.x"),
-    Pip("pip", "3.13", "the newest"),
+    Pip("20.3.4", "pip==20.3.4", "3.9"),  # the last for Python 2 and 3.5, in old images
+    Pip("21.3.1", "pip==21.3.1", "3.6"),  # the last for Python 3.6 (Ubuntu 18.04, RHEL 8)
+    Pip("22.0.4", "pip==22.0.4", "3.10"),  # Ubuntu 22.04 ships 22.0.2
+    Pip("22.3.1", "pip==22.3.1", "3.7"),  # Python 3.11.0's ensurepip
+    Pip("debian-23.0.1", "pip==23.0.1", "/usr/bin/python3.11", own=True),  # Debian 12's
+    Pip("23.1.2", "pip==23.1.2", "3.8"),  # the last that reads only the old metadata name
+    Pip("24.0", "pip==24.0", "3.12"),  # Ubuntu 24.04's
+    Pip("25.x", "pip>=25,<26", "3.11"),
+    Pip("newest", "pip", "3.13"),
 )
 
 
 @dataclass(frozen=True)
 class Tool:
-    """A client in an environment of its own under ``CLIENTS``."""
+    """A client: in an environment of its own under ``CLIENTS``, or, without requirements,
+    the test extra's, in the tests' own environment."""
 
-    name: str  # its directory, and the test's id
-    requirements: tuple[str, ...]
-    command: str  # the executable in its bin/
+    name: str  # the test's id; the command is what comes before the dash
+    requirements: tuple[str, ...] = ()
 
     @property
     def bin(self) -> Path:
-        return CLIENTS / self.name / "bin" / self.command
+        command = self.name.partition("-")[0]
+        if not self.requirements:
+            return Path(sys.executable).parent / command
+        return CLIENTS / self.name / "bin" / command
 
 
 TOOLS = (
-    Tool("uv-0.5.0", ("uv==0.5.0",), "uv"),  # the oldest docs/clients.md names
+    Tool("uv-0.5.0", ("uv==0.5.0",)),  # the oldest docs/clients.md names
+    Tool("uv-newest"),
     # twine 4 reads its own licence through importlib-metadata, which 8.0 no longer allows:
     # a twine 4 that starts has the importlib-metadata of its time.
-    Tool("twine-4", ("twine>=4,<5", "importlib-metadata<8"), "twine"),
-    Tool("twine-5", ("twine>=5,<6",), "twine"),
-    Tool("twine-newest", ("twine",), "twine"),  # 6.2 on refuse --skip-existing for us
-    Tool("poetry-1.8", ("poetry>=1.8,<1.9",), "poetry"),
+    Tool("twine-4", ("twine>=4,<5", "importlib-metadata<8")),
+    Tool("twine-5", ("twine>=5,<6",)),
+    Tool("twine-6.1"),  # the newest that allows --skip-existing for other indexes than PyPI
+    Tool("twine-newest", ("twine",)),
+    Tool("poetry-1.8", ("poetry>=1.8,<1.9",)),
+    Tool("poetry-newest"),
 )
 
 
-def tool(name: str) -> Tool:
-    return next(t for t in TOOLS if t.name == name)
+def tools(command: str) -> list[Tool]:
+    return [t for t in TOOLS if t.name.partition("-")[0] == command]
 
 
 def find_python(wanted: str) -> Path | None:
@@ -136,20 +138,21 @@ def provision() -> None:
     releases may have moved)."""
     WHEELS.mkdir(parents=True, exist_ok=True)
     for pip in PIPS:
-        if pip.spec:
+        if not pip.own:
             _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                   "--only-binary", ":all:", "--dest", str(WHEELS), pip.spec])
     for each in TOOLS:
+        if not each.requirements:
+            continue
         where = CLIENTS / each.name
         if not (where / "bin" / "python").exists():
             _run([sys.executable, "-m", "venv", str(where)])
         _run([str(where / "bin" / "python"), "-m", "pip", "install", "--quiet",
               "--upgrade", "--disable-pip-version-check", *each.requirements])
-    missing = [p.python for p in PIPS if find_python(p.python) is None]
-    for each in TOOLS:
         version = _run([str(each.bin), "--version"], capture=True).strip().splitlines()[0]
         print(f"{each.name}: {re.sub(r'[()]', '', version)}")
     print(f"pip wheels: {', '.join(sorted(w.name for w in WHEELS.glob('pip-*.whl')))}")
+    missing = [p.python for p in PIPS if find_python(p.python) is None]
     if missing:
         print(f"interpreters not found (the matrix needs them): {', '.join(missing)}")
 

@@ -16,8 +16,6 @@ import hashlib
 import http.client
 import io
 import os
-import shutil
-import subprocess
 import tarfile
 import zipfile
 from contextlib import ExitStack
@@ -30,8 +28,8 @@ from werkzeug.wsgi import get_input_stream
 import pypireg
 
 from ..upstreams import serve
-from .clients import Tripwire
-from .conftest import BIN, client_env, run, serve_command
+from .clients import Tripwire, run
+from .conftest import BIN, client_env, serve_command
 from .matrix import HOW
 
 PROJECT = "acme/matrix"
@@ -54,23 +52,25 @@ def need(found, what: str):  # type: ignore[no-untyped-def]
 # -- the distributions ---------------------------------------------------------------------
 
 
-def metadata(name: str, version: str, requires_python: str, requires: tuple[str, ...]) -> str:
-    """Metadata-Version 2.1, as most of an index is: every client of the matrix reads it
-    (twine 5 reads no later version than 2.3)."""
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
+def metadata(name: str, version: str, requires_python: str, requires: tuple[str, ...],
+             metadata_version: str) -> str:
+    lines = [f"Metadata-Version: {metadata_version}", f"Name: {name}", f"Version: {version}",
              f"Summary: {name} {version} for the client matrix",
              f"Requires-Python: {requires_python}", *(f"Requires-Dist: {r}" for r in requires)]
     return "\n".join(lines) + "\n"
 
 
 def distributions(out: Path, name: str, version: str, requires_python: str = ">=3.6",
-                  requires: tuple[str, ...] = (), marker: str = "") -> list[Path]:
+                  requires: tuple[str, ...] = (), marker: str = "",
+                  metadata_version: str = "2.1") -> list[Path]:
     """A real wheel (with a RECORD of hashes) and sdist of ``name``; ``marker`` changes
-    the module's bytes, for a file that differs from one already stored."""
+    the module's bytes, for a file that differs from one already stored. Metadata-Version
+    2.1 unless asked, as most of an index is: every client of the matrix reads it (twine 5
+    reads no later version than 2.3)."""
     module = name.lower().replace(".", "_")
     stem = f"{module}-{version}"
     code = f"VERSION = {version!r}\n{marker}".encode()
-    meta = metadata(name, version, requires_python, requires).encode()
+    meta = metadata(name, version, requires_python, requires, metadata_version).encode()
     members = {
         f"{module}/__init__.py": code,
         f"{stem}.dist-info/METADATA": meta,
@@ -117,7 +117,6 @@ def all_distributions(out: Path) -> list[Path]:
 
 @dataclass
 class Answer:
-    method: str
     path: str
     status: int
     content_type: str
@@ -146,12 +145,13 @@ class Front:
         body = get_input_stream(environ).read() or None  # as long as Content-Length says
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
+            # REQUEST_URI (werkzeug's server sets it): the path as sent, %2F and all.
             connection.request(environ["REQUEST_METHOD"], environ["REQUEST_URI"], body, headers)
             answer = connection.getresponse()
             data = answer.read()
         finally:
             connection.close()
-        self.log.append(Answer(environ["REQUEST_METHOD"], environ["REQUEST_URI"], answer.status,
+        self.log.append(Answer(environ["REQUEST_URI"], answer.status,
                                answer.getheader("Content-Type", "")))
         start_response(f"{answer.status} {answer.reason}",
                        [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP])
@@ -246,6 +246,9 @@ def check_install(matrix: Matrix, form: str, *, asks_json: bool, reads_metadata:
     downloads = [a.path.rpartition("/")[2] for a in answers if "/files/" in a.path]
     assert not [d for d in downloads if d.startswith(("acme_widgets-1.2", "acme_widgets-2.0"))
                 and not d.endswith(".metadata")], downloads
+    assert {"acme_widgets-1.1-py3-none-any.whl", "acme_gears-1.0-py3-none-any.whl"} <= set(
+        downloads), downloads
+    assert not [d for d in downloads if d.endswith(".tar.gz")], downloads  # wheels only
     assert ("acme_widgets-1.1-py3-none-any.whl.metadata" in downloads) == reads_metadata, \
         downloads
     # A client may be asked for its credentials once per path (a 401), and must then pass.
@@ -258,19 +261,3 @@ def new_venv(python: Path, where: Path, *, with_pip: bool = False) -> Path:
     run(argv if with_pip else [*argv, "--without-pip"],
         {**os.environ, "PIP_CONFIG_FILE": os.devnull})
     return where / "bin" / "python"
-
-
-def which(tool_bin: Path) -> Path | None:
-    return tool_bin if tool_bin.exists() else None
-
-
-def fresh_copy(files: list[Path], where: Path) -> list[Path]:
-    where.mkdir(parents=True, exist_ok=True)
-    return [Path(shutil.copy(f, where)) for f in files]
-
-
-def completed(argv: list[str], env: dict[str, str], cwd: Path | None = None
-              ) -> subprocess.CompletedProcess[str]:
-    """``argv`` run to its end, whatever its exit code."""
-    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)

@@ -84,7 +84,8 @@ def test_errors_are_clear_and_exit_non_zero(tmp_path, capsys, argv, message) -> 
         (["token", "create", "t"], "--grant"),
         (["token", "create", "t", "--grant", "taken:read", "--kind", "robot"], "invalid choice"),
         (["group", "create", "g", "--public", "--private"], "not allowed with"),
-        (["serve", "--port", "eighty"], "invalid int value"),
+        (["serve", "--port", "eighty"], "'eighty' is not a port: give a number from 0 to"),
+        (["serve", "--port", "80808"], "'80808' is not a port: give a number from 0 to"),
     ],
 )
 def test_malformed_arguments_exit_2_with_usage(tmp_path, capsys, argv, message) -> None:

@@ -174,7 +174,7 @@ def test_policy_command_shows_and_changes(tmp_path, capsys) -> None:
     Env(pypireg.create_app(data))
     code, out, _ = run(capsys, "project", "cleanup-policy", "acme/tools", "--data", data)
     assert code == 0 and out[-1] == (
-        "it removes nothing until keep_n_latest_versions or older_than is set")
+        "it removes nothing until --keep-n-latest-versions or --older-than is set")
     code, out, _ = run(capsys, "project", "cleanup-policy", "acme/tools",
                        "--keep-n-latest-versions", "5", "--include", "ci-*", "--include",
                        "nightly-*", "--json", "--data", data)
@@ -186,7 +186,7 @@ def test_policy_command_shows_and_changes(tmp_path, capsys) -> None:
     assert "  include_names: -" in out and "  keep_n_latest_versions: 5" in out
     code, _, err = run(capsys, "project", "cleanup-policy", "acme/tools", "--older-than",
                        "forever", "--data", data)
-    assert code == 1 and "older_than is invalid" in err
+    assert code == 1 and "--older-than is invalid" in err
 
 
 @pytest.mark.parametrize("body", [

@@ -76,6 +76,13 @@ def issue_token(catalog: Catalog, name: str, grants: list[Grant], kind: str = "p
         if grant.path != EVERYTHING and not catalog.path_exists(grant.path):
             raise InvalidGrant(f"no group or project at {grant.path!r}")
     _check_future(expires_at)
+    # Two live tokens of one name and kind could not be told apart in a list, and a deploy
+    # token's name is the username it signs in with.
+    for other in list_tokens(catalog):
+        if other.active and other.kind == kind and other.name == name.strip():
+            raise InvalidGrant(f"an active {kind} token is already named {other.name!r} (id"
+                               f" {other.id}): choose another name, or rotate or revoke that"
+                               " token")
     secret = _new_secret()
     token_id = catalog.add_token(
         name.strip(), kind, hash_secret(secret),

@@ -14,7 +14,7 @@ from .blobs import BlobQueries
 from .browsing import BrowsingQueries
 from .copying import CopyQueries
 from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
-from .namespaces import NamespaceQueries
+from .namespaces import NamespaceQueries, NotEmpty
 from .packages import PackageQueries
 from .protection import ProtectionQueries
 from .retention import RetentionQueries
@@ -26,7 +26,7 @@ from .upstream import UpstreamQueries
 
 __all__ = [
     "DEFAULT_LISTED_STATUSES", "GROUP", "INSTANCE", "ORDER_COLUMNS", "PROJECT", "SCHEMA_VERSION",
-    "Catalog", "CatalogError", "open_catalog", "utcnow",
+    "Catalog", "CatalogError", "NotEmpty", "open_catalog", "utcnow",
 ]
 
 
@@ -59,12 +59,19 @@ class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, Au
     def __init__(self, path: str | None = None, *, engine: Engine | None = None,
                  create: bool = True) -> None:
         super().__init__(engine or SQLiteEngine(path))
-        if not create and not self.engine.has_schema(self):
+        try:
+            known = create or self.engine.has_schema(self)
+            if known:
+                self.engine.migrate(self)
+                self.build_names()
+        except self.engine.unavailable as exc:
+            self.close()
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CatalogError(f"cannot open the catalog {self.engine}: {why}") from None
+        if not known:
             self.close()
             raise CatalogError(f"no registry in the catalog {self.engine}: create one with"
                                " pypireg init --catalog URL")
-        self.engine.migrate(self)
-        self.build_names()
 
     def close(self) -> None:
         """Close the engine's connections (a PostgreSQL pool); SQLite's close with their

@@ -23,6 +23,8 @@ class Engine(Protocol):
     name: str
     like: str  # case-insensitive LIKE
     greatest: str  # the larger of two values
+    unavailable: tuple[type[Exception], ...]  # what the driver raises for a database it
+    # cannot reach or read
 
     def write(self) -> AbstractContextManager[None]: ...
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...

@@ -17,6 +17,16 @@ T = TypeVar("T", Project, Group)
 _PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*")
 
 
+class NotEmpty(CatalogError):
+    """A group or project to delete still holds packages (``force`` deletes them too)."""
+
+    def __init__(self, kind: str, path: str, packages: int) -> None:
+        super().__init__(f"{kind} {path!r} holds {packages} package"
+                         f"{'' if packages == 1 else 's'}: delete them first, or delete them"
+                         " with it (force)")
+        self.kind, self.path, self.packages = kind, path, packages
+
+
 class NamespaceQueries(CatalogBase):
     def create_group(self, path: str, visibility: Visibility) -> Group:
         parent, name = _split(path)
@@ -90,9 +100,7 @@ class NamespaceQueries(CatalogBase):
                 f"SELECT count(*) FROM packages WHERE {self.in_ids('project_id')}"
                 f" AND status != '{PENDING_DESTRUCTION}'", [ids])
             if held and not force:
-                raise CatalogError(
-                    f"{kind} {path!r} holds {held} package{'' if held == 1 else 's'}: delete"
-                    " them first, or pass --force (force=True) to delete them with it")
+                raise NotEmpty(kind, path, held)
             now = utcnow()
             for table in ("package_files", "packages"):
                 self.run(f"UPDATE {table} SET status = ? WHERE {self.in_ids('project_id')}",

@@ -54,6 +54,8 @@ class PostgresEngine:
             kwargs={"autocommit": True, "prepare_threshold": None},
         )
         self._errors = psycopg.Error
+        # What opening says when the server is down, refuses us, or is no database.
+        self.unavailable = (psycopg.Error, psycopg_pool.PoolTimeout)
 
     def __str__(self) -> str:
         return redacted(self.url)

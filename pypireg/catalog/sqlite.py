@@ -47,6 +47,9 @@ class SQLiteEngine:
         else:
             self._target = path
 
+    # What opening says when the file is no database, or cannot be opened or written.
+    unavailable = (sqlite3.DatabaseError,)
+
     def __str__(self) -> str:
         return self.path or "(in memory)"
 

@@ -40,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # flush from raising again on the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # a path that is a file, a disk that is full or read-only
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"pypireg: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     finally:
         for catalog in args.opened:
             catalog.close()
@@ -61,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[data], help="run the registry over HTTP"
                                 " (creating an empty one if the data directory has none)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks one)")
+    serve.add_argument("--port", type=_port, default=8080,
+                       help="port (default 8080; 0 picks one)")
     serve.add_argument("--prefix", default=None,
                        help="URL prefix to mount under (default /api/v4; / for --layout flat)")
     serve.add_argument("--layout", choices=("gitlab", "flat"), default="gitlab",
@@ -152,6 +157,13 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 0 to"
+                                         " 65535 (0 picks a free one)")
+    return int(text)
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -10,9 +10,8 @@ from ..app import CATALOG, DEFAULT_DATA, Registry, create_app
 from ..catalog import CatalogError, open_catalog
 from ..catalog.base import redacted
 
-__all__ = ["CATALOG", "data_option", "has_registry", "open_registry", "plural", "print_table",
-           "where"]
-
+__all__ = ["CATALOG", "checked_data", "data_option", "has_registry", "open_registry", "plural",
+           "print_table", "where"]
 
 
 def data_option() -> argparse.ArgumentParser:
@@ -39,7 +38,7 @@ def open_registry(args: argparse.Namespace, *, create: bool = False) -> Registry
     """The registry that ``--data`` (or ``--catalog``) names, which must exist unless
     ``create``: a mistyped path or URL is an error, never a new empty registry (only
     ``init`` and ``serve`` create one)."""
-    data = Path(args.data)
+    data = checked_data(args)
     if args.catalog:
         catalog = open_catalog(args.catalog, create=create)
         args.opened.append(catalog)  # main() closes it when the command is done
@@ -49,6 +48,15 @@ def open_registry(args: argparse.Namespace, *, create: bool = False) -> Registry
             f"no registry at {data.resolve()}: check --data (or $PYPIREG_DATA), or create"
             f" one with: pypireg init --data {args.data}")
     return create_app(data, storage=args.storage)
+
+
+def checked_data(args: argparse.Namespace) -> Path:
+    """``--data``, which may be missing (it is then created) but must not be a file."""
+    data = Path(args.data)
+    if data.exists() and not data.is_dir():
+        raise CatalogError(f"--data {args.data} is a file: give a directory (a missing one is"
+                           " created)")
+    return data
 
 
 def has_registry(args: argparse.Namespace) -> bool:

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 
 from ..app import Registry
-from ..catalog import CatalogError
+from ..catalog import CatalogError, NotEmpty
 from ..models import CLI, Usage
 from . import oversight
 from .common import open_registry, plural, print_table
@@ -62,7 +62,7 @@ def _set_visibility_command(commands: argparse._SubParsersAction,  # type: ignor
     command = commands.add_parser(
         "set-visibility", parents=[data],
         help=f"make a {kind} public or private (never more visible than its parent group)")
-    command.add_argument("path", metavar="PATH", help=f"the {kind}'s full path")
+    command.add_argument("path", metavar="PATH", help=f"the {kind}'s full path or id")
     command.add_argument("visibility", choices=("public", "private"))
     command.set_defaults(run=_set_visibility, kind=kind)
 
@@ -73,18 +73,23 @@ def _delete_command(commands: argparse._SubParsersAction,  # type: ignore[type-a
     command = commands.add_parser(
         "delete", parents=[data],
         help=f"delete a {kind}{below} (refused while it holds packages, unless --force)")
-    command.add_argument("path", metavar="PATH", help=f"the {kind}'s full path")
+    command.add_argument("path", metavar="PATH", help=f"the {kind}'s full path or id")
     command.add_argument("--force", action="store_true",
                          help="delete its packages too (soft: gc then frees their files)")
     command.set_defaults(run=_delete, kind=kind)
 
 
 def _delete(args: argparse.Namespace) -> int:
-    registry = _with_namespace(args)
-    packages = registry.delete_namespace(args.path, force=args.force, actor=CLI)
+    registry, path = _with_namespace(args)
+    try:
+        packages = registry.delete_namespace(path, force=args.force, actor=CLI)
+    except NotEmpty as exc:
+        raise CatalogError(f"{exc.kind} {path} holds {plural(exc.packages, 'package')}:"
+                           " delete them first, or pass --force to delete them with it"
+                           ) from None
     went = f" with {plural(packages, 'package')} (run pypireg gc to free their files)" if (
         packages) else ""
-    print(f"deleted {args.kind} {args.path}{went}")
+    print(f"deleted {args.kind} {path}{went}")
     return 0
 
 
@@ -142,20 +147,21 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _set_visibility(args: argparse.Namespace) -> int:
-    registry = _with_namespace(args)
-    found = registry.set_visibility(args.path, args.visibility, actor=CLI)
+    registry, path = _with_namespace(args)
+    found = registry.set_visibility(path, args.visibility, actor=CLI)
     print(f"{args.kind} {found.path} is now {found.visibility}")
     return 0
 
 
-def _with_namespace(args: argparse.Namespace) -> Registry:
-    """The registry, once it is known to hold the group or project ``args`` names."""
+def _with_namespace(args: argparse.Namespace) -> tuple[Registry, str]:
+    """The registry, and the full path of the group or project ``args`` names by path or
+    id."""
     registry = open_registry(args)
-    lookup = registry.catalog.group_by_path if args.kind == "group" else (
-        registry.catalog.project_by_path)
-    if lookup(args.path) is None:
+    lookup = registry.catalog.group if args.kind == "group" else registry.catalog.project
+    found = lookup(args.path)
+    if found is None:
         raise CatalogError(f"no {args.kind} {args.path!r}")
-    return registry
+    return registry, found.path
 
 
 def _usage_json(usage: Usage, kind: str) -> dict[str, object]:

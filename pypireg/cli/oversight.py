@@ -45,6 +45,16 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
     cleanup.set_defaults(run=_cleanup)
 
 
+# The policy's fields (as the API and `--json` name them), and the options that set them.
+POLICY_OPTIONS = {
+    "keep_n_latest_versions": "--keep-n-latest-versions",
+    "older_than": "--older-than",
+    "include_names": "--include",
+    "exclude_names": "--exclude",
+    "keep_n_duplicated_package_files": "--keep-n-duplicated-package-files",
+}
+
+
 def add_policy_command(project: argparse._SubParsersAction,  # type: ignore[type-arg]
                        data: argparse.ArgumentParser) -> None:
     """``pypireg project cleanup-policy PATH [changes]``."""
@@ -133,14 +143,14 @@ def _cleanup(args: argparse.Namespace) -> int:
 def _policy(args: argparse.Namespace) -> int:
     registry = open_registry(args)
     project = _project(registry, args.path)
-    changes = {name: getattr(args, name) for name in (
-        "keep_n_latest_versions", "older_than", "include_names", "exclude_names",
-        "keep_n_duplicated_package_files") if getattr(args, name) is not None}
+    changes = {name: getattr(args, name) for name in POLICY_OPTIONS
+               if getattr(args, name) is not None}
     try:
         policy = (registry.set_cleanup_policy(project, actor=CLI, **changes) if changes
                   else registry.cleanup_policy(project))
-    except InvalidPolicy as exc:
-        raise ValueError(str(exc)) from None
+    except InvalidPolicy as exc:  # it names the field: say the option instead
+        field, _, rest = str(exc).partition(" ")
+        raise ValueError(f"{POLICY_OPTIONS.get(field, field)} {rest}") from None
     if args.json:
         print(json.dumps(policy.to_json(), indent=2))
         return 0
@@ -150,7 +160,7 @@ def _policy(args: argparse.Namespace) -> int:
             shown = ", ".join(value) if isinstance(value, list) else value
             print(f"  {name}: {'-' if shown in (None, '') else shown}")
     if not policy.removes_anything:
-        print("it removes nothing until keep_n_latest_versions or older_than is set")
+        print("it removes nothing until --keep-n-latest-versions or --older-than is set")
     return 0
 
 

@@ -8,6 +8,7 @@ import json
 
 from ..app import Registry
 from ..catalog import CatalogError
+from ..dists import normalize
 from ..models import CLI, NAME_STATUS_ORDER, Project
 from ..protection import DELETE_LEVELS, PUSH_LEVELS, rule_json
 from .common import open_registry, print_table
@@ -73,6 +74,8 @@ def _status(args: argparse.Namespace) -> int:
     if args.status is None:
         if args.reason:
             raise ValueError("--reason goes with a STATUS to set")
+        if not registry.catalog.name_known([project.id], normalize(args.name)):
+            raise CatalogError(f"no package named {args.name!r} in {project.path}")
         found = registry.name_status(project, args.name)
         print(found.status + (f": {found.reason}" if found.reason else ""))
         return 0
@@ -84,6 +87,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _protect_add(args: argparse.Namespace) -> int:
+    if not (args.push or args.delete):
+        raise ValueError("a rule needs --push LEVEL, --delete LEVEL or both")
     registry, project = _project(args)
     rule = registry.add_protection_rule(
         project, package_name_pattern=args.pattern, package_type="pypi",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import socket
 import sys
+from contextlib import closing
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,8 @@ from ..limits import MiB
 from ..models import CLI
 from ..site import site
 from .accesslog import AccessLog
-from .common import has_registry, where
+from .binding import CannotBind, bind
+from .common import checked_data, has_registry, where
 
 if TYPE_CHECKING:
     from ..limits import Limits
@@ -72,11 +73,22 @@ def run(args: argparse.Namespace) -> int:
     if flat and not args.project:
         print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
         return 2
+    # The address first: a port in use must not leave an empty registry behind.
+    try:
+        sock = bind(args.host, args.port)
+    except CannotBind as exc:
+        print(f"pypireg: error: {exc}", file=sys.stderr)
+        return 2
+    with closing(sock):
+        return _serve(args, sock, fresh=fresh, flat=flat)
+
+
+def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: bool) -> int:
     catalog = open_catalog(args.catalog) if args.catalog else None
     if catalog is not None:
         args.opened.append(catalog)
     try:
-        registry = create_app(args.data, catalog=catalog, storage=args.storage,
+        registry = create_app(checked_data(args), catalog=catalog, storage=args.storage,
                               layout=args.layout, project=args.project,
                               upstream=args.upstreams, upstream_mode=args.upstream_mode,
                               upstream_ttl=args.upstream_ttl,
@@ -95,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     pages = bool(prefix) and not args.no_ui
     app = site(registry, api=prefix, pages=pages)
     server = waitress.create_server(AccessLog(app),
-                                    sockets=[_bind(args.host, args.port)],
+                                    sockets=[sock],
                                     max_request_body_size=max_body_size(registry.limits),
                                     # the host of links, for a request without a Host header
                                     server_name=_url_host(args.host), **SERVER)
@@ -141,21 +153,6 @@ def max_body_size(limits: Limits) -> int:
     """The largest request body waitress accepts (it reads each one whole, before the
     registry sees the request): the largest upload the registry takes, with room to spare."""
     return limits.max_upload_size + limits.max_form_fields_size + BODY_MARGIN
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host`` and ``port``: IPv6 if the host has a colon, else IPv4,
-    and one address whatever a name resolves to (``localhost`` is 127.0.0.1)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        if os.name != "nt":  # on Windows it would let another process bind the same port
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _configure_logging() -> None:

@@ -126,6 +126,30 @@ def test_hostile_requests_to_a_live_server_are_answered(served, target: str) -> 
     assert b"X-Content-Type-Options: nosniff" in answer
 
 
+def test_a_port_in_use_is_one_line_naming_its_holder_and_creates_nothing(served,
+                                                                          tmp_path) -> None:
+    # The quickstart's situation: a registry already serves on the port.
+    port = urlsplit(served[0]).port
+    data = tmp_path / "new-data"
+    said = subprocess.run([sys.executable, "-m", "pypireg", "serve", "--port", str(port),
+                           "--data", str(data)], capture_output=True, text=True, timeout=60)
+    assert said.returncode == 2
+    assert said.stdout == ""
+    (line,) = said.stderr.splitlines()
+    assert line.startswith(f"pypireg: error: 127.0.0.1:{port} is already in use by process ")
+    assert "pypireg serve" in line  # the holder's command line
+    assert "choose another --port" in line
+    assert not data.exists()
+
+    for port_text, words in (("80808", "'80808' is not a port"), ("-1", "'-1' is not a port")):
+        said = subprocess.run([sys.executable, "-m", "pypireg", "serve", "--port", port_text,
+                               "--data", str(data)], capture_output=True, text=True,
+                              timeout=60)
+        assert said.returncode == 2 and words in said.stderr
+        assert "Traceback" not in said.stderr
+    assert not data.exists()
+
+
 def test_serve_with_trusted_hosts(tmp_path) -> None:
     data = tmp_path / "data"
     process = subprocess.Popen(

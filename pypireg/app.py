@@ -16,8 +16,10 @@ from werkzeug.exceptions import (
     Forbidden,
     HTTPException,
     InternalServerError,
+    MethodNotAllowed,
     NotFound,
     SecurityError,
+    Unauthorized,
 )
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.sansio.utils import host_is_trusted
@@ -34,12 +36,13 @@ from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protection import ProtectionRules
-from .protocols import PermitsGroups
+from .protocols import ExplainsRefusals, PermitsGroups
 from .routing import Routes, flat_layout, gitlab_layout
 from .storage import FileSystemStorage, MemoryStorage, open_storage
 from .upstream import Upstreams, UpstreamSettings, upstream_settings
 from .upstream.settings import DEFAULT_TTL
 from .views import VIEWS, View
+from .views.root import misdirected_upload
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -117,7 +120,10 @@ class Registry(Administration, ProtectionRules):
         request = RegistryRequest(environ, self.dispatcher)
         try:
             self.check_request(request)
-            endpoint, args = self.routes.match(request)
+            try:
+                endpoint, args = self.routes.match(request)
+            except (NotFound, MethodNotAllowed) as exc:  # twine given an index URL, say
+                raise misdirected_upload(request) or exc from None
             response = self.views[endpoint](self, request, **args)
         except HTTPException as exc:
             response = error_response(exc, environ)
@@ -164,10 +170,19 @@ class Registry(Administration, ProtectionRules):
         if self.auth.permits(principal, action, project):
             return project
         if principal is None:
-            raise unauthorized(self.realm)
+            raise self.unauthorized(request)
         if action != READ and self.auth.permits(principal, READ, project):
-            raise Forbidden()
+            raise Forbidden(f"this needs {action} access to {project.path}, which the"
+                            " credentials sent do not have")
         raise ResourceNotFound("Project")
+
+    def unauthorized(self, request: Request) -> Unauthorized:
+        """GitLab's 401, with a Basic challenge; when the request carried credentials, its
+        message says why they did not sign it in, as far as the auth provider tells."""
+        why = None
+        if isinstance(self.auth, ExplainsRefusals) and _has_credentials(request.environ):
+            why = self.auth.refusal(request)
+        return unauthorized(self.realm, why)
 
     def readable_projects(
         self, request: Request, group_ref: str | int, *, subgroups: bool = True
@@ -188,7 +203,7 @@ class Registry(Administration, ProtectionRules):
         if group.is_public or projects:
             return group, projects
         if principal is None:
-            raise unauthorized(self.realm)
+            raise self.unauthorized(request)
         raise ResourceNotFound("Group")
 
     def permits_group(self, request: Request, group: Group, action: Action) -> bool:
@@ -365,6 +380,11 @@ def mount(app: WSGIApplication, prefix: str, *,
         return (beside if under_dash else app)(environ, start_response)
 
     return at_root
+
+
+def _has_credentials(environ: WSGIEnvironment) -> bool:
+    return any(name in environ for name in (
+        "HTTP_AUTHORIZATION", "HTTP_PRIVATE_TOKEN", "HTTP_JOB_TOKEN"))
 
 
 def normal_prefix(prefix: str) -> str:

@@ -34,8 +34,8 @@ class BasicChallenge(WWWAuthenticate):
         return f"Basic realm={realm}"
 
 
-def unauthorized(realm: str) -> Unauthorized:
-    return Unauthorized(www_authenticate=BasicChallenge("basic", {"realm": realm}))
+def unauthorized(realm: str, why: str | None = None) -> Unauthorized:
+    return Unauthorized(why, www_authenticate=BasicChallenge("basic", {"realm": realm}))
 
 
 def message_for(exc: HTTPException) -> str:

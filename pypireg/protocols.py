@@ -158,3 +158,15 @@ class PermitsGroups(Protocol):
                       ) -> bool:
         """Whether ``principal`` may ``action`` on everything in ``group``, now and later."""
         ...
+
+
+@runtime_checkable
+class ExplainsRefusals(Protocol):
+    """Optional for an auth provider: why the credentials a request carries did not
+    authenticate it (a token that expired, or was revoked), said in the 401's message."""
+
+    def refusal(self, request: Request) -> str | None:
+        """One sentence for a request whose credentials ``authenticate`` refused; ``None``
+        to say nothing. It must tell a caller holding no real credential nothing beyond
+        "not valid", so that guessing learns nothing."""
+        ...

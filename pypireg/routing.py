@@ -33,6 +33,7 @@ def gitlab_layout() -> Map:
     project_api = "/projects/<path:project>/packages"
     return Map(
         [
+            Rule("/", endpoint="root", methods=["GET"]),
             # GitLab's PyPI API, project level
 
             Rule(f"{pypi}/simple/", endpoint="pypi.simple_index", methods=["GET"]),
@@ -198,6 +199,7 @@ def flat_layout(project: str) -> Map:
                 defaults=fixed,
                 methods=["GET"],
             ),
+            Rule("/", endpoint="root", defaults=fixed, methods=["GET"]),
             Rule("/", endpoint="pypi.upload", defaults=fixed, methods=["POST", "PUT"]),
         ],
         strict_slashes=False,

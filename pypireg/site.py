@@ -3,23 +3,43 @@ API below its prefix, the health checks at GitLab's paths and the web pages at t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from werkzeug.wsgi import get_current_url
 
 from .app import mount, normal_prefix
 from .health import health_checks
 from .ui import create_ui
+from .views.root import SITE
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .app import Registry
 
 
 def site(registry: Registry, *, api: str = "/api/v4", pages: bool = True,
-         title: str = "pypireg") -> WSGIApplication:
+         title: str = "pypireg") -> Site:
     """``registry``'s API under ``api``; ``/-/health``, ``/-/liveness`` and
     ``/-/readiness``; and, unless ``pages`` is False or the API has the root, the web
     pages everywhere else. Mount it under any prefix: every link carries it."""
     prefix = normal_prefix(api)
     ui = create_ui(registry, api=prefix, title=title) if pages and prefix else None
-    return mount(registry, prefix, beside=health_checks(registry, otherwise=ui))
+    return Site(registry, mount(registry, prefix, beside=health_checks(registry, otherwise=ui)),
+                pages=ui is not None)
+
+
+class Site:
+    """The site as a WSGI app, which tells the API's root what is served around it
+    (:mod:`pypireg.views.root` links the pages and the health checks)."""
+
+    def __init__(self, registry: Registry, app: WSGIApplication, *, pages: bool) -> None:
+        self.registry = registry
+        self.app = app
+        self.pages = pages
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        environ[SITE] = {"root": get_current_url(environ, root_only=True), "pages": self.pages}
+        return self.app(environ, start_response)

@@ -19,13 +19,43 @@ def test_bad_credentials_on_public_project_read_as_anonymous(env: Env) -> None:
     env.app.get(SIMPLE.format(project="acme/tools"), headers=basic("pypireg-wrong"), status=200)
 
 
-@pytest.mark.parametrize("headers", [{}, basic("pypireg-wrong"), basic("not-even-a-token")])
+@pytest.mark.parametrize(("headers", "message"), [
+    ({}, "401 Unauthorized"),
+    # A secret that never existed learns nothing beyond "not valid", whatever its shape.
+    (basic("pypireg-wrong"), "401 Unauthorized - the token is not valid"),
+    (basic("not-even-a-token"), "401 Unauthorized - the token is not valid"),
+    ({"PRIVATE-TOKEN": "pypireg-wrong"}, "401 Unauthorized - the token is not valid"),
+])
 def test_private_project_anonymous_or_bad_token_is_401_with_challenge(
-    env: Env, headers: dict
+    env: Env, headers: dict, message: str
 ) -> None:
     response = env.app.get(SIMPLE.format(project="acme/team/secret"), headers=headers, status=401)
-    assert response.json == {"message": "401 Unauthorized"}
+    assert response.json == {"message": message}
+    assert response.status == message  # twine and pip print the status line
     assert response.headers["WWW-Authenticate"] == 'Basic realm="pypireg"'
+
+
+def test_a_401_says_why_a_real_token_was_refused(env: Env) -> None:
+    registry = env.registry
+    page = SIMPLE.format(project="acme/team/secret")
+    expired = registry.create_token("old", ["acme/team/secret:read"],
+                                    expires_at="2099-01-01T00:00:00.000Z")
+    with registry.catalog.write():  # as if time had passed
+        registry.catalog.run("UPDATE tokens SET expires_at = ? WHERE name = 'old'",
+                             ["2026-01-01T00:00:00.000Z"])
+    answer = env.app.get(page, headers=basic(expired), status=401)
+    assert answer.json["message"] == (
+        "401 Unauthorized - the token 'old' expired at 2026-01-01T00:00:00.000Z: create a"
+        " new one (or rotate tokens before they expire)")
+    revoked = registry.create_token("gone", ["acme/team/secret:read"])
+    registry.revoke_token(next(t.id for t in registry.list_tokens() if t.name == "gone"))
+    assert env.app.get(page, headers=basic(revoked), status=401).json["message"] == (
+        "401 Unauthorized - the token 'gone' was revoked: create a new one")
+    deploy = registry.create_token("deployer", ["acme/team/secret:read"], kind="deploy")
+    assert env.app.get(page, headers=basic(deploy, "someone"), status=401).json[
+        "message"].endswith("a deploy token signs in with its own name as the username:"
+                            " 'deployer'")
+    env.app.get(page, headers=basic(deploy, "deployer"), status=200)
 
 
 def test_private_project_without_access_is_404(env: Env) -> None:
@@ -47,10 +77,11 @@ def test_grants_on_project_or_ancestor_group_allow_reading(env: Env, token: str)
     )
 
 
-def test_read_only_token_uploading_is_403(env: Env) -> None:
+def test_read_only_token_uploading_is_403_naming_the_access_needed(env: Env) -> None:
     response = env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.reader)
     assert response.status_int == 403
-    assert response.json == {"message": "403 Forbidden"}
+    assert response.json == {"message": "403 Forbidden - this needs write access to"
+                             " acme/team/secret, which the credentials sent do not have"}
 
 
 def test_anonymous_upload_is_401_even_on_public_project(env: Env) -> None:

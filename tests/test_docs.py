@@ -89,7 +89,7 @@ def test_every_endpoint_has_a_view_and_a_row_in_the_docs() -> None:
 
 @pytest.mark.parametrize("protocol", [
     protocols.Storage, protocols.ServesDownloads, protocols.ListsKeys, protocols.SweepsLeftovers,
-    protocols.ChecksReadiness, protocols.PermitsGroups,
+    protocols.ChecksReadiness, protocols.PermitsGroups, protocols.ExplainsRefusals,
     protocols.AuthProvider,
     protocols.Dispatcher, protocols.URLAdapter,
 ])

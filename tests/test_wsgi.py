@@ -184,7 +184,7 @@ def test_the_catalog_may_be_elsewhere(postgres_server, tmp_path) -> None:
             TestApp(app).get("/api/v4/projects/nope/packages/pypi/simple/", status=404)
             assert not (tmp_path / "catalog.db").exists()
         finally:
-            app.mounts["/api/v4"].catalog.close()  # type: ignore[attr-defined]
+            app.registry.catalog.close()  # type: ignore[attr-defined]
 
 
 def test_the_upstream_variables(data) -> None:

@@ -115,25 +115,64 @@ class TokenAuth:
             return False
         return any(grant.covers(action, group) for grant in principal.grants)
 
-    def _lookup(self, secret: str) -> TokenPrincipal | None:
+    def refusal(self, request: Request) -> str | None:
+        """Why the request's token did not sign it in. Only the holder of a real secret
+        learns more than "not valid": that it expired (and when), was revoked, or needs
+        another username."""
+        offered = False
+        for secret, accepts in _offered_credentials(request):
+            offered = True
+            row = self._row(secret)
+            if row is None:
+                continue
+            name = row["name"]
+            if row["revoked"]:
+                return f"the token {name!r} was revoked: create a new one"
+            if is_expired(row["expires_at"], datetime.now(timezone.utc)):
+                return (f"the token {name!r} expired at {row['expires_at']}: create a new one"
+                        " (or rotate tokens before they expire)")
+            if not accepts(self._principal(row)):
+                return _wrong_username(row["kind"], name)
+        return "the token is not valid" if offered else None
+
+    def _row(self, secret: str) -> dict | None:
+        """The catalog's row of the token with this secret, if there is one."""
         if not secret.startswith(TOKEN_PREFIX):
             return None
         digest = hash_secret(secret)
         row = self.catalog.token_by_hash(digest)
         if row is None or not hmac.compare_digest(row["secret_hash"], digest):
             return None
+        return row
+
+    def _lookup(self, secret: str) -> TokenPrincipal | None:
+        row = self._row(secret)
+        if row is None:
+            return None
         now = datetime.now(timezone.utc)
         if row["revoked"] or is_expired(row["expires_at"], now):
-            return None  # reads exactly as a wrong secret does
+            return None  # reads as a wrong secret does (refusal() says which it was)
         last = row["last_used_at"]
         if last is None or (now - parse_time(last)).total_seconds() >= self.last_used_interval:
             self.catalog.touch_token(row["id"], utcnow())
+        return self._principal(row)
+
+    @staticmethod
+    def _principal(row: dict) -> TokenPrincipal:
         return TokenPrincipal(
             name=row["name"],
             kind=row["kind"],
             grants=tuple(Grant(g["path"], g["access"]) for g in row["grants"]),
             id=row["id"],
         )
+
+
+def _wrong_username(kind: str, name: str) -> str:
+    if kind == "deploy":
+        return f"a deploy token signs in with its own name as the username: {name!r}"
+    if kind == "job":
+        return f"a job token signs in with the username {JOB_USERNAME!r} (or JOB-TOKEN)"
+    return "a personal token signs in as the password, with any username"
 
 
 def _offered_credentials(

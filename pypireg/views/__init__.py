@@ -8,12 +8,13 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
-from . import audit, cleanup, packages, protection, pypi, statuses, tokens
+from . import audit, cleanup, packages, protection, pypi, root, statuses, tokens
 from .pages import PageResponse
 
 View = Callable[..., "Response | PageResponse"]
 
 VIEWS: dict[str, View] = {
+    "root": root.api_root,
     "pypi.simple_index": pypi.simple_index,
     "pypi.simple_package": pypi.simple_package,
     "pypi.file": pypi.download,

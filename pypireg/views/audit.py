@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import BadRequest, Forbidden
 
-from ..errors import unauthorized
 from ..models import DELETE
 from ..times import moment
 from .answers import json_response
@@ -36,7 +35,7 @@ def group_audit_events(registry: Registry, request: RegistryRequest, group: str)
     principal = registry.caller(request)
     deletable = [p for p in readable if registry.auth.permits(principal, DELETE, p)]
     if principal is None:
-        raise unauthorized(registry.realm)
+        raise registry.unauthorized(request)
     if not deletable:
         raise Forbidden("reading a group's audit events needs delete access in it")
     return _events(registry, request, projects=deletable)

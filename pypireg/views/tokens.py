@@ -21,7 +21,7 @@ from ..auth import (
     find_token,
 )
 from ..catalog import CatalogError
-from ..errors import ResourceNotFound, unauthorized
+from ..errors import ResourceNotFound
 from ..models import READ
 from .answers import json_response, no_content
 from .params import body_fields, integer_id, list_param
@@ -144,7 +144,7 @@ def _caller(registry: Registry, request: RegistryRequest) -> TokenPrincipal:
     """The calling catalog token: 401 when anonymous, 404 for other kinds of callers."""
     principal = registry.caller(request)
     if principal is None:
-        raise unauthorized(registry.realm)
+        raise registry.unauthorized(request)
     if not isinstance(principal, TokenPrincipal) or not principal.id:
         raise ResourceNotFound("Token")  # a host's own users have no catalog token
     return principal
@@ -157,7 +157,7 @@ def _own_token(registry: Registry, request: RegistryRequest) -> TokenRecord:
 def _admin(registry: Registry, request: RegistryRequest) -> TokenPrincipal:
     principal = registry.caller(request)
     if principal is None:
-        raise unauthorized(registry.realm)
+        raise registry.unauthorized(request)
     if not isinstance(principal, TokenPrincipal) or not principal.is_admin:
         raise Forbidden("managing tokens needs an administrator's token ('*:admin')")
     return principal

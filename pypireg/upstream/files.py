@@ -215,8 +215,9 @@ class UpstreamFiles:
             alive.set()
             beating.join()
             self._slots.release()
-        # Out of this process's fetches (and a failure remembered) before its clients hear
-        # of the end, so that the next request finds the stored file or the failure.
+        # Its slot free and out of this process's fetches (a failure remembered) before its
+        # clients hear of the end, so that their next request finds the stored file or the
+        # failure, and room for another fetch.
         with self._lock:
             self._active.pop(cached.id, None)
             if error is not None:
@@ -230,6 +231,8 @@ class UpstreamFiles:
             except Exception:  # the claim then lapses by itself (STALE_AFTER)
                 log.exception("releasing the fetch of %s", cached.file_name)
             fetch.update(state="failed", error=error)  # before the staging file goes
+        else:
+            fetch.update(state="stored")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(fetch.path)
 
@@ -291,7 +294,6 @@ class UpstreamFiles:
         key = file_key(cached.sha256)
         self._keep(key, lambda: self.storage.put_file(key, fetch.path),
                    lambda: self.catalog.keep_upstream_file(cached.id, key, written))
-        fetch.update(state="stored")
 
     def metadata(self, cached: CachedFile, limit: int) -> bytes:
         """The file's PEP 658 metadata, fetched and verified on first use, then kept."""

@@ -9,6 +9,8 @@ listener that counts connections, so anything that tried the internet fails the 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import queue
 import re
 import shlex
@@ -19,12 +21,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from .e2e.clients import Tripwire
 from .e2e.conftest import client_env
+from .upstreams import FakeIndex
+from .upstreams import serve as serve_index
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "quickstart.md"
@@ -125,22 +130,57 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.wait(timeout=30)
 
 
+def public_index() -> FakeIndex:
+    """The public index, as far as the quick start needs it: six 1.17.0, a real wheel."""
+    module = b'__version__ = "1.17.0"\n'
+    metadata = b"Metadata-Version: 2.1\nName: six\nVersion: 1.17.0\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        wheel.writestr("six.py", module)
+        wheel.writestr("six-1.17.0.dist-info/METADATA", metadata)
+        wheel.writestr("six-1.17.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\n"
+                       "Root-Is-Purelib: true\nTag: py2-none-any\nTag: py3-none-any\n")
+        wheel.writestr("six-1.17.0.dist-info/RECORD", "")
+    data = buffer.getvalue()
+    index = FakeIndex()
+    index.files["/packages/six-1.17.0-py2.py3-none-any.whl"] = data
+    index.json_page("six", [{"filename": "six-1.17.0-py2.py3-none-any.whl",
+                             "url": "/packages/six-1.17.0-py2.py3-none-any.whl",
+                             "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+                             "requires-python": ">=2.7"}])
+    return index
+
+
 def test_the_quickstart_runs_as_written(tmp_path: Path) -> None:
     if shutil.which("curl") is None:
         pytest.skip("the quick start's last step runs curl, which is not installed")
     install, serve, *steps = walkthrough()
-    assert serve.strip() == ".venv/bin/pypireg serve"
+    assert serve.strip() == (".venv/bin/pypireg serve --upstream https://pypi.org/simple/"
+                             " --upstream-mode cache")
 
     env = client_env(tmp_path)
     env["UV_PYTHON"] = sys.executable  # the interpreter `uv venv` picks, as PATH would
     tripwire = Tripwire()  # every proxy variable points at it: nothing may go out
     env.update(tripwire.env)
+    index = public_index()
 
-    def here(text: str) -> str:
-        return text.replace(".venv/bin/", f"{BIN}/").replace(
-            "python3 -m venv", f"{sys.executable} -m venv")
+    with serve_index(index) as upstream:
+        def here(text: str) -> str:
+            return text.replace(".venv/bin/", f"{BIN}/").replace(
+                "python3 -m venv", f"{sys.executable} -m venv").replace(
+                "https://pypi.org/simple/", f"{upstream.url}/simple/")
 
-    process, banner = start(shlex.split(here(serve)) + ["--port", "0"], tmp_path, env,
+        result, banner = _walk(here(serve), steps, here, tmp_path, env, tripwire)
+    assert tripwire.hits == 0, "a command tried to reach the internet"
+    assert upstream.count("/simple/six/") >= 2  # the cache's fetch, and step 8's pip
+    assert index.asked.is_set()  # the wheel came from the public index, once cached
+    _check(result, banner, steps, tmp_path, env)
+
+
+def _walk(serve: str, steps: list[str], here, tmp_path: Path,  # type: ignore[no-untyped-def]
+          env: dict[str, str], tripwire: Tripwire
+          ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    process, banner = start(shlex.split(serve) + ["--port", "0"], tmp_path, env,
                             "press Ctrl+C")
     try:
         assert any("created an empty registry" in line for line in banner)
@@ -154,11 +194,16 @@ def test_the_quickstart_runs_as_written(tmp_path: Path) -> None:
     finally:
         stop(process)
         tripwire.close()
-    assert tripwire.hits == 0, "a command tried to reach the internet"
-    assert result.returncode == 0, f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    return result, banner
 
+
+def _check(result: subprocess.CompletedProcess[str], banner: list[str], steps: list[str],
+           tmp_path: Path, env: dict[str, str]) -> None:
+    assert result.returncode == 0, f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    assert "  upstreams:    a cache of " in "\n".join(banner)
     out = result.stdout.splitlines()
-    assert out.count("hello from my-package") == 2  # installed by pip, then by uv
+    # installed by pip, then by uv, then by pip with the public index beside
+    assert out.count("hello from my-package, with six 1.17.0") == 3
     assert "401" in out  # anonymous access to the private project
     for expected in (line for step in steps for line in expected_output(step)):
         # A line as printed, or names `ls` prints one a line when it is not on a terminal.

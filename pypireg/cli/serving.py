@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import waitress
 
 from .. import __version__
-from ..app import create_app, normal_prefix
+from ..app import DEFAULT_DATA, create_app, normal_prefix
 from ..catalog import open_catalog
 from ..limits import MiB
 from ..models import CLI
@@ -114,8 +114,13 @@ def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: 
     base = f"http://{_url_host(args.host)}:{server.effective_port}{prefix}"
     if fresh:
         print(f"created an empty registry in {where(args)}")
-        if not flat:
-            print(f"  next: pypireg project create NAME --public --data {args.data}")
+        if not flat:  # docs/quickstart.md's step 3
+            data = "" if args.data == DEFAULT_DATA and not args.catalog else (
+                f" --catalog {args.catalog}" if args.catalog else f" --data {args.data}")
+            print(f"  next: pypireg group create acme{data}")
+            print(f"        pypireg project create acme/tools{data}   (private;"
+                  " --public for anyone)")
+            print(f"        pypireg token create ci --grant acme/tools:write{data}")
     print(f"pypireg {__version__} serving {where(args)} at {base}")
     if flat:
         print(f"  pip/uv index: {base}/simple/")
@@ -125,6 +130,10 @@ def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: 
         print(f"  twine upload: {base}/projects/<id or path>/packages/pypi")
     if registry.upstreams is not None:
         print(f"  upstreams:    {registry.upstreams.describe()}")
+    elif not flat:
+        print("  upstreams:    none, so public dependencies (six, requests) do not install"
+              " through these indexes: add --upstream https://pypi.org/simple/"
+              " --upstream-mode cache (docs/proxy.md)")
     if pages:
         print(f"  web pages:    http://{_url_host(args.host)}:{server.effective_port}/")
     print("press Ctrl+C to stop", flush=True)

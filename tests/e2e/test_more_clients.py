@@ -132,6 +132,16 @@ def test_uv_publish_and_project_index(setup: Setup, dists) -> None:
     assert setup.files() == names(dists["0.1.0"] + dists["0.2.0"])
     assert ("GET", f"{PYPI_PATH}/simple/my-package/", 200) in setup.live.log
 
+    # Again, with files the project already has: uv asks, is answered, uploads nothing.
+    dist_dir(setup.tmp / "again", dists["0.1.0"])
+    shutil.copytree(setup.tmp / "again" / "dist", project / "dist", dirs_exist_ok=True)
+    setup.live.log.clear()
+    said = setup.sh(block("uv", "sh", "uv publish --index pypireg"), project)
+    assert setup.live.log and not [(m, s) for m, _, s in setup.live.log
+                                   if m == "POST" or s == 401], setup.live.log
+    assert said.stderr.count("already exists, skipping") == 4
+    assert "not found" not in said.stderr.lower()
+
 
 # --- twine --------------------------------------------------------------------------------
 
@@ -157,7 +167,11 @@ def test_python_gitlab_lists_and_deletes(setup: Setup, dists, monkeypatch) -> No
     registry = setup.live.registry
     registry.create_project("acme/other", "private")
     upload(setup, dists["0.1.0"])
-    monkeypatch.setenv("TOKEN", registry.create_token("admin", ["acme:delete"]))
+    # The doc's token, made by its command in a shell, on the live registry's data.
+    made = block("python-gitlab", "sh", "GITLAB_TOKEN=").replace(".venv/bin/", f"{BIN}/")
+    setup.sh(made + '\nprintf "%s" "$GITLAB_TOKEN" > gitlab-token\n', setup.tmp,
+             PYPIREG_DATA=str(setup.tmp / "data"))
+    monkeypatch.setenv("GITLAB_TOKEN", (setup.tmp / "gitlab-token").read_text())
 
     listing = setup.local(block("python-gitlab", "python", "gl.projects.get"))
     namespace: dict = {}

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from webtest import TestApp
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import pypireg
+from pypireg.cli import main
 
 from .conftest import Env, load_example, wheel_bytes, wheel_name
 from .test_pages import links
@@ -56,3 +63,51 @@ def test_prefix_from_a_framework_host(tmp_path) -> None:
     }
     assert client.get("/").status_int == 200  # the host's own page
     client.get("/pypi/nothing", status=404)
+
+
+# -- docs/mounting.md's blocks, as written -------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "mounting.md"
+BIN = Path(sys.executable).parent
+
+
+def doc_block(section: str, lang: str, marker: str) -> str:
+    text = DOC.read_text()
+    body = text[text.index(f"\n## {section}\n"):]
+    body = body[:body.find("\n## ", 1)]
+    (found,) = [b for b in re.findall(rf"```{lang}\n(.*?)```", body, re.S) if marker in b]
+    return found
+
+
+@pytest.mark.parametrize(("section", "wsgi"), [("Flask", "app"), ("Pyramid", "app")])
+def test_the_framework_sections_serve_what_the_admin_block_creates(tmp_path, section: str,
+                                                                   wsgi: str) -> None:
+    namespace: dict = {"__name__": __name__}  # Flask finds its root from the module name
+    host = doc_block(section, "python", "create_app").replace("/var/lib/", f"{tmp_path}/")
+    exec(host, namespace)  # noqa: S102
+    exec(doc_block("Projects and tokens", "python", "create_token"), namespace)  # noqa: S102
+    client = TestApp(namespace[wsgi])
+    data = wheel_bytes("pkg", "1.0")
+    auth = {"Authorization": f"Bearer {namespace['token']}"}
+    client.post("/pypi/projects/acme%2Ftools/packages/pypi",
+                params=[("name", "pkg"), ("version", "1.0")],
+                upload_files=[("content", wheel_name("pkg", "1.0"), data)], headers=auth,
+                status=201)
+    page = client.get("/pypi/projects/acme%2Ftools/packages/pypi/simple/pkg/", headers=auth)
+    assert links(page.text)[0][0].startswith(
+        "http://localhost/pypi/projects/acme/tools/packages/pypi/files/")
+    client.get("/pypi/projects/acme%2Ftools/packages/pypi/simple/pkg/", status=401)
+
+
+def test_the_admin_commands_work_on_the_hosts_data_directory(tmp_path) -> None:
+    script = re.sub(r"(^|\$\()pypireg ", rf"\g<1>{BIN}/pypireg ", doc_block(
+        "Projects and tokens", "sh", "token create").replace("/var/lib/", f"{tmp_path}/"),
+        flags=re.M)
+    assert main(["init", "--data", str(tmp_path / "pypireg")]) == 0
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script + 'printf "%s" "$TOKEN"'],
+                          capture_output=True, text=True, timeout=120, check=True)
+    registry = pypireg.create_app(tmp_path / "pypireg")  # as the host opens it
+    project = registry.catalog.project("acme/tools")
+    assert project is not None and project.visibility == "private"
+    principal = registry.auth._lookup(done.stdout.splitlines()[-1])  # type: ignore[attr-defined]
+    assert registry.auth.permits(principal, "write", project)

@@ -78,8 +78,23 @@ def test_home_shows_what_the_caller_may_read(site: Site) -> None:
     assert "acme/team/other" not in reader.text  # the reader's token does not cover it
     # Client setup with the real URLs, and never a secret.
     index = f"http://localhost/api/v4/projects/{site.public.id}/packages/pypi/simple/"
-    assert f"pip install --index-url {index} PACKAGE" in anonymous.text
+    assert f"pip install --index-url {index} public-lib" in anonymous.text
     assert site.reader not in reader.text
+
+
+def test_home_setup_is_for_a_project_that_holds_packages(site: Site) -> None:
+    site.registry.create_project("acme/aaa-empty", "public")  # first by path, and empty
+    site.publish("acme/tools", "public-lib", "1.0")
+    home = site.page("/")
+    index = f"http://localhost/api/v4/projects/{site.public.id}/packages/pypi/simple/"
+    snippets = [b["data-copy"] for b in home.html.select("section button.copy")]
+    assert f"pip install --index-url {index} public-lib" in snippets
+    assert (f"poetry source add --priority=explicit acme-tools {index}\n"
+            "poetry add --source acme-tools public-lib") in snippets
+    empty = pypireg.create_app()
+    empty.create_project("solo", "public")
+    assert "pip install --index-url http://localhost/api/v4/projects/1/packages/pypi/simple/"\
+        " PACKAGE" in TestApp(pypireg.site(empty)).get("/", headers=HTML).text
 
 
 def test_home_counts_packages_of_projects_and_groups(site: Site) -> None:

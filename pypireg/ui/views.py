@@ -47,8 +47,7 @@ def home(ui: UI, request: Request, urls: URLAdapter) -> Response:
         return ui.page(request, urls, "home.html", projects=projects, counts=counts,
                        groups=groups, group_counts=_group_counts(groups, projects, counts),
                        recent=[(by_id[e.project_id], e) for e in recent],
-                       example=_setup(ui.api_urls(request), projects[0]) if projects
-                       else None)
+                       example=_example(ui.api_urls(request), projects, counts, recent))
 
     return ui.kept_page(request, ("home", bool(request.authorization), _state(projects),
                                   [(g.id, g.path, g.visibility) for g in groups]), render)
@@ -230,6 +229,18 @@ def _setup(api: URLAdapter, project: Project | None,
         found["label"] = group.path
     found["source"] = "-".join(search_words(found.get("label", ""))) or "private"
     return found
+
+
+def _example(api: URLAdapter, projects: list[Project], counts: dict[int, int],
+             recent: list[NameEntry]) -> dict[str, str] | None:
+    """The home page's client setup: for the project holding the most names (an empty one
+    only when all are), with its newest name in the commands."""
+    if not projects:
+        return None
+    chosen = max(projects, key=lambda p: counts.get(p.id, 0))  # the first of a tie
+    setup = _setup(api, chosen)
+    setup["package"] = next((e.name for e in recent if e.project_id == chosen.id), "PACKAGE")
+    return setup
 
 
 def _install(setup: dict[str, str], shown: Package) -> dict[str, str]:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from ..conftest import basic, wheel_bytes, wheel_name
-from .conftest import Clients, run, serve_command
+from .conftest import BIN, Clients, run, serve_command
 
 
 @pytest.fixture
@@ -91,6 +91,45 @@ def test_the_readme_recipe_against_a_served_registry(served, clients: Clients, g
         "http://", f"http://__token__:{token}@")
     clients.pip_install(python, index, "acme-greet")
     assert clients.greet(python) == "hello from acme.greet 2.0"
+
+
+def test_the_readme_blocks_run_as_written(tmp_path, clients: Clients) -> None:
+    """README.md's shell blocks in one bash, from a directory holding the registry and a
+    built my-package, with pip and uv each installing into a new environment; then its
+    Python block. Only the port and the paths of the tools change."""
+    from .clients import build
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", readme.split("## Publish and install", 1)[1], re.S)
+    assert len(blocks) == 3
+    (tmp_path / "dist").mkdir()
+    for built in build(tmp_path / "build", "0.1.0"):
+        built.rename(tmp_path / "dist" / built.name)
+    python, with_uv = clients.new_venv("app"), clients.new_venv("app-uv")
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "pip").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pip --python'
+                               f' "{python}" "$@"\n')
+    (shims / "pip").chmod(0o755)
+    env = {**clients.env, "PATH": f"{shims}:{BIN}:{os.environ['PATH']}",
+           "VIRTUAL_ENV": str(with_uv.parent.parent)}  # where `uv pip install` installs
+    with serve_command("--data", str(tmp_path / "pypireg-data")) as (url, _):
+        port = urlsplit(url).port
+        script = "\n".join(blocks).replace(".venv/bin/", f"{BIN}/").replace(
+            "127.0.0.1:8080", f"127.0.0.1:{port}")
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for installed in (python, with_uv):  # by pip, and by uv
+        said = run([str(installed), "-c", "import my_package; print(my_package.hello())"])
+        assert said.stdout.strip() == "hello from my-package 0.1.0"
+
+    (code,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    namespace: dict = {}
+    exec(code.replace("/var/lib/", f"{tmp_path}/"), namespace)  # noqa: S102
+    assert namespace["secret"].startswith("pypireg-")
+    assert namespace["registry"].catalog.project("tools").is_public
 
 
 def raw_request(url: str, request: bytes) -> bytes:

@@ -111,3 +111,28 @@ def test_the_admin_commands_work_on_the_hosts_data_directory(tmp_path) -> None:
     assert project is not None and project.visibility == "private"
     principal = registry.auth._lookup(done.stdout.splitlines()[-1])  # type: ignore[attr-defined]
     assert registry.auth.permits(principal, "write", project)
+
+
+def test_every_python_block_runs_and_serves(tmp_path) -> None:
+    """Every Python block of the page, in order in one session (as a reader tries them):
+    each runs, and each WSGI app it makes answers at the mount point it names."""
+    namespace: dict = {"__name__": __name__}
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    served = 0
+    for number, code in enumerate(blocks):
+        before = dict(namespace)
+        exec(code.replace("/var/lib/", f"{tmp_path}/{number}/"), namespace)  # noqa: S102
+        for name in ("application", "app"):
+            if name in namespace and namespace[name] is not before.get(name):
+                api = "/pypi" if '"/pypi' in code else (
+                    "/api/v4" if '"/api/v4"' in code else "")
+                if "site(" in code:
+                    api += "/api/v4"
+                answer = TestApp(namespace[name]).get(
+                    f"{api}/projects/nowhere/packages", headers={"Host": "pypi.example.com"},
+                    status="*")
+                # The registry itself answered, at the path the block gives it.
+                assert answer.content_type == "application/json", (number, code, answer)
+                assert answer.json == {"message": "404 Project Not Found"}, (number, code)
+                served += 1
+    assert len(blocks) >= 10 and served >= 7

@@ -100,6 +100,12 @@ def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: 
         print(f"pypireg: error: {exc}", file=sys.stderr)
         return 2
     if flat and registry.catalog.project(args.project) is None:
+        parts = args.project.strip("/").split("/")
+        for depth in range(1, len(parts)):  # its groups first, as pypiserver has none
+            group = "/".join(parts[:depth])
+            if registry.catalog.group(group) is None:
+                registry.create_group(group, "private", actor=CLI)
+                print(f"created private group {group}")
         registry.create_project(args.project, "private", actor=CLI)
         print(f"created private project {args.project}")
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))

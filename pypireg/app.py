@@ -124,7 +124,10 @@ class Registry(Administration, ProtectionRules):
                 endpoint, args = self.routes.match(request)
             except (NotFound, MethodNotAllowed) as exc:  # twine given an index URL, say
                 raise misdirected_upload(request) or exc from None
-            response = self.views[endpoint](self, request, **args)
+            view = self.views.get(endpoint)
+            if view is None:  # a host's views without this endpoint: as if it were not routed
+                raise NotFound()
+            response = view(self, request, **args)
         except HTTPException as exc:
             response = error_response(exc, environ)
         except Exception:

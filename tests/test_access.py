@@ -45,12 +45,12 @@ def test_a_401_says_why_a_real_token_was_refused(env: Env) -> None:
                              ["2026-01-01T00:00:00.000Z"])
     answer = env.app.get(page, headers=basic(expired), status=401)
     assert answer.json["message"] == (
-        "401 Unauthorized - the token 'old' expired at 2026-01-01T00:00:00.000Z: create a"
-        " new one (or rotate tokens before they expire)")
+        "401 Unauthorized - the token expired at 2026-01-01T00:00:00.000Z: create a new one"
+        " (or rotate tokens before they expire)")
     revoked = registry.create_token("gone", ["acme/team/secret:read"])
     registry.revoke_token(next(t.id for t in registry.list_tokens() if t.name == "gone"))
     assert env.app.get(page, headers=basic(revoked), status=401).json["message"] == (
-        "401 Unauthorized - the token 'gone' was revoked: create a new one")
+        "401 Unauthorized - the token was revoked: create a new one")
     deploy = registry.create_token("deployer", ["acme/team/secret:read"], kind="deploy")
     assert env.app.get(page, headers=basic(deploy, "someone"), status=401).json[
         "message"].endswith("a deploy token signs in with its own name as the username:"

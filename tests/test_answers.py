@@ -70,8 +70,9 @@ def test_a_bare_mount_links_only_the_api(registry) -> None:
 def test_the_flat_layout_root_names_its_project() -> None:
     flat = pypireg.create_app(layout="flat", project="solo")
     body = TestApp(flat).get("/").json
-    assert body["message"].endswith("the Python package index of solo. Install from"
-                                    " pypi_index, publish to pypi_upload.")
+    assert body["message"].endswith("a Python package index. Install from pypi_index,"
+                                    " publish to pypi_upload.")
+    assert "solo" not in body["message"]  # a private project's path never shows
     assert body["links"] == {"pypi_index": "http://localhost/simple/",
                              "pypi_upload": "http://localhost/"}
 

@@ -133,3 +133,33 @@ def test_the_synopsis_in_docs_lists_every_command() -> None:
     every = commands(_parser())
     assert len(every) > 20
     assert [c for c in every if c not in listed] == []
+
+
+def test_a_path_of_digits_is_a_path_before_it_is_an_id(data, capsys) -> None:
+    assert main(["group", "create", "spare", "--data", data]) == 0  # id 2
+    assert main(["group", "create", "2", "--data", data]) == 0  # a group named "2"
+    capsys.readouterr()
+    assert main(["group", "delete", "2", "--data", data]) == 0
+    assert capsys.readouterr().out.strip() == "deleted group 2"
+    assert main(["group", "set-visibility", "2", "public", "--data", data]) == 0
+    assert capsys.readouterr().out.strip() == "group spare is now public"  # now the id
+
+
+@pytest.mark.parametrize("argv", [
+    ["--host", "nosuch.invalid"], ["--host", "192.0.2.1"],  # TEST-NET-1: no machine's own
+])
+def test_serve_refuses_an_address_before_creating_anything(tmp_path, capsys, argv) -> None:
+    fresh = tmp_path / "fresh"
+    code = main(["serve", "--port", "0", *argv, "--data", str(fresh), "--catalog",
+                 f"sqlite:///{tmp_path}/catalog.db"])
+    assert code == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert not fresh.exists() and not (tmp_path / "catalog.db").exists()
+
+
+def test_serve_refuses_a_data_file_before_creating_a_catalog(tmp_path, capsys) -> None:
+    (tmp_path / "file").write_text("")
+    code = main(["serve", "--port", "0", "--data", str(tmp_path / "file"), "--catalog",
+                 f"sqlite:///{tmp_path}/catalog.db"])
+    assert code == 1 and "is a file" in capsys.readouterr().err
+    assert not (tmp_path / "catalog.db").exists()

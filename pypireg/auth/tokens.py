@@ -118,21 +118,20 @@ class TokenAuth:
     def refusal(self, request: Request) -> str | None:
         """Why the request's token did not sign it in. Only the holder of a real secret
         learns more than "not valid": that it expired (and when), was revoked, or needs
-        another username."""
+        another username (a deploy token's name, which it then signs in with)."""
         offered = False
         for secret, accepts in _offered_credentials(request):
             offered = True
             row = self._row(secret)
             if row is None:
                 continue
-            name = row["name"]
             if row["revoked"]:
-                return f"the token {name!r} was revoked: create a new one"
+                return "the token was revoked: create a new one"
             if is_expired(row["expires_at"], datetime.now(timezone.utc)):
-                return (f"the token {name!r} expired at {row['expires_at']}: create a new one"
-                        " (or rotate tokens before they expire)")
+                return (f"the token expired at {row['expires_at']}: create a new one (or rotate"
+                        " tokens before they expire)")
             if not accepts(self._principal(row)):
-                return _wrong_username(row["kind"], name)
+                return _wrong_username(row["kind"], row["name"])
         return "the token is not valid" if offered else None
 
     def _row(self, secret: str) -> dict | None:

@@ -53,8 +53,8 @@ def _why(host: str, port: int, exc: OSError) -> str:
 
 
 def listener(port: int, proc: Path = Path("/proc")) -> str:
-    """Which process listens on ``port``, as "process PID (COMMAND)", where the system
-    tells (Linux, for processes this user may see); "" otherwise."""
+    """Which process listens on ``port``, as "process PID (NAME)", where the system tells
+    (Linux, for processes this user may see); "" otherwise."""
     inodes = set()
     for table in ("net/tcp", "net/tcp6"):
         try:
@@ -86,8 +86,9 @@ def _entries(folder: Path) -> list[Path]:
 
 
 def _command(pid: Path) -> str:
+    """The process's name only: its whole command line may hold a secret."""
     try:
-        words = (pid / "cmdline").read_bytes().split(b"\0")
+        name = (pid / "comm").read_text(errors="replace").strip()
     except OSError:
         return "?"
-    return " ".join(w.decode(errors="replace") for w in words if w)[:120] or "?"
+    return "".join(c for c in name if c.isprintable())[:32] or "?"

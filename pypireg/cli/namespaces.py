@@ -157,8 +157,11 @@ def _with_namespace(args: argparse.Namespace) -> tuple[Registry, str]:
     """The registry, and the full path of the group or project ``args`` names by path or
     id."""
     registry = open_registry(args)
-    lookup = registry.catalog.group if args.kind == "group" else registry.catalog.project
-    found = lookup(args.path)
+    catalog = registry.catalog
+    # A path first: a group or project may be named by digits, which are also an id.
+    found = (catalog.group_by_path(args.path) or catalog.group(args.path)
+             if args.kind == "group" else
+             catalog.project_by_path(args.path) or catalog.project(args.path))
     if found is None:
         raise CatalogError(f"no {args.kind} {args.path!r}")
     return registry, found.path

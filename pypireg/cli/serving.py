@@ -68,7 +68,6 @@ class Stop(SystemExit):
 
 
 def run(args: argparse.Namespace) -> int:
-    fresh = not has_registry(args)
     flat = args.layout == "flat"
     if flat and not args.project:
         print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
@@ -80,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"pypireg: error: {exc}", file=sys.stderr)
         return 2
     with closing(sock):
-        return _serve(args, sock, fresh=fresh, flat=flat)
+        checked_data(args)  # before a catalog elsewhere is created
+        return _serve(args, sock, fresh=not has_registry(args), flat=flat)
 
 
 def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: bool) -> int:
@@ -88,7 +88,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: 
     if catalog is not None:
         args.opened.append(catalog)
     try:
-        registry = create_app(checked_data(args), catalog=catalog, storage=args.storage,
+        registry = create_app(args.data, catalog=catalog, storage=args.storage,
                               layout=args.layout, project=args.project,
                               upstream=args.upstreams, upstream_mode=args.upstream_mode,
                               upstream_ttl=args.upstream_ttl,
@@ -103,7 +103,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: 
         parts = args.project.strip("/").split("/")
         for depth in range(1, len(parts)):  # its groups first, as pypiserver has none
             group = "/".join(parts[:depth])
-            if registry.catalog.group(group) is None:
+            if registry.catalog.group_by_path(group) is None:
                 registry.create_group(group, "private", actor=CLI)
                 print(f"created private group {group}")
         registry.create_project(args.project, "private", actor=CLI)
@@ -120,13 +120,11 @@ def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: 
     base = f"http://{_url_host(args.host)}:{server.effective_port}{prefix}"
     if fresh:
         print(f"created an empty registry in {where(args)}")
-        if not flat:  # docs/quickstart.md's step 3
+        if not flat:  # what docs/quickstart.md's step 3 does
             data = "" if args.data == DEFAULT_DATA and not args.catalog else (
-                f" --catalog {args.catalog}" if args.catalog else f" --data {args.data}")
-            print(f"  next: pypireg group create acme{data}")
-            print(f"        pypireg project create acme/tools{data}   (private;"
-                  " --public for anyone)")
-            print(f"        pypireg token create ci --grant acme/tools:write{data}")
+                " --catalog URL" if args.catalog else f" --data {args.data}")
+            print(f"  next: pypireg project create PATH{data}   # private unless --public")
+            print(f"        pypireg token create NAME --grant PATH:write{data}")
     print(f"pypireg {__version__} serving {where(args)} at {base}")
     if flat:
         print(f"  pip/uv index: {base}/simple/")

@@ -41,9 +41,9 @@ def api_root(registry: Registry, request: RegistryRequest, project: str | None =
                " Packages APIs. Install from a project's index (pypi_index), publish to its"
                " upload URL (pypi_upload); :id is a project's numeric id or its full path,"
                " URL-encoded (acme%2Ftools).")
-    if project is not None:
-        message = (f"pypireg {__version__}: the Python package index of {project}. Install"
-                   " from pypi_index, publish to pypi_upload.")
+    if project is not None:  # one project's layout: not named, as it may be private
+        message = (f"pypireg {__version__}: a Python package index. Install from pypi_index,"
+                   " publish to pypi_upload.")
     if wants_html(request.environ):
         rows = Markup("").join(Markup('<dt>{}</dt><dd><a href="{}">{}</a></dd>').format(
             name.replace("_", " "), url, url) for name, url in links.items())
@@ -85,11 +85,11 @@ def misdirected_upload(request: RegistryRequest) -> HTTPException | None:
     upload URL. None for anything else."""
     if request.method not in ("POST", "PUT"):
         return None
-    try:
+    try:  # werkzeug's adapter takes the method; another dispatcher's may not
         endpoint, args = request.urls.match(method="GET")
-    except (HTTPException, TypeError):  # nothing there either, or a dispatcher's own match
+    except Exception:  # a hint only: without it, the plain 404 or 405 stands
         return None
-    if endpoint in INDEXES:
+    if endpoint in INDEXES and "project" in args:
         target = _url(request, "pypi.upload", {"project": args["project"]})
         where = f"publish to {target}" if target else "this layout takes no uploads"
     elif endpoint in GROUP_INDEXES:

@@ -33,7 +33,7 @@ def tokens(live: LiveRegistry) -> dict[str, str]:
     return made
 
 
-EXPIRED = "the token 'old' expired at 2026-01-02T00:00:00.000Z: create a new one"
+EXPIRED = "the token expired at 2026-01-02T00:00:00.000Z: create a new one"
 READ_ONLY = "this needs write access to acme/tools, which the credentials sent do not have"
 WRITE_ONLY = "this needs delete access to acme/tools, which the credentials sent do not have"
 

@@ -56,8 +56,9 @@ def threaded_server() -> Iterator[str]:
 
 
 @contextmanager
-def process_server(timeout: float = 30.0) -> Iterator[str]:
-    """moto in a process of its own (its memory is not the test's); yields its URL."""
+def process_server(timeout: float = 30.0, pids: list[int] | None = None) -> Iterator[str]:
+    """moto in a process of its own (its memory is not the test's); yields its URL, and
+    puts its process id in ``pids`` (to freeze it with SIGSTOP, say)."""
     require_moto()
     binary = Path(sys.executable).with_name("moto_server")
     port = _free_port()
@@ -65,6 +66,8 @@ def process_server(timeout: float = 30.0) -> Iterator[str]:
     process = subprocess.Popen(
         [str(binary) if binary.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if pids is not None:
+        pids.append(process.pid)
     try:
         deadline = time.monotonic() + timeout
         while not _answers(url):
@@ -75,7 +78,7 @@ def process_server(timeout: float = 30.0) -> Iterator[str]:
             time.sleep(0.05)  # polling for readiness, not waiting for an outcome
         yield url
     finally:
-        process.kill()
+        process.kill()  # SIGKILL ends a stopped process too
         process.wait()
 
 

@@ -7,8 +7,10 @@ import hashlib
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -348,3 +350,55 @@ def test_readiness_asks_the_bucket(make, moto_url, aws) -> None:
     missing = S3Storage("no-such-bucket", "registry", endpoint_url=moto_url)
     with pytest.raises(Exception, match="404|Not Found|NoSuchBucket"):
         missing.check_ready()
+
+
+def test_a_silent_s3_ends_each_call_instead_of_hanging(aws) -> None:
+    """moto frozen with SIGSTOP: it takes connections and never answers. Each call fails
+    with a timeout of its own rather than botocore's 3 attempts of 60 s, and works again
+    once S3 does."""
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    pids: list[int] = []
+    with s3.process_server(pids=pids) as url:
+        storage = S3Storage.from_url(f"s3://{_create_bucket(url)}/p?endpoint_url={url}"
+                                     "&connect_timeout=1&read_timeout=2&max_attempts=2")
+        storage.put_stream(KEY, io.BytesIO(b"before"))
+        os.kill(pids[0], signal.SIGSTOP)
+        try:
+            for call in (lambda: storage.exists(KEY),
+                         lambda: storage.put_stream(f"{KEY}2", io.BytesIO(b"during")),
+                         lambda: storage.open(KEY).read()):
+                outcome: list[BaseException] = []
+                worker = threading.Thread(target=lambda c=call, o=outcome: o.extend(_raised(c)))
+                worker.start()
+                worker.join(60)  # a deadline for a hang, ten times what the settings allow
+                assert not worker.is_alive(), "the call hung"
+                assert outcome and isinstance(outcome[0], (ReadTimeoutError,
+                                                            ConnectTimeoutError)), outcome
+        finally:
+            os.kill(pids[0], signal.SIGCONT)
+        with storage.open(KEY) as stream:
+            assert stream.read() == b"before"
+
+
+def _raised(call) -> list[BaseException]:  # type: ignore[no-untyped-def]
+    try:
+        call()
+    except Exception as exc:  # the test looks at what it was
+        return [exc]
+    return []
+
+
+def test_timeouts_have_defaults_and_come_from_the_url(aws) -> None:
+    s3.require_moto()
+    default = S3Storage.from_url("s3://my-bucket/p?endpoint_url=http://127.0.0.1:9").client
+    config = default.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5.0, 30.0)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    tuned = S3Storage.from_url("s3://my-bucket/p?endpoint_url=http://127.0.0.1:9"
+                               "&connect_timeout=2.5&read_timeout=10&max_attempts=4").client
+    assert (tuned.meta.config.connect_timeout, tuned.meta.config.read_timeout) == (2.5, 10.0)
+    assert tuned.meta.config.retries["total_max_attempts"] == 4
+    for bad in ("read_timeout=0", "read_timeout=soon", "max_attempts=1.5", "connect_timeout=-1"):
+        with pytest.raises(ValueError, match="must be"):
+            S3Storage.from_url(f"s3://my-bucket/p?{bad}")

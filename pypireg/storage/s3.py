@@ -22,7 +22,13 @@ _MISSING = {"NoSuchKey", "NotFound", "404"}  # HEAD answers carry no body, only 
 _READ_ALL_PIECE = MiB
 # What an s3:// URL's query may set, by the constructor argument it sets.
 _URL_OPTIONS = {"endpoint_url": "endpoint_url", "region": "region_name",
-                "presign_downloads": "presign_downloads"}
+                "presign_downloads": "presign_downloads", "connect_timeout": "connect_timeout",
+                "read_timeout": "read_timeout", "max_attempts": "max_attempts"}
+# A silent S3 ends any one request within CONNECT_TIMEOUT + READ_TIMEOUT seconds, and a
+# call within MAX_ATTEMPTS of those, rather than botocore's 60 s reads tried 3 times.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+MAX_ATTEMPTS = 2
 
 
 def _boto3() -> tuple[Any, Any]:
@@ -35,6 +41,22 @@ def _boto3() -> tuple[Any, Any]:
             "S3Storage needs boto3, which is not installed: pip install 'pypireg[s3]'"
         ) from None
     return boto3, botocore
+
+
+def _option(url: str, name: str, value: str) -> Any:
+    """An s3:// URL's query value, as the constructor takes it."""
+    if name == "presign_downloads":
+        return value.lower() in ("1", "true", "yes")
+    if name in ("connect_timeout", "read_timeout", "max_attempts"):
+        try:
+            number = int(value) if name == "max_attempts" else float(value)
+        except ValueError:
+            number = 0
+        if not 0 < number <= 3600:
+            kind = "a whole number of attempts" if name == "max_attempts" else "seconds"
+            raise ValueError(f"{url!r}: {name} must be {kind} above 0, not {value!r}")
+        return number
+    return value
 
 
 def _is_missing(error: Exception) -> bool:
@@ -67,14 +89,25 @@ class S3Storage:
         presign_expiry: int = 300,
         multipart_threshold: int = 8 * MiB,
         multipart_chunksize: int = 8 * MiB,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
     ) -> None:
         boto3, botocore = _boto3()
-        if client is not None and (endpoint_url or region_name):
-            raise TypeError("pass endpoint_url and region_name to the client you pass, not here")
+        timing = (connect_timeout, read_timeout, max_attempts)
+        if client is not None and (endpoint_url or region_name or timing != (None,) * 3):
+            raise TypeError("pass endpoint_url, region_name and timeouts to the client you"
+                            " pass, not here")
         if client is None:
             # SigV4 everywhere: botocore would presign with the deprecated SigV2 in us-east-1.
-            options: dict[str, Any] = {
-                "config": botocore.config.Config(signature_version="s3v4")}
+            options: dict[str, Any] = {"config": botocore.config.Config(
+                signature_version="s3v4",
+                connect_timeout=CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
+                read_timeout=READ_TIMEOUT if read_timeout is None else read_timeout,
+                retries={"mode": "standard",  # attempts in all, the first one included
+                         "total_max_attempts": MAX_ATTEMPTS if max_attempts is None
+                         else max_attempts},
+            )}
             if endpoint_url:  # otherwise boto3 reads AWS_ENDPOINT_URL and the config itself
                 options["endpoint_url"] = endpoint_url
             if region_name:
@@ -92,7 +125,9 @@ class S3Storage:
     def from_url(cls, url: str, **options: Any) -> S3Storage:
         """``s3://bucket`` or ``s3://bucket/some/prefix``, optionally with the settings of an
         S3-compatible store in the query: ``?endpoint_url=http://minio:9000&region=eu-1``
-        (and ``presign_downloads=1``); other options as for the constructor."""
+        (and ``presign_downloads=1``), and how long to wait for it:
+        ``connect_timeout=5&read_timeout=30&max_attempts=2`` (seconds, seconds, attempts per
+        request); other options as for the constructor."""
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc or parts.fragment:
             raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
@@ -102,8 +137,7 @@ class S3Storage:
             if name not in _URL_OPTIONS:
                 raise ValueError(f"{url!r}: the s3://bucket/prefix URL takes"
                                  f" {', '.join(_URL_OPTIONS)}, not {name!r}")
-            options.setdefault(_URL_OPTIONS[name], value if name != "presign_downloads"
-                               else value.lower() in ("1", "true", "yes"))
+            options.setdefault(_URL_OPTIONS[name], _option(url, name, value))
         return cls(parts.netloc, parts.path, **options)
 
     def __repr__(self) -> str:

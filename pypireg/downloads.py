@@ -1,7 +1,8 @@
 """``last_downloaded_at`` without a database write per download.
 
 Downloads are noted in memory and written in one transaction at most once per
-``interval`` seconds, and whenever a reader of the value asks for a flush.
+``interval`` seconds, and whenever a reader of the value asks for a flush; a write that
+fails is tried again at the next flush (:mod:`pypireg.bookkeeping`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .bookkeeping import BestEffort
 from .catalog import utcnow
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ class DownloadTracker:
         self._pending: dict[int, str] = {}
         self._lock = threading.Lock()
         self._flushed_at = clock()
+        self._writes = BestEffort("download times")
 
     def record(self, package_id: int) -> None:
         with self._lock:
@@ -37,9 +40,11 @@ class DownloadTracker:
             self.flush()
 
     def flush(self) -> None:
-        """Write what is pending; cheap when nothing is."""
+        """Write what is pending; cheap when nothing is. A write that fails keeps the batch
+        for the next flush (newer downloads win) and never fails the caller."""
         with self._lock:
             batch, self._pending = self._pending, {}
             self._flushed_at = self._clock()
-        if batch:
-            self.catalog.record_downloads(batch)
+        if batch and not self._writes.run(lambda: self.catalog.record_downloads(batch)):
+            with self._lock:
+                self._pending = {**batch, **self._pending}

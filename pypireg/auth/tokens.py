@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from ..bookkeeping import BestEffort
 from ..models import ACTIONS, READ, Action, Group, Principal, Project
 from ..times import parse_time, utcnow
 
@@ -94,6 +95,7 @@ class TokenAuth:
     def __init__(self, catalog: Catalog, last_used_interval: float = LAST_USED_INTERVAL) -> None:
         self.catalog = catalog
         self.last_used_interval = last_used_interval
+        self._last_use = BestEffort("tokens' last use")
 
     def authenticate(self, request: Request) -> Principal | None:
         for secret, accepts in _offered_credentials(request):
@@ -153,7 +155,7 @@ class TokenAuth:
             return None  # reads as a wrong secret does (refusal() says which it was)
         last = row["last_used_at"]
         if last is None or (now - parse_time(last)).total_seconds() >= self.last_used_interval:
-            self.catalog.touch_token(row["id"], utcnow())
+            self._last_use.run(lambda: self.catalog.touch_token(row["id"], utcnow()))
         return self._principal(row)
 
     @staticmethod

@@ -1,0 +1,89 @@
+"""Real faults, not mocks: the data directory on a small tmpfs, filled to the last byte.
+Mounting one needs root, as CI runs; elsewhere these tests skip, saying so."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+
+from .conftest import API, basic, sha256, wheel_bytes, wheel_name
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 16 MiB tmpfs for the test."""
+    if os.geteuid() != 0:
+        message = "mounting a tmpfs needs root (CI runs as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], check=True)
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path) -> None:
+    """Take every byte the disk has left."""
+    handle = os.open(disk / "fill", os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    os.write(handle, b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(handle)
+
+
+def test_reads_with_tokens_go_on_when_the_disk_is_full(small_disk, caplog) -> None:
+    registry = pypireg.create_app(small_disk / "data")
+    registry.create_group("acme", "private")
+    registry.create_project("acme/tools", "private")
+    writer = registry.create_token("writer", ["acme/tools:write"])
+    readers = [registry.create_token(f"reader{n}", ["acme/tools:read"]) for n in range(3)]
+    app = TestApp(registry)
+    data = wheel_bytes("pkg", "1.0")
+    app.post(API.format(project="acme/tools"), params=[("name", "pkg"), ("version", "1.0")],
+             upload_files=[("content", wheel_name("pkg", "1.0"), data)],
+             headers=basic(writer), status=201)
+    page = "/projects/acme%2Ftools/packages/pypi/simple/pkg/"
+    download = f"/projects/acme/tools/packages/pypi/files/{sha256(data)}/{wheel_name('pkg', '1.0')}"
+    listing = "/projects/acme%2Ftools/packages"
+    app.get(download, headers=basic(writer), status=200)  # a download time, not yet written
+    # The write-ahead log back to nothing, so that the next write must grow it.
+    registry.catalog.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    fill(small_disk)
+
+    with caplog.at_level(logging.WARNING, logger="pypireg"):
+        for reader in readers:  # each first use of a token would write its last use
+            app.get(page, headers=basic(reader), status=200)
+            app.get(download, headers=basic(reader), status=200)
+            (listed,) = app.get(listing, headers=basic(reader), status=200).json
+            assert listed["last_downloaded_at"] is None  # flushing it failed, quietly
+    failures = [r.getMessage() for r in caplog.records if "cannot record" in r.getMessage()]
+    assert len([m for m in failures if "tokens' last use" in m]) == 1  # once, not per request
+    assert len([m for m in failures if "download times" in m]) == 1
+    assert all("full" in m for m in failures), failures
+
+    (small_disk / "fill").unlink()  # the disk has room again: the kept times are written
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pypireg"):
+        (listed,) = app.get(listing, headers=basic(readers[0]), status=200).json
+    assert listed["last_downloaded_at"] is not None
+    assert any("download times works again" in r.getMessage() for r in caplog.records)
+    used = {t.name: t.last_used_at for t in registry.list_tokens()}
+    assert used["reader0"] is not None  # its next sign-in wrote it

@@ -31,7 +31,7 @@ from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
 from .catalog import Catalog, open_catalog
 from .downloads import DownloadTracker
-from .errors import NOSNIFF, ResourceNotFound, error_response, unauthorized
+from .errors import NOSNIFF, ResourceNotFound, error_response, storage_fault, unauthorized
 from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
@@ -130,6 +130,15 @@ class Registry(Administration, ProtectionRules):
             response = view(self, request, **args)
         except HTTPException as exc:
             response = error_response(exc, environ)
+        except OSError as exc:  # a full, read-only or silent disk or storage, or a bug
+            fault = storage_fault(exc)
+            if fault is None:
+                log.exception("unhandled error on %s %s", request.method, request.path)
+                fault = InternalServerError()
+            else:
+                log.warning("%s %s: %s (%s)", request.method, request.path, fault.description,
+                            exc)
+            response = error_response(fault, environ)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(InternalServerError(), environ)

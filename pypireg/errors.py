@@ -6,11 +6,18 @@ GitLab's bodies read ``{"message": "404 Project Not Found"}`` or
 
 from __future__ import annotations
 
+import errno
 import json
 
 from markupsafe import Markup
 from werkzeug.datastructures import MIMEAccept, WWWAuthenticate
-from werkzeug.exceptions import HTTPException, NotFound, Unauthorized
+from werkzeug.exceptions import (
+    GatewayTimeout,
+    HTTPException,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from werkzeug.http import parse_accept_header, quote_header_value
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
@@ -46,6 +53,28 @@ def message_for(exc: HTTPException) -> str:
     if exc.description and exc.description != type(exc).description:
         text += f" - {exc.description}"
     return text
+
+
+class InsufficientStorage(HTTPException):
+    """507: the registry's storage is full (werkzeug has no class of its own for it)."""
+
+    code = 507
+    description = "The server has no room to store what the request holds."
+
+
+def storage_fault(exc: OSError) -> HTTPException | None:
+    """The answer for a fault of the disks or the storage under the registry, which the
+    client can do nothing about but wait: None for an error that is no such fault."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage("no space left on the registry's storage")
+    if exc.errno == errno.EROFS:
+        return ServiceUnavailable("the registry's storage is read-only")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return ServiceUnavailable("the registry may not write to its storage (permission"
+                                  " denied)")
+    if isinstance(exc, TimeoutError):
+        return GatewayTimeout("the registry's storage did not answer in time")
+    return None
 
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every response the registry sends

@@ -77,9 +77,14 @@ class StagingFile:
         return self._digests.result()
 
     def discard(self) -> None:
-        self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        try:
+            # On a full disk the close fails too (the buffered bytes have nowhere to go):
+            # the file goes all the same.
+            with contextlib.suppress(OSError):
+                self._file.close()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
 
 
 @dataclass

@@ -87,3 +87,39 @@ def test_reads_with_tokens_go_on_when_the_disk_is_full(small_disk, caplog) -> No
     assert any("download times works again" in r.getMessage() for r in caplog.records)
     used = {t.name: t.last_used_at for t in registry.list_tokens()}
     assert used["reader0"] is not None  # its next sign-in wrote it
+
+
+def test_an_upload_to_a_full_disk_is_a_507_and_leaves_nothing(small_disk) -> None:
+    registry = pypireg.create_app(small_disk / "data")
+    registry.create_group("acme", "private")
+    registry.create_project("acme/tools", "private")
+    writer = registry.create_token("writer", ["acme/tools:write"])
+    app = TestApp(registry)
+
+    def upload(version: str, payload: str = ""):  # type: ignore[no-untyped-def]
+        data = wheel_bytes("pkg", version, payload=payload)
+        return app.post(API.format(project="acme/tools"),
+                        params=[("name", "pkg"), ("version", version)],
+                        upload_files=[("content", wheel_name("pkg", version), data)],
+                        headers=basic(writer), status="*")
+
+    assert upload("1.0").status_int == 201
+    files_before = sorted(p.name for p in (small_disk / "data" / "files").rglob("*"))
+    fill(small_disk)
+    small = upload("1.5")  # held in a buffer until the staging file is closed
+    assert small.status_int == 507, small
+    assert list(Path(registry.staging_dir).iterdir()) == []
+    refused = upload("2.0", payload="#" + os.urandom(256 * 1024).hex())  # no room for it
+    assert refused.status_int == 507
+    assert refused.json == {"message": "507 Insufficient Storage - no space left on the"
+                                       " registry's storage"}
+    assert refused.status == refused.json["message"]  # twine prints the status line
+    # Nothing of it is left: no staging file, no blob, no row.
+    assert list(Path(registry.staging_dir).iterdir()) == []
+    assert sorted(p.name for p in (small_disk / "data" / "files").rglob("*")) == files_before
+    assert registry.catalog.value("SELECT count(*) FROM package_files") == 1
+    page = app.get("/projects/acme%2Ftools/packages/pypi/simple/pkg/", headers=basic(writer))
+    assert "pkg-1.0-py3-none-any.whl" in page.text and "2.0" not in page.text
+
+    (small_disk / "fill").unlink()
+    assert upload("2.0", payload="#" + os.urandom(256 * 1024).hex()).status_int == 201

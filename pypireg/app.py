@@ -19,6 +19,7 @@ from werkzeug.exceptions import (
     MethodNotAllowed,
     NotFound,
     SecurityError,
+    ServiceUnavailable,
     Unauthorized,
 )
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -29,7 +30,7 @@ from werkzeug.wrappers import Request, Response
 from .admin import Administration
 from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
-from .catalog import Catalog, open_catalog
+from .catalog import Catalog, CatalogReadOnly, open_catalog
 from .downloads import DownloadTracker
 from .errors import NOSNIFF, ResourceNotFound, error_response, storage_fault, unauthorized
 from .limits import Limits
@@ -130,6 +131,11 @@ class Registry(Administration, ProtectionRules):
             response = view(self, request, **args)
         except HTTPException as exc:
             response = error_response(exc, environ)
+        except CatalogReadOnly as exc:  # reads go on; changes wait for the disk
+            log.warning("%s %s: the catalog cannot be written: %s", request.method,
+                        request.path, exc)
+            response = error_response(
+                ServiceUnavailable(f"the registry is read-only: {exc}"), environ)
         except OSError as exc:  # a full, read-only or silent disk or storage, or a bug
             fault = storage_fault(exc)
             if fault is None:

@@ -77,7 +77,7 @@ def test_reads_with_tokens_go_on_when_the_disk_is_full(small_disk, caplog) -> No
     failures = [r.getMessage() for r in caplog.records if "cannot record" in r.getMessage()]
     assert len([m for m in failures if "tokens' last use" in m]) == 1  # once, not per request
     assert len([m for m in failures if "download times" in m]) == 1
-    assert all("full" in m for m in failures), failures
+    assert all("no space left on the catalog's disk" in m for m in failures), failures
 
     (small_disk / "fill").unlink()  # the disk has room again: the kept times are written
     caplog.clear()
@@ -123,3 +123,33 @@ def test_an_upload_to_a_full_disk_is_a_507_and_leaves_nothing(small_disk) -> Non
 
     (small_disk / "fill").unlink()
     assert upload("2.0", payload="#" + os.urandom(256 * 1024).hex()).status_int == 201
+
+
+def test_a_full_catalog_takes_no_change_and_says_why(small_disk, tmp_path) -> None:
+    """The catalog alone on the full disk: its files and staging have room."""
+    from pypireg.storage import FileSystemStorage
+
+    registry = pypireg.create_app(catalog=f"sqlite:///{small_disk}/catalog.db",
+                                  storage=FileSystemStorage(str(tmp_path / "files")),
+                                  staging_dir=str(tmp_path / "staging"))
+    registry.create_group("acme", "private")
+    registry.create_project("acme/tools", "private")
+    writer = registry.create_token("writer", ["acme/tools:delete"])
+    app = TestApp(registry)
+    data = wheel_bytes("pkg", "1.0")
+    fields = [("name", "pkg"), ("version", "1.0")]
+    registry.catalog.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    fill(small_disk)
+    refused = app.post(API.format(project="acme/tools"), params=fields,
+                       upload_files=[("content", wheel_name("pkg", "1.0"), data)],
+                       headers=basic(writer), status=503)
+    assert refused.json == {"message": "503 Service Unavailable - the registry is read-only:"
+                                       " no space left on the catalog's disk"}
+    assert list((tmp_path / "staging").iterdir()) == []
+    assert [p for p in (tmp_path / "files").rglob("*") if p.is_file()] == []  # no blob
+    app.get("/projects/acme%2Ftools/packages", headers=basic(writer), status=200)  # reads go on
+
+    (small_disk / "fill").unlink()
+    app.post(API.format(project="acme/tools"), params=fields,
+             upload_files=[("content", wheel_name("pkg", "1.0"), data)],
+             headers=basic(writer), status=201)

@@ -9,7 +9,7 @@ and processes (gunicorn workers) share one data directory.
 from __future__ import annotations
 
 from .audit import GROUP, INSTANCE, PROJECT, AuditQueries
-from .base import CatalogError, Engine, redacted, utcnow
+from .base import CatalogError, CatalogReadOnly, Engine, redacted, utcnow
 from .blobs import BlobQueries
 from .browsing import BrowsingQueries
 from .copying import CopyQueries
@@ -26,7 +26,7 @@ from .upstream import UpstreamQueries
 
 __all__ = [
     "DEFAULT_LISTED_STATUSES", "GROUP", "INSTANCE", "ORDER_COLUMNS", "PROJECT", "SCHEMA_VERSION",
-    "Catalog", "CatalogError", "NotEmpty", "open_catalog", "utcnow",
+    "Catalog", "CatalogError", "CatalogReadOnly", "NotEmpty", "open_catalog", "utcnow",
 ]
 
 

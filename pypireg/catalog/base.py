@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..times import utcnow
@@ -27,6 +27,7 @@ class Engine(Protocol):
     # cannot reach or read
 
     def write(self) -> AbstractContextManager[None]: ...
+    def read_only_reason(self, error: Exception) -> str | None: ...
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]: ...
@@ -57,6 +58,11 @@ class TextMatch(NamedTuple):
     def refresh_statistics(self, catalog: CatalogBase, *, force: bool = False) -> bool: ...
 
 
+class CatalogReadOnly(Exception):
+    """The catalog cannot be written now; the message says why. Not a
+    :class:`CatalogError`: nothing about the request was wrong, and it may pass."""
+
+
 class CatalogError(Exception):
     """A catalog rule was broken (unknown parent, duplicate path, ...); the message says which."""
 
@@ -79,10 +85,20 @@ class CatalogBase:
         """The SQLite engine's sqlite-utils database (tests and the SQLite schema use it)."""
         return self.engine.db  # type: ignore[attr-defined, no-any-return]
 
-    def write(self) -> AbstractContextManager[None]:
+    @contextmanager
+    def write(self) -> Iterator[None]:
         """One write transaction: every statement inside commits or fails together, and no
-        other writer decides anything meanwhile. Nested calls join the outer one."""
-        return self.engine.write()
+        other writer decides anything meanwhile. Nested calls join the outer one. A
+        database that cannot be written now (its disk full, its file read-only) raises
+        :class:`CatalogReadOnly`, saying why."""
+        try:
+            with self.engine.write():
+                yield
+        except self.engine.unavailable as exc:
+            reason = self.engine.read_only_reason(exc)
+            if reason is None:
+                raise
+            raise CatalogReadOnly(reason) from exc
 
     def check_ready(self) -> None:
         """Raise unless the catalog answers a query on its tables (``GET /-/readiness``)."""

@@ -60,6 +60,16 @@ class PostgresEngine:
     def __str__(self) -> str:
         return redacted(self.url)
 
+    @staticmethod
+    def read_only_reason(error: Exception) -> str | None:
+        """Why a write failed, when it is the server's state and not the statement."""
+        state = getattr(error, "sqlstate", None)
+        if state == "53100":  # disk_full
+            return "no space left on the catalog's disk"
+        if state == "25006":  # read_only_sql_transaction: a standby, or read-only by setting
+            return "the catalog is read-only"
+        return None
+
     def close(self) -> None:
         self.pool.close()
 

@@ -50,6 +50,16 @@ class SQLiteEngine:
     # What opening says when the file is no database, or cannot be opened or written.
     unavailable = (sqlite3.DatabaseError,)
 
+    @staticmethod
+    def read_only_reason(error: Exception) -> str | None:
+        """Why a write failed, when it is the file's fault and not the statement's."""
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+        if code == sqlite3.SQLITE_FULL:
+            return "no space left on the catalog's disk"
+        if code == sqlite3.SQLITE_READONLY:
+            return "the catalog file is read-only"
+        return None
+
     def __str__(self) -> str:
         return self.path or "(in memory)"
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from werkzeug.wsgi import get_current_url
-
 from .app import mount, normal_prefix
 from .health import health_checks
 from .ui import create_ui
@@ -41,5 +39,7 @@ class Site:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:
-        environ[SITE] = {"root": get_current_url(environ, root_only=True), "pages": self.pages}
+        # Only where the site is mounted and whether it has pages: the root's URL is built
+        # by the one view that needs it, not on every request.
+        environ[SITE] = (environ.get("SCRIPT_NAME", ""), self.pages)
         return self.app(environ, start_response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -64,8 +64,10 @@ def _links(request: RegistryRequest, project: str | None) -> dict[str, str | Non
     }
     site = request.environ.get(SITE)
     if site:
-        root = site["root"]
-        links["web_pages"] = root if site["pages"] else None
+        script_name, pages = site
+        mounted = script_name.strip("/")  # host_url ends with a slash
+        root = f"{request.host_url}{quote(mounted)}/" if mounted else request.host_url
+        links["web_pages"] = root if pages else None
         links.update(health=f"{root}-/health", readiness=f"{root}-/readiness")
     return links
 

@@ -19,7 +19,6 @@ from werkzeug.exceptions import (
     MethodNotAllowed,
     NotFound,
     SecurityError,
-    ServiceUnavailable,
     Unauthorized,
 )
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -30,9 +29,9 @@ from werkzeug.wrappers import Request, Response
 from .admin import Administration
 from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
-from .catalog import Catalog, CatalogReadOnly, open_catalog
+from .catalog import Catalog, open_catalog
 from .downloads import DownloadTracker
-from .errors import NOSNIFF, ResourceNotFound, error_response, storage_fault, unauthorized
+from .errors import NOSNIFF, ResourceNotFound, error_response, fault_answer, unauthorized
 from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
@@ -131,13 +130,8 @@ class Registry(Administration, ProtectionRules):
             response = view(self, request, **args)
         except HTTPException as exc:
             response = error_response(exc, environ)
-        except CatalogReadOnly as exc:  # reads go on; changes wait for the disk
-            log.warning("%s %s: the catalog cannot be written: %s", request.method,
-                        request.path, exc)
-            response = error_response(
-                ServiceUnavailable(f"the registry is read-only: {exc}"), environ)
-        except OSError as exc:  # a full, read-only or silent disk or storage, or a bug
-            fault = storage_fault(exc)
+        except Exception as exc:  # a fault of the disks or storage under it, or a bug
+            fault = fault_answer(exc)
             if fault is None:
                 log.exception("unhandled error on %s %s", request.method, request.path)
                 fault = InternalServerError()
@@ -145,9 +139,6 @@ class Registry(Administration, ProtectionRules):
                 log.warning("%s %s: %s (%s)", request.method, request.path, fault.description,
                             exc)
             response = error_response(fault, environ)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            response = error_response(InternalServerError(), environ)
         if isinstance(response, Response):  # a page's PageResponse has its own
             response.headers.set(*NOSNIFF)
         return response(environ, start_response)
@@ -197,9 +188,7 @@ class Registry(Administration, ProtectionRules):
     def unauthorized(self, request: Request) -> Unauthorized:
         """GitLab's 401, with a Basic challenge; when the request carried credentials, its
         message says why they did not sign it in, as far as the auth provider tells."""
-        why = None
-        if isinstance(self.auth, ExplainsRefusals) and _has_credentials(request.environ):
-            why = self.auth.refusal(request)
+        why = self.auth.refusal(request) if isinstance(self.auth, ExplainsRefusals) else None
         return unauthorized(self.realm, why)
 
     def readable_projects(
@@ -398,11 +387,6 @@ def mount(app: WSGIApplication, prefix: str, *,
         return (beside if under_dash else app)(environ, start_response)
 
     return at_root
-
-
-def _has_credentials(environ: WSGIEnvironment) -> bool:
-    return any(name in environ for name in (
-        "HTTP_AUTHORIZATION", "HTTP_PRIVATE_TOKEN", "HTTP_JOB_TOKEN"))
 
 
 def normal_prefix(prefix: str) -> str:

@@ -22,6 +22,8 @@ from werkzeug.http import parse_accept_header, quote_header_value
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
+from .catalog.base import CatalogReadOnly
+
 _TITLES = {400: "Bad request"}  # GitLab's capitalisation
 
 
@@ -62,9 +64,14 @@ class InsufficientStorage(HTTPException):
     description = "The server has no room to store what the request holds."
 
 
-def storage_fault(exc: OSError) -> HTTPException | None:
-    """The answer for a fault of the disks or the storage under the registry, which the
-    client can do nothing about but wait: None for an error that is no such fault."""
+def fault_answer(exc: Exception) -> HTTPException | None:
+    """The answer for a fault of what is under the registry, which the client can do
+    nothing about but wait: a catalog that cannot be written now, a full, read-only or
+    silent disk or storage. None for an error that is no such fault (a bug)."""
+    if isinstance(exc, CatalogReadOnly):  # reads go on; changes wait for the disk
+        return ServiceUnavailable(f"the registry is read-only: {exc}")
+    if not isinstance(exc, OSError):
+        return None
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return InsufficientStorage("no space left on the registry's storage")
     if exc.errno == errno.EROFS:

@@ -167,6 +167,6 @@ class ExplainsRefusals(Protocol):
 
     def refusal(self, request: Request) -> str | None:
         """One sentence for a request whose credentials ``authenticate`` refused; ``None``
-        to say nothing. It must tell a caller holding no real credential nothing beyond
-        "not valid", so that guessing learns nothing."""
+        to say nothing (as for a request that carried none). It must tell a caller holding
+        no real credential nothing beyond "not valid", so that guessing learns nothing."""
         ...

@@ -6,6 +6,7 @@ they fail without installing anything."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -64,8 +65,13 @@ def test_publishers_print_why_they_were_refused(live, tokens, tool, greet_dists,
 
 
 def test_python_gitlab_prints_why_it_was_refused(live, tokens, greet_dists, tmp_path) -> None:
-    gitlab = pytest.importorskip(
-        "gitlab", reason="python-gitlab is not installed: pip install python-gitlab")
+    try:
+        import gitlab
+    except ImportError:  # the test extra has it: CI, which installs that, must run this
+        message = "python-gitlab is not installed: pip install python-gitlab"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     run([str(BIN / "twine"), "upload", "--non-interactive", "--repository-url",
          live.upload_url("acme%2Ftools"), "-u", "__token__", "-p", tokens["writer"],
          *map(str, greet_dists["1.0"])], client_env(tmp_path))

@@ -3,7 +3,10 @@
 - ``GET /-/health``: the process answers (``pypireg OK``), nothing else is looked at;
 - ``GET /-/liveness``: the same, as GitLab's JSON (``{"status": "ok"}``);
 - ``GET /-/readiness``: the catalog and the storage are usable; else a 503 whose body names
-  the check that failed and the kind of error (the details go to the log).
+  the check that failed and the kind of error (the details go to the log). A catalog that
+  answers but cannot be written now (a full disk, a read-only mount) is still ready, for
+  reads: its check says ``"read_only": true`` and why; so does the storage's, for a
+  storage that is full or read-only.
 
 :func:`health_checks` is a WSGI app of its own, so a host can put it wherever its load
 balancer looks; :func:`pypireg.mount` can serve it beside the registry, as ``pypireg serve``
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .app import Registry
+    from .catalog import Catalog
 
 log = logging.getLogger("pypireg")
 
@@ -80,13 +84,13 @@ class Readiness:
     """
 
     def __init__(self, registry: Registry, *, deadline: float, reuse: float) -> None:
-        self.checks: dict[str, Callable[[], None]] = {
-            "catalog_check": registry.catalog.check_ready,
+        self.checks: dict[str, Callable[[], dict[str, object] | None]] = {
+            "catalog_check": lambda: _catalog_ready(registry.catalog),
             "storage_check": lambda: _storage_ready(registry.storage),
         }
         self.deadline = deadline
         self.reuse = reuse
-        self._running: dict[str, Future[dict[str, str]]] = {}
+        self._running: dict[str, Future[dict[str, object]]] = {}
         self._last: tuple[float, tuple[str, bytes, str]] | None = None
         self._lock = threading.Lock()
 
@@ -112,31 +116,40 @@ class Readiness:
         return answer
 
 
-def _in_thread(name: str, run: Callable[[], None]) -> Future[dict[str, str]]:
+def _in_thread(name: str, run: Callable[[], dict[str, object] | None]) -> Future[dict[str, object]]:
     """``run``'s result, from a daemon thread: a check that never returns cannot hold up
     the server's exit."""
-    future: Future[dict[str, str]] = Future()
+    future: Future[dict[str, object]] = Future()
     threading.Thread(target=lambda: future.set_result(_check(name, run)), daemon=True,
                      name=f"pypireg-{name}").start()
     return future
 
 
-def _check(name: str, run: Callable[[], None]) -> dict[str, str]:
+def _check(name: str, run: Callable[[], dict[str, object] | None]
+           ) -> dict[str, object]:
     try:
-        run()
+        found = run()
     except Exception as exc:  # whatever it is, the answer is "not ready"
         log.warning("readiness: %s failed: %s: %s", name, type(exc).__name__, exc)
         return {"status": "failed",
                 "message": f"{type(exc).__name__} (the server's log has the details)"}
-    return {"status": "ok"}
+    return {"status": "ok", **(found or {})}
 
 
-def _storage_ready(storage: object) -> None:
+def _catalog_ready(catalog: Catalog) -> dict[str, object] | None:
+    catalog.check_ready()
+    why = catalog.why_read_only()
+    return None if why is None else {"read_only": True,
+                                     "message": f"the registry is read-only: {why}"}
+
+
+def _storage_ready(storage: object) -> dict[str, object] | None:
     if isinstance(storage, ChecksReadiness):
-        storage.check_ready()
-        return
+        why = storage.check_ready()
+        return None if why is None else {"read_only": True, "message": why}
     with contextlib.suppress(KeyError):  # the storage answered: there is no such key
         storage.open(PROBE_KEY).close()  # type: ignore[attr-defined]
+    return None
 
 
 def _json(value: object) -> bytes:

@@ -110,8 +110,10 @@ class ChecksReadiness(Protocol):
     does not exist (a ``KeyError`` means the storage answered).
     """
 
-    def check_ready(self) -> None:
-        """Return if the storage can serve and store files; else raise, saying why."""
+    def check_ready(self) -> str | None:
+        """Return None if the storage can serve and store files; say why if it serves
+        them but cannot store any now (it is full, or read-only); raise, saying why, if
+        it cannot serve them."""
         ...
 
 

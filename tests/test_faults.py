@@ -1,12 +1,10 @@
-"""Real faults, not mocks: the data directory on a small tmpfs, filled to the last byte.
-Mounting one needs root, as CI runs; elsewhere these tests skip, saying so."""
+"""Real faults, not mocks: the data directory on a small tmpfs, filled to the last byte
+(tests/disks.py: mounting needs root, as CI runs)."""
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,37 +14,14 @@ from webtest import TestApp
 import pypireg
 
 from .conftest import API, basic, sha256, wheel_bytes, wheel_name
+from .disks import fill, tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path) -> Iterator[Path]:
     """A 16 MiB tmpfs for the test."""
-    if os.geteuid() != 0:
-        message = "mounting a tmpfs needs root (CI runs as root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], check=True)
-    try:
+    with tmpfs(tmp_path / "disk") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=True)
-
-
-def fill(disk: Path) -> None:
-    """Take every byte the disk has left."""
-    handle = os.open(disk / "fill", os.O_WRONLY | os.O_CREAT)
-    try:
-        for size in (1 << 20, 1 << 12, 1):
-            try:
-                while True:
-                    os.write(handle, b"\0" * size)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(handle)
 
 
 def test_reads_with_tokens_go_on_when_the_disk_is_full(small_disk, caplog) -> None:

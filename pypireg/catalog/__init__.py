@@ -8,6 +8,8 @@ and processes (gunicorn workers) share one data directory.
 
 from __future__ import annotations
 
+import logging
+
 from .audit import GROUP, INSTANCE, PROJECT, AuditQueries
 from .base import CatalogError, CatalogReadOnly, Engine, redacted, utcnow
 from .blobs import BlobQueries
@@ -23,6 +25,8 @@ from .sqlite import SQLiteEngine
 from .statuses import StatusQueries
 from .tokens import TokenQueries
 from .upstream import UpstreamQueries
+
+log = logging.getLogger("pypireg")
 
 __all__ = [
     "DEFAULT_LISTED_STATUSES", "GROUP", "INSTANCE", "ORDER_COLUMNS", "PROJECT", "SCHEMA_VERSION",
@@ -62,8 +66,7 @@ class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, Au
         try:
             known = create or self.engine.has_schema(self)
             if known:
-                self.engine.migrate(self)
-                self.build_names()
+                self._complete()
         except self.engine.unavailable as exc:
             self.close()
             why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -72,6 +75,22 @@ class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, Au
             self.close()
             raise CatalogError(f"no registry in the catalog {self.engine}: create one with"
                                " pypireg init --catalog URL")
+
+    def _complete(self) -> None:
+        """Create or migrate the tables; a catalog that cannot be written now is served
+        as it is, for reads, if this pypireg reads it as it is."""
+        try:
+            self.engine.migrate(self)
+            self.build_names()
+        except CatalogReadOnly as exc:
+            found = self.value("SELECT value FROM meta WHERE key = 'schema_version'")
+            built = self.value("SELECT value FROM meta WHERE key = 'names_built'")
+            if found != str(SCHEMA_VERSION) or built is None:
+                raise CatalogError(f"the catalog {self.engine} must be brought to schema"
+                                   f" version {SCHEMA_VERSION} and cannot be written: {exc}"
+                                   ) from None
+            log.warning("the catalog %s cannot be written (%s): the registry serves reads,"
+                        " and takes changes again once it can", self.engine, exc)
 
     def close(self) -> None:
         """Close the engine's connections (a PostgreSQL pool); SQLite's close with their

@@ -39,6 +39,9 @@ class Engine(Protocol):
     def nocase_order(self, column: str) -> str: ...
     def unindexed(self, column: str) -> str: ...
     def text_match(self, alias: str, words: Sequence[str]) -> TextMatch: ...
+    def has_schema(self, catalog: CatalogBase) -> bool: ...
+    def migrate(self, catalog: CatalogBase) -> None: ...
+    def refresh_statistics(self, catalog: CatalogBase, *, force: bool = False) -> bool: ...
 
 
 class TextMatch(NamedTuple):
@@ -53,9 +56,6 @@ class TextMatch(NamedTuple):
     rank: str
     rank_params: list[Any]
     newest: str
-    def has_schema(self, catalog: CatalogBase) -> bool: ...
-    def migrate(self, catalog: CatalogBase) -> None: ...
-    def refresh_statistics(self, catalog: CatalogBase, *, force: bool = False) -> bool: ...
 
 
 class CatalogReadOnly(Exception):
@@ -74,6 +74,7 @@ class CatalogBase:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._read_only: str | None = None  # why the last write failed, till one succeeds
 
     @property
     def path(self) -> str | None:
@@ -94,11 +95,30 @@ class CatalogBase:
         try:
             with self.engine.write():
                 yield
+        except CatalogReadOnly as exc:
+            self._read_only = str(exc)
+            raise
         except self.engine.unavailable as exc:
             reason = self.engine.read_only_reason(exc)
             if reason is None:
                 raise
+            self._read_only = reason
             raise CatalogReadOnly(reason) from exc
+        self._read_only = None
+
+    def why_read_only(self) -> str | None:
+        """Why the catalog cannot be written now, or None. Once a write has failed, this
+        writes a row to find out whether it still would, so that it says when the disk
+        has room again before anything else was written (``GET /-/readiness``)."""
+        if self._read_only is None:
+            return None
+        try:
+            with self.write():
+                self.upsert("meta", {"key": "written_at", "value": utcnow()},
+                            key="key")
+        except CatalogReadOnly as exc:
+            return str(exc)
+        return None
 
     def check_ready(self) -> None:
         """Raise unless the catalog answers a query on its tables (``GET /-/readiness``)."""

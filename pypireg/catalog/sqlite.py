@@ -1,23 +1,37 @@
 """The SQLite engine (the embedded default): one connection per thread through sqlite-utils,
-WAL, a busy timeout, and ``BEGIN IMMEDIATE`` write transactions."""
+WAL, a busy timeout, and ``BEGIN IMMEDIATE`` write transactions.
+
+A catalog that cannot be opened for writing (its disk full, mounted read-only, or the
+file itself read-only) is opened for reading instead: the registry then serves reads, and
+each write tries the file again, so that it takes changes again once the disk does.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
-from .base import TextMatch
+from .base import CatalogReadOnly, TextMatch
 
 if TYPE_CHECKING:
     from .base import CatalogBase
+
+log = logging.getLogger("pypireg")
+
+RETRY = 2.0  # seconds between a read-only connection's attempts to open the file for writing
+FULL = 1 << 20  # bytes free below which a disk that refused to open the catalog is full
 
 
 class SQLiteEngine:
@@ -63,30 +77,73 @@ class SQLiteEngine:
     def __str__(self) -> str:
         return self.path or "(in memory)"
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, target: str | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self._target,
-            uri=self.path is None,
+            target or self._target,
+            uri=self.path is None or target is not None,
             isolation_level=None,
             timeout=30,
             check_same_thread=False,
         )
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA foreign_keys = ON")
-        if self.path is not None:
+        if target is not None:  # read-only: WAL as the file already is, if it is
+            conn.execute("SELECT count(*) FROM sqlite_master")  # opens it, or fails now
+        elif self.path is not None:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         else:
             conn.execute("PRAGMA read_uncommitted = 1")
         return conn
 
+    def _open(self) -> tuple[sqlite3.Connection, str | None]:
+        """A connection, and why it is read-only (None: it is not)."""
+        try:
+            return self._connect(), None
+        except sqlite3.DatabaseError:
+            reason = _unwritable(self.path) if self.path is not None else None
+            if reason is None:
+                raise
+        return self._connect_read_only(), reason
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        assert self.path is not None
+        uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
+        try:
+            return self._connect(uri)
+        except sqlite3.DatabaseError:
+            pass
+        # Its shared memory (the -shm file) cannot be made either: read the file alone,
+        # as nobody can change it (SQLite's "immutable"). A log of changes not yet
+        # copied into it (the -wal file) is then left unread.
+        if os.path.getsize(self.path + "-wal") if os.path.exists(self.path + "-wal") else 0:
+            log.warning("the catalog %s is read as of its last checkpoint: its write-ahead"
+                        " log cannot be read until its disk can be written", self.path)
+        return self._connect(uri + "&immutable=1")
+
     @property
     def db(self) -> Database:
         """This thread's sqlite-utils database."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = Database(self._connect())
-        return db
+        local = self._local
+        if getattr(local, "db", None) is None:
+            conn, local.read_only = self._open()
+            local.db = Database(conn)
+            local.retry_at = time.monotonic() + RETRY
+        elif local.read_only is not None and time.monotonic() >= local.retry_at:
+            self._reopen()
+        return local.db  # type: ignore[no-any-return]
+
+    def _reopen(self) -> None:
+        """This thread's read-only connection replaced by one that can write, if the
+        file can be written again. The old one is left to close itself: a page may still
+        be reading rows from it."""
+        local = self._local
+        local.retry_at = time.monotonic() + RETRY
+        try:
+            conn = self._connect()
+        except sqlite3.DatabaseError:
+            return
+        local.db, local.read_only = Database(conn), None
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -99,6 +156,11 @@ class SQLiteEngine:
         if conn.in_transaction:
             yield
             return
+        if self._local.read_only is not None:
+            self._reopen()  # a write looks at once, not every RETRY seconds
+            if self._local.read_only is not None:
+                raise CatalogReadOnly(self._local.read_only)
+            conn = self.db.conn
         with self._memory_writes or contextlib.nullcontext():
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -171,3 +233,20 @@ class SQLiteEngine:
         from .schema import refresh_statistics
 
         return refresh_statistics(catalog, force=force)
+
+
+def _unwritable(path: str) -> str | None:
+    """Why the catalog at ``path`` cannot be opened for writing, when its disk is why
+    (None: it is not, and the error is the file's own)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(path) and not os.access(path, os.W_OK):  # a read-only mount too
+        return "the catalog file is read-only"
+    if not os.access(folder, os.W_OK):  # no journal or shared memory can be made beside it
+        return "the catalog's directory is read-only"
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return None
+    if disk.f_bavail * disk.f_frsize < FULL:
+        return "no space left on the catalog's disk"
+    return None

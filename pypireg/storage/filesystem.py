@@ -14,6 +14,9 @@ from .keys import check_key
 _TEMPORARY = ".tmp-"  # a write in progress, renamed over its key when complete
 
 
+FULL = 1 << 20  # bytes free below which the storage is reported full (GET /-/readiness)
+
+
 class FileSystemStorage:
     """Files under ``root``; a key ``ab/cd/rest`` is the file ``root/ab/cd/rest``.
 
@@ -67,11 +70,17 @@ class FileSystemStorage:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(key))
 
-    def check_ready(self) -> None:
+    def check_ready(self) -> str | None:
         if not self.root.is_dir():
             raise OSError(f"the storage directory {self.root} is missing")
-        if not os.access(self.root, os.W_OK | os.X_OK):
-            raise OSError(f"the storage directory {self.root} is not writable")
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            raise OSError(f"the storage directory {self.root} cannot be read")
+        if not os.access(self.root, os.W_OK):  # a read-only mount too
+            return "the registry's storage is read-only"
+        disk = os.statvfs(self.root)
+        if disk.f_bavail * disk.f_frsize < FULL:
+            return "no space left on the registry's storage"
+        return None
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()

@@ -1,0 +1,176 @@
+"""A registry started on a disk that cannot be written (full, or mounted read-only, or a
+read-only catalog file such as a restored backup) serves reads, answers changes with a
+503 that says why, reports it at /-/readiness, and takes changes again once the disk
+does, without a restart. Real mounts, as in test_faults.py."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from pathlib import Path
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+from pypireg import health_checks, mount
+
+from .conftest import API, basic, sha256, wheel_bytes, wheel_name
+from .disks import fill, read_only, tmpfs, writable
+
+PAGE = "/api/v4/projects/acme%2Ftools/packages/pypi/simple/pkg/"
+LISTING = "/api/v4/projects/acme%2Ftools/packages"
+ONE = wheel_bytes("pkg", "1.0")
+TWO = wheel_bytes("pkg", "2.0")
+
+
+def written_before(data: Path) -> str:
+    """A registry holding pkg 1.0 in acme/tools, written by a thread that has ended, as
+    by a process that has stopped: its catalog closed, no write-ahead log or shared
+    memory left beside it. Returns a token that may upload and delete."""
+    token: list[str] = []
+
+    def write() -> None:
+        registry = pypireg.create_app(data)
+        registry.create_group("acme", "private")
+        registry.create_project("acme/tools", "private")
+        token.append(registry.create_token("maintainer", ["acme/tools:delete"]))
+        TestApp(registry).post(API.format(project="acme/tools"),
+                               params=[("name", "pkg"), ("version", "1.0")],
+                               upload_files=[("content", wheel_name("pkg", "1.0"), ONE)],
+                               headers=basic(token[0]), status=201)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join()
+    gc.collect()
+    assert sorted(p.name for p in data.glob("catalog.db*")) == ["catalog.db"]
+    return token[0]
+
+
+def served(data: Path, **options: object) -> tuple[pypireg.Registry, TestApp]:
+    registry = pypireg.create_app(data, **options)  # type: ignore[arg-type]
+    return registry, TestApp(mount(registry, "/api/v4",
+                                   beside=health_checks(registry, reuse=0)))
+
+
+def upload(app: TestApp, token: str, version: str = "2.0", data: bytes = TWO):
+    return app.post("/api/v4" + API.format(project="acme/tools"),
+                    params=[("name", "pkg"), ("version", version)],
+                    upload_files=[("content", wheel_name("pkg", version), data)],
+                    headers=basic(token), status="*")
+
+
+def assert_reads(app: TestApp, token: str) -> int:
+    """Pages, downloads and the Packages API answer; returns pkg 1.0's package id."""
+    page = app.get(PAGE, headers=basic(token), status=200)
+    assert wheel_name("pkg", "1.0") in page.text
+    download = (f"/api/v4/projects/acme/tools/packages/pypi/files/{sha256(ONE)}/"
+                f"{wheel_name('pkg', '1.0')}")
+    assert app.get(download, headers=basic(token), status=200).body == ONE
+    (package,) = app.get(LISTING, headers=basic(token), status=200).json
+    return package["id"]
+
+
+def assert_read_only(app: TestApp, token: str, package_id: int, why: str,
+                     storage: str | None = None) -> None:
+    message = f"503 Service Unavailable - the registry is read-only: {why}"
+    refused = upload(app, token)
+    assert refused.status_int == 503 and refused.json == {"message": message}
+    assert refused.status == message  # twine prints the status line
+    deleted = app.delete(f"{LISTING}/{package_id}", headers=basic(token), status=503)
+    assert deleted.json == {"message": message}
+    ready = app.get("/-/readiness", status=200).json  # ready: it serves reads
+    assert ready["status"] == "ok"
+    assert ready["catalog_check"] == [{"status": "ok", "read_only": True,
+                                       "message": f"the registry is read-only: {why}"}]
+    assert ready["storage_check"] == [{"status": "ok", **(
+        {"read_only": True, "message": storage} if storage else {})}]
+
+
+def assert_writable(app: TestApp, token: str, registry: pypireg.Registry) -> None:
+    assert app.get("/-/readiness").json["catalog_check"] == [{"status": "ok"}]
+    assert upload(app, token).status_int == 201
+    versions = {p["version"] for p in app.get(LISTING, headers=basic(token)).json}
+    assert versions == {"1.0", "2.0"}
+    assert list(Path(registry.staging_dir).iterdir()) == []
+
+
+def test_started_on_a_full_disk_it_serves_reads_and_writes_once_there_is_room(tmp_path):
+    with tmpfs(tmp_path / "disk") as disk:
+        token = written_before(disk / "data")
+        fill(disk)
+        registry, app = served(disk / "data")
+        package_id = assert_reads(app, token)
+        assert_read_only(app, token, package_id, "no space left on the catalog's disk",
+                         "no space left on the registry's storage")
+        # Nothing of the refused upload is left: no staging file, no blob, no row.
+        assert list((disk / "data" / "staging").iterdir()) == []
+        assert not [p for p in (disk / "data" / "files").rglob("*")
+                    if p.is_file() and sha256(p.read_bytes()) == sha256(TWO)]
+        assert registry.catalog.value("SELECT count(*) FROM package_files") == 1
+
+        (disk / "fill").unlink()  # room again: no restart needed
+        assert_writable(app, token, registry)
+
+
+def test_started_on_a_read_only_data_directory_it_serves_reads(tmp_path):
+    token = written_before(tmp_path / "data")
+    with read_only(tmp_path / "data", tmp_path / "mounted") as data:
+        registry, app = served(data)
+        package_id = assert_reads(app, token)
+        assert_read_only(app, token, package_id, "the catalog file is read-only",
+                         "the registry's storage is read-only")
+        assert registry.catalog.value("SELECT count(*) FROM package_files") == 1
+
+        writable(data)  # the mount made writable again: no restart needed
+        assert_writable(app, token, registry)
+
+
+def test_a_read_only_catalog_file_takes_no_upload_and_stages_nothing(tmp_path):
+    """A backup restored read-only, beside writable files: the upload is refused before
+    its body is staged, so no blob is stored for a row that cannot be written."""
+    token = written_before(tmp_path / "data")
+    with read_only(tmp_path / "data" / "catalog.db"):
+        registry, app = served(tmp_path / "data")
+        blobs = sorted(p.name for p in (tmp_path / "data" / "files").rglob("*"))
+        package_id = assert_reads(app, token)
+        assert_read_only(app, token, package_id, "the catalog file is read-only")
+        assert sorted(p.name for p in (tmp_path / "data" / "files").rglob("*")) == blobs
+        assert list((tmp_path / "data" / "staging").iterdir()) == []
+
+
+def test_read_only_files_while_serving_are_a_503_that_leaves_nothing(tmp_path):
+    registry, app = served(tmp_path / "data")
+    registry.create_group("acme", "private")
+    registry.create_project("acme/tools", "private")
+    token = registry.create_token("maintainer", ["acme/tools:delete"])
+    assert upload(app, token, "1.0", ONE).status_int == 201
+    with read_only(tmp_path / "data" / "files") as files:
+        refused = upload(app, token)
+        assert refused.status_int == 503
+        assert refused.json == {"message": "503 Service Unavailable - the registry's storage"
+                                           " is read-only"}
+        assert_reads(app, token)
+        assert registry.catalog.value("SELECT count(*) FROM package_files") == 1
+        assert list((tmp_path / "data" / "staging").iterdir()) == []
+        assert app.get("/-/readiness").json["storage_check"] == [
+            {"status": "ok", "read_only": True, "message": "the registry's storage is read-only"}]
+        writable(files)
+        assert upload(app, token).status_int == 201
+
+
+def test_a_catalog_to_be_migrated_on_a_read_only_disk_is_refused_with_the_reason(tmp_path):
+    token = written_before(tmp_path / "data")
+    assert token
+    registry = pypireg.create_app(tmp_path / "data")
+    registry.catalog.run("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    del registry
+    gc.collect()
+    with read_only(tmp_path / "data", tmp_path / "mounted") as data, \
+            pytest.raises(pypireg.catalog.CatalogError) as refused:
+        pypireg.create_app(data)
+    assert str(refused.value) == (
+        f"the catalog {data / 'catalog.db'} must be brought to schema version"
+        f" {pypireg.catalog.SCHEMA_VERSION} and cannot be written: the catalog file is"
+        " read-only")

@@ -25,6 +25,7 @@ from ..models import CLI
 from ..upstream import MODES
 from . import caching, namespaces, oversight, safety, serving, tokens
 from .common import data_option, has_registry, open_registry, plural, where
+from .deadlines import BODY_TIMEOUT, HEADER_TIMEOUT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="HOST",
                        help="answer only requests for this Host (repeatable; .example.com"
                             " also takes its subdomains); others get a 400")
+    serve.add_argument("--header-timeout", type=_seconds, metavar="SECONDS",
+                       default=os.environ.get("PYPIREG_HEADER_TIMEOUT", HEADER_TIMEOUT),
+                       help="close a connection whose request's headers take longer"
+                            f" (default $PYPIREG_HEADER_TIMEOUT, or {HEADER_TIMEOUT:g})")
+    serve.add_argument("--body-timeout", type=_seconds, metavar="SECONDS",
+                       default=os.environ.get("PYPIREG_BODY_TIMEOUT", BODY_TIMEOUT),
+                       help="close a connection whose request body sends nothing for"
+                            " longer, or that stays idle between requests"
+                            f" (default $PYPIREG_BODY_TIMEOUT, or {BODY_TIMEOUT:g})")
     serve.set_defaults(run=serving.run)
 
     namespaces.add_commands(commands, data)
@@ -167,6 +177,17 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 0 to"
                                          " 65535 (0 picks a free one)")
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0
+    if not 0 < seconds < 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds: give one"
+                                         " above 0 (and below a day), such as 10 or 2.5")
+    return seconds
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
-"""``pypireg serve``: the registry on waitress, stopped cleanly by Ctrl+C or SIGTERM, with a
-plain-text request log on stderr."""
+"""``pypireg serve``: the registry on waitress (with deadlines for slow clients:
+deadlines.py), stopped cleanly by Ctrl+C or SIGTERM, with a plain-text request log on
+stderr."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from contextlib import closing
 from types import FrameType
 from typing import TYPE_CHECKING
 
-import waitress
-
 from .. import __version__
 from ..app import DEFAULT_DATA, create_app, normal_prefix
 from ..catalog import open_catalog
@@ -23,6 +22,7 @@ from ..site import site
 from .accesslog import AccessLog
 from .binding import CannotBind, bind
 from .common import checked_data, has_registry, where
+from .deadlines import create_server
 
 if TYPE_CHECKING:
     from ..limits import Limits
@@ -33,14 +33,7 @@ SERVER = {
     # itself (wsgi.file_wrapper), so only uploads, pages and API calls hold one. Eight keep
     # pages answering while a few large uploads are parsed and stored.
     "threads": 8,
-    # Connections open at once: each holds up to three file descriptors (200 stay well
-    # within the usual limit of 1024) and may hold a request body spooled to TMPDIR. Past
-    # it, new connections wait in the listen backlog rather than being refused; one uv
-    # opens up to 50 of its own.
-    "connection_limit": 200,
-    # Seconds a connection may stay idle (a keep-alive between requests, or an upload that
-    # stalled) before it is closed; waitress checks every 30 seconds.
-    "channel_timeout": 60,
+    # The connections open at once, and the deadlines for slow clients: deadlines.py.
     # Read request bodies 256 KiB at a time, not 8 KiB: the event loop then takes a 1 GB
     # body in under 2 seconds rather than 4 to 6.
     "recv_bytes": 256 * 1024,
@@ -112,11 +105,11 @@ def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: 
     _configure_logging()
     pages = bool(prefix) and not args.no_ui
     app = site(registry, api=prefix, pages=pages)
-    server = waitress.create_server(AccessLog(app),
-                                    sockets=[sock],
-                                    max_request_body_size=max_body_size(registry.limits),
-                                    # the host of links, for a request without a Host header
-                                    server_name=_url_host(args.host), **SERVER)
+    server = create_server(AccessLog(app), sock, header_timeout=args.header_timeout,
+                           body_timeout=args.body_timeout,
+                           max_request_body_size=max_body_size(registry.limits),
+                           # the host of links, for a request without a Host header
+                           server_name=_url_host(args.host), **SERVER)
     base = f"http://{_url_host(args.host)}:{server.effective_port}{prefix}"
     if fresh:
         print(f"created an empty registry in {where(args)}")

@@ -82,11 +82,17 @@ def serving(app: WSGIApplication) -> Iterator[str]:
 
 
 @contextmanager
-def serve_command(*argv: str) -> Iterator[tuple[str, list[str]]]:
+def serve_command(*argv: str, env: dict[str, str] | None = None,
+                  started: list[subprocess.Popen[str]] | None = None,
+                  ) -> Iterator[tuple[str, list[str]]]:
     """Run ``pypireg serve --port 0 ARGV`` for the block: yields the base URL it prints
-    and every line it printed before it was ready; stops it afterwards."""
+    and every line it printed before it was ready; stops it afterwards. The process is
+    appended to ``started``, for a test that looks at it."""
     process = subprocess.Popen([sys.executable, "-m", "pypireg", "serve", "--port", "0", *argv],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=env)
+    if started is not None:
+        started.append(process)
     try:
         banner: list[str] = []
         for line in process.stdout:  # type: ignore[union-attr]

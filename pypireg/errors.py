@@ -22,9 +22,10 @@ from werkzeug.http import parse_accept_header, quote_header_value
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
-from .catalog.base import CatalogReadOnly
+from .catalog.base import CatalogReadOnly, CatalogUnavailable
 
 _TITLES = {400: "Bad request"}  # GitLab's capitalisation
+RETRY_AFTER = 5  # seconds, for a client told to try again
 
 
 class ResourceNotFound(NotFound):
@@ -66,10 +67,14 @@ class InsufficientStorage(HTTPException):
 
 def fault_answer(exc: Exception) -> HTTPException | None:
     """The answer for a fault of what is under the registry, which the client can do
-    nothing about but wait: a catalog that cannot be written now, a full, read-only or
-    silent disk or storage. None for an error that is no such fault (a bug)."""
+    nothing about but wait: a catalog that cannot be written now or does not answer, a
+    full, read-only or silent disk or storage. None for an error that is no such fault
+    (a bug)."""
     if isinstance(exc, CatalogReadOnly):  # reads go on; changes wait for the disk
         return ServiceUnavailable(f"the registry is read-only: {exc}")
+    if isinstance(exc, CatalogUnavailable):  # a database restarting: pip and uv try again
+        return ServiceUnavailable("the registry's catalog is not answering now: try again"
+                                  " shortly", retry_after=RETRY_AFTER)
     if not isinstance(exc, OSError):
         return None
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -35,10 +35,18 @@ def _free_port() -> int:
 
 
 class Server:
-    """A running cluster: :meth:`database` makes a fresh, empty database and gives its URL."""
+    """A running cluster: :meth:`database` makes a fresh, empty database and gives its URL;
+    :meth:`pg_ctl` stops, starts or restarts it."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, control: list[str] | None = None) -> None:
         self.port = port
+        self.control = control or []  # pg_ctl's command line, up to its action
+
+    def pg_ctl(self, action: str, *options: str) -> None:
+        """``pg_ctl ACTION`` (``stop -m fast``, ``start``, ``restart -m fast``), waiting
+        for it to be done."""
+        subprocess.run([*self.control, "-w", *options, action], check=True,
+                       capture_output=True)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -97,11 +105,11 @@ def server() -> Iterator[Server]:
                    check=True, capture_output=True)
     options = (f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off"
                " -c full_page_writes=off -c max_connections=200")
-    subprocess.run([*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "-l",
-                    str(root / "log"), "-w", "-o", options, "start"],
-                   check=True, capture_output=True)
+    control = [*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "-l",
+               str(root / "log"), "-o", options]
+    subprocess.run([*control, "-w", "start"], check=True, capture_output=True)
     try:
-        yield Server(port)
+        yield Server(port, control)
     finally:
         subprocess.run([*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "-m",
                         "immediate", "-w", "stop"], capture_output=True)

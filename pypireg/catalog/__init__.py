@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from .audit import GROUP, INSTANCE, PROJECT, AuditQueries
-from .base import CatalogError, CatalogReadOnly, Engine, redacted, utcnow
+from .base import CatalogError, CatalogReadOnly, CatalogUnavailable, Engine, redacted, utcnow
 from .blobs import BlobQueries
 from .browsing import BrowsingQueries
 from .copying import CopyQueries
@@ -30,7 +30,8 @@ log = logging.getLogger("pypireg")
 
 __all__ = [
     "DEFAULT_LISTED_STATUSES", "GROUP", "INSTANCE", "ORDER_COLUMNS", "PROJECT", "SCHEMA_VERSION",
-    "Catalog", "CatalogError", "CatalogReadOnly", "NotEmpty", "open_catalog", "utcnow",
+    "Catalog", "CatalogError", "CatalogReadOnly", "CatalogUnavailable", "NotEmpty",
+    "open_catalog", "utcnow",
 ]
 
 

@@ -12,8 +12,8 @@ from ..times import utcnow
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-__all__ = ["CatalogBase", "CatalogError", "Engine", "TextMatch", "load_json", "redacted",
-           "utcnow"]
+__all__ = ["CatalogBase", "CatalogError", "CatalogReadOnly", "CatalogUnavailable", "Engine",
+           "TextMatch", "load_json", "redacted", "utcnow"]
 
 
 class Engine(Protocol):
@@ -61,6 +61,11 @@ class TextMatch(NamedTuple):
 class CatalogReadOnly(Exception):
     """The catalog cannot be written now; the message says why. Not a
     :class:`CatalogError`: nothing about the request was wrong, and it may pass."""
+
+
+class CatalogUnavailable(Exception):
+    """The catalog's database does not answer now (a PostgreSQL server restarting or
+    down); the message says what it said. The request may be tried again shortly."""
 
 
 class CatalogError(Exception):

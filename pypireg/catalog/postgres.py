@@ -4,22 +4,38 @@ connection pool (``pip install 'pypireg[postgres]'``).
 Writes are serialized by one transaction-scoped advisory lock, taken first in every write
 transaction, so a write decides exactly what it would decide on SQLite (whose
 ``BEGIN IMMEDIATE`` is one lock too), whichever host runs it. Reads take no lock.
+
+A restart of the server closes every pooled connection. A statement, or a write
+transaction's start, that finds its connection closed before anything ran is tried once
+more, after the pool has replaced the closed ones; a statement the server cannot take now
+(it is shutting down or starting) raises :class:`CatalogUnavailable`, which the registry
+answers with a 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .base import CatalogError, TextMatch, redacted
+from .base import CatalogError, CatalogUnavailable, TextMatch, redacted
 
 if TYPE_CHECKING:
     from .base import CatalogBase
 
 WRITE_LOCK = 0x70797069  # "pypi": the advisory lock every write transaction takes
+WAIT = 10.0  # seconds a statement waits for a connection (the server is down, or all busy)
+# Seconds the pool goes on trying to replace a connection, its waits doubling from 1 s,
+# before it gives up, so that the next statement starts afresh: psycopg_pool's default of
+# 5 minutes would leave a server that is back unused for up to half of that.
+RECONNECT = 5.0
+# SQLSTATEs of a server that cannot take statements now: the connection's class, and a
+# server shutting down, crashed, or starting.
+GONE = ("08", "57P01", "57P02", "57P03")
+T = TypeVar("T")
 
 
 def _driver() -> tuple[Any, Any]:
@@ -50,12 +66,15 @@ class PostgresEngine:
         self.url = url
         self._local = threading.local()
         self.pool = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=max_connections, open=True,
+            url, min_size=1, max_size=max_connections, open=True, timeout=WAIT,
+            reconnect_timeout=RECONNECT,
             kwargs={"autocommit": True, "prepare_threshold": None},
         )
         self._errors = psycopg.Error
+        self._operational = psycopg.OperationalError
+        self._timeout = psycopg_pool.PoolTimeout
         # What opening says when the server is down, refuses us, or is no database.
-        self.unavailable = (psycopg.Error, psycopg_pool.PoolTimeout)
+        self.unavailable = (psycopg.Error, psycopg_pool.PoolTimeout, CatalogUnavailable)
 
     def __str__(self) -> str:
         return redacted(self.url)
@@ -79,51 +98,116 @@ class PostgresEngine:
         if getattr(self._local, "conn", None) is not None:
             yield
             return
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-            self._local.conn = conn
-            try:
-                yield
-            finally:
-                self._local.conn = None
+        try:
+            with ExitStack() as held:
+                self._local.conn = self._begin(held)
+                try:
+                    yield
+                finally:
+                    self._local.conn = None
+        except self._operational as exc:  # its COMMIT, on a connection a restart closed
+            self._raise_unavailable(exc)
+            raise
 
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
+    def _begin(self, held: ExitStack) -> Any:
+        """A pooled connection in a transaction that holds the write lock, its ends pushed
+        on ``held``: one closed by a restart is replaced once, as nothing ran on it."""
+        for last in (False, True):
+            attempt, conn = ExitStack(), None
+            try:
+                conn = attempt.enter_context(self._connection())
+                attempt.enter_context(conn.transaction())
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+            except self._operational as exc:
+                with contextlib.suppress(self._errors):  # a rollback on a closed connection
+                    attempt.__exit__(type(exc), exc, exc.__traceback__)
+                if last or conn is None or not conn.broken:
+                    self._raise_unavailable(exc)
+                    raise
+                self.pool.check()
+                continue
+            held.enter_context(attempt)
+            return conn
+        raise AssertionError("unreachable")
+
+    def _statement(self, work: Callable[[Any], T]) -> T:
+        """``work(cursor)`` on the write transaction's connection, else on a pooled one:
+        once more on another if the first was closed by a restart."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            with conn.cursor() as cursor:
-                yield cursor
+            try:
+                with conn.cursor() as cursor:
+                    return work(cursor)
+            except self._operational as exc:
+                self._raise_unavailable(exc)
+                raise
+        for last in (False, True):
+            with self._connection() as conn:
+                try:
+                    with conn.cursor() as cursor:
+                        return work(cursor)
+                except self._operational as exc:
+                    if last or not conn.broken:
+                        self._raise_unavailable(exc)
+                        raise
+            self.pool.check()  # the restart closed the other idle connections too
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except self._timeout as exc:
+            raise CatalogUnavailable(f"no connection to the catalog's database within"
+                                     f" {WAIT:g} s") from exc
+
+    @staticmethod
+    def _raise_unavailable(error: Exception) -> None:
+        """Raise CatalogUnavailable for an error of a server that cannot take statements
+        now; return for any other (a full disk, a statement's own error)."""
+        state = getattr(error, "sqlstate", None) or ""
+        if state and not state.startswith(GONE):
             return
-        with self.pool.connection() as conn, conn.cursor() as cursor:
-            yield cursor
+        first = str(error).strip().splitlines()
+        raise CatalogUnavailable("the catalog's database is not answering"
+                                 + (f": {first[0]}" if first else "")) from error
 
     # -- statements ----------------------------------------------------------------------
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._cursor() as cursor:
+        def work(cursor: Any) -> list[dict[str, Any]]:
             cursor.execute(_sql(sql), params)
             names = [column.name for column in cursor.description]
             return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
+        return self._statement(work)
+
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        with self._cursor() as cursor:
+        def work(cursor: Any) -> Any:
             cursor.execute(_sql(sql), params)
             first = cursor.fetchone()
             return first[0] if first else None
 
+        return self._statement(work)
+
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        with self._cursor() as cursor:
+        def work(cursor: Any) -> Iterator[tuple[Any, ...]]:
             cursor.execute(_sql(sql), params)
             return iter(cursor.fetchall())
 
+        return self._statement(work)
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._cursor() as cursor:
+        def work(cursor: Any) -> int:
             cursor.execute(_sql(sql), params)
-            return cursor.rowcount
+            return int(cursor.rowcount)
+
+        return self._statement(work)
 
     def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        with self._cursor() as cursor:
-            cursor.executemany(_sql(sql), list(rows))
+        batch = list(rows)
+        self._statement(lambda cursor: cursor.executemany(_sql(sql), batch))
 
     # -- the fragments that differ -----------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from .. import __version__
 from ..auth import InvalidGrant
-from ..catalog import CatalogError, CatalogReadOnly
+from ..catalog import CatalogError, CatalogReadOnly, CatalogUnavailable
 from ..importer import import_directory
 from ..limits import parse_size
 from ..maintenance import STAGING_MAX_AGE
@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except CatalogReadOnly as exc:
         print(f"pypireg: error: the registry is read-only: {exc}", file=sys.stderr)
+        return 1
+    except CatalogUnavailable as exc:
+        print(f"pypireg: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader (``| head``) went away: stop quietly, and keep Python's exit-time

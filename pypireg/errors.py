@@ -86,6 +86,8 @@ def fault_answer(exc: Exception) -> HTTPException | None:
                                   " denied)")
     if isinstance(exc, TimeoutError):
         return GatewayTimeout("the registry's storage did not answer in time")
+    if isinstance(exc, ConnectionError):
+        return ServiceUnavailable("the registry's storage cannot be reached")
     return None
 
 

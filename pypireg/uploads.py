@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from .errors import ResourceNotFound
 from .forms import USAGE, UploadForm
 from .models import CLOSED_STATUSES, HOST, Actor
 from .storage import blob_key
+
+log = logging.getLogger("pypireg")
 
 if TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
@@ -177,10 +180,21 @@ def commit_file(
             # Whoever leaves a blob last removes it: an upload of the same bytes that
             # failed too may have stored it, counting on this one's reservation.
             for blob in {key, *created}:
-                if not catalog.key_in_use(blob) and storage.exists(blob):
-                    storage.delete(blob)
+                if not catalog.key_in_use(blob):
+                    _remove(storage, blob)
         raise
     return package_file, True
+
+
+def _remove(storage: Storage, blob: str) -> None:
+    """Remove a blob no row or reservation names, if the storage has it. A storage that
+    fails now (the fault that failed the upload, often) leaves it to gc, and the upload's
+    reservations are released all the same."""
+    try:
+        if storage.exists(blob):
+            storage.delete(blob)
+    except Exception as exc:  # whatever the storage raises: gc removes what is left
+        log.warning("could not remove blob %s of a failed upload, so gc will: %s", blob, exc)
 
 
 def _stored_already(catalog: Catalog, project: Project, identity: dists.DistIdentity,

@@ -8,6 +8,7 @@ import io
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -354,8 +355,8 @@ def test_readiness_asks_the_bucket(make, moto_url, aws) -> None:
 
 def test_a_silent_s3_ends_each_call_instead_of_hanging(aws) -> None:
     """moto frozen with SIGSTOP: it takes connections and never answers. Each call fails
-    with a timeout of its own rather than botocore's 3 attempts of 60 s, and works again
-    once S3 does."""
+    with a timeout of its own rather than botocore's 3 attempts of 60 s, raised as
+    Python's TimeoutError, and works again once S3 does."""
     from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
     pids: list[int] = []
@@ -373,12 +374,67 @@ def test_a_silent_s3_ends_each_call_instead_of_hanging(aws) -> None:
                 worker.start()
                 worker.join(60)  # a deadline for a hang, ten times what the settings allow
                 assert not worker.is_alive(), "the call hung"
-                assert outcome and isinstance(outcome[0], (ReadTimeoutError,
-                                                            ConnectTimeoutError)), outcome
+                assert outcome and isinstance(outcome[0], TimeoutError), outcome
+                assert isinstance(outcome[0].__cause__, (ReadTimeoutError, ConnectTimeoutError))
         finally:
             os.kill(pids[0], signal.SIGCONT)
         with storage.open(KEY) as stream:
             assert stream.read() == b"before"
+
+
+def test_a_silent_s3_is_a_504_that_leaves_nothing_and_passes(aws, tmp_path) -> None:
+    """Through the registry: with moto frozen, an upload and a download each answer 504
+    within the storage's timeouts, leave no row, blob or staging file, and work again
+    once S3 answers."""
+    pids: list[int] = []
+    with s3.process_server(pids=pids) as url:
+        storage = S3Storage.from_url(f"s3://{_create_bucket(url)}/p?endpoint_url={url}"
+                                     "&connect_timeout=1&read_timeout=2&max_attempts=2")
+        env = registry_on(storage, tmp_path)
+        env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
+        download = file_url(env, "acme/tools", "pkg")
+        keys = sorted(storage.keys())
+        os.kill(pids[0], signal.SIGSTOP)
+        try:
+            upload, fetch = (_within(60, call) for call in (
+                lambda: env.upload_wheel("acme/tools", "pkg", "2.0", token=env.writer),
+                lambda: env.app.get(download, status="*")))
+        finally:
+            os.kill(pids[0], signal.SIGCONT)
+        message = "504 Gateway Timeout - the registry's storage did not answer in time"
+        assert (upload.status_int, upload.json) == (504, {"message": message})
+        assert (fetch.status_int, fetch.json) == (504, {"message": message})
+        assert sorted(storage.keys()) == keys  # no blob of 2.0
+        assert env.registry.catalog.value("SELECT count(*) FROM packages") == 1
+        assert env.registry.catalog.value("SELECT count(*) FROM blob_reservations") == 0
+        assert list((tmp_path / "staging").iterdir()) == []
+
+        env.upload_wheel("acme/tools", "pkg", "2.0", token=env.writer, status=201)
+        assert env.app.get(download).body == wheel_bytes("pkg", "1.0")
+
+
+def test_an_s3_that_cannot_be_reached_is_a_503(aws, tmp_path) -> None:
+    s3.require_moto()
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    storage = S3Storage.from_url(f"s3://bucket/p?endpoint_url=http://127.0.0.1:{port}")
+    env = registry_on(storage, tmp_path)
+    refused = env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=503)
+    assert refused.json == {"message": "503 Service Unavailable - the registry's storage"
+                                       " cannot be reached"}
+    assert env.registry.catalog.value("SELECT count(*) FROM packages") == 0
+    assert env.registry.catalog.value("SELECT count(*) FROM blob_reservations") == 0
+    assert list((tmp_path / "staging").iterdir()) == []
+
+
+def _within(seconds: float, call):  # type: ignore[no-untyped-def]
+    """``call()``'s result, failing the test if it has not returned within ``seconds``."""
+    thread = ThreadPoolExecutor(1)
+    try:
+        return thread.submit(call).result(timeout=seconds)
+    finally:
+        thread.shutdown(wait=False)  # a hung call must not hold the test up too
 
 
 def _raised(call) -> list[BaseException]:  # type: ignore[no-untyped-def]

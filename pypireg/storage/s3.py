@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import mimetypes
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
@@ -61,6 +62,26 @@ def _option(url: str, name: str, value: str) -> Any:
 
 def _is_missing(error: Exception) -> bool:
     return getattr(error, "response", {}).get("Error", {}).get("Code") in _MISSING
+
+
+@contextmanager
+def _answered() -> Iterator[None]:
+    """botocore's errors for an S3 that does not answer in time, or cannot be reached, as
+    Python's own TimeoutError and ConnectionError, which the registry answers with a 504
+    and a 503 (errors.fault_answer) as it does for any storage."""
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    try:
+        yield
+    except (ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise TimeoutError(f"S3 did not answer in time: {exc}") from exc
+    except (EndpointConnectionError, ConnectionClosedError) as exc:
+        raise ConnectionError(f"S3 cannot be reached: {exc}") from exc
 
 
 class S3Storage:
@@ -153,17 +174,21 @@ class S3Storage:
     def put_file(self, key: str, path: str) -> None:
         # A PUT, or a multipart upload completed at the end: either way readers see the
         # whole object or none. The parts are read from the file as they are sent.
-        self.client.upload_file(path, self.bucket, self.name(key), Config=self.transfer)
+        with _answered():
+            self.client.upload_file(path, self.bucket, self.name(key), Config=self.transfer)
 
     def put_stream(self, key: str, stream: IO[bytes]) -> None:
-        self.client.upload_fileobj(stream, self.bucket, self.name(key), Config=self.transfer)
+        with _answered():
+            self.client.upload_fileobj(stream, self.bucket, self.name(key),
+                                       Config=self.transfer)
 
     def open(self, key: str) -> IO[bytes]:
         from botocore.exceptions import ClientError
 
         name = self.name(key)
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=name)
+            with _answered():
+                response = self.client.get_object(Bucket=self.bucket, Key=name)
         except ClientError as exc:
             if _is_missing(exc):
                 raise KeyError(key) from None
@@ -178,7 +203,8 @@ class S3Storage:
         from botocore.exceptions import ClientError
 
         try:  # S3 itself answers 204 for a missing key; some compatible services do not
-            self.client.delete_object(Bucket=self.bucket, Key=self.name(key))
+            with _answered():
+                self.client.delete_object(Bucket=self.bucket, Key=self.name(key))
         except ClientError as exc:
             if not _is_missing(exc):
                 raise
@@ -187,7 +213,8 @@ class S3Storage:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.name(key))
+            with _answered():
+                self.client.head_object(Bucket=self.bucket, Key=self.name(key))
         except ClientError as exc:
             if _is_missing(exc):
                 return False
@@ -309,10 +336,12 @@ class S3File(io.RawIOBase):
             raise ValueError("read from a closed file")
         if self._position >= self.size or not len(buffer):
             return 0
-        if self._body is None:
-            self._body = self._client.get_object(
-                Bucket=self._bucket, Key=self.name, Range=f"bytes={self._position}-")["Body"]
-        count: int = self._body.readinto(buffer)
+        with _answered():
+            if self._body is None:
+                self._body = self._client.get_object(
+                    Bucket=self._bucket, Key=self.name,
+                    Range=f"bytes={self._position}-")["Body"]
+            count: int = self._body.readinto(buffer)
         self._position += count
         return count
 

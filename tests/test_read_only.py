@@ -174,3 +174,15 @@ def test_a_catalog_to_be_migrated_on_a_read_only_disk_is_refused_with_the_reason
         f"the catalog {data / 'catalog.db'} must be brought to schema version"
         f" {pypireg.catalog.SCHEMA_VERSION} and cannot be written: the catalog file is"
         " read-only")
+
+
+def test_the_wsgi_module_starts_on_a_read_only_data_directory(tmp_path):
+    """What gunicorn's workers import: they boot and serve reads."""
+    from pypireg.wsgi import from_environ
+
+    token = written_before(tmp_path / "data")
+    with read_only(tmp_path / "data", tmp_path / "mounted") as data:
+        app = TestApp(from_environ({"PYPIREG_DATA": str(data)}))
+        assert wheel_name("pkg", "1.0") in app.get(PAGE, headers=basic(token)).text
+        [check] = app.get("/-/readiness").json["catalog_check"]
+        assert check["read_only"] is True

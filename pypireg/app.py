@@ -15,7 +15,6 @@ from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
     HTTPException,
-    InternalServerError,
     MethodNotAllowed,
     NotFound,
     SecurityError,
@@ -29,9 +28,9 @@ from werkzeug.wrappers import Request, Response
 from .admin import Administration
 from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
-from .catalog import Catalog, CatalogReadOnly, open_catalog
+from .catalog import Catalog, open_catalog
 from .downloads import DownloadTracker
-from .errors import NOSNIFF, ResourceNotFound, error_response, fault_answer, unauthorized
+from .errors import NOSNIFF, ResourceNotFound, error_response, unanswered, unauthorized
 from .limits import Limits
 from .models import READ, Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
@@ -53,7 +52,7 @@ log = logging.getLogger("pypireg")
 
 DEFAULT_DATA = "./pypireg-data"  # where the command line and pypireg.wsgi look by default
 CATALOG = "catalog.db"  # a data directory holds a registry when it holds this file
-READS = ("GET", "HEAD", "OPTIONS")  # the methods that change nothing
+
 
 class RegistryRequest(Request):
     """A werkzeug request that also carries the dispatcher, bound to it on first use."""
@@ -130,15 +129,7 @@ class Registry(Administration, ProtectionRules):
         except HTTPException as exc:
             response = error_response(exc, environ)
         except Exception as exc:  # a fault of the disks or storage under it, or a bug
-            fault = fault_answer(exc)
-            if fault is None:
-                log.exception("unhandled error on %s %s", request.method, request.path)
-                fault = InternalServerError()
-            else:
-                cause = "" if str(exc) in fault.description else f" ({exc})"
-                log.warning("%s %s: %s%s", request.method, request.path, fault.description,
-                            cause)
-            response = error_response(fault, environ)
+            response = error_response(unanswered(exc, request.method, request.path), environ)
         if isinstance(response, Response):  # a page's PageResponse has its own
             response.headers.set(*NOSNIFF)
         return response(environ, start_response)
@@ -148,9 +139,8 @@ class Registry(Administration, ProtectionRules):
 
     def check_request(self, request: Request) -> None:
         """What every request must pass before anything reads it, here and on the web
-        pages: a trusted Host (links are built from it), no NUL character in the path
-        (it names nothing) or the query (no parameter holds one), and, for a change, a
-        catalog that can be written (or an upload would be read and staged in vain)."""
+        pages: a trusted Host (links are built from it), and no NUL character in the path
+        (it names nothing) or the query (no parameter holds one)."""
         if self.trusted_hosts is not None and not host_is_trusted(
                 request.host.lower(), self.trusted_hosts):
             raise SecurityError(f"Host {request.host!r} is not trusted")
@@ -158,10 +148,6 @@ class Registry(Administration, ProtectionRules):
             raise NotFound()
         if "%00" in request.environ.get("QUERY_STRING", ""):
             raise BadRequest("the query string holds a NUL character (%00)")
-        if request.method not in READS:
-            why = self.catalog.why_read_only()
-            if why is not None:
-                raise CatalogReadOnly(why)
 
     # -- access ------------------------------------------------------------------------------
 

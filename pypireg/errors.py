@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 
 from markupsafe import Markup
 from werkzeug.datastructures import MIMEAccept, WWWAuthenticate
 from werkzeug.exceptions import (
     GatewayTimeout,
     HTTPException,
+    InternalServerError,
     NotFound,
     ServiceUnavailable,
     Unauthorized,
@@ -23,6 +25,8 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from .catalog.base import CatalogReadOnly, CatalogUnavailable
+
+log = logging.getLogger("pypireg")
 
 _TITLES = {400: "Bad request"}  # GitLab's capitalisation
 RETRY_AFTER = 5  # seconds, for a client told to try again
@@ -89,6 +93,19 @@ def fault_answer(exc: Exception) -> HTTPException | None:
     if isinstance(exc, ConnectionError):
         return ServiceUnavailable("the registry's storage cannot be reached")
     return None
+
+
+def unanswered(exc: Exception, method: str, path: str) -> HTTPException:
+    """The answer for an exception that no view turned into one: a fault's
+    (:func:`fault_answer`, logged on one line with its cause), else a 500 (a bug, logged
+    with its traceback)."""
+    fault = fault_answer(exc)
+    if fault is None:
+        log.exception("unhandled error on %s %s", method, path)
+        return InternalServerError()
+    cause = "" if str(exc) in (fault.description or "") else f" ({exc})"
+    log.warning("%s %s: %s%s", method, path, fault.description, cause)
+    return fault
 
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every response the registry sends

@@ -24,6 +24,8 @@ from .storage import blob_key
 
 log = logging.getLogger("pypireg")
 
+SILENT_STORAGE = (TimeoutError, ConnectionError)  # what a storage raises when it does not answer
+
 if TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
 
@@ -174,22 +176,24 @@ def commit_file(
                 target_details=package_file.file_name,
                 details={"name": package.name, "version": package.version,
                          "sha256": package_file.sha256, "size": package_file.size})
-    except BaseException:
+    except BaseException as exc:
         with catalog.write():
             catalog.release_reservations(reservations)
             # Whoever leaves a blob last removes it: an upload of the same bytes that
-            # failed too may have stored it, counting on this one's reservation.
-            for blob in {key, *created}:
-                if not catalog.key_in_use(blob):
-                    _remove(storage, blob)
+            # failed too may have stored it, counting on this one's reservation. Not a
+            # storage that does not answer: asking it again would hold the write lock
+            # through its timeouts, and gc removes what is left.
+            if not isinstance(exc, SILENT_STORAGE):
+                for blob in {key, *created}:
+                    if not catalog.key_in_use(blob):
+                        _remove(storage, blob)
         raise
     return package_file, True
 
 
 def _remove(storage: Storage, blob: str) -> None:
     """Remove a blob no row or reservation names, if the storage has it. A storage that
-    fails now (the fault that failed the upload, often) leaves it to gc, and the upload's
-    reservations are released all the same."""
+    fails now leaves it to gc, and the upload's reservations are released all the same."""
     try:
         if storage.exists(blob):
             storage.delete(blob)

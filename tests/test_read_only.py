@@ -78,6 +78,10 @@ def assert_read_only(app: TestApp, token: str, package_id: int, why: str,
     refused = upload(app, token)
     assert refused.status_int == 503 and refused.json == {"message": message}
     assert refused.status == message  # twine prints the status line
+    # What is refused for another reason says that reason.
+    assert upload(app, "not-a-token").status_int == 401
+    app.post("/api/v4/projects/acme%2Ftools/nowhere", status=404)
+    app.post(PAGE, headers=basic(token), status=405)
     deleted = app.delete(f"{LISTING}/{package_id}", headers=basic(token), status=503)
     assert deleted.json == {"message": message}
     ready = app.get("/-/readiness", status=200).json  # ready: it serves reads
@@ -174,6 +178,15 @@ def test_a_catalog_to_be_migrated_on_a_read_only_disk_is_refused_with_the_reason
         f"the catalog {data / 'catalog.db'} must be brought to schema version"
         f" {pypireg.catalog.SCHEMA_VERSION} and cannot be written: the catalog file is"
         " read-only")
+
+
+def test_web_pages_read_a_read_only_registry(tmp_path):
+    token = written_before(tmp_path / "data")
+    with read_only(tmp_path / "data", tmp_path / "mounted") as data:
+        site = TestApp(pypireg.site(pypireg.create_app(data)))
+        page = site.get("/acme/tools", headers={"Accept": "text/html", **basic(token)})
+        assert "pkg" in page.text
+        site.post("/acme/tools", headers=basic(token), status=405)
 
 
 def test_the_wsgi_module_starts_on_a_read_only_data_directory(tmp_path):

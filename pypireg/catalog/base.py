@@ -115,7 +115,8 @@ class CatalogBase:
         """Why the catalog cannot be written now, or None. Once a write has failed, this
         writes a row to find out whether it still would, so that it says when the disk
         has room again before anything else was written (``GET /-/readiness``)."""
-        if self._read_only is None:
+        why = self._read_only
+        if why is None:
             return None
         try:
             with self.write():
@@ -123,7 +124,16 @@ class CatalogBase:
                             key="key")
         except CatalogReadOnly as exc:
             return str(exc)
+        except self.engine.unavailable:  # busy, say: as it was until it is known better
+            return why
         return None
+
+    def check_writable(self) -> None:
+        """Raise :class:`CatalogReadOnly` if a write has failed and would still fail: for
+        a change that would otherwise do work in vain first (stage an upload)."""
+        why = self.why_read_only()
+        if why is not None:
+            raise CatalogReadOnly(why)
 
     def check_ready(self) -> None:
         """Raise unless the catalog answers a query on its tables (``GET /-/readiness``)."""

@@ -98,15 +98,16 @@ class PostgresEngine:
         if getattr(self._local, "conn", None) is not None:
             yield
             return
+        conn = None
         try:
             with ExitStack() as held:
-                self._local.conn = self._begin(held)
+                conn = self._local.conn = self._begin(held)
                 try:
                     yield
                 finally:
                     self._local.conn = None
         except self._operational as exc:  # its COMMIT, on a connection a restart closed
-            self._raise_unavailable(exc)
+            self._raise_unavailable(exc, conn)
             raise
 
     def _begin(self, held: ExitStack) -> Any:
@@ -122,7 +123,7 @@ class PostgresEngine:
                 with contextlib.suppress(self._errors):  # a rollback on a closed connection
                     attempt.__exit__(type(exc), exc, exc.__traceback__)
                 if last or conn is None or not conn.broken:
-                    self._raise_unavailable(exc)
+                    self._raise_unavailable(exc, conn)
                     raise
                 self.pool.check()
                 continue
@@ -130,25 +131,26 @@ class PostgresEngine:
             return conn
         raise AssertionError("unreachable")
 
-    def _statement(self, work: Callable[[Any], T]) -> T:
+    def _statement(self, work: Callable[[Any], T], *, read: bool = True) -> T:
         """``work(cursor)`` on the write transaction's connection, else on a pooled one:
-        once more on another if the first was closed by a restart."""
+        a ``read`` once more on another if the first was closed by a restart (a write may
+        have been done before the connection broke, so it is not done again)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             try:
                 with conn.cursor() as cursor:
                     return work(cursor)
             except self._operational as exc:
-                self._raise_unavailable(exc)
+                self._raise_unavailable(exc, conn)
                 raise
-        for last in (False, True):
+        for last in (False, True) if read else (True,):
             with self._connection() as conn:
                 try:
                     with conn.cursor() as cursor:
                         return work(cursor)
                 except self._operational as exc:
                     if last or not conn.broken:
-                        self._raise_unavailable(exc)
+                        self._raise_unavailable(exc, conn)
                         raise
             self.pool.check()  # the restart closed the other idle connections too
         raise AssertionError("unreachable")
@@ -163,11 +165,13 @@ class PostgresEngine:
                                      f" {WAIT:g} s") from exc
 
     @staticmethod
-    def _raise_unavailable(error: Exception) -> None:
+    def _raise_unavailable(error: Exception, conn: Any) -> None:
         """Raise CatalogUnavailable for an error of a server that cannot take statements
-        now; return for any other (a full disk, a statement's own error)."""
+        now (one it sent, or a connection it closed); return for any other (a full disk,
+        a statement's own error, one psycopg found in it before sending it)."""
         state = getattr(error, "sqlstate", None) or ""
-        if state and not state.startswith(GONE):
+        broken = conn is None or conn.broken
+        if not (state.startswith(GONE) or (not state and broken)):
             return
         first = str(error).strip().splitlines()
         raise CatalogUnavailable("the catalog's database is not answering"
@@ -203,11 +207,11 @@ class PostgresEngine:
             cursor.execute(_sql(sql), params)
             return int(cursor.rowcount)
 
-        return self._statement(work)
+        return self._statement(work, read=False)
 
     def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = list(rows)
-        self._statement(lambda cursor: cursor.executemany(_sql(sql), batch))
+        self._statement(lambda cursor: cursor.executemany(_sql(sql), batch), read=False)
 
     # -- the fragments that differ -----------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -27,8 +26,6 @@ from .base import CatalogReadOnly, TextMatch
 
 if TYPE_CHECKING:
     from .base import CatalogBase
-
-log = logging.getLogger("pypireg")
 
 RETRY = 2.0  # seconds between a read-only connection's attempts to open the file for writing
 FULL = 1 << 20  # bytes free below which a disk that refused to open the catalog is full
@@ -114,11 +111,15 @@ class SQLiteEngine:
         except sqlite3.DatabaseError:
             pass
         # Its shared memory (the -shm file) cannot be made either: read the file alone,
-        # as nobody can change it (SQLite's "immutable"). A log of changes not yet
-        # copied into it (the -wal file) is then left unread.
-        if os.path.getsize(self.path + "-wal") if os.path.exists(self.path + "-wal") else 0:
-            log.warning("the catalog %s is read as of its last checkpoint: its write-ahead"
-                        " log cannot be read until its disk can be written", self.path)
+        # as nobody can change it (SQLite's "immutable"). Not if changes wait in its
+        # write-ahead log (the -wal file), which that would leave unread: a revoked token
+        # or a project made private there would be undone.
+        wal = self.path + "-wal"
+        if os.path.exists(wal) and os.path.getsize(wal):
+            raise sqlite3.OperationalError(
+                f"its write-ahead log {wal} holds changes, which cannot be read without"
+                " writing beside it: make the directory writable (or give the disk room),"
+                " or copy the catalog with SQLite's backup, which includes them")
         return self._connect(uri + "&immutable=1")
 
     @property
@@ -247,6 +248,6 @@ def _unwritable(path: str) -> str | None:
         disk = os.statvfs(folder)
     except OSError:
         return None
-    if disk.f_bavail * disk.f_frsize < FULL:
+    if disk.f_bavail * disk.f_frsize < FULL or disk.f_favail == 0:  # bytes, or files
         return "no space left on the catalog's disk"
     return None

@@ -6,8 +6,9 @@ deadline for a request's headers: its ``channel_timeout`` closes only a connecti
 sends nothing at all, so clients that send their headers a byte a second keep their
 connections for as long as they like, and enough of them fill the connection limit. This
 server closes a connection whose request's headers are not complete within
-``header_timeout`` seconds of its first byte (of the connection's opening, for its first
-request), and one whose body has sent nothing for ``body_timeout`` seconds (waitress's own
+``header_timeout`` seconds of its first byte (of the connection's opening, for a
+connection that has sent nothing), and one whose body, or whose wait between keep-alive
+requests, has sent nothing for ``body_timeout`` seconds (waitress's own
 ``channel_timeout``, looked at every second rather than every 30).
 
 The limits that bound memory are set with it: up to :data:`CONNECTIONS` connections (with
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
@@ -51,28 +53,46 @@ LIMITS = {
 }
 
 
+class TimedParser(HTTPRequestParser):
+    """A request being read, which knows when its first byte came."""
+
+    def __init__(self, adj: Adjustments) -> None:
+        super().__init__(adj)
+        self.began = time.monotonic()
+
+
 class DeadlineChannel(HTTPChannel):
-    """A connection that remembers when the request it is reading began."""
+    """A connection that knows whether a request's headers are overdue."""
+
+    parser_class = TimedParser
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.began = time.monotonic()  # its first request: when the connection opened
-        self.begun = 0  # requests begun on it
+        self.opened = time.monotonic()
+        self.heard = False  # whether a byte has come
+        self.answered = 0.0  # when it last finished answering its requests
 
     def received(self, data: bytes) -> bool:
-        reading = self.request
+        self.heard = True
+        return bool(super().received(data))
+
+    def service(self) -> None:  # in a server thread, for the requests read whole
         try:
-            return bool(super().received(data))
+            super().service()
         finally:
-            if self.request is not None and self.request is not reading:
-                self.began = time.monotonic()
-                self.begun += 1
+            self.answered = time.monotonic()
 
     def headers_overdue(self, cutoff: float) -> bool:
-        """Whether it has waited since before ``cutoff`` for the headers of a request."""
-        if self.request is None:  # between requests: only its first has a deadline
-            return self.begun == 0 and not self.requests and self.began < cutoff
-        return not self.request.headers_finished and self.began < cutoff
+        """Whether it has waited since before ``cutoff`` for a request's headers. Not
+        while it answers (a request queued, an answer still being sent: a pipelined
+        request cannot be read meanwhile), and not between requests once it has sent
+        one: that is keep-alive, which ``channel_timeout`` ends."""
+        if self.requests or self.total_outbufs_len:
+            return False
+        if self.request is None:  # nothing of a request yet
+            return not self.heard and self.opened < cutoff
+        started = max(self.request.began, self.answered)
+        return not self.request.headers_finished and started < cutoff
 
 
 class DeadlineServer(TcpWSGIServer):

@@ -69,18 +69,14 @@ def _answered() -> Iterator[None]:
     """botocore's errors for an S3 that does not answer in time, or cannot be reached, as
     Python's own TimeoutError and ConnectionError, which the registry answers with a 504
     and a 503 (errors.fault_answer) as it does for any storage."""
-    from botocore.exceptions import (
-        ConnectionClosedError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        ReadTimeoutError,
-    )
+    from botocore import exceptions
 
     try:
         yield
-    except (ConnectTimeoutError, ReadTimeoutError) as exc:
+    except (exceptions.ConnectTimeoutError, exceptions.ReadTimeoutError) as exc:
         raise TimeoutError(f"S3 did not answer in time: {exc}") from exc
-    except (EndpointConnectionError, ConnectionClosedError) as exc:
+    except (exceptions.ConnectionError, exceptions.HTTPClientError) as exc:
+        # Refused, unknown host, TLS, a proxy; a connection closed or reset mid-answer.
         raise ConnectionError(f"S3 cannot be reached: {exc}") from exc
 
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from ..errors import NOSNIFF, error_response, message_for, status_line, wants_html
+from ..errors import NOSNIFF, error_response, message_for, status_line, unanswered, wants_html
 from . import views
 
 if TYPE_CHECKING:
@@ -85,9 +85,8 @@ class UI:
             response = redirect.get_response(environ)
         except HTTPException as exc:
             response = self.error_page(request, exc)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            response = self.error_page(request, InternalServerError())
+        except Exception as exc:  # a fault of the disks or catalog under it, or a bug
+            response = self.error_page(request, unanswered(exc, request.method, request.path))
         response.headers.set(*NOSNIFF)
         return response(environ, start_response)
 

@@ -62,6 +62,7 @@ def file_provenance(
 
 def upload(registry: Registry, request: RegistryRequest, project: str) -> Response:
     found = registry.authorize(request, project, WRITE)
+    registry.catalog.check_writable()  # before the upload is staged
     form = forms.parse_upload(request, registry.staging_dir, registry.limits)
     try:
         _, created = uploads.store_upload(

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 import pypireg
-from pypireg import mount
 from pypireg.storage import FileSystemStorage
 
 from .. import postgres
@@ -45,7 +44,7 @@ def registry_on_postgres(tmp_path: Path) -> Iterator[tuple[postgres.Server, str,
         registry.create_project("acme/tools", "private")
         token = registry.create_token("ci", ["acme/tools:write"])
         try:
-            with waitress_serving(mount(registry, "/api/v4")) as port:
+            with waitress_serving(pypireg.site(registry)) as port:
                 base = f"http://127.0.0.1:{port}/api/v4"
                 assert send(base, token, *upload_request(1)).status == 201
                 yield server, base, token
@@ -124,12 +123,15 @@ def test_a_catalog_server_that_is_down_is_a_503_until_it_is_back(registry_on_pos
                                                                  ) -> None:
     server, base, token = registry_on_postgres
     assert send(base, token, READS[0]).status == 200
+    assert send(base.removesuffix("/api/v4"), token, "/acme/tools").status == 200
     server.pg_ctl("stop", "-m", "fast")
     try:
         down = send(base, token, READS[0])
         assert (down.status, down.retry_after) == (503, "5")
         refused = send(base, token, *upload_request(2))
         assert (refused.status, refused.retry_after) == (503, "5")
+        page = send(base.removesuffix("/api/v4"), token, "/acme/tools")  # a web page
+        assert (page.status, page.retry_after) == (503, "5")
     finally:
         server.pg_ctl("start")
     assert send(base, token, READS[0]).status == 200

@@ -4,6 +4,7 @@ directory, and held by clients that send their requests a byte at a time."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import socket
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..conftest import wheel_bytes, wheel_name
+from ..conftest import sha256, wheel_bytes, wheel_name
 from ..disks import read_only
 from ..test_read_only import written_before
 from .conftest import Clients, run, serve_command
@@ -176,23 +177,63 @@ def test_a_request_whose_headers_are_too_slow_is_closed(tmp_path: Path) -> None:
         assert refused.value.code == 431
 
 
+def test_the_header_deadline_spares_answers_and_keep_alive(tmp_path: Path) -> None:
+    """A download read slowly and a connection idle between requests outlive the header
+    deadline: it is for requests being received, not for answers or keep-alive."""
+    data = tmp_path / "data"
+    with serve_command("--data", str(data), "--header-timeout", "1") as (url, _):
+        token = writer_token(data)
+        parts = urlsplit(url)
+        address = (parts.hostname or "", parts.port or 0)
+        big = wheel_bytes("pkg", "1.0", payload="#" + "x" * (24 << 20))  # past the buffers
+        body, content_type = upload_form("pkg", "1.0", big)
+        upload = http.client.HTTPConnection(*address, timeout=60)
+        upload.request("POST", "/api/v4/projects/acme%2Ftools/packages/pypi", body,
+                       {"Content-Type": content_type, **authorization(token)})
+        assert upload.getresponse().status == 201
+        upload.close()
+
+        kept = http.client.HTTPConnection(*address, timeout=60)
+        kept.request("GET", "/-/health")
+        assert kept.getresponse().read() == b"pypireg OK\n"
+        download = http.client.HTTPConnection(*address, timeout=60)
+        download.request("GET", f"/api/v4/projects/acme%2Ftools/packages/pypi/files/"
+                                f"{sha256(big)}/{wheel_name('pkg', '1.0')}",
+                         headers=authorization(token))
+        answer = download.getresponse()
+        first = answer.read(1)  # and then nothing, while the deadline passes
+        with socket.create_connection(address) as silent:  # closed once it has passed
+            assert closed_by_server(silent)
+        assert first + answer.read() == big
+        kept.request("GET", "/-/health")  # the same connection, idle all along
+        assert kept.getresponse().read() == b"pypireg OK\n"
+
+
+def writer_token(data: Path) -> str:
+    """A token that may upload to acme/tools, made with the CLI."""
+    cli = [sys.executable, "-m", "pypireg"]
+    run([*cli, "group", "create", "acme", "--data", str(data)])
+    run([*cli, "project", "create", "acme/tools", "--data", str(data)])
+    return run([*cli, "token", "create", "ci", "--grant", "acme/tools:write", "--data",
+                str(data)]).stdout.splitlines()[-1]
+
+
+def authorization(token: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + b64encode(f"__token__:{token}".encode()).decode()}
+
+
 def test_an_upload_is_closed_once_its_body_stalls_but_not_while_it_moves(tmp_path: Path
                                                                          ) -> None:
     data = tmp_path / "data"
     with serve_command("--data", str(data), "--body-timeout", "3") as (url, _):
-        run([sys.executable, "-m", "pypireg", "group", "create", "acme", "--data", str(data)])
-        run([sys.executable, "-m", "pypireg", "project", "create", "acme/tools",
-             "--data", str(data)])
-        token = run([sys.executable, "-m", "pypireg", "token", "create", "ci", "--grant",
-                     "acme/tools:write", "--data", str(data)]).stdout.splitlines()[-1]
+        token = writer_token(data)
         parts = urlsplit(url)
         address = (parts.hostname or "", parts.port or 0)
         path = "/api/v4/projects/acme%2Ftools/packages/pypi"
         body, content_type = upload_form("pkg", "1.0")
         head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
                 f"Content-Type: {content_type}\r\nConnection: close\r\n"
-                f"Authorization: Basic {b64encode(f'__token__:{token}'.encode()).decode()}"
-                "\r\n\r\n").encode()
+                f"Authorization: {authorization(token)['Authorization']}\r\n\r\n").encode()
 
         with socket.create_connection(address, timeout=30) as stalled:
             stalled.sendall(head + body[:100])
@@ -209,14 +250,15 @@ def test_an_upload_is_closed_once_its_body_stalls_but_not_while_it_moves(tmp_pat
     assert [p.name for p in (data / "staging").iterdir()] == []
 
 
-def upload_form(name: str, version: str) -> tuple[bytes, str]:
-    """A twine upload's multipart body for a small wheel, and its Content-Type."""
+def upload_form(name: str, version: str, wheel: bytes | None = None) -> tuple[bytes, str]:
+    """A twine upload's multipart body for a wheel (by default a small one), and its
+    Content-Type."""
     fields = {":action": "file_upload", "protocol_version": "1", "name": name,
               "version": version, "filetype": "bdist_wheel", "pyversion": "py3",
               "metadata_version": "2.1"}
     parts = [f'--x\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
              for key, value in fields.items()]
-    wheel = wheel_bytes(name, version)
+    wheel = wheel if wheel is not None else wheel_bytes(name, version)
     parts.append(b'--x\r\nContent-Disposition: form-data; name="content"; filename="'
                  + wheel_name(name, version).encode()
                  + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + wheel + b"\r\n")

@@ -199,3 +199,26 @@ def test_the_wsgi_module_starts_on_a_read_only_data_directory(tmp_path):
         assert wheel_name("pkg", "1.0") in app.get(PAGE, headers=basic(token)).text
         [check] = app.get("/-/readiness").json["catalog_check"]
         assert check["read_only"] is True
+
+
+def test_a_write_ahead_log_that_cannot_be_read_is_refused(tmp_path):
+    """A backup copied as files, with changes still in its write-ahead log and no shared
+    memory beside it, on a read-only mount: served without the log, a revoked token
+    would work again; the start is refused instead, saying what to do."""
+    import shutil
+    import sqlite3
+
+    token = written_before(tmp_path / "data")
+    live = sqlite3.connect(tmp_path / "data" / "catalog.db")
+    live.execute("PRAGMA wal_autocheckpoint = 0")
+    live.execute("UPDATE tokens SET revoked = 1")
+    live.commit()
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    for name in ("catalog.db", "catalog.db-wal"):  # the log holds the revocation
+        shutil.copy(tmp_path / "data" / name, backup / name)
+    live.close()
+    assert token
+    with read_only(backup, tmp_path / "mounted") as data, \
+            pytest.raises(pypireg.catalog.CatalogError, match="write-ahead log"):
+        pypireg.create_app(data)

@@ -20,9 +20,9 @@ from .namespaces import NamespaceQueries, NotEmpty
 from .packages import PackageQueries
 from .protection import ProtectionQueries
 from .retention import RetentionQueries
-from .schema import SCHEMA_VERSION
 from .sqlite import SQLiteEngine
 from .statuses import StatusQueries
+from .tables import SCHEMA_VERSION
 from .tokens import TokenQueries
 from .upstream import UpstreamQueries
 

@@ -74,10 +74,6 @@ class Package:
     last_downloaded_at: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    @property
-    def installable(self) -> bool:
-        return self.status in INSTALLABLE_STATUSES
-
 
 @dataclass(frozen=True)
 class PackageFile:

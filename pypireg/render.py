@@ -18,7 +18,8 @@ from .models import IndexEntry, NameStatus
 API_VERSION = "1.4"  # PEP 792
 # The version of what this module writes for a given catalog state. Page ETags include it
 # (views/pages.py), so bump it whenever a page's bytes change: clients holding the old page
-# then fetch the new one instead of being told theirs is current.
+# then fetch the new one instead of being told theirs is current. tests/test_page_format.py
+# fails when pages change under the same format.
 PAGE_FORMAT = 2  # 2: files no longer announce "dist-info-metadata" (PEP 714's old name)
 ACTIVE = NameStatus()  # a page's status unless one is given
 

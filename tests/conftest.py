@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import zipfile
@@ -236,7 +237,9 @@ def sdist_bytes(name: str, version: str, requires_python: str = "",
     if requires_python:
         pkg_info += f"Requires-Python: {requires_python}\n"
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
+    # A fixed time in the gzip header too: the same arguments always give the same bytes.
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w") as archive:
         for member, text in ((f"{base}/PKG-INFO", pkg_info), (f"{base}/setup.py", "")):
             data = text.encode()
             info = tarfile.TarInfo(member)

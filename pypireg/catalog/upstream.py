@@ -10,7 +10,7 @@ one host fetches it while the others wait (``fetch_owner``, kept alive by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
@@ -163,12 +163,6 @@ class UpstreamQueries(CatalogBase):
             pages = self.run(f"DELETE FROM upstream_pages {where}", params)
             files = self.run(f"DELETE FROM upstream_files {where}", params)
         return pages, files, keys
-
-    def upstream_keys(self) -> Iterable[str]:
-        """Every storage key the cache holds (gc keeps them)."""
-        for row in self.tuples("SELECT storage_key, metadata_key FROM upstream_files"
-                               " WHERE storage_key IS NOT NULL OR metadata_key IS NOT NULL"):
-            yield from (key for key in row if key)
 
 
 def _page(row: Sequence[Any]) -> UpstreamPage:

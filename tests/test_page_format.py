@@ -1,0 +1,62 @@
+"""Every simple page's ETag holds render.PAGE_FORMAT, so a page whose bytes change must
+come with a new format, or clients holding the old page are told it is current. This
+test renders a fixed set of pages (project and group, index and package, HTML and JSON)
+and compares their digest with the one recorded for the current format in
+tests/fixtures/page-format.json: changed pages under the same format fail.
+
+After changing what pages say: raise PAGE_FORMAT, then record the new pages with
+``PYPIREG_RECORD_PAGES=1 pytest tests/test_page_format.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import pypireg
+from pypireg import render
+
+from .conftest import Env, sdist_bytes
+
+RECORD = Path(__file__).parent / "fixtures" / "page-format.json"
+SCOPES = ("/projects/acme%2Ftools/packages/pypi", "/groups/acme/-/packages/pypi")
+PAGES = [f"{scope}/simple/{name}" for scope in SCOPES for name in ("", "demo/")]
+FORMS = ["text/html", "application/vnd.pypi.simple.v1+json"]
+# What differs from run to run: the times of uploads.
+TIMES = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def pages_digest(tmp_path: Path) -> str:
+    env = Env(pypireg.create_app(tmp_path / "data"))
+    env.upload_wheel("acme/tools", "demo", "1.0", token=env.writer, status=201)
+    env.upload_wheel("acme/tools", "demo", "2.0", token=env.writer, status=201,
+                     requires_python=">=3.9")
+    env.upload("acme/tools", "demo-2.0.tar.gz", sdist_bytes("demo", "2.0"),
+               token=env.writer, status=201, name="demo", version="2.0")
+    env.upload_wheel("acme/tools", "other", "0.1", token=env.writer, status=201)
+    env.registry.yank("acme/tools", "demo", "1.0", reason="broken")
+    env.registry.set_name_status(env.public, "other", "deprecated", reason="use demo")
+    digest = hashlib.sha256()
+    for page in PAGES:
+        for form in FORMS:
+            body = env.app.get(page, headers={"Accept": form}).body
+            digest.update(page.encode() + form.encode() + TIMES.sub(b"<time>", body))
+    return digest.hexdigest()
+
+
+def test_pages_that_change_come_with_a_new_format(tmp_path) -> None:
+    digest = pages_digest(tmp_path)
+    if os.environ.get("PYPIREG_RECORD_PAGES"):
+        RECORD.write_text(json.dumps({"page_format": render.PAGE_FORMAT,
+                                      "sha256": digest}, indent=2) + "\n")
+    recorded = json.loads(RECORD.read_text())
+    assert recorded["page_format"] == render.PAGE_FORMAT, (
+        "render.PAGE_FORMAT was raised: record the pages it names with"
+        " PYPIREG_RECORD_PAGES=1 pytest tests/test_page_format.py")
+    assert recorded["sha256"] == digest, (
+        "the simple pages changed: raise render.PAGE_FORMAT (so clients holding the old"
+        " pages fetch the new ones), then record them with PYPIREG_RECORD_PAGES=1 pytest"
+        " tests/test_page_format.py")

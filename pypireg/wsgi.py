@@ -19,6 +19,7 @@ from .catalog import CatalogError, open_catalog
 from .limits import as_id
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE
 from .site import site
+from .storage import open_storage
 from .upstream import UpstreamSettings, upstream_settings
 from .upstream.settings import DEFAULT_TTL
 
@@ -60,8 +61,12 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     trusted_hosts = [h for h in hosts if h] or None
     upstream = _upstream(environ)
     try:
-        registry = create_app(data, catalog=catalog, upstream=upstream,
-                              storage=environ.get("PYPIREG_STORAGE") or None,
+        storage = open_storage(environ["PYPIREG_STORAGE"]) if environ.get(
+            "PYPIREG_STORAGE") else None
+    except ValueError as exc:
+        raise ConfigError(f"PYPIREG_STORAGE: {exc}") from None
+    try:
+        registry = create_app(data, catalog=catalog, upstream=upstream, storage=storage,
                               trusted_hosts=trusted_hosts, max_upload_size=max_upload_size,
                               page_cache_size=(DEFAULT_PAGE_CACHE_SIZE if page_cache_size is None
                                                else page_cache_size))

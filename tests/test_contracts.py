@@ -87,7 +87,8 @@ class TestDocsSQLiteBlobStorage(StorageContract):
 
     @pytest.fixture
     def storage(self, tmp_path):  # type: ignore[no-untyped-def]
-        return example("class SQLiteBlobStorage", tmp_path)["registry"].storage
+        return example("class SQLiteBlobStorage", tmp_path)["SQLiteBlobStorage"](
+            str(tmp_path / "blobs.db"))
 
 
 class TestDocsFrontEndAuth(AuthProviderContract):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,17 @@ from .conftest import basic, wheel_bytes, wheel_name
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocols.md"
 
 
+def example_code(marker: str, kind: str = "python") -> str:
+    """The ``kind`` block of the page that contains ``marker``."""
+    blocks = re.findall(rf"```{kind}\n(.*?)```", DOC.read_text(), re.S)
+    (code,) = [b for b in blocks if marker in b]
+    return code
+
+
 def example(marker: str, tmp_path: Path) -> dict:
     """Run the python block of the page that contains ``marker``; return its names."""
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
-    (code,) = [b for b in blocks if marker in b]
     namespace: dict = {}
-    exec(code.replace("/var/lib/", f"{tmp_path}/"), namespace)  # noqa: S102
+    exec(example_code(marker).replace("/var/lib/", f"{tmp_path}/"), namespace)  # noqa: S102
     return namespace
 
 
@@ -45,9 +51,13 @@ def test_single_project_layout_example(tmp_path) -> None:
     assert app.get(href).body == wheel_bytes("pkg", "1.0")
 
 
-def test_sqlite_blob_storage_example(tmp_path) -> None:
-    names = example("class SQLiteBlobStorage", tmp_path)
-    registry = names["registry"]
+def test_sqlite_blob_storage_example(tmp_path, monkeypatch) -> None:
+    # The host's block imports the package's module: the package block is that module.
+    module = type(pypireg)("sqliteblobs")
+    exec(compile(example_code("class SQLiteBlobStorage"), "sqliteblobs.py", "exec"),  # noqa: S102
+         module.__dict__)
+    monkeypatch.setitem(sys.modules, "sqliteblobs", module)
+    registry = example("from sqliteblobs import", tmp_path)["registry"]
     assert isinstance(registry.storage, pypireg.Storage)
     registry.create_project("tools", "public")
     token = registry.create_token("ci", ["tools:write"])

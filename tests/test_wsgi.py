@@ -100,6 +100,12 @@ def test_a_bad_trusted_host_is_refused_naming_the_variable(data, hosts: str) -> 
         from_environ({"PYPIREG_DATA": str(data), "PYPIREG_TRUSTED_HOSTS": hosts})
 
 
+def test_a_storage_nobody_installed_is_refused_naming_the_variable(data) -> None:
+    with pytest.raises(ConfigError, match="^PYPIREG_STORAGE: storage 'nope://x': give a URL"
+                                          " of an installed storage"):
+        from_environ({"PYPIREG_DATA": str(data), "PYPIREG_STORAGE": "nope://x"})
+
+
 def test_trusted_hosts_are_honoured(data) -> None:
     client = app(data, PYPIREG_TRUSTED_HOSTS=" pypi.example.com, .build.example.com,")
     for host in ("pypi.example.com", "ci.build.example.com", "pypi.example.com:8080"):

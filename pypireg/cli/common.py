@@ -29,8 +29,8 @@ def data_option() -> argparse.ArgumentParser:
              " (default: $PYPIREG_CATALOG, else catalog.db in --data)")
     data.add_argument(
         "--storage", default=os.environ.get("PYPIREG_STORAGE") or None, metavar="URL",
-        help="the files elsewhere: s3://BUCKET/PREFIX or file:///PATH (default:"
-             " $PYPIREG_STORAGE, else files/ in --data)")
+        help="the files elsewhere: s3://BUCKET/PREFIX, file:///PATH or the URL of any"
+             " installed storage (default: $PYPIREG_STORAGE, else files/ in --data)")
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from .filesystem import FileSystemStorage
@@ -14,15 +15,20 @@ if TYPE_CHECKING:
 __all__ = ["FileSystemStorage", "MemoryStorage", "blob_key", "check_key", "open_storage"]
 
 
-def open_storage(url: str) -> Storage:
-    """The storage a URL names: ``file:///absolute/dir`` (or ``file://relative/dir``) or
-    ``s3://bucket/prefix`` (``pypireg[s3]``; endpoint, region and credentials from the
-    standard AWS settings, ``AWS_ENDPOINT_URL`` included)."""
-    scheme, sep, rest = url.partition("://")
-    if scheme == "file" and sep and rest:
-        return FileSystemStorage(rest)
-    if scheme == "s3" and sep and rest:
-        from .s3 import S3Storage  # boto3 only when asked for
+GROUP = "pypireg.storage"  # entry points: a URL scheme, and a callable of the URL
 
-        return S3Storage.from_url(url)
-    raise ValueError(f"storage {url!r}: use file:///PATH or s3://BUCKET/PREFIX")
+
+def open_storage(url: str) -> Storage:
+    """The storage a URL names, found by its scheme among the ``pypireg.storage`` entry
+    points: the built-in ``file:///absolute/dir`` (or ``file://relative/dir``) and
+    ``s3://bucket/prefix`` (``pypireg[s3]``; endpoint, region and credentials from the
+    standard AWS settings, ``AWS_ENDPOINT_URL`` included), or any an installed package
+    registers (docs/protocols.md)."""
+    scheme, sep, rest = url.partition("://")
+    found = entry_points(group=GROUP, name=scheme) if sep and rest else ()
+    if not found:
+        known = ", ".join(sorted(f"{e.name}://" for e in entry_points(group=GROUP)))
+        raise ValueError(f"storage {url!r}: give a URL of an installed storage ({known}),"
+                         " such as file:///PATH or s3://BUCKET/PREFIX")
+    opener = next(iter(found)).load()  # the module only now: boto3 only when asked for
+    return opener(url)  # type: ignore[no-any-return]

@@ -14,6 +14,11 @@ from .keys import check_key
 _TEMPORARY = ".tmp-"  # a write in progress, renamed over its key when complete
 
 
+def from_url(url: str) -> FileSystemStorage:
+    """``file:///absolute/dir``, or ``file://relative/dir``."""
+    return FileSystemStorage(url.partition("://")[2])
+
+
 FULL = 1 << 20  # bytes free below which the storage is reported full (GET /-/readiness)
 
 

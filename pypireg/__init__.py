@@ -1,29 +1,33 @@
-"""pypireg: a private Python package registry for any WSGI application."""
+"""pypireg: a private Python package registry for any WSGI application.
+
+The names below are imported when first used, so that a command line or a host that
+needs one part (``pypireg --version``, ``pypireg.storage``) does not load them all.
+"""
 
 from __future__ import annotations
 
-from .app import Registry, create_app, mount
-from .auth import Grant, TokenAuth, TokenPrincipal
-from .catalog import Catalog, CatalogError
-from .health import health_checks
-from .limits import Limits
-from .models import (
-    Actor,
-    AuditEvent,
-    CleanupPolicy,
-    Group,
-    Package,
-    PackageFile,
-    Principal,
-    Project,
-)
-from .protocols import AuthProvider, ChecksReadiness, Dispatcher, ServesDownloads, Storage
-from .routing import flat_layout, gitlab_layout
-from .site import site
-from .storage import FileSystemStorage, MemoryStorage
-from .ui import UI, create_ui
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Each exported name, and the module that defines it.
+_EXPORTS = {
+    "Registry": ".app", "create_app": ".app", "mount": ".app",
+    "Grant": ".auth", "TokenAuth": ".auth", "TokenPrincipal": ".auth",
+    "Catalog": ".catalog", "CatalogError": ".catalog",
+    "health_checks": ".health",
+    "Limits": ".limits",
+    "Actor": ".models", "AuditEvent": ".models", "CleanupPolicy": ".models",
+    "Group": ".models", "Package": ".models", "PackageFile": ".models",
+    "Principal": ".models", "Project": ".models",
+    "AuthProvider": ".protocols", "ChecksReadiness": ".protocols",
+    "Dispatcher": ".protocols", "ServesDownloads": ".protocols", "Storage": ".protocols",
+    "flat_layout": ".routing", "gitlab_layout": ".routing",
+    "site": ".website",
+    "FileSystemStorage": ".storage", "MemoryStorage": ".storage",
+    "UI": ".ui", "create_ui": ".ui",
+}
 
 __all__ = [
     "Actor", "AuditEvent", "AuthProvider", "Catalog", "CatalogError", "ChecksReadiness",
@@ -32,3 +36,38 @@ __all__ = [
     "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "UI", "create_app",
     "create_ui", "flat_layout", "gitlab_layout", "health_checks", "mount", "site",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pypireg' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value  # the next use finds it at once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from .app import Registry, create_app, mount
+    from .auth import Grant, TokenAuth, TokenPrincipal
+    from .catalog import Catalog, CatalogError
+    from .health import health_checks
+    from .limits import Limits
+    from .models import (
+        Actor,
+        AuditEvent,
+        CleanupPolicy,
+        Group,
+        Package,
+        PackageFile,
+        Principal,
+        Project,
+    )
+    from .protocols import AuthProvider, ChecksReadiness, Dispatcher, ServesDownloads, Storage
+    from .routing import flat_layout, gitlab_layout
+    from .storage import FileSystemStorage, MemoryStorage
+    from .ui import UI, create_ui
+    from .website import site

@@ -29,6 +29,7 @@ from .admin import Administration
 from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
 from .catalog import Catalog, open_catalog
+from .defaults import CATALOG
 from .downloads import DownloadTracker
 from .errors import NOSNIFF, ResourceNotFound, error_response, unanswered, unauthorized
 from .limits import Limits
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pypireg")
 
-DEFAULT_DATA = "./pypireg-data"  # where the command line and pypireg.wsgi look by default
-CATALOG = "catalog.db"  # a data directory holds a registry when it holds this file
 
 
 class RegistryRequest(Request):

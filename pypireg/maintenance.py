@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import dists
+from .defaults import STAGING_MAX_AGE
 from .details import package_details
 from .forms import STAGING_PREFIX
 from .limits import DEFAULT_LIMITS
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from .models import PackageFile
     from .protocols import Storage
 
-STAGING_MAX_AGE = 24 * 3600  # an upload still staging after a day was abandoned
 BACKFILL_PREFIX = "metadata-"  # a stored file copied out for its metadata to be read
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import Forbidden
 
 from .catalog import PROJECT, CatalogError
+from .defaults import DELETE_LEVELS, PUSH_LEVELS
 from .dists import normalize
 from .models import DELETE, HOST, WRITE, Actor, Project, ProtectionRule
 
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from .catalog import Catalog
 
 LEVELS = ("developer", "maintainer", "owner", "admin")  # lowest first
-PUSH_LEVELS = ("maintainer", "owner", "admin")
-DELETE_LEVELS = ("owner", "admin")
 PACKAGE_TYPES = ("pypi",)
 MAX_PATTERN = 255
 _PATTERN = re.compile(r"[A-Za-z0-9._*-]+")

@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .app import CATALOG, DEFAULT_DATA, create_app
+from .app import create_app
 from .catalog import CatalogError, open_catalog
+from .defaults import CATALOG, DEFAULT_DATA
 from .limits import as_id
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE
-from .site import site
 from .storage import open_storage
 from .upstream import UpstreamSettings, upstream_settings
 from .upstream.settings import DEFAULT_TTL
+from .website import site
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

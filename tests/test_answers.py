@@ -7,8 +7,7 @@ import pytest
 from webtest import TestApp
 
 import pypireg
-from pypireg import mount
-from pypireg.site import site
+from pypireg import mount, site
 
 from .conftest import basic, wheel_bytes, wheel_name
 

@@ -247,3 +247,22 @@ def test_bad_upstream_settings_are_refused_before_serving(tmp_path, capsys, argv
     assert main(["serve", *argv, "--data", str(tmp_path / "d")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_commands_load_only_what_they_use(tmp_path) -> None:
+    """Start-up is timed in bench/cli_startup.py; this keeps what makes it fast: --version
+    loads neither the catalog nor the registry, token list not the registry."""
+    import subprocess
+    import sys
+
+    pypireg.create_app(tmp_path / "data")
+    probe = ("import sys; from pypireg.cli import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(' '.join(m for m in ('pypireg.catalog', 'pypireg.app', 'werkzeug',"
+             " 'waitress', 'sqlite_utils') if m in sys.modules))")
+    loaded = {argv: subprocess.run([sys.executable, "-c", probe, *argv.split()],
+                                   capture_output=True, text=True, check=True
+                                   ).stdout.splitlines()[-1]
+              for argv in ("--version", f"token list --data {tmp_path / 'data'}")}
+    assert loaded["--version"] == ""
+    assert loaded[f"token list --data {tmp_path / 'data'}"] == "pypireg.catalog"

@@ -19,7 +19,6 @@ def migrate(catalog: CatalogBase) -> None:
 
     A catalog written by a newer pypireg is refused rather than half understood.
     """
-    db = catalog.db
     with catalog.write():
         catalog.run("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         found = stored_version(catalog)
@@ -31,10 +30,10 @@ def migrate(catalog: CatalogBase) -> None:
         bring_up_to_date(catalog, "sqlite", lambda table: {
             row["name"] for row in catalog.rows("SELECT name FROM pragma_table_info(?)",
                                                 [table])})
-        if not db["package_names_fts"].exists():
+        if not catalog.value("SELECT 1 FROM sqlite_master WHERE name = 'package_names_fts'"):
             # Kept in step with package_names by triggers (sqlite-utils writes them).
-            db["package_names"].enable_fts(["name", "summary"], create_triggers=True,
-                                           tokenize="unicode61")
+            catalog.db["package_names"].enable_fts(["name", "summary"], create_triggers=True,
+                                                   tokenize="unicode61")
         for sql in INDEXES:
             catalog.run(sql)
         catalog.upsert("meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)},
@@ -47,14 +46,13 @@ def refresh_statistics(catalog: CatalogBase, *, force: bool = False) -> bool:
     ``force``); returns whether it did. Runs on every open and in gc, so statistics keep
     up with a growing registry. ``analysis_limit`` keeps each run to milliseconds however
     big the tables are."""
-    db = catalog.db
     size = catalog.value("SELECT coalesce(max(id), 0) FROM package_files")
     stored = catalog.value("SELECT value FROM meta WHERE key = 'analyzed_at_files'")
     analyzed = int(stored) if stored is not None else -1
     if not force and analyzed >= 0 and size < max(2 * analyzed, 1000):
         return False
     with catalog.write():
-        db.execute("PRAGMA analysis_limit = 1000")
-        db.execute("ANALYZE")
-        db["meta"].upsert({"key": "analyzed_at_files", "value": str(size)}, pk="key")
+        catalog.run("PRAGMA analysis_limit = 1000")
+        catalog.run("ANALYZE")
+        catalog.upsert("meta", {"key": "analyzed_at_files", "value": str(size)}, key="key")
     return True

@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlite_utils import Database
-
 from .base import CatalogReadOnly, TextMatch
 
 if TYPE_CHECKING:
+    from sqlite_utils import Database
+
     from .base import CatalogBase
 
 RETRY = 2.0  # seconds between a read-only connection's attempts to open the file for writing
@@ -122,17 +122,27 @@ class SQLiteEngine:
                 " or copy the catalog with SQLite's backup, which includes them")
         return self._connect(uri + "&immutable=1")
 
-    @property
-    def db(self) -> Database:
-        """This thread's sqlite-utils database."""
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection."""
         local = self._local
-        if getattr(local, "db", None) is None:
-            conn, local.read_only = self._open()
-            local.db = Database(conn)
+        if getattr(local, "conn", None) is None:
+            local.conn, local.read_only = self._open()
             local.retry_at = time.monotonic() + RETRY
         elif local.read_only is not None and time.monotonic() >= local.retry_at:
             self._reopen()
-        return local.db  # type: ignore[no-any-return]
+        return local.conn  # type: ignore[no-any-return]
+
+    @property
+    def db(self) -> Database:
+        """This thread's connection as a sqlite-utils database (for the schema's full-text
+        index and for tests; imported only then, as it takes a while)."""
+        from sqlite_utils import Database
+
+        conn = self._connection()
+        db = getattr(self._local, "db", None)
+        if db is None or db.conn is not conn:
+            db = self._local.db = Database(conn)
+        return db
 
     def _reopen(self) -> None:
         """This thread's read-only connection replaced by one that can write, if the
@@ -144,7 +154,7 @@ class SQLiteEngine:
             conn = self._connect()
         except sqlite3.DatabaseError:
             return
-        local.db, local.read_only = Database(conn), None
+        local.conn, local.read_only = conn, None
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -153,7 +163,7 @@ class SQLiteEngine:
         Nested calls join the outer transaction. Storage work done inside commits or
         fails together with the rows, because nobody else can write meanwhile.
         """
-        conn = self.db.conn
+        conn = self._connection()
         if conn.in_transaction:
             yield
             return
@@ -161,7 +171,7 @@ class SQLiteEngine:
             self._reopen()  # a write looks at once, not every RETRY seconds
             if self._local.read_only is not None:
                 raise CatalogReadOnly(self._local.read_only)
-            conn = self.db.conn
+            conn = self._connection()
         with self._memory_writes or contextlib.nullcontext():
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -174,22 +184,22 @@ class SQLiteEngine:
     # -- statements ----------------------------------------------------------------------
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.db.conn.execute(sql, params)
+        cursor = self._connection().execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, values, strict=True)) for values in cursor]
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        first = self.db.conn.execute(sql, params).fetchone()
+        first = self._connection().execute(sql, params).fetchone()
         return first[0] if first else None
 
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        return iter(self.db.conn.execute(sql, params))
+        return iter(self._connection().execute(sql, params))
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.db.conn.execute(sql, params).rowcount
+        return self._connection().execute(sql, params).rowcount
 
     def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.db.conn.executemany(sql, rows)
+        self._connection().executemany(sql, rows)
 
     # -- the fragments that differ -----------------------------------------------------------
 

@@ -11,26 +11,30 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import TextIO
 
 from .. import __version__
-from ..auth import InvalidGrant
-from ..catalog import CatalogError, CatalogReadOnly, CatalogUnavailable
-from ..importer import import_directory
+from ..defaults import BODY_TIMEOUT, HEADER_TIMEOUT, STAGING_MAX_AGE, UPSTREAM_MODES
 from ..limits import parse_size
-from ..maintenance import STAGING_MAX_AGE
-from ..migration import migrate_registry
 from ..models import CLI
-from ..upstream import MODES
-from . import caching, namespaces, oversight, safety, serving, tokens
 from .common import data_option, has_registry, open_registry, plural, where
-from .deadlines import BODY_TIMEOUT, HEADER_TIMEOUT
+
+# The modules of the commands not defined here, loaded only for their own commands (and
+# for --help), so that a command starts without loading what the others need.
+MODULES = {"group": "namespaces", "project": "namespaces", "token": "tokens",
+           "audit": "oversight", "cleanup": "oversight", "status": "safety",
+           "protect": "safety", "cache": "caching"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(_command(argv)).parse_args(argv)
     args.opened = []  # catalogs whose connections to close at the end
+    from ..auth import InvalidGrant
+    from ..catalog import CatalogError, CatalogReadOnly, CatalogUnavailable
+
     try:
         return args.run(args)
     except (CatalogError, InvalidGrant, ValueError) as exc:  # InvalidRule too
@@ -56,7 +60,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             catalog.close()
 
 
-def _parser() -> argparse.ArgumentParser:
+def _command(argv: list[str]) -> str | None:
+    """The command ``argv`` names, if it is one of :data:`MODULES`; ``""`` for none at all
+    (``--version`` needs none); None for any other, for which every module is loaded."""
+    named = next((word for word in argv if not word.startswith("-")), None)
+    if named is None:
+        return "" if "--version" in argv and "-h" not in argv and "--help" not in argv else None
+    return named if named in MODULES else None if named not in BUILT_IN else ""
+
+
+def _modules(command: str | None) -> list[str]:
+    """The modules whose commands the parser needs, in the order --help lists them."""
+    wanted = list(dict.fromkeys(MODULES.values()))
+    return wanted if command is None else [m for m in wanted if m == MODULES.get(command)]
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
     data = data_option()
     parser = argparse.ArgumentParser(
         prog="pypireg", description="Run a private Python package registry and administer its"
@@ -85,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="a simple index for the names this registry does not hold"
                             " (repeatable, in priority order; off by default: see"
                             " docs/proxy.md)")
-    serve.add_argument("--upstream-mode", choices=MODES, default="redirect",
+    serve.add_argument("--upstream-mode", choices=UPSTREAM_MODES, default="redirect",
                        help="redirect: send clients to the first upstream (default); cache:"
                             " serve the upstreams' pages and files from a cache of them")
     serve.add_argument("--upstream-ttl", metavar="DURATION", default="10m",
@@ -115,17 +134,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="close a connection whose request body sends nothing for"
                             " longer, or that stays idle between requests"
                             f" (default $PYPIREG_BODY_TIMEOUT, or {BODY_TIMEOUT:g})")
-    serve.set_defaults(run=serving.run)
+    serve.set_defaults(run=_serve)
 
-    namespaces.add_commands(commands, data)
-
-    tokens.add_commands(commands, data)
-
-    oversight.add_commands(commands, data)
-
-    safety.add_commands(commands, data)
-
-    caching.add_commands(commands, data)
+    for module in _modules(command):
+        import_module(f".{module}", __name__).add_commands(commands, data)
 
     imports = commands.add_parser(
         "import", parents=[data],
@@ -193,6 +205,15 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+BUILT_IN = ("init", "serve", "import", "yank", "unyank", "migrate", "gc")  # defined here
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from . import serving
+
+    return serving.run(args)
+
+
 def _init(args: argparse.Namespace) -> int:
     if has_registry(args):
         print(f"a registry already exists in {where(args)}; nothing changed")
@@ -203,6 +224,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from ..catalog import CatalogError
+    from ..importer import import_directory
+
     directory = Path(args.directory)
     if not directory.is_dir():
         raise CatalogError(f"{args.directory!r} is not a directory")
@@ -265,6 +289,8 @@ def _yank(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from ..migration import migrate_registry
+
     if args.from_catalog and not args.from_storage:
         raise ValueError("--from-catalog needs --from-storage: where its files are")
     origin = argparse.Namespace(data=args.from_data or args.data, catalog=args.from_catalog,

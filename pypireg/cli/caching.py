@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..dists import normalize
 from .common import open_registry
 
 
@@ -27,6 +26,8 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 
 
 def _show(args: argparse.Namespace) -> int:
+    from ..dists import normalize
+
     registry = open_registry(args)
     pages, files, size = registry.catalog.upstream_cache_usage(
         normalize(args.name) if args.name else None)
@@ -35,6 +36,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
+
     pages, files, blobs = open_registry(args).purge_upstream_cache(args.name)
     what = f" of {args.name}" if args.name else ""
     print(f"purged {pages} cached pages and {files} files{what}; deleted {blobs} stored blobs")

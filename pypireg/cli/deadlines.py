@@ -29,11 +29,11 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
+from ..defaults import BODY_TIMEOUT, HEADER_TIMEOUT
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-HEADER_TIMEOUT = 10.0  # seconds for a request's headers (--header-timeout)
-BODY_TIMEOUT = 60.0  # seconds a body may send nothing (--body-timeout)
 CONNECTIONS = 1000  # open at once, if the process may open three files for each
 FILES_PER_CONNECTION = 3  # its socket, a spooled body, a file being sent
 SPARE_FILES = 64  # the catalog, the log, the listening socket and the like

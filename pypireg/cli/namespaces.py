@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
-from ..app import Registry
 from ..catalog import CatalogError, NotEmpty
 from ..models import CLI, Usage
 from . import oversight
 from .common import open_registry, plural, print_table
+
+if TYPE_CHECKING:
+    from ..app import Registry
 
 SHOWN_PACKAGES = 1000  # ``project show`` lists at most this many packages
 

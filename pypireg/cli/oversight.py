@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from ..app import Registry
 from ..catalog import CatalogError
-from ..cleanup import InvalidPolicy
 from ..models import CLI, DUPLICATE_CHOICES, Project
 from ..times import ago, moment, parse_duration
 from .common import open_registry, plural, print_table
+
+if TYPE_CHECKING:
+    from ..app import Registry
 
 AUDIT_LIMIT = 100
 MAX_AUDIT_LIMIT = 1_000_000
@@ -141,6 +143,8 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 
 def _policy(args: argparse.Namespace) -> int:
+    from ..cleanup import InvalidPolicy
+
     registry = open_registry(args)
     project = _project(registry, args.path)
     changes = {name: getattr(args, name) for name in POLICY_OPTIONS

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from ..app import Registry
 from ..catalog import CatalogError
-from ..dists import normalize
+from ..defaults import DELETE_LEVELS, PUSH_LEVELS
 from ..models import CLI, NAME_STATUS_ORDER, Project
-from ..protection import DELETE_LEVELS, PUSH_LEVELS, rule_json
 from .common import open_registry, print_table
+
+if TYPE_CHECKING:
+    from ..app import Registry
 
 
 def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -62,6 +64,8 @@ def _project(args: argparse.Namespace) -> tuple[Registry, Project]:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from ..dists import normalize
+
     registry, project = _project(args)
     if args.name is None:
         statuses = registry.catalog.name_statuses(project.id)
@@ -100,6 +104,8 @@ def _protect_add(args: argparse.Namespace) -> int:
 
 
 def _protect_list(args: argparse.Namespace) -> int:
+    from ..protection import rule_json
+
     registry, project = _project(args)
     rules = registry.protection_rules(project)
     if args.json:

@@ -14,15 +14,12 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..app import DEFAULT_DATA, create_app, normal_prefix
 from ..catalog import open_catalog
+from ..defaults import DEFAULT_DATA
 from ..limits import MiB
 from ..models import CLI
-from ..site import site
-from .accesslog import AccessLog
 from .binding import CannotBind, bind
 from .common import checked_data, has_registry, where
-from .deadlines import create_server
 
 if TYPE_CHECKING:
     from ..limits import Limits
@@ -77,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: bool) -> int:
+    from ..app import create_app, normal_prefix
+    from ..website import site
+    from .accesslog import AccessLog
+    from .deadlines import create_server
+
     catalog = open_catalog(args.catalog) if args.catalog else None
     if catalog is not None:
         args.opened.append(catalog)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..auth import TOKEN_KINDS, Grant, InvalidGrant, TokenRecord, expiry
+from ..auth import TOKEN_KINDS, Grant, InvalidGrant, TokenRecord, expiry, list_tokens
 from ..models import CLI
-from .common import open_registry, print_table
+from .common import open_catalog_of, open_registry, print_table
 
 
 def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -73,7 +73,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    records = open_registry(args).list_tokens()
+    records = list_tokens(open_catalog_of(args))
     if args.json:
         print(json.dumps([record.to_json() for record in records], indent=2))
         return 0

@@ -9,9 +9,10 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from .. import dists
+from ..defaults import UPSTREAM_MODES
 from ..times import parse_interval
 
-MODES = ("redirect", "cache")
+MODES = UPSTREAM_MODES
 DEFAULT_TTL = timedelta(minutes=10)
 
 

@@ -17,7 +17,7 @@ from ..errors import wants_html
 if TYPE_CHECKING:
     from ..app import Registry, RegistryRequest
 
-SITE = "pypireg.site"  # environ: what the site around the API serves (pypireg.site.site)
+SITE = "pypireg.site"  # environ: what the site around the API serves (pypireg.website.site)
 INDEXES = ("pypi.simple_index", "pypi.simple_package")
 GROUP_INDEXES = ("pypi.group.simple_index", "pypi.group.simple_package")
 ANY_PROJECT = ":id"  # in URL templates, as GitLab's docs write them

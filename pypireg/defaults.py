@@ -1,0 +1,16 @@
+"""The defaults the command line needs before it loads the registry: where a registry
+lives, how long the server and gc wait, and the spellings of choices. Light on purpose:
+``pypireg --help`` and a command's arguments are read from these alone."""
+
+from __future__ import annotations
+
+DEFAULT_DATA = "./pypireg-data"  # where the command line and pypireg.wsgi look by default
+CATALOG = "catalog.db"  # a data directory holds a registry when it holds this file
+
+HEADER_TIMEOUT = 10.0  # seconds for a request's headers (pypireg serve --header-timeout)
+BODY_TIMEOUT = 60.0  # seconds a body may send nothing (pypireg serve --body-timeout)
+STAGING_MAX_AGE = 24 * 3600  # an upload still staging after a day was abandoned (gc)
+
+UPSTREAM_MODES = ("redirect", "cache")  # docs/proxy.md
+PUSH_LEVELS = ("maintainer", "owner", "admin")  # protection rules' minimum access levels
+DELETE_LEVELS = ("owner", "admin")

@@ -16,6 +16,7 @@ _EXPORTS = {
     "Registry": ".app", "create_app": ".app", "mount": ".app",
     "Grant": ".auth", "TokenAuth": ".auth", "TokenPrincipal": ".auth",
     "Catalog": ".catalog", "CatalogError": ".catalog",
+    "PypiregError": ".exceptions",
     "health_checks": ".health",
     "Limits": ".limits",
     "Actor": ".models", "AuditEvent": ".models", "CleanupPolicy": ".models",
@@ -32,7 +33,7 @@ _EXPORTS = {
 __all__ = [
     "Actor", "AuditEvent", "AuthProvider", "Catalog", "CatalogError", "ChecksReadiness",
     "CleanupPolicy", "Dispatcher", "FileSystemStorage", "Grant", "Group", "Limits",
-    "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "Registry",
+    "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "PypiregError", "Registry",
     "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "UI", "create_app",
     "create_ui", "flat_layout", "gitlab_layout", "health_checks", "mount", "site",
 ]
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from .app import Registry, create_app, mount
     from .auth import Grant, TokenAuth, TokenPrincipal
     from .catalog import Catalog, CatalogError
+    from .exceptions import PypiregError
     from .health import health_checks
     from .limits import Limits
     from .models import (

@@ -26,6 +26,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
 
+from .exceptions import PypiregError
+
 MAX_ATTESTATIONS = 16  # per file
 MAX_ATTESTATION_SIZE = 256 * 1024  # bytes of one attestation's JSON
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -40,7 +42,7 @@ _GITLAB = "https://gitlab.com"
 _GOOGLE = "https://accounts.google.com"
 
 
-class InvalidAttestation(ValueError):
+class InvalidAttestation(PypiregError, ValueError):
     """The ``attestations`` field cannot be kept; the message says why."""
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
+from .exceptions import PypiregError
 from .models import DUPLICATE_CHOICES, CleanupPolicy, Removal
 from .times import parse_duration, parse_time
 
@@ -26,7 +27,7 @@ MAX_PATTERN_LENGTH = 255
 MAX_KEEP = 100_000
 
 
-class InvalidPolicy(ValueError):
+class InvalidPolicy(PypiregError, ValueError):
     """A cleanup policy field is malformed; the message names it and says why."""
 
 

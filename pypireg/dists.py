@@ -18,6 +18,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from . import archives
+from .exceptions import PypiregError
 from .limits import DEFAULT_LIMITS, Limits
 
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
@@ -31,7 +32,7 @@ METADATA_FIELDS = (
 )
 
 
-class InvalidDistribution(ValueError):
+class InvalidDistribution(PypiregError, ValueError):
     """The upload's name, version or filename is wrong; the message says how."""
 
 

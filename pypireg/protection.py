@@ -22,6 +22,7 @@ from werkzeug.exceptions import Forbidden
 from .catalog import PROJECT, CatalogError
 from .defaults import DELETE_LEVELS, PUSH_LEVELS
 from .dists import normalize
+from .exceptions import PypiregError
 from .models import DELETE, HOST, WRITE, Actor, Project, ProtectionRule
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ FIELDS = ("package_name_pattern", "package_type", "minimum_access_level_for_push
           "minimum_access_level_for_delete")
 
 
-class InvalidRule(ValueError):
+class InvalidRule(PypiregError, ValueError):
     """A rule's field is missing or has a value GitLab would refuse; the message says
     which. ``conflict`` marks what GitLab answers with 422 (a duplicate pattern, or a rule
     that restricts nothing) rather than 400."""

@@ -18,6 +18,7 @@ from . import attestations, dists
 from .catalog import PROJECT, CatalogError
 from .details import package_details
 from .errors import ResourceNotFound
+from .exceptions import PypiregError
 from .forms import USAGE, UploadForm
 from .models import CLOSED_STATUSES, HOST, Actor
 from .storage import blob_key
@@ -95,7 +96,7 @@ def store_upload(
         raise ResourceNotFound("Project") from None
 
 
-class UploadRefused(Exception):
+class UploadRefused(PypiregError):
     """The file cannot be stored; the message says why."""
 
 

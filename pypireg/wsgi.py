@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .app import create_app
 from .catalog import CatalogError, open_catalog
 from .defaults import CATALOG, DEFAULT_DATA
+from .exceptions import PypiregError
 from .limits import as_id
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE
 from .storage import open_storage
@@ -32,7 +33,7 @@ DEFAULT_PREFIX = "/api/v4"
 application: WSGIApplication  # from os.environ, by __getattr__ on first use
 
 
-class ConfigError(ValueError):
+class ConfigError(PypiregError, ValueError):
     """A ``PYPIREG_*`` variable names no registry or holds a value that cannot be used."""
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..exceptions import PypiregError
 from ..limits import Limits
 
 Wanted = Callable[[str], bool]
 
 
-class ArchiveError(ValueError):
+class ArchiveError(PypiregError, ValueError):
     """The archive is unreadable, hostile or over a limit; the message says which."""
 
 

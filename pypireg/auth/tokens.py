@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ..bookkeeping import BestEffort
+from ..exceptions import PypiregError
 from ..models import ACTIONS, READ, Action, Group, Principal, Project
 from ..times import parse_time, utcnow
 
@@ -28,7 +29,7 @@ _RANK = {access: rank for rank, access in enumerate(ACCESS_LEVELS)}  # read < ..
 LAST_USED_INTERVAL = 60.0  # seconds between two writes of a token's last_used_at
 
 
-class InvalidGrant(ValueError):
+class InvalidGrant(PypiregError, ValueError):
     """A grant or token request is malformed; the message says how."""
 
 

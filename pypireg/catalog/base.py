@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from ..exceptions import PypiregError
 from ..times import utcnow
 
 if TYPE_CHECKING:
@@ -58,17 +59,17 @@ class TextMatch(NamedTuple):
     newest: str
 
 
-class CatalogReadOnly(Exception):
+class CatalogReadOnly(PypiregError):
     """The catalog cannot be written now; the message says why. Not a
     :class:`CatalogError`: nothing about the request was wrong, and it may pass."""
 
 
-class CatalogUnavailable(Exception):
+class CatalogUnavailable(PypiregError):
     """The catalog's database does not answer now (a PostgreSQL server restarting or
     down); the message says what it said. The request may be tried again shortly."""
 
 
-class CatalogError(Exception):
+class CatalogError(PypiregError):
     """A catalog rule was broken (unknown parent, duplicate path, ...); the message says which."""
 
 

@@ -9,8 +9,10 @@ import os
 import socket
 from pathlib import Path
 
+from ..exceptions import PypiregError
 
-class CannotBind(Exception):
+
+class CannotBind(PypiregError):
     """The address cannot be listened on; the message says why and what to do."""
 
 

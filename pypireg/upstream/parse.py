@@ -17,6 +17,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
+from ..exceptions import PypiregError
 from ..models import MAX_REASON, NAME_STATUS_ORDER, NameStatus, UpstreamFile
 from ..times import parse_time, stamp
 
@@ -26,7 +27,7 @@ _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!~-]{0,254}")
 
 
-class NotAPage(ValueError):
+class NotAPage(PypiregError, ValueError):
     """What the upstream sent is no project page (the message says why)."""
 
 

@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from webtest import TestApp
@@ -246,3 +247,17 @@ def sdist_bytes(name: str, version: str, requires_python: str = "",
             info.size, info.mtime = len(data), 1577836800
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-untyped-def]
+    """``e2e`` for the tests under tests/e2e, ``postgres`` for those that start or use a
+    PostgreSQL server, so that ``pytest -m "not e2e and not postgres"`` runs the rest."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+        uses = set(getattr(item, "fixturenames", ()))
+        if "postgres_server" in uses or "registry_on_postgres" in uses or (
+                "catalog" in uses and "[postgresql" in item.nodeid):
+            item.add_marker(pytest.mark.postgres)
+

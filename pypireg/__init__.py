@@ -7,6 +7,7 @@ needs one part (``pypireg --version``, ``pypireg.storage``) does not load them a
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -39,16 +40,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pypireg' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value  # the next use finds it at once
-    return value
+if not TYPE_CHECKING:  # type checkers read the imports below instead
 
+    def __getattr__(name: str) -> Any:
+        if name in _EXPORTS:
+            value = getattr(import_module(_EXPORTS[name], __name__), name)
+        elif find_spec(f"{__name__}.{name}") is not None:  # pypireg.auth, as it always was
+            value = import_module(f".{name}", __name__)
+        else:
+            raise AttributeError(f"module 'pypireg' has no attribute {name!r}")
+        globals()[name] = value  # the next use finds it at once
+        return value
 
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_EXPORTS})
 
 
 if TYPE_CHECKING:

@@ -72,7 +72,7 @@ class GarbageReport:
 
     def __str__(self) -> str:
         text = f"cleanup policies removed {_n(self.cleaned, 'version')}; " if self.cleaned else ""
-        blobs = _n(self.blobs, "blob") + ("" if self.orphans_checked else " of what it purged")
+        blobs = _n(self.blobs, "blob") + ("" if self.orphans_checked else " of purged files")
         text += (f"purged {_n(self.packages, 'package')} and {_n(self.files, 'file')} pending"
                  f" destruction; removed "
                  + (f"{blobs} and " if self.orphans_checked or self.blobs else "")
@@ -91,8 +91,8 @@ class GarbageReport:
         if self.details:
             text += f"; read the details of {_n(self.details, 'older package')} for its page"
         if not self.orphans_checked:
-            text += ("; the storage cannot list its keys (ListsKeys), so gc cannot collect"
-                     " the blobs nothing uses")
+            text += ("; the storage cannot list its keys, so gc cannot collect the blobs"
+                     " nothing uses")
         if self.upstream_pages or self.upstream_files:
             text += (f"; the upstream cache holds {_n(self.upstream_pages, 'page')} and"
                      f" {_n(self.upstream_files, 'file')} ({self.upstream_bytes:,} bytes),"

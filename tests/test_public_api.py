@@ -31,6 +31,9 @@ def described() -> dict[str, object]:
             methods = {attr: _spelled(inspect.signature(member)) for attr, member
                        in inspect.getmembers(value, inspect.isfunction)
                        if not attr.startswith("_")}  # inherited ones too (mixins)
+            methods.update({attr: "property" for attr, member
+                            in inspect.getmembers(value, lambda m: isinstance(m, property))
+                            if not attr.startswith("_")})
             api[name] = {"signature": _signature(value), "methods": methods}
         elif callable(value):
             api[name] = _spelled(inspect.signature(value))

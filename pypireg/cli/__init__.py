@@ -63,10 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _command(argv: list[str]) -> str | None:
     """The command ``argv`` names, if it is one of :data:`MODULES`; ``""`` for none at all
     (``--version`` needs none); None for any other, for which every module is loaded."""
-    named = next((word for word in argv if not word.startswith("-")), None)
+    named = next((i for i, word in enumerate(argv) if not word.startswith("-")), None)
     if named is None:
         return "" if "--version" in argv and "-h" not in argv and "--help" not in argv else None
-    return named if named in MODULES else None if named not in BUILT_IN else ""
+    if named or argv[named] not in {*MODULES, *BUILT_IN}:  # -h token, --, a typo
+        return None
+    return argv[0] if argv[0] in MODULES else ""
 
 
 def _modules(command: str | None) -> list[str]:

@@ -7,11 +7,11 @@ names in ``views.VIEWS``, with the arguments docs/protocols.md lists).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import EndpointPrefix, Map, Rule, Submount
 
 if TYPE_CHECKING:
     from .app import RegistryRequest
@@ -21,6 +21,31 @@ MATCHES_KEPT = 1024  # distinct (method, path) pairs whose match is remembered
 LONGEST_KEPT = 1024  # characters of a path whose match is remembered: bounds their memory
 
 
+GET, SEND = ["GET"], ["POST", "PUT"]
+
+# GitLab's PyPI API, declared once: below a project's or a group's ``.../packages/pypi``
+# and below the root of the flat layout, as (path, endpoint, methods).
+PYPI = [
+    ("/simple/", "simple_index", GET),
+    ("/simple/<package_name>/", "simple_package", GET),
+    ("/files/<sha256>/<filename>", "file", GET),
+    ("/files/<sha256>/<filename>.metadata", "file_metadata", GET),
+    ("/files/<sha256>/<filename>/provenance", "file_provenance", GET),
+    ("/", "upload", SEND),
+]
+READS = [endpoint for _, endpoint, methods in PYPI if methods == GET]  # all a group has
+OLDER_GROUP_PATH = ["file", "file_metadata"]  # downloads a group also serves at its older path
+
+
+def pypi_rules(endpoints: Iterable[str] = (), *,
+               defaults: dict[str, Any] | None = None) -> list[Rule]:
+    """Rules for the PyPI ``endpoints`` (all of them when none are named), relative to where
+    they are mounted, with ``defaults`` as fixed arguments."""
+    wanted = set(endpoints)
+    return [Rule(path, endpoint=endpoint, methods=methods, defaults=defaults)
+            for path, endpoint, methods in PYPI if not wanted or endpoint in wanted]
+
+
 def gitlab_layout() -> Map:
     """GitLab's API paths, relative to the mount point (``pypireg serve`` uses ``/api/v4``).
 
@@ -28,126 +53,60 @@ def gitlab_layout() -> Map:
     ``acme/tools``, hence the path converter. Pages are declared with a trailing slash
     (PEP 503's form) and ``strict_slashes=False`` also matches them without one.
     """
-    pypi = "/projects/<path:project>/packages/pypi"
-    group_pypi = "/groups/<path:group>/-/packages/pypi"
     project_api = "/projects/<path:project>/packages"
     return Map(
         [
-            Rule("/", endpoint="root", methods=["GET"]),
-            # GitLab's PyPI API, project level
-
-            Rule(f"{pypi}/simple/", endpoint="pypi.simple_index", methods=["GET"]),
-            Rule(
-                f"{pypi}/simple/<package_name>/",
-                endpoint="pypi.simple_package",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{pypi}/files/<sha256>/<filename>",
-                endpoint="pypi.file",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{pypi}/files/<sha256>/<filename>.metadata",
-                endpoint="pypi.file_metadata",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{pypi}/files/<sha256>/<filename>/provenance",
-                endpoint="pypi.file_provenance",
-                methods=["GET"],
-            ),
-            Rule(f"{pypi}/", endpoint="pypi.upload", methods=["POST", "PUT"]),
-            # GitLab's PyPI API, group level (the download also at its older path)
-            Rule(f"{group_pypi}/simple/", endpoint="pypi.group.simple_index", methods=["GET"]),
-            Rule(
-                f"{group_pypi}/simple/<package_name>/",
-                endpoint="pypi.group.simple_package",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{group_pypi}/files/<sha256>/<filename>",
-                endpoint="pypi.group.file",
-                methods=["GET"],
-            ),
-            Rule(
-                "/groups/<path:group>/packages/pypi/files/<sha256>/<filename>",
-                endpoint="pypi.group.file",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{group_pypi}/files/<sha256>/<filename>.metadata",
-                endpoint="pypi.group.file_metadata",
-                methods=["GET"],
-            ),
-            Rule(
-                "/groups/<path:group>/packages/pypi/files/<sha256>/<filename>.metadata",
-                endpoint="pypi.group.file_metadata",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{group_pypi}/files/<sha256>/<filename>/provenance",
-                endpoint="pypi.group.file_provenance",
-                methods=["GET"],
-            ),
+            Rule("/", endpoint="root", methods=GET),
+            Submount("/projects/<path:project>/packages/pypi",
+                     [EndpointPrefix("pypi.", pypi_rules())]),
+            Submount("/groups/<path:group>/-/packages/pypi",
+                     [EndpointPrefix("pypi.group.", pypi_rules(READS))]),
+            Submount("/groups/<path:group>/packages/pypi",
+                     [EndpointPrefix("pypi.group.", pypi_rules(OLDER_GROUP_PATH))]),
             # GitLab's Packages API
-            Rule(project_api, endpoint="api.project_packages", methods=["GET"]),
-            Rule("/groups/<path:group>/packages", endpoint="api.group_packages", methods=["GET"]),
-            # Before <package_id>, which would match it too.
-            Rule(f"{project_api}/cleanup_policy", endpoint="api.cleanup_policy",
-                 methods=["GET"]),
-            Rule(f"{project_api}/cleanup_policy", endpoint="api.update_cleanup_policy",
-                 methods=["PUT"]),
-            # GitLab's protected packages API
-            Rule(f"{project_api}/protection/rules", endpoint="api.protection_rules",
-                 methods=["GET"]),
-            Rule(f"{project_api}/protection/rules", endpoint="api.create_protection_rule",
-                 methods=["POST"]),
-            Rule(f"{project_api}/protection/rules/<rule_id>",
-                 endpoint="api.update_protection_rule", methods=["PATCH"]),
-            Rule(f"{project_api}/protection/rules/<rule_id>",
-                 endpoint="api.delete_protection_rule", methods=["DELETE"]),
-            # pypireg's: a package name's PEP 792 status.
-            Rule(f"{project_api}/names/<package_name>/status", endpoint="api.name_status",
-                 methods=["GET"]),
-            Rule(f"{project_api}/names/<package_name>/status", endpoint="api.set_name_status",
-                 methods=["PUT"]),
-            Rule(f"{project_api}/<package_id>", endpoint="api.package", methods=["GET"]),
-            Rule(
-                f"{project_api}/<package_id>",
-                endpoint="api.delete_package",
-                methods=["DELETE"],
-            ),
-            Rule(f"{project_api}/<package_id>/yank", endpoint="api.yank", methods=["PUT"]),
-            Rule(f"{project_api}/<package_id>/yank", endpoint="api.unyank", methods=["DELETE"]),
-            Rule(
-                f"{project_api}/<package_id>/package_files",
-                endpoint="api.package_files",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{project_api}/<package_id>/package_files/<package_file_id>",
-                endpoint="api.delete_package_file",
-                methods=["DELETE"],
-            ),
+            Rule(project_api, endpoint="api.project_packages", methods=GET),
+            Rule("/groups/<path:group>/packages", endpoint="api.group_packages", methods=GET),
+            Submount(project_api, [EndpointPrefix("api.", api_rules())]),
             # GitLab's audit events API
-            Rule("/projects/<path:project>/audit_events", endpoint="audit.project",
-                 methods=["GET"]),
-            Rule("/groups/<path:group>/audit_events", endpoint="audit.group", methods=["GET"]),
+            Rule("/projects/<path:project>/audit_events", endpoint="audit.project", methods=GET),
+            Rule("/groups/<path:group>/audit_events", endpoint="audit.group", methods=GET),
             *token_rules(),
         ],
         strict_slashes=False,
     )
 
 
+def api_rules() -> list[Rule]:
+    """GitLab's Packages API below a project's ``.../packages`` (with its protected packages
+    API, and pypireg's PEP 792 name status beside them)."""
+    routes = [
+        # Before <package_id>, which would match them too.
+        ("/cleanup_policy", "cleanup_policy", "GET"),
+        ("/cleanup_policy", "update_cleanup_policy", "PUT"),
+        ("/protection/rules", "protection_rules", "GET"),
+        ("/protection/rules", "create_protection_rule", "POST"),
+        ("/protection/rules/<rule_id>", "update_protection_rule", "PATCH"),
+        ("/protection/rules/<rule_id>", "delete_protection_rule", "DELETE"),
+        ("/names/<package_name>/status", "name_status", "GET"),
+        ("/names/<package_name>/status", "set_name_status", "PUT"),
+        ("/<package_id>", "package", "GET"),
+        ("/<package_id>", "delete_package", "DELETE"),
+        ("/<package_id>/yank", "yank", "PUT"),
+        ("/<package_id>/yank", "unyank", "DELETE"),
+        ("/<package_id>/package_files", "package_files", "GET"),
+        ("/<package_id>/package_files/<package_file_id>", "delete_package_file", "DELETE"),
+    ]
+    return [Rule(path, endpoint=endpoint, methods=[method]) for path, endpoint, method in routes]
+
+
 def token_rules() -> list[Rule]:
     """GitLab's personal access token and deploy token APIs (and pypireg's token creation)."""
     tokens = "/personal_access_tokens"
     rules = [
-        Rule(f"{tokens}/self", endpoint="tokens.self", methods=["GET"]),
+        Rule(f"{tokens}/self", endpoint="tokens.self", methods=GET),
         Rule(f"{tokens}/self", endpoint="tokens.revoke_self", methods=["DELETE"]),
         Rule(f"{tokens}/self/rotate", endpoint="tokens.rotate_self", methods=["POST"]),
-        Rule(tokens, endpoint="tokens.list", methods=["GET"]),
+        Rule(tokens, endpoint="tokens.list", methods=GET),
         Rule(tokens, endpoint="tokens.create", methods=["POST"]),
         Rule(f"{tokens}/<token_id>", endpoint="tokens.revoke", methods=["DELETE"]),
         Rule(f"{tokens}/<token_id>/rotate", endpoint="tokens.rotate", methods=["POST"]),
@@ -156,7 +115,7 @@ def token_rules() -> list[Rule]:
         base = f"/{scope}/<path:{argument}>/deploy_tokens"
         prefix = f"deploy_tokens.{argument}"
         rules += [
-            Rule(base, endpoint=f"{prefix}.list", methods=["GET"]),
+            Rule(base, endpoint=f"{prefix}.list", methods=GET),
             Rule(base, endpoint=f"{prefix}.create", methods=["POST"]),
             Rule(f"{base}/<token_id>", endpoint=f"{prefix}.revoke", methods=["DELETE"]),
         ]
@@ -173,35 +132,8 @@ def flat_layout(project: str) -> Map:
     """
     fixed = {"project": project}
     return Map(
-        [
-            Rule("/simple/", endpoint="pypi.simple_index", defaults=fixed, methods=["GET"]),
-            Rule(
-                "/simple/<package_name>/",
-                endpoint="pypi.simple_package",
-                defaults=fixed,
-                methods=["GET"],
-            ),
-            Rule(
-                "/files/<sha256>/<filename>",
-                endpoint="pypi.file",
-                defaults=fixed,
-                methods=["GET"],
-            ),
-            Rule(
-                "/files/<sha256>/<filename>.metadata",
-                endpoint="pypi.file_metadata",
-                defaults=fixed,
-                methods=["GET"],
-            ),
-            Rule(
-                "/files/<sha256>/<filename>/provenance",
-                endpoint="pypi.file_provenance",
-                defaults=fixed,
-                methods=["GET"],
-            ),
-            Rule("/", endpoint="root", defaults=fixed, methods=["GET"]),
-            Rule("/", endpoint="pypi.upload", defaults=fixed, methods=["POST", "PUT"]),
-        ],
+        [EndpointPrefix("pypi.", pypi_rules(defaults=fixed)),
+         Rule("/", endpoint="root", defaults=fixed, methods=GET)],
         strict_slashes=False,
     )
 

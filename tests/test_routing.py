@@ -3,13 +3,18 @@ the dispatcher itself would give."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from webtest import TestApp
 from werkzeug.routing import Map, Rule
 
 import pypireg
-from pypireg.routing import LONGEST_KEPT, MATCHES_KEPT
+from pypireg.routing import LONGEST_KEPT, MATCHES_KEPT, PYPI, flat_layout, gitlab_layout
 
 from .conftest import API, Env
+
+ROUTES = Path(__file__).parent / "fixtures" / "routes.txt"
 
 
 def test_a_path_is_matched_once_then_answered_from_what_was_kept(env: Env) -> None:
@@ -86,3 +91,39 @@ def test_a_websocket_upgrade_is_matched_as_werkzeug_matches_it(env: Env) -> None
     env.app.get(page)  # kept for plain requests
     upgrade = {"Connection": "Upgrade", "Upgrade": "websocket"}
     assert env.app.get(page, headers=upgrade, status=400).json["message"].startswith("400")
+
+
+def layout_rules() -> str:
+    """Every rule of both layouts, one a line: path, endpoint, methods, fixed arguments."""
+    lines = []
+    for layout in (gitlab_layout(), flat_layout("acme/tools")):
+        lines += [f"{rule.rule} {rule.endpoint} {sorted(rule.methods or ())} {rule.defaults} "
+                  f"{rule.strict_slashes}"
+                  for rule in sorted(layout.iter_rules(),
+                                     key=lambda r: (r.rule, r.endpoint, sorted(r.methods or ())))]
+        lines.append("---")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_layouts_keep_their_urls_and_endpoint_names() -> None:
+    """URLs and endpoint names are the contract with clients and custom dispatchers: the
+    layouts, however declared, give exactly the recorded rules. After adding a rule on
+    purpose: ``PYPIREG_RECORD_ROUTES=1 pytest tests/test_routing.py``."""
+    if os.environ.get("PYPIREG_RECORD_ROUTES"):
+        ROUTES.write_text(layout_rules())
+    assert layout_rules() == ROUTES.read_text()
+
+
+def test_the_pypi_endpoints_are_the_same_wherever_they_are_mounted() -> None:
+    """The project, group and flat forms of the PyPI API come from one declaration: each
+    path below the mount point has one endpoint name, whichever scope serves it."""
+    forms: dict[str, dict[str, set[str]]] = {}
+    for rule in [*gitlab_layout().iter_rules(), *flat_layout("acme/tools").iter_rules()]:
+        if rule.endpoint.startswith("pypi."):
+            scope, mounted, below = rule.rule.partition("/packages/pypi")
+            path, where = (below, scope.split("/")[1]) if mounted else (rule.rule, "flat")
+            name = rule.endpoint.rsplit(".", 1)[1]
+            forms.setdefault(path, {}).setdefault(name, set()).add(where)
+    assert {path: set(names) for path, names in forms.items()} == {
+        path: {endpoint} for path, endpoint, _ in PYPI}
+    assert forms["/"]["upload"] == {"projects", "flat"}  # a group takes no uploads

@@ -38,6 +38,7 @@ from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protection import ProtectionRules
 from .protocols import ExplainsRefusals, PermitsGroups
 from .routing import Routes, flat_layout, gitlab_layout
+from .settings import host_names
 from .storage import FileSystemStorage, MemoryStorage, open_storage
 from .upstream import Upstreams, UpstreamSettings, upstream_settings
 from .upstream.settings import DEFAULT_TTL
@@ -106,7 +107,7 @@ class Registry(Administration, ProtectionRules):
         self.pages = PageCache(page_cache_size)
         self.upstreams = (None if upstream is None else
                           Upstreams(upstream, catalog, storage, staging_dir, self.limits))
-        self.trusted_hosts = _host_names(trusted_hosts)
+        self.trusted_hosts = host_names(trusted_hosts)
         self.trusted_publishers = (None if trusted_publishers is None
                                    else TrustedPublishers(trusted_publishers))
         self.views = dict(views)
@@ -248,6 +249,10 @@ def create_app(
 ) -> Registry:
     """Build a registry.
 
+    Every keyword argument that text can spell is a setting (:class:`pypireg.settings.
+    Settings`), which ``pypireg serve`` also takes as ``--name`` and ``pypireg.wsgi`` as
+    ``PYPIREG_NAME`` (``page_cache_size``: ``--page-cache-size``, ``PYPIREG_PAGE_CACHE_SIZE``).
+
     With ``data_dir``, the catalog is ``DATA/catalog.db`` and files live under
     ``DATA/files``; without it, both are in memory and vanish with the process.
     Any of storage, auth, dispatcher and catalog can be replaced; ``catalog`` and
@@ -318,26 +323,6 @@ def create_app(
         trusted_hosts=trusted_hosts,
         trusted_publishers=trusted_publishers,
     )
-
-
-def _host_names(hosts: Iterable[str] | None) -> list[str] | None:
-    """Trusted host names as werkzeug compares them: lower case, IDNA-encoded, checked."""
-    if hosts is None:
-        return None
-    names = []
-    for host in hosts:
-        name = host.strip().lower()
-        bare = name.removeprefix(".")
-        try:
-            encoded = bare.encode("idna").decode("ascii")
-        except UnicodeError:
-            encoded = ""
-        if not encoded or not host_is_trusted(encoded, [encoded]):
-            raise ValueError(f"trusted host {host!r} is not a host name")
-        names.append(name[: len(name) - len(bare)] + encoded)
-    if not names:
-        raise ValueError("trusted_hosts is empty: pass None to answer every host")
-    return names
 
 
 def _limits(limits: Limits | None, max_upload_size: int | None) -> Limits:

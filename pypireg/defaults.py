@@ -4,6 +4,8 @@ lives, how long the server and gc wait, and the spellings of choices. Light on p
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 DEFAULT_DATA = "./pypireg-data"  # where the command line and pypireg.wsgi look by default
 CATALOG = "catalog.db"  # a data directory holds a registry when it holds this file
 
@@ -12,5 +14,7 @@ BODY_TIMEOUT = 60.0  # seconds a body may send nothing (pypireg serve --body-tim
 STAGING_MAX_AGE = 24 * 3600  # an upload still staging after a day was abandoned (gc)
 
 UPSTREAM_MODES = ("redirect", "cache")  # docs/proxy.md
+UPSTREAM_TTL = timedelta(minutes=10)  # a cached upstream page, before it is revalidated
+PAGE_CACHE_SIZE = 64 * 1024 * 1024  # bytes of rendered pages per process
 PUSH_LEVELS = ("maintainer", "owner", "admin")  # protection rules' minimum access levels
 DELETE_LEVELS = ("owner", "admin")

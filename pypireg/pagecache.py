@@ -12,7 +12,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-DEFAULT_PAGE_CACHE_SIZE = 64 * 1024 * 1024  # bytes of rendered pages per process
+from .defaults import PAGE_CACHE_SIZE
+
+DEFAULT_PAGE_CACHE_SIZE = PAGE_CACHE_SIZE  # bytes of rendered pages per process
 
 
 class PageCache:

@@ -7,7 +7,7 @@ names in ``views.VIEWS``, with the arguments docs/protocols.md lists).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 MATCHES_KEPT = 1024  # distinct (method, path) pairs whose match is remembered
 LONGEST_KEPT = 1024  # characters of a path whose match is remembered: bounds their memory
+Match = tuple[str, Mapping[str, Any]]  # an endpoint and its arguments
 
 
 GET, SEND = ["GET"], ["POST", "PUT"]
@@ -152,14 +153,16 @@ class Routes:
     """
 
     def __init__(self, dispatcher: Dispatcher) -> None:
-        self._kept: Callable[[str, str], tuple[str, dict[str, Any]]] | None = None
+        self._kept: Callable[[str, str], Match] | None = None
         if isinstance(dispatcher, Map) and _path_only(dispatcher):
             @functools.lru_cache(maxsize=MATCHES_KEPT)
-            def kept(method: str, path: str) -> tuple[str, dict[str, Any]]:
-                return dispatcher.bind("", path_info=path, default_method=method).match()
+            def kept(method: str, path: str) -> Match:
+                endpoint, arguments = dispatcher.bind("", path_info=path,
+                                                      default_method=method).match()
+                return str(endpoint), arguments
             self._kept = kept
 
-    def match(self, request: RegistryRequest) -> tuple[str, dict[str, Any]]:
+    def match(self, request: RegistryRequest) -> Match:
         path = request.path
         if (self._kept is not None and len(path) <= LONGEST_KEPT
                 and "HTTP_UPGRADE" not in request.environ):

@@ -62,14 +62,14 @@ def test_the_default_data_directory_is_pypireg_data_here(tmp_path, monkeypatch) 
 
 
 @pytest.mark.parametrize(("name", "value"), [
-    ("PYPIREG_MAX_UPLOAD_SIZE", "1g"),
+    ("PYPIREG_MAX_UPLOAD_SIZE", "1q"),
     ("PYPIREG_MAX_UPLOAD_SIZE", "0"),
     ("PYPIREG_MAX_UPLOAD_SIZE", "1.5"),
     ("PYPIREG_PROXY_COUNT", "-1"),
     ("PYPIREG_PROXY_COUNT", "one"),
     ("PYPIREG_PROXY_COUNT", "²"),
     ("PYPIREG_PAGE_CACHE_SIZE", "-1"),
-    ("PYPIREG_PAGE_CACHE_SIZE", "64M"),
+    ("PYPIREG_PAGE_CACHE_SIZE", "64X"),
 ])
 def test_a_bad_number_is_refused_naming_the_variable(data, name: str, value: str) -> None:
     with pytest.raises(ConfigError) as refused:
@@ -79,7 +79,7 @@ def test_a_bad_number_is_refused_naming_the_variable(data, name: str, value: str
 
 
 @pytest.mark.parametrize(("value", "kept"), [(None, 64 * 1024 * 1024), ("0", 0),
-                                             ("1048576", 1048576)])
+                                             ("1048576", 1048576), ("2M", 2097152)])
 def test_the_page_cache_size(data, monkeypatch, value, kept) -> None:
     import pypireg.wsgi
 
@@ -211,13 +211,13 @@ def test_the_upstream_variables(data) -> None:
 
 @pytest.mark.parametrize(("name", "value", "message"), [
     ("PYPIREG_UPSTREAM", "pypi.org/simple", "is not an http"),
-    ("PYPIREG_UPSTREAM_MODE", "mirror", "upstream mode 'mirror'"),
+    ("PYPIREG_UPSTREAM_MODE", "mirror", "'mirror': use 'redirect' or 'cache'"),
     ("PYPIREG_UPSTREAM_TTL", "ten minutes", "must be a number of seconds"),
 ])
 def test_a_bad_upstream_variable_is_refused(data, name: str, value: str, message: str) -> None:
     variables = {"PYPIREG_DATA": str(data), "PYPIREG_UPSTREAM": "https://pypi.org/simple/",
                  name: value}
-    with pytest.raises(ConfigError, match=f"^PYPIREG_UPSTREAM: .*{message}"):
+    with pytest.raises(ConfigError, match=f"^{name}: .*{message}"):
         from_environ(variables)
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import __version__
-from ..defaults import BODY_TIMEOUT, HEADER_TIMEOUT, STAGING_MAX_AGE, UPSTREAM_MODES
-from ..limits import parse_size
+from ..defaults import BODY_TIMEOUT, HEADER_TIMEOUT, STAGING_MAX_AGE
 from ..models import CLI
+from ..settings import FIELDS, add_flags
 from .common import data_option, has_registry, open_registry, plural, where
 
 # The modules of the commands not defined here, loaded only for their own commands (and
@@ -97,36 +97,11 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="port (default 8080; 0 picks one)")
     serve.add_argument("--prefix", default=None,
                        help="URL prefix to mount under (default /api/v4; / for --layout flat)")
-    serve.add_argument("--layout", choices=("gitlab", "flat"), default="gitlab",
-                       help="gitlab: GitLab's API paths (default); flat: one project at the"
-                            " root, like pypiserver (needs --project)")
-    serve.add_argument("--project", metavar="PATH",
-                       help="the project the flat layout serves (created if missing)")
-    serve.add_argument("--upstream", metavar="URL", action="append", dest="upstreams",
-                       help="a simple index for the names this registry does not hold"
-                            " (repeatable, in priority order; off by default: see"
-                            " docs/proxy.md)")
-    serve.add_argument("--upstream-mode", choices=UPSTREAM_MODES, default="redirect",
-                       help="redirect: send clients to the first upstream (default); cache:"
-                            " serve the upstreams' pages and files from a cache of them")
-    serve.add_argument("--upstream-ttl", metavar="DURATION", default="10m",
-                       help="how long a cached upstream page is served before it is"
-                            " revalidated: 30s, 10m, 1h (default 10m)")
-    serve.add_argument("--min-upstream-age", metavar="DURATION",
-                       help="hold back upstream files uploaded more recently than this"
-                            " (7d, 12h), and those without an upload time")
-    serve.add_argument("--upstream-merge", metavar="NAME", action="append", default=[],
-                       help="a package held here whose page also lists the upstreams' files"
-                            " (repeatable; no other local name is ever taken from upstream)")
     serve.add_argument("--no-ui", action="store_true",
                        help="serve the API and health checks only, without the web pages")
-    serve.add_argument("--max-upload-size", type=_size, metavar="SIZE",
-                       help="largest file an upload may hold, as bytes or with K, M, G or T"
-                            " (default 3G)")
-    serve.add_argument("--trusted-host", action="append", dest="trusted_hosts",
-                       metavar="HOST",
-                       help="answer only requests for this Host (repeatable; .example.com"
-                            " also takes its subdomains); others get a 400")
+    # Every setting of the registry, each defaulting to its PYPIREG_ variable (settings.py).
+    add_flags(serve, [name for name in FIELDS if name not in ("catalog", "storage")],
+              aliases={"trusted_hosts": "--trusted-host"})
     serve.add_argument("--header-timeout", type=_seconds, metavar="SECONDS",
                        default=os.environ.get("PYPIREG_HEADER_TIMEOUT", HEADER_TIMEOUT),
                        help="close a connection whose request's headers take longer"
@@ -151,16 +126,16 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
 
     for action, text in (("yank", "yank a version or one file (PEP 592)"),
                          ("unyank", "undo a yank")):
-        command = commands.add_parser(action, parents=[data], help=text)
-        command.add_argument("project", metavar="PROJECT", help="project id or path")
-        command.add_argument("name", metavar="NAME", help="package name")
-        command.add_argument("version", metavar="VERSION")
-        command.add_argument("--file", metavar="FILENAME", dest="file_name",
+        yanking = commands.add_parser(action, parents=[data], help=text)
+        yanking.add_argument("project", metavar="PROJECT", help="project id or path")
+        yanking.add_argument("name", metavar="NAME", help="package name")
+        yanking.add_argument("version", metavar="VERSION")
+        yanking.add_argument("--file", metavar="FILENAME", dest="file_name",
                              help="only this file of the version")
         if action == "yank":
-            command.add_argument("--reason", default="", metavar="TEXT",
+            yanking.add_argument("--reason", default="", metavar="TEXT",
                                  help="why, shown to installers (optional, as in PEP 592)")
-        command.set_defaults(run=_yank, yanked=action == "yank")
+        yanking.set_defaults(run=_yank, yanked=action == "yank")
 
     migrate = commands.add_parser(
         "migrate", parents=[data],
@@ -180,13 +155,6 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                     help="remove staged uploads older than this (default: one day)")
     gc.set_defaults(run=_gc)
     return parser
-
-
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:

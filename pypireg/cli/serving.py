@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import sys
@@ -18,6 +19,7 @@ from ..catalog import open_catalog
 from ..defaults import DEFAULT_DATA
 from ..limits import MiB
 from ..models import CLI
+from ..settings import Settings, SettingError
 from .binding import CannotBind, bind
 from .common import checked_data, has_registry, where
 
@@ -58,8 +60,13 @@ class Stop(SystemExit):
 
 
 def run(args: argparse.Namespace) -> int:
-    flat = args.layout == "flat"
-    if flat and not args.project:
+    try:  # the flags given, else their PYPIREG_ variables
+        settings = Settings.read(vars(args), os.environ)
+    except SettingError as exc:
+        print(f"pypireg: error: {exc}", file=sys.stderr)
+        return 2
+    flat = settings.layout == "flat"
+    if flat and not settings.project:
         print("pypireg: error: --layout flat needs --project PATH", file=sys.stderr)
         return 2
     # The address first: a port in use must not leave an empty registry behind.
@@ -70,39 +77,34 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with closing(sock):
         checked_data(args)  # before a catalog elsewhere is created
-        return _serve(args, sock, fresh=not has_registry(args), flat=flat)
+        return _serve(args, settings, sock, fresh=not has_registry(args))
 
 
-def _serve(args: argparse.Namespace, sock: socket.socket, *, fresh: bool, flat: bool) -> int:
+def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
+           fresh: bool) -> int:
     from ..app import create_app, normal_prefix
     from ..website import site
     from .accesslog import AccessLog
     from .deadlines import create_server
 
-    catalog = open_catalog(args.catalog) if args.catalog else None
+    catalog = open_catalog(settings.catalog) if settings.catalog else None
     if catalog is not None:
         args.opened.append(catalog)
     try:
-        registry = create_app(args.data, catalog=catalog, storage=args.storage,
-                              layout=args.layout, project=args.project,
-                              upstream=args.upstreams, upstream_mode=args.upstream_mode,
-                              upstream_ttl=args.upstream_ttl,
-                              min_upstream_age=args.min_upstream_age,
-                              upstream_merge=args.upstream_merge,
-                              trusted_hosts=args.trusted_hosts,
-                              max_upload_size=args.max_upload_size)
+        registry = create_app(args.data, **{**settings.arguments(), "catalog": catalog})
     except ValueError as exc:  # a setting that cannot be used, named by the message
         print(f"pypireg: error: {exc}", file=sys.stderr)
         return 2
-    if flat and registry.catalog.project(args.project) is None:
-        parts = args.project.strip("/").split("/")
+    flat, project = settings.layout == "flat", settings.project or ""
+    if flat and registry.catalog.project(project) is None:
+        parts = project.strip("/").split("/")
         for depth in range(1, len(parts)):  # its groups first, as pypiserver has none
             group = "/".join(parts[:depth])
             if registry.catalog.group_by_path(group) is None:
                 registry.create_group(group, "private", actor=CLI)
                 print(f"created private group {group}")
-        registry.create_project(args.project, "private", actor=CLI)
-        print(f"created private project {args.project}")
+        registry.create_project(project, "private", actor=CLI)
+        print(f"created private project {project}")
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
     _configure_logging()
     pages = bool(prefix) and not args.no_ui

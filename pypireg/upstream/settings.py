@@ -9,11 +9,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from .. import dists
-from ..defaults import UPSTREAM_MODES
+from ..defaults import UPSTREAM_MODES, UPSTREAM_TTL
 from ..times import parse_interval
 
 MODES = UPSTREAM_MODES
-DEFAULT_TTL = timedelta(minutes=10)
+DEFAULT_TTL = UPSTREAM_TTL
 
 
 @dataclass(frozen=True)

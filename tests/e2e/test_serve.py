@@ -462,3 +462,21 @@ def test_serve_reads_upload_bodies_up_to_its_limit(tmp_path, greet_dists) -> Non
         assert json.load(too_large.value) == {
             "message": "413 Request Entity Too Large - File is too large: the limit is 1 MiB"}
         assert _announce(url, 20 * mib).startswith(b"HTTP/1.1 413 ")
+
+
+def test_serve_takes_each_setting_as_a_flag_or_its_variable(tmp_path) -> None:
+    """The same settings as create_app and pypireg.wsgi (tests/test_settings.py): here a
+    flag and, for one not given as a flag, its PYPIREG_ variable, seen in the answers."""
+    data = tmp_path / "data"
+    env = {**os.environ, "PYPIREG_REALM": "acme-registry", "PYPIREG_PAGE_MAX_AGE": "5"}
+    with serve_command("--data", str(data), "--page-max-age", "30", "--staging-dir",
+                       str(tmp_path / "staged"), env=env) as (url, _):
+        run([sys.executable, "-m", "pypireg", "project", "create", "tools", "--public",
+             "--data", str(data)])
+        with urllib.request.urlopen(f"{url}/projects/tools/packages/pypi/simple/") as page:
+            assert "max-age=30" in page.headers["Cache-Control"]  # the flag, not the variable
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}/personal_access_tokens/self")
+        assert refused.value.code == 401
+        assert 'realm="acme-registry"' in refused.value.headers["WWW-Authenticate"]
+    assert (tmp_path / "staged").is_dir()

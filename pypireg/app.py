@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import (
     BadRequest,
-    Forbidden,
     HTTPException,
     MethodNotAllowed,
     NotFound,
@@ -25,18 +24,18 @@ from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request, Response
 
+from . import access
 from .admin import Administration
 from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
 from .catalog import Catalog, open_catalog
 from .defaults import CATALOG
 from .downloads import DownloadTracker
-from .errors import NOSNIFF, ResourceNotFound, error_response, unanswered, unauthorized
+from .errors import NOSNIFF, error_response, unanswered
 from .limits import Limits
-from .models import READ, Action, Actor, Group, Principal, Project
+from .models import Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protection import ProtectionRules
-from .protocols import ExplainsRefusals, PermitsGroups
 from .routing import Routes, flat_layout, gitlab_layout
 from .settings import host_names
 from .storage import FileSystemStorage, MemoryStorage, open_storage
@@ -151,11 +150,11 @@ class Registry(Administration, ProtectionRules):
 
     # -- access ------------------------------------------------------------------------------
 
+    # Who may do what is decided in access.py; these are its answers for this registry.
+
     def caller(self, request: Request) -> Principal | None:
         """The authenticated caller, asked of the auth provider once per request."""
-        if "pypireg.principal" not in request.environ:
-            request.environ["pypireg.principal"] = self.auth.authenticate(request)
-        return request.environ["pypireg.principal"]
+        return access.caller(self, request)
 
     def authorize(self, request: Request, project_ref: str | int, action: Action) -> Project:
         """The project, if the caller may ``action`` on it; else GitLab's refusal.
@@ -163,54 +162,22 @@ class Registry(Administration, ProtectionRules):
         Anonymous: 401 with a Basic challenge. Cannot even read: 404, so that private
         projects do not leak. Can read but not ``action``: 403.
         """
-        project = self.catalog.project(project_ref)
-        if project is None:
-            raise ResourceNotFound("Project")
-        principal = self.caller(request)
-        if self.auth.permits(principal, action, project):
-            return project
-        if principal is None:
-            raise self.unauthorized(request)
-        if action != READ and self.auth.permits(principal, READ, project):
-            raise Forbidden(f"this needs {action} access to {project.path}, which the"
-                            " credentials sent do not have")
-        raise ResourceNotFound("Project")
+        return access.authorize(self, request, project_ref, action)
 
     def unauthorized(self, request: Request) -> Unauthorized:
-        """GitLab's 401, with a Basic challenge; when the request carried credentials, its
-        message says why they did not sign it in, as far as the auth provider tells."""
-        why = self.auth.refusal(request) if isinstance(self.auth, ExplainsRefusals) else None
-        return unauthorized(self.realm, why)
+        """GitLab's 401, with a Basic challenge (and why the credentials sent failed)."""
+        return access.unauthorized(self, request)
 
     def readable_projects(
         self, request: Request, group_ref: str | int, *, subgroups: bool = True
     ) -> tuple[Group, list[Project]]:
-        """A group and the projects in it (and its subgroups) that the caller may read.
-
-        A private group in which the caller can read nothing answers like a private
-        project: 401 when anonymous, else 404.
-        """
-        group = self.catalog.group(group_ref)
-        if group is None:
-            raise ResourceNotFound("Group")
-        principal = self.caller(request)
-        projects = [
-            project for project in self.catalog.projects_in_group(group, subgroups=subgroups)
-            if self.auth.permits(principal, READ, project)
-        ]
-        if group.is_public or projects:
-            return group, projects
-        if principal is None:
-            raise self.unauthorized(request)
-        raise ResourceNotFound("Group")
+        """A group and the projects in it (and its subgroups) that the caller may read; a
+        private group in which they can read nothing answers 401 or 404."""
+        return access.readable_projects(self, request, group_ref, subgroups=subgroups)
 
     def permits_group(self, request: Request, group: Group, action: Action) -> bool:
-        """Whether the caller may ``action`` on everything in ``group``, now and later, as
-        an auth provider that implements :class:`PermitsGroups` says; never otherwise
-        (what is allowed in each project today says nothing of the group's past)."""
-        if not isinstance(self.auth, PermitsGroups):
-            return False
-        return self.auth.permits_group(self.caller(request), action, group)
+        """Whether the caller may ``action`` on everything in ``group``, now and later."""
+        return access.permits_group(self, request, group, action)
 
     def actor(self, request: Request) -> Actor:
         """The caller as the audit log names it, with the client's address."""

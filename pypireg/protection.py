@@ -1,13 +1,8 @@
 """Protected packages, as GitLab has them: a project's rules name packages (by a pattern
 with ``*`` wildcards, matched on normalized names) that only callers of a minimum access
-level may push or delete, and that deploy tokens may never push.
-
-GitLab's levels, from the auth provider's answers:
-
-- ``maintainer``: may delete in the project (a ``delete`` grant on it or on a group above);
-- ``owner``: may delete in a group above the project (:class:`~pypireg.protocols.PermitsGroups`);
-- ``admin``: the instance administrator (a principal whose ``is_admin`` is true, such as a
-  token with the ``*:admin`` grant).
+level may push or delete, and that deploy tokens may never push. The rules are kept and
+matched here; whether a caller holds the level a rule asks is decided in access.py, with
+GitLab's levels.
 
 The CLI and a host's own calls (:data:`~pypireg.models.HOST`) act as administrators.
 """
@@ -17,13 +12,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import Forbidden
-
+from . import access
 from .catalog import PROJECT, CatalogError
 from .defaults import DELETE_LEVELS, PUSH_LEVELS
 from .dists import normalize
 from .exceptions import PypiregError
-from .models import DELETE, HOST, WRITE, Actor, Project, ProtectionRule
+from .models import HOST, Actor, Project, ProtectionRule
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -31,7 +25,7 @@ if TYPE_CHECKING:
     from .app import Registry
     from .catalog import Catalog
 
-LEVELS = ("developer", "maintainer", "owner", "admin")  # lowest first
+LEVELS = access.LEVELS  # lowest first
 PACKAGE_TYPES = ("pypi",)
 MAX_PATTERN = 255
 _PATTERN = re.compile(r"[A-Za-z0-9._*-]+")
@@ -107,22 +101,6 @@ def rule_json(rule: ProtectionRule) -> dict[str, Any]:
 # -- enforcement ---------------------------------------------------------------------------
 
 
-def caller_level(registry: Registry, request: Request, project: Project) -> str | None:
-    """The caller's GitLab access level in the project, or None (not even developer)."""
-    principal = registry.caller(request)
-    if getattr(principal, "is_admin", False):
-        return "admin"
-    catalog = registry.catalog
-    above = [g for g in map(catalog.group_by_path, project.namespaces) if g is not None]
-    if any(registry.permits_group(request, group, DELETE) for group in above):
-        return "owner"
-    if registry.auth.permits(principal, DELETE, project):
-        return "maintainer"
-    if registry.auth.permits(principal, WRITE, project):
-        return "developer"
-    return None
-
-
 def check_push(registry: Registry, request: Request, project: Project,
                normalized_name: str) -> None:
     """Refuse (403, naming the rule) a push of a protected name by a caller below the
@@ -152,11 +130,7 @@ def _check(registry: Registry, request: Request, project: Project, normalized_na
     needed = getattr(strictest, column)
     named = (f"Package protected: {normalized_name} matches protection rule {strictest.id}"
              f" ({strictest.package_name_pattern!r}) of {project.path}")
-    if action == "push" and getattr(registry.caller(request), "kind", None) == "deploy":
-        raise Forbidden(f"{named}: deploy tokens may not push it")
-    level = caller_level(registry, request, project)
-    if level is None or LEVELS.index(level) < LEVELS.index(needed):
-        raise Forbidden(f"{named}: to {action} it takes the {needed} level or above")
+    access.require_level(registry, request, project, needed, action, why=named)
 
 
 # -- administration (methods of Registry) --------------------------------------------------

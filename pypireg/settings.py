@@ -259,7 +259,7 @@ def add_flags(parser: Any, names: Iterable[str], aliases: Mapping[str, str] = {}
 
         def read(text: str, each: Field[Any] = each) -> Any:
             try:
-                return read_text(each, text) if meta["many"] else meta["read"](text)
+                return read_text(each, text)
             except ValueError as exc:
                 raise argparse.ArgumentTypeError(str(exc)) from None
 

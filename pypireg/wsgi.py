@@ -19,7 +19,7 @@ from .catalog import CatalogError, open_catalog
 from .defaults import CATALOG, DEFAULT_DATA
 from .exceptions import PypiregError
 from .limits import as_id
-from .settings import Settings, SettingError
+from .settings import SettingError, Settings
 from .storage import open_storage
 from .website import site
 

@@ -9,17 +9,18 @@ import contextlib
 import inspect
 import json
 import re
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 import pypireg
 import pypireg.wsgi
 from pypireg.cli import _parser
-from pypireg.settings import FIELDS, Settings, SettingError, flag, variable
+from pypireg.settings import FIELDS, SettingError, Settings, flag, variable
 from pypireg.wsgi import ConfigError, from_environ
 
 DOCS = Path(__file__).parent.parent / "docs"

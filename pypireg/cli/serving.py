@@ -19,7 +19,7 @@ from ..catalog import open_catalog
 from ..defaults import DEFAULT_DATA
 from ..limits import MiB
 from ..models import CLI
-from ..settings import Settings, SettingError
+from ..settings import SettingError, Settings
 from .binding import CannotBind, bind
 from .common import checked_data, has_registry, where
 

@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from werkzeug.exceptions import BadRequest, NotFound
 
+from .. import access
 from ..catalog.names import current_key, search_words
 from ..dists import normalize
 from ..errors import ResourceNotFound
@@ -61,7 +62,8 @@ def search(ui: UI, request: Request, urls: URLAdapter) -> Response:
     words = search_words(text)[:MAX_WORDS]
 
     def render() -> Response:
-        found, total = ([], 0)
+        found: list[NameEntry] = []
+        total = 0
         if words and projects:
             found, total = ui.registry.catalog.search_names(
                 [p.id for p in projects], words, limit=page.size, offset=page.offset)
@@ -259,16 +261,12 @@ def _install(setup: dict[str, str], shown: Package) -> dict[str, str]:
 
 def readable_projects(ui: UI, request: Request) -> list[Project]:
     """Every project the caller may read, by path."""
-    registry = ui.registry
-    principal = registry.caller(request)
-    return [p for p in registry.catalog.live_projects()
-            if registry.auth.permits(principal, READ, p)]
+    return access.readable(ui.registry, request, ui.registry.catalog.live_projects())
 
 
 def readable_groups(ui: UI, request: Request, projects: list[Project]) -> list[Group]:
     """The groups a caller sees: public ones, and those above a project they may read."""
-    above = {namespace for p in projects for namespace in p.namespaces}
-    return [g for g in ui.registry.catalog.live_groups() if g.is_public or g.path in above]
+    return access.visible_groups(ui.registry.catalog.live_groups(), projects)
 
 
 def _project(ui: UI, request: Request, namespace: str) -> Project:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import BadRequest, Forbidden
+from werkzeug.exceptions import BadRequest
 
+from .. import access
 from ..models import DELETE
 from ..times import moment
 from .answers import json_response
@@ -28,16 +29,10 @@ def project_audit_events(registry: Registry, request: RegistryRequest, project: 
 
 
 def group_audit_events(registry: Registry, request: RegistryRequest, group: str) -> Response:
-    found = registry.catalog.group(group)
-    if found is not None and registry.permits_group(request, found, DELETE):
+    found, deletable = access.group_deletable(
+        registry, request, group, why="reading a group's audit events needs delete access in it")
+    if deletable is None:
         return _events(registry, request, group=found)  # even while it holds no project
-    _, readable = registry.readable_projects(request, group)  # 401 or 404 as for packages
-    principal = registry.caller(request)
-    deletable = [p for p in readable if registry.auth.permits(principal, DELETE, p)]
-    if principal is None:
-        raise registry.unauthorized(request)
-    if not deletable:
-        raise Forbidden("reading a group's audit events needs delete access in it")
     return _events(registry, request, projects=deletable)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import BadRequest, PreconditionFailed
 from werkzeug.wrappers import Response
 
+from .. import access
 from ..catalog import ORDER_COLUMNS, CatalogError
 from ..errors import ResourceNotFound
 from ..models import DELETE, MAX_REASON, READ, Package, PackageFile, Project
@@ -183,7 +184,7 @@ def _package_json(
     *, in_group: bool,
 ) -> dict[str, Any]:
     links = {"web_path": f"/{project.path}/-/packages/{pkg.id}"}
-    if registry.auth.permits(registry.caller(request), DELETE, project):
+    if access.may(registry, request, DELETE, project):
         links["delete_api_path"] = request.urls.build(
             "api.delete_package", {"project": str(project.id), "package_id": str(pkg.id)},
             method="DELETE", force_external=True,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import BadRequest, Forbidden
+from werkzeug.exceptions import BadRequest
 
+from .. import access
 from ..auth import (
     Grant,
     InvalidGrant,
-    TokenPrincipal,
     TokenRecord,
     expiry,
     find_token,
@@ -56,13 +56,13 @@ def rotate_self(registry: Registry, request: RegistryRequest) -> Response:
 
 def personal_tokens(registry: Registry, request: RegistryRequest) -> Response:
     """Personal and job tokens (deploy tokens are listed by their project or group)."""
-    _admin(registry, request)
+    access.administrator(registry, request)
     return json_response([_personal_json(r) for r in registry.list_tokens() if r.kind != "deploy"])
 
 
 def create_personal_token(registry: Registry, request: RegistryRequest) -> Response:
     """pypireg's own (GitLab's tokens belong to users, which pypireg has none of)."""
-    _admin(registry, request)
+    access.administrator(registry, request)
     fields = body_fields(request)
     kind = str(fields.get("kind") or "personal")
     if kind not in ("personal", "job"):
@@ -76,7 +76,7 @@ def create_personal_token(registry: Registry, request: RegistryRequest) -> Respo
 
 def revoke_personal_token(registry: Registry, request: RegistryRequest, token_id: str
                           ) -> Response:
-    _admin(registry, request)
+    access.administrator(registry, request)
     record = _token(registry, token_id)
     if record.kind == "deploy":
         raise ResourceNotFound("Token")
@@ -86,10 +86,9 @@ def revoke_personal_token(registry: Registry, request: RegistryRequest, token_id
 
 def rotate_personal_token(registry: Registry, request: RegistryRequest, token_id: str
                           ) -> Response:
-    principal = _caller(registry, request)
+    principal = access.token_caller(registry, request)
     record = _token(registry, token_id)
-    if record.id != principal.id and not principal.is_admin:
-        raise Forbidden("only an administrator may rotate another token")
+    access.may_rotate(principal, record.id)
     return _rotate(registry, request, record)
 
 
@@ -99,68 +98,49 @@ def rotate_personal_token(registry: Registry, request: RegistryRequest, token_id
 def project_deploy_tokens(registry: Registry, request: RegistryRequest, project: str
                           ) -> Response:
     found = registry.authorize(request, project, READ)
-    _admin(registry, request)
+    access.administrator(registry, request)
     return json_response([_deploy_json(r) for r in _deploy_tokens(registry, found.path)])
 
 
 def group_deploy_tokens(registry: Registry, request: RegistryRequest, group: str) -> Response:
     found, _ = registry.readable_projects(request, group)
-    _admin(registry, request)
+    access.administrator(registry, request)
     return json_response([_deploy_json(r) for r in _deploy_tokens(registry, found.path)])
 
 
 def create_project_deploy_token(registry: Registry, request: RegistryRequest, project: str
                                 ) -> Response:
     found = registry.authorize(request, project, READ)
-    _admin(registry, request)
+    access.administrator(registry, request)
     return _create_deploy_token(registry, request, found.path)
 
 
 def create_group_deploy_token(registry: Registry, request: RegistryRequest, group: str
                               ) -> Response:
     found, _ = registry.readable_projects(request, group)
-    _admin(registry, request)
+    access.administrator(registry, request)
     return _create_deploy_token(registry, request, found.path)
 
 
 def revoke_project_deploy_token(registry: Registry, request: RegistryRequest, project: str,
                                 token_id: str) -> Response:
     found = registry.authorize(request, project, READ)
-    _admin(registry, request)
+    access.administrator(registry, request)
     return _revoke_deploy_token(registry, request, found.path, token_id)
 
 
 def revoke_group_deploy_token(registry: Registry, request: RegistryRequest, group: str,
                               token_id: str) -> Response:
     found, _ = registry.readable_projects(request, group)
-    _admin(registry, request)
+    access.administrator(registry, request)
     return _revoke_deploy_token(registry, request, found.path, token_id)
 
 
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _caller(registry: Registry, request: RegistryRequest) -> TokenPrincipal:
-    """The calling catalog token: 401 when anonymous, 404 for other kinds of callers."""
-    principal = registry.caller(request)
-    if principal is None:
-        raise registry.unauthorized(request)
-    if not isinstance(principal, TokenPrincipal) or not principal.id:
-        raise ResourceNotFound("Token")  # a host's own users have no catalog token
-    return principal
-
-
 def _own_token(registry: Registry, request: RegistryRequest) -> TokenRecord:
-    return find_token(registry.catalog, _caller(registry, request).id)
-
-
-def _admin(registry: Registry, request: RegistryRequest) -> TokenPrincipal:
-    principal = registry.caller(request)
-    if principal is None:
-        raise registry.unauthorized(request)
-    if not isinstance(principal, TokenPrincipal) or not principal.is_admin:
-        raise Forbidden("managing tokens needs an administrator's token ('*:admin')")
-    return principal
+    return find_token(registry.catalog, access.token_caller(registry, request).id)
 
 
 def _token(registry: Registry, token_id: str) -> TokenRecord:

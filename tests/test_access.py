@@ -212,3 +212,19 @@ def test_a_host_auth_provider_replaces_tokens(tmp_path) -> None:
     # Tokens mean nothing to this provider.
     env.app.get(url, headers=basic(env.writer), status=401)
     assert isinstance(HeaderAuth(), pypireg.AuthProvider)
+
+
+def test_access_is_decided_in_access_py_alone() -> None:
+    """Only pypireg/access.py asks the auth provider what a caller may do or makes the
+    refusals of access; a view or a page that did so itself could answer otherwise."""
+    import re
+    from pathlib import Path
+
+    asks = re.compile(r"(?<!access)\.permits(_group)?\(|\.authenticate\(|unauthorized\(\w+\.realm"
+                      r"|only an administrator|needs an administrator")
+    root = Path(pypireg.__file__).parent
+    offenders = [str(path.relative_to(root)) for path in sorted(root.rglob("*.py"))
+                 if path.name != "access.py" and "auth" not in path.parts
+                 and path.name != "protocols.py" and path.name != "testing.py"
+                 and asks.search(path.read_text())]
+    assert offenders == []

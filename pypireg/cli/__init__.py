@@ -13,13 +13,14 @@ import time
 from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .. import __version__
 from ..defaults import BODY_TIMEOUT, HEADER_TIMEOUT, STAGING_MAX_AGE
-from ..models import CLI
-from ..settings import FIELDS, add_flags
 from .common import data_option, has_registry, open_registry, plural, where
+
+if TYPE_CHECKING:
+    from ..models import Actor
 
 # The modules of the commands not defined here, loaded only for their own commands (and
 # for --help), so that a command starts without loading what the others need.
@@ -61,14 +62,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(argv: list[str]) -> str | None:
-    """The command ``argv`` names, if it is one of :data:`MODULES`; ``""`` for none at all
-    (``--version`` needs none); None for any other, for which every module is loaded."""
+    """The command ``argv`` names; ``""`` for none at all (``--version`` needs none); None
+    for anything else (``-h``, a typo), for which every command is loaded."""
     named = next((i for i, word in enumerate(argv) if not word.startswith("-")), None)
     if named is None:
         return "" if "--version" in argv and "-h" not in argv and "--help" not in argv else None
     if named or argv[named] not in {*MODULES, *BUILT_IN}:  # -h token, --, a typo
         return None
-    return argv[0] if argv[0] in MODULES else ""
+    return argv[0]
+
+
+def actor() -> Actor:
+    """Who the audit log says acted: the command line."""
+    from ..models import CLI
+
+    return CLI
 
 
 def _modules(command: str | None) -> list[str]:
@@ -99,9 +107,12 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="URL prefix to mount under (default /api/v4; / for --layout flat)")
     serve.add_argument("--no-ui", action="store_true",
                        help="serve the API and health checks only, without the web pages")
-    # Every setting of the registry, each defaulting to its PYPIREG_ variable (settings.py).
-    add_flags(serve, [name for name in FIELDS if name not in ("catalog", "storage")],
-              aliases={"trusted_hosts": "--trusted-host"})
+    if command in (None, "serve"):  # not read otherwise: kept from other commands' start-up
+        from ..settings import FIELDS, add_flags
+
+        # Every setting of the registry, each defaulting to its PYPIREG_ variable.
+        add_flags(serve, [name for name in FIELDS if name not in ("catalog", "storage")],
+                  aliases={"trusted_hosts": "--trusted-host"})
     serve.add_argument("--header-timeout", type=_seconds, metavar="SECONDS",
                        default=os.environ.get("PYPIREG_HEADER_TIMEOUT", HEADER_TIMEOUT),
                        help="close a connection whose request's headers take longer"
@@ -204,7 +215,7 @@ def _import(args: argparse.Namespace) -> int:
     project = registry.catalog.project(args.project)
     if project is None:
         raise CatalogError(f"no project {args.project!r}: create it with pypireg project create")
-    report = import_directory(registry, directory, project, ProgressBar(sys.stderr), CLI)
+    report = import_directory(registry, directory, project, ProgressBar(sys.stderr), actor())
     for path in report.ignored:
         print(f"ignored: {path}: not a wheel (.whl) or an sdist (.tar.gz, .zip)")
     for path, reason in report.failed:
@@ -243,10 +254,10 @@ def _yank(args: argparse.Namespace) -> int:
     registry = open_registry(args)
     if args.yanked:
         changed = registry.yank(args.project, args.name, args.version, reason=args.reason,
-                                file_name=args.file_name, actor=CLI)
+                                file_name=args.file_name, actor=actor())
     else:
         changed = registry.unyank(args.project, args.name, args.version,
-                                  file_name=args.file_name, actor=CLI)
+                                  file_name=args.file_name, actor=actor())
     done = "yanked" if args.yanked else "unyanked"
     if changed:
         print(f"{done} {plural(changed, 'file')} of {args.name} {args.version}")
@@ -276,7 +287,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _gc(args: argparse.Namespace) -> int:
     report = open_registry(args).collect_garbage(staging_max_age=args.staging_age,
-                                                 actor=CLI)
+                                                 actor=actor())
     print(report)
     print(report.total)
     return 0

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
+from cryptography.x509.oid import ObjectIdentifier
 
 from .exceptions import PypiregError
 
@@ -237,11 +237,9 @@ def _extension(cert: x509.Certificate, oid: ObjectIdentifier, *, raw: bool = Fal
 
 def _identity(cert: x509.Certificate) -> str | None:
     try:
-        names = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return None
-    for kind in (x509.RFC822Name, x509.UniformResourceIdentifier):
-        found = names.value.get_values_for_type(kind)
-        if found:
-            return str(found[0])
-    return None
+    found = (names.value.get_values_for_type(x509.RFC822Name)
+             or names.value.get_values_for_type(x509.UniformResourceIdentifier))
+    return str(found[0]) if found else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 from packaging.metadata import parse_email
 from readme_renderer import markdown, rst, txt
@@ -16,7 +16,8 @@ from .limits import Limits
 log = logging.getLogger("pypireg")
 
 # Fields kept as lists of text, each list and each item bounded.
-_LISTS = ("classifiers", "requires_dist", "provides_extra")
+_LISTS: tuple[Literal["classifiers", "requires_dist", "provides_extra"], ...] = (
+    "classifiers", "requires_dist", "provides_extra")
 _TEXTS = ("summary", "author", "author_email", "maintainer", "maintainer_email",
           "license_expression", "requires_python", "home_page", "download_url")
 MAX_ITEMS = 500
@@ -62,10 +63,11 @@ def package_details(raw: bytes, limits: Limits) -> dict[str, Any]:
     return details
 
 
-def render_readme(text: str, content_type: str) -> str:
+def render_readme(text: str, content_type: str) -> str | None:
     """``text`` as HTML, safe to show, the way PyPI renders it: Markdown (GFM unless
     the content type names CommonMark), reStructuredText (the default), or plain text,
-    which is also what reStructuredText that fails to render falls back to."""
+    which is also what reStructuredText that fails to render falls back to. None only
+    if readme-renderer's sanitizer refuses even the plain text."""
     kind, _, params = content_type.partition(";")
     kind = kind.strip().lower()
     variant = "GFM"

@@ -23,6 +23,7 @@ import tarfile
 from collections.abc import Callable
 
 import pytest
+from werkzeug.datastructures import Headers
 from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -150,7 +151,7 @@ class AuthProviderContract:
 
     @staticmethod
     def request(headers: dict[str, str] | None = None) -> Request:
-        return Request(EnvironBuilder(headers=headers or {}).get_environ())
+        return Request(EnvironBuilder(headers=Headers(headers or {})).get_environ())
 
     def caller(self, provider: AuthProvider, credentials: Credentials, kind: str
                ) -> Principal | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import itertools
 from dataclasses import dataclass
-from typing import IO
 
 from ..limits import Limits
 from .base import ArchiveError, Wanted, check_size, describe
@@ -79,6 +78,10 @@ class _Pending:
     """What extension headers say about the next member. One of them at most: tarfile and
     GNU tar disagree on which wins when there are several, so several are refused."""
 
+    _name: str | None
+    _size: int | None
+    _given: bool
+
     def __init__(self) -> None:
         self._clear()
 
@@ -100,8 +103,8 @@ class _Pending:
         return name, size
 
     def _clear(self) -> None:
-        self._name: str | None = None
-        self._size: int | None = None
+        self._name = None
+        self._size = None
         self._given = False
 
     def _once(self) -> None:
@@ -141,7 +144,7 @@ class _Header:
 class _Blocks:
     """The unpacked stream, read forward only, never past the scan budget."""
 
-    def __init__(self, stream: IO[bytes], limits: Limits) -> None:
+    def __init__(self, stream: gzip.GzipFile, limits: Limits) -> None:
         self._stream = stream
         self._limits = limits
         self._position = 0

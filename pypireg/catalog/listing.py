@@ -40,6 +40,8 @@ class ListingQueries(CatalogBase):
         The page is cut by SQL (LIMIT/OFFSET over an index), never in Python.
         """
         ids = list(project_ids)
+        where: list[str]
+        params: list[object]
         if len(ids) == 1:
             # A plain equality lets SQLite walk an order index instead of sorting.
             where, params = ["p.project_id = ?"], [ids[0]]

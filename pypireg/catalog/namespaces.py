@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import TypeVar
 
 from ..limits import MAX_ID, as_id
@@ -34,11 +35,11 @@ class NamespaceQueries(CatalogBase):
             self._check_free(path)
             parent_id = self._parent_group_id(parent, path)
             self._check_parent_allows(parent, path, "group", visibility)
-            row = {"id": self.next_id("groups"), "path": path, "name": name,
-                   "parent_id": parent_id,
-                   "visibility": visibility, "created_at": utcnow()}
-            self.insert("groups", row)
-        return Group(**row)
+            group = Group(id=self.next_id("groups"), path=path, name=name,
+                          parent_id=parent_id,
+                          visibility=visibility, created_at=utcnow())
+            self.insert("groups", asdict(group))
+        return group
 
     def create_project(self, path: str, visibility: Visibility) -> Project:
         parent, name = _split(path)
@@ -46,11 +47,11 @@ class NamespaceQueries(CatalogBase):
             self._check_free(path)
             group_id = self._parent_group_id(parent, path)
             self._check_parent_allows(parent, path, "project", visibility)
-            row = {"id": self.next_id("projects"), "path": path, "name": name,
-                   "group_id": group_id,
-                   "visibility": visibility, "serial": 0, "created_at": utcnow()}
-            self.insert("projects", row)
-        return Project(**row)
+            project = Project(id=self.next_id("projects"), path=path, name=name,
+                              group_id=group_id,
+                              visibility=visibility, serial=0, created_at=utcnow())
+            self.insert("projects", asdict(project))
+        return project
 
     def set_visibility(self, path: str, visibility: Visibility) -> Group | Project:
         """Make a group or project public or private, keeping GitLab's rule: nothing is
@@ -184,6 +185,7 @@ class NamespaceQueries(CatalogBase):
         """One live row by id (an int, or digits when ``numeric_is_id``) or by full path.
         Every request that names a project asks this: the row comes as a tuple in the
         dataclass's own field order (no dict, one fetch)."""
+        value: int | str
         if isinstance(ref, int) or (numeric_is_id and ref.isascii() and ref.isdigit()):
             number = ref if isinstance(ref, int) else as_id(ref)
             if number is None or number > MAX_ID:

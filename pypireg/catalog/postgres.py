@@ -74,7 +74,8 @@ class PostgresEngine:
         self._operational = psycopg.OperationalError
         self._timeout = psycopg_pool.PoolTimeout
         # What opening says when the server is down, refuses us, or is no database.
-        self.unavailable = (psycopg.Error, psycopg_pool.PoolTimeout, CatalogUnavailable)
+        self.unavailable: tuple[type[Exception], ...] = (
+            psycopg.Error, psycopg_pool.PoolTimeout, CatalogUnavailable)
 
     def __str__(self) -> str:
         return redacted(self.url)

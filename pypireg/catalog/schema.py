@@ -32,8 +32,8 @@ def migrate(catalog: CatalogBase) -> None:
                                                 [table])})
         if not catalog.value("SELECT 1 FROM sqlite_master WHERE name = 'package_names_fts'"):
             # Kept in step with package_names by triggers (sqlite-utils writes them).
-            catalog.db["package_names"].enable_fts(["name", "summary"], create_triggers=True,
-                                                   tokenize="unicode61")
+            catalog.db.table("package_names").enable_fts(
+                ["name", "summary"], create_triggers=True, tokenize="unicode61")
         for sql in INDEXES:
             catalog.run(sql)
         catalog.upsert("meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)},

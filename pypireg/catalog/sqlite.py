@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 RETRY = 2.0  # seconds between a read-only connection's attempts to open the file for writing
 FULL = 1 << 20  # bytes free below which a disk that refused to open the catalog is full
+# SQLite's primary result codes, as sqlite3.SQLITE_FULL and SQLITE_READONLY (Python 3.11+)
+# give them; Python 3.10 has neither those nor the errors' sqlite_errorcode.
+_SQLITE_FULL = 13
+_SQLITE_READONLY = 8
 
 
 class SQLiteEngine:
@@ -59,15 +63,15 @@ class SQLiteEngine:
             self._target = path
 
     # What opening says when the file is no database, or cannot be opened or written.
-    unavailable = (sqlite3.DatabaseError,)
+    unavailable: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
 
     @staticmethod
     def read_only_reason(error: Exception) -> str | None:
         """Why a write failed, when it is the file's fault and not the statement's."""
         code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-        if code == sqlite3.SQLITE_FULL:
+        if code == _SQLITE_FULL:
             return "no space left on the catalog's disk"
-        if code == sqlite3.SQLITE_READONLY:
+        if code == _SQLITE_READONLY:
             return "the catalog file is read-only"
         return None
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import resource
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
@@ -65,6 +65,7 @@ class DeadlineChannel(HTTPChannel):
     """A connection that knows whether a request's headers are overdue."""
 
     parser_class = TimedParser
+    request: TimedParser | None  # what parser_class makes
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -98,11 +99,18 @@ class DeadlineChannel(HTTPChannel):
 class DeadlineServer(TcpWSGIServer):
     channel_class = DeadlineChannel
     header_timeout = HEADER_TIMEOUT
+    # Set by waitress from the bound socket; types-waitress leaves them out.
+    effective_host: str
+    effective_port: int
 
     def maintenance(self, now: float) -> None:
-        super().maintenance(now)  # channel_timeout: connections idle that long
+        # channel_timeout: connections idle that long. waitress passes time.time(), a
+        # float, where types-waitress says int.
+        super().maintenance(now)  # type: ignore[arg-type]
         cutoff = time.monotonic() - self.header_timeout
-        for channel in list(self.active_channels.values()):
+        # A dict by file descriptor; types-waitress says one HTTPChannel.
+        channels = cast("dict[int, HTTPChannel]", self.active_channels)
+        for channel in list(channels.values()):
             if isinstance(channel, DeadlineChannel) and channel.headers_overdue(cutoff):
                 channel.will_close = True
 

@@ -65,7 +65,8 @@ def _parse_json(body: bytes, page_url: str, project: str
         raise NotAPage(f"it speaks version {version[:20]!r} of the simple API; 1.x is"
                        " understood")
     files = [f for f in (_json_file(entry, page_url, project) for entry in page["files"]) if f]
-    name = page.get("name") if isinstance(page.get("name"), str) else ""
+    found = page.get("name")
+    name = found if isinstance(found, str) else ""
     return name, files, _status(page.get("project-status"))
 
 

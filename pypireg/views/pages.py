@@ -9,7 +9,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
 from werkzeug.datastructures import MIMEAccept
@@ -134,7 +134,8 @@ def package_page(
 def local_files(request: RegistryRequest, scope: Scope, links: list[FileLink]
                 ) -> list[render.File]:
     """The scope's own files of a page, each URL built from one template."""
-    url = file_url_builder(request, scope, "file")
+    # pypi.file is in every layout (docs/protocols.md): its URLs are never None.
+    url = cast("Callable[[str, str], str]", file_url_builder(request, scope, "file"))
     provenance_url = file_url_builder(request, scope, "file_provenance")
     return [
         render.File(

@@ -9,7 +9,7 @@ come first and an upstream file of the same name is left out.
 from __future__ import annotations
 
 import mimetypes
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 from werkzeug.wrappers import Response
@@ -29,6 +29,8 @@ from .pages import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..app import Registry, RegistryRequest
     from ..models import FileLink
     from ..upstream.files import Fetch
@@ -67,7 +69,8 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
         # A merged name's status is the scope's; an upstream name's, its upstream's.
         status = (found.page.status if found and not local
                   else registry.catalog.name_status(scope.project_ids, normalized))
-        url = file_url_builder(request, scope, "file")
+        # pypi.file is in every layout (docs/protocols.md): its URLs are never None.
+        url = cast("Callable[[str, str], str]", file_url_builder(request, scope, "file"))
         shown = [] if status.status == "quarantined" else [
             *local_files(request, scope, local),
             *(render.File(
@@ -99,8 +102,10 @@ def cached_file(registry: Registry, scope: Scope, cached: CachedFile) -> CachedF
         raise Forbidden(f"{cached.file_name} is not served: the upstream quarantined its"
                         " package")
     if not upstreams.old_enough(cached.upload_time, upstreams.cutoff()):
+        min_age = upstreams.settings.min_age
+        assert min_age is not None  # else there is no cutoff, and every file is old enough
         raise NotFound(f"{cached.file_name} is held back: it was uploaded upstream less than"
-                       f" {spelled(upstreams.settings.min_age)} ago (min_upstream_age)")
+                       f" {spelled(min_age)} ago (min_upstream_age)")
     return cached
 
 

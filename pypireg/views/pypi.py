@@ -19,7 +19,7 @@ from ..errors import ResourceNotFound
 from ..models import WRITE, CachedFile, PackageFile
 from . import proxied
 from .answers import immutable, json_response, stored_file, stored_metadata
-from .pages import index_page, package_page
+from .pages import PageResponse, index_page, package_page
 from .scope import Scope, group_scope, project_scope
 
 if TYPE_CHECKING:
@@ -28,13 +28,13 @@ if TYPE_CHECKING:
 INTEGRITY = "application/vnd.pypi.integrity.v1+json"  # PyPI's Integrity API
 
 
-def simple_index(registry: Registry, request: RegistryRequest, project: str) -> Response:
+def simple_index(registry: Registry, request: RegistryRequest, project: str) -> PageResponse:
     return index_page(registry, request, project_scope(registry, request, project))
 
 
 def simple_package(
     registry: Registry, request: RegistryRequest, project: str, package_name: str
-) -> Response:
+) -> Response | PageResponse:
     return package_page(registry, request, project_scope(registry, request, project),
                         package_name)
 
@@ -77,13 +77,14 @@ def upload(registry: Registry, request: RegistryRequest, project: str) -> Respon
     return json_response({"message": "200 OK - the identical file is already stored"})
 
 
-def group_simple_index(registry: Registry, request: RegistryRequest, group: str) -> Response:
+def group_simple_index(registry: Registry, request: RegistryRequest, group: str
+                       ) -> PageResponse:
     return index_page(registry, request, group_scope(registry, request, group))
 
 
 def group_simple_package(
     registry: Registry, request: RegistryRequest, group: str, package_name: str
-) -> Response:
+) -> Response | PageResponse:
     return package_page(registry, request, group_scope(registry, request, group), package_name)
 
 

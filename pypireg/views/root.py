@@ -4,7 +4,7 @@ where to go, and an upload sent to an index URL is told the upload URL."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
@@ -15,6 +15,8 @@ from werkzeug.wrappers import Response
 from ..errors import wants_html
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from ..app import Registry, RegistryRequest
 
 SITE = "pypireg.site"  # environ: what the site around the API serves (pypireg.website.site)
@@ -88,7 +90,8 @@ def misdirected_upload(request: RegistryRequest) -> HTTPException | None:
     if request.method not in ("POST", "PUT"):
         return None
     try:  # werkzeug's adapter takes the method; another dispatcher's may not
-        endpoint, args = request.urls.match(method="GET")
+        match: Callable[..., tuple[str, Mapping[str, Any]]] = request.urls.match
+        endpoint, args = match(method="GET")
     except Exception:  # a hint only: without it, the plain 404 or 405 stands
         return None
     if endpoint in INDEXES and "project" in args:

@@ -222,3 +222,22 @@ def test_a_write_ahead_log_that_cannot_be_read_is_refused(tmp_path):
     with read_only(backup, tmp_path / "mounted") as data, \
             pytest.raises(pypireg.catalog.CatalogError, match="write-ahead log"):
         pypireg.create_app(data)
+
+
+def test_a_read_only_write_is_known_by_its_words_where_errors_carry_no_code(tmp_path) -> None:
+    """Python 3.10's sqlite3 errors carry no result code: SQLite's own message says the
+    same, and is read the same way."""
+    import sqlite3
+
+    from pypireg.catalog.sqlite import SQLiteEngine
+
+    path = tmp_path / "c.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        sqlite3.connect(f"file:{path}?mode=ro", uri=True).execute("INSERT INTO t VALUES (1)")
+    real = refused.value
+    assert SQLiteEngine.read_only_reason(real) == "the catalog file is read-only"
+    for words, why in ((str(real), "the catalog file is read-only"),
+                       ("database or disk is full", "no space left on the catalog's disk"),
+                       ("UNIQUE constraint failed: t.x", None)):
+        assert SQLiteEngine.read_only_reason(sqlite3.OperationalError(words)) == why

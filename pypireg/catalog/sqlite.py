@@ -33,6 +33,11 @@ FULL = 1 << 20  # bytes free below which a disk that refused to open the catalog
 # give them; Python 3.10 has neither those nor the errors' sqlite_errorcode.
 _SQLITE_FULL = 13
 _SQLITE_READONLY = 8
+_READ_ONLY = {_SQLITE_FULL: "no space left on the catalog's disk",
+              _SQLITE_READONLY: "the catalog file is read-only"}
+# SQLite's message for each (sqlite3ErrStr), for errors that carry no code (Python 3.10).
+_CODES = {"database or disk is full": _SQLITE_FULL,
+          "attempt to write a readonly database": _SQLITE_READONLY}
 
 
 class SQLiteEngine:
@@ -68,12 +73,10 @@ class SQLiteEngine:
     @staticmethod
     def read_only_reason(error: Exception) -> str | None:
         """Why a write failed, when it is the file's fault and not the statement's."""
-        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-        if code == _SQLITE_FULL:
-            return "no space left on the catalog's disk"
-        if code == _SQLITE_READONLY:
-            return "the catalog file is read-only"
-        return None
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is None:  # Python 3.10's errors have only SQLite's own words
+            code = _CODES.get(str(error).strip().lower(), 0)
+        return _READ_ONLY.get(code & 0xFF)
 
     def __str__(self) -> str:
         return self.path or "(in memory)"

@@ -9,7 +9,7 @@ from werkzeug.routing import Map, Rule
 import pypireg
 from pypireg.routing import LONGEST_KEPT, MATCHES_KEPT
 
-from .conftest import API, Env
+from .helpers import API, Env
 
 
 def test_a_path_is_matched_once_then_answered_from_what_was_kept(env: Env) -> None:

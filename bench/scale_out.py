@@ -33,7 +33,8 @@ import servers  # noqa: E402  (bench/servers.py: gunicorn, wrk)
 
 import pypireg  # noqa: E402
 from tests import postgres, s3  # noqa: E402
-from tests.conftest import basic, wheel_bytes, wheel_name  # noqa: E402
+from tests.distributions import wheel_bytes, wheel_name  # noqa: E402
+from tests.helpers import basic  # noqa: E402
 
 BUCKET = "pypireg-bench"
 PAGE = "/api/v4/projects/acme%2Fbench/packages/pypi/simple/acme-bench/"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -18,7 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from .helpers import missing
+from .upstreams import free_port
 
 TEMPLATE = "pypireg_template"
 
@@ -26,12 +26,6 @@ TEMPLATE = "pypireg_template"
 def _binaries() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -89,17 +83,14 @@ def server() -> Iterator[Server]:
     except ImportError:
         binaries = None
     if binaries is None:
-        message = ("needs PostgreSQL: apt-get install postgresql, and pip install -e"
-                   " '.[test]' for psycopg")
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI runs .ci/run, which installs it)")
-        pytest.skip(message)
+        missing("PostgreSQL", "apt-get install postgresql, and pip install -e '.[test]' for"
+                " psycopg")
     root = Path(tempfile.mkdtemp(prefix="pypireg-pg-"))  # not tmp_path: postgres must enter
     as_postgres: list[str] = []
     if os.geteuid() == 0:  # initdb and postgres refuse to run as root
         shutil.chown(root, "postgres", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     subprocess.run([*as_postgres, str(binaries / "initdb"), "-D", str(data), "-U", "postgres",
                     "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
                    check=True, capture_output=True)

@@ -8,8 +8,6 @@ CI (``CI=true``) they must run, so a missing package fails them.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from .helpers import missing
+from .upstreams import free_port
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -33,10 +32,7 @@ def require_moto() -> None:
         import boto3  # noqa: F401
         import moto.server  # noqa: F401
     except ImportError:
-        message = "needs an S3 API to test against: pip install 'moto[server]' boto3"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI runs .ci/run, which installs it)")
-        pytest.skip(message)
+        missing("an S3 API to test against", "pip install 'moto[server]' boto3")
 
 
 @contextmanager
@@ -61,7 +57,7 @@ def process_server(timeout: float = 30.0, pids: list[int] | None = None) -> Iter
     puts its process id in ``pids`` (to freeze it with SIGSTOP, say)."""
     require_moto()
     binary = Path(sys.executable).with_name("moto_server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [str(binary) if binary.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)],
@@ -97,9 +93,3 @@ def _answers(url: str) -> bool:
         return True  # an answer, if not the one expected: the server is up
     except OSError:  # URLError included: nothing listening yet
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

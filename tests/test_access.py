@@ -6,7 +6,7 @@ import pytest
 
 import pypireg
 
-from .conftest import API, Env, basic
+from .helpers import API, Env, basic
 
 SIMPLE = API + "/simple/"
 

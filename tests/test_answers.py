@@ -9,7 +9,8 @@ from webtest import TestApp
 import pypireg
 from pypireg import mount, site
 
-from .conftest import basic, wheel_bytes, wheel_name
+from .distributions import wheel_bytes, wheel_name
+from .helpers import basic
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pypi_simple import ProjectPage
 
 import pypireg
 
-from .conftest import Env, basic, sha256
+from .helpers import Env, basic, sha256
 
 FIXTURES = Path(__file__).parent / "fixtures" / "attestations"
 SDIST = "gitlab_oidc_project-0.0.3.tar.gz"

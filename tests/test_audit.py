@@ -11,8 +11,7 @@ from webtest import TestApp
 import pypireg
 from pypireg.models import CLI
 
-from .conftest import API, Env, basic
-from .test_cli import run
+from .helpers import API, Env, basic, run
 
 AUDIT = "/projects/{project}/audit_events"
 

@@ -13,7 +13,8 @@ import pytest
 import pypireg
 from pypireg.catalog import Catalog, CatalogError
 
-from .conftest import Env, wheel_bytes, wheel_name
+from .distributions import wheel_bytes, wheel_name
+from .helpers import Env
 
 
 def test_groups_and_projects_follow_path_rules(tmp_path) -> None:

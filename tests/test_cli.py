@@ -9,11 +9,7 @@ import pytest
 import pypireg
 from pypireg.cli import main
 
-
-def run(capsys, *argv: str) -> tuple[int, list[str], str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out.splitlines(), err
+from .helpers import run
 
 
 def test_create_group_project_and_token_print_id_and_secret_last(tmp_path, capsys) -> None:
@@ -131,7 +127,8 @@ def test_group_and_project_lists_show_what_each_holds(tmp_path, capsys) -> None:
 
     from webtest import TestApp
 
-    from .conftest import basic, wheel_bytes, wheel_name
+    from .distributions import wheel_bytes, wheel_name
+    from .helpers import basic
 
     data = tmp_path / "d"
     registry = pypireg.create_app(data)

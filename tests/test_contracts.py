@@ -7,8 +7,8 @@ import pytest
 import pypireg
 from pypireg.testing import AuthProviderContract, StorageContract
 
-from .conftest import basic, load_example
-from .test_docs import example
+from .doc_blocks import example
+from .helpers import basic, load_example
 
 
 class TestMemoryStorage(StorageContract):

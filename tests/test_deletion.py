@@ -12,8 +12,8 @@ from webtest import TestApp
 import pypireg
 from pypireg.catalog import SCHEMA_VERSION
 
-from .conftest import API, Env, basic, wheel_bytes, wheel_name
-from .test_cli import run
+from .distributions import wheel_bytes, wheel_name
+from .helpers import API, Env, basic, run
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V3_WRITER = "pypireg-4MmChn3SNM7jUPBC_ZENFmw-Z9AOkBRoIEU0yFRa2Fk"  # the writer in the dump

@@ -4,28 +4,12 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 
-from .conftest import Env, sha256
+from .distributions import wheel_file
+from .helpers import Env, sha256
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
-
-
-def wheel(file_name: str, metadata: str, tag: str = "py3-none-any") -> bytes:
-    """A real wheel under ``file_name`` with ``metadata`` as its METADATA."""
-    dist_info = "-".join(file_name.split("-")[:2]) + ".dist-info"
-    module = file_name.split("-")[0]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(f"{module}/__init__.py", "")
-        archive.writestr(f"{dist_info}/METADATA", metadata)
-        archive.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nGenerator: tests\n"
-                         f"Root-Is-Purelib: false\nTag: {tag}\n")
-        archive.writestr(f"{dist_info}/RECORD", "")
-    return buffer.getvalue()
 
 
 def upload(env: Env, file_name: str, data: bytes, name: str, version: str):
@@ -36,7 +20,7 @@ def upload(env: Env, file_name: str, data: bytes, name: str, version: str):
 def test_an_emscripten_wheel_is_a_wheel_like_any_other(env: Env) -> None:
     tag = "cp313-cp313-pyemscripten_2025_0_wasm32"
     file_name = f"wasmy-1.0-{tag}.whl"
-    data = wheel(file_name, "Metadata-Version: 2.4\nName: wasmy\nVersion: 1.0\n", tag)
+    data = wheel_file(file_name, "Metadata-Version: 2.4\nName: wasmy\nVersion: 1.0\n", tag)
     assert upload(env, file_name, data, "wasmy", "1.0").status_int == 201
 
     page = env.app.get("/projects/acme%2Ftools/packages/pypi/simple/wasmy/",
@@ -51,7 +35,7 @@ def test_metadata_2_5_with_import_names_is_accepted_and_served(env: Env) -> None
                 "Import-Name: importy\nImport-Name: importy.extras\nImport-Namespace: ns\n"
                 "Requires-Python: >=3.9\nSummary: names its imports\n")
     file_name = "importy-1.0-py3-none-any.whl"
-    data = wheel(file_name, metadata)
+    data = wheel_file(file_name, metadata)
     assert upload(env, file_name, data, "importy", "1.0").status_int == 201
 
     page = env.app.get("/projects/acme%2Ftools/packages/pypi/simple/importy/",
@@ -69,7 +53,7 @@ def test_metadata_2_5_with_import_names_is_accepted_and_served(env: Env) -> None
     ("varied-1.0-1-cp313-cp313-linux_x86_64-cu128.whl", "cu128"),  # with a build tag
 ])
 def test_a_wheel_variant_is_refused_as_one(env: Env, file_name: str, label: str) -> None:
-    data = wheel(file_name, "Metadata-Version: 2.1\nName: varied\nVersion: 1.0\n")
+    data = wheel_file(file_name, "Metadata-Version: 2.1\nName: varied\nVersion: 1.0\n")
     response = upload(env, file_name, data, "varied", "1.0")
     assert response.status_int == 400
     message = response.json["message"]
@@ -81,7 +65,7 @@ def test_a_wheel_variant_is_refused_as_one(env: Env, file_name: str, label: str)
 
 def test_a_name_with_an_unescaped_dash_is_no_variant(env: Env) -> None:
     file_name = "my-pkg-1.0-1-py3-none-any.whl"  # 7 parts, but "my-pkg-1.0-1-py3-none" is none
-    data = wheel(file_name, "Metadata-Version: 2.1\nName: my-pkg\nVersion: 1.0\n")
+    data = wheel_file(file_name, "Metadata-Version: 2.1\nName: my-pkg\nVersion: 1.0\n")
     response = upload(env, file_name, data, "my-pkg", "1.0")
     assert response.status_int == 400
     assert "variant" not in response.json["message"]
@@ -97,5 +81,5 @@ def test_a_variants_index_is_refused_as_one(env: Env) -> None:
 
 def test_a_build_tag_is_still_a_build_tag(env: Env) -> None:
     file_name = "built-1.0-2-py3-none-any.whl"
-    data = wheel(file_name, "Metadata-Version: 2.1\nName: built\nVersion: 1.0\n")
+    data = wheel_file(file_name, "Metadata-Version: 2.1\nName: built\nVersion: 1.0\n")
     assert upload(env, file_name, data, "built", "1.0").status_int == 201

@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import re
 import sys
-from pathlib import Path
 
 import pytest
 from webtest import TestApp
@@ -13,23 +12,10 @@ from webtest import TestApp
 import pypireg
 from pypireg import protocols
 
-from .conftest import basic, wheel_bytes, wheel_name
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "protocols.md"
-
-
-def example_code(marker: str, kind: str = "python") -> str:
-    """The ``kind`` block of the page that contains ``marker``."""
-    blocks = re.findall(rf"```{kind}\n(.*?)```", DOC.read_text(), re.S)
-    (code,) = [b for b in blocks if marker in b]
-    return code
-
-
-def example(marker: str, tmp_path: Path) -> dict:
-    """Run the python block of the page that contains ``marker``; return its names."""
-    namespace: dict = {}
-    exec(example_code(marker).replace("/var/lib/", f"{tmp_path}/"), namespace)  # noqa: S102
-    return namespace
+from .distributions import wheel_bytes, wheel_name
+from .doc_blocks import PROTOCOLS as DOC
+from .doc_blocks import example, example_code
+from .helpers import basic
 
 
 def upload(app: TestApp, url: str, name: str, version: str, **kw) -> None:

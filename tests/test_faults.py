@@ -13,8 +13,9 @@ from webtest import TestApp
 
 import pypireg
 
-from .conftest import API, basic, sha256, wheel_bytes, wheel_name
 from .disks import fill, tmpfs
+from .distributions import wheel_bytes, wheel_name
+from .helpers import API, basic, sha256
 
 
 @pytest.fixture

@@ -20,22 +20,12 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 import pypireg
 
-from .conftest import sdist_bytes, sha256, wheel_bytes, wheel_name
+from .distributions import sdist_bytes, wheel_bytes, wheel_name
+from .helpers import multipart, sha256
 
 EXAMPLES = int(os.environ.get("PYPIREG_FUZZ_EXAMPLES", "1500"))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
-
-
-def multipart(fields: list[tuple[str, bytes]], file_name: str | None, content: bytes,
-              boundary: str = "FuZz") -> tuple[bytes, str]:
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'.encode()
-             + v + b"\r\n" for k, v in fields]
-    if file_name is not None:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-                     f'filename="{file_name}"\r\n\r\n'.encode() + content + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), (
-        f"multipart/form-data; boundary={boundary}")
 
 
 class Target:
@@ -57,7 +47,8 @@ class Target:
             for version in ("1.0", "2.0"):
                 self.send("POST", f"/projects/{quote(project, safe='')}/packages/pypi", writer,
                           *multipart([("name", b"pkg"), ("version", version.encode())],
-                                     wheel_name("pkg", version), wheel_bytes("pkg", version)))
+                                     wheel_name("pkg", version), wheel_bytes("pkg", version),
+                                     boundary="FuZz", file_type=None))
         self.digest = sha256(wheel_bytes("pkg", "1.0"))
 
     def send(self, method: str, url: str, headers: dict[str, str], body: bytes = b"",
@@ -196,7 +187,7 @@ def bodies(draw) -> tuple[bytes, str | None]:  # type: ignore[no-untyped-def]
     file_name = draw(st.one_of(st.none(), st.sampled_from(
         [wheel_name("pkg", "3.0"), "pkg-3.0.tar.gz", wheel_name("pkg", "1.0"), "", "../x.whl",
          "pkg-3.0.zip", "a\\b.whl"]), text))
-    return multipart(fields, file_name, draw(contents))
+    return multipart(fields, file_name, draw(contents), boundary="FuZz", file_type=None)
 
 
 def check(status: int, headers: list[tuple[str, str]], before: tuple) -> None:

@@ -15,7 +15,8 @@ import pypireg
 from pypireg.cli import main
 from pypireg.storage import blob_key
 
-from .conftest import API, Env, Tree, sha256, wheel_bytes, wheel_keys, wheel_name
+from .distributions import wheel_bytes, wheel_name
+from .helpers import API, Env, Tree, sha256, wheel_keys
 
 
 def fs_tree(tmp_path) -> Tree:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Tree, sha256, wheel_bytes, wheel_name
-from .test_pages import links
+from .distributions import wheel_bytes, wheel_name
+from .helpers import Tree, links, sha256
 
 GROUP = "/groups/{group}/-/packages/pypi/simple/"
 

@@ -14,7 +14,7 @@ import pypireg
 from pypireg import health_checks, mount
 from pypireg.storage import MemoryStorage
 
-from .conftest import API, Env
+from .helpers import API, Env
 
 
 def checked(registry: pypireg.Registry, prefix: str = "/api/v4") -> TestApp:

@@ -2,14 +2,13 @@
 
 Every file is built in the test (tests/archives.py). The peak memory growth of the whole
 upload (request encoding included) is read from the kernel's high-water mark, reset
-before each upload, so allocations inside zlib count too.
+before each upload, so allocations inside zlib count too (tests/helpers.py's
+peak_growth).
 """
 
 from __future__ import annotations
 
 import tarfile
-import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,34 +18,10 @@ import pypireg
 from pypireg import dists
 
 from . import archives
-from .conftest import API, Env, sdist_bytes, wheel_bytes, wheel_name
-from .test_upload import stored_state
+from .distributions import sdist_bytes, wheel_bytes, wheel_name
+from .helpers import API, Env, peak_growth, stored_state
 
 MEMORY_BOUND = 64 * 1024 * 1024
-
-
-def peak_growth(action: Callable[[], object]) -> tuple[object, int]:
-    """``action()`` and how far the process's peak memory rose above where it stood."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")  # resets VmHWM to the current RSS (Linux)
-    except OSError:  # elsewhere: Python's own allocations only
-        tracemalloc.start()
-        try:
-            return action(), tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    before = _status("VmRSS")
-    result = action()
-    return result, _status("VmHWM") - before
-
-
-def _status(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise LookupError(field)
 
 
 def upload_file(env: Env, path: Path, name: str = "evil", version: str = "1.0", **fields):  # type: ignore[no-untyped-def]

@@ -9,9 +9,9 @@ import pytest
 from webtest import TestApp
 
 import pypireg
-from pypireg.cli import main
 
-from .conftest import sdist_bytes, wheel_bytes, wheel_name
+from .distributions import sdist_bytes, wheel_bytes, wheel_name
+from .helpers import run
 
 
 @pytest.fixture
@@ -36,12 +36,6 @@ def pypiserver_dir(root):  # type: ignore[no-untyped-def]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return files
-
-
-def run(capsys, *argv):  # type: ignore[no-untyped-def]
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out.splitlines(), err
 
 
 def test_import_stores_files_as_uploads_would(served, tmp_path, capsys) -> None:

@@ -14,7 +14,8 @@ import pytest
 import pypireg
 from pypireg import render
 
-from .conftest import Env, sha256, wheel_bytes, wheel_metadata, wheel_name
+from .distributions import wheel_bytes, wheel_metadata, wheel_name
+from .helpers import Env, sha256
 from .upstreams import FakeIndex, serve
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}

@@ -8,8 +8,7 @@ from webtest import TestApp
 
 import pypireg
 
-from .conftest import API, Env, basic
-from .test_cli import run
+from .helpers import API, Env, basic, run
 
 
 def everything(registry: pypireg.Registry) -> dict:

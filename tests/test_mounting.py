@@ -14,8 +14,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import pypireg
 from pypireg.cli import main
 
-from .conftest import Env, load_example, wheel_bytes, wheel_name
-from .test_pages import links
+from .distributions import wheel_bytes, wheel_name
+from .doc_blocks import block, blocks
+from .helpers import Env, links, load_example
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "pypi.example.com",
              "X-Forwarded-Prefix": "/registry", "X-Forwarded-For": "203.0.113.9"}
@@ -71,21 +72,13 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "mounting.md"
 BIN = Path(sys.executable).parent
 
 
-def doc_block(section: str, lang: str, marker: str) -> str:
-    text = DOC.read_text()
-    body = text[text.index(f"\n## {section}\n"):]
-    body = body[:body.find("\n## ", 1)]
-    (found,) = [b for b in re.findall(rf"```{lang}\n(.*?)```", body, re.S) if marker in b]
-    return found
-
-
 @pytest.mark.parametrize(("section", "wsgi"), [("Flask", "app"), ("Pyramid", "app")])
 def test_the_framework_sections_serve_what_the_admin_block_creates(tmp_path, section: str,
                                                                    wsgi: str) -> None:
     namespace: dict = {"__name__": __name__}  # Flask finds its root from the module name
-    host = doc_block(section, "python", "create_app").replace("/var/lib/", f"{tmp_path}/")
+    host = block(DOC, "python", "create_app", section).replace("/var/lib/", f"{tmp_path}/")
     exec(host, namespace)  # noqa: S102
-    exec(doc_block("Projects and tokens", "python", "create_token"), namespace)  # noqa: S102
+    exec(block(DOC, "python", "create_token", "Projects and tokens"), namespace)  # noqa: S102
     client = TestApp(namespace[wsgi])
     data = wheel_bytes("pkg", "1.0")
     auth = {"Authorization": f"Bearer {namespace['token']}"}
@@ -100,8 +93,8 @@ def test_the_framework_sections_serve_what_the_admin_block_creates(tmp_path, sec
 
 
 def test_the_admin_commands_work_on_the_hosts_data_directory(tmp_path) -> None:
-    script = re.sub(r"(^|\$\()pypireg ", rf"\g<1>{BIN}/pypireg ", doc_block(
-        "Projects and tokens", "sh", "token create").replace("/var/lib/", f"{tmp_path}/"),
+    script = re.sub(r"(^|\$\()pypireg ", rf"\g<1>{BIN}/pypireg ", block(
+        DOC, "sh", "token create", "Projects and tokens").replace("/var/lib/", f"{tmp_path}/"),
         flags=re.M)
     assert main(["init", "--data", str(tmp_path / "pypireg")]) == 0
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", script + 'printf "%s" "$TOKEN"'],
@@ -117,9 +110,9 @@ def test_every_python_block_runs_and_serves(tmp_path) -> None:
     """Every Python block of the page, in order in one session (as a reader tries them):
     each runs, and each WSGI app it makes answers at the mount point it names."""
     namespace: dict = {"__name__": __name__}
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    python_blocks = blocks(DOC, "python")
     served = 0
-    for number, code in enumerate(blocks):
+    for number, code in enumerate(python_blocks):
         before = dict(namespace)
         exec(code.replace("/var/lib/", f"{tmp_path}/{number}/"), namespace)  # noqa: S102
         for name in ("application", "app"):
@@ -135,4 +128,4 @@ def test_every_python_block_runs_and_serves(tmp_path) -> None:
                 assert answer.content_type == "application/json", (number, code, answer)
                 assert answer.json == {"message": "404 Project Not Found"}, (number, code)
                 served += 1
-    assert len(blocks) >= 10 and served >= 7
+    assert len(python_blocks) >= 10 and served >= 7

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from .conftest import API, Tree, sdist_bytes, sha256, wheel_bytes, wheel_keys, wheel_name
-from .test_pages import links
+from .distributions import sdist_bytes, wheel_bytes, wheel_name
+from .helpers import API, Tree, links, sha256, wheel_keys
 
 PROJECT = "/projects/{project}/packages"
 GROUP = "/groups/{group}/packages"

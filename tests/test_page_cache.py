@@ -10,7 +10,8 @@ from werkzeug.routing import Map, Rule
 import pypireg
 from pypireg.pagecache import PageCache
 
-from .conftest import API, Env, basic, sdist_bytes, sha256, wheel_bytes, wheel_name
+from .distributions import sdist_bytes, wheel_bytes, wheel_name
+from .helpers import API, Env, basic, sha256
 
 PAGE = API.format(project="acme/tools") + "/simple/demo/"
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pypireg
 from pypireg import render
 
-from .conftest import Env, sdist_bytes
+from .distributions import sdist_bytes
+from .helpers import Env
 
 RECORD = Path(__file__).parent / "fixtures" / "page-format.json"
 SCOPES = ("/projects/acme%2Ftools/packages/pypi", "/groups/acme/-/packages/pypi")

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 import pypireg
 
-from .conftest import API, Env, basic, sdist_bytes, sha256, wheel_bytes, wheel_name
+from .distributions import sdist_bytes, wheel_bytes, wheel_name
+from .helpers import API, Env, basic, links, sha256
 
 SIMPLE = API + "/simple/"
-
-
-def links(html: str) -> list[tuple[str, str, str]]:
-    """``(href, data-requires-python as written, text)`` for each link."""
-    return re.findall(
-        r'<a href="([^"]*)" data-requires-python="([^"]*)"[^>]*>([^<]*)</a><br>', html)
 
 
 def test_empty_index(env: Env) -> None:

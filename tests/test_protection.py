@@ -9,7 +9,7 @@ import pytest
 import pypireg
 from pypireg.cli import main
 
-from .conftest import Env, basic
+from .helpers import Env, basic
 
 RULES = "/projects/acme%2Fteam%2Fsecret/packages/protection/rules"
 SECRET = "acme/team/secret"

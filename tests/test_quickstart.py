@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import queue
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -26,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from .doc_blocks import fenced
 from .e2e.clients import Tripwire
-from .e2e.conftest import client_env
+from .e2e.live import client_env, start, stop
 from .upstreams import FakeIndex
 from .upstreams import serve as serve_index
 
@@ -38,15 +36,11 @@ BIN = Path(sys.executable).parent
 VENV_TOOLS = {"pip", "pip3", "python", "twine", "uv", "pypireg", "gunicorn", "pyproject-build"}
 
 
-def shell_blocks(text: str) -> list[str]:
-    return re.findall(r"```sh\n(.*?)```", text, re.S)
-
-
 def walkthrough() -> list[str]:
     """The shell blocks of the numbered sections (``## 1. Install`` ...), in order."""
     sections = re.split(r"^## ", DOC.read_text(), flags=re.M)[1:]
     return [block for section in sections if re.match(r"\d+\. ", section)
-            for block in shell_blocks(section)]
+            for block in fenced(section)]
 
 
 def commands(block: str) -> list[str]:
@@ -71,7 +65,7 @@ def expected_output(block: str) -> list[str]:
 
 
 def test_no_block_needs_an_activated_environment() -> None:
-    for block in shell_blocks(DOC.read_text()):
+    for block in fenced(DOC.read_text()):
         for line in commands(block):
             for part in re.split(r"&&|\|\||;|\||\$\(", line):
                 words = part.split()
@@ -92,42 +86,6 @@ def test_the_install_step_installs_every_tool_the_steps_use() -> None:
     used -= {"python", "pypireg"}  # the interpreter itself, and pypireg from "-e ."
     named = {re.split(r"[<>=!~ ]", name)[0] for name in installed}
     assert used and used <= named, f"used {used}, installed {named}"
-
-
-def start(argv: list[str], cwd: Path, env: dict[str, str], ready: str, *, stderr: bool = False
-          ) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start a server and read its log until a line starts with ``ready``.
-
-    A thread reads the log, so that a server that hangs instead of starting fails the test
-    after a minute rather than blocking it.
-    """
-    process = subprocess.Popen(
-        argv, cwd=cwd, env=env, text=True, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL if stderr else subprocess.PIPE,
-        stderr=subprocess.PIPE if stderr else subprocess.DEVNULL)
-    stream = process.stderr if stderr else process.stdout
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read() -> None:
-        for line in stream:  # type: ignore[union-attr]
-            lines.put(line)
-
-    threading.Thread(target=read, daemon=True).start()
-    log: list[str] = []
-    deadline = time.monotonic() + 60
-    try:
-        while not log or ready not in log[-1]:
-            log.append(lines.get(timeout=max(deadline - time.monotonic(), 0)).rstrip())
-    except queue.Empty:
-        process.terminate()
-        process.wait(timeout=30)
-        raise AssertionError(f"{argv[0]} did not start: {log}") from None
-    return process, log
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()  # SIGTERM to this one process: both servers stop cleanly on it
-    process.wait(timeout=30)
 
 
 def public_index() -> FakeIndex:
@@ -222,7 +180,7 @@ def _check(result: subprocess.CompletedProcess[str], banner: list[str], steps: l
 def test_the_production_command_serves_the_quickstart_registry(tmp_path: Path) -> None:
     """"Running it for real": gunicorn on the data directory the walk-through made."""
     section = DOC.read_text().split("## Running it for real", 1)[1]
-    (block,) = shell_blocks(section)
+    (block,) = fenced(section)
     install, command = commands(block)
     assert install == ".venv/bin/pip install -e '.[server]'"  # the test extra has it too
     data = tmp_path / "pypireg-data"

@@ -6,7 +6,6 @@ does, without a restart. Real mounts, as in test_faults.py."""
 from __future__ import annotations
 
 import gc
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,37 +14,14 @@ from webtest import TestApp
 import pypireg
 from pypireg import health_checks, mount
 
-from .conftest import API, basic, sha256, wheel_bytes, wheel_name
-from .disks import fill, read_only, tmpfs, writable
+from .disks import fill, read_only, tmpfs, writable, written_before
+from .distributions import wheel_bytes, wheel_name
+from .helpers import API, basic, sha256
 
 PAGE = "/api/v4/projects/acme%2Ftools/packages/pypi/simple/pkg/"
 LISTING = "/api/v4/projects/acme%2Ftools/packages"
 ONE = wheel_bytes("pkg", "1.0")
 TWO = wheel_bytes("pkg", "2.0")
-
-
-def written_before(data: Path) -> str:
-    """A registry holding pkg 1.0 in acme/tools, written by a thread that has ended, as
-    by a process that has stopped: its catalog closed, no write-ahead log or shared
-    memory left beside it. Returns a token that may upload and delete."""
-    token: list[str] = []
-
-    def write() -> None:
-        registry = pypireg.create_app(data)
-        registry.create_group("acme", "private")
-        registry.create_project("acme/tools", "private")
-        token.append(registry.create_token("maintainer", ["acme/tools:delete"]))
-        TestApp(registry).post(API.format(project="acme/tools"),
-                               params=[("name", "pkg"), ("version", "1.0")],
-                               upload_files=[("content", wheel_name("pkg", "1.0"), ONE)],
-                               headers=basic(token[0]), status=201)
-
-    thread = threading.Thread(target=write)
-    thread.start()
-    thread.join()
-    gc.collect()
-    assert sorted(p.name for p in data.glob("catalog.db*")) == ["catalog.db"]
-    return token[0]
 
 
 def served(data: Path, **options: object) -> tuple[pypireg.Registry, TestApp]:

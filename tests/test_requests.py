@@ -10,8 +10,8 @@ from werkzeug.test import Client
 import pypireg
 from pypireg import forms
 
-from .conftest import API, Env, basic, sha256, wheel_bytes, wheel_name
-from .test_upload import raw_post, stored_state
+from .distributions import wheel_bytes, wheel_name
+from .helpers import API, Env, basic, raw_post, sha256, stored_state
 
 GOOD = wheel_bytes("pkg", "1.0")
 GOOD_NAME = wheel_name("pkg", "1.0")

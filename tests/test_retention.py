@@ -11,8 +11,7 @@ import pypireg
 from pypireg.models import CleanupPolicy
 from pypireg.times import ago
 
-from .conftest import Env, basic
-from .test_cli import run
+from .helpers import Env, basic, run
 
 POLICY = "/projects/{project}/packages/cleanup_policy"
 

@@ -12,7 +12,7 @@ from werkzeug.routing import Map, Rule
 import pypireg
 from pypireg.routing import LONGEST_KEPT, MATCHES_KEPT, PYPI, flat_layout, gitlab_layout
 
-from .conftest import API, Env
+from .helpers import API, Env
 
 ROUTES = Path(__file__).parent / "fixtures" / "routes.txt"
 

@@ -27,8 +27,8 @@ from pypireg.storage.s3 import MiB, S3File, S3Storage
 from pypireg.testing import StorageContract
 
 from . import s3
-from .conftest import Env, basic, sha256, wheel_bytes, wheel_keys, wheel_name
-from .test_hostile import peak_growth
+from .distributions import wheel_bytes, wheel_name
+from .helpers import Env, basic, peak_growth, sha256, wheel_keys
 
 KEY = "sha256/ab/cd/abcdef"
 
@@ -261,7 +261,7 @@ def test_put_file_streams_from_disk_in_flat_memory(aws, tmp_path) -> None:
 
 
 def registry_on(storage: S3Storage, tmp_path) -> Env:
-    """The conftest's registry (projects, tokens), its files in S3, its catalog in memory."""
+    """An Env's registry (projects, tokens), its files in S3, its catalog in memory."""
     return Env(pypireg.create_app(storage=storage, staging_dir=str(tmp_path / "staging")))
 
 

@@ -11,17 +11,8 @@ from webtest import TestApp
 import pypireg
 from pypireg.cli import main
 
-from .conftest import (
-    API,
-    Env,
-    Tree,
-    basic,
-    sdist_bytes,
-    sha256,
-    wheel_bytes,
-    wheel_metadata,
-    wheel_name,
-)
+from .distributions import sdist_bytes, wheel_bytes, wheel_metadata, wheel_name
+from .helpers import API, Env, Tree, basic, sha256
 
 PAGE = API.format(project="acme/tools") + "/simple/"
 V1_JSON = "application/vnd.pypi.simple.v1+json"

@@ -9,7 +9,8 @@ from pypi_simple import ProjectPage, ProjectStatus
 from pypireg import create_app
 from pypireg.cli import main
 
-from .conftest import Env, basic, sha256, wheel_bytes, wheel_name
+from .distributions import wheel_bytes, wheel_name
+from .helpers import Env, basic, sha256
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 PROJECT_PAGE = "/projects/acme%2Fteam%2Fsecret/packages/pypi/simple/app/"

@@ -12,8 +12,8 @@ from webtest import TestApp
 import pypireg
 from pypireg.auth import expiry
 
-from .conftest import API, basic, wheel_bytes, wheel_name
-from .test_cli import run
+from .distributions import wheel_bytes, wheel_name
+from .helpers import API, basic, run
 
 PRIVATE = API.format(project="acme%2Fsecret") + "/simple/"
 PUBLIC = API.format(project="acme%2Ftools") + "/simple/"

@@ -3,35 +3,18 @@ every page, filter, sort and pager, the access rules, and hostile content kept i
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 
 import pytest
 from webtest import TestApp
 
 import pypireg
 
-from .conftest import Env, basic, sha256
+from .distributions import HOSTILE_README, described_wheel
+from .helpers import Env, basic, sha256
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 API = "/api/v4/projects/{project}/packages/pypi"
-
-
-def wheel(name: str, version: str, metadata: str = "", body: str = "") -> tuple[str, bytes]:
-    """A wheel whose METADATA has ``metadata`` headers and ``body`` as its description."""
-    module = name.replace("-", "_").lower()
-    text = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{metadata}"
-    if body:
-        text += "\n" + body
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(f"{module}/__init__.py", "")
-        archive.writestr(f"{module}-{version}.dist-info/METADATA", text)
-        archive.writestr(f"{module}-{version}.dist-info/WHEEL",
-                         "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        archive.writestr(f"{module}-{version}.dist-info/RECORD", "")
-    return f"{module}-{version}-py3-none-any.whl", buffer.getvalue()
 
 
 class Site(Env):
@@ -41,7 +24,7 @@ class Site(Env):
 
     def publish(self, project: str, name: str, version: str, *, metadata: str = "",
                 body: str = "", summary: str = "") -> None:
-        file_name, data = wheel(name, version, metadata, body)
+        file_name, data = described_wheel(name, version, metadata, body)
         fields = {"name": name, "version": version, "sha256_digest": sha256(data)}
         if summary:
             fields["summary"] = summary
@@ -257,17 +240,6 @@ Some *text*.
 
 .. image:: https://example.com/badge.svg
 """
-
-HOSTILE_README = """\
-# Hostile
-
-<script>window.ran = 1</script>
-<img src="x" onerror="window.ran = 2">
-[click](javascript:window.ran=3)
-<a href="javascript:window.ran=4">also</a>
-<iframe src="https://example.com"></iframe>
-"""
-
 
 def test_package_page_shows_the_version_and_its_details(site: Site) -> None:
     metadata = ("Summary: A useful library\nRequires-Python: >=3.9\nLicense-Expression: MIT\n"

@@ -5,37 +5,24 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 
 import pytest
-from werkzeug.test import EnvironBuilder, run_wsgi_app
-from werkzeug.wrappers import Response
 
 import pypireg
 from pypireg.storage import MemoryStorage, blob_key
 
-from .conftest import API, Env, basic, sdist_bytes, sha256, wheel_bytes, wheel_keys, wheel_name
-
-
-def stored_state(env: Env) -> tuple:
-    """Everything an upload could change: rows, blobs and staging leftovers."""
-    catalog = env.registry.catalog
-    rows = (
-        [tuple(r.values()) for r in catalog.rows("SELECT * FROM packages ORDER BY id")],
-        [tuple(r.values()) for r in catalog.rows("SELECT * FROM package_files ORDER BY id")],
-        [tuple(r.values()) for r in catalog.rows("SELECT id, serial FROM projects ORDER BY id")],
-    )
-    return rows, _blobs(env), _staging(env)
-
-
-def _blobs(env: Env) -> list[str]:
-    return env.registry.storage.keys()  # type: ignore[attr-defined]
-
-
-def _staging(env: Env) -> list[str]:
-    return sorted(
-        name for name in os.listdir(env.registry.staging_dir) if name.startswith("upload-")
-    )
+from .distributions import sdist_bytes, wheel_bytes, wheel_name
+from .helpers import (
+    API,
+    Env,
+    blobs,
+    multipart,
+    raw_post,
+    sha256,
+    staged,
+    stored_state,
+    wheel_keys,
+)
 
 
 def test_upload_creates_package_and_file(env: Env) -> None:
@@ -65,7 +52,7 @@ def test_upload_creates_package_and_file(env: Env) -> None:
     assert file["size"] == len(data)
     assert file["requires_python"] == ">=3.8"
     assert env.registry.storage.open(blob_key(sha256(data))).read() == data
-    assert _staging(env) == []
+    assert staged(env) == []
 
 
 def test_put_form_works_like_post(env: Env) -> None:
@@ -107,7 +94,7 @@ def test_same_filename_other_bytes_is_refused_with_file_already_exists(env: Env)
 def test_identical_bytes_in_two_projects_share_one_blob(env: Env) -> None:
     env.upload_wheel("acme/tools", "pkg", "1.0", token=env.writer, status=201)
     env.upload_wheel("acme/team/secret", "pkg", "1.0", token=env.writer, status=201)
-    assert _blobs(env) == wheel_keys("pkg", "1.0")
+    assert blobs(env) == wheel_keys("pkg", "1.0")
     assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 2
 
 
@@ -165,57 +152,26 @@ def test_empty_file_is_refused(env: Env) -> None:
                           name="pkg", version="1.0")
     assert response.status_int == 400
     assert "is empty" in response.json["message"]
-    assert _blobs(env) == []
-
-
-def raw_post(env: Env, body: bytes, content_type: str, *, content_length: int | None = None):
-    builder = EnvironBuilder(
-        path=API.format(project="acme/tools"),
-        method="POST",
-        input_stream=io.BytesIO(body),
-        content_type=content_type,
-        headers=basic(env.writer),
-    )
-    environ = builder.get_environ()
-    # Set by hand and run without werkzeug's Client, which would both recompute it
-    # from the stream's real length.
-    environ["CONTENT_LENGTH"] = str(len(body) if content_length is None else content_length)
-    app_iter, status, headers = run_wsgi_app(env.registry, environ, buffered=True)
-    return Response(b"".join(app_iter), status=status, headers=headers)
-
-
-def multipart(fields: dict[str, str], file_name: str | None, content: bytes) -> bytes:
-    parts = [
-        f'--XX\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    ]
-    if file_name is not None:
-        parts.append(
-            f'--XX\r\nContent-Disposition: form-data; name="content"; filename="{file_name}"'
-            f"\r\nContent-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
-        )
-    return b"".join(parts) + b"--XX--\r\n"
+    assert blobs(env) == []
 
 
 def test_windows_path_in_filename_is_refused(env: Env) -> None:
     # A quoted multipart filename escapes its backslash: this arrives as a\\pkg-1.0-....
-    body = multipart({"name": "pkg", "version": "1.0"}, "a\\\\" + GOOD_NAME, GOOD)
-    response = raw_post(env, body, "multipart/form-data; boundary=XX")
+    body, content_type = multipart({"name": "pkg", "version": "1.0"}, "a\\\\" + GOOD_NAME, GOOD)
+    response = raw_post(env, body, content_type)
     assert response.status_code == 400
     assert "must not contain a path" in response.json["message"]
-    assert _blobs(env) == []
+    assert blobs(env) == []
 
 
 def test_no_content_part_is_refused(env: Env) -> None:
-    response = raw_post(env, multipart({"name": "pkg", "version": "1.0"}, None, b""),
-                        "multipart/form-data; boundary=XX")
+    response = raw_post(env, *multipart({"name": "pkg", "version": "1.0"}))
     assert response.status_code == 400
     assert "no 'content' file part" in response.json["message"]
 
 
 def test_content_sent_as_plain_field_is_refused(env: Env) -> None:
-    body = multipart({"name": "pkg", "version": "1.0", "content": "inline"}, None, b"")
-    response = raw_post(env, body, "multipart/form-data; boundary=XX")
+    response = raw_post(env, *multipart({"name": "pkg", "version": "1.0", "content": "inline"}))
     assert response.status_code == 400
     assert "no 'content' file part" in response.json["message"]
 
@@ -232,7 +188,7 @@ def test_non_multipart_body_is_refused(env: Env, body: bytes, content_type: str)
     response = raw_post(env, body, content_type)
     assert response.status_code == 400
     assert "expected a multipart/form-data body" in response.json["message"]
-    assert _blobs(env) == [] and _staging(env) == []
+    assert blobs(env) == [] and staged(env) == []
 
 
 def test_multipart_without_boundary_is_refused(env: Env) -> None:
@@ -245,21 +201,20 @@ def test_multipart_without_boundary_is_refused(env: Env) -> None:
 def test_truncated_body_is_refused_and_leaves_nothing(env: Env, cut: int) -> None:
     env.upload_wheel("acme/tools", "pkg", "0.9", token=env.writer, status=201)
     before = stored_state(env)
-    body = multipart({"name": "pkg", "version": "1.0"}, GOOD_NAME, GOOD)
+    body, content_type = multipart({"name": "pkg", "version": "1.0"}, GOOD_NAME, GOOD)
     # The client announced the whole body but the connection ended early.
-    response = raw_post(env, body[:cut], "multipart/form-data; boundary=XX",
-                        content_length=len(body))
+    response = raw_post(env, body[:cut], content_type, content_length=len(body))
     assert response.status_code == 400
     assert "ended before the announced Content-Length" in response.json["message"]
     assert stored_state(env) == before
 
 
 def test_body_ending_without_closing_boundary_is_refused(env: Env) -> None:
-    body = multipart({"name": "pkg", "version": "1.0"}, GOOD_NAME, GOOD)[:-12]
-    response = raw_post(env, body, "multipart/form-data; boundary=XX")
+    body, content_type = multipart({"name": "pkg", "version": "1.0"}, GOOD_NAME, GOOD)
+    response = raw_post(env, body[:-12], content_type)
     assert response.status_code == 400
     assert "malformed multipart body" in response.json["message"]
-    assert _blobs(env) == [] and _staging(env) == []
+    assert blobs(env) == [] and staged(env) == []
 
 
 def test_size_limit_is_a_clear_413(tmp_path) -> None:
@@ -271,7 +226,7 @@ def test_size_limit_is_a_clear_413(tmp_path) -> None:
     assert response.status_int == 413
     assert "File is too large" in response.json["message"]
     assert f"{len(sdist)} bytes" in response.json["message"]
-    assert _blobs(env) == [] and _staging(env) == []
+    assert blobs(env) == [] and staged(env) == []
     small = env.upload("acme/tools", "pkg-1.0.tar.gz", sdist, token=env.writer,
                        name="pkg", version="1.0")
     assert small.status_int == 201
@@ -316,7 +271,7 @@ def test_storage_failure_rolls_back_row_and_blob(tmp_path) -> None:
     assert env.registry.catalog.value("SELECT count(*) FROM package_files") == 0
     assert env.registry.catalog.value("SELECT count(*) FROM packages") == 0
     assert storage.keys() == []
-    assert _staging(env) == []
+    assert staged(env) == []
     page = env.app.get(API.format(project="acme/tools") + "/simple/pkg/", status=404)
     assert page.json == {"message": "404 Package Not Found"}
 
@@ -354,7 +309,7 @@ def test_upload_to_filesystem_storage_moves_the_staged_file(fs_env: Env) -> None
     fs_env.upload_wheel("acme/tools", "pkg", "1.0", token=fs_env.writer, status=201)
     storage = fs_env.registry.storage
     assert storage.path(blob_key(sha256(data))).read_bytes() == data  # type: ignore[attr-defined]
-    assert _staging(fs_env) == []
+    assert staged(fs_env) == []
 
 
 def test_reason_phrase_stays_printable_ascii(env: Env) -> None:

@@ -19,7 +19,8 @@ from pypireg.app import mount
 from pypireg.upstream import UpstreamSettings
 from pypireg.upstream.files import file_key
 
-from .conftest import Env, sha256, wheel_bytes, wheel_name
+from .distributions import wheel_bytes, wheel_name
+from .helpers import Env, basic, sha256
 from .upstreams import FakeIndex, closed_port, serve, silent_port
 
 PAGE = "/projects/acme%2Ftools/packages/pypi/simple/{name}/"
@@ -338,18 +339,12 @@ def test_a_private_scope_serves_upstream_pages_to_its_readers_only(origin, catal
     env = proxy(catalog, tmp_path, origin.index)
     private = "/projects/acme%2Fteam%2Fsecret/packages/pypi/simple/requests/"
     env.app.get(private, status=401)
-    page = env.app.get(private, headers={**JSON, **_basic(env.reader)})
+    page = env.app.get(private, headers={**JSON, **basic(env.reader)})
     entry = page.json["files"][1]
     assert "private" in page.headers["Cache-Control"]
     env.app.get(path_of(entry["url"]), status=401)
-    download = env.app.get(path_of(entry["url"]), headers=_basic(env.reader))
+    download = env.app.get(path_of(entry["url"]), headers=basic(env.reader))
     assert "private" in download.headers["Cache-Control"]
-
-
-def _basic(token: str) -> dict[str, str]:
-    from .conftest import basic
-
-    return basic(token)
 
 
 # -- several upstreams -------------------------------------------------------------------------

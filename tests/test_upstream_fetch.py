@@ -17,7 +17,7 @@ import pypireg
 from pypireg.app import mount
 from pypireg.upstream.files import file_key
 
-from .conftest import sha256
+from .helpers import sha256
 from .upstreams import FakeIndex, serve
 
 MiB = 1024 * 1024

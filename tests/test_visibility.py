@@ -8,8 +8,7 @@ from webtest import TestApp
 import pypireg
 from pypireg import CatalogError
 
-from .conftest import API
-from .test_cli import run
+from .helpers import API, run
 
 
 @pytest.fixture

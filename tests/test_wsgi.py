@@ -11,8 +11,8 @@ import pypireg
 import pypireg.wsgi
 from pypireg.wsgi import ConfigError, from_environ
 
-from .conftest import basic, wheel_bytes, wheel_name
-from .test_pages import links
+from .distributions import wheel_bytes, wheel_name
+from .helpers import basic, links
 
 SIMPLE = "/api/v4/projects/acme/tools/packages/pypi/simple/"
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "pypi.example.com",

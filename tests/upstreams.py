@@ -1,7 +1,7 @@
 """Live servers for the tests: any WSGI app served on 127.0.0.1 (werkzeug's server or
 waitress) with a log of what it was asked; and, as upstream indexes for the cache tests, a
 small index whose pages and files a test writes itself (to send what no honest index
-would) and ports that hang or refuse."""
+would) and ports that hang or refuse, or are free for a server that must be given one."""
 
 from __future__ import annotations
 
@@ -122,13 +122,17 @@ def silent_port() -> Iterator[Silent]:
         silent.close()
 
 
+def free_port() -> int:
+    """A port of 127.0.0.1 that the OS has just given out and nothing holds now, for a
+    program that must be told its port (PostgreSQL, moto, nginx)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def closed_port() -> str:
     """A port nobody listens on: an upstream that is down."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return f"http://127.0.0.1:{port}/simple/"
+    return f"http://127.0.0.1:{free_port()}/simple/"
 
 
 class FakeIndex:

@@ -11,7 +11,6 @@ backend, an update check) would go there, and the test fails if anything did.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -20,9 +19,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from .conftest import BIN, LiveRegistry, client_env
+from .. import doc_blocks
+from ..helpers import missing
+from .live import BIN, LiveRegistry, client_env, pip_shim, python_build, run
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "clients.md"
 PROJECT = "acme/tools"
@@ -63,31 +62,11 @@ dependencies = []
 """
 
 
-def run(argv: list[str], env: dict[str, str] | None = None, check: bool = True,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
-                            timeout=300, stdin=subprocess.DEVNULL)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{argv[0]} exited {result.returncode}\n--- stdout\n"
-                             f"{result.stdout}\n--- stderr\n{result.stderr}")
-    return result
-
-
 # --- the doc ------------------------------------------------------------------------------
 
-def section(title: str) -> str:
-    text = DOC.read_text()
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end != -1 else None]
-
-
 def block(title: str, lang: str, marker: str) -> str:
-    """The one ``lang`` block of a section that contains ``marker``."""
-    found = [b for b in re.findall(rf"```{lang}\n(.*?)```", section(title), re.S)
-             if marker in b]
-    assert len(found) == 1, f"{len(found)} {lang} blocks with {marker!r} in {title}"
-    return found[0]
+    """The one ``lang`` block of the section ``title`` that contains ``marker``."""
+    return doc_blocks.block(DOC, lang, marker, title)
 
 
 class Tripwire:
@@ -182,10 +161,7 @@ def require(tool: str, package: str) -> None:
     """Skip without the tool, saying how to get it; under CI, which installs the test extra
     and so has every one, fail instead."""
     if shutil.which(tool, path=str(BIN)) is None:
-        message = f"{tool} is not installed: pip install {package} (or pip install -e '.[test]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(tool, f"pip install {package} (or pip install -e '.[test]')")
 
 
 def build(root: Path, version: str) -> list[Path]:
@@ -194,9 +170,7 @@ def build(root: Path, version: str) -> list[Path]:
     (source / "src" / "my_package").mkdir(parents=True)
     (source / "pyproject.toml").write_text(SETUPTOOLS_PYPROJECT.format(version=version))
     (source / "src" / "my_package" / "__init__.py").write_text(MODULE.format(version=version))
-    run([sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir",
-         str(out), str(source)])
-    return sorted(out.iterdir())
+    return python_build(source, out)
 
 
 def dist_dir(where: Path, files: list[Path]) -> Path:
@@ -217,11 +191,7 @@ def new_venv(setup: Setup, name: str) -> tuple[Path, dict[str, str]]:
     """An empty environment, and the PATH on which ``pip`` installs into it."""
     python = Path(setup.tmp / name / "bin" / "python")
     run([sys.executable, "-m", "venv", "--without-pip", str(setup.tmp / name)])
-    shims = setup.tmp / f"{name}-shims"
-    shims.mkdir()
-    pip = shims / "pip"
-    pip.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pip --python "{python}" "$@"\n')
-    pip.chmod(0o755)
+    shims = pip_shim(setup.tmp / f"{name}-shims", python)
     return python, {"PATH": f"{shims}{os.pathsep}{setup.env()['PATH']}"}
 
 

@@ -8,19 +8,16 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from .conftest import BIN, PREFIX, Clients, run
+from ..helpers import missing
+from .live import BIN, PREFIX, Clients, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "deploying.md"
@@ -63,12 +60,6 @@ def nginx_bytes(size: str) -> int:
     return int(number) * 1024 ** " kmg".index(unit or " ")
 
 
-def doc_block(marker: str) -> str:
-    """The one ``sh`` block of docs/deploying.md that contains ``marker``."""
-    (block,) = [b for b in re.findall(r"```sh\n(.*?)```", DOC.read_text(), re.S) if marker in b]
-    return block
-
-
 def as_here(block: str, root: Path) -> str:
     """The page's shell commands as a test runs them: under ``root`` instead of /var, with no
     sudo, and without systemctl and chown (the test stops and starts gunicorn itself)."""
@@ -92,16 +83,7 @@ def wait_for(ready: Callable[[], object], process: subprocess.Popen, log: Path) 
     raise AssertionError(f"not ready after {DEADLINE}s:\n{log.read_text()}")
 
 
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the one process this test started, by its PID, and wait for it to exit."""
-    process.terminate()  # nothing when it has already been waited for
-    process.wait(timeout=180)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+STOPPED = 180.0  # seconds gunicorn or nginx may take to stop
 
 
 def gunicorn_argv() -> list[str]:
@@ -151,19 +133,7 @@ def gunicorn(env: dict[str, str], log: Path) -> Iterator[str]:
         wait_for(lambda: answers(port), process, log)
         yield f"http://127.0.0.1:{port}{PREFIX}"
     finally:
-        stop(process)
-
-
-def new_registry(data: Path) -> str:
-    """``pypireg init`` and a private project acme/tools; returns a token that may write."""
-    def cli(*argv: str) -> str:
-        result = run([sys.executable, "-m", "pypireg", *argv, "--data", str(data)])
-        return result.stdout.splitlines()[-1]
-
-    cli("init")
-    cli("group", "create", "acme")
-    cli("project", "create", "acme/tools")
-    return cli("token", "create", "ci", "--grant", "acme/tools:write")
+        stop(process, STOPPED)
 
 
 def index(url: str, token: str) -> str:
@@ -192,10 +162,7 @@ def need(program: str, package: str) -> str:
     found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin:/sbin")
     if found:
         return found
-    message = f"needs {program}: apt-get install {package}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI runs .ci/run, which installs it)")
-    pytest.skip(message)
+    missing(program, f"apt-get install {package}")
 
 
 @dataclass

@@ -22,14 +22,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from werkzeug.wsgi import get_input_stream
 
 import pypireg
 
+from ..helpers import missing
 from ..upstreams import serve
-from .clients import Tripwire, run
-from .conftest import BIN, client_env, serve_command
+from .clients import Tripwire
+from .live import BIN, client_env, run, serve_command
 from .matrix import HOW
 
 PROJECT = "acme/matrix"
@@ -43,10 +43,7 @@ def need(found, what: str):  # type: ignore[no-untyped-def]
     client and interpreter, fail instead."""
     if found:
         return found
-    message = f"{what} is not here: {HOW}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(what, HOW)
 
 
 # -- the distributions ---------------------------------------------------------------------
@@ -179,7 +176,7 @@ class Matrix:
                "/packages/pypi"
 
     def env(self, tmp: Path, **extra: str) -> dict[str, str]:
-        """A clean client environment (tests/e2e/conftest.py) whose proxies are the
+        """A clean client environment (tests/e2e/live.py) whose proxies are the
         tripwire: nothing may reach for the internet."""
         return {**client_env(tmp), **self.tripwire.env, **extra}
 

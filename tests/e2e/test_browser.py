@@ -14,8 +14,9 @@ from waitress import wasyncore
 import pypireg
 from pypireg.cli.serving import SERVER
 
-from ..test_ui import HOSTILE_README, wheel
-from .conftest import BIN, run
+from ..distributions import HOSTILE_README, described_wheel
+from ..helpers import missing
+from .live import BIN, run
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -25,17 +26,14 @@ MARKDOWN = "Description-Content-Type: text/markdown\n"
 def _require_browser() -> None:
     """Skip without Chromium, selenium or chromedriver, saying how to get them; under CI,
     which installs them (.ci/run), fail instead."""
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
+    absent = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
     try:
         import selenium  # noqa: F401
     except ImportError:
-        missing.append("selenium")
-    if missing:
-        message = (f"{', '.join(missing)} missing: apt-get install chromium chromium-driver,"
-                   " pip install -e '.[test]'")
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        absent.append("selenium")
+    if absent:
+        missing(", ".join(absent), "apt-get install chromium chromium-driver, pip install -e"
+                " '.[test]'")
 
 
 @pytest.fixture
@@ -111,7 +109,7 @@ def _publish(tmp_path, base: str, token: str) -> None:
                  "Project-URL: Evil, javascript:window.ran='url'\n", HOSTILE_README),
                 ("acme/secret", "classified", "1.0", "Summary: Team only\n", "")]
     for project, name, version, metadata, body in packages:
-        file_name, data = wheel(name, version, metadata, body)
+        file_name, data = described_wheel(name, version, metadata, body)
         path = dist / file_name
         path.write_bytes(data)
         run([str(BIN / "twine"), "upload", "--non-interactive",

@@ -20,9 +20,8 @@ from .clients import (
     pdm_project,
     poetry_project,
     require,
-    run,
 )
-from .conftest import BIN
+from .live import BIN, run
 
 # --- poetry -------------------------------------------------------------------------------
 

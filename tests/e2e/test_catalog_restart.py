@@ -9,7 +9,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from base64 import b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,10 @@ import pypireg
 from pypireg.storage import FileSystemStorage
 
 from .. import postgres
-from ..conftest import sha256, wheel_bytes, wheel_name
+from ..distributions import wheel_bytes, wheel_name
+from ..helpers import basic, sha256
 from ..upstreams import waitress_serving
-from .test_faults import upload_form
+from .live import upload_form
 
 
 @dataclass
@@ -65,7 +65,7 @@ READS = ["/projects/acme%2Ftools/packages/pypi/simple/pkg/",
 
 def send(base: str, token: str, path: str, body: bytes | None = None,
          content_type: str = "") -> Answer:
-    headers = {"Authorization": "Basic " + b64encode(f"__token__:{token}".encode()).decode()}
+    headers = basic(token, "__token__")
     if content_type:
         headers["Content-Type"] = content_type
     started = time.monotonic()

@@ -22,7 +22,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from .clients import run
+from .live import run
 from .matrix import PIPS, Pip, Tool, find_python, pip_wheel, tools
 from .matrix_live import (
     Matrix,

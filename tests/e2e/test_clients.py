@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Clients, LiveRegistry
+from .live import Clients, LiveRegistry
 
 
 @pytest.fixture

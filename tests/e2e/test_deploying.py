@@ -17,9 +17,9 @@ import pytest
 from pypireg import Limits
 from pypireg.forms import _FRAMING_LIMIT
 
-from ..conftest import basic
-from ..test_pages import links
-from .conftest import BIN, PREFIX, Clients, run
+from ..doc_blocks import block
+from ..helpers import basic, links
+from ..upstreams import free_port
 from .deploying import (
     DEADLINE,
     DEPLOY,
@@ -27,6 +27,7 @@ from .deploying import (
     LANGUAGES,
     NGINX_MAIN,
     ROOT,
+    STOPPED,
     TEMP_PATHS,
     UNIT,
     MiB,
@@ -34,23 +35,20 @@ from .deploying import (
     TLSClients,
     answers,
     as_here,
-    doc_block,
-    free_port,
     gunicorn,
     gunicorn_argv,
     gunicorn_env,
     index,
     launch,
     need,
-    new_registry,
     nginx_bytes,
     nginx_directive,
-    stop,
     unit_environment,
     unit_value,
     upload_url,
     wait_for,
 )
+from .live import BIN, PREFIX, Clients, run, stop, writer_token
 
 
 @pytest.mark.parametrize("name", sorted(LANGUAGES))
@@ -70,7 +68,7 @@ def test_the_page_has_a_row_for_every_variable() -> None:
 
 def test_gunicorn_serves_uploads_and_installs(tmp_path, clients: Clients, greet_dists) -> None:
     data = tmp_path / "pypireg"
-    token = new_registry(data)
+    token = writer_token(data, init=True)
     log = tmp_path / "gunicorn.log"
     with gunicorn(gunicorn_env(data), log) as url:
         clients.twine_upload(upload_url(url), token, *greet_dists["2.0"])
@@ -91,7 +89,7 @@ def test_gunicorn_refuses_a_data_directory_without_a_registry(tmp_path) -> None:
     try:
         returncode = process.wait(timeout=DEADLINE)
     finally:
-        stop(process)
+        stop(process, STOPPED)
     text = log.read_text()
     assert returncode != 0, text
     assert f"no registry at {missing}: check PYPIREG_DATA" in text
@@ -148,7 +146,7 @@ def behind_nginx(tmp_path_factory, greet_dists) -> Iterator[Stack]:
          "-nodes", "-days", "2", "-subj", "/CN=pypi.example.com",
          "-addext", "subjectAltName=DNS:pypi.example.com,IP:127.0.0.1",
          "-keyout", str(tmp / "tls" / "privkey.pem"), "-out", str(tmp / "tls" / "fullchain.pem")])
-    token = new_registry(tmp / "pypireg")
+    token = writer_token(tmp / "pypireg", init=True)
     with gunicorn(gunicorn_env(tmp / "pypireg"), tmp / "gunicorn.log") as backend:
         http_port, https_port = free_port(), free_port()
         site = (DEPLOY / "nginx.conf").read_text()
@@ -173,7 +171,7 @@ def behind_nginx(tmp_path_factory, greet_dists) -> Iterator[Stack]:
             clients.twine_upload(upload_url(stack.url), token, *greet_dists["2.0"])
             yield stack
         finally:
-            stop(process)
+            stop(process, STOPPED)
 
 
 FILES = "/api/v4/projects/acme/tools/packages/pypi/files/"
@@ -239,15 +237,15 @@ def test_upload_limits_through_nginx(behind_nginx: Stack) -> None:
 def test_backup_while_serving_then_restore(tmp_path, clients: Clients, greet_dists) -> None:
     data = tmp_path / "var" / "lib" / "pypireg"
     (tmp_path / "var" / "backups" / "pypireg").mkdir(parents=True)
-    token = new_registry(data)
+    token = writer_token(data, init=True)
     with gunicorn(gunicorn_env(data), tmp_path / "before.log") as url:
         clients.twine_upload(upload_url(url), token, *greet_dists["1.0"])
-        backup = doc_block("sudo -u pypireg /etc/pypireg/backup.sh")
+        backup = block(DOC, "sh", "sudo -u pypireg /etc/pypireg/backup.sh")
         assert "backed up" in run(["sh", "-euc", as_here(backup, tmp_path)]).stdout
         clients.twine_upload(upload_url(url), token, *greet_dists["2.0"])  # after the backup
     (made,) = (tmp_path / "var" / "backups" / "pypireg").iterdir()
     restore = re.sub(r"^backup=\S+", f"backup=/var/backups/pypireg/{made.name}",
-                     doc_block("systemctl stop pypireg"), flags=re.M)
+                     block(DOC, "sh", "systemctl stop pypireg"), flags=re.M)
     run(["sh", "-euc", as_here(restore, tmp_path)])
     with gunicorn(gunicorn_env(data), tmp_path / "after.log") as url:
         python = clients.new_venv("restored")

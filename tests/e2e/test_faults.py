@@ -9,20 +9,18 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
-from base64 import b64encode
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from ..conftest import sha256, wheel_bytes, wheel_name
-from ..disks import read_only
-from ..test_read_only import written_before
-from .conftest import Clients, run, serve_command
+from ..disks import read_only, written_before
+from ..distributions import wheel_bytes, wheel_name
+from ..helpers import basic, sha256
+from .live import Clients, serve_command, upload_form, writer_token
 
 
 def test_serve_on_a_read_only_data_directory_installs_and_refuses_uploads(
@@ -189,7 +187,7 @@ def test_the_header_deadline_spares_answers_and_keep_alive(tmp_path: Path) -> No
         body, content_type = upload_form("pkg", "1.0", big)
         upload = http.client.HTTPConnection(*address, timeout=60)
         upload.request("POST", "/api/v4/projects/acme%2Ftools/packages/pypi", body,
-                       {"Content-Type": content_type, **authorization(token)})
+                       {"Content-Type": content_type, **basic(token, "__token__")})
         assert upload.getresponse().status == 201
         upload.close()
 
@@ -199,7 +197,7 @@ def test_the_header_deadline_spares_answers_and_keep_alive(tmp_path: Path) -> No
         download = http.client.HTTPConnection(*address, timeout=60)
         download.request("GET", f"/api/v4/projects/acme%2Ftools/packages/pypi/files/"
                                 f"{sha256(big)}/{wheel_name('pkg', '1.0')}",
-                         headers=authorization(token))
+                         headers=basic(token, "__token__"))
         answer = download.getresponse()
         first = answer.read(1)  # and then nothing, while the deadline passes
         with socket.create_connection(address) as silent:  # closed once it has passed
@@ -207,19 +205,6 @@ def test_the_header_deadline_spares_answers_and_keep_alive(tmp_path: Path) -> No
         assert first + answer.read() == big
         kept.request("GET", "/-/health")  # the same connection, idle all along
         assert kept.getresponse().read() == b"pypireg OK\n"
-
-
-def writer_token(data: Path) -> str:
-    """A token that may upload to acme/tools, made with the CLI."""
-    cli = [sys.executable, "-m", "pypireg"]
-    run([*cli, "group", "create", "acme", "--data", str(data)])
-    run([*cli, "project", "create", "acme/tools", "--data", str(data)])
-    return run([*cli, "token", "create", "ci", "--grant", "acme/tools:write", "--data",
-                str(data)]).stdout.splitlines()[-1]
-
-
-def authorization(token: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + b64encode(f"__token__:{token}".encode()).decode()}
 
 
 def test_an_upload_is_closed_once_its_body_stalls_but_not_while_it_moves(tmp_path: Path
@@ -233,7 +218,7 @@ def test_an_upload_is_closed_once_its_body_stalls_but_not_while_it_moves(tmp_pat
         body, content_type = upload_form("pkg", "1.0")
         head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
                 f"Content-Type: {content_type}\r\nConnection: close\r\n"
-                f"Authorization: {authorization(token)['Authorization']}\r\n\r\n").encode()
+                f"Authorization: {basic(token, '__token__')['Authorization']}\r\n\r\n").encode()
 
         with socket.create_connection(address, timeout=30) as stalled:
             stalled.sendall(head + body[:100])
@@ -248,18 +233,3 @@ def test_an_upload_is_closed_once_its_body_stalls_but_not_while_it_moves(tmp_pat
             answer = steady.makefile("rb").readline()
         assert answer.startswith(b"HTTP/1.1 201"), answer
     assert [p.name for p in (data / "staging").iterdir()] == []
-
-
-def upload_form(name: str, version: str, wheel: bytes | None = None) -> tuple[bytes, str]:
-    """A twine upload's multipart body for a wheel (by default a small one), and its
-    Content-Type."""
-    fields = {":action": "file_upload", "protocol_version": "1", "name": name,
-              "version": version, "filetype": "bdist_wheel", "pyversion": "py3",
-              "metadata_version": "2.1"}
-    parts = [f'--x\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-             for key, value in fields.items()]
-    wheel = wheel if wheel is not None else wheel_bytes(name, version)
-    parts.append(b'--x\r\nContent-Disposition: form-data; name="content"; filename="'
-                 + wheel_name(name, version).encode()
-                 + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + wheel + b"\r\n")
-    return b"".join(parts) + b"--x--\r\n", "multipart/form-data; boundary=x"

@@ -6,7 +6,7 @@ import sys
 
 import pypireg
 
-from .conftest import Clients, run, serve_command, serving
+from .live import Clients, run, serve_command, serving
 
 
 def test_pip_and_twine_as_with_pypiserver(tmp_path, clients: Clients, greet_dists) -> None:

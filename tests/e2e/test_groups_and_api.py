@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from .conftest import Clients, LiveRegistry, live_keys
+from .live import Clients, LiveRegistry, live_keys
 
 
 def api(live: LiveRegistry, path: str, token: str, method: str = "GET"):  # type: ignore[no-untyped-def]

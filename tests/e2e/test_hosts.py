@@ -12,8 +12,8 @@ import pytest
 
 import pypireg
 
-from ..conftest import EXAMPLES, load_example
-from .conftest import Clients, live_keys, serving
+from ..helpers import EXAMPLES, load_example
+from .live import Clients, live_keys, serving
 
 
 @pytest.mark.parametrize("example", ["flask_host", "pyramid_host"])

@@ -22,10 +22,9 @@ from .clients import (
     hello,
     names,
     new_venv,
-    run,
     upload,
 )
-from .conftest import BIN, client_env
+from .live import BIN, client_env, run
 
 # --- the tokens ---------------------------------------------------------------------------
 

@@ -13,19 +13,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..test_quickstart import start, stop
-from .clients import build
-from .conftest import BIN, client_env
+from ..doc_blocks import block, blocks
+from .clients import build, dist_dir
+from .live import BIN, client_env, pip_shim, start, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "mounting.md"
-
-
-def blocks(section: str, lang: str = "sh") -> list[str]:
-    text = DOC.read_text()
-    body = text[text.index(f"\n## {section}\n"):]
-    body = body[:body.find("\n## ", 1)]
-    return re.findall(rf"```{lang}\n(.*?)```", body, re.S)
 
 
 def local(line: str) -> list[str]:
@@ -56,7 +49,7 @@ def get(url: str, host: str | None = None) -> tuple[int, bytes]:
 def test_the_servers_of_the_page_answer(tmp_path) -> None:
     env = {**client_env(tmp_path), "PYPIREG_DATA": str(tmp_path / "pypireg-data")}
     # The bare WSGI server example.
-    (serve_py,) = [b for b in blocks("Alone on a WSGI server") if "examples/serve.py" in b]
+    serve_py = block(DOC, "sh", "examples/serve.py", "Alone on a WSGI server")
     process, log = start(local(serve_py.strip()), tmp_path, env, "serving ")
     try:
         url = log[-1].split(" at ")[1]
@@ -65,9 +58,9 @@ def test_the_servers_of_the_page_answer(tmp_path) -> None:
         stop(process)
 
     # gunicorn, given the application of the page's first block as wsgi.py.
-    (first,) = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)[:1]
+    (first,) = blocks(DOC, "python")[:1]
     (tmp_path / "wsgi.py").write_text(first.replace("/var/lib/", f"{tmp_path}/"))
-    (gunicorn,) = [b for b in blocks("Alone on a WSGI server") if "gunicorn" in b]
+    gunicorn = block(DOC, "sh", "gunicorn", "Alone on a WSGI server")
     process, log = start(local(gunicorn.strip()), tmp_path, {**env, "PYTHONPATH": "."},
                          "Listening at: ", stderr=True)
     try:
@@ -77,7 +70,7 @@ def test_the_servers_of_the_page_answer(tmp_path) -> None:
         stop(process)
 
     # pypireg serve with trusted hosts.
-    (trusted,) = blocks("Trusted hosts")
+    (trusted,) = blocks(DOC, "sh", "Trusted hosts")
     process, log = start(local(trusted.strip()), tmp_path, env, "press Ctrl+C")
     try:
         url = next(line.split(" at ")[1] for line in log if " serving " in line)
@@ -90,22 +83,16 @@ def test_the_servers_of_the_page_answer(tmp_path) -> None:
 
 
 def test_the_flat_layout_blocks_publish_and_install(tmp_path) -> None:
-    serve, commands = blocks("A flat, pypiserver-style layout")
+    serve, commands = blocks(DOC, "sh", "A flat, pypiserver-style layout")
     env = {**client_env(tmp_path), "PYPIREG_DATA": str(tmp_path / "pypireg-data")}
     process, log = start(local(serve.strip()), tmp_path, env, "press Ctrl+C")
     try:
         assert "created private group team" in log
         url = next(line.split(" at ")[1] for line in log if " serving " in line)
-        (tmp_path / "dist").mkdir()
-        for built in build(tmp_path / "build", "0.1.0"):
-            built.rename(tmp_path / "dist" / built.name)
+        dist_dir(tmp_path, build(tmp_path / "build", "0.1.0"))
         venv = tmp_path / "app"
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-        shims = tmp_path / "shims"
-        shims.mkdir()
-        (shims / "pip").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pip --python'
-                                   f' "{venv}/bin/python" "$@"\n')
-        (shims / "pip").chmod(0o755)
+        shims = pip_shim(tmp_path / "shims", venv / "bin" / "python")
         script = commands.replace("127.0.0.1:8080", url.removeprefix("http://").rstrip("/"))
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path,
                               env={**env, "PATH": f"{shims}:{BIN}:{os.environ['PATH']}"},

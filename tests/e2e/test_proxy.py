@@ -17,8 +17,7 @@ import pypireg
 from pypireg import mount
 
 from ..upstreams import serve
-from .clients import run
-from .conftest import BIN, Clients, serve_command
+from .live import BIN, Clients, run, serve_command
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 from .. import s3
-from ..conftest import basic, wheel_bytes, wheel_name
-from .conftest import Clients, run
+from ..distributions import wheel_bytes, wheel_name
+from ..helpers import basic
+from .live import Clients, run
 
 PROJECT = "acme/tools"
 BUCKET = "pypireg-nodes"

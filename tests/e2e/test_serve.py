@@ -18,8 +18,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..conftest import basic, wheel_bytes, wheel_name
-from .conftest import BIN, Clients, run, serve_command
+from ..distributions import wheel_bytes, wheel_name
+from ..doc_blocks import fenced
+from ..helpers import basic
+from .clients import build, dist_dir
+from .live import BIN, Clients, pip_shim, run, serve_command
 
 
 @pytest.fixture
@@ -97,20 +100,12 @@ def test_the_readme_blocks_run_as_written(tmp_path, clients: Clients) -> None:
     """README.md's shell blocks in one bash, from a directory holding the registry and a
     built my-package, with pip and uv each installing into a new environment; then its
     Python block. Only the port and the paths of the tools change."""
-    from .clients import build
-
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    blocks = re.findall(r"```sh\n(.*?)```", readme.split("## Publish and install", 1)[1], re.S)
+    blocks = fenced(readme.split("## Publish and install", 1)[1])
     assert len(blocks) == 3
-    (tmp_path / "dist").mkdir()
-    for built in build(tmp_path / "build", "0.1.0"):
-        built.rename(tmp_path / "dist" / built.name)
+    dist_dir(tmp_path, build(tmp_path / "build", "0.1.0"))
     python, with_uv = clients.new_venv("app"), clients.new_venv("app-uv")
-    shims = tmp_path / "shims"
-    shims.mkdir()
-    (shims / "pip").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pip --python'
-                               f' "{python}" "$@"\n')
-    (shims / "pip").chmod(0o755)
+    shims = pip_shim(tmp_path / "shims", python)
     env = {**clients.env, "PATH": f"{shims}:{BIN}:{os.environ['PATH']}",
            "VIRTUAL_ENV": str(with_uv.parent.parent)}  # where `uv pip install` installs
     with serve_command("--data", str(tmp_path / "pypireg-data")) as (url, _):
@@ -125,7 +120,7 @@ def test_the_readme_blocks_run_as_written(tmp_path, clients: Clients) -> None:
         said = run([str(installed), "-c", "import my_package; print(my_package.hello())"])
         assert said.stdout.strip() == "hello from my-package 0.1.0"
 
-    (code,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    (code,) = fenced(readme, "python")
     namespace: dict = {}
     exec(code.replace("/var/lib/", f"{tmp_path}/"), namespace)  # noqa: S102
     assert namespace["secret"].startswith("pypireg-")

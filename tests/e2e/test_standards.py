@@ -6,7 +6,7 @@ import sys
 
 import pypireg
 
-from .conftest import BIN, Clients, LiveRegistry, run, serving
+from .live import BIN, Clients, LiveRegistry, run, serving
 
 
 def publish(live: LiveRegistry, clients: Clients, greet_dists) -> str:  # type: ignore[no-untyped-def]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import sha256, wheel_bytes, wheel_name
-from ..test_docs import example_code
-from .conftest import run, serve_command
-from .test_faults import authorization, upload_form, writer_token
+from ..distributions import wheel_bytes, wheel_name
+from ..doc_blocks import example_code
+from ..helpers import basic, sha256
+from .live import run, serve_command, upload_form, writer_token
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +52,12 @@ def test_a_storage_package_serves_collects_and_migrates(plugin: Path, tmp_path: 
         body, content_type = upload_form("pkg", "1.0")
         upload = urllib.request.Request(
             f"{url}/projects/acme%2Ftools/packages/pypi", data=body,
-            headers={"Content-Type": content_type, **authorization(token)})
+            headers={"Content-Type": content_type, **basic(token, "__token__")})
         with urllib.request.urlopen(upload, timeout=60) as answer:
             assert answer.status == 201
         download = urllib.request.Request(
             f"{url}/projects/acme%2Ftools/packages/pypi/files/{sha256(wheel)}/"
-            f"{wheel_name('pkg', '1.0')}", headers=authorization(token))
+            f"{wheel_name('pkg', '1.0')}", headers=basic(token, "__token__"))
         with urllib.request.urlopen(download, timeout=60) as answer:
             assert answer.read() == wheel
     stored = blob_keys(blobs)

@@ -16,8 +16,8 @@ from werkzeug.wrappers import Request, Response
 
 from pypireg import mount
 
-from .clients import Tripwire, run
-from .conftest import BIN, PREFIX, Clients, LiveRegistry, serving
+from .clients import Tripwire
+from .live import BIN, PREFIX, Clients, LiveRegistry, run, serving
 
 OLD = "2025-06-01T00:00:00.000Z"  # when 1.0 "was uploaded"
 CUTOFF = "2026-01-01T00:00:00Z"  # between 1.0 and 2.0 (uploaded now)

@@ -196,11 +196,14 @@ def client_env(tmp: Path) -> dict[str, str]:
     """The environment for pip, uv and twine: no config, cache or index but the ones given.
 
     This machine's own pip and uv settings (extra indexes, find-links) are removed so
-    that an install can only succeed through the registry under test.
+    that an install can only succeed through the registry under test, and so is the
+    virtual environment the tests run in, when it is activated: poetry and uv would
+    otherwise install into it.
     """
     env = {
         k: v for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "UV_", "TWINE_", "PYTHONPATH"))
+        if not k.startswith(("PIP_", "UV_", "TWINE_", "POETRY_", "PYTHONPATH"))
+        and k not in ("VIRTUAL_ENV", "CONDA_PREFIX")
     }
     env.update(
         PIP_CONFIG_FILE=os.devnull,

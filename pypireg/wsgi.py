@@ -70,7 +70,9 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
                                        "storage": storage})
     except ValueError as exc:  # what only the settings together say, named by the message
         raise ConfigError(str(exc)) from None
-    app: WSGIApplication = site(registry, api=environ.get("PYPIREG_PREFIX", DEFAULT_PREFIX))
+    # As pypireg serve mounts it: the flat layout at the root, as pypiserver has it.
+    prefix = environ.get("PYPIREG_PREFIX", "/" if settings.layout == "flat" else DEFAULT_PREFIX)
+    app: WSGIApplication = site(registry, api=prefix)
     if proxies:
         app = ProxyFix(app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
                        x_prefix=proxies)

@@ -232,3 +232,17 @@ def _apps(app):  # type: ignore[no-untyped-def]
         elif found is not None and found is not app and callable(found):
             seen += _apps(found)
     return seen
+
+
+def test_the_flat_layout_is_served_at_the_root_as_serve_serves_it(tmp_path) -> None:
+    """gunicorn serves one project at pypiserver's paths: PYPIREG_LAYOUT and
+    PYPIREG_PROJECT, mounted at the root unless PYPIREG_PREFIX says otherwise."""
+    data = tmp_path / "data"
+    registry = pypireg.create_app(data)
+    registry.create_project("tools", "public")
+    flat = {"PYPIREG_DATA": str(data), "PYPIREG_LAYOUT": "flat", "PYPIREG_PROJECT": "tools"}
+    page = TestApp(from_environ(flat)).get("/simple/")
+    assert "<title>Links for tools</title>" in page.text
+    TestApp(from_environ({**flat, "PYPIREG_PREFIX": "/pypi"})).get("/pypi/simple/", status=200)
+    with pytest.raises(ConfigError, match="PYPIREG_PROJECT"):
+        from_environ({"PYPIREG_DATA": str(data), "PYPIREG_LAYOUT": "flat"})

@@ -135,6 +135,12 @@ class TrustedPublishers:
             if kind is None:
                 raise ValueError(f"trusted publisher {dict(fields)!r}: kind must be one of"
                                  f" {', '.join(kinds)}")
+            known = kind.model_fields  # type: ignore[attr-defined]  # pydantic's, untyped here
+            unknown = sorted(set(fields) - set(known))
+            if unknown:  # pydantic would drop it: a misspelt field would verify less
+                raise ValueError(f"trusted publisher {dict(fields)!r}: unknown field"
+                                 f" {', '.join(map(repr, unknown))}; {fields['kind']} takes"
+                                 f" {', '.join(known)}")
             try:
                 self.publishers.append(kind(**fields))
             except Exception as exc:  # pydantic's ValidationError

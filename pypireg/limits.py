@@ -64,7 +64,7 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
-_SIZE = re.compile(r"(\d{1,19})\s*([KMGT]i?B?|B)?", re.IGNORECASE)
+_SIZE = re.compile(r"([0-9]{1,19})\s*([KMGT]i?B?|B)?", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": KiB, "M": MiB, "G": GiB, "T": 1024 * GiB}
 
 

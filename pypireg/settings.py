@@ -16,6 +16,7 @@ anything else, so what a value needs to be checked is imported when it is checke
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
@@ -53,12 +54,17 @@ def _choice(*choices: str) -> Callable[[str], str]:
 
 def _bytes(text: str) -> int:
     """A size as ``parse_size`` reads it (``64M``), or ``0`` for none."""
-    return 0 if text.strip() == "0" else parse_size(text)
+    if text.strip() and set(text.strip()) == {"0"}:
+        return 0
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or 0 for none") from None
 
 
 def _seconds(text: str) -> float:
     try:
-        seconds = float(text)
+        seconds = float(text) if text.isascii() else -1.0
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds < 86400 * 366:
@@ -77,6 +83,17 @@ def _interval(text: str) -> str:
     from .times import parse_interval
 
     parse_interval(text)  # kept as text: create_app reads it
+    return text
+
+
+def _directory(text: str) -> str:
+    """A directory that is there, or can be made, and can be written."""
+    path = Path(text).absolute()
+    there = next(p for p in (path, *path.parents) if p.exists())
+    if not there.is_dir():
+        raise ValueError(f"{text!r} is not a directory: {there} is a file")
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise ValueError(f"{text!r} cannot be written: {there} is read-only")
     return text
 
 
@@ -118,7 +135,7 @@ def _publishers(text: str) -> list[dict[str, Any]]:
     """PyPI's Trusted Publisher fields as JSON: a list of objects, written out or in a
     file this names."""
     try:
-        source = text if text.lstrip().startswith("[") else Path(text).read_text()
+        source = text if text.lstrip()[:1] in ("[", "{") else Path(text).read_text()
     except OSError as exc:
         raise ValueError(f"cannot read {text}: {exc.strerror}") from None
     try:
@@ -158,7 +175,8 @@ class Settings:
         " installed storage", metavar="URL")
     layout: str = setting(
         "gitlab", "gitlab: GitLab's API paths; flat: one project at the root, like"
-        " pypiserver (needs project)", read=_choice(*LAYOUTS), metavar="{gitlab,flat}")
+        " pypiserver, with the project setting", read=_choice(*LAYOUTS),
+        metavar="{gitlab,flat}")
     project: str | None = setting(
         None, "the project the flat layout serves (created if missing)", metavar="PATH")
     max_upload_size: int | None = setting(
@@ -195,7 +213,8 @@ class Settings:
         metavar="SECONDS")
     staging_dir: str | None = setting(
         None, "where uploads are staged before they are stored (default: staging/ in the"
-        " data directory, beside files/ so that storing is a rename)", metavar="DIR")
+        " data directory, beside files/ so that storing is a rename)", read=_directory,
+        metavar="DIR")
     realm: str = setting(
         "pypireg", "the realm of the WWW-Authenticate challenge (default pypireg)",
         metavar="NAME")
@@ -218,7 +237,7 @@ class Settings:
                     value = read_text(each, text)
                 except ValueError as exc:
                     raise SettingError(f"{variable(each)}: {exc}") from None
-            if value is not None:
+            if value is not None and value != []:  # an empty value, as an unset one
                 values[each.name] = tuple(value) if each.metadata["many"] else value
         return cls(**values)
 
@@ -258,6 +277,8 @@ def add_flags(parser: Any, names: Iterable[str], aliases: Mapping[str, str] = {}
         meta = each.metadata
 
         def read(text: str, each: Field[Any] = each) -> Any:
+            if not text.strip():  # as an empty variable: not given
+                return [] if each.metadata["many"] else None
             try:
                 return read_text(each, text)
             except ValueError as exc:

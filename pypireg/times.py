@@ -82,15 +82,16 @@ def parse_interval(text: str | float | timedelta) -> timedelta:
     """``30s``, ``10m``, ``12h``, ``7d``, ``2w`` or a number of seconds, as a
     :class:`~datetime.timedelta` of at most a hundred years. Raises ``ValueError``."""
     if isinstance(text, timedelta):
-        duration = text
+        seconds = text.total_seconds()
     elif isinstance(text, (int, float)) and not isinstance(text, bool):
-        duration = timedelta(seconds=text)
+        seconds = float(text)
     else:
         match = _INTERVAL.fullmatch(str(text).strip())
         if not match:
             raise ValueError(f"{text!r} must be a number of seconds or look like 30s, 10m, 12h,"
                              " 7d or 2w")
-        duration = timedelta(seconds=int(match[1]) * _INTERVAL_UNITS[match[2]])
-    if duration < timedelta(0) or duration > LONGEST:
+        seconds = int(match[1]) * _INTERVAL_UNITS[match[2]]
+    # Before it becomes a timedelta, which cannot hold a billion weeks.
+    if not 0 <= seconds <= LONGEST.total_seconds():
         raise ValueError(f"{text!r} must be between 0 and a hundred years")
-    return duration
+    return text if isinstance(text, timedelta) else timedelta(seconds=seconds)

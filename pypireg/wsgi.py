@@ -70,6 +70,9 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
                                        "storage": storage})
     except ValueError as exc:  # what only the settings together say, named by the message
         raise ConfigError(str(exc)) from None
+    if settings.layout == "flat" and registry.catalog.project(settings.project or "") is None:
+        raise ConfigError(f"PYPIREG_PROJECT: no project {settings.project!r} to serve: create it"
+                          f" with pypireg project create {settings.project}")
     # As pypireg serve mounts it: the flat layout at the root, as pypiserver has it.
     prefix = environ.get("PYPIREG_PREFIX", "/" if settings.layout == "flat" else DEFAULT_PREFIX)
     app: WSGIApplication = site(registry, api=prefix)

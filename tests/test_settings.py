@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import fields
@@ -98,7 +99,9 @@ def test_a_setting_reaches_the_registry_from_each_spelling(name, tmp_path, monke
     text = _apply(text, tmp_path)
     needed = {**NEEDS.get(name, {}), name: text}
     data = tmp_path / "data"
-    pypireg.create_app(data)
+    made = pypireg.create_app(data)
+    made.create_group("acme", "public")
+    made.create_project("acme/tools", "public")  # the flat layout's, which must exist
     # pypireg serve: its flags, read by its own parser
     argv = ["serve", "--data", str(data)]
     for other, value in needed.items():
@@ -133,7 +136,15 @@ def test_a_setting_reaches_the_registry_from_each_spelling(name, tmp_path, monke
     ("page_cache_size", "lots", "is not a size"),
     ("download_flush_interval", "often", "is not a number of seconds"),
     ("trusted_publishers", '[{"kind": "Jenkins"}]', "kind must be one of"),
-    ("trusted_publishers", "{}", "cannot read"),
+    ("trusted_publishers", "{}", "give a JSON list"),
+    ("trusted_publishers", "missing.json", "cannot read"),
+    ("trusted_publishers", '[{"kind": "GitHub", "repository": "a/b", "workflow": "x",'
+     ' "enviroment": "prod"}]', "unknown field 'enviroment'"),
+    ("upstream_ttl", "999999999w", "between 0 and a hundred years"),
+    ("min_upstream_age", "1e400", "must be a number of seconds"),
+    ("staging_dir", "/dev/null", "is not a directory"),
+    ("max_upload_size", "\u0665M", "is not a size"),
+    ("download_flush_interval", "\u0665", "is not a number of seconds"),
 ])
 def test_a_bad_value_is_refused_naming_it_as_given(name, text, why, tmp_path, capsys) -> None:
     each = FIELDS[name]
@@ -163,3 +174,30 @@ def test_trusted_publishers_may_be_a_file(tmp_path) -> None:
     assert settings.trusted_publishers == (PUBLISHER, {**PUBLISHER, "repository": "acme/web"})
     with pytest.raises(SettingError, match="PYPIREG_TRUSTED_PUBLISHERS: "):
         Settings.read({}, {"PYPIREG_TRUSTED_PUBLISHERS": str(tmp_path / "missing.json")})
+
+
+def test_an_empty_value_is_an_unset_one(tmp_path) -> None:
+    """A blank variable, a list of nothing but commas, or an empty flag sets nothing: the
+    default (or, for a flag, its variable) stands."""
+    for environ in ({"PYPIREG_TRUSTED_HOSTS": " , , "}, {"PYPIREG_REALM": "  "},
+                    {"PYPIREG_UPSTREAM": ","}):
+        assert Settings.read({}, environ) == Settings()
+    args = vars(_parser("serve").parse_args(["serve", "--realm", "", "--trusted-hosts", ","]))
+    assert Settings.read(args, {"PYPIREG_REALM": "acme"}) == Settings(realm="acme")
+
+
+def test_gc_collects_from_the_staging_directory_serve_was_given(tmp_path, monkeypatch,
+                                                                 capsys) -> None:
+    from pypireg.cli import main
+
+    data, staged = tmp_path / "data", tmp_path / "staged"
+    pypireg.create_app(data, staging_dir=str(staged))
+    abandoned = staged / "upload-abandoned"
+    abandoned.write_bytes(b"half an upload")
+    os.utime(abandoned, (0, 0))
+    assert main(["gc", "--data", str(data)]) == 0
+    assert abandoned.exists()  # not where gc looks by default
+    monkeypatch.setenv("PYPIREG_STAGING_DIR", str(staged))
+    assert main(["gc", "--data", str(data)]) == 0
+    assert not abandoned.exists()
+    assert "1 stale staging file" in capsys.readouterr().out

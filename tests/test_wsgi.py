@@ -246,3 +246,5 @@ def test_the_flat_layout_is_served_at_the_root_as_serve_serves_it(tmp_path) -> N
     TestApp(from_environ({**flat, "PYPIREG_PREFIX": "/pypi"})).get("/pypi/simple/", status=200)
     with pytest.raises(ConfigError, match="PYPIREG_PROJECT"):
         from_environ({"PYPIREG_DATA": str(data), "PYPIREG_LAYOUT": "flat"})
+    with pytest.raises(ConfigError, match="^PYPIREG_PROJECT: no project 'nope' to serve"):
+        from_environ({**flat, "PYPIREG_PROJECT": "nope"})

@@ -164,6 +164,10 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         help="purge deleted packages, unreferenced blobs and abandoned uploads")
     gc.add_argument("--staging-age", type=float, default=STAGING_MAX_AGE, metavar="SECONDS",
                     help="remove staged uploads older than this (default: one day)")
+    if command in (None, "gc"):  # where serve stages uploads, if not in the data directory
+        from ..settings import add_flags
+
+        add_flags(gc, ["staging_dir"])
     gc.set_defaults(run=_gc)
     return parser
 
@@ -286,8 +290,11 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _gc(args: argparse.Namespace) -> int:
-    report = open_registry(args).collect_garbage(staging_max_age=args.staging_age,
-                                                 actor=actor())
+    from ..settings import Settings
+
+    staging = Settings.read(vars(args), os.environ).staging_dir
+    report = open_registry(args, staging_dir=staging).collect_garbage(
+        staging_max_age=args.staging_age, actor=actor())
     print(report)
     print(report.total)
     return 0

@@ -30,17 +30,23 @@ def data_option() -> argparse.ArgumentParser:
              " it holds only this process's staged uploads",
     )
     data.add_argument(
-        "--catalog", default=os.environ.get("PYPIREG_CATALOG") or None, metavar="URL",
+        "--catalog", default=_variable("PYPIREG_CATALOG"), metavar="URL",
         help="the catalog elsewhere: postgresql://USER@HOST/DB or sqlite:////PATH"
              " (default: $PYPIREG_CATALOG, else catalog.db in --data)")
     data.add_argument(
-        "--storage", default=os.environ.get("PYPIREG_STORAGE") or None, metavar="URL",
+        "--storage", default=_variable("PYPIREG_STORAGE"), metavar="URL",
         help="the files elsewhere: s3://BUCKET/PREFIX, file:///PATH or the URL of any"
              " installed storage (default: $PYPIREG_STORAGE, else files/ in --data)")
     return data
 
 
-def open_registry(args: argparse.Namespace, *, create: bool = False) -> Registry:
+def _variable(name: str) -> str | None:
+    """An environment variable's value, None when it is unset or blank."""
+    return os.environ.get(name, "").strip() or None
+
+
+def open_registry(args: argparse.Namespace, *, create: bool = False,
+                  staging_dir: str | None = None) -> Registry:
     """The registry that ``--data`` (or ``--catalog``) names, which must exist unless
     ``create``: a mistyped path or URL is an error, never a new empty registry (only
     ``init`` and ``serve`` create one)."""
@@ -51,9 +57,9 @@ def open_registry(args: argparse.Namespace, *, create: bool = False) -> Registry
     if args.catalog:
         catalog = open_catalog(args.catalog, create=create)
         args.opened.append(catalog)  # main() closes it when the command is done
-        return create_app(data, catalog=catalog, storage=args.storage)
+        return create_app(data, catalog=catalog, storage=args.storage, staging_dir=staging_dir)
     _check_exists(args, data, create)
-    return create_app(data, storage=args.storage)
+    return create_app(data, storage=args.storage, staging_dir=staging_dir)
 
 
 def open_catalog_of(args: argparse.Namespace) -> Catalog:

@@ -12,6 +12,7 @@ import pytest
 import pypireg
 
 from .helpers import Env, Tree
+from .webpages import Site
 
 ENGINES = ("sqlite", "postgresql")
 
@@ -71,3 +72,9 @@ def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-unt
         if "postgres_server" in uses or "registry_on_postgres" in uses or (
                 "catalog" in uses and "[postgresql" in item.nodeid):
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture
+def site(tmp_path, catalog) -> Site:
+    """The web pages and the API of a registry on each catalog engine."""
+    return Site(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging")))

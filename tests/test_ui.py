@@ -10,41 +10,8 @@ from webtest import TestApp
 
 import pypireg
 
-from .distributions import HOSTILE_README, described_wheel
-from .helpers import Env, basic, sha256
-
-HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-API = "/api/v4/projects/{project}/packages/pypi"
-
-
-class Site(Env):
-    def __init__(self, registry: pypireg.Registry) -> None:
-        super().__init__(registry)
-        self.site = TestApp(pypireg.site(registry))
-
-    def publish(self, project: str, name: str, version: str, *, metadata: str = "",
-                body: str = "", summary: str = "") -> None:
-        file_name, data = described_wheel(name, version, metadata, body)
-        fields = {"name": name, "version": version, "sha256_digest": sha256(data)}
-        if summary:
-            fields["summary"] = summary
-        self.site.post(API.format(project=project), params=list(fields.items()),
-                       upload_files=[("content", file_name, data)], headers=basic(self.writer),
-                       status=201)
-
-    def page(self, path: str, token: str | None = None, status: int | str = 200, **kw):
-        headers = {**HTML, **(basic(token) if token else {})}
-        return self.site.get(path, headers=headers, status=status, **kw)
-
-
-@pytest.fixture
-def site(tmp_path, catalog) -> Site:
-    return Site(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging")))
-
-
-def names_on(page) -> list[str]:
-    return [a.text for a in page.html.select("ul.names a.name")]
-
+from .distributions import HOSTILE_README
+from .webpages import HTML, Site, names_on
 
 # -- home ---------------------------------------------------------------------------------
 
@@ -265,7 +232,12 @@ def test_package_page_shows_the_version_and_its_details(site: Site) -> None:
     assert snippets == [f"pip install --index-url {index} useful==1.0",
                         f"uv pip install --index-url {index} useful==1.0",
                         f"poetry source add --priority=explicit acme-tools {index}\n"
-                        "poetry add --source acme-tools useful==1.0"]
+                        "poetry add --source acme-tools useful==1.0",
+                        f"pip install --index-url {index} --extra-index-url"
+                        " https://pypi.org/simple/ useful==1.0"]
+    # Without upstreams, dependencies must be here too: said, with the risk of the way out.
+    assert "every dependency must be in it too" in page.html.select_one(".install").text
+    assert all(b.has_attr("hidden") for b in page.html.select("button.copy"))  # shown by JS
 
 
 def test_package_page_says_the_names_status(site: Site) -> None:
@@ -285,9 +257,8 @@ def test_package_page_says_the_names_status(site: Site) -> None:
 def test_files_with_download_metadata_and_digest(site: Site) -> None:
     site.publish("acme/tools", "useful", "1.0")
     page = site.page("/acme/tools/-/packages/pypi/useful")
-    row = page.html.select_one(".files tbody tr")
-    cells = [td.text.strip() for td in row.select("td")]
-    assert cells[1:3] == ["wheel", "py3"]
+    row = page.html.select_one("ul.files li")
+    assert row.select_one(".facts").text.startswith("wheel · py3 · ")
     links = row.select("a")
     download = links[0]["href"]
     assert download.startswith(
@@ -303,13 +274,23 @@ def test_versions_current_yanked_and_web_path(site: Site) -> None:
         site.publish("acme/tools", "useful", version)
     site.registry.yank("acme/tools", "useful", "1.1", reason="broken <b>build</b>")
     page = site.page("/acme/tools/-/packages/pypi/useful")
-    # The current version is the highest final release, yanked or not (pip decides).
-    assert page.html.select_one("h1 .version").text == "1.1"
+    # The current version is what pip install picks: the highest final release that is
+    # not yanked (a pre-release only when there is no final one).
+    assert page.html.select_one("h1 .version").text == "1.0"
+    assert "==1.0" in page.html.select_one(".install button.copy")["data-copy"]
     versions = [li.select_one("a").text for li in page.html.select("ul.versions li")]
     assert versions == ["2.0rc1", "1.1", "1.0"]
+    assert [b.text for b in page.html.select("ul.versions li")[0].select(".badge")] == [
+        "pre-release"]
     yanked = page.html.select("ul.versions li")[1]
     assert yanked.select_one(".reason").text == "broken <b>build</b>"
-    assert page.html.select_one("p.warning").text == "Yanked: broken <b>build</b>"
+    # The yanked version's own page says so first, and pins nothing.
+    yanked_page = page.click(href=yanked.select_one("a")["href"])
+    assert yanked_page.html.select_one("p.warning").text.startswith(
+        "This version is yanked: broken <b>build</b>. pip installs it only when it is pinned;"
+        " the current version is 1.0")
+    assert yanked_page.html.select_one(".install") is None
+    assert "1.1" in page.html.select_one("ul.names, ul.versions").text
     # The Packages API's web_path resolves to the version's page.
     listing = site.site.get(f"/api/v4/projects/{site.public.id}/packages").json
     for item in listing:
@@ -462,7 +443,7 @@ def test_pages_follow_the_mount_prefix(tmp_path) -> None:
     page = hosted.get("/registry/acme/tools", headers=HTML)
     hrefs = [a["href"] for a in page.html.select("a")]
     assert "/registry/acme/tools/-/packages/pypi/lib" in hrefs
-    assert all(h.startswith(("/registry/", "http://localhost/registry/api/v4/", "?"))
+    assert all(h.startswith(("/registry/", "http://localhost/registry/api/v4/", "?", "#"))
                for h in hrefs), hrefs
     assert page.html.select_one("link[rel=stylesheet]")["href"] == "/registry/-/static/ui.css"
     assert "http://localhost/registry/api/v4/projects/" in page.text
@@ -561,7 +542,8 @@ def test_kept_package_pages_follow_every_change(site: Site) -> None:
     assert site.page(path).text == first.text  # kept, and the same
     assert any(key.startswith("ui:") for key in site.registry.pages._bodies)
     site.registry.yank("acme/tools", "lib", "1.0", reason="old")
-    assert site.page(path).html.select_one("p.warning").text == "Yanked: old"
+    assert site.page(path).html.select_one("p.warning").text.startswith(
+        "This version is yanked: old.")
     site.publish("acme/tools", "lib", "2.0")
     assert site.page(path).html.select_one("h1 .version").text == "2.0"
     # Another host or mount point is another page: its links differ.

@@ -94,6 +94,35 @@ class BrowsingQueries(CatalogBase):
         page = ranked[offset:offset + limit]
         return [NameEntry(*(r[c] for c in NameEntry._fields)) for r in page], total
 
+    def name_marks(self, names: Iterable[tuple[int, str]]) -> dict[tuple[int, str], list[str]]:
+        """For these ``(project id, normalized name)`` pairs, the marks a list shows beside
+        each: ``yanked`` when every live file of the name is yanked (its current version
+        is then a yanked one), and its PEP 792 status when not ``active``."""
+        pairs = sorted(set(names))
+        marks: dict[tuple[int, str], list[str]] = {}
+        if not pairs:
+            return marks
+        in_projects, params = self.in_projects("p.project_id", {p for p, _ in pairs})
+        listed = ", ".join("?" * len({n for _, n in pairs}))
+        named = sorted({n for _, n in pairs})
+        wanted = set(pairs)
+        for project_id, name in self.tuples(
+                "SELECT p.project_id, p.normalized_name FROM packages p JOIN package_files f"
+                " ON f.package_id = p.id AND f.status = 'default'"
+                f" WHERE {in_projects} AND p.normalized_name IN ({listed})"
+                f" AND p.status IN ({INSTALLABLE})"
+                " GROUP BY p.project_id, p.normalized_name HAVING min(f.yanked) = 1",
+                [*params, *named]):
+            if (project_id, name) in wanted:
+                marks.setdefault((project_id, name), []).append("yanked")
+        in_projects, params = self.in_projects("project_id", {p for p, _ in pairs})
+        for project_id, name, status in self.tuples(
+                "SELECT project_id, normalized_name, status FROM name_statuses"
+                f" WHERE {in_projects} AND normalized_name IN ({listed})", [*params, *named]):
+            if (project_id, name) in wanted:
+                marks.setdefault((project_id, name), []).append(status)
+        return marks
+
     def versions_named(self, project_id: int, normalized_name: str) -> list[Package]:
         """Every live version of a name in a project, in no particular order."""
         return [to_package(row) for row in self.rows(

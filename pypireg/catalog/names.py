@@ -51,17 +51,30 @@ class NameQueries(CatalogBase):
             self.update("package_names", row["id"], {
                 "name": name, "version": version, "summary": summary,
                 "last_upload_at": when, "last_version": version})
+        elif not self._installable(project_id, normalized_name, row["version"]):
+            self.refresh_names(project_id, [normalized_name])  # a lower one over a yanked one
         else:
             self.update("package_names", row["id"],
                         {"last_upload_at": when, "last_version": version})
 
+    def _installable(self, project_id: int, normalized_name: str, version: str) -> bool:
+        """Whether this version of the name has a live file that is not yanked."""
+        return self.value(
+            "SELECT count(*) FROM packages p JOIN package_files f ON f.package_id = p.id"
+            " AND f.status = 'default' AND f.yanked = 0"
+            " WHERE p.project_id = ? AND p.normalized_name = ? AND p.version = ?"
+            f" AND p.status IN ({INSTALLABLE})", [project_id, normalized_name, version]) > 0
+
     def refresh_names(self, project_id: int, normalized_names: Iterable[str]) -> None:
         """Work the rows of these names out again from their live versions (after a
-        delete): the current version among those with a live file, and the last upload
-        of a live file. A name without any loses its row."""
+        delete or a yank): the current version, which is what ``pip install NAME`` picks
+        (the highest among those with a live file that is not yanked; if all are
+        yanked, the highest), and the last upload of a live file. A name without any live
+        file loses its row."""
         for normalized_name in set(normalized_names):
             packages = self.rows(
-                "SELECT p.name, p.version, p.metadata, max(f.created_at) AS created_at"
+                "SELECT p.name, p.version, p.metadata, max(f.created_at) AS created_at,"
+                " min(f.yanked) AS yanked"
                 " FROM packages p JOIN package_files f"
                 " ON f.package_id = p.id AND f.status = 'default'"
                 " WHERE p.project_id = ? AND p.normalized_name = ?"
@@ -75,7 +88,7 @@ class NameQueries(CatalogBase):
                 if row_id is not None:
                     self.run("DELETE FROM package_names WHERE id = ?", [row_id])
                 continue
-            current = max(packages, key=lambda p: current_key(p["version"]))
+            current = max(packages, key=lambda p: (not p["yanked"], current_key(p["version"])))
             last = max(packages, key=lambda p: p["created_at"])
             fields = {"name": current["name"], "version": current["version"],
                       "summary": str(load_json(current["metadata"]).get("summary", "")

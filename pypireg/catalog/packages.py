@@ -271,6 +271,7 @@ class PackageQueries(NameQueries):
                 [int(yanked), reason, *params])
             if changed:
                 self.update("packages", package.id, {"updated_at": utcnow()})
+                self.refresh_names(package.project_id, [package.normalized_name])
                 self.bump_serial(package.project_id)
         return changed
 

@@ -64,6 +64,7 @@ class UI:
             trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["size"] = views.human_size
         self.templates.filters["when"] = views.short_time
+        self.templates.tests["prerelease"] = views.is_prerelease
         self.static = {name: files("pypireg.ui").joinpath("static").joinpath(name).read_bytes()
                        for name in STATIC}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timezone
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -48,6 +49,7 @@ def home(ui: UI, request: Request, urls: URLAdapter) -> Response:
         return ui.page(request, urls, "home.html", projects=projects, counts=counts,
                        groups=groups, group_counts=_group_counts(groups, projects, counts),
                        recent=[(by_id[e.project_id], e) for e in recent],
+                       marks=_marks(ui, recent),
                        example=_example(ui.api_urls(request), projects, counts, recent))
 
     return ui.kept_page(request, ("home", bool(request.authorization), _state(projects),
@@ -70,6 +72,7 @@ def search(ui: UI, request: Request, urls: URLAdapter) -> Response:
         by_id = {p.id: p for p in projects}
         return ui.page(request, urls, "search.html", query=text,
                        results=[(by_id[e.project_id], e) for e in found], total=total,
+                       marks=_marks(ui, found),
                        pages=_pages(request, page, total))
 
     return ui.kept_page(request, ("search", _state(projects), request.query_string), render)
@@ -108,6 +111,7 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
         return ui.page(
             request, urls, "namespace.html", project=project, group=group, path=shown.path,
             entries=[(by_id[e.project_id], e) for e in entries], total=total, query=text,
+            marks=_marks(ui, entries),
             order=order, sort=sort, pages=_pages(request, page, total),
             setup=_setup(ui.api_urls(request), project, group), projects=projects,
             crumbs=groups_above(shown.path), upstreams=_upstreams(ui))
@@ -144,8 +148,7 @@ def package_by_name(ui: UI, request: Request, urls: URLAdapter, namespace: str,
         versions = ui.registry.catalog.versions_named(project.id, normalized)
         if not versions:
             raise ResourceNotFound("Package")
-        current = max(versions, key=lambda p: (current_key(p.version), p.id))
-        return _package_page(ui, request, urls, project, current, versions)
+        return _package_page(ui, request, urls, project, None, versions)
 
     return ui.kept_page(request, ("name", project.id, project.serial, normalized), render)
 
@@ -164,46 +167,78 @@ class FileRow:
     python: str  # a wheel's Python tags, "source" for an sdist
     url: str
     metadata_url: str | None
+    publishers: list[dict[str, str]]  # who attested it (PEP 740), if anyone
+
+
+def current_version(versions: list[Package], yanked: Container[int]) -> Package:
+    """What ``pip install NAME`` picks: the highest final release that is not yanked, else
+    the highest such pre-release; when every version is yanked, the highest of them."""
+    return max(versions, key=lambda p: (p.id not in yanked, current_key(p.version), p.id))
 
 
 def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
-                  shown: Package, versions: list[Package] | None = None) -> Response:
+                  shown: Package | None, versions: list[Package] | None = None) -> Response:
+    """A version's page (``shown``; None: the current one)."""
     catalog = ui.registry.catalog
     if versions is None:
+        assert shown is not None
         versions = catalog.versions_named(project.id, shown.normalized_name)
     versions = sorted(versions, key=lambda p: (current_key(p.version)[1], p.id), reverse=True)
     yanked = catalog.yanked_versions([p.id for p in versions])
+    current = current_version(versions, yanked)
+    shown = shown or current
     files, _ = catalog.package_files(shown.id, limit=10_000, offset=0)
     api = ui.api_urls(request)
-    rows = [_file_row(api, project, f) for f in files]
+    rows = [_file_row(api, project, f, catalog.file_provenance(f.id)) for f in files]
     setup = _setup(api, project)
     details = catalog.package_details(shown.id) or {}
     requires_python = sorted({f.requires_python for f in files if f.requires_python})
+    name_status = catalog.name_status([project.id], shown.normalized_name)
+    installable = shown.id not in yanked and name_status.status != "quarantined" and bool(files)
     return ui.page(
         request, urls, "package.html", project=project, package=shown, versions=versions,
+        current=current, newer=current_key(current.version)[1] > current_key(shown.version)[1],
         yanked=yanked, files=rows, details=details,
         summary=details.get("summary") or shown.metadata.get("summary", ""),
         description=shown.metadata.get("description", ""),
         requires_python=details.get("requires_python") or ", ".join(requires_python),
         project_urls=[(label, url, _is_web_link(url))
                       for label, url in details.get("project_urls", [])],
-        setup=setup, install=_install(setup, shown),
-        name_status=catalog.name_status([project.id], shown.normalized_name))
+        setup=setup, install=_install(setup, shown, ui) if installable else None,
+        simple=api.build("pypi.simple_package", {"project": str(project.id),
+                                                 "package_name": shown.normalized_name},
+                         force_external=True),
+        name_status=name_status)
 
 
-def _file_row(api: URLAdapter, project: Project, f: PackageFile) -> FileRow:
+def _file_row(api: URLAdapter, project: Project, f: PackageFile,
+              provenance: dict[str, Any] | None) -> FileRow:
     values = {"project": str(project.id), "sha256": f.sha256, "filename": f.file_name}
     url = api.build("pypi.file", values, force_external=True)
     metadata = (api.build("pypi.file_metadata", values, force_external=True)
                 if f.metadata_sha256 else None)
+    publishers = _publishers(provenance)
     if f.file_name.endswith(".whl"):
         try:
             tags = parse_wheel_filename(f.file_name)[3]
             python = ", ".join(sorted({tag.interpreter for tag in tags}))
         except InvalidWheelFilename:
             python = "?"
-        return FileRow(f, "wheel", python, url, metadata)
-    return FileRow(f, "sdist", "source", url, metadata)
+        return FileRow(f, "wheel", python, url, metadata, publishers)
+    return FileRow(f, "sdist", "source", url, metadata, publishers)
+
+
+def _publishers(provenance: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Who attested a file (PEP 740): each bundle's Trusted Publisher, as the provenance
+    object names it (its kind, and the source repository where it has one)."""
+    found = []
+    for bundle in (provenance or {}).get("attestation_bundles", []):
+        publisher = bundle.get("publisher") if isinstance(bundle, dict) else None
+        if isinstance(publisher, dict):
+            found.append({"kind": str(publisher.get("kind", "")),
+                          "repository": str(publisher.get("repository", "")
+                                            or publisher.get("email", ""))})
+    return found
 
 
 def _is_web_link(url: str) -> bool:
@@ -225,6 +260,7 @@ def _setup(api: URLAdapter, project: Project | None,
         found["upload"] = api.build("pypi.upload", {"project": str(project.id)},
                                     force_external=True)
         found["label"] = project.path
+        found["private"] = "no" if project.is_public else "yes"
     elif group is not None:
         found["index"] = api.build("pypi.group.simple_index", {"group": str(group.id)},
                                    force_external=True)
@@ -245,14 +281,28 @@ def _example(api: URLAdapter, projects: list[Project], counts: dict[int, int],
     return setup
 
 
-def _install(setup: dict[str, str], shown: Package) -> dict[str, str]:
+TOKEN = "<your token>"  # where a private index's URL takes the token
+
+
+def _install(setup: dict[str, str], shown: Package, ui: UI) -> dict[str, Any]:
+    """The commands that install this version. A private project's index takes a token
+    as the password (``__token__`` as the user), written in its place in the URL."""
     pin = f"{shown.name}=={shown.version}"
     index, source = setup["index"], setup["source"]
+    private = setup.get("private") == "yes"
+    if private:
+        scheme, _, rest = index.partition("://")
+        index = f"{scheme}://__token__:{TOKEN}@{rest}"
+    poetry = f"poetry source add --priority=explicit {source} {setup['index']}\n"
+    if private:
+        poetry += f"poetry config http-basic.{source} __token__ '{TOKEN}'\n"
     return {
         "pip": f"pip install --index-url {index} {pin}",
         "uv": f"uv pip install --index-url {index} {pin}",
-        "poetry": f"poetry source add --priority=explicit {source} {index}\n"
-                  f"poetry add --source {source} {pin}",
+        "poetry": poetry + f"poetry add --source {source} {pin}",
+        "private": private, "upstreams": _upstreams(ui),
+        "extra": f"pip install --index-url {index} --extra-index-url"
+                 f" https://pypi.org/simple/ {pin}",
     }
 
 
@@ -290,6 +340,11 @@ def _group_counts(groups: list[Group], projects: list[Project],
     return {group.id: below.get(group.path, 0) for group in groups}
 
 
+def _marks(ui: UI, entries: list[NameEntry]) -> dict[tuple[int, str], list[str]]:
+    """What a list shows beside each name: yanked, and a PEP 792 status."""
+    return ui.registry.catalog.name_marks((e.project_id, e.normalized_name) for e in entries)
+
+
 def _state(projects: list[Project]) -> list[tuple[int, int]]:
     """What a page of these projects shows changes exactly when one of their serials
     moves (or the set changes): the part of a kept page's key they give."""
@@ -313,6 +368,10 @@ def _pages(request: Request, page: Page, total: int) -> dict[str, Any]:
     return {"number": page.number, "count": count,
             "prev": link(page.number - 1) if page.number > 1 else None,
             "next": link(page.number + 1) if page.number < count else None}
+
+
+def is_prerelease(version: str) -> bool:
+    return not current_key(version)[0]
 
 
 def human_size(size: int) -> str:

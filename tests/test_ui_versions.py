@@ -103,3 +103,29 @@ def test_the_package_page_leads_with_files_and_links_the_simple_page(site: Site)
     simple = page.html.select_one(".files .aside-links a")["href"]
     assert simple == f"http://localhost/api/v4/projects/{site.public.id}/packages/pypi/simple/lib/"
     assert "lib-1.0-py3-none-any.whl" in site.site.get(simple).text
+
+
+def test_a_file_shows_who_attested_it(site: Site) -> None:
+    """PEP 740: a file uploaded with a real attestation (tests/fixtures/attestations) names
+    its Trusted Publisher and source repository, and links its provenance."""
+    import json
+    from pathlib import Path
+
+    from .helpers import sha256
+
+    fixtures = Path(__file__).parent / "fixtures" / "attestations"
+    sdist = "gitlab_oidc_project-0.0.3.tar.gz"
+    data = (fixtures / sdist).read_bytes()
+    attestation = (fixtures / f"{sdist}.publish.attestation").read_text()
+    site.upload("acme/tools", sdist, data, token=site.writer, status=201,
+                name="gitlab-oidc-project", version="0.0.3", sha256_digest=sha256(data),
+                attestations=f"[{attestation}]")
+    site.publish("acme/tools", "plain", "1.0")
+    page = site.page("/acme/tools/-/packages/pypi/gitlab-oidc-project")
+    provenance = page.html.select_one("ul.files .provenance")
+    assert provenance.text.startswith("Attested by GitLab: ")
+    repository = provenance.select_one("code").text
+    assert repository and repository in json.dumps(site.site.get(
+        provenance.select_one("a")["href"].removeprefix("http://localhost")).json)
+    plain = site.page("/acme/tools/-/packages/pypi/plain")
+    assert plain.html.select_one("ul.files .provenance") is None

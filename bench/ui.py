@@ -10,7 +10,9 @@ Each server runs on the same data as in bench/pages.py (one project holding ever
 ``pkg0`` with 2,000 files), pypireg and pypiserver under gunicorn with one sync worker,
 devpi-server with devpi-web as it runs itself. One client asks for each page again and
 again for a few seconds, one request at a time, so the figures are the time a person
-waits for a page (median and 95th percentile, in milliseconds), not a throughput.
+waits for a page (median and 95th percentile, in milliseconds), not a throughput. Then the
+bytes each page's body takes on the wire, to a client that takes no compression and to one
+that takes gzip (as browsers do).
 
     python bench/ui.py                  # 5,000 and 100,000 packages (devpi at 5,000 only)
     python bench/ui.py --sizes 5000 --seconds 2
@@ -110,6 +112,8 @@ def run_size(work: Path, count: int, wheel: Path, args: argparse.Namespace) -> N
         servers.wait_idle(running)
         times = {(server.name, page): measure(server, path, args.seconds)
                  for server in running for page, path in server.paths.items()}
+        sent = {(server.name, page): sizes(server, path)
+                for server in running for page, path in server.paths.items()}
     print(f"{count:,} packages" + ("" if use_devpi else "; devpi left out at this size"))
     names = [server.name for server in running]
     print(f"{'page':<42}" + "".join(f"{name:>20}" for name in names))
@@ -119,7 +123,30 @@ def run_size(work: Path, count: int, wheel: Path, args: argparse.Namespace) -> N
             found = times.get((name, page))
             cells.append(f"{found[0]:>9.1f} ({found[1]:.1f})" if found else "-")
         print(f"{title:<42}" + "".join(f"{cell:>20}" for cell in cells))
+    print("\nbytes sent: as asked without compression (to a client that takes gzip)")
+    print(f"{'page':<42}" + "".join(f"{name:>20}" for name in names))
+    for page, title in PAGES.items():
+        cells = []
+        for name in names:
+            found = sent.get((name, page))
+            cells.append(f"{found[0]:>9,} ({found[1]:,})" if found else "-")
+        print(f"{title:<42}" + "".join(f"{cell:>20}" for cell in cells))
     print()
+
+
+def sizes(server: servers.Server, path: str) -> tuple[int, int]:
+    """The bytes of the page's body as sent to a client that takes no compression, and to
+    one that takes gzip."""
+    found = []
+    for encoding in ("identity", "gzip"):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
+        try:
+            connection.request("GET", path, headers={"Accept": "text/html",
+                                                     "Accept-Encoding": encoding})
+            found.append(len(connection.getresponse().read()))
+        finally:
+            connection.close()
+    return found[0], found[1]
 
 
 def measure(server: servers.Server, path: str, seconds: float) -> tuple[float, float]:

@@ -29,7 +29,7 @@ from .admin import Administration
 from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
 from .catalog import Catalog, open_catalog
-from .defaults import CATALOG
+from .defaults import CATALOG, EXTERNAL_IMAGES, UI_SESSION_LIFETIME
 from .downloads import DownloadTracker
 from .errors import NOSNIFF, error_response, unanswered
 from .limits import Limits
@@ -39,6 +39,7 @@ from .protection import ProtectionRules
 from .routing import Routes, flat_layout, gitlab_layout
 from .settings import host_names
 from .storage import FileSystemStorage, MemoryStorage, open_storage
+from .times import parse_interval
 from .upstream import Upstreams, UpstreamSettings, upstream_settings
 from .upstream.settings import DEFAULT_TTL
 from .views import VIEWS, View
@@ -92,6 +93,8 @@ class Registry(Administration, ProtectionRules):
         trusted_hosts: Iterable[str] | None = None,
         trusted_publishers: Sequence[Mapping[str, Any]] | None = None,
         views: Mapping[str, View] = VIEWS,
+        ui_session_lifetime: timedelta = UI_SESSION_LIFETIME,
+        ui_external_images: str = "allow",
     ) -> None:
         self.catalog = catalog
         self.storage = storage
@@ -110,6 +113,8 @@ class Registry(Administration, ProtectionRules):
         self.trusted_publishers = (None if trusted_publishers is None
                                    else TrustedPublishers(trusted_publishers))
         self.views = dict(views)
+        self.ui_session_lifetime = ui_session_lifetime  # read by the web pages (ui/)
+        self.ui_external_images = ui_external_images
 
     # -- WSGI -------------------------------------------------------------------------------
 
@@ -213,6 +218,8 @@ def create_app(
     upstream_merge: Iterable[str] = (),
     trusted_hosts: Iterable[str] | None = None,
     trusted_publishers: Sequence[Mapping[str, Any]] | None = None,
+    ui_session_lifetime: str | float | timedelta = UI_SESSION_LIFETIME,
+    ui_external_images: str = "allow",
 ) -> Registry:
     """Build a registry.
 
@@ -255,6 +262,10 @@ def create_app(
     from an arbitrary Host. With ``trusted_publishers`` (PyPI's Trusted Publisher fields,
     :class:`pypireg.attestations.TrustedPublishers`), uploaded PEP 740 attestations must
     verify against Sigstore as signed by one of them.
+
+    The web pages (:func:`pypireg.site`) keep a person signed in for
+    ``ui_session_lifetime``, and load README images from other hosts unless
+    ``ui_external_images="block"`` (docs/ui.md).
     """
     settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
                                  min_age=min_upstream_age, merge=upstream_merge)
@@ -289,7 +300,15 @@ def create_app(
         upstream=settings,
         trusted_hosts=trusted_hosts,
         trusted_publishers=trusted_publishers,
+        ui_session_lifetime=parse_interval(ui_session_lifetime),
+        ui_external_images=_external_images(ui_external_images),
     )
+
+
+def _external_images(choice: str) -> str:
+    if choice not in EXTERNAL_IMAGES:
+        raise ValueError(f"ui_external_images {choice!r}: use 'allow' or 'block'")
+    return choice
 
 
 def _limits(limits: Limits | None, max_upload_size: int | None) -> Limits:

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .defaults import PAGE_CACHE_SIZE, UPSTREAM_MODES, UPSTREAM_TTL
+from .defaults import (
+    EXTERNAL_IMAGES,
+    PAGE_CACHE_SIZE,
+    UI_SESSION_LIFETIME,
+    UPSTREAM_MODES,
+    UPSTREAM_TTL,
+)
 from .exceptions import PypiregError
 from .limits import as_id, parse_size
 
@@ -218,6 +224,13 @@ class Settings:
     realm: str = setting(
         "pypireg", "the realm of the WWW-Authenticate challenge (default pypireg)",
         metavar="NAME")
+    ui_session_lifetime: str | float | timedelta = setting(
+        UI_SESSION_LIFETIME, "how long a sign-in to the web pages lasts: 30m, 12h, 7d"
+        " (default 12h)", read=_interval, metavar="DURATION")
+    ui_external_images: str = setting(
+        "allow", "allow: README images from other hosts load, lazily and without a referrer;"
+        " block: they do not load at all", read=_choice(*EXTERNAL_IMAGES),
+        metavar="{allow,block}")
     trusted_publishers: tuple[dict[str, Any], ...] | None = setting(
         None, "verify uploaded attestations as signed by these Trusted Publishers: a JSON"
         " list of PyPI's publisher fields, or a file holding one (docs/standards.md)",

@@ -49,6 +49,8 @@ SAMPLES: dict[str, tuple[str, Callable[[pypireg.Registry], Any]]] = {
     "download_flush_interval": ("2.5", lambda r: r.downloads.interval == 2.5),
     "staging_dir": ("{tmp}/staged", lambda r: r.staging_dir.endswith("/staged")),
     "realm": ("acme", lambda r: r.realm == "acme"),
+    "ui_session_lifetime": ("30m", lambda r: r.ui_session_lifetime == timedelta(minutes=30)),
+    "ui_external_images": ("block", lambda r: r.ui_external_images == "block"),
     "trusted_publishers": (json.dumps([PUBLISHER]),
                            lambda r: len(r.trusted_publishers.publishers) == 1),
 }

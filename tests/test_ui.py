@@ -113,10 +113,13 @@ def test_project_page_filters_sorts_and_pages(listed: Site, query: str, expected
 
 def test_pager_links_keep_the_filter(listed: Site) -> None:
     page = listed.page("/acme/tools?per_page=1&order_by=last_upload&page=2")
-    links = {a["rel"][0]: a["href"] for a in page.html.select("nav.pager a")}
+    links = {a["rel"][0]: a["href"] for a in page.html.select("nav.pager a[rel]")}
     assert links == {"prev": "?per_page=1&order_by=last_upload&page=1",
                      "next": "?per_page=1&order_by=last_upload&page=3"}
-    assert "Page 2 of 4" in page.text
+    numbers = page.html.select("nav.pager ol a")
+    assert [a.text for a in numbers] == ["1", "2", "3", "4"]
+    assert numbers[1]["aria-current"] == "page" and numbers[1]["aria-label"] == "Page 2 of 4"
+    assert numbers[3]["href"] == "?per_page=1&order_by=last_upload&page=4"
 
 
 @pytest.mark.parametrize("query", ["order_by=size", "sort=up", "page=0", "per_page=101",

@@ -3,15 +3,18 @@ its static files, and its errors as pages."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import mimetypes
+import re
 from collections.abc import Callable, Iterable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
@@ -29,9 +32,11 @@ log = logging.getLogger("pypireg")
 
 # The pages run no script but the copy buttons' file, and load nothing from elsewhere
 # but a README's images: whatever a README's HTML holds, a browser runs none of it.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:;"
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' {images} data:;"
        " form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 STATIC = ("ui.css", "copy.js")
+TEMPLATES = ("base.html", "error.html", "home.html", "macros.html", "namespace.html",
+             "package.html", "search.html")
 
 
 def routes() -> Map:
@@ -65,8 +70,16 @@ class UI:
         self.templates.filters["size"] = views.human_size
         self.templates.filters["when"] = views.short_time
         self.templates.tests["prerelease"] = views.is_prerelease
+        self.templates.filters["images"] = self.readme_images
         self.static = {name: files("pypireg.ui").joinpath("static").joinpath(name).read_bytes()
                        for name in STATIC}
+        # What every kept page's ETag holds: a change of the templates or static files makes
+        # new ETags, so a browser never keeps a page of an older pypireg.
+        templates = files("pypireg.ui").joinpath("templates")
+        self.format = hashlib.sha256(b"".join(
+            [templates.joinpath(name).read_bytes() for name in TEMPLATES]
+            + [self.static[name] for name in STATIC])).hexdigest()[:16]
+        self.images = registry.ui_external_images
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:
@@ -101,25 +114,58 @@ class UI:
 
     def kept_page(self, request: Request, parts: tuple[Any, ...],
                   render: Callable[[], Response]) -> Response:
-        """A page whose content ``parts`` name exactly (with the URLs' base), rendered once
-        and kept in the registry's page cache until a part changes (a project's serial
-        moves with every change to what it holds)."""
-        key = "ui:" + hashlib.sha256(repr(
-            (request.host_url, request.script_root, self.api, *parts)).encode()).hexdigest()
-        body = self.registry.pages.get(key)
-        if body is not None:
-            return self.html(body)
-        response = render()
-        self.registry.pages.put(key, response.get_data())
+        """A page whose content ``parts`` name exactly (with the URLs' base and this
+        version's templates), rendered once and kept in the registry's page cache until a
+        part changes (a project's serial moves with every change to what it holds).
+
+        Its ETag is that name, so a browser holding the page is answered 304; a client
+        that takes gzip gets the page compressed, once, when it was kept."""
+        key = hashlib.sha256(repr((request.host_url, request.script_root, self.api,
+                                   self.format, self.images, *parts)).encode()).hexdigest()
+        gzipped = request.accept_encodings["gzip"] > 0
+        etag = key[:40] + ("-gzip" if gzipped else "")
+        if request.if_none_match.contains(etag) or request.if_none_match.star_tag:
+            response = Response(status=304)
+        else:
+            body = self.registry.pages.get(f"ui:{key}:{gzipped:d}")
+            if body is None:
+                plain = render().get_data()
+                packed = gzip.compress(plain, compresslevel=6, mtime=0)
+                self.registry.pages.put(f"ui:{key}:0", plain)
+                self.registry.pages.put(f"ui:{key}:1", packed)
+                body = packed if gzipped else plain
+            response = self.html(body)
+            if gzipped:
+                response.headers["Content-Encoding"] = "gzip"
+        response.headers["ETag"] = f'"{etag}"'
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.headers["Vary"] = "Authorization, Cookie, Accept-Encoding"
         return response
 
     def html(self, body: str | bytes, status: int = 200) -> Response:
         response = Response(body, status=status, mimetype="text/html")
-        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Content-Security-Policy"] = CSP.format(
+            images="https:" if self.images == "allow" else "")
         response.headers["Referrer-Policy"] = "same-origin"  # README images learn nothing
         response.headers["Cache-Control"] = "private, no-cache"
-        response.headers["Vary"] = "Authorization"
+        response.headers["Vary"] = "Authorization, Cookie"
         return response
+
+    def readme_images(self, html: str) -> Markup:
+        """A rendered README's images: those of other hosts load lazily and send no
+        referrer, or, with ``ui_external_images="block"``, become their alt text."""
+        def image(match: re.Match[str]) -> str:
+            tag = match.group(0)
+            found = _SRC.search(tag)
+            source = found.group(1) if found else ""
+            here = source.startswith(("/", "data:")) and not source.startswith("//")
+            if self.images == "block" and not here:
+                alt = _ALT.search(tag)
+                said = f": {alt.group(1)}" if alt and alt.group(1) else ""
+                return f'<span class="blocked-image">[image{said}, not loaded]</span>'
+            return tag.replace("<img", '<img loading="lazy" referrerpolicy="no-referrer"', 1)
+
+        return Markup(_IMAGE.sub(image, html))
 
     def error_page(self, request: Request, exc: HTTPException) -> Response:
         """The error as a page for a browser; as the API's JSON for any other client."""
@@ -155,6 +201,11 @@ class UI:
             environ["SCRIPT_NAME"] = request.script_root + self.api
         environ["PATH_INFO"] = "/"
         return self.registry.dispatcher.bind_to_environ(environ)
+
+
+_IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC = re.compile(r'(?<![\w-])src="([^"]*)"', re.IGNORECASE)
+_ALT = re.compile(r'(?<![\w-])alt="([^"]*)"', re.IGNORECASE)
 
 
 def _query_suffix(request: Request) -> str:

@@ -4,9 +4,9 @@ the catalog with the caller's rights, as the API does, and renders one template.
 from __future__ import annotations
 
 import math
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import timezone
-from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -40,20 +40,28 @@ def home(ui: UI, request: Request, urls: URLAdapter) -> Response:
     """The registry: search, what the caller may read, the latest uploads, client setup."""
     projects = readable_projects(ui, request)
     groups = readable_groups(ui, request, projects)
+    page = Page.from_args(request.args)
 
     def render() -> Response:
         catalog = ui.registry.catalog
         counts = catalog.name_counts([p.id for p in projects]) if projects else {}
         recent = catalog.recent_names([p.id for p in projects]) if projects else []
         by_id = {p.id: p for p in projects}
-        return ui.page(request, urls, "home.html", projects=projects, counts=counts,
-                       groups=groups, group_counts=_group_counts(groups, projects, counts),
+        # One page of the projects and one of the groups, both in path order.
+        shown = projects[page.offset:page.offset + page.size]
+        shown_groups = groups[page.offset:page.offset + page.size]
+        return ui.page(request, urls, "home.html", projects=shown, counts=counts,
+                       total=len(projects), pages=_pages(request, page,
+                                                         max(len(projects), len(groups))),
+                       groups=shown_groups,
+                       group_counts=_group_counts(groups, projects, counts),
                        recent=[(by_id[e.project_id], e) for e in recent],
                        marks=_marks(ui, recent),
                        example=_example(ui.api_urls(request), projects, counts, recent))
 
     return ui.kept_page(request, ("home", bool(request.authorization), _state(projects),
-                                  [(g.id, g.path, g.visibility) for g in groups]), render)
+                                  [(g.id, g.path, g.visibility) for g in groups],
+                                  request.query_string), render)
 
 
 def search(ui: UI, request: Request, urls: URLAdapter) -> Response:
@@ -365,7 +373,14 @@ def _pages(request: Request, page: Page, total: int) -> dict[str, Any]:
     def link(number: int) -> str:
         return "?" + urlencode([*query, ("page", number)])
 
-    return {"number": page.number, "count": count,
+    # The first and last pages, and two either side of this one; None marks a gap.
+    near = sorted({1, count, *range(max(1, page.number - 2), min(count, page.number + 2) + 1)})
+    numbers: list[tuple[int, str] | None] = []
+    for number in near:
+        if numbers and numbers[-1] is not None and number > numbers[-1][0] + 1:
+            numbers.append(None)
+        numbers.append((number, link(number)))
+    return {"number": page.number, "count": count, "numbers": numbers,
             "prev": link(page.number - 1) if page.number > 1 else None,
             "next": link(page.number + 1) if page.number < count else None}
 

@@ -58,7 +58,13 @@ def test_the_page_shows_each_file_as_it_is(name: str) -> None:
 
 
 def test_the_page_has_a_row_for_every_variable() -> None:
+    """Those pypireg.wsgi names itself, and every setting's (pypireg/settings.py)."""
+    from dataclasses import fields
+
+    from pypireg.settings import Settings, variable
+
     variables = set(re.findall(r"PYPIREG_[A-Z_]+", (ROOT / "pypireg" / "wsgi.py").read_text()))
+    variables |= {variable(each) for each in fields(Settings)}
     rows = set(re.findall(r"^\| `(PYPIREG_[A-Z_]+)` \|", DOC.read_text(), re.M))
     assert variables == rows
     assert set(unit_environment()) <= rows

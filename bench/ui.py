@@ -124,13 +124,13 @@ def run_size(work: Path, count: int, wheel: Path, args: argparse.Namespace) -> N
             cells.append(f"{found[0]:>9.1f} ({found[1]:.1f})" if found else "-")
         print(f"{title:<42}" + "".join(f"{cell:>20}" for cell in cells))
     print("\nbytes sent: as asked without compression (to a client that takes gzip)")
-    print(f"{'page':<42}" + "".join(f"{name:>20}" for name in names))
+    print(f"{'page':<42}" + "".join(f"{name:>24}" for name in names))
     for page, title in PAGES.items():
         cells = []
         for name in names:
             found = sent.get((name, page))
-            cells.append(f"{found[0]:>9,} ({found[1]:,})" if found else "-")
-        print(f"{title:<42}" + "".join(f"{cell:>20}" for cell in cells))
+            cells.append(f"{found[0]:>11,} ({found[1]:,})" if found else "-")
+        print(f"{title:<42}" + "".join(f"{cell:>24}" for cell in cells))
     print()
 
 

@@ -129,3 +129,23 @@ def test_a_file_shows_who_attested_it(site: Site) -> None:
         provenance.select_one("a")["href"].removeprefix("http://localhost")).json)
     plain = site.page("/acme/tools/-/packages/pypi/plain")
     assert plain.html.select_one("ul.files .provenance") is None
+
+
+
+def test_a_version_with_many_files_lists_them_a_page_at_a_time(tmp_path) -> None:
+    from .distributions import wheel_file, wheel_metadata
+    from .helpers import sha256
+
+    site = Site(pypireg.create_app(staging_dir=str(tmp_path)))
+    tags = [f"cp3{n // 10}{n % 10}-none-any" for n in range(105)]  # 105 files of lib 1.0
+    for tag in tags:
+        name = f"lib-1.0-{tag}.whl"
+        data = wheel_file(name, wheel_metadata("lib", "1.0"), tag=tag)
+        site.upload("acme/tools", name, data, token=site.writer, status=201, name="lib",
+                    version="1.0", sha256_digest=sha256(data))
+    first = site.page(PAGE)
+    assert first.html.select_one(".files h2 .count").text == "105"
+    assert len(first.html.select("ul.files li")) == 100
+    second = site.page(PAGE + first.html.select(".files nav.pager ol a")[1]["href"])
+    shown = [a.text for page in (first, second) for a in page.html.select("ul.files a.file")]
+    assert len(shown) == 105 and set(shown) == {f"lib-1.0-{tag}.whl" for tag in tags}

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 ORDERS = ("name", "last_upload")
 MAX_QUERY = 200  # characters of a search or filter: more is not a name anyone types
 MAX_WORDS = 8
+FILES_PER_PAGE = 100  # of a version's files, on its page
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -142,7 +143,8 @@ def package(ui: UI, request: Request, urls: URLAdapter, namespace: str,
     found = ui.registry.catalog.package(project.id, package_id) if package_id <= MAX_ID else None
     if found is None:
         raise ResourceNotFound("Package")
-    return ui.kept_page(request, ("package", project.id, project.serial, found.id),
+    return ui.kept_page(request, ("package", project.id, project.serial, found.id,
+                                  request.query_string),
                         lambda: _package_page(ui, request, urls, project, found))
 
 
@@ -158,7 +160,8 @@ def package_by_name(ui: UI, request: Request, urls: URLAdapter, namespace: str,
             raise ResourceNotFound("Package")
         return _package_page(ui, request, urls, project, None, versions)
 
-    return ui.kept_page(request, ("name", project.id, project.serial, normalized), render)
+    return ui.kept_page(request, ("name", project.id, project.serial, normalized,
+                                  request.query_string), render)
 
 
 def static(ui: UI, request: Request, urls: URLAdapter, name: str) -> Response:
@@ -195,7 +198,8 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
     yanked = catalog.yanked_versions([p.id for p in versions])
     current = current_version(versions, yanked)
     shown = shown or current
-    files, _ = catalog.package_files(shown.id, limit=10_000, offset=0)
+    page = Page.from_args(request.args, size=FILES_PER_PAGE)
+    files, total = catalog.package_files(shown.id, limit=page.size, offset=page.offset)
     api = ui.api_urls(request)
     rows = [_file_row(api, project, f, catalog.file_provenance(f.id)) for f in files]
     setup = _setup(api, project)
@@ -206,7 +210,8 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
     return ui.page(
         request, urls, "package.html", project=project, package=shown, versions=versions,
         current=current, newer=current_key(current.version)[1] > current_key(shown.version)[1],
-        yanked=yanked, files=rows, details=details,
+        yanked=yanked, files=rows, details=details, total_files=total,
+        pages=_pages(request, page, total),
         summary=details.get("summary") or shown.metadata.get("summary", ""),
         description=shown.metadata.get("description", ""),
         requires_python=details.get("requires_python") or ", ".join(requires_python),

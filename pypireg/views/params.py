@@ -96,9 +96,10 @@ class Page:
         return (self.number - 1) * self.size
 
     @classmethod
-    def from_args(cls, args: MultiDict[str, str]) -> Page:
+    def from_args(cls, args: MultiDict[str, str], size: int = 0) -> Page:
+        """The page the arguments ask for; ``size``: a fixed page size, not theirs."""
         number = _positive(args, "page", 1)
-        size = _positive(args, "per_page", DEFAULT_PER_PAGE)
+        size = size or _positive(args, "per_page", DEFAULT_PER_PAGE)
         if size > MAX_PER_PAGE:
             raise BadRequest(f"per_page is invalid: it must be between 1 and {MAX_PER_PAGE}")
         if (number - 1) * size > MAX_ID:

@@ -172,3 +172,21 @@ class ExplainsRefusals(Protocol):
         to say nothing (as for a request that carried none). It must tell a caller holding
         no real credential nothing beyond "not valid", so that guessing learns nothing."""
         ...
+
+
+@runtime_checkable
+class SignsIn(Protocol):
+    """Optional for an auth provider: people sign in to the web pages by giving a secret
+    (a personal access token) once, and a session cookie stands for it (docs/ui.md).
+
+    ``sign_in`` checks the secret and returns the session's subject: a short string the
+    cookie carries, signed, which must not hold the secret itself. ``session`` is asked
+    on every page the session opens and returns who the subject is now, or None once it
+    no longer signs anyone in (its token revoked, expired or rotated): then the session
+    ends at once. A provider without these may send people to a sign-in of its own with
+    a ``sign_in_url`` attribute."""
+
+    def sign_in(self, secret: str) -> str | None: ...
+
+    def session(self, subject: str) -> Principal | None: ...
+

@@ -159,6 +159,26 @@ class TokenAuth:
             self._last_use.run(lambda: self.catalog.touch_token(row["id"], utcnow()))
         return self._principal(row)
 
+    # -- sessions of the web pages (protocols.SignsIn) ------------------------------------
+
+    def sign_in(self, secret: str) -> str | None:
+        """A personal token's session subject: its id and the start of its stored hash,
+        so that rotating the token (a new secret) ends the sessions of the old one."""
+        row = self._row(secret.strip())
+        if row is None or row["kind"] != "personal" or row["revoked"] or is_expired(
+                row["expires_at"], datetime.now(timezone.utc)):
+            return None
+        return f"{row['id']}:{row['secret_hash'][:16]}"
+
+    def session(self, subject: str) -> TokenPrincipal | None:
+        number, _, fingerprint = subject.partition(":")
+        row = self.catalog.token(int(number)) if number.isascii() and number.isdigit() else None
+        if row is None or not hmac.compare_digest(row["secret_hash"][:16], fingerprint):
+            return None
+        if row["revoked"] or is_expired(row["expires_at"], datetime.now(timezone.utc)):
+            return None
+        return self._principal(row)
+
     @staticmethod
     def _principal(row: dict) -> TokenPrincipal:
         return TokenPrincipal(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from .base import CatalogBase, load_json, utcnow
@@ -23,6 +24,18 @@ class TokenQueries(CatalogBase):
 
     def token(self, token_id: int) -> dict[str, Any] | None:
         return self._one_token("id = ?", token_id)
+
+    def session_key(self) -> bytes:
+        """The key that signs the web pages' session cookies, made on first use and shared
+        by every process on this catalog."""
+        found = self.value("SELECT value FROM meta WHERE key = 'session_key'")
+        if found is None:
+            with self.write():
+                found = self.value("SELECT value FROM meta WHERE key = 'session_key'")
+                if found is None:
+                    found = secrets.token_hex(32)
+                    self.insert("meta", {"key": "session_key", "value": found})
+        return bytes.fromhex(found)
 
     def tokens(self) -> list[dict[str, Any]]:
         """Every token, oldest first (revoked ones included)."""

@@ -19,8 +19,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
+from ..access import PRINCIPAL
 from ..errors import NOSNIFF, error_response, message_for, status_line, unanswered, wants_html
-from . import views
+from . import signin, views
+from .sessions import SESSION, Sessions
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -36,7 +38,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        " form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 STATIC = ("ui.css", "copy.js")
 TEMPLATES = ("base.html", "error.html", "home.html", "macros.html", "namespace.html",
-             "package.html", "search.html")
+             "package.html", "search.html", "sign_in.html")
 
 
 def routes() -> Map:
@@ -46,6 +48,8 @@ def routes() -> Map:
         Rule("/", endpoint="home"),
         Rule("/-/search", endpoint="search"),
         Rule("/-/static/<name>", endpoint="static"),
+        Rule("/users/sign_in", endpoint="sign_in", methods=["GET", "POST"]),
+        Rule("/users/sign_out", endpoint="sign_out", methods=["POST"]),
         Rule("/<path:namespace>/-/packages/<int:package_id>", endpoint="package"),
         Rule("/<path:namespace>/-/packages/pypi/<name>", endpoint="package_by_name"),
         Rule("/<path:namespace>", endpoint="namespace"),  # the first is the one built
@@ -80,6 +84,9 @@ class UI:
             [templates.joinpath(name).read_bytes() for name in TEMPLATES]
             + [self.static[name] for name in STATIC])).hexdigest()[:16]
         self.images = registry.ui_external_images
+        self.sessions = Sessions(registry)
+        # Where people sign in when the auth provider has no sessions of ours (SignsIn).
+        self.sign_in_url: str | None = getattr(registry.auth, "sign_in_url", None)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:
@@ -92,9 +99,11 @@ class UI:
                                       + path.rstrip("/") + _query_suffix(request))
             adapter = self.map.bind_to_environ(environ)
             endpoint, args = adapter.match()
-            if request.method not in ("GET", "HEAD"):
+            if request.method not in ("GET", "HEAD") and endpoint not in signin.POSTS:
                 raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
-            response = getattr(views, endpoint)(self, request, adapter, **args)
+            self.signed_in(request)
+            view = getattr(signin if endpoint in signin.VIEWS else views, endpoint)
+            response = view(self, request, adapter, **args)
         except RequestRedirect as redirect:
             response = redirect.get_response(environ)
         except HTTPException as exc:
@@ -104,12 +113,29 @@ class UI:
         response.headers.set(*NOSNIFF)
         return response(environ, start_response)
 
+    def signed_in(self, request: Request) -> None:
+        """The caller of a request that carries no credentials of its own is whom its
+        session cookie signs in, if anyone: the registry's views then answer for them."""
+        if "HTTP_AUTHORIZATION" in request.environ or SESSION not in request.cookies:
+            return
+        principal = self.sessions.principal(request)
+        if principal is not None:
+            request.environ[PRINCIPAL] = principal
+            request.environ[SIGNED_IN] = principal.name
+
+    def who(self, request: Request) -> str:
+        """Who a page is for, as its header says: the session's name, or whether the
+        request carried credentials of its own."""
+        return request.environ.get(SIGNED_IN) or ("(credentials)" if request.authorization
+                                                   else "")
+
     # -- answers -------------------------------------------------------------------------
 
     def page(self, request: Request, urls: Any, template: str, status: int = 200,
              **context: Any) -> Response:
         body = self.templates.get_template(template).render(
-            ui=self, request=request, urls=urls, **context)
+            ui=self, request=request, urls=urls, signed_in=request.environ.get(SIGNED_IN),
+            sign_in=self.sessions.available or self.sign_in_url is not None, **context)
         return self.html(body, status)
 
     def kept_page(self, request: Request, parts: tuple[Any, ...],
@@ -121,7 +147,8 @@ class UI:
         Its ETag is that name, so a browser holding the page is answered 304; a client
         that takes gzip gets the page compressed, once, when it was kept."""
         key = hashlib.sha256(repr((request.host_url, request.script_root, self.api,
-                                   self.format, self.images, *parts)).encode()).hexdigest()
+                                   self.format, self.images, self.who(request),
+                                   *parts)).encode()).hexdigest()
         gzipped = request.accept_encodings["gzip"] > 0
         etag = key[:40] + ("-gzip" if gzipped else "")
         if request.if_none_match.contains(etag) or request.if_none_match.star_tag:
@@ -173,10 +200,13 @@ class UI:
             return error_response(exc, request.environ)
         urls = self.map.bind_to_environ(request.environ)
         response = self.page(request, urls, "error.html", status=exc.code or 500,
-                             code=exc.code or 500, message=message_for(exc))
+                             code=exc.code or 500, message=message_for(exc),
+                             here=request.full_path.rstrip("?"))
         response.status = status_line(exc)
         for name, value in exc.get_headers(request.environ):
-            if name.lower() != "content-type":
+            # A browser that can sign in here gets the page's link, not its own prompt.
+            if name.lower() != "content-type" and not (
+                    name.lower() == "www-authenticate" and self.sessions.available):
                 response.headers.add(name, value)
         return response
 
@@ -206,6 +236,9 @@ class UI:
 _IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _SRC = re.compile(r'(?<![\w-])src="([^"]*)"', re.IGNORECASE)
 _ALT = re.compile(r'(?<![\w-])alt="([^"]*)"', re.IGNORECASE)
+
+
+SIGNED_IN = "pypireg.signed_in"  # the name a session signed a request in as
 
 
 def _query_suffix(request: Request) -> str:

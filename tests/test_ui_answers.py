@@ -96,3 +96,10 @@ def test_the_home_page_is_paginated_with_page_numbers(tmp_path) -> None:
     many = site.get("/?page=9&per_page=2", headers=HTML)
     assert [li.text for li in many.html.select("nav.pager ol li")] == [
         "1", "…", "7", "8", "9", "10", "11", "…", "23"]
+
+
+def test_a_headings_own_link_has_a_name(site: Site) -> None:
+    site.publish("acme/tools", "lib", "1.0", body="# Lib\n\nText.",
+                 metadata="Description-Content-Type: text/markdown\n")
+    link = site.page(PAGE).html.select_one(".rendered h1 a")
+    assert link["href"] == "#user-content-lib" and link["aria-label"] == "Link to this heading"

@@ -74,7 +74,7 @@ class UI:
         self.templates.filters["size"] = views.human_size
         self.templates.filters["when"] = views.short_time
         self.templates.tests["prerelease"] = views.is_prerelease
-        self.templates.filters["images"] = self.readme_images
+        self.templates.filters["readme"] = self.readme
         self.static = {name: files("pypireg.ui").joinpath("static").joinpath(name).read_bytes()
                        for name in STATIC}
         # What every kept page's ETag holds: a change of the templates or static files makes
@@ -178,9 +178,11 @@ class UI:
         response.headers["Vary"] = "Authorization, Cookie"
         return response
 
-    def readme_images(self, html: str) -> Markup:
-        """A rendered README's images: those of other hosts load lazily and send no
-        referrer, or, with ``ui_external_images="block"``, become their alt text."""
+    def readme(self, html: str) -> Markup:
+        """A rendered README as the page shows it. Its images from other hosts load lazily
+        and send no referrer, or, with ``ui_external_images="block"``, become their alt
+        text; a heading's empty link to itself (GitHub's flavour of Markdown) gets a name
+        that screen readers say."""
         def image(match: re.Match[str]) -> str:
             tag = match.group(0)
             found = _SRC.search(tag)
@@ -192,7 +194,8 @@ class UI:
                 return f'<span class="blocked-image">[image{said}, not loaded]</span>'
             return tag.replace("<img", '<img loading="lazy" referrerpolicy="no-referrer"', 1)
 
-        return Markup(_IMAGE.sub(image, html))
+        return Markup(_EMPTY_LINK.sub(r'\1 aria-label="Link to this heading"></a>',
+                                      _IMAGE.sub(image, html)))
 
     def error_page(self, request: Request, exc: HTTPException) -> Response:
         """The error as a page for a browser; as the API's JSON for any other client."""
@@ -234,6 +237,7 @@ class UI:
 
 
 _IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_EMPTY_LINK = re.compile(r'(<a href="#[^"<>]*"[^<>]*)></a>')
 _SRC = re.compile(r'(?<![\w-])src="([^"]*)"', re.IGNORECASE)
 _ALT = re.compile(r'(?<![\w-])alt="([^"]*)"', re.IGNORECASE)
 

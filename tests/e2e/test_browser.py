@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import waitress
@@ -17,6 +18,8 @@ from pypireg.cli.serving import SERVER
 from ..distributions import HOSTILE_README, described_wheel
 from ..helpers import missing
 from .live import BIN, run
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -176,15 +179,180 @@ def test_hostile_content_runs_no_script(browser, served) -> None:
         By.CSS_SELECTOR, "p.lead").text
 
 
-def test_private_project_asks_for_credentials(browser, served) -> None:
+def sign_in_with(browser, token: str) -> None:
+    """Fill in and send the sign-in form the browser shows."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    form = browser.find_element(By.CSS_SELECTOR, "form.sign-in")
+    form.find_element(By.NAME, "token").send_keys(token)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "/users/sign_in" not in d.current_url
+                                     or d.find_elements(By.CSS_SELECTOR, ".warning"))
+
+
+def signed_in_as(browser) -> str:
     from selenium.webdriver.common.by import By
 
-    _, base, reader = served
-    browser.get(base + "/acme/secret")  # the browser asks for a user and password
+    found = browser.find_elements(By.CSS_SELECTOR, "header .who strong")
+    return found[0].text if found else ""
+
+
+def test_signing_in_shows_private_pages_until_the_token_is_revoked(browser, served) -> None:
+    from selenium.webdriver.common.by import By
+
+    registry, base, reader = served
+    browser.get(base + "/acme/secret")
     status, headers = responses(browser)[base + "/acme/secret"]
-    assert (status, headers["www-authenticate"]) == (401, 'Basic realm="pypireg"')
+    assert status == 401 and "www-authenticate" not in headers  # no prompt of its own
     assert "classified" not in browser.page_source
-    browser.get(base.replace("http://", f"http://reader:{reader}@") + "/acme/secret")
-    assert browser.find_element(By.CSS_SELECTOR, "h1").text.startswith("acme/secret")
+    browser.find_element(By.CSS_SELECTOR, "main a").click()  # "Sign in"
+    assert browser.current_url == base + "/users/sign_in?redirect=/acme/secret"
+    sign_in_with(browser, reader)
+    assert browser.current_url == base + "/acme/secret"  # back where they were
+    assert signed_in_as(browser) == "reader"
     assert [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ul.names a.name")] \
         == ["classified"]
+    cookie = browser.get_cookie("pypireg_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and reader not in cookie["value"]
+    # Every page is the signed-in caller's, across the site.
+    browser.get(base + "/")
+    assert "acme/secret" in [a.text for a in browser.find_elements(
+        By.CSS_SELECTOR, "ul.namespaces a")]
+    browser.get(base + "/-/search?q=team")
+    assert [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ul.names a.name")] \
+        == ["classified"]
+    # Revoking the token ends the session on the next page.
+    token = registry.catalog.token_by_hash(pypireg.auth.tokens.hash_secret(reader))
+    registry.revoke_token(token["id"])
+    browser.get(base + "/acme/secret")
+    assert responses(browser)[base + "/acme/secret"][0] == 401
+    assert signed_in_as(browser) == ""
+
+
+def test_signing_out(browser, served) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    registry, base, _ = served
+    token = registry.create_token("alice", ["acme/secret:read"])
+    browser.get(base + "/")
+    browser.find_element(By.CSS_SELECTOR, "header a.account").click()
+    sign_in_with(browser, "pypireg-wrong")
+    assert "does not sign you in" in browser.find_element(By.CSS_SELECTOR, ".warning").text
+    sign_in_with(browser, token)
+    assert signed_in_as(browser) == "alice"
+    browser.find_element(By.CSS_SELECTOR, "header form.account button").click()
+    WebDriverWait(browser, 10).until(lambda d: not signed_in_as(d))
+    assert browser.get_cookie("pypireg_session") is None
+    assert "acme/secret" not in browser.page_source
+
+
+
+
+def test_yanked_and_quarantined_versions_offer_no_install(browser, served) -> None:
+    from selenium.webdriver.common.by import By
+
+    registry, base, _ = served
+    registry.yank("acme/tools", "greeter", "1.1", reason="broken build")
+    browser.get(base + "/acme/tools/-/packages/pypi/greeter")
+    assert browser.find_element(By.CSS_SELECTOR, "h1 .version").text == "1.0"  # pip's pick
+    commands = [b.get_attribute("data-copy") for b in browser.find_elements(
+        By.CSS_SELECTOR, ".install button.copy")]
+    assert commands and all("greeter==1.0" in c for c in commands)
+    browser.find_element(By.CSS_SELECTOR, "ul.versions").find_element(
+        By.LINK_TEXT, "1.1").click()
+    note = browser.find_element(By.CSS_SELECTOR, "main .warning")
+    assert note.text.startswith("This version is yanked: broken build.")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".install")
+    project = registry.catalog.project("acme/tools")
+    registry.set_name_status(project, "hostile", "quarantined", reason="malware")
+    browser.get(base + "/acme/tools")
+    marks = {row.find_element(By.CSS_SELECTOR, "a.name").text:
+             [b.text for b in row.find_elements(By.CSS_SELECTOR, ".badge")]
+             for row in browser.find_elements(By.CSS_SELECTOR, "ul.names li")}
+    assert marks == {"greeter": [], "hostile": ["quarantined"]}
+    browser.get(base + "/acme/tools/-/packages/pypi/hostile")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".install")
+
+
+def test_the_copied_command_is_the_one_shown_and_it_installs(browser, served,
+                                                             tmp_path) -> None:
+    import shlex
+    import sys
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from .live import client_env
+
+    _, base, _ = served
+    for width in (1280, 390):
+        browser.set_window_size(width, 900)
+        browser.get(base + "/acme/tools/-/packages/pypi/greeter")
+        shown = browser.find_element(By.CSS_SELECTOR, ".install pre")
+        assert shown.size["width"] <= width  # wrapped, not cut off at the right edge
+        assert shown.rect["x"] + shown.rect["width"] <= width
+        assert "greeter==1.1" in shown.text  # the name stays in view
+    browser.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": base, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    shown.send_keys("")  # it takes keyboard focus
+    assert browser.switch_to.active_element == shown
+    button = browser.find_element(By.CSS_SELECTOR, ".install button.copy")
+    button.click()
+    WebDriverWait(browser, 10).until(lambda d: button.text == "Copied")
+    assert browser.find_element(By.CSS_SELECTOR, ".announce").get_attribute(
+        "textContent") == "Copied to the clipboard"
+    copied = browser.execute_async_script(
+        "const done = arguments[0]; navigator.clipboard.readText().then(done, e => done('!' + e))")
+    assert copied == shown.text.strip()
+    argv = shlex.split(copied)
+    assert argv[:2] == ["pip", "install"]
+    run([sys.executable, "-m", *argv, "--target", str(tmp_path / "target")],
+        env=client_env(tmp_path))
+    assert (tmp_path / "target" / "greeter").is_dir()
+
+
+PAGE_TYPES = {"home": "/", "group": "/acme", "project": "/acme/tools",
+              "package": "/acme/tools/-/packages/pypi/greeter", "search": "/-/search?q=greet",
+              "sign-in": "/users/sign_in", "missing": "/acme/nothing"}
+
+
+def test_every_page_type_passes_axe(browser, served) -> None:
+    """axe-core (from the npm registry, installed by .ci/run) finds no serious or critical
+    violation on any page type, light and dark, at 1280 and 390 pixels, signed in and
+    out."""
+    from selenium.webdriver.common.by import By
+
+    axe = ROOT / ".clients" / "axe-core" / "axe.min.js"
+    if not axe.is_file():
+        missing("axe-core", "npm pack axe-core@4 and extract package/axe.min.js into"
+                " .clients/axe-core/ (as .ci/run does)")
+    source = axe.read_text()
+    registry, base, reader = served
+    found: list[str] = []
+    for signed in (False, True):
+        if signed:
+            browser.get(base + "/users/sign_in")
+            sign_in_with(browser, reader)
+            assert signed_in_as(browser) == "reader"
+        for scheme in ("light", "dark"):
+            browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [
+                {"name": "prefers-color-scheme", "value": scheme}]})
+            for width in (1280, 390):
+                browser.set_window_size(width, 900)
+                for kind, path in PAGE_TYPES.items():
+                    browser.get(base + path)
+                    assert browser.find_elements(By.CSS_SELECTOR, "main")
+                    browser.execute_script(source)
+                    result = browser.execute_async_script(
+                        "const done = arguments[0];"
+                        " axe.run(document, {resultTypes: ['violations']})"
+                        ".then(r => done(r.violations.map(v => [v.id, v.impact,"
+                        " v.nodes.map(n => n.target.join(' ')).join(', ')])),"
+                        " e => done([['error', 'critical', String(e)]]))")
+                    found += [f"{kind} ({scheme}, {width}px, {'in' if signed else 'out'}):"
+                              f" {rule} [{impact}] at {where}"
+                              for rule, impact, where in result
+                              if impact in ("serious", "critical")]
+    assert found == []

@@ -37,6 +37,13 @@ def cookie(response, name: str) -> SimpleCookie:
     return found
 
 
+def sign_out(app: TestApp, *, status: int = 303, **headers: str):
+    """Press the header's Sign out button."""
+    form = app.get("/", headers=HTML).html.select_one("header form.account")
+    fields = {field["name"]: field["value"] for field in form.select("input[type=hidden]")}
+    return app.post(form["action"], fields, headers={**HTML, **headers}, status=status)
+
+
 def signed_in_as(app: TestApp, path: str = "/") -> str:
     who = app.get(path, headers=HTML).html.select_one("header .who strong")
     return who.text if who else ""
@@ -82,8 +89,7 @@ def test_sign_out_ends_the_session(people: Site) -> None:
     sign_in(app, people.reader)
     header = app.get("/", headers=HTML).html.select_one("header form.account")
     assert header["action"] == "/users/sign_out"
-    out = app.post("/users/sign_out", headers={**HTML, "Origin": "http://localhost"},
-                   status=303)
+    out = sign_out(app, Origin="http://localhost")
     assert cookie(out, "pypireg_session")["pypireg_session"]["max-age"] == "0"
     assert signed_in_as(app) == ""
     assert "classified" not in app.get("/", headers=HTML).text
@@ -135,15 +141,21 @@ def test_the_form_is_refused_without_its_own_token(people: Site) -> None:
     app.post("/users/sign_in", fields, headers={**HTML, "Origin": "https://evil.example"},
              status=403)
     sign_in(app, people.reader)
-    app.post("/users/sign_out", headers={**HTML, "Origin": "https://evil.example"},
-             status=403)
+    for origin in ("https://evil.example", "null", "http://["):
+        sign_out(app, Origin=origin, status=403)
+    app.post("/users/sign_out", headers=HTML, status=403)  # without the button's token
     assert signed_in_as(app) == "reader"
+    # Malformed headers and fields are refused, never a 500.
+    fields = {**form_of(app), "token": people.reader}
+    app.post("/users/sign_in", {**fields, "csrf": "\u00e9"}, headers=HTML, status=403)
+    app.post("/users/sign_in", fields, headers={**HTML, "Referer": "http://[x/"}, status=403)
     form = cookie(app.get("/users/sign_in", headers=HTML), "pypireg_sign_in")
     assert form == SimpleCookie() or form["pypireg_sign_in"]["samesite"] == "Strict"
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/",
-                                    "/\\evil.example"])
+                                    "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
+                                    "/\r\nSet-Cookie: x=1", "javascript:alert(1)"])
 def test_signing_in_never_leaves_the_site(people: Site, target: str) -> None:
     assert sign_in(people.site, people.reader, redirect=target).headers["Location"] == \
         "/"
@@ -165,3 +177,26 @@ def test_a_provider_without_sessions_keeps_its_own_sign_in(tmp_path) -> None:
     assert app.get("/users/sign_in", headers=HTML, status=303).headers["Location"] == \
         "https://sso.example/login"
     assert app.get("/", headers=HTML).html.select_one("header a.account").text == "Sign in"
+
+
+def test_a_cookie_that_is_not_ours_is_no_session(people: Site) -> None:
+    """Whatever a cookie holds (another site's, a sibling's, garbage), the pages answer as
+    for nobody signed in."""
+    from werkzeug.test import Client
+
+    client = Client(people.site.app)
+    for value in ("x." + "\u00e9", "\x7f", "a.b.c", "%ff%fe", "." * 5000, "e30=.00"):
+        client.set_cookie("pypireg_session", value)
+        answer = client.get("/", headers=HTML)
+        assert answer.status_code == 200 and b"Sign in" in answer.data, value
+
+
+def test_pages_seen_in_a_session_are_the_tokens_use(people: Site) -> None:
+    def last_used() -> str | None:
+        return people.registry.catalog.token_by_hash(
+            pypireg.auth.tokens.hash_secret(people.reader))["last_used_at"]
+
+    assert last_used() is None
+    sign_in(people.site, people.reader)
+    people.site.get("/", headers=HTML)
+    assert last_used() is not None

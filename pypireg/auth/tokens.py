@@ -154,10 +154,14 @@ class TokenAuth:
         now = datetime.now(timezone.utc)
         if row["revoked"] or is_expired(row["expires_at"], now):
             return None  # reads as a wrong secret does (refusal() says which it was)
+        self._touch(row, now)
+        return self._principal(row)
+
+    def _touch(self, row: dict, now: datetime) -> None:
+        """Note the token's use, at most once per ``last_used_interval``."""
         last = row["last_used_at"]
         if last is None or (now - parse_time(last)).total_seconds() >= self.last_used_interval:
             self._last_use.run(lambda: self.catalog.touch_token(row["id"], utcnow()))
-        return self._principal(row)
 
     # -- sessions of the web pages (protocols.SignsIn) ------------------------------------
 
@@ -175,8 +179,10 @@ class TokenAuth:
         row = self.catalog.token(int(number)) if number.isascii() and number.isdigit() else None
         if row is None or not hmac.compare_digest(row["secret_hash"][:16], fingerprint):
             return None
-        if row["revoked"] or is_expired(row["expires_at"], datetime.now(timezone.utc)):
+        now = datetime.now(timezone.utc)
+        if row["revoked"] or is_expired(row["expires_at"], now):
             return None
+        self._touch(row, now)  # a session's pages are the token's use
         return self._principal(row)
 
     @staticmethod

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 from ..access import PRINCIPAL
 from ..errors import NOSNIFF, error_response, message_for, status_line, unanswered, wants_html
 from . import signin, views
-from .sessions import SESSION, Sessions
+from .sessions import SESSION, SIGNED_IN, Sessions
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -133,8 +133,10 @@ class UI:
 
     def page(self, request: Request, urls: Any, template: str, status: int = 200,
              **context: Any) -> Response:
+        name = request.environ.get(SIGNED_IN)
         body = self.templates.get_template(template).render(
-            ui=self, request=request, urls=urls, signed_in=request.environ.get(SIGNED_IN),
+            ui=self, request=request, urls=urls, signed_in=name,
+            sign_out_csrf=self.sessions.sign_out_token(name) if name else "",
             sign_in=self.sessions.available or self.sign_in_url is not None, **context)
         return self.html(body, status)
 
@@ -240,9 +242,6 @@ _IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _EMPTY_LINK = re.compile(r'(<a href="#[^"<>]*"[^<>]*)></a>')
 _SRC = re.compile(r'(?<![\w-])src="([^"]*)"', re.IGNORECASE)
 _ALT = re.compile(r'(?<![\w-])alt="([^"]*)"', re.IGNORECASE)
-
-
-SIGNED_IN = "pypireg.signed_in"  # the name a session signed a request in as
 
 
 def _query_suffix(request: Request) -> str:

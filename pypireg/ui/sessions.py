@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..models import Principal
 
 SESSION = "pypireg_session"
+SIGNED_IN = "pypireg.signed_in"  # where a request keeps the name its session signed in
 FORM = "pypireg_sign_in"  # the sign-in form's own cookie (its CSRF token's seed)
 LONGEST_COOKIE = 1024  # characters: a longer one is no cookie of ours
 
@@ -70,7 +71,8 @@ class Sessions:
     def principal(self, request: Request) -> Principal | None:
         """Who the request's session cookie signs in now, if anyone."""
         value = request.cookies.get(SESSION, "")
-        if not value or len(value) > LONGEST_COOKIE or not self.available:
+        if not value or len(value) > LONGEST_COOKIE or not value.isascii() or \
+                not self.available:
             return None
         payload, _, signature = value.rpartition(".")
         if not hmac.compare_digest(signature, self._sign("session", payload)):
@@ -103,23 +105,48 @@ class Sessions:
         """403 unless the posted form is this site's own, from this browser."""
         check_origin(request)
         seed = request.cookies.get(FORM, "")
-        sent = request.form.get("csrf", "")
-        if not seed or not hmac.compare_digest(sent, self._sign("sign-in", seed)):
+        sent = request.form.get("csrf", "").encode()
+        if not seed or not hmac.compare_digest(sent, self._sign("sign-in", seed).encode()):
             raise Forbidden("the sign-in form has expired or is not this site's:"
                             " load it again and sign in from there")
 
+    def sign_out_token(self, name: str) -> str:
+        """The sign-out button's CSRF token, for the person signed in as ``name``: what no
+        other site can learn, as it cannot read this site's pages."""
+        return self._sign("sign-out", name)
 
-def check_origin(request: Request) -> None:
-    """403 for a POST another site made: its Origin (or Referer) names another host."""
+    def check_sign_out(self, request: Request, name: str) -> None:
+        check_origin(request, null=False)
+        sent = request.form.get("csrf", "").encode()
+        if not hmac.compare_digest(sent, self.sign_out_token(name).encode()):
+            raise Forbidden("sign out with the button of a page of this site")
+
+
+def check_origin(request: Request, *, null: bool = True) -> None:
+    """403 for a POST another site made: its Origin (or Referer) names another host, or
+    (unless ``null`` is allowed) hides it, as a sandboxed frame does."""
     origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    if origin and origin != "null" and urlsplit(origin).netloc.lower() != request.host.lower():
+    if origin == "null":
+        if null:
+            return
+        raise Forbidden("this form was sent from a page that hides its site")
+    try:
+        host = urlsplit(origin).netloc.lower()
+    except ValueError:  # http://[ : no host at all
+        host = "?"
+    if origin and host != request.host.lower():
         raise Forbidden("this form was sent from another site")
 
 
 def local_target(request: Request, wanted: str) -> str:
-    """Where to return after signing in: a path of this site, never another host."""
-    if wanted.startswith("/") and not wanted.startswith(("//", "/\\")) and len(wanted) < 2048:
-        return request.script_root + wanted
+    """Where to return after signing in: a path of this site, never another host (URL
+    parsers drop tabs and line breaks, so ``/<tab>/host`` would become ``//host``)."""
+    clean = len(wanted) < 2048 and wanted.isprintable() and wanted.isascii() and \
+        " " not in wanted and "\\" not in wanted
+    if clean and wanted.startswith("/") and not wanted.startswith("//"):
+        parts = urlsplit(wanted)
+        if not parts.scheme and not parts.netloc:
+            return request.script_root + wanted
     return request.script_root + "/"
 
 

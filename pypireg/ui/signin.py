@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import redirect
 
-from .sessions import FORM, check_origin, local_target
+from .sessions import FORM, SIGNED_IN, check_origin, local_target
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
@@ -52,7 +52,11 @@ def sign_in(ui: UI, request: Request, urls: URLAdapter) -> Response:
 
 def sign_out(ui: UI, request: Request, urls: URLAdapter) -> Response:
     """Ends the session (a same-origin POST: the header's Sign out button)."""
-    check_origin(request)
+    name = request.environ.get(SIGNED_IN)
+    if name is not None:  # an ended session has nothing left to end
+        ui.sessions.check_sign_out(request, name)
+    else:
+        check_origin(request, null=False)
     response = redirect(local_target(request, "/"), 303)
     ui.sessions.end(response, request)
     return response

@@ -9,6 +9,7 @@ caller, the CLI passes :data:`pypireg.models.CLI`, and a host's own code gets
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import cleanup
@@ -52,6 +53,7 @@ class Administration:
     storage: Storage
     staging_dir: str
     limits: Limits
+    download_stats_days: int
 
     # -- namespaces ------------------------------------------------------------------------
 
@@ -303,6 +305,8 @@ class Administration:
             limits=self.limits,
         )
         report.cleaned = len(cleaned)
+        oldest = datetime.now(timezone.utc).date() - timedelta(days=self.download_stats_days - 1)
+        report.download_days = self.catalog.forget_downloads(oldest.isoformat())
         return report
 
     def purge_upstream_cache(self, name: str | None = None) -> tuple[int, int, int]:

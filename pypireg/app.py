@@ -29,7 +29,7 @@ from .admin import Administration
 from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
 from .catalog import Catalog, open_catalog
-from .defaults import CATALOG, EXTERNAL_IMAGES, UI_SESSION_LIFETIME
+from .defaults import CATALOG, DOWNLOAD_STATS_DAYS, EXTERNAL_IMAGES, UI_SESSION_LIFETIME
 from .downloads import DownloadTracker
 from .errors import NOSNIFF, error_response, unanswered
 from .limits import Limits
@@ -95,6 +95,7 @@ class Registry(Administration, ProtectionRules):
         views: Mapping[str, View] = VIEWS,
         ui_session_lifetime: timedelta = UI_SESSION_LIFETIME,
         ui_external_images: str = "allow",
+        download_stats_days: int = DOWNLOAD_STATS_DAYS,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
@@ -115,6 +116,7 @@ class Registry(Administration, ProtectionRules):
         self.views = dict(views)
         self.ui_session_lifetime = ui_session_lifetime  # read by the web pages (ui/)
         self.ui_external_images = ui_external_images
+        self.download_stats_days = download_stats_days  # read by gc
 
     # -- WSGI -------------------------------------------------------------------------------
 
@@ -220,6 +222,7 @@ def create_app(
     trusted_publishers: Sequence[Mapping[str, Any]] | None = None,
     ui_session_lifetime: str | float | timedelta = UI_SESSION_LIFETIME,
     ui_external_images: str = "allow",
+    download_stats_days: int = DOWNLOAD_STATS_DAYS,
 ) -> Registry:
     """Build a registry.
 
@@ -265,7 +268,8 @@ def create_app(
 
     The web pages (:func:`pypireg.site`) keep a person signed in for
     ``ui_session_lifetime``, and load README images from other hosts unless
-    ``ui_external_images="block"`` (docs/ui.md).
+    ``ui_external_images="block"`` (docs/ui.md). Daily download counts are kept for
+    ``download_stats_days`` (docs/monitoring.md).
     """
     settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
                                  min_age=min_upstream_age, merge=upstream_merge)
@@ -302,7 +306,14 @@ def create_app(
         trusted_publishers=trusted_publishers,
         ui_session_lifetime=parse_interval(ui_session_lifetime),
         ui_external_images=_external_images(ui_external_images),
+        download_stats_days=_days(download_stats_days),
     )
+
+
+def _days(days: int) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"download_stats_days {days!r}: give a whole number of days, 1 or more")
+    return days
 
 
 def _external_images(choice: str) -> str:

@@ -16,6 +16,7 @@ STAGING_MAX_AGE = 24 * 3600  # an upload still staging after a day was abandoned
 UPSTREAM_MODES = ("redirect", "cache")  # docs/proxy.md
 UPSTREAM_TTL = timedelta(minutes=10)  # a cached upstream page, before it is revalidated
 PAGE_CACHE_SIZE = 64 * 1024 * 1024  # bytes of rendered pages per process
+DOWNLOAD_STATS_DAYS = 400  # days of daily download counts kept (gc forgets older ones)
 UI_SESSION_LIFETIME = timedelta(hours=12)  # a web page session, from its sign-in
 EXTERNAL_IMAGES = ("allow", "block")  # README images from other hosts on the web pages
 PUSH_LEVELS = ("maintainer", "owner", "admin")  # protection rules' minimum access levels

@@ -58,6 +58,7 @@ class GarbageReport:
     namespaces: int = 0  # deleted groups and projects removed for good
     reservations: int = 0  # blob reservations of uploads a crash interrupted
     cleaned: int = 0  # versions cleanup policies removed (Registry.collect_garbage)
+    download_days: int = 0  # rows of download statistics past download_stats_days
     orphans_checked: bool = True
     # What the cache of upstream indexes holds (kept: `pypireg cache purge` frees it).
     upstream_pages: int = 0
@@ -68,7 +69,7 @@ class GarbageReport:
     def total(self) -> int:
         return (self.packages + self.files + self.blobs + self.staging_files + self.leftovers
                 + self.metadata + self.details + self.namespaces + self.cleaned
-                + self.reservations)
+                + self.reservations + self.download_days)
 
     def __str__(self) -> str:
         text = f"cleanup policies removed {_n(self.cleaned, 'version')}; " if self.cleaned else ""
@@ -90,6 +91,9 @@ class GarbageReport:
             text += f"; extracted core metadata for {_n(self.metadata, 'older file')}"
         if self.details:
             text += f"; read the details of {_n(self.details, 'older package')} for its page"
+        if self.download_days:
+            text += (f"; forgot {_n(self.download_days, 'daily download count')} older than"
+                     " the statistics keep")
         if not self.orphans_checked:
             text += ("; the storage cannot list its keys, so gc cannot collect the blobs"
                      " nothing uses")

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .defaults import (
+    DOWNLOAD_STATS_DAYS,
     EXTERNAL_IMAGES,
     PAGE_CACHE_SIZE,
     UI_SESSION_LIFETIME,
@@ -82,6 +83,13 @@ def _whole(text: str) -> int:
     number = as_id(text.strip())
     if number is None:
         raise ValueError(f"{text!r} is not a whole number of seconds")
+    return number
+
+
+def _days(text: str) -> int:
+    number = as_id(text.strip())
+    if number is None or number < 1:
+        raise ValueError(f"{text!r} is not a number of days (at least 1)")
     return number
 
 
@@ -214,6 +222,9 @@ class Settings:
     page_cache_size: int = setting(
         PAGE_CACHE_SIZE, "bytes of rendered pages each process keeps until what they show"
         " changes, with K, M or G (default 64M; 0 keeps none)", read=_bytes, metavar="SIZE")
+    download_stats_days: int = setting(
+        DOWNLOAD_STATS_DAYS, "days of daily download counts kept; gc forgets older ones"
+        " (default 400)", read=_days, metavar="DAYS")
     download_flush_interval: float = setting(
         60.0, "seconds between writes of last_downloaded_at (default 60)", read=_seconds,
         metavar="SECONDS")

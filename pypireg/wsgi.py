@@ -7,6 +7,7 @@ each variable.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -76,6 +77,9 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     # As pypireg serve mounts it: the flat layout at the root, as pypiserver has it.
     prefix = environ.get("PYPIREG_PREFIX", "/" if settings.layout == "flat" else DEFAULT_PREFIX)
     app: WSGIApplication = site(registry, api=prefix)
+    # A worker that stops (gunicorn's graceful exit, a restart) writes the downloads it
+    # noted since its last flush.
+    atexit.register(registry.downloads.flush)
     if proxies:
         app = ProxyFix(app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
                        x_prefix=proxies)

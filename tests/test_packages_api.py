@@ -466,7 +466,9 @@ def test_last_downloaded_at_is_buffered_not_written_per_download(tree: Tree) -> 
     writes: list[dict] = []
     catalog = tree.registry.catalog
     original = catalog.record_downloads
-    catalog.record_downloads = lambda batch: (writes.append(dict(batch)), original(batch))[1]
+    catalog.record_downloads = lambda batch, counts: (
+        writes.append(dict(batch)), counted.append(dict(counts)), original(batch, counts))[2]
+    counted: list[dict] = []
     tree.registry.downloads.interval = 3600
     tree.upload_wheel("acme/web", "pkg", "1.0")
     page = tree.app.get(API.format(project="acme/web") + "/simple/pkg/")
@@ -476,6 +478,7 @@ def test_last_downloaded_at_is_buffered_not_written_per_download(tree: Tree) -> 
     assert writes == []
     (package,) = listing(tree, PROJECT.format(project="acme/web")).json
     assert len(writes) == 1 and list(writes[0]) == [package["id"]]
+    assert list(counted[0].values()) == [5]  # one row: five downloads of one file today
     assert package["last_downloaded_at"] is not None
     assert package["last_downloaded_at"] >= package["created_at"]
 

@@ -275,13 +275,17 @@ class PackageQueries(NameQueries):
                 self.bump_serial(package.project_id)
         return changed
 
-    def record_downloads(self, last_downloads: Mapping[int, str]) -> None:
-        """Set ``last_downloaded_at`` for many packages in one transaction."""
+    def record_downloads(self, last_downloads: Mapping[int, str],
+                         counts: Mapping[Any, int] | None = None) -> None:
+        """Set ``last_downloaded_at`` for many packages, and add ``counts`` (by
+        :class:`~.downloads.FileDay`) to the download statistics, in one transaction."""
         with self.write():
             self.run_many(
                 "UPDATE packages SET last_downloaded_at = ? WHERE id = ?",
                 [(when, package_id) for package_id, when in last_downloads.items()],
             )
+            if counts:
+                self.count_downloads(counts)  # type: ignore[attr-defined]
 
     def files_never_checked_for_metadata(self, limit: int = 500) -> list[PackageFile]:
         """Live files stored before core metadata was kept (PEP 658), a batch at a time."""
@@ -310,8 +314,10 @@ class PackageQueries(NameQueries):
                 [PENDING_DESTRUCTION]) for key in (row["storage_key"], row["metadata_key"]) if key}
             self.remember_last_id("package_files")
             self.remember_last_id("packages")
-            self.run("DELETE FROM file_provenance WHERE file_id IN"
-                     " (SELECT id FROM package_files WHERE status = ?)", [PENDING_DESTRUCTION])
+            for table in ("file_provenance", "download_counts"):
+                self.run(f"DELETE FROM {table} WHERE file_id IN"
+                         " (SELECT id FROM package_files WHERE status = ?)",
+                         [PENDING_DESTRUCTION])
             files = self.run("DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION])
             self.run("DELETE FROM package_details WHERE package_id IN"
                      " (SELECT id FROM packages WHERE status = ?)", [PENDING_DESTRUCTION])

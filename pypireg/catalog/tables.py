@@ -21,7 +21,7 @@ from ..models import PENDING_DESTRUCTION
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 OLDEST = {"sqlite": 1, "postgresql": 4}  # the first version each engine was written at
 
 INT, FLAG, TEXT = "int", "flag", "text"  # a number (an id, a size), a 0 or 1, a string
@@ -153,6 +153,12 @@ TABLES = (
         Column("size", INT), *_text("upload_time"),
         *_optional("metadata_sha256", "storage_key", "metadata_key", "cached_at"),
         Column("cached_size", INT), *_optional("fetch_owner", "fetch_heartbeat")), since=8),
+    # Downloads per file per day (UTC), added up in batches: see .downloads. The key is
+    # "FILE_ID:YYYY-MM-DD", so that one statement adds to a day's row on either engine.
+    Table("download_counts", Column("key"), (
+        Column("file_id", INT, not_null=True), Column("package_id", INT, not_null=True),
+        Column("project_id", INT, not_null=True), *_text("day"),
+        Column("downloads", INT, not_null=True, default="0")), since=9),
 )
 
 INDEXES = (
@@ -212,6 +218,11 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS upstream_files_by_key ON upstream_files (storage_key)",
     "CREATE INDEX IF NOT EXISTS upstream_files_by_metadata_key"
     " ON upstream_files (metadata_key)",
+    # Download statistics, read by package or project over a span of days, and forgotten
+    # by age.
+    "CREATE INDEX IF NOT EXISTS downloads_by_package ON download_counts (package_id, day)",
+    "CREATE INDEX IF NOT EXISTS downloads_by_project ON download_counts (project_id, day)",
+    "CREATE INDEX IF NOT EXISTS downloads_by_day ON download_counts (day)",
 )
 
 

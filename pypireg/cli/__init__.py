@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 # The modules of the commands not defined here, loaded only for their own commands (and
 # for --help), so that a command starts without loading what the others need.
 MODULES = {"group": "namespaces", "project": "namespaces", "token": "tokens",
-           "audit": "oversight", "cleanup": "oversight", "status": "safety",
-           "protect": "safety", "cache": "caching"}
+           "audit": "oversight", "cleanup": "oversight", "downloads": "oversight",
+           "status": "safety", "protect": "safety", "cache": "caching"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

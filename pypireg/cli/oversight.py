@@ -1,4 +1,5 @@
-"""``pypireg audit`` (who changed what) and ``pypireg cleanup`` (retention policies)."""
+"""``pypireg audit`` (who changed what), ``pypireg cleanup`` (retention policies) and
+``pypireg downloads`` (download statistics)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,17 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
                          help="list what would go, and how many bytes, and change nothing")
     cleanup.add_argument("--json", action="store_true", help="JSON, for scripts")
     cleanup.set_defaults(run=_cleanup)
+
+    downloads = commands.add_parser(
+        "downloads", parents=[data], help="download statistics: a project's versions by"
+        " downloads, or one name's")
+    downloads.add_argument("project", metavar="PROJECT", help="project id or path")
+    downloads.add_argument("name", metavar="NAME", nargs="?", help="only this package")
+    downloads.add_argument("--since", metavar="DURATION", default="30d",
+                           help="over the last 12h, 30d or 8w, today included (default 30d)")
+    downloads.add_argument("--json", action="store_true",
+                           help="JSON: the objects of GET .../packages/downloads")
+    downloads.set_defaults(run=_downloads)
 
 
 # The policy's fields (as the API and `--json` name them), and the options that set them.
@@ -165,6 +177,30 @@ def _policy(args: argparse.Namespace) -> int:
             print(f"  {name}: {'-' if shown in (None, '') else shown}")
     if not policy.removes_anything:
         print("it removes nothing until --keep-n-latest-versions or --older-than is set")
+    return 0
+
+
+def _downloads(args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    from ..dists import normalize
+
+    days = max(1, -(-parse_duration(args.since) // timedelta(days=1)))  # 12h: today
+    last = datetime.now(timezone.utc).date()
+    first = last - timedelta(days=days - 1)
+    registry = open_registry(args)
+    project = _project(registry, args.project)
+    rows, _ = registry.catalog.project_downloads(
+        project.id, first.isoformat(), last.isoformat(),
+        normalized_name=normalize(args.name) if args.name else None, limit=1_000_000)
+    if args.json:
+        print(json.dumps([row._asdict() for row in rows], indent=2))
+        return 0
+    print(f"downloads of {args.name or project.path} from {first} to {last} (UTC):"
+          f" {sum(row.downloads for row in rows)}")
+    if rows:
+        print_table([["NAME", "VERSION", "DOWNLOADS"],
+                     *[[row.name, row.version, str(row.downloads)] for row in rows]])
     return 0
 
 

@@ -155,6 +155,7 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
         server.task_dispatcher.shutdown()
         server.close()
         signal.signal(signal.SIGTERM, previous)
+        registry.downloads.flush()  # the downloads noted since the last flush
     print(f"pypireg stopped ({why})", flush=True)
     return 0
 

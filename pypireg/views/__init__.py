@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
-from . import audit, cleanup, packages, protection, pypi, root, statuses, tokens
+from . import audit, cleanup, downloads, packages, protection, pypi, root, statuses, tokens
 from .pages import PageResponse
 
 View = Callable[..., "Response | PageResponse"]
@@ -34,6 +34,8 @@ VIEWS: dict[str, View] = {
     "api.delete_package_file": packages.delete_package_file,
     "api.yank": packages.yank,
     "api.unyank": packages.unyank,
+    "api.project_downloads": downloads.project_downloads,
+    "api.package_downloads": downloads.package_downloads,
     "api.name_status": statuses.name_status,
     "api.set_name_status": statuses.set_name_status,
     "api.protection_rules": protection.list_rules,

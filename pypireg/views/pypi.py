@@ -144,7 +144,7 @@ def _download(
     response = stored_file(registry.storage, request, package_file.storage_key,
                            file_name=package_file.file_name, sha256=package_file.sha256,
                            size=package_file.size, private=_private(scope, package_file))
-    registry.downloads.record(package_file.package_id)
+    registry.downloads.record(package_file)
     return response
 
 

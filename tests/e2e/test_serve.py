@@ -475,3 +475,35 @@ def test_serve_takes_each_setting_as_a_flag_or_its_variable(tmp_path) -> None:
         assert refused.value.code == 401
         assert 'realm="acme-registry"' in refused.value.headers["WWW-Authenticate"]
     assert (tmp_path / "staged").is_dir()
+
+
+def test_downloads_noted_before_a_stop_are_counted(tmp_path) -> None:
+    """pypireg serve writes the downloads it noted when it stops (SIGTERM), however long
+    its flush interval: a restart loses none."""
+    from .live import writer_token
+
+    data = tmp_path / "data"
+    token = writer_token(data, init=True)
+    data_bytes = wheel_bytes("lib", "1.0")
+    started: list[subprocess.Popen[str]] = []
+    env = {**os.environ, "PYPIREG_DOWNLOAD_FLUSH_INTERVAL": "3600"}
+    with serve_command("--data", str(data), env=env, started=started) as (url, _):
+        api = f"{url}/projects/acme%2Ftools/packages/pypi"
+        upload = urllib.request.Request(api + "/", method="POST", headers={
+            **basic(token), "Content-Type": "multipart/form-data; boundary=b"}, data=(
+                b"--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nlib\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"version\"\r\n\r\n1.0\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"content\"; filename=\""
+                + wheel_name("lib", "1.0").encode() + b"\"\r\n\r\n" + data_bytes
+                + b"\r\n--b--\r\n"))
+        with urllib.request.urlopen(upload) as answer:
+            assert answer.status == 201
+        page = urllib.request.urlopen(urllib.request.Request(
+            api + "/simple/lib/", headers=basic(token))).read().decode()
+        href = re.search(r'href="([^"#]+)', page)[1]
+        for _ in range(3):
+            urllib.request.urlopen(urllib.request.Request(href, headers=basic(token))).read()
+    assert started[0].returncode == 0  # stopped by SIGTERM, cleanly
+    out = run([sys.executable, "-m", "pypireg", "downloads", "acme/tools", "--json",
+               "--data", str(data)]).stdout
+    assert json.loads(out) == [{"name": "lib", "version": "1.0", "downloads": 3}]

@@ -1,0 +1,67 @@
+"""Download statistics: how many times each file was downloaded on each day (UTC), added
+up in batches by :class:`pypireg.downloads.DownloadTracker` (one statement adds to a
+day's row on SQLite and PostgreSQL alike, so processes and hosts add up), read by package
+and by project over a span of days, and forgotten after ``download_stats_days``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from .base import CatalogBase
+from .names import INSTALLABLE
+
+
+class FileDay(NamedTuple):
+    """Where a download is counted: a file, its package and project, and the day."""
+    project_id: int
+    package_id: int
+    file_id: int
+    day: str  # YYYY-MM-DD, UTC
+
+
+class VersionDownloads(NamedTuple):
+    name: str
+    version: str
+    downloads: int
+
+
+class DownloadQueries(CatalogBase):
+    def count_downloads(self, counts: Mapping[FileDay, int]) -> None:
+        """Add these downloads to their days' rows (call inside ``write()``)."""
+        self.run_many(
+            "INSERT INTO download_counts (key, file_id, package_id, project_id, day, downloads)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key)"
+            " DO UPDATE SET downloads = download_counts.downloads + excluded.downloads",
+            [(f"{at.file_id}:{at.day}", at.file_id, at.package_id, at.project_id, at.day, n)
+             for at, n in counts.items()])
+
+    def package_downloads(self, package_id: int, first: str, last: str) -> dict[str, int]:
+        """A package's downloads by day, from ``first`` to ``last`` (dates, included)."""
+        return {day: int(n) for day, n in self.tuples(
+            "SELECT day, sum(downloads) FROM download_counts"
+            " WHERE package_id = ? AND day >= ? AND day <= ? GROUP BY day ORDER BY day",
+            [package_id, first, last])}
+
+    def project_downloads(self, project_id: int, first: str, last: str, *,
+                          normalized_name: str | None = None, limit: int = 20,
+                          offset: int = 0) -> tuple[list[VersionDownloads], int]:
+        """One page of a project's live versions by downloads from ``first`` to ``last``
+        (most first), of one name or all, and how many versions had any."""
+        named, params = "", [project_id, first, last]
+        if normalized_name is not None:
+            named, params = " AND p.normalized_name = ?", [*params, normalized_name]
+        source = (" FROM download_counts d JOIN packages p ON p.id = d.package_id"
+                  " WHERE d.project_id = ? AND d.day >= ? AND d.day <= ?"
+                  f" AND p.status IN ({INSTALLABLE}){named}")
+        total = self.value(f"SELECT count(DISTINCT d.package_id){source}", params)
+        rows = self.tuples(
+            f"SELECT p.name, p.version, sum(d.downloads) AS n{source}"
+            " GROUP BY p.id, p.name, p.version ORDER BY n DESC, p.name, p.id DESC"
+            " LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [VersionDownloads(name, version, int(n)) for name, version, n in rows], total
+
+    def forget_downloads(self, before: str) -> int:
+        """Delete the days before ``before`` (a date); returns how many rows went."""
+        with self.write():
+            return self.run("DELETE FROM download_counts WHERE day < ?", [before])

@@ -145,3 +145,25 @@ def test_gc_forgets_days_past_the_statistics_keep(tmp_path) -> None:
     kept = env.registry.catalog.package_downloads(found.package_id, "2000-01-01", "2999-01-01")
     assert kept == {(TODAY - timedelta(days=n)).isoformat(): n + 1 for n in (0, 6)}
     assert env.registry.collect_garbage().download_days == 0
+
+
+def test_the_package_page_says_what_the_api_says(site) -> None:  # type: ignore[no-untyped-def]
+    """The web page's counts of the last 30 days, per name and per version, and its chart
+    (an SVG drawn on the server, one bar a day) agree with the API."""
+    site.registry.downloads.interval = 3600
+    for version in ("1.0", "2.0"):
+        site.publish("acme/tools", "lib", version)
+    download(site, "lib", 2, version="1.0")
+    download(site, "lib", 3, version="2.0")
+    site.registry.downloads.flush()
+    page = site.page("/acme/tools/-/packages/pypi/lib")
+    said = page.html.select_one(".downloads p").text
+    assert said == "5 in the last 30 days, all versions; 3 of 2.0."
+    bars = page.html.select(".downloads svg rect")
+    assert len(bars) == 30
+    assert bars[-1].select_one("title").text == f"{TODAY}: 5"
+    assert {b.select_one("title").text.split(": ")[1] for b in bars[:-1]} == {"0"}
+    counts = [li.select_one(".count").text for li in page.html.select("ul.versions li")]
+    assert counts == ["3 ↓", "2 ↓"]
+    api = site.site.get(f"/api/v4{PROJECT}/downloads").json
+    assert {(row["version"], row["downloads"]) for row in api} == {("2.0", 3), ("1.0", 2)}

@@ -38,10 +38,27 @@ class DownloadQueries(CatalogBase):
 
     def package_downloads(self, package_id: int, first: str, last: str) -> dict[str, int]:
         """A package's downloads by day, from ``first`` to ``last`` (dates, included)."""
+        return self.downloads_by_day([package_id], first, last)
+
+    def downloads_by_day(self, package_ids: list[int], first: str, last: str
+                         ) -> dict[str, int]:
+        """These packages' downloads together, by day, from ``first`` to ``last``."""
+        if not package_ids:
+            return {}
         return {day: int(n) for day, n in self.tuples(
-            "SELECT day, sum(downloads) FROM download_counts"
-            " WHERE package_id = ? AND day >= ? AND day <= ? GROUP BY day ORDER BY day",
-            [package_id, first, last])}
+            f"SELECT day, sum(downloads) FROM download_counts WHERE {self.in_ids('package_id')}"
+            " AND day >= ? AND day <= ? GROUP BY day ORDER BY day",
+            [self.ids(package_ids), first, last])}
+
+    def version_downloads(self, package_ids: list[int], first: str, last: str
+                          ) -> dict[int, int]:
+        """Each of these packages' downloads from ``first`` to ``last``, by package id."""
+        if not package_ids:
+            return {}
+        return {int(package): int(n) for package, n in self.tuples(
+            "SELECT package_id, sum(downloads) FROM download_counts"
+            f" WHERE {self.in_ids('package_id')} AND day >= ? AND day <= ?"
+            " GROUP BY package_id", [self.ids(package_ids), first, last])}
 
     def project_downloads(self, project_id: int, first: str, last: str, *,
                           normalized_name: str | None = None, limit: int = 20,

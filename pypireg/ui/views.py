@@ -4,9 +4,10 @@ the catalog with the caller's rights, as the API does, and renders one template.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Container
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -32,6 +33,8 @@ ORDERS = ("name", "last_upload")
 MAX_QUERY = 200  # characters of a search or filter: more is not a name anyone types
 MAX_WORDS = 8
 FILES_PER_PAGE = 100  # of a version's files, on its page
+STATS_DAYS = 30  # of downloads, on a package's page
+STATS_FRESH = 600  # seconds a package page's download counts may be behind
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -144,7 +147,7 @@ def package(ui: UI, request: Request, urls: URLAdapter, namespace: str,
     if found is None:
         raise ResourceNotFound("Package")
     return ui.kept_page(request, ("package", project.id, project.serial, found.id,
-                                  request.query_string),
+                                  request.query_string, _stats_age()),
                         lambda: _package_page(ui, request, urls, project, found))
 
 
@@ -161,7 +164,13 @@ def package_by_name(ui: UI, request: Request, urls: URLAdapter, namespace: str,
         return _package_page(ui, request, urls, project, None, versions)
 
     return ui.kept_page(request, ("name", project.id, project.serial, normalized,
-                                  request.query_string), render)
+                                  request.query_string, _stats_age()), render)
+
+
+def _stats_age() -> int:
+    """Part of a package page's key: its download counts are drawn anew every
+    :data:`STATS_FRESH` seconds (downloads move no serial)."""
+    return int(time.time() // STATS_FRESH)
 
 
 def static(ui: UI, request: Request, urls: URLAdapter, name: str) -> Response:
@@ -206,11 +215,16 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
     details = catalog.package_details(shown.id) or {}
     requires_python = sorted({f.requires_python for f in files if f.requires_python})
     name_status = catalog.name_status([project.id], shown.normalized_name)
+    days = _last_days(STATS_DAYS)
+    ids = [p.id for p in versions]
+    by_day = catalog.downloads_by_day(ids, days[0], days[-1])
     installable = shown.id not in yanked and name_status.status != "quarantined" and bool(files)
     return ui.page(
         request, urls, "package.html", project=project, package=shown, versions=versions,
         current=current, newer=current_key(current.version)[1] > current_key(shown.version)[1],
         yanked=yanked, files=rows, details=details, total_files=total,
+        downloads=sum(by_day.values()), chart=_chart(days, by_day),
+        version_downloads=catalog.version_downloads(ids, days[0], days[-1]),
         pages=_pages(request, page, total),
         summary=details.get("summary") or shown.metadata.get("summary", ""),
         description=shown.metadata.get("description", ""),
@@ -222,6 +236,24 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
                                                  "package_name": shown.normalized_name},
                          force_external=True),
         name_status=name_status)
+
+
+def _last_days(count: int) -> list[str]:
+    today = datetime.now(timezone.utc).date()
+    return [(today - timedelta(days=n)).isoformat() for n in range(count - 1, -1, -1)]
+
+
+def _chart(days: list[str], by_day: dict[str, int]) -> dict[str, Any]:
+    """Bars of the downloads of each day, for an SVG drawn by the template (no script):
+    each ``(x, y, height, date, count)`` in a 300 by 60 box."""
+    most = max(by_day.values(), default=0)
+    bars = []
+    for n, day in enumerate(days):
+        count = by_day.get(day, 0)
+        height = round(56 * count / most) if most else 0
+        bars.append((n * 10, 60 - max(height, 1 if count else 0), max(height, 1 if count else 0),
+                     day, count))
+    return {"bars": bars, "most": most}
 
 
 def _file_row(api: URLAdapter, project: Project, f: PackageFile,

@@ -22,7 +22,7 @@ from .catalog.downloads import FileDay
 
 if TYPE_CHECKING:
     from .catalog import Catalog
-    from .models import PackageFile
+    from .models import CachedFile, PackageFile
 
 
 class DownloadTracker:
@@ -45,6 +45,14 @@ class DownloadTracker:
             self._pending[package_file.package_id] = now
             self._counts[FileDay(package_file.project_id, package_file.package_id,
                                  package_file.id, now[:10])] += 1
+            due = self._clock() - self._flushed_at >= self.interval
+        if due:
+            self.flush()
+
+    def record_upstream(self, cached: CachedFile) -> None:
+        """A download of a file of the cache of upstream indexes (docs/proxy.md)."""
+        with self._lock:
+            self._counts[FileDay(None, None, None, utcnow()[:10], cached.id)] += 1
             due = self._clock() - self._flushed_at >= self.interval
         if due:
             self.flush()

@@ -227,9 +227,10 @@ def test_cache_show_and_purge(tmp_path, capsys) -> None:
     catalog.save_upstream_page("https://x.example/simple/", "demo", found=True, name="demo",
                                files=page)
     catalog.save_upstream_page("https://x.example/simple/", "other", found=False)
-    assert run(capsys, "cache", "show", "--data", data) == (0, ["2 pages, 0 files, 0 bytes"], "")
+    assert run(capsys, "cache", "show", "--data", data) == (
+        0, ["2 pages, 0 files, 0 bytes; 0 downloads in the last 30 days"], "")
     assert run(capsys, "cache", "show", "Demo", "--data", data)[1] == [
-        "1 pages, 0 files, 0 bytes"]
+        "1 pages, 0 files, 0 bytes; 0 downloads in the last 30 days"]
     code, out, _ = run(capsys, "cache", "purge", "DEMO", "--data", data)
     assert code == 0
     assert out == ["purged 1 cached pages and 1 files of DEMO; deleted 0 stored blobs", "2"]

@@ -8,6 +8,7 @@ import os
 import threading
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from http.client import HTTPConnection, IncompleteRead
 from urllib.parse import urlsplit
 
@@ -103,6 +104,14 @@ def test_sixteen_first_downloads_fetch_once_and_get_every_byte(tmp_path):
             assert app.storage.exists(file_key(sha256(data)))
             assert download(url) == (200, len(data), sha256(data))
             assert upstream.count(f"/files/{NAME}") == 1
+            # Every download counts in the statistics, first ones and kept ones alike.
+            app.downloads.flush()
+            today = datetime.now(timezone.utc).date().isoformat()
+            assert app.catalog.upstream_downloads("big", today, today) == CLIENTS + 1
+            assert app.catalog.upstream_downloads(None, today, today) == CLIENTS + 1
+            assert app.catalog.upstream_downloads("other", today, today) == 0
+            app.purge_upstream_cache("big")  # its statistics go with it
+            assert app.catalog.upstream_downloads(None, "2000-01-01", "2999-01-01") == 0
 
 
 def test_two_registries_on_one_catalog_fetch_once(tmp_path):

@@ -106,14 +106,16 @@ class BrowsingQueries(CatalogBase):
         listed = ", ".join("?" * len({n for _, n in pairs}))
         named = sorted({n for _, n in pairs})
         wanted = set(pairs)
-        for project_id, name in self.tuples(
-                "SELECT p.project_id, p.normalized_name FROM packages p JOIN package_files f"
-                " ON f.package_id = p.id AND f.status = 'default'"
+        # Each version's files by its package (files_by_package), never a walk of them all.
+        live = ("CASE WHEN EXISTS (SELECT 1 FROM package_files f WHERE f.package_id = p.id"
+                " AND f.status = 'default'{}) THEN 1 ELSE 0 END")
+        for project_id, name, has_files, installable in self.tuples(
+                f"SELECT p.project_id, p.normalized_name, max({live.format('')}),"
+                f" max({live.format(' AND f.yanked = 0')}) FROM packages p"
                 f" WHERE {in_projects} AND p.normalized_name IN ({listed})"
                 f" AND p.status IN ({INSTALLABLE})"
-                " GROUP BY p.project_id, p.normalized_name HAVING min(f.yanked) = 1",
-                [*params, *named]):
-            if (project_id, name) in wanted:
+                " GROUP BY p.project_id, p.normalized_name", [*params, *named]):
+            if (project_id, name) in wanted and has_files and not installable:
                 marks.setdefault((project_id, name), []).append("yanked")
         in_projects, params = self.in_projects("project_id", {p for p, _ in pairs})
         for project_id, name, status in self.tuples(

@@ -13,11 +13,19 @@ from .names import INSTALLABLE
 
 
 class FileDay(NamedTuple):
-    """Where a download is counted: a file, its package and project, and the day."""
-    project_id: int
-    package_id: int
-    file_id: int
+    """Where a download is counted: a file, its package and project, and the day; or,
+    for a cached upstream file, its id in ``upstream_file_id`` alone, and the day."""
+    project_id: int | None
+    package_id: int | None
+    file_id: int | None
     day: str  # YYYY-MM-DD, UTC
+    upstream_file_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        if self.upstream_file_id is not None:
+            return f"u{self.upstream_file_id}:{self.day}"
+        return f"{self.file_id}:{self.day}"
 
 
 class VersionDownloads(NamedTuple):
@@ -30,11 +38,22 @@ class DownloadQueries(CatalogBase):
     def count_downloads(self, counts: Mapping[FileDay, int]) -> None:
         """Add these downloads to their days' rows (call inside ``write()``)."""
         self.run_many(
-            "INSERT INTO download_counts (key, file_id, package_id, project_id, day, downloads)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key)"
+            "INSERT INTO download_counts (key, file_id, package_id, project_id,"
+            " upstream_file_id, day, downloads) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key)"
             " DO UPDATE SET downloads = download_counts.downloads + excluded.downloads",
-            [(f"{at.file_id}:{at.day}", at.file_id, at.package_id, at.project_id, at.day, n)
+            [(at.key, at.file_id, at.package_id, at.project_id, at.upstream_file_id, at.day, n)
              for at, n in counts.items()])
+
+    def upstream_downloads(self, normalized_name: str | None, first: str, last: str) -> int:
+        """Downloads of cached upstream files (of one name, or all) from ``first`` to
+        ``last``."""
+        named, params = "", [first, last]
+        if normalized_name is not None:
+            named, params = " AND u.normalized_name = ?", [*params, normalized_name]
+        return int(self.value(
+            "SELECT coalesce(sum(d.downloads), 0) FROM download_counts d"
+            " JOIN upstream_files u ON u.id = d.upstream_file_id"
+            f" WHERE d.day >= ? AND d.day <= ?{named}", params))
 
     def package_downloads(self, package_id: int, first: str, last: str) -> dict[str, int]:
         """A package's downloads by day, from ``first`` to ``last`` (dates, included)."""

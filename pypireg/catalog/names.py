@@ -60,10 +60,10 @@ class NameQueries(CatalogBase):
     def _installable(self, project_id: int, normalized_name: str, version: str) -> bool:
         """Whether this version of the name has a live file that is not yanked."""
         return self.value(
-            "SELECT count(*) FROM packages p JOIN package_files f ON f.package_id = p.id"
-            " AND f.status = 'default' AND f.yanked = 0"
-            " WHERE p.project_id = ? AND p.normalized_name = ? AND p.version = ?"
-            f" AND p.status IN ({INSTALLABLE})", [project_id, normalized_name, version]) > 0
+            "SELECT count(*) FROM packages p WHERE p.project_id = ? AND p.normalized_name = ?"
+            f" AND p.version = ? AND p.status IN ({INSTALLABLE}) AND EXISTS (SELECT 1 FROM"
+            " package_files f WHERE f.package_id = p.id AND f.status = 'default'"
+            " AND f.yanked = 0)", [project_id, normalized_name, version]) > 0
 
     def refresh_names(self, project_id: int, normalized_names: Iterable[str]) -> None:
         """Work the rows of these names out again from their live versions (after a

@@ -153,11 +153,13 @@ TABLES = (
         Column("size", INT), *_text("upload_time"),
         *_optional("metadata_sha256", "storage_key", "metadata_key", "cached_at"),
         Column("cached_size", INT), *_optional("fetch_owner", "fetch_heartbeat")), since=8),
-    # Downloads per file per day (UTC), added up in batches: see .downloads. The key is
-    # "FILE_ID:YYYY-MM-DD", so that one statement adds to a day's row on either engine.
+    # Downloads per file per day (UTC), added up in batches: see .downloads. A row is of
+    # an uploaded file (file_id, with its package and project) or of a cached upstream
+    # file (upstream_file_id); its key, "FILE_ID:YYYY-MM-DD" or "uID:YYYY-MM-DD", lets one
+    # statement add to a day's row on either engine.
     Table("download_counts", Column("key"), (
-        Column("file_id", INT, not_null=True), Column("package_id", INT, not_null=True),
-        Column("project_id", INT, not_null=True), *_text("day"),
+        Column("file_id", INT), Column("package_id", INT), Column("project_id", INT),
+        Column("upstream_file_id", INT), *_text("day"),
         Column("downloads", INT, not_null=True, default="0")), since=9),
 )
 
@@ -223,6 +225,8 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS downloads_by_package ON download_counts (package_id, day)",
     "CREATE INDEX IF NOT EXISTS downloads_by_project ON download_counts (project_id, day)",
     "CREATE INDEX IF NOT EXISTS downloads_by_day ON download_counts (day)",
+    "CREATE INDEX IF NOT EXISTS downloads_by_upstream_file"
+    " ON download_counts (upstream_file_id, day)",
 )
 
 

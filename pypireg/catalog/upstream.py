@@ -160,6 +160,8 @@ class UpstreamQueries(CatalogBase):
                 for key in row if key]
             for table in ("upstream_pages", "upstream_files"):
                 self.remember_last_id(table)
+            self.run("DELETE FROM download_counts WHERE upstream_file_id IN"
+                     f" (SELECT id FROM upstream_files {where})", params)
             pages = self.run(f"DELETE FROM upstream_pages {where}", params)
             files = self.run(f"DELETE FROM upstream_files {where}", params)
         return pages, files, keys

@@ -26,12 +26,18 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 
 
 def _show(args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta, timezone
+
     from ..dists import normalize
 
     registry = open_registry(args)
-    pages, files, size = registry.catalog.upstream_cache_usage(
-        normalize(args.name) if args.name else None)
-    print(f"{pages} pages, {files} files, {size:,} bytes")
+    name = normalize(args.name) if args.name else None
+    pages, files, size = registry.catalog.upstream_cache_usage(name)
+    today = datetime.now(timezone.utc).date()
+    downloads = registry.catalog.upstream_downloads(
+        name, (today - timedelta(days=29)).isoformat(), today.isoformat())
+    print(f"{pages} pages, {files} files, {size:,} bytes; {downloads} downloads in the last"
+          " 30 days")
     return 0
 
 

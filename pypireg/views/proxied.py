@@ -115,6 +115,7 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
     upstreams = registry.upstreams
     assert upstreams is not None
     private = _private(scope)
+    registry.downloads.record_upstream(cached)
     if not cached.storage_key:
         settings = upstreams.settings
         fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)

@@ -36,6 +36,7 @@ from .limits import Limits
 from .models import Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protection import ProtectionRules
+from .requestlog import ENDPOINT, LOG_FORMATS
 from .routing import Routes, flat_layout, gitlab_layout
 from .settings import host_names
 from .storage import FileSystemStorage, MemoryStorage, open_storage
@@ -96,6 +97,7 @@ class Registry(Administration, ProtectionRules):
         ui_session_lifetime: timedelta = UI_SESSION_LIFETIME,
         ui_external_images: str = "allow",
         download_stats_days: int = DOWNLOAD_STATS_DAYS,
+        log_format: str = "text",
     ) -> None:
         self.catalog = catalog
         self.storage = storage
@@ -117,6 +119,7 @@ class Registry(Administration, ProtectionRules):
         self.ui_session_lifetime = ui_session_lifetime  # read by the web pages (ui/)
         self.ui_external_images = ui_external_images
         self.download_stats_days = download_stats_days  # read by gc
+        self.log_format = log_format  # read by pypireg serve and pypireg.wsgi
 
     # -- WSGI -------------------------------------------------------------------------------
 
@@ -128,6 +131,7 @@ class Registry(Administration, ProtectionRules):
                 endpoint, args = self.routes.match(request)
             except (NotFound, MethodNotAllowed) as exc:  # twine given an index URL, say
                 raise misdirected_upload(request) or exc from None
+            environ[ENDPOINT] = endpoint  # for the request log
             view = self.views.get(endpoint)
             if view is None:  # a host's views without this endpoint: as if it were not routed
                 raise NotFound()
@@ -223,6 +227,7 @@ def create_app(
     ui_session_lifetime: str | float | timedelta = UI_SESSION_LIFETIME,
     ui_external_images: str = "allow",
     download_stats_days: int = DOWNLOAD_STATS_DAYS,
+    log_format: str = "text",
 ) -> Registry:
     """Build a registry.
 
@@ -269,7 +274,8 @@ def create_app(
     The web pages (:func:`pypireg.site`) keep a person signed in for
     ``ui_session_lifetime``, and load README images from other hosts unless
     ``ui_external_images="block"`` (docs/ui.md). Daily download counts are kept for
-    ``download_stats_days`` (docs/monitoring.md).
+    ``download_stats_days``, and ``log_format="json"`` makes ``pypireg serve`` and
+    ``pypireg.wsgi`` log JSON objects (docs/monitoring.md).
     """
     settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
                                  min_age=min_upstream_age, merge=upstream_merge)
@@ -307,7 +313,14 @@ def create_app(
         ui_session_lifetime=parse_interval(ui_session_lifetime),
         ui_external_images=_external_images(ui_external_images),
         download_stats_days=_days(download_stats_days),
+        log_format=_log_format(log_format),
     )
+
+
+def _log_format(choice: str) -> str:
+    if choice not in LOG_FORMATS:
+        raise ValueError(f"log_format {choice!r}: use 'text' or 'json'")
+    return choice
 
 
 def _days(days: int) -> int:

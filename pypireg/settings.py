@@ -242,6 +242,10 @@ class Settings:
         "allow", "allow: README images from other hosts load, lazily and without a referrer;"
         " block: they do not load at all", read=_choice(*EXTERNAL_IMAGES),
         metavar="{allow,block}")
+    log_format: str = setting(
+        "text", "text: a request log line as web servers write it; json: one JSON object"
+        " per request and per event (docs/monitoring.md)", read=_choice("text", "json"),
+        metavar="{text,json}")
     trusted_publishers: tuple[dict[str, Any], ...] | None = setting(
         None, "verify uploaded attestations as signed by these Trusted Publishers: a JSON"
         " list of PyPI's publisher fields, or a file holding one (docs/standards.md)",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .app import mount, normal_prefix
 from .health import health_checks
+from .requestlog import RequestIds
 from .ui import create_ui
 from .views.root import SITE
 
@@ -21,11 +22,13 @@ def site(registry: Registry, *, api: str = "/api/v4", pages: bool = True,
          title: str = "pypireg") -> Site:
     """``registry``'s API under ``api``; ``/-/health``, ``/-/liveness`` and
     ``/-/readiness``; and, unless ``pages`` is False or the API has the root, the web
-    pages everywhere else. Mount it under any prefix: every link carries it."""
+    pages everywhere else. Mount it under any prefix: every link carries it. Every
+    answer carries its request's id in ``X-Request-Id``."""
     prefix = normal_prefix(api)
     ui = create_ui(registry, api=prefix, title=title) if pages and prefix else None
-    return Site(registry, mount(registry, prefix, beside=health_checks(registry, otherwise=ui)),
-                pages=ui is not None)
+    # Each request has an id, sent back in X-Request-Id (pypireg/requestlog.py).
+    return Site(registry, RequestIds(mount(registry, prefix, beside=health_checks(
+        registry, otherwise=ui))), pages=ui is not None)
 
 
 class Site:

@@ -20,6 +20,7 @@ from .catalog import CatalogError, open_catalog
 from .defaults import CATALOG, DEFAULT_DATA
 from .exceptions import PypiregError
 from .limits import as_id
+from .requestlog import JsonAccessLog, configure
 from .settings import SettingError, Settings
 from .storage import open_storage
 from .website import site
@@ -80,6 +81,9 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     # A worker that stops (gunicorn's graceful exit, a restart) writes the downloads it
     # noted since its last flush.
     atexit.register(registry.downloads.flush)
+    if registry.log_format == "json":  # gunicorn's access log is text: this one is JSON
+        configure("json")
+        app = JsonAccessLog(app)
     if proxies:
         app = ProxyFix(app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
                        x_prefix=proxies)

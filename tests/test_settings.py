@@ -48,6 +48,7 @@ SAMPLES: dict[str, tuple[str, Callable[[pypireg.Registry], Any]]] = {
     "page_cache_size": ("2M", lambda r: r.pages.max_bytes == 2 * 1024 * 1024),
     "download_flush_interval": ("2.5", lambda r: r.downloads.interval == 2.5),
     "download_stats_days": ("30", lambda r: r.download_stats_days == 30),
+    "log_format": ("json", lambda r: r.log_format == "json"),
     "staging_dir": ("{tmp}/staged", lambda r: r.staging_dir.endswith("/staged")),
     "realm": ("acme", lambda r: r.realm == "acme"),
     "ui_session_lifetime": ("30m", lambda r: r.ui_session_lifetime == timedelta(minutes=30)),

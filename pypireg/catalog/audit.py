@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ..models import Actor, AuditEvent
@@ -11,6 +12,7 @@ from .namespaces import like_below
 PROJECT = "Project"
 GROUP = "Group"
 INSTANCE = "Gitlab::Audit::InstanceScope"  # GitLab's entity type for the whole instance
+events = logging.getLogger("pypireg.events")
 
 
 class AuditQueries(CatalogBase):
@@ -32,6 +34,12 @@ class AuditQueries(CatalogBase):
                 "target_id": None if target_id is None else str(target_id),
                 "target_details": target_details, "details": details or {},
             })
+        # The same change as a log event (a JSON line with --log-format json); the id of
+        # the token that made it, never a secret.
+        events.info(event_name, extra={"event": {
+            "event": event_name, "entity_type": entity_type, "entity_path": entity_path,
+            "target_type": target_type, "target": target_details,
+            "token_id": actor.token_id, "author": actor.name}})
 
     def audit_events(
         self, *, project_ids: list[int] | None = None, paths: list[str] | None = None,

@@ -19,6 +19,7 @@ from ..catalog import open_catalog
 from ..defaults import DEFAULT_DATA
 from ..limits import MiB
 from ..models import CLI
+from ..requestlog import configure
 from ..settings import SettingError, Settings
 from .binding import CannotBind, bind
 from .common import checked_data, has_registry, where
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
            fresh: bool) -> int:
     from ..app import create_app, normal_prefix
+    from ..requestlog import JsonAccessLog
     from ..website import site
     from .accesslog import AccessLog
     from .deadlines import create_server
@@ -106,10 +108,11 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
         registry.create_project(project, "private", actor=CLI)
         print(f"created private project {project}")
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
-    _configure_logging()
+    _configure_logging(registry.log_format)
     pages = bool(prefix) and not args.no_ui
     app = site(registry, api=prefix, pages=pages)
-    server = create_server(AccessLog(app), sock, header_timeout=args.header_timeout,
+    logged = JsonAccessLog(app) if registry.log_format == "json" else AccessLog(app)
+    server = create_server(logged, sock, header_timeout=args.header_timeout,
                            body_timeout=args.body_timeout,
                            max_request_body_size=max_body_size(registry.limits),
                            # the host of links, for a request without a Host header
@@ -166,10 +169,12 @@ def max_body_size(limits: Limits) -> int:
     return limits.max_upload_size + limits.max_form_fields_size + BODY_MARGIN
 
 
-def _configure_logging() -> None:
+def _configure_logging(log_format: str) -> None:
     """Warnings and errors, waitress's and the registry's, on stderr as bare messages
-    (beside the request log), and nothing on stdout."""
+    (beside the request log), or the registry's as JSON objects with its events; nothing
+    on stdout."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    configure(log_format)
     # "Task queue depth is N" whenever a request waits for a thread: load, not a fault.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 

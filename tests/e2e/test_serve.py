@@ -507,3 +507,28 @@ def test_downloads_noted_before_a_stop_are_counted(tmp_path) -> None:
     out = run([sys.executable, "-m", "pypireg", "downloads", "acme/tools", "--json",
                "--data", str(data)]).stdout
     assert json.loads(out) == [{"name": "lib", "version": "1.0", "downloads": 3}]
+
+
+def test_serve_logs_json_when_told(tmp_path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pypireg", "serve", "--port", "0", "--data",
+         str(tmp_path / "data"), "--log-format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in process.stdout:  # type: ignore[union-attr]
+            if " serving " in line:
+                url = line.rstrip().split(" at ")[1]
+            if line.startswith("press Ctrl+C"):
+                break
+        assert url
+        request = urllib.request.Request(url + "/", headers={"X-Request-Id": "json-check"})
+        with urllib.request.urlopen(request) as answer:
+            assert answer.headers["X-Request-Id"] == "json-check"
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    mine = next(line for line in lines if line.get("request_id") == "json-check")
+    assert mine == {**mine, "method": "GET", "endpoint": "root", "path": "/api/v4/",
+                    "status": 200, "token_id": None}

@@ -29,10 +29,17 @@ from .admin import Administration
 from .attestations import TrustedPublishers
 from .auth import TokenAuth, TokenPrincipal
 from .catalog import Catalog, open_catalog
-from .defaults import CATALOG, DOWNLOAD_STATS_DAYS, EXTERNAL_IMAGES, UI_SESSION_LIFETIME
+from .defaults import (
+    CATALOG,
+    DOWNLOAD_STATS_DAYS,
+    EXTERNAL_IMAGES,
+    METRICS_ALLOW,
+    UI_SESSION_LIFETIME,
+)
 from .downloads import DownloadTracker
 from .errors import NOSNIFF, error_response, unanswered
 from .limits import Limits
+from .metrics import Metrics, networks
 from .models import Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protection import ProtectionRules
@@ -98,6 +105,8 @@ class Registry(Administration, ProtectionRules):
         ui_external_images: str = "allow",
         download_stats_days: int = DOWNLOAD_STATS_DAYS,
         log_format: str = "text",
+        metrics_allow: Iterable[str] = METRICS_ALLOW,
+        metrics_token: str | None = None,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
@@ -120,6 +129,13 @@ class Registry(Administration, ProtectionRules):
         self.ui_external_images = ui_external_images
         self.download_stats_days = download_stats_days  # read by gc
         self.log_format = log_format  # read by pypireg serve and pypireg.wsgi
+        self.metrics_networks = networks(metrics_allow)  # who may read /-/metrics
+        self.metrics_token = metrics_token
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """This registry's Prometheus metrics, made on first use (metrics.py)."""
+        return Metrics(self)
 
     # -- WSGI -------------------------------------------------------------------------------
 
@@ -228,6 +244,8 @@ def create_app(
     ui_external_images: str = "allow",
     download_stats_days: int = DOWNLOAD_STATS_DAYS,
     log_format: str = "text",
+    metrics_allow: Iterable[str] = METRICS_ALLOW,
+    metrics_token: str | None = None,
 ) -> Registry:
     """Build a registry.
 
@@ -275,7 +293,9 @@ def create_app(
     ``ui_session_lifetime``, and load README images from other hosts unless
     ``ui_external_images="block"`` (docs/ui.md). Daily download counts are kept for
     ``download_stats_days``, and ``log_format="json"`` makes ``pypireg serve`` and
-    ``pypireg.wsgi`` log JSON objects (docs/monitoring.md).
+    ``pypireg.wsgi`` log JSON objects. ``/-/metrics`` answers the addresses of
+    ``metrics_allow`` (loopback) and callers sending ``metrics_token`` as a Bearer token
+    (docs/monitoring.md).
     """
     settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
                                  min_age=min_upstream_age, merge=upstream_merge)
@@ -314,6 +334,8 @@ def create_app(
         ui_external_images=_external_images(ui_external_images),
         download_stats_days=_days(download_stats_days),
         log_format=_log_format(log_format),
+        metrics_allow=metrics_allow,
+        metrics_token=metrics_token or None,
     )
 
 

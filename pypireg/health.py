@@ -2,6 +2,8 @@
 
 - ``GET /-/health``: the process answers (``pypireg OK``), nothing else is looked at;
 - ``GET /-/liveness``: the same, as GitLab's JSON (``{"status": "ok"}``);
+- ``GET /-/metrics``: Prometheus' text format, for the addresses and the token the
+  registry allows (:mod:`pypireg.metrics`), a 404 for anyone else;
 - ``GET /-/readiness``: the catalog and the storage are usable; else a 503 whose body names
   the check that failed and the kind of error (the details go to the log). A catalog that
   answers but cannot be written now (a full disk, a read-only mount) is still ready, for
@@ -38,11 +40,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pypireg")
 
-PATHS = ("/-/health", "/-/liveness", "/-/readiness")
+PATHS = ("/-/health", "/-/liveness", "/-/readiness", "/-/metrics")
 DEADLINE = 2.0  # seconds a readiness probe waits for its checks
 REUSE = 1.0  # seconds one readiness result answers every probe
 PROBE_KEY = "health/probe"  # never stored: opening it shows that the storage answers
 _HEADERS = [("Cache-Control", "no-store"), NOSNIFF]
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 
 
 def health_checks(registry: Registry, *, deadline: float = DEADLINE,
@@ -64,6 +67,10 @@ def health_checks(registry: Registry, *, deadline: float = DEADLINE,
             status, body, kind = "200 OK", b"pypireg OK\n", "text/plain; charset=utf-8"
         elif path == "/-/liveness":
             status, body, kind = "200 OK", _json({"status": "ok"}), "application/json"
+        elif path == "/-/metrics":  # GitLab's answer to whoever may not read them: a 404
+            if not registry.metrics.allowed(environ):
+                return error_response(NotFound(), environ)(environ, start_response)
+            status, body, kind = "200 OK", registry.metrics.scrape(), METRICS_TYPE
         else:
             status, body, kind = readiness.answer()
         start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body))),

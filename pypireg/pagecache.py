@@ -25,12 +25,21 @@ class PageCache:
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self.hits = self.misses = 0  # for the metrics
+
+    @property
+    def size(self) -> int:
+        """Bytes of pages held."""
+        return self._size
 
     def get(self, etag: str) -> bytes | None:
         with self._lock:
             body = self._bodies.get(etag)
             if body is not None:
                 self._bodies.move_to_end(etag)
+                self.hits += 1
+            else:
+                self.misses += 1
             return body
 
     def put(self, etag: str, body: bytes) -> None:

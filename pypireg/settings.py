@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from .defaults import (
     DOWNLOAD_STATS_DAYS,
     EXTERNAL_IMAGES,
+    METRICS_ALLOW,
     PAGE_CACHE_SIZE,
     UI_SESSION_LIFETIME,
     UPSTREAM_MODES,
@@ -109,6 +110,16 @@ def _directory(text: str) -> str:
     if not os.access(there, os.W_OK | os.X_OK):
         raise ValueError(f"{text!r} cannot be written: {there} is read-only")
     return text
+
+
+def _network(text: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an address or a CIDR block") from None
+    return text.strip()
 
 
 def _url(text: str) -> str:
@@ -246,6 +257,12 @@ class Settings:
         "text", "text: a request log line as web servers write it; json: one JSON object"
         " per request and per event (docs/monitoring.md)", read=_choice("text", "json"),
         metavar="{text,json}")
+    metrics_allow: tuple[str, ...] = setting(
+        METRICS_ALLOW, "addresses or CIDR blocks that may read /-/metrics (default loopback:"
+        " 127.0.0.0/8,::1)", read=_network, metavar="ADDR_OR_CIDR", many="commas or spaces")
+    metrics_token: str | None = setting(
+        None, "a secret that reads /-/metrics from anywhere, sent as Authorization: Bearer"
+        " TOKEN", metavar="TOKEN")
     trusted_publishers: tuple[dict[str, Any], ...] | None = setting(
         None, "verify uploaded attestations as signed by these Trusted Publishers: a JSON"
         " list of PyPI's publisher fields, or a file holding one (docs/standards.md)",

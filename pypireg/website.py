@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .app import mount, normal_prefix
 from .health import health_checks
+from .metrics import Observed
 from .requestlog import RequestIds
 from .ui import create_ui
 from .views.root import SITE
@@ -26,9 +27,11 @@ def site(registry: Registry, *, api: str = "/api/v4", pages: bool = True,
     answer carries its request's id in ``X-Request-Id``."""
     prefix = normal_prefix(api)
     ui = create_ui(registry, api=prefix, title=title) if pages and prefix else None
-    # Each request has an id, sent back in X-Request-Id (pypireg/requestlog.py).
-    return Site(registry, RequestIds(mount(registry, prefix, beside=health_checks(
-        registry, otherwise=ui))), pages=ui is not None)
+    # Each request has an id, sent back in X-Request-Id (pypireg/requestlog.py), and is
+    # counted by its endpoint (pypireg/metrics.py).
+    served = mount(registry, prefix, beside=health_checks(registry, otherwise=ui))
+    return Site(registry, RequestIds(Observed(served, lambda: registry.metrics)),
+                pages=ui is not None)
 
 
 class Site:

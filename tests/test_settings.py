@@ -49,6 +49,9 @@ SAMPLES: dict[str, tuple[str, Callable[[pypireg.Registry], Any]]] = {
     "download_flush_interval": ("2.5", lambda r: r.downloads.interval == 2.5),
     "download_stats_days": ("30", lambda r: r.download_stats_days == 30),
     "log_format": ("json", lambda r: r.log_format == "json"),
+    "metrics_allow": ("10.0.0.0/8,192.0.2.7", lambda r: [str(n) for n in r.metrics_networks]
+                      == ["10.0.0.0/8", "192.0.2.7/32"]),
+    "metrics_token": ("scrape-secret", lambda r: r.metrics_token == "scrape-secret"),
     "staging_dir": ("{tmp}/staged", lambda r: r.staging_dir.endswith("/staged")),
     "realm": ("acme", lambda r: r.realm == "acme"),
     "ui_session_lifetime": ("30m", lambda r: r.ui_session_lifetime == timedelta(minutes=30)),

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..access import PRINCIPAL
 from ..errors import NOSNIFF, error_response, message_for, status_line, unanswered, wants_html
+from ..requestlog import ENDPOINT
 from . import signin, views
 from .sessions import SESSION, SIGNED_IN, Sessions
 
@@ -102,6 +103,7 @@ class UI:
             if request.method not in ("GET", "HEAD") and endpoint not in signin.POSTS:
                 raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
             self.signed_in(request)
+            environ[ENDPOINT] = f"ui.{endpoint}"  # for the request log and the metrics
             view = getattr(signin if endpoint in signin.VIEWS else views, endpoint)
             response = view(self, request, adapter, **args)
         except RequestRedirect as redirect:

@@ -116,6 +116,8 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
     assert upstreams is not None
     private = _private(scope)
     registry.downloads.record_upstream(cached)
+    registry.metrics.downloads.labels("upstream").inc()
+    registry.metrics.download_bytes.labels("upstream").inc(cached.size or 0)
     if not cached.storage_key:
         settings = upstreams.settings
         fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)

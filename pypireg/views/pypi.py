@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import BadRequest, Forbidden, NotAcceptable
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotAcceptable
 from werkzeug.wrappers import Response
 
 from .. import dists, forms, protection, uploads
@@ -61,18 +61,24 @@ def file_provenance(
 
 
 def upload(registry: Registry, request: RegistryRequest, project: str) -> Response:
-    found = registry.authorize(request, project, WRITE)
-    registry.catalog.check_writable()  # before the upload is staged
-    form = forms.parse_upload(request, registry.staging_dir, registry.limits)
     try:
-        _, created = uploads.store_upload(
-            registry.catalog, registry.storage, found, form, registry.limits,
-            registry.actor(request),
-            lambda name: protection.check_push(registry, request, found, name),
-            registry.trusted_publishers)
-    finally:
-        form.discard()
+        found = registry.authorize(request, project, WRITE)
+        registry.catalog.check_writable()  # before the upload is staged
+        form = forms.parse_upload(request, registry.staging_dir, registry.limits)
+        try:
+            stored, created = uploads.store_upload(
+                registry.catalog, registry.storage, found, form, registry.limits,
+                registry.actor(request),
+                lambda name: protection.check_push(registry, request, found, name),
+                registry.trusted_publishers)
+        finally:
+            form.discard()
+    except HTTPException as exc:
+        registry.metrics.upload_refused(exc.code or 400)
+        raise
     if created:
+        registry.metrics.uploads.labels("project").inc()
+        registry.metrics.upload_bytes.labels("project").inc(stored.size)
         return json_response({"message": "201 Created"}, 201)
     return json_response({"message": "200 OK - the identical file is already stored"})
 
@@ -145,6 +151,9 @@ def _download(
                            file_name=package_file.file_name, sha256=package_file.sha256,
                            size=package_file.size, private=_private(scope, package_file))
     registry.downloads.record(package_file)
+    kind = "group" if scope.endpoints == "pypi.group" else "project"
+    registry.metrics.downloads.labels(kind).inc()
+    registry.metrics.download_bytes.labels(kind).inc(response.content_length or 0)
     return response
 
 

@@ -119,8 +119,9 @@ class Registry(Administration, ProtectionRules):
         self.downloads = DownloadTracker(catalog, download_flush_interval)
         self.page_max_age = page_max_age
         self.pages = PageCache(page_cache_size)
-        self.upstreams = (None if upstream is None else
-                          Upstreams(upstream, catalog, storage, staging_dir, self.limits))
+        self.upstreams = (None if upstream is None else Upstreams(
+            upstream, catalog, storage, staging_dir, self.limits,
+            lambda kind, result, seconds: self.metrics.upstream(kind, result, seconds)))
         self.trusted_hosts = host_names(trusted_hosts)
         self.trusted_publishers = (None if trusted_publishers is None
                                    else TrustedPublishers(trusted_publishers))

@@ -60,6 +60,13 @@ class Metrics:
                                     ["scope"], registry=into)
         self.refused = Counter("pypireg_uploads_refused", "Uploads refused, by reason",
                                ["reason"], registry=into)
+        self.upstream_requests = Counter(
+            "pypireg_upstream_requests", "Pages and files asked of the cache of upstream"
+            " indexes, by result (hit, fetched, not_modified, error)", ["kind", "result"],
+            registry=into)
+        self.fetch_seconds = Histogram(
+            "pypireg_upstream_fetch_seconds", "Seconds of each fetch from an upstream",
+            ["kind"], buckets=BUCKETS, registry=into)
         self.state = State(registry)
         self.collectors.register(self.state)
 
@@ -67,6 +74,11 @@ class Metrics:
         self.requests.labels(endpoint, method if method in METHODS else "other",
                              f"{status // 100}xx").inc()
         self.durations.labels(endpoint).observe(seconds)
+
+    def upstream(self, kind: str, result: str, seconds: float | None) -> None:
+        self.upstream_requests.labels(kind, result).inc()
+        if seconds is not None:
+            self.fetch_seconds.labels(kind).observe(seconds)
 
     def upload_refused(self, status: int) -> None:
         self.refused.labels(REFUSALS.get(status, "other")).inc()

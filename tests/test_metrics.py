@@ -109,3 +109,30 @@ def test_web_pages_and_the_page_cache_are_counted(served) -> None:
     assert value(samples, "pypireg_page_cache_bytes") > 0
     assert ("pypireg_http_requests_total", (("endpoint", "unmatched"), ("method", "GET"),
                                             ("status", "2xx"))) not in samples  # scrapes
+
+
+def test_the_upstream_cache_is_counted(tmp_path) -> None:
+    from .upstreams import FakeIndex, serve
+
+    data = wheel_bytes("six", "1.0")
+    index = FakeIndex()
+    index.files["/files/six.whl"] = data
+    index.json_page("six", [{"filename": wheel_name("six", "1.0"), "url": "/files/six.whl",
+                             "hashes": {"sha256": sha256(data)}}])
+    with serve(index) as upstream:
+        registry = pypireg.create_app(tmp_path / "data", upstream=f"{upstream.url}/simple/",
+                                      upstream_mode="cache")
+        registry.create_project("acme", "public")
+        app = TestApp(pypireg.site(registry))
+        page = app.get("/api/v4/projects/acme/packages/pypi/simple/six/")
+        app.get("/api/v4/projects/acme/packages/pypi/simple/six/")  # fresh: a hit
+        href = links(page.text)[0][0].removeprefix("http://localhost").split("#")[0]
+        assert app.get(href).body == data  # fetched
+        assert app.get(href).body == data  # kept: a hit
+        samples = scrape(app)
+    assert value(samples, "pypireg_upstream_requests_total", kind="page", result="fetched") == 1
+    assert value(samples, "pypireg_upstream_requests_total", kind="page", result="hit") >= 1
+    assert value(samples, "pypireg_upstream_requests_total", kind="file", result="fetched") == 1
+    assert value(samples, "pypireg_upstream_requests_total", kind="file", result="hit") == 1
+    assert value(samples, "pypireg_upstream_fetch_seconds_count", kind="file") == 1
+    assert value(samples, "pypireg_downloads_total", scope="upstream") == 2

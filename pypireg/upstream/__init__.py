@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from ..times import stamp
 from .client import UpstreamClient, UpstreamTimeout, UpstreamUnreachable, bare
 from .files import UpstreamFiles
-from .pages import Found, UpstreamPages
+from .pages import Found, Observe, UpstreamPages, ignore
 from .settings import MODES, UpstreamSettings, spelled, upstream_settings
 
 if TYPE_CHECKING:
@@ -37,12 +37,12 @@ class Upstreams:
     """A registry's upstreams: the settings, and in cache mode the cache's parts."""
 
     def __init__(self, settings: UpstreamSettings, catalog: Catalog, storage: Storage,
-                 staging_dir: str, limits: Limits) -> None:
+                 staging_dir: str, limits: Limits, observe: Observe = ignore) -> None:
         self.settings = settings
         self.client = UpstreamClient(settings, limits.max_upstream_page_size)
-        self.pages = UpstreamPages(settings, catalog, self.client)
+        self.pages = UpstreamPages(settings, catalog, self.client, observe)
         self.files = UpstreamFiles(catalog, storage, self.client, staging_dir,
-                                   limits.max_upload_size, settings.max_fetches)
+                                   limits.max_upload_size, settings.max_fetches, observe)
 
     @property
     def caching(self) -> bool:

@@ -33,6 +33,7 @@ from ..forms import STAGING_PREFIX
 from ..storage import blob_key
 from ..times import stamp
 from .client import CHUNK, UpstreamUnreachable
+from .pages import Observe, ignore
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -135,7 +136,9 @@ class UpstreamFiles:
     again and again meanwhile."""
 
     def __init__(self, catalog: Catalog, storage: Storage, client: UpstreamClient,
-                 staging_dir: str, max_size: int, max_fetches: int = 16) -> None:
+                 staging_dir: str, max_size: int, max_fetches: int = 16,
+                 observe: Observe = ignore) -> None:
+        self.observe = observe  # each file fetched: "file", its result, its seconds
         self.catalog = catalog
         self.storage = storage
         self.client = client
@@ -204,6 +207,7 @@ class UpstreamFiles:
         alive = threading.Event()
         beating = threading.Thread(target=self._beat, args=(fetch, alive), daemon=True)
         beating.start()
+        began = time.monotonic()
         try:
             self._copy(fetch)
         except HTTPException as exc:
@@ -212,6 +216,8 @@ class UpstreamFiles:
             log.exception("fetching %s from %s", cached.file_name, cached.url)
             error = UpstreamUnreachable(f"fetching {cached.file_name} from the upstream failed")
         finally:
+            self.observe("file", "error" if error is not None else "fetched",
+                         time.monotonic() - began)
             alive.set()
             beating.join()
             self._slots.release()

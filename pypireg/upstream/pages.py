@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -33,6 +34,13 @@ class Found(NamedTuple):
     stale: str
 
 
+Observe = Callable[[str, str, "float | None"], None]  # kind, result, seconds of a fetch
+
+
+def ignore(kind: str, result: str, seconds: float | None) -> None:
+    """What a cache observes when nobody counts."""
+
+
 class UpstreamPages:
     """Each upstream's pages, as the catalog caches them. An upstream that could not be
     reached is remembered as down for ``DOWN_FOR`` seconds: meanwhile its cached pages are
@@ -40,10 +48,11 @@ class UpstreamPages:
     each request waiting out a timeout of its own."""
 
     def __init__(self, settings: UpstreamSettings, catalog: Catalog,
-                 client: UpstreamClient) -> None:
+                 client: UpstreamClient, observe: Observe = ignore) -> None:
         self.settings = settings
         self.catalog = catalog
         self.client = client
+        self.observe = observe  # each page asked for: "page", its result, fetch seconds
         # One fetch of a page at a time in this process; others wait for its answer.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = (
             weakref.WeakValueDictionary())
@@ -62,6 +71,7 @@ class UpstreamPages:
     def _page(self, upstream: str, name: str) -> Found | None:
         page = self.catalog.upstream_page(upstream, name)
         if page is not None and self._fresh(page):
+            self.observe("page", "hit", None)
             return Found(page, "")
         with self._lock(upstream, name):
             again = self.catalog.upstream_page(upstream, name)
@@ -73,13 +83,17 @@ class UpstreamPages:
             return self._fetch(upstream, name, again)
 
     def _fetch(self, upstream: str, name: str, page: UpstreamPage | None) -> Found | None:
+        began = time.monotonic()
         try:
             answer = self.client.page(upstream, name, page.etag if page else "",
                                       page.last_modified if page else "")
         except HTTPException as exc:
+            self.observe("page", "error", time.monotonic() - began)
             with self._guard:
                 self._down[upstream] = (time.monotonic() + DOWN_FOR, exc)
             return self._stale(upstream, page, exc)
+        self.observe("page", "not_modified" if answer.status == 304 else "fetched",
+                     time.monotonic() - began)
         if answer.status == 304 and page is not None:
             self.catalog.touch_upstream_page(page.id)
             return Found(page, "")

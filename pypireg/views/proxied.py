@@ -117,6 +117,8 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
     private = _private(scope)
     registry.downloads.record_upstream(cached)
     registry.metrics.downloads.labels("upstream").inc()
+    if cached.storage_key:  # kept: served from storage, no fetch
+        registry.metrics.upstream("file", "hit", None)
     registry.metrics.download_bytes.labels("upstream").inc(cached.size or 0)
     if not cached.storage_key:
         settings = upstreams.settings

@@ -39,7 +39,7 @@ from .defaults import (
 from .downloads import DownloadTracker
 from .errors import NOSNIFF, error_response, unanswered
 from .limits import Limits
-from .metrics import Metrics, networks
+from .metrics import MeasuredStorage, Metrics, networks
 from .models import Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protection import ProtectionRules
@@ -109,7 +109,8 @@ class Registry(Administration, ProtectionRules):
         metrics_token: str | None = None,
     ) -> None:
         self.catalog = catalog
-        self.storage = storage
+        # Counted and timed for the metrics; otherwise the storage itself.
+        self.storage = MeasuredStorage(storage, lambda: self.metrics)
         self.auth = auth
         self.dispatcher = dispatcher
         self.routes = Routes(dispatcher)
@@ -120,7 +121,7 @@ class Registry(Administration, ProtectionRules):
         self.page_max_age = page_max_age
         self.pages = PageCache(page_cache_size)
         self.upstreams = (None if upstream is None else Upstreams(
-            upstream, catalog, storage, staging_dir, self.limits,
+            upstream, catalog, self.storage, staging_dir, self.limits,
             lambda kind, result, seconds: self.metrics.upstream(kind, result, seconds)))
         self.trusted_hosts = host_names(trusted_hosts)
         self.trusted_publishers = (None if trusted_publishers is None

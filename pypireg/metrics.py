@@ -67,6 +67,15 @@ class Metrics:
         self.fetch_seconds = Histogram(
             "pypireg_upstream_fetch_seconds", "Seconds of each fetch from an upstream",
             ["kind"], buckets=BUCKETS, registry=into)
+        self.storage_operations = Counter(
+            "pypireg_storage_operations", "Operations of the storage, by backend",
+            ["backend", "operation"], registry=into)
+        self.storage_errors = Counter(
+            "pypireg_storage_errors", "Operations of the storage that raised, by backend",
+            ["backend", "operation"], registry=into)
+        self.storage_seconds = Histogram(
+            "pypireg_storage_seconds", "Seconds of each operation of the storage",
+            ["backend", "operation"], buckets=BUCKETS, registry=into)
         self.state = State(registry)
         self.collectors.register(self.state)
 
@@ -79,6 +88,12 @@ class Metrics:
         self.upstream_requests.labels(kind, result).inc()
         if seconds is not None:
             self.fetch_seconds.labels(kind).observe(seconds)
+
+    def storage(self, backend: str, operation: str, seconds: float, failed: bool) -> None:
+        self.storage_operations.labels(backend, operation).inc()
+        self.storage_seconds.labels(backend, operation).observe(seconds)
+        if failed:
+            self.storage_errors.labels(backend, operation).inc()
 
     def upload_refused(self, status: int) -> None:
         self.refused.labels(REFUSALS.get(status, "other")).inc()
@@ -178,3 +193,38 @@ def networks(allow: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IP
             raise ValueError(f"metrics_allow {text!r} is not an address or a CIDR block"
                              " (127.0.0.1, 10.0.0.0/8, ::1)") from None
     return tuple(found)
+
+
+MEASURED = ("put_file", "put_stream", "open", "delete", "exists", "keys", "download_response")
+
+
+class MeasuredStorage:
+    """A storage whose operations are counted and timed, by backend and operation; every
+    other attribute, and every optional method the protocols look for, is the storage's
+    own (``isinstance(measured, ListsKeys)`` says what it says of the storage)."""
+
+    def __init__(self, storage: Any, metrics: Callable[[], Metrics]) -> None:
+        self.storage = storage
+        self._metrics = metrics
+        self._backend = type(storage).__name__
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.storage, name)
+        if name not in MEASURED or not callable(found):
+            return found
+
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            failed = True
+            try:
+                result = found(*args, **kwargs)
+                failed = False
+                return result
+            finally:
+                self._metrics().storage(self._backend, name, time.perf_counter() - began,
+                                        failed)
+
+        return measured
+
+    def __repr__(self) -> str:
+        return repr(self.storage)

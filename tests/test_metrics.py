@@ -136,3 +136,37 @@ def test_the_upstream_cache_is_counted(tmp_path) -> None:
     assert value(samples, "pypireg_upstream_requests_total", kind="file", result="hit") == 1
     assert value(samples, "pypireg_upstream_fetch_seconds_count", kind="file") == 1
     assert value(samples, "pypireg_downloads_total", scope="upstream") == 2
+
+
+def test_storage_operations_are_counted_by_backend(tmp_path, monkeypatch) -> None:
+    registry = pypireg.create_app(tmp_path / "data")
+    env, app = Env(registry), TestApp(pypireg.site(registry))
+    env.upload_wheel("acme/tools", "lib", "1.0", token=env.writer, status=201)
+    page = app.get("/api/v4/projects/acme%2Ftools/packages/pypi/simple/lib/")
+    href = links(page.text)[0][0].removeprefix("http://localhost").split("#")[0]
+    app.get(href)
+    storage = registry.storage.storage  # the backend itself, under its measures
+
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage, "put_file", full)
+    data = wheel_bytes("lib", "2.0")
+    app.post("/api/v4/projects/acme%2Ftools/packages/pypi/",
+             [("name", "lib"), ("version", "2.0"), ("sha256_digest", sha256(data))],
+             upload_files=[("content", wheel_name("lib", "2.0"), data)],
+             headers=basic(env.writer), status=507)
+    samples = scrape(app)
+    backend = type(storage).__name__
+    assert backend == "FileSystemStorage"
+    assert value(samples, "pypireg_storage_operations_total", backend=backend,
+                 operation="put_file") == 2
+    assert value(samples, "pypireg_storage_errors_total", backend=backend,
+                 operation="put_file") == 1
+    assert value(samples, "pypireg_storage_seconds_count", backend=backend,
+                 operation="put_file") == 2
+    served = value(samples, "pypireg_storage_operations_total", backend=backend,
+                   operation="download_response") + value(
+        samples, "pypireg_storage_operations_total", backend=backend, operation="open")
+    assert served >= 1
+    assert value(samples, "pypireg_uploads_refused_total", reason="storage_full") == 1

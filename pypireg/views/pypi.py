@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotAccepta
 from werkzeug.wrappers import Response
 
 from .. import dists, forms, protection, uploads
-from ..errors import ResourceNotFound
+from ..errors import ResourceNotFound, fault_answer
 from ..models import WRITE, CachedFile, PackageFile
 from . import proxied
 from .answers import immutable, json_response, stored_file, stored_metadata
@@ -73,8 +73,9 @@ def upload(registry: Registry, request: RegistryRequest, project: str) -> Respon
                 registry.trusted_publishers)
         finally:
             form.discard()
-    except HTTPException as exc:
-        registry.metrics.upload_refused(exc.code or 400)
+    except Exception as exc:  # counted by the status it is answered with, then answered
+        answer = exc if isinstance(exc, HTTPException) else fault_answer(exc)
+        registry.metrics.upload_refused((answer.code or 500) if answer is not None else 500)
         raise
     if created:
         registry.metrics.uploads.labels("project").inc()

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .requestlog import ENDPOINT
+from .tracing import span
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -217,7 +218,8 @@ class MeasuredStorage:
             began = time.perf_counter()
             failed = True
             try:
-                result = found(*args, **kwargs)
+                with span(f"storage.{name}", **{"pypireg.storage": self._backend}):
+                    result = found(*args, **kwargs)
                 failed = False
                 return result
             finally:

@@ -10,6 +10,7 @@ from .app import mount, normal_prefix
 from .health import health_checks
 from .metrics import Observed
 from .requestlog import RequestIds
+from .tracing import Traced
 from .ui import create_ui
 from .views.root import SITE
 
@@ -27,10 +28,11 @@ def site(registry: Registry, *, api: str = "/api/v4", pages: bool = True,
     answer carries its request's id in ``X-Request-Id``."""
     prefix = normal_prefix(api)
     ui = create_ui(registry, api=prefix, title=title) if pages and prefix else None
-    # Each request has an id, sent back in X-Request-Id (pypireg/requestlog.py), and is
-    # counted by its endpoint (pypireg/metrics.py).
+    # Each request has an id, sent back in X-Request-Id (pypireg/requestlog.py), is a span
+    # of a trace when OpenTelemetry is there (pypireg/tracing.py), and is counted by its
+    # endpoint (pypireg/metrics.py).
     served = mount(registry, prefix, beside=health_checks(registry, otherwise=ui))
-    return Site(registry, RequestIds(Observed(served, lambda: registry.metrics)),
+    return Site(registry, RequestIds(Traced(Observed(served, lambda: registry.metrics))),
                 pages=ui is not None)
 
 

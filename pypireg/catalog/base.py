@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..exceptions import PypiregError
 from ..times import utcnow
+from ..tracing import span
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -144,7 +145,8 @@ class CatalogBase:
     # Every query of the catalog goes through these few methods, with ``?`` placeholders.
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return self.engine.rows(sql, params)
+        with span("catalog.query", **{"db.operation.name": _operation(sql)}):
+            return self.engine.rows(sql, params)
 
     def row(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
@@ -152,18 +154,22 @@ class CatalogBase:
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or None."""
-        return self.engine.value(sql, params)
+        with span("catalog.query", **{"db.operation.name": _operation(sql)}):
+            return self.engine.value(sql, params)
 
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows as plain tuples, for pages that list thousands of them."""
-        return self.engine.tuples(sql, params)
+        with span("catalog.query", **{"db.operation.name": _operation(sql)}):
+            return self.engine.tuples(sql, params)
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement that changes rows; returns how many it changed."""
-        return self.engine.run(sql, params)
+        with span("catalog.query", **{"db.operation.name": _operation(sql)}):
+            return self.engine.run(sql, params)
 
     def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.engine.run_many(sql, rows)
+        with span("catalog.query", **{"db.operation.name": _operation(sql)}):
+            self.engine.run_many(sql, rows)
 
     def in_ids(self, column: str) -> str:
         """``column`` is one of a list of ids, given as one parameter (:meth:`ids`), so a
@@ -243,3 +249,8 @@ def redacted(url: str) -> str:
         return url
     scheme, _, credentials = head.partition("://")
     return f"{scheme}://{credentials.partition(':')[0]}:***@{tail}"
+
+
+def _operation(sql: str) -> str:
+    """A statement's verb (SELECT, INSERT, ...), what a trace names it by."""
+    return sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""

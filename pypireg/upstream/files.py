@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from ..forms import STAGING_PREFIX
 from ..storage import blob_key
 from ..times import stamp
+from ..tracing import span
 from .client import CHUNK, UpstreamUnreachable
 from .pages import Observe, ignore
 
@@ -209,7 +210,8 @@ class UpstreamFiles:
         beating.start()
         began = time.monotonic()
         try:
-            self._copy(fetch)
+            with span("upstream.file", **{"pypireg.file": cached.file_name}):
+                self._copy(fetch)
         except HTTPException as exc:
             error = exc
         except Exception:

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from ..catalog import Catalog
 from ..models import UpstreamPage
 from ..times import parse_time
+from ..tracing import span
 from .client import UpstreamClient, UpstreamUnreachable, bare
 from .parse import NotAPage, parse_page
 from .settings import UpstreamSettings
@@ -85,8 +86,9 @@ class UpstreamPages:
     def _fetch(self, upstream: str, name: str, page: UpstreamPage | None) -> Found | None:
         began = time.monotonic()
         try:
-            answer = self.client.page(upstream, name, page.etag if page else "",
-                                      page.last_modified if page else "")
+            with span("upstream.page", **{"pypireg.upstream": upstream}):
+                answer = self.client.page(upstream, name, page.etag if page else "",
+                                          page.last_modified if page else "")
         except HTTPException as exc:
             self.observe("page", "error", time.monotonic() - began)
             with self._guard:

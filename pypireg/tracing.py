@@ -1,0 +1,72 @@
+"""OpenTelemetry tracing, optional (``pip install pypireg[otel]``; docs/monitoring.md).
+
+With opentelemetry's API installed, every request through :func:`pypireg.site` is a span
+named by its method and endpoint (``GET pypi.simple_package``, its ``http.route`` the
+endpoint's name), and the catalog's statements, the storage's operations and the fetches
+from upstream indexes are spans within it. They go wherever the host's tracer provider
+sends them (``opentelemetry-instrument``, or a provider it sets up); without one, the API
+drops them at little cost, and without the API nothing here runs at all.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .requestlog import ENDPOINT
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+
+@functools.cache
+def tracer() -> Any:
+    """pypireg's tracer, or None without opentelemetry."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    return trace.get_tracer("pypireg")
+
+
+@contextmanager
+def span(name: str, **attributes: Any) -> Iterator[Any]:
+    """A span of the current request's trace (nothing without opentelemetry)."""
+    found = tracer()
+    if found is None:
+        yield None
+        return
+    with found.start_as_current_span(name, attributes=attributes) as current:
+        yield current
+
+
+class Traced:
+    """A server span for each request, named once the endpoint is known."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        found = tracer()
+        if found is None:
+            return self.app(environ, start_response)
+        from opentelemetry.trace import SpanKind
+
+        method = environ.get("REQUEST_METHOD", "")
+        with found.start_as_current_span(method, kind=SpanKind.SERVER, attributes={
+                "http.request.method": method,
+                "url.path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        }) as current:
+            def start(status: str, headers: list[tuple[str, str]],
+                      exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
+                endpoint = environ.get(ENDPOINT) or "unmatched"
+                current.update_name(f"{method} {endpoint}")
+                current.set_attribute("http.route", endpoint)
+                current.set_attribute("http.response.status_code", int(status[:3]))
+                return start_response(status, headers, exc_info)
+
+            return self.app(environ, start)

@@ -4,8 +4,9 @@ With opentelemetry's API installed, every request through :func:`pypireg.site` i
 named by its method and endpoint (``GET pypi.simple_package``, its ``http.route`` the
 endpoint's name), and the catalog's statements, the storage's operations and the fetches
 from upstream indexes are spans within it. They go wherever the host's tracer provider
-sends them (``opentelemetry-instrument``, or a provider it sets up); without one, the API
-drops them at little cost, and without the API nothing here runs at all.
+sends them (``opentelemetry-instrument``, or a provider it sets up); without one, no span
+is made (the API would drop them, at a cost per request), and without the API nothing here
+runs at all.
 """
 
 from __future__ import annotations
@@ -23,23 +24,32 @@ if TYPE_CHECKING:
 
 
 @functools.cache
-def tracer() -> Any:
-    """pypireg's tracer, or None without opentelemetry."""
+def _api() -> Any:
     try:
         from opentelemetry import trace
     except ImportError:
+        return None
+    return trace
+
+
+def tracer() -> Any:
+    """pypireg's tracer while the process has a tracer provider; else None (spans would
+    go nowhere, and even dropping them costs)."""
+    trace = _api()
+    if trace is None or isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return None
     return trace.get_tracer("pypireg")
 
 
 @contextmanager
 def span(name: str, **attributes: Any) -> Iterator[Any]:
-    """A span of the current request's trace (nothing without opentelemetry)."""
-    found = tracer()
-    if found is None:
+    """A span within the current request's, when that one is recorded; else nothing."""
+    trace = _api()
+    if trace is None or not trace.get_current_span().is_recording():
         yield None
         return
-    with found.start_as_current_span(name, attributes=attributes) as current:
+    with trace.get_tracer("pypireg").start_as_current_span(name, attributes=attributes
+                                                            ) as current:
         yield current
 
 

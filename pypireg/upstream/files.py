@@ -14,6 +14,7 @@ in the catalog and wait for the stored file instead of fetching it again.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import io
 import logging
@@ -192,8 +193,9 @@ class UpstreamFiles:
                                             prefix=f"{STAGING_PREFIX}upstream-")
             os.close(handle)
             fetch = Fetch(cached, path, token)
-            threading.Thread(target=self._run, args=(fetch,), daemon=True,
-                             name=f"pypireg-fetch-{cached.id}").start()
+            # In the asking request's context: its trace holds the fetch (tracing.py).
+            threading.Thread(target=contextvars.copy_context().run, args=(self._run, fetch),
+                             daemon=True, name=f"pypireg-fetch-{cached.id}").start()
         except BaseException:
             self._slots.release()
             with contextlib.suppress(Exception):

@@ -170,3 +170,20 @@ def test_storage_operations_are_counted_by_backend(tmp_path, monkeypatch) -> Non
         samples, "pypireg_storage_operations_total", backend=backend, operation="open")
     assert served >= 1
     assert value(samples, "pypireg_uploads_refused_total", reason="storage_full") == 1
+
+
+def test_the_registry_size_on_each_engine(env) -> None:  # type: ignore[no-untyped-def]
+    """Live rows only: a deleted package's files no longer count, on SQLite and
+    PostgreSQL alike."""
+    env.upload_wheel("acme/tools", "lib", "1.0", token=env.writer, status=201)
+    env.upload_wheel("acme/tools", "lib", "2.0", token=env.writer, status=201)
+    catalog = env.registry.catalog
+    size = catalog.registry_size()
+    assert (size["projects"], size["packages"], size["files"]) == (3, 2, 2)
+    assert size["stored_bytes"] == sum(
+        f.size for p in catalog.versions_named(env.public.id, "lib")
+        for f in catalog.package_files(p.id, limit=10, offset=0)[0])
+    (first,) = [p for p in catalog.versions_named(env.public.id, "lib") if p.version == "1.0"]
+    env.registry.delete_package(first)
+    assert catalog.registry_size()["packages"] == 1
+    assert catalog.registry_size()["files"] == 1

@@ -202,12 +202,17 @@ MEASURED = ("put_file", "put_stream", "open", "delete", "exists", "keys", "downl
 class MeasuredStorage:
     """A storage whose operations are counted and timed, by backend and operation; every
     other attribute, and every optional method the protocols look for, is the storage's
-    own (``isinstance(measured, ListsKeys)`` says what it says of the storage)."""
+    own (``isinstance(measured, ListsKeys)`` says what it says of the storage, and
+    ``isinstance(measured, FileSystemStorage)`` too). ``storage`` is the storage itself."""
 
     def __init__(self, storage: Any, metrics: Callable[[], Metrics]) -> None:
         self.storage = storage
         self._metrics = metrics
         self._backend = type(storage).__name__
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # what isinstance() asks: the storage's own class
+        return type(self.storage)
 
     def __getattr__(self, name: str) -> Any:
         found = getattr(self.storage, name)

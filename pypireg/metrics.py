@@ -79,11 +79,20 @@ class Metrics:
             ["backend", "operation"], buckets=BUCKETS, registry=into)
         self.state = State(registry)
         self.collectors.register(self.state)
+        # Labelled children, each found once rather than on every request.
+        self._answers: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._operations: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._downloads: dict[str, tuple[Any, Any]] = {}
 
     def answered(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(endpoint, method if method in METHODS else "other",
-                             f"{status // 100}xx").inc()
-        self.durations.labels(endpoint).observe(seconds)
+        key = (endpoint, method if method in METHODS else "other", status // 100)
+        children = self._answers.get(key)
+        if children is None:
+            children = self._answers[key] = (
+                self.requests.labels(key[0], key[1], f"{key[2]}xx"),
+                self.durations.labels(endpoint))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def upstream(self, kind: str, result: str, seconds: float | None) -> None:
         self.upstream_requests.labels(kind, result).inc()
@@ -91,10 +100,23 @@ class Metrics:
             self.fetch_seconds.labels(kind).observe(seconds)
 
     def storage(self, backend: str, operation: str, seconds: float, failed: bool) -> None:
-        self.storage_operations.labels(backend, operation).inc()
-        self.storage_seconds.labels(backend, operation).observe(seconds)
+        children = self._operations.get((backend, operation))
+        if children is None:
+            children = self._operations[(backend, operation)] = (
+                self.storage_operations.labels(backend, operation),
+                self.storage_seconds.labels(backend, operation))
+        children[0].inc()
+        children[1].observe(seconds)
         if failed:
             self.storage_errors.labels(backend, operation).inc()
+
+    def downloaded(self, scope: str, size: int) -> None:
+        children = self._downloads.get(scope)
+        if children is None:
+            children = self._downloads[scope] = (self.downloads.labels(scope),
+                                                 self.download_bytes.labels(scope))
+        children[0].inc()
+        children[1].inc(size)
 
     def upload_refused(self, status: int) -> None:
         self.refused.labels(REFUSALS.get(status, "other")).inc()

@@ -13,6 +13,7 @@ a secret: a caller is named by its token's id and kind.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -39,12 +40,18 @@ CURRENT: ContextVar[str | None] = ContextVar("pypireg_request_id", default=None)
 LOG_FORMATS = ("text", "json")
 
 
+# A made id: this process's random prefix and a count, unique without a random draw each.
+_PREFIX = uuid.uuid4().hex[:16]
+_COUNT = itertools.count(1)
+
+
 def request_id(environ: WSGIEnvironment) -> str:
     """The request's id, made (or taken from the client) on first use."""
     found = environ.get(REQUEST_ID)
     if found is None:
         sent = environ.get("HTTP_X_REQUEST_ID", "")
-        found = environ[REQUEST_ID] = sent if _USABLE.fullmatch(sent) else uuid.uuid4().hex
+        found = environ[REQUEST_ID] = (sent if sent and _USABLE.fullmatch(sent)
+                                       else f"{_PREFIX}{next(_COUNT):016x}")
     return str(found)
 
 

@@ -116,10 +116,9 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
     assert upstreams is not None
     private = _private(scope)
     registry.downloads.record_upstream(cached)
-    registry.metrics.downloads.labels("upstream").inc()
+    registry.metrics.downloaded("upstream", cached.size or 0)
     if cached.storage_key:  # kept: served from storage, no fetch
         registry.metrics.upstream("file", "hit", None)
-    registry.metrics.download_bytes.labels("upstream").inc(cached.size or 0)
     if not cached.storage_key:
         settings = upstreams.settings
         fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)

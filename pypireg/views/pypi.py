@@ -152,9 +152,8 @@ def _download(
                            file_name=package_file.file_name, sha256=package_file.sha256,
                            size=package_file.size, private=_private(scope, package_file))
     registry.downloads.record(package_file)
-    kind = "group" if scope.endpoints == "pypi.group" else "project"
-    registry.metrics.downloads.labels(kind).inc()
-    registry.metrics.download_bytes.labels(kind).inc(response.content_length or 0)
+    registry.metrics.downloaded("group" if scope.endpoints == "pypi.group" else "project",
+                                response.content_length or 0)
     return response
 
 

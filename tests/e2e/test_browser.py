@@ -182,13 +182,17 @@ def test_hostile_content_runs_no_script(browser, served) -> None:
 def sign_in_with(browser, token: str) -> None:
     """Fill in and send the sign-in form the browser shows."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    form = browser.find_element(By.CSS_SELECTOR, "form.sign-in")
+    form = WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "form.sign-in"))
     form.find_element(By.NAME, "token").send_keys(token)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda d: "/users/sign_in" not in d.current_url
-                                     or d.find_elements(By.CSS_SELECTOR, ".warning"))
+    # The next page has replaced this one (a refusal's page has a form of its own).
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(form))
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def signed_in_as(browser) -> str:
@@ -206,8 +210,11 @@ def test_signing_in_shows_private_pages_until_the_token_is_revoked(browser, serv
     status, headers = responses(browser)[base + "/acme/secret"]
     assert status == 401 and "www-authenticate" not in headers  # no prompt of its own
     assert "classified" not in browser.page_source
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.find_element(By.CSS_SELECTOR, "main a").click()  # "Sign in"
-    assert browser.current_url == base + "/users/sign_in?redirect=/acme/secret"
+    WebDriverWait(browser, 10).until(
+        lambda d: d.current_url == base + "/users/sign_in?redirect=/acme/secret")
     sign_in_with(browser, reader)
     assert browser.current_url == base + "/acme/secret"  # back where they were
     assert signed_in_as(browser) == "reader"
@@ -242,8 +249,14 @@ def test_signing_out(browser, served) -> None:
     assert "does not sign you in" in browser.find_element(By.CSS_SELECTOR, ".warning").text
     sign_in_with(browser, token)
     assert signed_in_as(browser) == "alice"
-    browser.find_element(By.CSS_SELECTOR, "header form.account button").click()
-    WebDriverWait(browser, 10).until(lambda d: not signed_in_as(d))
+    from selenium.webdriver.support import expected_conditions
+
+    button = browser.find_element(By.CSS_SELECTOR, "header form.account button")
+    button.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(button))
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+    assert signed_in_as(browser) == ""
     assert browser.get_cookie("pypireg_session") is None
     assert "acme/secret" not in browser.page_source
 

@@ -333,17 +333,17 @@ def create_app(
         trusted_hosts=trusted_hosts,
         trusted_publishers=trusted_publishers,
         ui_session_lifetime=parse_interval(ui_session_lifetime),
-        ui_external_images=_external_images(ui_external_images),
+        ui_external_images=_one_of("ui_external_images", ui_external_images, EXTERNAL_IMAGES),
         download_stats_days=_days(download_stats_days),
-        log_format=_log_format(log_format),
+        log_format=_one_of("log_format", log_format, LOG_FORMATS),
         metrics_allow=metrics_allow,
         metrics_token=metrics_token or None,
     )
 
 
-def _log_format(choice: str) -> str:
-    if choice not in LOG_FORMATS:
-        raise ValueError(f"log_format {choice!r}: use 'text' or 'json'")
+def _one_of(name: str, choice: str, choices: tuple[str, ...]) -> str:
+    if choice not in choices:
+        raise ValueError(f"{name} {choice!r}: use {' or '.join(map(repr, choices))}")
     return choice
 
 
@@ -351,12 +351,6 @@ def _days(days: int) -> int:
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"download_stats_days {days!r}: give a whole number of days, 1 or more")
     return days
-
-
-def _external_images(choice: str) -> str:
-    if choice not in EXTERNAL_IMAGES:
-        raise ValueError(f"ui_external_images {choice!r}: use 'allow' or 'block'")
-    return choice
 
 
 def _limits(limits: Limits | None, max_upload_size: int | None) -> Limits:

@@ -112,14 +112,10 @@ def test_web_pages_and_the_page_cache_are_counted(served) -> None:
 
 
 def test_the_upstream_cache_is_counted(tmp_path) -> None:
-    from .upstreams import FakeIndex, serve
+    from .upstreams import one_wheel_index, serve
 
     data = wheel_bytes("six", "1.0")
-    index = FakeIndex()
-    index.files["/files/six.whl"] = data
-    index.json_page("six", [{"filename": wheel_name("six", "1.0"), "url": "/files/six.whl",
-                             "hashes": {"sha256": sha256(data)}}])
-    with serve(index) as upstream:
+    with serve(one_wheel_index("six", data)) as upstream:
         registry = pypireg.create_app(tmp_path / "data", upstream=f"{upstream.url}/simple/",
                                       upstream_mode="cache")
         registry.create_project("acme", "public")

@@ -57,14 +57,10 @@ def test_a_request_is_a_span_holding_the_catalogs_and_the_storages(exported, tmp
 
 
 def test_fetches_from_an_upstream_are_spans(exported, tmp_path) -> None:
-    from .upstreams import FakeIndex, serve
+    from .upstreams import one_wheel_index, serve
 
     data = wheel_bytes("six", "1.0")
-    index = FakeIndex()
-    index.files["/files/six.whl"] = data
-    index.json_page("six", [{"filename": wheel_name("six", "1.0"), "url": "/files/six.whl",
-                             "hashes": {"sha256": sha256(data)}}])
-    with serve(index) as upstream:
+    with serve(one_wheel_index("six", data)) as upstream:
         registry = pypireg.create_app(tmp_path / "data", upstream=f"{upstream.url}/simple/",
                                       upstream_mode="cache")
         registry.create_project("acme", "public")

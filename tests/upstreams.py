@@ -5,6 +5,7 @@ would) and ports that hang or refuse, or are free for a server that must be give
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import threading
@@ -179,3 +180,13 @@ class FakeIndex:
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(len(data)))])
         return (data[i:i + 65536] for i in range(0, len(data), 65536))
+
+
+def one_wheel_index(name: str, data: bytes) -> FakeIndex:
+    """An upstream index holding one wheel of ``name`` 1.0, with ``data`` as its bytes."""
+    index = FakeIndex()
+    index.files[f"/files/{name}.whl"] = data
+    index.json_page(name, [{"filename": f"{name}-1.0-py3-none-any.whl",
+                            "url": f"/files/{name}.whl",
+                            "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}])
+    return index

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 from ..access import PRINCIPAL
 from ..errors import NOSNIFF, error_response, message_for, status_line, unanswered, wants_html
 from ..requestlog import ENDPOINT
-from . import signin, views
+from . import formats, signin, views
 from .sessions import SESSION, SIGNED_IN, Sessions
 
 if TYPE_CHECKING:
@@ -72,9 +72,9 @@ class UI:
         self.templates = Environment(
             loader=PackageLoader("pypireg.ui"), autoescape=select_autoescape(default=True),
             trim_blocks=True, lstrip_blocks=True)
-        self.templates.filters["size"] = views.human_size
-        self.templates.filters["when"] = views.short_time
-        self.templates.tests["prerelease"] = views.is_prerelease
+        self.templates.filters["size"] = formats.human_size
+        self.templates.filters["when"] = formats.short_time
+        self.templates.tests["prerelease"] = formats.is_prerelease
         self.templates.filters["readme"] = self.readme
         self.static = {name: files("pypireg.ui").joinpath("static").joinpath(name).read_bytes()
                        for name in STATIC}

@@ -20,8 +20,8 @@ from ..dists import normalize
 from ..errors import ResourceNotFound
 from ..limits import MAX_ID
 from ..models import READ, Group, NameEntry, Package, PackageFile, Project, groups_above
-from ..times import parse_time
 from ..views.params import Page, choice
+from .setup import client_urls, example, install, upstreams
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
@@ -61,7 +61,7 @@ def home(ui: UI, request: Request, urls: URLAdapter) -> Response:
                        group_counts=_group_counts(groups, projects, counts),
                        recent=[(by_id[e.project_id], e) for e in recent],
                        marks=_marks(ui, recent),
-                       example=_example(ui.api_urls(request), projects, counts, recent))
+                       example=example(ui.api_urls(request), projects, counts, recent))
 
     return ui.kept_page(request, ("home", bool(request.authorization), _state(projects),
                                   [(g.id, g.path, g.visibility) for g in groups],
@@ -125,18 +125,12 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
             entries=[(by_id[e.project_id], e) for e in entries], total=total, query=text,
             marks=_marks(ui, entries),
             order=order, sort=sort, pages=_pages(request, page, total),
-            setup=_setup(ui.api_urls(request), project, group), projects=projects,
-            crumbs=groups_above(shown.path), upstreams=_upstreams(ui))
+            setup=client_urls(ui.api_urls(request), project, group), projects=projects,
+            crumbs=groups_above(shown.path), upstreams=upstreams(ui))
 
     return ui.kept_page(request, ("namespace", type(shown).__name__, shown.id,
                                   shown.visibility, _state(projects), request.query_string),
                         render)
-
-
-def _upstreams(ui: UI) -> str | None:
-    """Where the index takes the names it does not hold from (docs/proxy.md), if anywhere."""
-    upstreams = ui.registry.upstreams
-    return None if upstreams is None else upstreams.describe()
 
 
 def package(ui: UI, request: Request, urls: URLAdapter, namespace: str,
@@ -211,7 +205,7 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
     files, total = catalog.package_files(shown.id, limit=page.size, offset=page.offset)
     api = ui.api_urls(request)
     rows = [_file_row(api, project, f, catalog.file_provenance(f.id)) for f in files]
-    setup = _setup(api, project)
+    setup = client_urls(api, project)
     details = catalog.package_details(shown.id) or {}
     requires_python = sorted({f.requires_python for f in files if f.requires_python})
     name_status = catalog.name_status([project.id], shown.normalized_name)
@@ -231,7 +225,7 @@ def _package_page(ui: UI, request: Request, urls: URLAdapter, project: Project,
         requires_python=details.get("requires_python") or ", ".join(requires_python),
         project_urls=[(label, url, _is_web_link(url))
                       for label, url in details.get("project_urls", [])],
-        setup=setup, install=_install(setup, shown, ui) if installable else None,
+        setup=setup, install=install(setup, shown, ui) if installable else None,
         simple=api.build("pypi.simple_package", {"project": str(project.id),
                                                  "package_name": shown.normalized_name},
                          force_external=True),
@@ -289,66 +283,6 @@ def _publishers(provenance: dict[str, Any] | None) -> list[dict[str, str]]:
 def _is_web_link(url: str) -> bool:
     """Only http and https URLs become links: a ``javascript:`` one stays text."""
     return urlsplit(url.strip()).scheme.lower() in ("http", "https")
-
-
-# -- client setup --------------------------------------------------------------------------
-
-
-def _setup(api: URLAdapter, project: Project | None,
-           group: Group | None = None) -> dict[str, str]:
-    """The URLs a client is configured with: an index to install from (the group's, on
-    a group page) and, for a project, where to upload."""
-    found: dict[str, str] = {}
-    if project is not None:
-        found["index"] = api.build("pypi.simple_index", {"project": str(project.id)},
-                                   force_external=True)
-        found["upload"] = api.build("pypi.upload", {"project": str(project.id)},
-                                    force_external=True)
-        found["label"] = project.path
-        found["private"] = "no" if project.is_public else "yes"
-    elif group is not None:
-        found["index"] = api.build("pypi.group.simple_index", {"group": str(group.id)},
-                                   force_external=True)
-        found["label"] = group.path
-    found["source"] = "-".join(search_words(found.get("label", ""))) or "private"
-    return found
-
-
-def _example(api: URLAdapter, projects: list[Project], counts: dict[int, int],
-             recent: list[NameEntry]) -> dict[str, str] | None:
-    """The home page's client setup: for the project holding the most names (an empty one
-    only when all are), with its newest name in the commands."""
-    if not projects:
-        return None
-    chosen = max(projects, key=lambda p: counts.get(p.id, 0))  # the first of a tie
-    setup = _setup(api, chosen)
-    setup["package"] = next((e.name for e in recent if e.project_id == chosen.id), "PACKAGE")
-    return setup
-
-
-TOKEN = "<your token>"  # where a private index's URL takes the token
-
-
-def _install(setup: dict[str, str], shown: Package, ui: UI) -> dict[str, Any]:
-    """The commands that install this version. A private project's index takes a token
-    as the password (``__token__`` as the user), written in its place in the URL."""
-    pin = f"{shown.name}=={shown.version}"
-    index, source = setup["index"], setup["source"]
-    private = setup.get("private") == "yes"
-    if private:
-        scheme, _, rest = index.partition("://")
-        index = f"{scheme}://__token__:{TOKEN}@{rest}"
-    poetry = f"poetry source add --priority=explicit {source} {setup['index']}\n"
-    if private:
-        poetry += f"poetry config http-basic.{source} __token__ '{TOKEN}'\n"
-    return {
-        "pip": f"pip install --index-url {index} {pin}",
-        "uv": f"uv pip install --index-url {index} {pin}",
-        "poetry": poetry + f"poetry add --source {source} {pin}",
-        "private": private, "upstreams": _upstreams(ui),
-        "extra": f"pip install --index-url {index} --extra-index-url"
-                 f" https://pypi.org/simple/ {pin}",
-    }
 
 
 # -- access --------------------------------------------------------------------------------
@@ -420,29 +354,3 @@ def _pages(request: Request, page: Page, total: int) -> dict[str, Any]:
     return {"number": page.number, "count": count, "numbers": numbers,
             "prev": link(page.number - 1) if page.number > 1 else None,
             "next": link(page.number + 1) if page.number < count else None}
-
-
-def is_prerelease(version: str) -> bool:
-    return not current_key(version)[0]
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"
-
-
-def short_time(text: str | None) -> str:
-    """A catalog stamp (``2026-12-02T08:15:00.000Z``, always UTC) as people read it:
-    ``2026-12-02 08:15 UTC``."""
-    if not text:
-        return ""
-    if len(text) == 24 and text[10] == "T" and text.endswith("Z"):  # the catalog's form
-        return f"{text[:10]} {text[11:16]} UTC"
-    try:
-        return parse_time(text).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        return text

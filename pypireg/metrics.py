@@ -21,12 +21,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .requestlog import ENDPOINT
 from .tracing import span
 
 if TYPE_CHECKING:
-    from _typeshed import OptExcInfo
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIEnvironment
 
     from .app import Registry
 
@@ -183,29 +181,6 @@ class State:
             return found
 
 
-class Observed:
-    """Counts each answer by the endpoint that made it (the name the registry or the web
-    pages noted; ``unmatched`` for none) and times it until its start."""
-
-    def __init__(self, app: WSGIApplication, metrics: Callable[[], Metrics]) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
-                 ) -> Iterable[bytes]:
-        began = time.perf_counter()
-
-        def start(status: str, headers: list[tuple[str, str]],
-                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
-            if environ.get("PATH_INFO") != PATH:  # a scrape counts no request
-                self.metrics().answered(environ.get(ENDPOINT) or "unmatched",
-                                        environ.get("REQUEST_METHOD", ""), int(status[:3]),
-                                        time.perf_counter() - began)
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, start)
-
-
 def networks(allow: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """The addresses or CIDR blocks ``metrics_allow`` lists; ValueError for a bad one."""
     found = []
@@ -241,18 +216,21 @@ class MeasuredStorage:
         if name not in MEASURED or not callable(found):
             return found
 
+        title, backend = f"storage.{name}", self._backend
+
         def measured(*args: Any, **kwargs: Any) -> Any:
             began = time.perf_counter()
             failed = True
             try:
-                with span(f"storage.{name}", **{"pypireg.storage": self._backend}):
-                    result = found(*args, **kwargs)
+                with span(title, **{"pypireg.storage": backend}):
+                    # The storage's method as it is now, should it have been replaced.
+                    result = getattr(self.storage, name)(*args, **kwargs)
                 failed = False
                 return result
             finally:
-                self._metrics().storage(self._backend, name, time.perf_counter() - began,
-                                        failed)
+                self._metrics().storage(backend, name, time.perf_counter() - began, failed)
 
+        self.__dict__[name] = measured  # made once: found without __getattr__ from now on
         return measured
 
     def __repr__(self) -> str:

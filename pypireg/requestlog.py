@@ -55,24 +55,6 @@ def request_id(environ: WSGIEnvironment) -> str:
     return str(found)
 
 
-class RequestIds:
-    """Gives each request its id and returns it in an ``X-Request-Id`` header."""
-
-    def __init__(self, app: WSGIApplication) -> None:
-        self.app = app
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
-                 ) -> Iterable[bytes]:
-        rid = request_id(environ)
-        CURRENT.set(rid)
-
-        def start(status: str, headers: list[tuple[str, str]],
-                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
-            return start_response(status, [*headers, ("X-Request-Id", rid)], exc_info)
-
-        return self.app(environ, start)
-
-
 class JsonAccessLog:
     """One JSON object per request, on ``stream`` (stderr), written when the response
     starts: time (UTC), request_id, method, endpoint (the route's name, or null), path,

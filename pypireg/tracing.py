@@ -12,8 +12,8 @@ runs at all.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from .requestlog import ENDPOINT
@@ -41,42 +41,36 @@ def tracer() -> Any:
     return trace.get_tracer("pypireg")
 
 
-@contextmanager
-def span(name: str, **attributes: Any) -> Iterator[Any]:
-    """A span within the current request's, when that one is recorded; else nothing."""
+_NO_SPAN: AbstractContextManager[None] = nullcontext()
+
+
+def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
+    """A span within the current request's, when that one is recorded; else a context
+    that does nothing (and costs next to nothing)."""
     trace = _api()
     if trace is None or not trace.get_current_span().is_recording():
-        yield None
-        return
-    with trace.get_tracer("pypireg").start_as_current_span(name, attributes=attributes
-                                                            ) as current:
-        yield current
+        return _NO_SPAN
+    return trace.get_tracer("pypireg").start_as_current_span(  # type: ignore[no-any-return]
+        name, attributes=attributes)
 
 
-class Traced:
-    """A server span for each request, named once the endpoint is known."""
+def traced(found: Any, app: WSGIApplication, environ: WSGIEnvironment,
+           start_response: StartResponse) -> Iterable[bytes]:
+    """``app``'s answer to the request within a server span of tracer ``found``, named
+    once the endpoint is known (by the time the answer starts)."""
+    from opentelemetry.trace import SpanKind
 
-    def __init__(self, app: WSGIApplication) -> None:
-        self.app = app
+    method = environ.get("REQUEST_METHOD", "")
+    with found.start_as_current_span(method, kind=SpanKind.SERVER, attributes={
+            "http.request.method": method,
+            "url.path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    }) as current:
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
+            endpoint = environ.get(ENDPOINT) or "unmatched"
+            current.update_name(f"{method} {endpoint}")
+            current.set_attribute("http.route", endpoint)
+            current.set_attribute("http.response.status_code", int(status[:3]))
+            return start_response(status, headers, exc_info)
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
-                 ) -> Iterable[bytes]:
-        found = tracer()
-        if found is None:
-            return self.app(environ, start_response)
-        from opentelemetry.trace import SpanKind
-
-        method = environ.get("REQUEST_METHOD", "")
-        with found.start_as_current_span(method, kind=SpanKind.SERVER, attributes={
-                "http.request.method": method,
-                "url.path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        }) as current:
-            def start(status: str, headers: list[tuple[str, str]],
-                      exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
-                endpoint = environ.get(ENDPOINT) or "unmatched"
-                current.update_name(f"{method} {endpoint}")
-                current.set_attribute("http.route", endpoint)
-                current.set_attribute("http.response.status_code", int(status[:3]))
-                return start_response(status, headers, exc_info)
-
-            return self.app(environ, start)
+        return app(environ, start)

@@ -3,18 +3,20 @@ API below its prefix, the health checks at GitLab's paths and the web pages at t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
+from . import metrics
 from .app import mount, normal_prefix
 from .health import health_checks
-from .metrics import Observed
-from .requestlog import RequestIds
-from .tracing import Traced
+from .requestlog import CURRENT, ENDPOINT, request_id
+from .tracing import traced, tracer
 from .ui import create_ui
 from .views.root import SITE
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .app import Registry
@@ -28,26 +30,52 @@ def site(registry: Registry, *, api: str = "/api/v4", pages: bool = True,
     answer carries its request's id in ``X-Request-Id``."""
     prefix = normal_prefix(api)
     ui = create_ui(registry, api=prefix, title=title) if pages and prefix else None
-    # Each request has an id, sent back in X-Request-Id (pypireg/requestlog.py), is a span
-    # of a trace when OpenTelemetry is there (pypireg/tracing.py), and is counted by its
-    # endpoint (pypireg/metrics.py).
     served = mount(registry, prefix, beside=health_checks(registry, otherwise=ui))
-    return Site(registry, RequestIds(Traced(Observed(served, lambda: registry.metrics))),
-                pages=ui is not None)
+    return Site(registry, served, pages=ui is not None)
+
+
+TRACER_LOOK = 1.0  # seconds between looks for a tracer provider while there is none
 
 
 class Site:
-    """The site as a WSGI app, which tells the API's root what is served around it
-    (:mod:`pypireg.views.root` links the pages and the health checks)."""
+    """The site as a WSGI app. Around each request it tells the API's root what is served
+    around it (:mod:`pypireg.views.root` links the pages and the health checks), gives
+    the request its id and sends it back in ``X-Request-Id`` (:mod:`pypireg.requestlog`),
+    counts and times the answer by its endpoint (:mod:`pypireg.metrics`), and makes it a
+    span of a trace when the process has a tracer provider (:mod:`pypireg.tracing`). All
+    in this one layer, each part of it as cheap as it can be: bench/metrics_cost.py."""
 
     def __init__(self, registry: Registry, app: WSGIApplication, *, pages: bool) -> None:
         self.registry = registry
         self.app = app
         self.pages = pages
+        # A tracer provider, once set, is the process's for good; while there is none,
+        # looking again on every request would cost more than all the rest here.
+        self._tracer: Any = None
+        self._next_look = 0.0
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:
+        began = time.perf_counter()
         # Only where the site is mounted and whether it has pages: the root's URL is built
         # by the one view that needs it, not on every request.
         environ[SITE] = (environ.get("SCRIPT_NAME", ""), self.pages)
-        return self.app(environ, start_response)
+        rid = request_id(environ)
+        if self.registry.log_format == "json":  # only JSON log lines name their request
+            CURRENT.set(rid)
+        answered = self.registry.metrics.answered
+
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
+            if environ.get("PATH_INFO") != metrics.PATH:  # a scrape counts no request
+                answered(environ.get(ENDPOINT) or "unmatched", environ.get("REQUEST_METHOD", ""),
+                         int(status[:3]), time.perf_counter() - began)
+            return start_response(status, [*headers, ("X-Request-Id", rid)], exc_info)
+
+        found = self._tracer
+        if found is None and began >= self._next_look:
+            found = self._tracer = tracer()
+            self._next_look = began + TRACER_LOOK
+        if found is None:
+            return self.app(environ, start)
+        return traced(found, self.app, environ, start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -251,6 +252,7 @@ def redacted(url: str) -> str:
     return f"{scheme}://{credentials.partition(':')[0]}:***@{tail}"
 
 
+@functools.lru_cache(maxsize=1024)  # a few hundred statements, each named once
 def _operation(sql: str) -> str:
     """A statement's verb (SELECT, INSERT, ...), what a trace names it by."""
     return sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""

@@ -11,7 +11,6 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
 from ..errors import ResourceNotFound
-from ..protocols import ServesDownloads
 
 if TYPE_CHECKING:
     from ..protocols import Storage
@@ -34,9 +33,10 @@ def stored_file(storage: Storage, request: Request, key: str, *, file_name: str,
     """A stored file's download: the storage's own answer where it gives one (a redirect
     to a presigned URL), else its bytes through the server's ``wsgi.file_wrapper``
     (sendfile where it can), with ranges and conditional requests."""
-    if isinstance(storage, ServesDownloads):
-        answer = storage.download_response(key, request, filename=file_name, sha256=sha256,
-                                           size=size)
+    # What isinstance(storage, ServesDownloads) asks, at a fraction of its cost per download.
+    serves = getattr(storage, "download_response", None)
+    if serves is not None:
+        answer = serves(key, request, filename=file_name, sha256=sha256, size=size)
         if answer is not None:
             return answer
     try:

@@ -8,6 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,6 @@ from werkzeug.exceptions import (
 )
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.sansio.utils import host_is_trusted
-from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request, Response
 
 from . import access

@@ -72,3 +72,26 @@ def test_fetches_from_an_upstream_are_spans(exported, tmp_path) -> None:
     names = [s.name for s in exported.get_finished_spans()]
     assert "upstream.page" in names and "upstream.file" in names
     assert "GET pypi.simple_package" in names and "GET pypi.file" in names
+
+
+def test_without_a_provider_the_site_looks_for_one_at_most_once_a_second(tmp_path, monkeypatch
+                                                                          ) -> None:
+    """Asking OpenTelemetry's API on every request would cost more than all the rest of
+    the site's layer: while there is no provider, it asks again only after a second."""
+    from types import SimpleNamespace
+
+    from pypireg import website
+
+    now, looks = [100.0], []
+    monkeypatch.setattr(website, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(website, "tracer", lambda: looks.append(now[0]))  # finds none
+    app = TestApp(pypireg.site(pypireg.create_app(tmp_path / "data")))
+    for _ in range(3):
+        assert app.get("/-/liveness").headers["X-Request-Id"]
+    assert looks == [100.0]
+    now[0] += 0.5
+    app.get("/-/liveness")
+    assert looks == [100.0]
+    now[0] += 0.5
+    app.get("/-/liveness")
+    assert looks == [100.0, 101.0]

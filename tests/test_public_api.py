@@ -6,6 +6,7 @@ here is a change for every host: record it on purpose, with
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -32,7 +33,8 @@ def described() -> dict[str, object]:
                        in inspect.getmembers(value, inspect.isfunction)
                        if not attr.startswith("_")}  # inherited ones too (mixins)
             methods.update({attr: "property" for attr, member
-                            in inspect.getmembers(value, lambda m: isinstance(m, property))
+                            in inspect.getmembers(value, lambda m: isinstance(
+                                m, (property, functools.cached_property)))
                             if not attr.startswith("_")})
             api[name] = {"signature": _signature(value), "methods": methods}
         elif callable(value):

@@ -1,0 +1,309 @@
+"""Trusted publishing's checks (docs/trusted-publishing.md): a CI job's OIDC identity
+token, verified against its issuer's keys and matched with the publishers projects trust.
+
+A token is refused as PyPI refuses it, with PyPI's error codes (:class:`TokenRefused`):
+``invalid-payload`` when it is no JWT or names an issuer no publisher names,
+``invalid-token`` when its signature or its times, audience or issuer do not hold, and
+``invalid-publisher`` when it is valid but no publisher matches its claims. Only RS256 and
+ES256 signatures count (never ``none``, never an HMAC, whatever the token's header says);
+``aud`` must be exactly the registry's audience, a single string; ``exp``, ``iat`` and
+``nbf`` hold with :data:`LEEWAY` seconds of slack.
+
+The claims are matched as PyPI matches them, for each kind of publisher:
+
+- ``github``: ``repository`` (any case), ``repository_owner_id`` when the publisher has
+  one, ``job_workflow_ref`` naming the workflow file at the token's ``ref`` or ``sha``,
+  ``environment`` (any case) when the publisher has one, and never a workflow run by
+  ``pull_request_target``;
+- ``gitlab``: ``sub`` and ``project_path`` (any case), ``ci_config_ref_uri`` naming the
+  CI file at the token's ``ref_path`` or ``sha``, written with the issuer's own host (its
+  port and path too, as GitLab writes them), ``environment`` (exactly) when the publisher
+  has one;
+- ``oidc``: every claim the publisher lists, exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+import urllib3
+
+from .exceptions import PypiregError
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+GITLAB_ISSUER = "https://gitlab.com"
+KINDS = ("github", "gitlab", "oidc")
+ALGORITHMS = ("RS256", "ES256")
+LEEWAY = 30  # seconds of clock skew allowed on exp, iat and nbf, as PyPI allows
+KEYS_COOLDOWN = 60.0  # seconds between fetches of an issuer's keys for an unknown kid
+MAX_DOCUMENT = 1 << 20  # bytes of a discovery document or a key set
+MAX_TOKEN = 16 * 1024  # characters of an identity token
+_WORKFLOW_REF = re.compile(
+    r"(?P<repository>[^/]+/[^/]+)/\.github/workflows/(?P<file>[^/@]+)@(?P<ref>.+)")
+
+
+class TokenRefused(PypiregError):
+    """The token is refused: ``code`` is PyPI's error code, the message its description."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+@dataclass(frozen=True)
+class TrustedPublisher:
+    """A CI identity a project trusts to upload: which fields count depends on ``kind``
+    (``github``, ``gitlab`` or ``oidc``), the others are empty."""
+
+    id: int
+    project_id: int
+    kind: str
+    issuer: str
+    repository: str = ""  # github: OWNER/NAME
+    repository_owner_id: str = ""  # github, optional
+    workflow: str = ""  # github: the workflow's file name
+    project_path: str = ""  # gitlab: NAMESPACE/PROJECT
+    ci_config_path: str = ""  # gitlab: the CI file's path in the repository
+    environment: str = ""  # github and gitlab, optional
+    claims: Mapping[str, str] = field(default_factory=dict)  # oidc: exact claim values
+    created_at: str = ""
+
+
+def unverified_issuer(token: Any) -> str:
+    """The ``iss`` a token claims, before anything of it is trusted."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
+        raise TokenRefused("invalid-payload", "malformed JWT")
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise TokenRefused("invalid-payload", "malformed JWT") from None
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise TokenRefused("invalid-payload", "malformed JWT")
+    return issuer
+
+
+def verify(token: str, *, audience: str, publishers: Sequence[TrustedPublisher],
+           keys: IssuerKeys) -> tuple[TrustedPublisher, dict[str, Any]]:
+    """The publisher among ``publishers`` that the token's claims match, and the claims;
+    raises :class:`TokenRefused`. ``publishers`` are those that name the token's issuer
+    (any others are passed over)."""
+    issuer = unverified_issuer(token)
+    candidates = [publisher for publisher in publishers if publisher.issuer == issuer]
+    if not candidates:
+        raise TokenRefused("invalid-payload", "unknown trusted publishing issuer")
+    claims = _verified(token, issuer, audience, keys)
+    reasons = []
+    found = []
+    for publisher in candidates:
+        reason = mismatch(publisher, claims)
+        if reason is None:
+            found.append(publisher)
+        else:
+            reasons.append(reason)
+    if not found:
+        reason = reasons[0] if len(set(reasons)) == 1 else (
+            "Publisher with matching claims was not found")
+        raise TokenRefused("invalid-publisher",
+                           f"valid token, but no corresponding publisher ({reason})")
+    # One bound to the token's environment before one that takes any.
+    found.sort(key=lambda publisher: not publisher.environment)
+    return found[0], claims
+
+
+def _verified(token: str, issuer: str, audience: str, keys: IssuerKeys) -> dict[str, Any]:
+    invalid = TokenRefused("invalid-token", "malformed or invalid token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise invalid from None
+    kid = header.get("kid")
+    if header.get("alg") not in ALGORITHMS or not isinstance(kid, str) or not kid:
+        raise invalid
+    key = keys.key(issuer, kid)
+    if key is None or key.algorithm_name != header["alg"]:
+        raise invalid
+    try:
+        claims = jwt.decode(
+            token, key=key.key, algorithms=[key.algorithm_name], audience=audience,
+            issuer=issuer, leeway=LEEWAY,
+            options={"require": ["iss", "aud", "exp", "iat"], "strict_aud": True,
+                     "verify_signature": True})
+    except (jwt.PyJWTError, TypeError, ValueError):
+        raise invalid from None
+    return claims
+
+
+def mismatch(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> str | None:
+    """Why the claims are not this publisher's, or None when they are."""
+    check = {"github": _github, "gitlab": _gitlab, "oidc": _oidc}.get(publisher.kind)
+    if check is None:
+        return f"unknown kind of publisher {publisher.kind!r}"
+    return check(publisher, claims)
+
+
+def _github(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> str | None:
+    missing = _missing(claims, "repository", "job_workflow_ref", "event_name")
+    if missing:
+        return missing
+    if claims["event_name"] == "pull_request_target":
+        return ("Publishing from a workflow invoked via 'pull_request_target' is not"
+                " supported.")
+    if str(claims["repository"]).lower() != publisher.repository.lower():
+        return "Check failed for required claim 'repository'"
+    if (publisher.repository_owner_id
+            and _text(claims.get("repository_owner_id")) != publisher.repository_owner_id):
+        return "Check failed for required claim 'repository_owner_id'"
+    ref = _WORKFLOW_REF.fullmatch(str(claims["job_workflow_ref"]))
+    refs = {_text(claims.get(name)) for name in ("ref", "sha")} - {""}
+    if (ref is None or ref["repository"].lower() != publisher.repository.lower()
+            or ref["file"] != publisher.workflow or ref["ref"] not in refs):
+        return "Check failed for required claim 'job_workflow_ref'"
+    if publisher.environment and (
+            _text(claims.get("environment")).lower() != publisher.environment.lower()):
+        return "Check failed for optional claim 'environment'"
+    return None
+
+
+def _gitlab(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> str | None:
+    missing = _missing(claims, "sub", "project_path", "ci_config_ref_uri", "ref_path", "sha")
+    if missing:
+        return missing
+    path = str(claims["project_path"])
+    if path.lower() != publisher.project_path.lower():
+        return "Check failed for required claim 'project_path'"
+    subject = str(claims["sub"]).split(":")
+    if len(subject) < 2 or subject[0] != "project_path" or subject[1].lower() != path.lower():
+        return "Check failed for required claim 'sub'"
+    where = f"{gitlab_host(publisher.issuer)}/{path}//{publisher.ci_config_path}@"
+    if claims["ci_config_ref_uri"] not in {where + _text(claims["ref_path"]),
+                                           where + _text(claims["sha"])}:
+        return "Check failed for required claim 'ci_config_ref_uri'"
+    if publisher.environment and _text(claims.get("environment")) != publisher.environment:
+        return "Check failed for optional claim 'environment'"
+    return None
+
+
+def _oidc(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> str | None:
+    if not publisher.claims:  # never "any token of the issuer"
+        return "the publisher requires no claim"
+    for name, wanted in sorted(publisher.claims.items()):
+        if name not in claims or claims[name] is None:
+            return f"Missing claim {name!r}"
+        if _text(claims[name]) != wanted:
+            return f"Check failed for required claim {name!r}"
+    return None
+
+
+def gitlab_host(issuer: str) -> str:
+    """The issuer as GitLab writes it in ``ci_config_ref_uri``: host, port and path, no
+    scheme (``https://gitlab.example.com:8443/gitlab`` -> ``gitlab.example.com:8443/gitlab``)."""
+    parts = urlsplit(issuer)
+    return f"{parts.netloc}{parts.path}".rstrip("/")
+
+
+def token_id(claims: Mapping[str, Any], token: str) -> str:
+    """What a token is known by when it is accepted only once: its ``jti``, or for an
+    issuer that sets none, the token's own digest (the same token again is the same)."""
+    jti = claims.get("jti")
+    if isinstance(jti, str) and jti:
+        return f"jti:{jti}"
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _missing(claims: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        if claims.get(name) in (None, ""):
+            return f"Missing claim {name!r}"
+    return None
+
+
+def _text(value: Any) -> str:
+    """A claim as the string a publisher's field holds: JSON's spelling for numbers and
+    booleans (``true``, ``42``), a string as it is, nothing as ``""``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+class IssuerKeys:
+    """The signing keys of each issuer, from its ``/.well-known/openid-configuration``'s
+    ``jwks_uri``, fetched over https (certificates checked against the system's trust
+    store, or ``SSL_CERT_FILE``) and kept. A key id not among them fetches them again, at
+    most once in :data:`KEYS_COOLDOWN` seconds per issuer."""
+
+    def __init__(self, pool: urllib3.PoolManager | None = None, *,
+                 clock: Callable[[], float] = time.monotonic, timeout: float = 5.0) -> None:
+        self.pool = pool or urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            retries=urllib3.Retry(total=1, read=0, redirect=0))
+        self._clock = clock
+        self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
+        self._fetched: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def key(self, issuer: str, kid: str) -> jwt.PyJWK | None:
+        """The issuer's key of this id, or None when it has none (or cannot be reached)."""
+        with self._lock:
+            found = self._keys.get(issuer, {}).get(kid)
+            last = self._fetched.get(issuer)
+            if found is not None or (last is not None
+                                     and self._clock() - last < KEYS_COOLDOWN):
+                return found
+            self._fetched[issuer] = self._clock()
+        fetched = self._fetch(issuer)
+        with self._lock:
+            if fetched:  # an issuer that fails keeps the keys it had
+                self._keys[issuer] = fetched
+            return self._keys.get(issuer, {}).get(kid)
+
+    def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
+        if urlsplit(issuer).scheme != "https":
+            return {}
+        try:
+            discovery = self._json(f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+            uri = discovery.get("jwks_uri")
+            if not isinstance(uri, str) or urlsplit(uri).scheme != "https":
+                return {}
+            document = self._json(uri)
+        except (urllib3.exceptions.HTTPError, ValueError, OSError):
+            return {}
+        found = {}
+        for data in document.get("keys") or ():
+            if not isinstance(data, dict) or not isinstance(data.get("kid"), str):
+                continue
+            try:
+                key = jwt.PyJWK(data)
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+                continue
+            if key.algorithm_name in ALGORITHMS:
+                found[data["kid"]] = key
+        return found
+
+    def _json(self, url: str) -> dict[str, Any]:
+        response = self.pool.request("GET", url, preload_content=False,
+                                     headers={"Accept": "application/json"})
+        try:
+            if response.status != 200:
+                raise ValueError(f"{url}: {response.status}")
+            body = response.read(MAX_DOCUMENT + 1)
+        finally:
+            response.release_conn()
+        if len(body) > MAX_DOCUMENT:
+            raise ValueError(f"{url}: larger than {MAX_DOCUMENT} bytes")
+        found = json.loads(body)
+        if not isinstance(found, dict):
+            raise ValueError(f"{url}: not a JSON object")
+        return found

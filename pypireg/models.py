@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -342,3 +343,22 @@ class CachedFile(NamedTuple):
     storage_key: str | None
     metadata_key: str | None
     cached_size: int | None
+
+
+@dataclass(frozen=True)
+class TrustedPublisher:
+    """A CI identity a project trusts to upload (pypireg/oidc.py): which fields count
+    depends on ``kind`` (``github``, ``gitlab`` or ``oidc``), the others are empty."""
+
+    id: int
+    project_id: int
+    kind: str
+    issuer: str
+    repository: str = ""  # github: OWNER/NAME
+    repository_owner_id: str = ""  # github, optional
+    workflow: str = ""  # github: the workflow's file name
+    project_path: str = ""  # gitlab: NAMESPACE/PROJECT
+    ci_config_path: str = ""  # gitlab: the CI file's path in the repository
+    environment: str = ""  # github and gitlab, optional
+    claims: Mapping[str, str] = field(default_factory=dict)  # oidc: exact claim values
+    created_at: str = ""

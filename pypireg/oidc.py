@@ -30,7 +30,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +37,7 @@ import jwt
 import urllib3
 
 from .exceptions import PypiregError
+from .models import TrustedPublisher
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
@@ -58,25 +58,6 @@ class TokenRefused(PypiregError):
         super().__init__(description)
         self.code = code
         self.description = description
-
-
-@dataclass(frozen=True)
-class TrustedPublisher:
-    """A CI identity a project trusts to upload: which fields count depends on ``kind``
-    (``github``, ``gitlab`` or ``oidc``), the others are empty."""
-
-    id: int
-    project_id: int
-    kind: str
-    issuer: str
-    repository: str = ""  # github: OWNER/NAME
-    repository_owner_id: str = ""  # github, optional
-    workflow: str = ""  # github: the workflow's file name
-    project_path: str = ""  # gitlab: NAMESPACE/PROJECT
-    ci_config_path: str = ""  # gitlab: the CI file's path in the repository
-    environment: str = ""  # github and gitlab, optional
-    claims: Mapping[str, str] = field(default_factory=dict)  # oidc: exact claim values
-    created_at: str = ""
 
 
 def unverified_issuer(token: Any) -> str:

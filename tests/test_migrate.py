@@ -16,7 +16,7 @@ def everything(registry: pypireg.Registry) -> dict:
     catalog = registry.catalog
     return {table: catalog.rows(f"SELECT * FROM {table} ORDER BY 1") for table in (
         "groups", "projects", "packages", "package_files", "tokens", "audit_events",
-        "cleanup_policies", "package_names", "package_details")} | {
+        "cleanup_policies", "package_names", "package_details", "trusted_publishers")} | {
             "blobs": sorted(registry.storage.keys())}  # type: ignore[attr-defined]
 
 
@@ -30,6 +30,8 @@ def source(tmp_path) -> Env:
     env.registry.set_cleanup_policy(env.public, keep_n_latest_versions=3)
     gone = env.registry.catalog.live_package(env.public.id, "gone", "1")
     env.registry.delete_package(gone)  # deleted, not yet purged: copied as it is
+    env.registry.catalog.add_trusted_publisher(
+        env.public.id, "oidc", "https://buildkite.com", {}, {"pipeline_slug": "release"})
     return env
 
 

@@ -15,7 +15,8 @@ import jwt
 import pytest
 import urllib3
 
-from pypireg.oidc import GITHUB_ISSUER, IssuerKeys, TokenRefused, TrustedPublisher, token_id, verify
+from pypireg.models import TrustedPublisher
+from pypireg.oidc import GITHUB_ISSUER, IssuerKeys, TokenRefused, token_id, verify
 
 from .oidc_issuer import Authority, Issuer, authority, github_claims, gitlab_claims, serve
 

@@ -20,6 +20,7 @@ from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries, NotEmpty
 from .packages import PackageQueries
 from .protection import ProtectionQueries
+from .publishers import PublisherQueries
 from .retention import RetentionQueries
 from .sqlite import SQLiteEngine
 from .statuses import StatusQueries
@@ -57,7 +58,7 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
               RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries, StatusQueries,
-              ProtectionQueries, UpstreamQueries, DownloadQueries):
+              ProtectionQueries, UpstreamQueries, DownloadQueries, PublisherQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""

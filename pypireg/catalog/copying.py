@@ -11,7 +11,7 @@ from .base import CatalogBase
 # Parents before children, so that every foreign key finds its row.
 TABLES = ("groups", "projects", "packages", "package_files", "tokens", "audit_events",
           "cleanup_policies", "package_names", "package_details", "name_statuses",
-          "protection_rules", "file_provenance", "download_counts")
+          "protection_rules", "file_provenance", "download_counts", "trusted_publishers")
 _KEYS = {"cleanup_policies": "project_id", "package_details": "package_id",
          "file_provenance": "file_id", "download_counts": "key"}
 BATCH = 1000

@@ -21,7 +21,7 @@ from ..models import PENDING_DESTRUCTION
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 OLDEST = {"sqlite": 1, "postgresql": 4}  # the first version each engine was written at
 
 INT, FLAG, TEXT = "int", "flag", "text"  # a number (an id, a size), a 0 or 1, a string
@@ -161,6 +161,16 @@ TABLES = (
         Column("file_id", INT), Column("package_id", INT), Column("project_id", INT),
         Column("upstream_file_id", INT), *_text("day"),
         Column("downloads", INT, not_null=True, default="0")), since=9),
+    # Trusted publishing (docs/trusted-publishing.md): the CI identities a project trusts
+    # (which fields count depends on the kind; claims is a JSON object), and the identity
+    # tokens already exchanged, by issuer and jti (or digest), kept until they expire.
+    Table("trusted_publishers", _id(), (
+        Column("project_id", INT, not_null=True, references="projects"),
+        *_text("kind", "issuer"),
+        *_optional("repository", "repository_owner_id", "workflow", "project_path",
+                   "ci_config_path", "environment"),
+        Column("claims", not_null=True, default="'{}'"), *_text("created_at")), since=10),
+    Table("spent_identity_tokens", Column("key"), _text("expires_at"), since=10),
 )
 
 INDEXES = (
@@ -227,6 +237,10 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS downloads_by_day ON download_counts (day)",
     "CREATE INDEX IF NOT EXISTS downloads_by_upstream_file"
     " ON download_counts (upstream_file_id, day)",
+    # Trusted publishers, found by project, or by the issuer a token names.
+    "CREATE INDEX IF NOT EXISTS publishers_by_project ON trusted_publishers (project_id, id)",
+    "CREATE INDEX IF NOT EXISTS publishers_by_issuer ON trusted_publishers (issuer)",
+    "CREATE INDEX IF NOT EXISTS spent_tokens_by_expiry ON spent_identity_tokens (expires_at)",
 )
 
 

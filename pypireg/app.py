@@ -43,6 +43,7 @@ from .metrics import MeasuredStorage, Metrics, networks
 from .models import Action, Actor, Group, Principal, Project
 from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protection import ProtectionRules
+from .publishing import TrustedPublishing
 from .requestlog import ENDPOINT, LOG_FORMATS
 from .routing import Routes, flat_layout, gitlab_layout
 from .settings import host_names
@@ -76,12 +77,13 @@ class RegistryRequest(Request):
         return self.dispatcher.bind_to_environ(self.environ)
 
 
-class Registry(Administration, ProtectionRules):
+class Registry(Administration, ProtectionRules, TrustedPublishing):
     """A private package registry as a WSGI app. Build one with :func:`create_app`.
 
     Its administration methods (namespaces, tokens, packages, audit log, retention) are
     in :class:`pypireg.admin.Administration`, those of protection rules in
-    :class:`pypireg.protection.ProtectionRules`.
+    :class:`pypireg.protection.ProtectionRules`, those of trusted publishers in
+    :class:`pypireg.publishing.TrustedPublishing`.
     """
 
     def __init__(

@@ -68,6 +68,7 @@ def gitlab_layout() -> Map:
             Rule(project_api, endpoint="api.project_packages", methods=GET),
             Rule("/groups/<path:group>/packages", endpoint="api.group_packages", methods=GET),
             Submount(project_api, [EndpointPrefix("api.", api_rules())]),
+            *publisher_rules(),
             # GitLab's audit events API
             Rule("/projects/<path:project>/audit_events", endpoint="audit.project", methods=GET),
             Rule("/groups/<path:group>/audit_events", endpoint="audit.group", methods=GET),
@@ -100,6 +101,15 @@ def api_rules() -> list[Rule]:
         ("/<package_id>/package_files/<package_file_id>", "delete_package_file", "DELETE"),
     ]
     return [Rule(path, endpoint=endpoint, methods=[method]) for path, endpoint, method in routes]
+
+
+def publisher_rules() -> list[Rule]:
+    """A project's trusted publishers (docs/trusted-publishing.md), beside its PyPI API."""
+    base = "/projects/<path:project>/packages/pypi/trusted_publishers"
+    return [Rule(base, endpoint="publishers.list", methods=GET),
+            Rule(base, endpoint="publishers.create", methods=["POST"]),
+            Rule(f"{base}/<publisher_id>", endpoint="publishers.get", methods=GET),
+            Rule(f"{base}/<publisher_id>", endpoint="publishers.delete", methods=["DELETE"])]
 
 
 def token_rules() -> list[Rule]:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 # for --help), so that a command starts without loading what the others need.
 MODULES = {"group": "namespaces", "project": "namespaces", "token": "tokens",
            "audit": "oversight", "cleanup": "oversight", "downloads": "oversight",
-           "status": "safety", "protect": "safety", "cache": "caching"}
+           "status": "safety", "protect": "safety", "publisher": "publishing",
+           "cache": "caching"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

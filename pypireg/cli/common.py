@@ -12,12 +12,13 @@ from ..defaults import CATALOG, DEFAULT_DATA
 if TYPE_CHECKING:
     from ..app import Registry
     from ..catalog import Catalog
+    from ..models import Project
 
 # What the commands open is imported by the functions that open it: reading a command's
 # arguments (and --version, --help) loads neither the catalog nor the registry.
 
 __all__ = ["CATALOG", "checked_data", "data_option", "has_registry", "open_catalog_of",
-           "open_registry", "plural", "print_table", "where"]
+           "open_project", "open_registry", "plural", "print_table", "where"]
 
 
 def data_option() -> argparse.ArgumentParser:
@@ -60,6 +61,18 @@ def open_registry(args: argparse.Namespace, *, create: bool = False,
         return create_app(data, catalog=catalog, storage=args.storage, staging_dir=staging_dir)
     _check_exists(args, data, create)
     return create_app(data, storage=args.storage, staging_dir=staging_dir)
+
+
+def open_project(args: argparse.Namespace) -> tuple[Registry, Project]:
+    """The registry, and its project that the ``PROJECT`` argument names (an id or a
+    path); a project it does not have is an error."""
+    from ..catalog import CatalogError
+
+    registry = open_registry(args)
+    project = registry.catalog.project(args.project)
+    if project is None:
+        raise CatalogError(f"no project {args.project!r}")
+    return registry, project
 
 
 def open_catalog_of(args: argparse.Namespace) -> Catalog:

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
 
 from ..catalog import CatalogError
 from ..defaults import DELETE_LEVELS, PUSH_LEVELS
-from ..models import CLI, NAME_STATUS_ORDER, Project
-from .common import open_registry, print_table
-
-if TYPE_CHECKING:
-    from ..app import Registry
+from ..models import CLI, NAME_STATUS_ORDER
+from .common import open_project, print_table
 
 
 def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -55,18 +51,10 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
     remove.set_defaults(run=_protect_remove)
 
 
-def _project(args: argparse.Namespace) -> tuple[Registry, Project]:
-    registry = open_registry(args)
-    project = registry.catalog.project(args.project)
-    if project is None:
-        raise CatalogError(f"no project {args.project!r}")
-    return registry, project
-
-
 def _status(args: argparse.Namespace) -> int:
     from ..dists import normalize
 
-    registry, project = _project(args)
+    registry, project = open_project(args)
     if args.name is None:
         statuses = registry.catalog.name_statuses(project.id)
         if not statuses:
@@ -93,7 +81,7 @@ def _status(args: argparse.Namespace) -> int:
 def _protect_add(args: argparse.Namespace) -> int:
     if not (args.push or args.delete):
         raise ValueError("a rule needs --push LEVEL, --delete LEVEL or both")
-    registry, project = _project(args)
+    registry, project = open_project(args)
     rule = registry.add_protection_rule(
         project, package_name_pattern=args.pattern, package_type="pypi",
         minimum_access_level_for_push=args.push, minimum_access_level_for_delete=args.delete,
@@ -106,7 +94,7 @@ def _protect_add(args: argparse.Namespace) -> int:
 def _protect_list(args: argparse.Namespace) -> int:
     from ..protection import rule_json
 
-    registry, project = _project(args)
+    registry, project = open_project(args)
     rules = registry.protection_rules(project)
     if args.json:
         print(json.dumps([rule_json(rule) for rule in rules], indent=2))
@@ -120,7 +108,7 @@ def _protect_list(args: argparse.Namespace) -> int:
 
 
 def _protect_remove(args: argparse.Namespace) -> int:
-    registry, project = _project(args)
+    registry, project = open_project(args)
     rule = registry.remove_protection_rule(project, args.rule_id, actor=CLI)
     print(f"removed rule {rule.id} ({rule.package_name_pattern}) from {project.path}")
     return 0

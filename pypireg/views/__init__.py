@@ -8,7 +8,18 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
-from . import audit, cleanup, downloads, packages, protection, pypi, root, statuses, tokens
+from . import (
+               audit,
+               cleanup,
+               downloads,
+               packages,
+               protection,
+               publishers,
+               pypi,
+               root,
+               statuses,
+               tokens,
+)
 from .pages import PageResponse
 
 View = Callable[..., "Response | PageResponse"]
@@ -42,6 +53,10 @@ VIEWS: dict[str, View] = {
     "api.create_protection_rule": protection.create_rule,
     "api.update_protection_rule": protection.update_rule,
     "api.delete_protection_rule": protection.delete_rule,
+    "publishers.list": publishers.list_publishers,
+    "publishers.create": publishers.create_publisher,
+    "publishers.get": publishers.publisher,
+    "publishers.delete": publishers.delete_publisher,
     "api.cleanup_policy": cleanup.cleanup_policy,
     "api.update_cleanup_policy": cleanup.update_cleanup_policy,
     "audit.project": audit.project_audit_events,

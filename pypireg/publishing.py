@@ -1,0 +1,214 @@
+"""Trusted publishers (docs/trusted-publishing.md): the CI identities a project trusts to
+upload, kept per project, each change audited; the HTTP API, the CLI and a host's own
+calls all go through :class:`TrustedPublishing` (methods of the Registry).
+
+A publisher is one of three kinds, each with its own fields:
+
+- ``github``: ``repository`` (``OWNER/NAME``), ``workflow`` (the file's name under
+  ``.github/workflows``), optionally ``environment`` and ``repository_owner_id``; its
+  issuer is GitHub Actions' own;
+- ``gitlab``: ``project_path`` (``NAMESPACE/PROJECT``), ``ci_config_path`` (the CI file's
+  path in the repository), optionally ``environment``, and ``issuer``: GitLab.com's
+  unless given (a self-managed GitLab's URL);
+- ``oidc``: ``issuer`` and ``claims``, an object of the exact values required claims
+  must have (at least one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .catalog import PROJECT, CatalogError
+from .exceptions import PypiregError
+from .models import HOST, Actor, Project, TrustedPublisher
+from .oidc import GITHUB_ISSUER, GITLAB_ISSUER, KINDS
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+FIELDS = {  # each kind's fields besides issuer, required ones first
+    "github": (("repository", "workflow"), ("environment", "repository_owner_id")),
+    "gitlab": (("project_path", "ci_config_path"), ("environment",)),
+    "oidc": (("claims",), ()),
+}
+ALL_FIELDS = ("kind", "issuer", "repository", "repository_owner_id", "workflow",
+              "project_path", "ci_config_path", "environment", "claims")
+CHECKED_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "jti")  # verified for every token
+MAX_FIELD = 255
+MAX_CLAIMS = 20
+_PATTERNS = {
+    "repository": (re.compile(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+"), "OWNER/NAME"),
+    "workflow": (re.compile(r"[A-Za-z0-9._-]+\.ya?ml"),
+                 "a workflow's file name, such as release.yml"),
+    "project_path": (re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+"),
+                     "NAMESPACE/PROJECT, with any subgroups"),
+    "ci_config_path": (re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*\.ya?ml"),
+                       "the CI file's path in the repository, such as .gitlab-ci.yml"),
+    "repository_owner_id": (re.compile(r"[0-9]{1,20}"), "digits"),
+    "environment": (re.compile(r"[^\x00-\x1f\x7f]{1,255}"), "a name"),
+}
+
+
+class InvalidPublisher(PypiregError, ValueError):
+    """A publisher's field is missing or wrong (the message says which); ``conflict``: the
+    project already trusts the same publisher (a 409)."""
+
+    def __init__(self, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+def checked(fields: Mapping[str, Any]) -> tuple[str, str, dict[str, str], dict[str, str]]:
+    """``(kind, issuer, fields, claims)`` of a new publisher, each checked; raises
+    :class:`InvalidPublisher` naming the first field that is wrong."""
+    unknown = sorted(set(fields) - set(ALL_FIELDS))
+    if unknown:
+        raise InvalidPublisher(f"{unknown[0]} is not a field of a trusted publisher: give"
+                               f" {', '.join(ALL_FIELDS)}")
+    kind = fields.get("kind")
+    if kind not in KINDS:
+        raise InvalidPublisher(f"kind must be one of {', '.join(KINDS)}")
+    required, optional = FIELDS[kind]
+    given = {name for name, value in fields.items() if value not in (None, "", {})}
+    extra = sorted(given - {"kind", "issuer", *required, *optional})
+    if extra:
+        raise InvalidPublisher(f"{extra[0]} is not a field of a {kind} publisher: give"
+                               f" {', '.join((*required, *optional))}")
+    for name in required:
+        if name not in given:
+            raise InvalidPublisher(f"{name} is missing: a {kind} publisher needs"
+                                   f" {' and '.join(required)}")
+    values = {}
+    for name in (*required, *optional):
+        if name in given and name != "claims":
+            values[name] = _field(name, fields[name])
+    issuer = _issuer(kind, fields.get("issuer"))
+    claims = _claims(fields["claims"]) if kind == "oidc" else {}
+    return kind, issuer, values, claims
+
+
+def _field(name: str, value: Any) -> str:
+    pattern, spelled = _PATTERNS[name]
+    if not isinstance(value, str) or len(value) > MAX_FIELD or not pattern.fullmatch(value):
+        raise InvalidPublisher(f"{name} is invalid: {spelled}, at most {MAX_FIELD} characters")
+    if name == "ci_config_path" and ".." in value.split("/"):
+        raise InvalidPublisher(f"{name} is invalid: a path within the repository")
+    return value
+
+
+def _issuer(kind: str, given: Any) -> str:
+    if kind == "github":
+        if given not in (None, "", GITHUB_ISSUER):
+            raise InvalidPublisher(f"issuer of a github publisher is {GITHUB_ISSUER}")
+        return GITHUB_ISSUER
+    if given in (None, "") and kind == "gitlab":
+        return GITLAB_ISSUER
+    if given in (None, ""):
+        raise InvalidPublisher("issuer is missing: an oidc publisher needs the issuer's URL")
+    parts = urlsplit(given) if isinstance(given, str) else None
+    if (parts is None or len(given) > MAX_FIELD or parts.scheme != "https" or not parts.hostname
+            or parts.username or parts.password or parts.query or parts.fragment):
+        raise InvalidPublisher("issuer is invalid: an https URL (https://gitlab.example.com),"
+                               " without credentials, query or fragment")
+    return given.rstrip("/")
+
+
+def _claims(given: Any) -> dict[str, str]:
+    if not isinstance(given, Mapping) or not given or len(given) > MAX_CLAIMS:
+        raise InvalidPublisher(f"claims is invalid: an object of 1 to {MAX_CLAIMS} claims and"
+                               " the exact values they must have")
+    found = {}
+    for name, value in given.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", name):
+            raise InvalidPublisher(f"claims is invalid: {str(name)[:64]!r} is not a claim's name")
+        if name in CHECKED_CLAIMS:
+            raise InvalidPublisher(f"claims is invalid: {name} is checked for every token")
+        if not isinstance(value, str) or not value or len(value) > MAX_FIELD:
+            raise InvalidPublisher(f"claims is invalid: the value of {name} must be a string"
+                                   f" of 1 to {MAX_FIELD} characters")
+        found[name] = value
+    return found
+
+
+def publisher_json(publisher: TrustedPublisher) -> dict[str, Any]:
+    """A publisher as the API shows it: every field, those of other kinds null."""
+    required, optional = FIELDS[publisher.kind]
+    found = asdict(publisher)
+    found.pop("project_id")
+    for name in ALL_FIELDS[2:]:
+        if name not in (*required, *optional):
+            found[name] = {} if name == "claims" else None
+        elif found[name] == "":
+            found[name] = None
+    found["claims"] = dict(publisher.claims)
+    return found
+
+
+class TrustedPublishing:
+    """A project's trusted publishers, added and removed (and audited) in one place.
+    (``Registry.trusted_publishers`` is another thing: the PEP 740 publishers whose
+    attestations are verified, pypireg/attestations.py.)"""
+
+    catalog: Catalog
+
+    def publishers(self, project: Project) -> list[TrustedPublisher]:
+        return self.catalog.trusted_publishers(project.id)
+
+    def publisher(self, project: Project, publisher_id: int) -> TrustedPublisher:
+        """Raises :class:`CatalogError` for a publisher the project does not have."""
+        found = self.catalog.trusted_publisher(project.id, publisher_id)
+        if found is None:
+            raise CatalogError(f"no trusted publisher {publisher_id} in {project.path}")
+        return found
+
+    def add_publisher(self, project: Project, *, actor: Actor = HOST,
+                      **fields: Any) -> TrustedPublisher:
+        """A new publisher from its fields (module docstring); raises
+        :class:`InvalidPublisher` for a bad one or one the project already trusts."""
+        kind, issuer, values, claims = checked(fields)
+        with self.catalog.write():
+            for other in self.catalog.trusted_publishers(project.id):
+                if (other.kind, other.issuer, dict(other.claims)) == (kind, issuer, claims) and all(
+                        getattr(other, name) == values.get(name, "")
+                        for name in ALL_FIELDS[2:-1]):
+                    raise InvalidPublisher(f"{project.path} already trusts this publisher"
+                                           f" (id {other.id})", conflict=True)
+            publisher = self.catalog.add_trusted_publisher(project.id, kind, issuer, values,
+                                                           claims)
+            self._record_publisher(actor, "trusted_publisher_created", project, publisher)
+        return publisher
+
+    def remove_publisher(self, project: Project, publisher_id: int, *,
+                         actor: Actor = HOST) -> TrustedPublisher:
+        with self.catalog.write():
+            publisher = self.publisher(project, publisher_id)
+            self.catalog.delete_trusted_publisher(publisher)
+            self._record_publisher(actor, "trusted_publisher_deleted", project, publisher)
+        return publisher
+
+    def _record_publisher(self, actor: Actor, event: str, project: Project,
+                          publisher: TrustedPublisher) -> None:
+        self.catalog.record_event(
+            actor, event, entity_type=PROJECT, entity_id=project.id, entity_path=project.path,
+            target_type="TrustedPublisher", target_id=publisher.id,
+            target_details=describe(publisher), details=publisher_json(publisher))
+
+
+def describe(publisher: TrustedPublisher) -> str:
+    """One line naming the publisher, for logs, lists and the audit log."""
+    if publisher.kind == "github":
+        named = f"github {publisher.repository} {publisher.workflow}"
+    elif publisher.kind == "gitlab":
+        named = f"gitlab {publisher.project_path} {publisher.ci_config_path}"
+        if publisher.issuer != GITLAB_ISSUER:
+            named += f" ({publisher.issuer})"
+    else:
+        claims = ", ".join(f"{k}={v}" for k, v in sorted(publisher.claims.items()))
+        named = f"oidc {publisher.issuer} {claims}"
+    if publisher.environment:
+        named += f" environment {publisher.environment}"
+    return named

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import jwt
 import urllib3
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .exceptions import PypiregError
 from .models import TrustedPublisher
@@ -45,6 +46,8 @@ KINDS = ("github", "gitlab", "oidc")
 ALGORITHMS = ("RS256", "ES256")
 LEEWAY = 30  # seconds of clock skew allowed on exp, iat and nbf, as PyPI allows
 KEYS_COOLDOWN = 60.0  # seconds between fetches of an issuer's keys for an unknown kid
+KEYS_MAX_AGE = 3600.0  # seconds an issuer's keys are used before they are fetched again
+FETCH_TIME = 10.0  # seconds, in all, to fetch an issuer's discovery document and keys
 MAX_DOCUMENT = 1 << 20  # bytes of a discovery document or a key set
 MAX_TOKEN = 16 * 1024  # characters of an identity token
 _WORKFLOW_REF = re.compile(
@@ -75,10 +78,11 @@ def unverified_issuer(token: Any) -> str:
 
 
 def verify(token: str, *, audience: str, publishers: Sequence[TrustedPublisher],
-           keys: IssuerKeys) -> tuple[TrustedPublisher, dict[str, Any]]:
-    """The publisher among ``publishers`` that the token's claims match, and the claims;
-    raises :class:`TokenRefused`. ``publishers`` are those that name the token's issuer
-    (any others are passed over)."""
+           keys: IssuerKeys) -> tuple[list[TrustedPublisher], dict[str, Any]]:
+    """The publishers among ``publishers`` that the token's claims match, one per project
+    (each project that trusts the identity gets its own), and the claims; raises
+    :class:`TokenRefused`. ``publishers`` are those that name the token's issuer (any
+    others are passed over)."""
     issuer = unverified_issuer(token)
     candidates = [publisher for publisher in publishers if publisher.issuer == issuer]
     if not candidates:
@@ -97,9 +101,11 @@ def verify(token: str, *, audience: str, publishers: Sequence[TrustedPublisher],
             "Publisher with matching claims was not found")
         raise TokenRefused("invalid-publisher",
                            f"valid token, but no corresponding publisher ({reason})")
-    # One bound to the token's environment before one that takes any.
-    found.sort(key=lambda publisher: not publisher.environment)
-    return found[0], claims
+    # In each project, one bound to the token's environment before one that takes any.
+    found.sort(key=lambda publisher: (publisher.project_id, not publisher.environment,
+                                      publisher.id))
+    chosen = {publisher.project_id: publisher for publisher in reversed(found)}
+    return sorted(chosen.values(), key=lambda publisher: publisher.project_id), claims
 
 
 def _verified(token: str, issuer: str, audience: str, keys: IssuerKeys) -> dict[str, Any]:
@@ -134,7 +140,7 @@ def mismatch(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> str | No
 
 
 def _github(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> str | None:
-    missing = _missing(claims, "repository", "job_workflow_ref", "event_name")
+    missing = _missing(claims, "repository", "job_workflow_ref", "event_name", "jti")
     if missing:
         return missing
     if claims["event_name"] == "pull_request_target":
@@ -157,7 +163,8 @@ def _github(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> str | Non
 
 
 def _gitlab(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> str | None:
-    missing = _missing(claims, "sub", "project_path", "ci_config_ref_uri", "ref_path", "sha")
+    missing = _missing(claims, "sub", "project_path", "ci_config_ref_uri", "ref_path", "sha",
+                       "jti")
     if missing:
         return missing
     path = str(claims["project_path"])
@@ -193,13 +200,21 @@ def gitlab_host(issuer: str) -> str:
     return f"{parts.netloc}{parts.path}".rstrip("/")
 
 
-def token_id(claims: Mapping[str, Any], token: str) -> str:
-    """What a token is known by when it is accepted only once: its ``jti``, or for an
-    issuer that sets none, the token's own digest (the same token again is the same)."""
+def token_id(issuer: str, claims: Mapping[str, Any], token: str) -> str:
+    """What a token is known by when it is accepted only once: its issuer and ``jti``, or
+    for an issuer that sets none, the digest of what it signed (never of the signature,
+    which can be written more than one way for the same signed claims)."""
     jti = claims.get("jti")
     if isinstance(jti, str) and jti:
-        return f"jti:{jti}"
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+        return f"{issuer} jti:{jti}"
+    signed = token.rsplit(".", 1)[0]
+    return f"{issuer} sha256:{hashlib.sha256(signed.encode()).hexdigest()}"
+
+
+def kept_until(claims: Mapping[str, Any]) -> int:
+    """Until when (a Unix time) a spent token must be remembered: past its expiry and the
+    leeway that still accepts it, with a few seconds more."""
+    return int(claims["exp"]) + LEEWAY + 5
 
 
 def _missing(claims: Mapping[str, Any], *names: str) -> str | None:
@@ -222,69 +237,99 @@ def _text(value: Any) -> str:
 class IssuerKeys:
     """The signing keys of each issuer, from its ``/.well-known/openid-configuration``'s
     ``jwks_uri``, fetched over https (certificates checked against the system's trust
-    store, or ``SSL_CERT_FILE``) and kept. A key id not among them fetches them again, at
-    most once in :data:`KEYS_COOLDOWN` seconds per issuer."""
+    store, or ``SSL_CERT_FILE``; no redirects; both documents within :data:`FETCH_TIME`
+    seconds in all) and kept for :data:`KEYS_MAX_AGE` seconds. A key id not among them
+    fetches them again, at most once in :data:`KEYS_COOLDOWN` seconds per issuer. While
+    one request fetches an issuer's keys, the others asking for them wait for that fetch
+    rather than starting their own or giving up."""
 
     def __init__(self, pool: urllib3.PoolManager | None = None, *,
-                 clock: Callable[[], float] = time.monotonic, timeout: float = 5.0) -> None:
-        self.pool = pool or urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
-            retries=urllib3.Retry(total=1, read=0, redirect=0))
+                 clock: Callable[[], float] = time.monotonic,
+                 fetch_time: float = FETCH_TIME) -> None:
+        self.pool = pool or urllib3.PoolManager()
         self._clock = clock
-        self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
-        self._fetched: dict[str, float] = {}
+        self._fetch_time = fetch_time
+        self._keys: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}  # when, by kid
+        self._tried: dict[str, float] = {}  # when each issuer was last fetched
+        self._fetching: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def key(self, issuer: str, kid: str) -> jwt.PyJWK | None:
         """The issuer's key of this id, or None when it has none (or cannot be reached)."""
         with self._lock:
-            found = self._keys.get(issuer, {}).get(kid)
-            last = self._fetched.get(issuer)
-            if found is not None or (last is not None
-                                     and self._clock() - last < KEYS_COOLDOWN):
-                return found
-            self._fetched[issuer] = self._clock()
-        fetched = self._fetch(issuer)
-        with self._lock:
-            if fetched:  # an issuer that fails keeps the keys it had
-                self._keys[issuer] = fetched
-            return self._keys.get(issuer, {}).get(kid)
+            fetching = self._fetching.setdefault(issuer, threading.Lock())
+        with fetching:  # one fetch of an issuer at a time; the others wait for its keys
+            now = self._clock()
+            with self._lock:
+                fetched, keys = self._keys.get(issuer, (0.0, {}))
+                tried = self._tried.get(issuer)
+            fresh = issuer in self._keys and now - fetched < KEYS_MAX_AGE
+            if (kid in keys and fresh) or (
+                    tried is not None and now - tried < KEYS_COOLDOWN):
+                return keys.get(kid)
+            found = self._fetch(issuer)
+            with self._lock:
+                self._tried[issuer] = self._clock()
+                if found:  # an issuer that fails keeps the keys it had
+                    self._keys[issuer] = (self._clock(), found)
+                return self._keys.get(issuer, (0.0, {}))[1].get(kid)
 
     def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
         if urlsplit(issuer).scheme != "https":
             return {}
+        deadline = time.monotonic() + self._fetch_time
         try:
-            discovery = self._json(f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+            discovery = self._json(
+                f"{issuer.rstrip('/')}/.well-known/openid-configuration", deadline)
             uri = discovery.get("jwks_uri")
             if not isinstance(uri, str) or urlsplit(uri).scheme != "https":
                 return {}
-            document = self._json(uri)
-        except (urllib3.exceptions.HTTPError, ValueError, OSError):
+            listed = self._json(uri, deadline).get("keys")
+        except (urllib3.exceptions.HTTPError, ValueError, OSError, RecursionError):
             return {}
         found = {}
-        for data in document.get("keys") or ():
-            if not isinstance(data, dict) or not isinstance(data.get("kid"), str):
+        for data in listed if isinstance(listed, list) else ():
+            if (not isinstance(data, dict) or not isinstance(data.get("kid"), str)
+                    or "d" in data):  # a private key has no business in a key set
                 continue
             try:
                 key = jwt.PyJWK(data)
-            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
                 continue
-            if key.algorithm_name in ALGORITHMS:
+            if key.algorithm_name in ALGORITHMS and isinstance(
+                    key.key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
                 found[data["kid"]] = key
         return found
 
-    def _json(self, url: str) -> dict[str, Any]:
-        response = self.pool.request("GET", url, preload_content=False,
-                                     headers={"Accept": "application/json"})
+    def _json(self, url: str, deadline: float) -> dict[str, Any]:
+        """A JSON object at ``url``, read whole before ``deadline`` (a time.monotonic())."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ValueError(f"{url}: out of time")
+        response = self.pool.request(
+            "GET", url, preload_content=False, headers={"Accept": "application/json"},
+            redirect=False, retries=urllib3.Retry(total=1, read=0, redirect=0),
+            timeout=urllib3.Timeout(connect=min(left, 5.0), read=min(left, 5.0)))
+        whole = False
         try:
             if response.status != 200:
                 raise ValueError(f"{url}: {response.status}")
-            body = response.read(MAX_DOCUMENT + 1)
+            body = bytearray()
+            # read1: what has arrived, so that the deadline holds for an issuer that
+            # trickles its answer a byte at a time
+            while chunk := response.read1(64 * 1024):
+                body += chunk
+                if len(body) > MAX_DOCUMENT:
+                    raise ValueError(f"{url}: larger than {MAX_DOCUMENT} bytes")
+                if time.monotonic() > deadline:
+                    raise ValueError(f"{url}: took longer than {self._fetch_time:g} s")
+            whole = True
         finally:
-            response.release_conn()
-        if len(body) > MAX_DOCUMENT:
-            raise ValueError(f"{url}: larger than {MAX_DOCUMENT} bytes")
-        found = json.loads(body)
+            if whole:
+                response.release_conn()
+            else:  # never read the rest of what was refused
+                response.close()
+        found = json.loads(bytes(body))
         if not isinstance(found, dict):
             raise ValueError(f"{url}: not a JSON object")
         return found

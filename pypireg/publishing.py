@@ -40,6 +40,7 @@ ALL_FIELDS = ("kind", "issuer", "repository", "repository_owner_id", "workflow",
 CHECKED_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "jti")  # verified for every token
 MAX_FIELD = 255
 MAX_CLAIMS = 20
+MAX_PUBLISHERS = 20  # of a project
 _PATTERNS = {
     "repository": (re.compile(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+"), "OWNER/NAME"),
     "workflow": (re.compile(r"[A-Za-z0-9._-]+\.ya?ml"),
@@ -93,10 +94,10 @@ def checked(fields: Mapping[str, Any]) -> tuple[str, str, dict[str, str], dict[s
 
 def _field(name: str, value: Any) -> str:
     pattern, spelled = _PATTERNS[name]
-    if not isinstance(value, str) or len(value) > MAX_FIELD or not pattern.fullmatch(value):
+    if (not isinstance(value, str) or len(value) > MAX_FIELD or not pattern.fullmatch(value)
+            or (name in ("repository", "project_path", "ci_config_path")
+                and {".", ".."} & set(value.split("/")))):
         raise InvalidPublisher(f"{name} is invalid: {spelled}, at most {MAX_FIELD} characters")
-    if name == "ci_config_path" and ".." in value.split("/"):
-        raise InvalidPublisher(f"{name} is invalid: a path within the repository")
     return value
 
 
@@ -109,12 +110,27 @@ def _issuer(kind: str, given: Any) -> str:
         return GITLAB_ISSUER
     if given in (None, ""):
         raise InvalidPublisher("issuer is missing: an oidc publisher needs the issuer's URL")
-    parts = urlsplit(given) if isinstance(given, str) else None
-    if (parts is None or len(given) > MAX_FIELD or parts.scheme != "https" or not parts.hostname
-            or parts.username or parts.password or parts.query or parts.fragment):
-        raise InvalidPublisher("issuer is invalid: an https URL (https://gitlab.example.com),"
+    invalid = InvalidPublisher("issuer is invalid: an https URL (https://gitlab.example.com),"
                                " without credentials, query or fragment")
-    return given.rstrip("/")
+    if not isinstance(given, str) or len(given) > MAX_FIELD or not given.isprintable() or (
+            any(c.isspace() for c in given)):
+        raise invalid
+    parts = urlsplit(given)
+    try:
+        parts.port  # noqa: B018 (a port that is not a number raises)
+    except ValueError:
+        raise invalid from None
+    if (parts.scheme.lower() != "https" or not parts.hostname or parts.username
+            or parts.password or parts.query or parts.fragment or given.endswith("#")):
+        raise invalid
+    # As tokens name their issuer: scheme and host in lower case, the path as given
+    # (an issuer whose iss ends in "/" keeps it).
+    issuer = f"https://{parts.netloc.lower()}{parts.path}"
+    if kind == "oidc" and issuer in (GITHUB_ISSUER, GITLAB_ISSUER):
+        raise InvalidPublisher(f"issuer {issuer} takes a publisher of kind"
+                               f" {'github' if issuer == GITHUB_ISSUER else 'gitlab'}, whose"
+                               " checks its tokens need")
+    return issuer
 
 
 def _claims(given: Any) -> dict[str, str]:
@@ -171,12 +187,16 @@ class TrustedPublishing:
         :class:`InvalidPublisher` for a bad one or one the project already trusts."""
         kind, issuer, values, claims = checked(fields)
         with self.catalog.write():
-            for other in self.catalog.trusted_publishers(project.id):
+            others = self.catalog.trusted_publishers(project.id)
+            for other in others:
                 if (other.kind, other.issuer, dict(other.claims)) == (kind, issuer, claims) and all(
-                        getattr(other, name) == values.get(name, "")
+                        _same(kind, name, getattr(other, name), values.get(name, ""))
                         for name in ALL_FIELDS[2:-1]):
                     raise InvalidPublisher(f"{project.path} already trusts this publisher"
                                            f" (id {other.id})", conflict=True)
+            if len(others) >= MAX_PUBLISHERS:
+                raise InvalidPublisher(f"{project.path} trusts {MAX_PUBLISHERS} publishers"
+                                       " already, as many as a project may: remove one first")
             publisher = self.catalog.add_trusted_publisher(project.id, kind, issuer, values,
                                                            claims)
             self._record_publisher(actor, "trusted_publisher_created", project, publisher)
@@ -196,6 +216,14 @@ class TrustedPublishing:
             actor, event, entity_type=PROJECT, entity_id=project.id, entity_path=project.path,
             target_type="TrustedPublisher", target_id=publisher.id,
             target_details=describe(publisher), details=publisher_json(publisher))
+
+
+def _same(kind: str, name: str, one: str, other: str) -> bool:
+    """Whether two values of a field name the same thing, as tokens are matched: GitHub's
+    repositories and environments and GitLab's projects in any case."""
+    if name in ("repository", "project_path") or (name, kind) == ("environment", "github"):
+        return one.lower() == other.lower()
+    return one == other
 
 
 def describe(publisher: TrustedPublisher) -> str:

@@ -80,6 +80,9 @@ class Issuer:
         self.ec = ec.generate_private_key(ec.SECP256R1())
         self.kids = {"rsa": f"rsa-{uuid.uuid4().hex[:8]}", "ec": f"ec-{uuid.uuid4().hex[:8]}"}
         self.fetches = 0  # how often the key set was asked for
+        self.key_set: bytes | None = None  # what /jwks answers instead of the keys
+        self.pause = 0.0  # seconds /jwks waits before it answers
+        self.trickle = 0.0  # seconds between the bytes of /jwks's answer
 
     def jwks(self) -> dict[str, Any]:
         keys = []
@@ -109,10 +112,21 @@ class Issuer:
                     "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
         elif request.path == "/jwks":
             self.fetches += 1
-            body = self.jwks()
+            time.sleep(self.pause)  # an issuer that is slow to answer (when asked to be)
+            raw = self.key_set if self.key_set is not None else json.dumps(self.jwks()).encode()
+            if self.trickle:
+                return Response(self._trickled(raw), mimetype="application/json")(
+                    environ, start_response)
+            return Response(raw, mimetype="application/json")(environ, start_response)
         else:
             return Response("not found", 404)(environ, start_response)
         return Response(json.dumps(body), mimetype="application/json")(environ, start_response)
+
+
+    def _trickled(self, raw: bytes) -> Iterator[bytes]:
+        for byte in raw:
+            time.sleep(self.trickle)
+            yield bytes([byte])
 
 
 @contextmanager

@@ -48,19 +48,19 @@ def test_publishers_are_kept_per_project_and_found_by_issuer(catalog) -> None:
 
 
 def test_an_identity_token_is_accepted_once_until_it_expires(catalog) -> None:
-    assert catalog.spend_identity_token("https://issuer|jti:1", _in(5)) is True
-    assert catalog.spend_identity_token("https://issuer|jti:1", _in(5)) is False
-    assert catalog.spend_identity_token("https://other|jti:1", _in(5)) is True
-    assert catalog.spend_identity_token("https://issuer|jti:2", _in(-1)) is True
+    assert catalog.spend_identity_token("https://issuer jti:1", _in(5)) is True
+    assert catalog.spend_identity_token("https://issuer jti:1", _in(5)) is False
+    assert catalog.spend_identity_token("https://other jti:1", _in(5)) is True
+    assert catalog.spend_identity_token("https://issuer jti:2", _in(-1)) is True
     # an expired one is forgotten: its token is refused by its own expiry by then
-    assert catalog.spend_identity_token("https://issuer|jti:2", _in(5)) is True
+    assert catalog.spend_identity_token("https://issuer jti:2", _in(5)) is True
 
 
 def test_two_catalogs_on_one_file_accept_a_token_once(tmp_path) -> None:
     one = pypireg.Catalog(str(tmp_path / "catalog.db"))
     two = pypireg.Catalog(str(tmp_path / "catalog.db"))
-    assert one.spend_identity_token("iss|jti:shared", _in(5)) is True
-    assert two.spend_identity_token("iss|jti:shared", _in(5)) is False
+    assert one.spend_identity_token("https://issuer jti:shared", _in(5)) is True
+    assert two.spend_identity_token("https://issuer jti:shared", _in(5)) is False
 
 
 def test_two_hosts_on_one_postgresql_accept_a_token_once(postgres_server) -> None:
@@ -70,8 +70,8 @@ def test_two_hosts_on_one_postgresql_accept_a_token_once(postgres_server) -> Non
         engines = [PostgresEngine(url, max_connections=2) for _ in range(2)]
         try:
             one, two = (pypireg.Catalog(engine=engine) for engine in engines)
-            assert one.spend_identity_token("iss|jti:shared", _in(5)) is True
-            assert two.spend_identity_token("iss|jti:shared", _in(5)) is False
+            assert one.spend_identity_token("https://issuer jti:shared", _in(5)) is True
+            assert two.spend_identity_token("https://issuer jti:shared", _in(5)) is False
         finally:
             for engine in engines:
                 engine.close()
@@ -150,6 +150,19 @@ def test_who_may_see_and_change_publishers(env) -> None:
     ({"kind": "oidc", "issuer": "https://u:p@idp.example.com", "claims": {"sub": "x"}},
      "issuer is invalid"),
     ({"kind": "oidc", "claims": {"sub": "x"}}, "issuer is missing"),
+    ({"kind": "oidc", "issuer": "https://token.actions.githubusercontent.com",
+      "claims": {"repository": "acme/secret"}}, "takes a publisher of kind github"),
+    ({"kind": "oidc", "issuer": "https://GitLab.com", "claims": {"sub": "x"}},
+     "takes a publisher of kind gitlab"),
+    ({"kind": "oidc", "issuer": "https://idp.example.com:99999", "claims": {"sub": "x"}},
+     "issuer is invalid"),
+    ({"kind": "oidc", "issuer": "https://idp.example.com:abc", "claims": {"sub": "x"}},
+     "issuer is invalid"),
+    ({"kind": "oidc", "issuer": "https://idp .example.com", "claims": {"sub": "x"}},
+     "issuer is invalid"),
+    ({"kind": "github", "repository": "acme/..", "workflow": "r.yml"}, "repository is invalid"),
+    ({"kind": "gitlab", "project_path": "acme/secret", "ci_config_path": "./x.yml"},
+     "ci_config_path is invalid"),
     ({"kind": "github", "owner": "acme"}, "owner is not a field of a trusted publisher"),
 ])
 def test_a_bad_publisher_is_a_400_that_says_why(env, body, words) -> None:
@@ -165,7 +178,8 @@ def test_the_same_publisher_twice_is_a_409(env) -> None:
 
     body = {"kind": "gitlab", "project_path": "acme/secret", "ci_config_path": ".gitlab-ci.yml"}
     first = env.app.post_json(PUBLISHERS, body, headers=basic(env.deleter), status=201).json
-    again = env.app.post_json(PUBLISHERS, body, headers=basic(env.deleter), status=409).json
+    again = env.app.post_json(PUBLISHERS, {**body, "project_path": "ACME/Secret"},
+                              headers=basic(env.deleter), status=409).json
     assert f"id {first['id']}" in again["message"]
     other = {**body, "environment": "production"}  # another environment is another one
     env.app.post_json(PUBLISHERS, other, headers=basic(env.deleter), status=201)
@@ -213,3 +227,21 @@ def test_the_publisher_commands(tmp_path, capsys) -> None:
     assert code == 1 and f"no trusted publisher {github}" in err
     assert [p.id for p in pypireg.create_app(data).publishers(
         registry.catalog.project("acme/tools"))] == [oidc]
+
+
+def test_an_issuer_is_kept_as_tokens_name_it(env) -> None:
+    made = env.registry.add_publisher(
+        env.private, kind="oidc", issuer="HTTPS://IdP.Example.com:8443/tenant/",
+        claims={"sub": "ci"})
+    assert made.issuer == "https://idp.example.com:8443/tenant/"  # its path as given
+
+
+def test_a_project_trusts_at_most_twenty_publishers(env) -> None:
+    from pypireg.publishing import MAX_PUBLISHERS, InvalidPublisher
+
+    for number in range(MAX_PUBLISHERS):
+        env.registry.add_publisher(env.private, kind="github", repository="acme/secret",
+                                   workflow=f"release{number}.yml")
+    with pytest.raises(InvalidPublisher, match="remove one first"):
+        env.registry.add_publisher(env.private, kind="github", repository="acme/secret",
+                                   workflow="one-more.yml")

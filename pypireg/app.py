@@ -78,13 +78,10 @@ class RegistryRequest(Request):
 
 
 class Registry(Administration, ProtectionRules, TrustedPublishing):
-    """A private package registry as a WSGI app. Build one with :func:`create_app`.
-
-    Its administration methods (namespaces, tokens, packages, audit log, retention) are
-    in :class:`pypireg.admin.Administration`, those of protection rules in
-    :class:`pypireg.protection.ProtectionRules`, those of trusted publishers in
-    :class:`pypireg.publishing.TrustedPublishing`.
-    """
+    """A private package registry as a WSGI app. Build one with :func:`create_app`. Its
+    administration methods are :class:`pypireg.admin.Administration`'s (namespaces,
+    tokens, packages, audit log, retention), :class:`pypireg.protection.ProtectionRules`'
+    and :class:`pypireg.publishing.TrustedPublishing`'s (trusted publishers)."""
 
     def __init__(
         self,

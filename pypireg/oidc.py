@@ -211,12 +211,6 @@ def token_id(issuer: str, claims: Mapping[str, Any], token: str) -> str:
     return f"{issuer} sha256:{hashlib.sha256(signed.encode()).hexdigest()}"
 
 
-def kept_until(claims: Mapping[str, Any]) -> int:
-    """Until when (a Unix time) a spent token must be remembered: past its expiry and the
-    leeway that still accepts it, with a few seconds more."""
-    return int(claims["exp"]) + LEEWAY + 5
-
-
 def _missing(claims: Mapping[str, Any], *names: str) -> str | None:
     for name in names:
         if claims.get(name) in (None, ""):
@@ -263,8 +257,7 @@ class IssuerKeys:
             with self._lock:
                 fetched, keys = self._keys.get(issuer, (0.0, {}))
                 tried = self._tried.get(issuer)
-            fresh = issuer in self._keys and now - fetched < KEYS_MAX_AGE
-            if (kid in keys and fresh) or (
+            if (kid in keys and now - fetched < KEYS_MAX_AGE) or (
                     tried is not None and now - tried < KEYS_COOLDOWN):
                 return keys.get(kid)
             found = self._fetch(issuer)

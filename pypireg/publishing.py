@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .catalog import PROJECT, CatalogError
+from .catalog.publishers import FIELDS as TEXT_FIELDS  # repository .. environment
 from .exceptions import PypiregError
 from .models import HOST, Actor, Project, TrustedPublisher
 from .oidc import GITHUB_ISSUER, GITLAB_ISSUER, KINDS
@@ -35,8 +36,7 @@ FIELDS = {  # each kind's fields besides issuer, required ones first
     "gitlab": (("project_path", "ci_config_path"), ("environment",)),
     "oidc": (("claims",), ()),
 }
-ALL_FIELDS = ("kind", "issuer", "repository", "repository_owner_id", "workflow",
-              "project_path", "ci_config_path", "environment", "claims")
+ALL_FIELDS = ("kind", "issuer", *TEXT_FIELDS, "claims")
 CHECKED_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "jti")  # verified for every token
 MAX_FIELD = 255
 MAX_CLAIMS = 20
@@ -152,14 +152,10 @@ def _claims(given: Any) -> dict[str, str]:
 
 def publisher_json(publisher: TrustedPublisher) -> dict[str, Any]:
     """A publisher as the API shows it: every field, those of other kinds null."""
-    required, optional = FIELDS[publisher.kind]
     found = asdict(publisher)
     found.pop("project_id")
-    for name in ALL_FIELDS[2:]:
-        if name not in (*required, *optional):
-            found[name] = {} if name == "claims" else None
-        elif found[name] == "":
-            found[name] = None
+    for name in TEXT_FIELDS:  # "" for a field the publisher does not have
+        found[name] = found[name] or None
     found["claims"] = dict(publisher.claims)
     return found
 
@@ -191,7 +187,7 @@ class TrustedPublishing:
             for other in others:
                 if (other.kind, other.issuer, dict(other.claims)) == (kind, issuer, claims) and all(
                         _same(kind, name, getattr(other, name), values.get(name, ""))
-                        for name in ALL_FIELDS[2:-1]):
+                        for name in TEXT_FIELDS):
                     raise InvalidPublisher(f"{project.path} already trusts this publisher"
                                            f" (id {other.id})", conflict=True)
             if len(others) >= MAX_PUBLISHERS:

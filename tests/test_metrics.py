@@ -112,13 +112,11 @@ def test_web_pages_and_the_page_cache_are_counted(served) -> None:
 
 
 def test_the_upstream_cache_is_counted(tmp_path) -> None:
-    from .upstreams import one_wheel_index, serve
+    from .upstreams import caching_registry, one_wheel_index, serve
 
     data = wheel_bytes("six", "1.0")
     with serve(one_wheel_index("six", data)) as upstream:
-        registry = pypireg.create_app(tmp_path / "data", upstream=f"{upstream.url}/simple/",
-                                      upstream_mode="cache")
-        registry.create_project("acme", "public")
+        registry = caching_registry(tmp_path / "data", f"{upstream.url}/simple/")
         app = TestApp(pypireg.site(registry))
         page = app.get("/api/v4/projects/acme/packages/pypi/simple/six/")
         app.get("/api/v4/projects/acme/packages/pypi/simple/six/")  # fresh: a hit

@@ -57,13 +57,11 @@ def test_a_request_is_a_span_holding_the_catalogs_and_the_storages(exported, tmp
 
 
 def test_fetches_from_an_upstream_are_spans(exported, tmp_path) -> None:
-    from .upstreams import one_wheel_index, serve
+    from .upstreams import caching_registry, one_wheel_index, serve
 
     data = wheel_bytes("six", "1.0")
     with serve(one_wheel_index("six", data)) as upstream:
-        registry = pypireg.create_app(tmp_path / "data", upstream=f"{upstream.url}/simple/",
-                                      upstream_mode="cache")
-        registry.create_project("acme", "public")
+        registry = caching_registry(tmp_path / "data", f"{upstream.url}/simple/")
         app = TestApp(pypireg.site(registry))
         exported.clear()
         page = app.get("/api/v4/projects/acme/packages/pypi/simple/six/")

@@ -19,7 +19,7 @@ from pypireg.app import mount
 from pypireg.upstream.files import file_key
 
 from .helpers import sha256
-from .upstreams import FakeIndex, serve
+from .upstreams import FakeIndex, caching_registry, serve
 
 MiB = 1024 * 1024
 CLIENTS = 16
@@ -36,10 +36,7 @@ def big_index(data: bytes, advertised: bytes | None = None) -> FakeIndex:
 
 
 def registry(tmp_path, upstream: str) -> pypireg.Registry:  # type: ignore[no-untyped-def]
-    app = pypireg.create_app(tmp_path / "data", upstream=upstream, upstream_mode="cache")
-    if app.catalog.project("acme") is None:
-        app.create_project("acme", "public")
-    return app
+    return caching_registry(tmp_path / "data", upstream)
 
 
 def released_when_all_arrived(app, hold: threading.Event, count: int):  # type: ignore[no-untyped-def]

@@ -12,9 +12,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import make_server
+
+import pypireg
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -180,6 +183,15 @@ class FakeIndex:
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(len(data)))])
         return (data[i:i + 65536] for i in range(0, len(data), 65536))
+
+
+def caching_registry(data: Path, upstream: str) -> pypireg.Registry:
+    """A registry at ``data`` serving ``upstream`` (a simple index's URL) from its cache,
+    with the public project ``acme`` the cache tests ask through (made once)."""
+    registry = pypireg.create_app(data, upstream=upstream, upstream_mode="cache")
+    if registry.catalog.project("acme") is None:
+        registry.create_project("acme", "public")
+    return registry
 
 
 def one_wheel_index(name: str, data: bytes) -> FakeIndex:

@@ -14,6 +14,7 @@ from .base import CatalogBase, utcnow
 FIELDS = ("repository", "repository_owner_id", "workflow", "project_path", "ci_config_path",
           "environment")
 _COLUMNS = f"id, project_id, kind, issuer, {', '.join(FIELDS)}, claims, created_at"
+_OF_P = ", ".join(f"p.{name.strip()}" for name in _COLUMNS.split(","))  # joined as p
 
 
 class PublisherQueries(CatalogBase):
@@ -30,9 +31,8 @@ class PublisherQueries(CatalogBase):
 
     def publishers_of_issuer(self, issuer: str) -> list[TrustedPublisher]:
         """Every publisher that names this issuer, of the projects that are not deleted."""
-        columns = ", ".join(f"p.{name.strip()}" for name in _COLUMNS.split(","))
         return [_publisher(row) for row in self.tuples(
-            f"SELECT {columns} FROM trusted_publishers p JOIN projects j ON j.id = p.project_id"
+            f"SELECT {_OF_P} FROM trusted_publishers p JOIN projects j ON j.id = p.project_id"
             " WHERE p.issuer = ? AND j.deleted_at IS NULL ORDER BY p.id", [issuer])]
 
     def add_trusted_publisher(self, project_id: int, kind: str, issuer: str,

@@ -61,9 +61,9 @@ def _add(args: argparse.Namespace) -> int:
             raise ValueError(f"--claim {given!r}: give NAME=VALUE")
         claims[name] = value
     registry, project = open_project(args)
-    fields = {name: getattr(args, name) for name in (
-        "repository", "workflow", "repository_owner_id", "project_path", "ci_config_path",
-        "issuer", "environment")}
+    from ..publishing import TEXT_FIELDS
+
+    fields = {name: getattr(args, name) for name in (*TEXT_FIELDS, "issuer")}
     publisher = registry.add_publisher(project, actor=CLI, kind=args.kind, claims=claims,
                                        **{k: v for k, v in fields.items() if v is not None})
     print(f"{project.path} trusts {describe(publisher)} (publisher {publisher.id})")

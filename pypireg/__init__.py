@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 # Each exported name, and the module that defines it.
 _EXPORTS = {
-    "Registry": ".app", "create_app": ".app", "mount": ".app",
+    "Registry": ".app", "create_app": ".app", "mount": ".website",
     "Grant": ".auth", "TokenAuth": ".auth", "TokenPrincipal": ".auth",
     "Catalog": ".catalog", "CatalogError": ".catalog",
     "PypiregError": ".exceptions",
@@ -26,7 +26,7 @@ _EXPORTS = {
     "AuthProvider": ".protocols", "ChecksReadiness": ".protocols",
     "Dispatcher": ".protocols", "ServesDownloads": ".protocols", "Storage": ".protocols",
     "flat_layout": ".routing", "gitlab_layout": ".routing",
-    "site": ".website",
+    "site": ".website", "token_exchange": ".exchange",
     "FileSystemStorage": ".storage", "MemoryStorage": ".storage",
     "UI": ".ui", "create_ui": ".ui",
 }
@@ -37,6 +37,7 @@ __all__ = [
     "MemoryStorage", "Package", "PackageFile", "Principal", "Project", "PypiregError", "Registry",
     "ServesDownloads", "Storage", "TokenAuth", "TokenPrincipal", "UI", "create_app",
     "create_ui", "flat_layout", "gitlab_layout", "health_checks", "mount", "site",
+    "token_exchange",
 ]
 
 
@@ -57,10 +58,11 @@ if not TYPE_CHECKING:  # type checkers read the imports below instead
 
 
 if TYPE_CHECKING:
-    from .app import Registry, create_app, mount
+    from .app import Registry, create_app
     from .auth import Grant, TokenAuth, TokenPrincipal
     from .catalog import Catalog, CatalogError
     from .exceptions import PypiregError
+    from .exchange import token_exchange
     from .health import health_checks
     from .limits import Limits
     from .models import (
@@ -77,4 +79,4 @@ if TYPE_CHECKING:
     from .routing import flat_layout, gitlab_layout
     from .storage import FileSystemStorage, MemoryStorage
     from .ui import UI, create_ui
-    from .website import site
+    from .website import mount, site

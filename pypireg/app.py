@@ -20,7 +20,6 @@ from werkzeug.exceptions import (
     SecurityError,
     Unauthorized,
 )
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.wrappers import Request, Response
 
@@ -34,6 +33,8 @@ from .defaults import (
     DOWNLOAD_STATS_DAYS,
     EXTERNAL_IMAGES,
     METRICS_ALLOW,
+    OIDC_AUDIENCE,
+    OIDC_TOKEN_LIFETIME,
     UI_SESSION_LIFETIME,
 )
 from .downloads import DownloadTracker
@@ -46,7 +47,7 @@ from .protection import ProtectionRules
 from .publishing import TrustedPublishing
 from .requestlog import ENDPOINT, LOG_FORMATS
 from .routing import Routes, flat_layout, gitlab_layout
-from .settings import host_names
+from .settings import audience, host_names, token_lifetime
 from .storage import FileSystemStorage, MemoryStorage, open_storage
 from .times import parse_interval
 from .upstream import Upstreams, UpstreamSettings, upstream_settings
@@ -55,7 +56,7 @@ from .views import VIEWS, View
 from .views.root import misdirected_upload
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .protocols import AuthProvider, Dispatcher, Storage, URLAdapter
 
@@ -106,6 +107,8 @@ class Registry(Administration, ProtectionRules, TrustedPublishing):
         log_format: str = "text",
         metrics_allow: Iterable[str] = METRICS_ALLOW,
         metrics_token: str | None = None,
+        oidc_audience: str = OIDC_AUDIENCE,
+        oidc_token_lifetime: timedelta = OIDC_TOKEN_LIFETIME,
     ) -> None:
         self.catalog = catalog
         # Counted and timed for the metrics; otherwise the storage itself.
@@ -132,6 +135,8 @@ class Registry(Administration, ProtectionRules, TrustedPublishing):
         self.log_format = log_format  # read by pypireg serve and pypireg.wsgi
         self.metrics_networks = networks(metrics_allow)  # who may read /-/metrics
         self.metrics_token = metrics_token
+        self.oidc_audience = oidc_audience  # trusted publishing (publishing.py)
+        self.oidc_token_lifetime = oidc_token_lifetime
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -214,7 +219,8 @@ class Registry(Administration, ProtectionRules, TrustedPublishing):
         if principal is None:
             return Actor("anonymous", address=address)
         if isinstance(principal, TokenPrincipal) and principal.id:
-            return Actor(principal.name, principal.kind, principal.id, address)
+            return Actor(principal.name, principal.kind, principal.id, address,
+                         principal.trusted_publishing)
         return Actor(principal.name, address=address)
 
 
@@ -247,6 +253,8 @@ def create_app(
     log_format: str = "text",
     metrics_allow: Iterable[str] = METRICS_ALLOW,
     metrics_token: str | None = None,
+    oidc_audience: str = OIDC_AUDIENCE,
+    oidc_token_lifetime: str | float | timedelta = OIDC_TOKEN_LIFETIME,
 ) -> Registry:
     """Build a registry.
 
@@ -296,7 +304,9 @@ def create_app(
     ``download_stats_days``, and ``log_format="json"`` makes ``pypireg serve`` and
     ``pypireg.wsgi`` log JSON objects. ``/-/metrics`` answers the addresses of
     ``metrics_allow`` (loopback) and callers sending ``metrics_token`` as a Bearer token
-    (docs/monitoring.md).
+    (docs/monitoring.md). Trusted publishing's identity tokens must name ``oidc_audience``,
+    and the upload tokens they are exchanged for last ``oidc_token_lifetime``
+    (docs/trusted-publishing.md).
     """
     settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
                                  min_age=min_upstream_age, merge=upstream_merge)
@@ -337,6 +347,8 @@ def create_app(
         log_format=_one_of("log_format", log_format, LOG_FORMATS),
         metrics_allow=metrics_allow,
         metrics_token=metrics_token or None,
+        oidc_audience=audience(oidc_audience),
+        oidc_token_lifetime=token_lifetime(oidc_token_lifetime),
     )
 
 
@@ -368,33 +380,3 @@ def _layout(layout: str, project: str | None) -> Dispatcher:
             raise ValueError("the flat layout serves one project: pass project='PATH'")
         return flat_layout(project)
     raise ValueError(f"unknown layout {layout!r}: use 'gitlab' or 'flat'")
-
-
-def mount(app: WSGIApplication, prefix: str, *,
-          beside: WSGIApplication | None = None) -> WSGIApplication:
-    """``app`` under ``prefix`` (its SCRIPT_NAME), as ``serve`` runs it.
-
-    ``beside`` answers every path outside the prefix (by default a JSON 404), e.g.
-    :func:`pypireg.health.health_checks`. With no prefix, ``app`` has the root and
-    ``beside`` the paths under ``/-/`` (GitLab's own, which no layout uses).
-    """
-    prefix = normal_prefix(prefix)
-    if prefix:
-        return DispatcherMiddleware(beside or _not_found, {prefix: app})
-    if beside is None:
-        return app
-
-    def at_root(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        under_dash = environ.get("PATH_INFO", "").startswith("/-/")
-        return (beside if under_dash else app)(environ, start_response)
-
-    return at_root
-
-
-def normal_prefix(prefix: str) -> str:
-    """``api/v4/`` -> ``/api/v4``; ``/`` or empty -> ``""`` (the root)."""
-    return "/" + prefix.strip("/") if prefix.strip("/") else ""
-
-
-def _not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    return error_response(NotFound(), environ)(environ, start_response)

@@ -18,6 +18,8 @@ UPSTREAM_TTL = timedelta(minutes=10)  # a cached upstream page, before it is rev
 PAGE_CACHE_SIZE = 64 * 1024 * 1024  # bytes of rendered pages per process
 DOWNLOAD_STATS_DAYS = 400  # days of daily download counts kept (gc forgets older ones)
 UI_SESSION_LIFETIME = timedelta(hours=12)  # a web page session, from its sign-in
+OIDC_AUDIENCE = "pypireg"  # the aud trusted publishing's identity tokens must have
+OIDC_TOKEN_LIFETIME = timedelta(minutes=15)  # an upload token minted for a CI job
 METRICS_ALLOW = ("127.0.0.0/8", "::1")  # who may read /-/metrics without its token
 EXTERNAL_IMAGES = ("allow", "block")  # README images from other hosts on the web pages
 PUSH_LEVELS = ("maintainer", "owner", "admin")  # protection rules' minimum access levels

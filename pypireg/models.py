@@ -191,9 +191,12 @@ class Actor:
     own user, or ``cli`` and ``host`` for the command line and the Python API."""
 
     name: str
-    kind: str = "user"  # personal, deploy or job (a token); user (a host's); cli; host
+    kind: str = "user"  # personal, deploy, job or publisher (a token); user; cli; host
     token_id: int | None = None
     address: str | None = None  # the client's address, when the change came over HTTP
+    # A token minted by trusted publishing: the publishers and the claims of the identity
+    # token it was minted for, which the audit log keeps with each change it makes.
+    trusted_publishing: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 CLI = Actor("cli", "cli")

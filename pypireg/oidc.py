@@ -50,17 +50,25 @@ KEYS_MAX_AGE = 3600.0  # seconds an issuer's keys are used before they are fetch
 FETCH_TIME = 10.0  # seconds, in all, to fetch an issuer's discovery document and keys
 MAX_DOCUMENT = 1 << 20  # bytes of a discovery document or a key set
 MAX_TOKEN = 16 * 1024  # characters of an identity token
+MAX_CLAIM = 255  # characters of a claim the audit log keeps
+AUDITED_CLAIMS = (  # GitHub's, GitLab's and most issuers' names of what ran, where, when
+    "iss", "sub", "repository", "repository_owner_id", "job_workflow_ref", "project_path",
+    "ci_config_ref_uri", "ref", "ref_path", "sha", "run_id", "run_attempt", "pipeline_id",
+    "job_id", "environment", "event_name", "actor", "user_login", "jti")
 _WORKFLOW_REF = re.compile(
     r"(?P<repository>[^/]+/[^/]+)/\.github/workflows/(?P<file>[^/@]+)@(?P<ref>.+)")
 
 
 class TokenRefused(PypiregError):
-    """The token is refused: ``code`` is PyPI's error code, the message its description."""
+    """The token is refused: ``code`` is PyPI's error code, the message its description;
+    ``claims``, those of a token whose signature held (None for any other)."""
 
-    def __init__(self, code: str, description: str) -> None:
+    def __init__(self, code: str, description: str,
+                 claims: Mapping[str, Any] | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.claims = claims
 
 
 def unverified_issuer(token: Any) -> str:
@@ -100,7 +108,7 @@ def verify(token: str, *, audience: str, publishers: Sequence[TrustedPublisher],
         reason = reasons[0] if len(set(reasons)) == 1 else (
             "Publisher with matching claims was not found")
         raise TokenRefused("invalid-publisher",
-                           f"valid token, but no corresponding publisher ({reason})")
+                           f"valid token, but no corresponding publisher ({reason})", claims)
     # In each project, one bound to the token's environment before one that takes any.
     found.sort(key=lambda publisher: (publisher.project_id, not publisher.environment,
                                       publisher.id))
@@ -211,6 +219,15 @@ def token_id(issuer: str, claims: Mapping[str, Any], token: str) -> str:
     return f"{issuer} sha256:{hashlib.sha256(signed.encode()).hexdigest()}"
 
 
+def audited(claims: Mapping[str, Any], publishers: Sequence[TrustedPublisher] = ()
+            ) -> dict[str, str]:
+    """The claims the audit log keeps of an identity token: who ran what, where and at
+    which commit (:data:`AUDITED_CLAIMS`, and those the publishers name); never the token."""
+    names = [*AUDITED_CLAIMS, *sorted({name for p in publishers for name in p.claims})]
+    return {name: _text(claims[name])[:MAX_CLAIM] for name in dict.fromkeys(names)
+            if claims.get(name) not in (None, "")}
+
+
 def _missing(claims: Mapping[str, Any], *names: str) -> str | None:
     for name in names:
         if claims.get(name) in (None, ""):
@@ -235,12 +252,18 @@ class IssuerKeys:
     seconds in all) and kept for :data:`KEYS_MAX_AGE` seconds. A key id not among them
     fetches them again, at most once in :data:`KEYS_COOLDOWN` seconds per issuer. While
     one request fetches an issuer's keys, the others asking for them wait for that fetch
-    rather than starting their own or giving up."""
+    rather than starting their own or giving up.
+
+    ``locations`` maps an issuer to the https URL its documents are fetched from instead
+    of its own (an issuer reached through a mirror; a test issuer standing in for
+    GitHub's); its tokens still name the issuer itself."""
 
     def __init__(self, pool: urllib3.PoolManager | None = None, *,
                  clock: Callable[[], float] = time.monotonic,
-                 fetch_time: float = FETCH_TIME) -> None:
+                 fetch_time: float = FETCH_TIME,
+                 locations: Mapping[str, str] | None = None) -> None:
         self.pool = pool or urllib3.PoolManager()
+        self.locations = dict(locations or {})
         self._clock = clock
         self._fetch_time = fetch_time
         self._keys: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}  # when, by kid
@@ -268,12 +291,13 @@ class IssuerKeys:
                 return self._keys.get(issuer, (0.0, {}))[1].get(kid)
 
     def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
-        if urlsplit(issuer).scheme != "https":
+        where = self.locations.get(issuer, issuer)
+        if urlsplit(where).scheme != "https":
             return {}
         deadline = time.monotonic() + self._fetch_time
         try:
             discovery = self._json(
-                f"{issuer.rstrip('/')}/.well-known/openid-configuration", deadline)
+                f"{where.rstrip('/')}/.well-known/openid-configuration", deadline)
             uri = discovery.get("jwks_uri")
             if not isinstance(uri, str) or urlsplit(uri).scheme != "https":
                 return {}

@@ -1,6 +1,8 @@
 """Trusted publishers (docs/trusted-publishing.md): the CI identities a project trusts to
-upload, kept per project, each change audited; the HTTP API, the CLI and a host's own
-calls all go through :class:`TrustedPublishing` (methods of the Registry).
+upload, kept per project, each change audited; and the exchange of a CI job's identity
+token for an upload token. The HTTP API, the CLI, the ``/_/oidc/`` routes
+(:mod:`pypireg.exchange`) and a host's own calls all go through
+:class:`TrustedPublishing` (methods of the Registry).
 
 A publisher is one of three kinds, each with its own fields:
 
@@ -16,20 +18,39 @@ A publisher is one of three kinds, each with its own fields:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .catalog import PROJECT, CatalogError
+from .auth.lifecycle import TokenRecord, find_token, mint_token, revoke_token
+from .auth.tokens import PUBLISHER, Grant, hash_secret
+from .catalog import INSTANCE, PROJECT, CatalogError
 from .catalog.publishers import FIELDS as TEXT_FIELDS  # repository .. environment
 from .exceptions import PypiregError
 from .models import HOST, Actor, Project, TrustedPublisher
-from .oidc import GITHUB_ISSUER, GITLAB_ISSUER, KINDS
+from .oidc import (
+    GITHUB_ISSUER,
+    GITLAB_ISSUER,
+    KINDS,
+    LEEWAY,
+    IssuerKeys,
+    TokenRefused,
+    audited,
+    token_id,
+    unverified_issuer,
+    verify,
+)
+from .times import ahead, stamp
 
 if TYPE_CHECKING:
     from .catalog import Catalog
+
+log = logging.getLogger("pypireg")
 
 FIELDS = {  # each kind's fields besides issuer, required ones first
     "github": (("repository", "workflow"), ("environment", "repository_owner_id")),
@@ -41,6 +62,8 @@ CHECKED_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "jti")  # verified for ever
 MAX_FIELD = 255
 MAX_CLAIMS = 20
 MAX_PUBLISHERS = 20  # of a project
+NOT_ENABLED = "Trusted publishing functionality not enabled"  # PyPI's words
+SPENT_MARGIN = 5  # seconds an identity token is remembered past its expiry and LEEWAY
 _PATTERNS = {
     "repository": (re.compile(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+"), "OWNER/NAME"),
     "workflow": (re.compile(r"[A-Za-z0-9._-]+\.ya?ml"),
@@ -166,6 +189,8 @@ class TrustedPublishing:
     attestations are verified, pypireg/attestations.py.)"""
 
     catalog: Catalog
+    oidc_audience: str
+    oidc_token_lifetime: timedelta
 
     def publishers(self, project: Project) -> list[TrustedPublisher]:
         return self.catalog.trusted_publishers(project.id)
@@ -206,6 +231,102 @@ class TrustedPublishing:
             self._record_publisher(actor, "trusted_publisher_deleted", project, publisher)
         return publisher
 
+    # -- the exchange ----------------------------------------------------------------------
+
+    @cached_property
+    def issuer_keys(self) -> IssuerKeys:
+        """The issuers' signing keys, fetched as tokens need them (pypireg/oidc.py)."""
+        return IssuerKeys()
+
+    def publishing_enabled(self) -> bool:
+        """Whether any project trusts a publisher (else the exchange answers PyPI's
+        ``not-enabled``)."""
+        return self.catalog.has_trusted_publishers()
+
+    def mint_token(self, identity_token: Any, *, address: str | None = None
+                   ) -> tuple[TokenRecord, str]:
+        """An upload token for a CI job's OIDC identity token, and its secret: write access
+        to each project with a publisher that matches the token's claims, for
+        ``oidc_token_lifetime``. Each identity token is taken once. Raises
+        :class:`~pypireg.oidc.TokenRefused` with PyPI's error code. ``address``: the
+        client's, for the audit log."""
+        try:
+            if not self.publishing_enabled():
+                raise TokenRefused("not-enabled", NOT_ENABLED)
+            issuer = unverified_issuer(identity_token)
+            found, claims = verify(identity_token, audience=self.oidc_audience,
+                                   publishers=self.catalog.publishers_of_issuer(issuer),
+                                   keys=self.issuer_keys)
+            with self.catalog.write():  # spent only if the upload token is made too
+                if not self.catalog.spend_identity_token(
+                        token_id(issuer, claims, identity_token), _kept_until(claims["exp"])):
+                    raise TokenRefused("invalid-reuse-token", "invalid token: already used",
+                                       claims)
+                record, secret = self._mint(found, claims, address)
+        except TokenRefused as refused:
+            self._record_refusal(refused, address)
+            raise
+        return record, secret
+
+    def _mint(self, found: list[TrustedPublisher], claims: Mapping[str, Any],
+              address: str | None) -> tuple[TokenRecord, str]:
+        projects = [(publisher, project) for publisher in found
+                    if (project := self.catalog.project(publisher.project_id)) is not None]
+        if not projects:  # each deleted since the token was matched
+            raise TokenRefused("invalid-publisher", "valid token, but no corresponding"
+                               " publisher (its project was deleted)", claims)
+        trusted = {"publishers": [
+            {"id": publisher.id, "project": project.path, "publisher": describe(publisher)}
+            for publisher, project in projects], "claims": audited(claims, found)}
+        record, secret = mint_token(
+            self.catalog, describe(found[0]),
+            [Grant(project.path, "write") for _, project in projects],
+            ahead(self.oidc_token_lifetime), trusted)
+        actor = Actor(record.name, PUBLISHER, record.id, address, trusted)
+        for publisher, project in projects:
+            self.catalog.record_event(
+                actor, "trusted_publisher_token_minted", entity_type=PROJECT,
+                entity_id=project.id, entity_path=project.path, target_type="Token",
+                target_id=record.id, target_details=record.name,
+                details={"publisher_id": publisher.id, "expires_at": record.expires_at})
+        return record, secret
+
+    def burn_token(self, secret: Any, *, address: str | None = None) -> bool:
+        """Revoke a token trusted publishing minted, given its secret; False (and nothing
+        done) for any other secret, or a token already revoked."""
+        if not isinstance(secret, str) or not secret or len(secret) > 1024:
+            return False
+        row = self.catalog.token_by_hash(hash_secret(secret))
+        if row is None or row["kind"] != PUBLISHER or row["revoked"]:
+            return False
+        with self.catalog.write():
+            record = find_token(self.catalog, row["id"])
+            if record.revoked:
+                return False
+            revoke_token(self.catalog, record.id)
+            actor = Actor(record.name, PUBLISHER, record.id, address, record.trusted_publishing)
+            for grant in record.grants:
+                project = self.catalog.project_by_path(grant.path)
+                if project is not None:
+                    self.catalog.record_event(
+                        actor, "token_revoked", entity_type=PROJECT, entity_id=project.id,
+                        entity_path=project.path, target_type="Token", target_id=record.id,
+                        target_details=record.name, details={"kind": PUBLISHER})
+        return True
+
+    def _record_refusal(self, refused: TokenRefused, address: str | None) -> None:
+        """A refused identity token in the log; and in the audit log too when its signature
+        held (anyone can send a forged one, and a forged one must not fill the catalog)."""
+        log.warning("trusted publishing refused an identity token from %s: %s (%s)",
+                    address or "an unknown address", refused.code, refused.description)
+        if refused.claims is None:
+            return
+        self.catalog.record_event(
+            Actor("anonymous", address=address), "trusted_publisher_token_refused",
+            entity_type=INSTANCE, entity_id=None, entity_path="",
+            details={"code": refused.code, "description": refused.description,
+                     "claims": audited(refused.claims)})
+
     def _record_publisher(self, actor: Actor, event: str, project: Project,
                           publisher: TrustedPublisher) -> None:
         self.catalog.record_event(
@@ -236,3 +357,14 @@ def describe(publisher: TrustedPublisher) -> str:
     if publisher.environment:
         named += f" environment {publisher.environment}"
     return named
+
+
+def _kept_until(expires: Any) -> str:
+    """When an identity token that expires at ``expires`` (a Unix time) can be forgotten:
+    once no clock within LEEWAY of ours would take it (a time past the catalog's years,
+    the catalog's last)."""
+    try:
+        return stamp(datetime.fromtimestamp(float(expires) + LEEWAY + SPENT_MARGIN,
+                                            timezone.utc))
+    except (OverflowError, ValueError, OSError):
+        return "9999-12-31T23:59:59.999Z"

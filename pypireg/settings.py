@@ -28,6 +28,8 @@ from .defaults import (
     DOWNLOAD_STATS_DAYS,
     EXTERNAL_IMAGES,
     METRICS_ALLOW,
+    OIDC_AUDIENCE,
+    OIDC_TOKEN_LIFETIME,
     PAGE_CACHE_SIZE,
     UI_SESSION_LIFETIME,
     UPSTREAM_MODES,
@@ -37,6 +39,7 @@ from .exceptions import PypiregError
 from .limits import as_id, parse_size
 
 PREFIX = "PYPIREG_"
+MINTED_LIFETIMES = (timedelta(minutes=1), timedelta(hours=24))  # an upload token's, from-to
 LAYOUTS = ("gitlab", "flat")
 
 
@@ -99,6 +102,30 @@ def _interval(text: str) -> str:
 
     parse_interval(text)  # kept as text: create_app reads it
     return text
+
+
+def audience(text: str) -> str:
+    """Trusted publishing's audience, checked (create_app checks a host's too)."""
+    if (not isinstance(text, str) or not 0 < len(text) <= 255 or not text.isascii()
+            or not text.isprintable() or " " in text):
+        raise ValueError(f"oidc_audience {text!r}: give 1 to 255 printable ASCII characters,"
+                         " no spaces")
+    return text
+
+
+def token_lifetime(value: str | float | timedelta) -> timedelta:
+    """How long a minted upload token lasts, checked: from a minute to a day."""
+    from .times import parse_interval
+
+    lifetime = parse_interval(value)
+    if not MINTED_LIFETIMES[0] <= lifetime <= MINTED_LIFETIMES[1]:
+        raise ValueError(f"oidc_token_lifetime {value!r} must be between 1m and 24h")
+    return lifetime
+
+
+def _token_lifetime(text: str) -> str:
+    token_lifetime(text)
+    return text  # kept as text: create_app reads it
 
 
 def _directory(text: str) -> str:
@@ -267,6 +294,13 @@ class Settings:
         None, "verify uploaded attestations as signed by these Trusted Publishers: a JSON"
         " list of PyPI's publisher fields, or a file holding one (docs/standards.md)",
         read=_publishers, metavar="JSON", many="whole")
+    oidc_audience: str = setting(
+        OIDC_AUDIENCE, "the audience trusted publishing's identity tokens must name; CI jobs"
+        " ask for it (default pypireg; docs/trusted-publishing.md)", read=audience,
+        metavar="AUDIENCE")
+    oidc_token_lifetime: str | float | timedelta = setting(
+        OIDC_TOKEN_LIFETIME, "how long an upload token minted by trusted publishing lasts:"
+        " 5m, 1h (default 15m)", read=_token_lifetime, metavar="DURATION")
 
     @classmethod
     def read(cls, given: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:

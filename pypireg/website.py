@@ -1,5 +1,7 @@
 """The registry as ``pypireg serve`` and ``pypireg.wsgi`` serve it: one WSGI app with the
-API below its prefix, the health checks at GitLab's paths and the web pages at the root."""
+API below its prefix, the health checks at GitLab's paths, trusted publishing's token
+exchange at PyPI's and the web pages at the root; and :func:`mount`, which puts an app
+under a prefix with another beside it."""
 
 from __future__ import annotations
 
@@ -7,8 +9,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
 from . import metrics
-from .app import mount, normal_prefix
+from .errors import error_response
+from .exchange import token_exchange
 from .health import health_checks
 from .requestlog import CURRENT, ENDPOINT, request_id
 from .tracing import traced, tracer
@@ -24,13 +30,16 @@ if TYPE_CHECKING:
 
 def site(registry: Registry, *, api: str = "/api/v4", pages: bool = True,
          title: str = "pypireg") -> Site:
-    """``registry``'s API under ``api``; ``/-/health``, ``/-/liveness`` and
-    ``/-/readiness``; and, unless ``pages`` is False or the API has the root, the web
-    pages everywhere else. Mount it under any prefix: every link carries it. Every
-    answer carries its request's id in ``X-Request-Id``."""
+    """``registry``'s API under ``api``; ``/-/health``, ``/-/liveness``, ``/-/readiness``
+    and ``/-/metrics``; trusted publishing's ``/_/oidc/`` routes; and, unless ``pages`` is
+    False or the API has the root, the web pages everywhere else. Mount it under any
+    prefix: every link carries it (but clients look for ``/_/oidc/`` at the host's root
+    alone: docs/trusted-publishing.md). Every answer carries its request's id in
+    ``X-Request-Id``."""
     prefix = normal_prefix(api)
     ui = create_ui(registry, api=prefix, title=title) if pages and prefix else None
-    served = mount(registry, prefix, beside=health_checks(registry, otherwise=ui))
+    beside = health_checks(registry, otherwise=token_exchange(registry, otherwise=ui))
+    served = mount(registry, prefix, beside=beside)
     return Site(registry, served, pages=ui is not None)
 
 
@@ -79,3 +88,37 @@ class Site:
         if found is None:
             return self.app(environ, start)
         return traced(found, self.app, environ, start)
+
+
+OUTSIDE = ("/-/", "/_/")  # paths no layout has, for what is beside an API at the root
+
+
+def mount(app: WSGIApplication, prefix: str, *,
+          beside: WSGIApplication | None = None) -> WSGIApplication:
+    """``app`` under ``prefix`` (its SCRIPT_NAME), as ``serve`` runs it.
+
+    ``beside`` answers every path outside the prefix (by default a JSON 404), e.g.
+    :func:`pypireg.health.health_checks`. With no prefix, ``app`` has the root and
+    ``beside`` the paths under ``/-/`` (GitLab's own) and ``/_/`` (PyPI's), which no
+    layout uses.
+    """
+    prefix = normal_prefix(prefix)
+    if prefix:
+        return DispatcherMiddleware(beside or _not_found, {prefix: app})
+    if beside is None:
+        return app
+
+    def at_root(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        outside = environ.get("PATH_INFO", "").startswith(OUTSIDE)
+        return (beside if outside else app)(environ, start_response)
+
+    return at_root
+
+
+def normal_prefix(prefix: str) -> str:
+    """``api/v4/`` -> ``/api/v4``; ``/`` or empty -> ``""`` (the root)."""
+    return "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+
+def _not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    return error_response(NotFound(), environ)(environ, start_response)

@@ -58,6 +58,8 @@ SAMPLES: dict[str, tuple[str, Callable[[pypireg.Registry], Any]]] = {
     "ui_external_images": ("block", lambda r: r.ui_external_images == "block"),
     "trusted_publishers": (json.dumps([PUBLISHER]),
                            lambda r: len(r.trusted_publishers.publishers) == 1),
+    "oidc_audience": ("pypi.example.com", lambda r: r.oidc_audience == "pypi.example.com"),
+    "oidc_token_lifetime": ("5m", lambda r: r.oidc_token_lifetime == timedelta(minutes=5)),
 }
 # Where the registry lives: tested with their own URLs (tests/test_wsgi.py,
 # tests/test_storage_urls.py, tests/e2e/test_storage_plugin.py).

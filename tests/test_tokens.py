@@ -135,7 +135,9 @@ def test_token_list_shows_every_state(registry, tmp_path, capsys) -> None:
     assert not listed["old"]["revoked"] and not listed["old"]["active"]
     assert listed["alive"]["grants"] == ["acme/tools:read"] and listed["gone"]["kind"] == "job"
     assert set(listed["alive"]) == {"id", "name", "kind", "grants", "created_at",
-                                    "last_used_at", "expires_at", "revoked", "active"}
+                                    "last_used_at", "expires_at", "revoked", "active",
+                                    "trusted_publishing"}
+    assert listed["alive"]["trusted_publishing"] is None  # a token people made
     code, out, _ = run(capsys, "token", "list", "--data", data)
     assert out[0].split() == ["ID", "KIND", "NAME", "STATE", "GRANTS", "CREATED", "LAST",
                               "USED", "EXPIRES"]

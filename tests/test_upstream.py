@@ -15,7 +15,7 @@ import pytest
 from pypi_simple import ProjectPage
 
 import pypireg
-from pypireg.app import mount
+from pypireg import mount
 from pypireg.upstream import UpstreamSettings
 from pypireg.upstream.files import file_key
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import pypireg
-from pypireg.app import mount
+from pypireg import mount
 from pypireg.upstream.files import file_key
 
 from .helpers import sha256

@@ -15,6 +15,7 @@ from ..catalog import CatalogError
 from ..times import ahead, moment, parse_duration
 from .tokens import (
     EVERYTHING,
+    PUBLISHER,
     TOKEN_KINDS,
     TOKEN_PREFIX,
     Grant,
@@ -38,6 +39,8 @@ class TokenRecord:
     last_used_at: str | None
     expires_at: str | None
     revoked: bool
+    # A token minted by trusted publishing: its publishers and the identity's claims.
+    trusted_publishing: dict[str, Any] | None = None
 
     @property
     def expired(self) -> bool:
@@ -52,7 +55,8 @@ class TokenRecord:
         return cls(id=row["id"], name=row["name"], kind=row["kind"],
                    grants=tuple(Grant(g["path"], g["access"]) for g in row["grants"]),
                    created_at=row["created_at"], last_used_at=row["last_used_at"],
-                   expires_at=row["expires_at"], revoked=bool(row["revoked"]))
+                   expires_at=row["expires_at"], revoked=bool(row["revoked"]),
+                   trusted_publishing=row.get("trusted_publishing"))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +64,7 @@ class TokenRecord:
             "grants": [f"{g.path}:{g.access}" for g in self.grants],
             "created_at": self.created_at, "last_used_at": self.last_used_at,
             "expires_at": self.expires_at, "revoked": self.revoked, "active": self.active,
+            "trusted_publishing": self.trusted_publishing,
         }
 
 
@@ -91,6 +96,18 @@ def issue_token(catalog: Catalog, name: str, grants: list[Grant], kind: str = "p
     return find_token(catalog, token_id), secret
 
 
+def mint_token(catalog: Catalog, name: str, grants: list[Grant], expires_at: str,
+               trusted_publishing: dict[str, Any]) -> tuple[TokenRecord, str]:
+    """A token of trusted publishing (kind ``publisher``): never rotated, and named by its
+    publisher, so several live at once under one name."""
+    secret = _new_secret()
+    token_id = catalog.add_token(
+        name, PUBLISHER, hash_secret(secret),
+        [{"path": g.path, "access": g.access} for g in grants], expires_at,
+        trusted_publishing=trusted_publishing)
+    return find_token(catalog, token_id), secret
+
+
 def find_token(catalog: Catalog, token_id: int) -> TokenRecord:
     row = catalog.token(token_id)
     if row is None:
@@ -114,6 +131,9 @@ def rotate_token(catalog: Catalog, token_id: int, expires_at: str | None = None
     """A new secret (and id) for an active token, which is revoked in the same
     transaction. ``expires_at`` defaults to the old token's."""
     old = find_token(catalog, token_id)
+    if old.kind == PUBLISHER:
+        raise InvalidGrant(f"token {token_id} was minted by trusted publishing: it cannot be"
+                           " rotated; the CI job mints a new one")
     if not old.active:
         raise InvalidGrant(f"token {token_id} is {'revoked' if old.revoked else 'expired'}:"
                            " only an active token can be rotated")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..bookkeeping import BestEffort
 from ..exceptions import PypiregError
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
     from ..catalog import Catalog
 
-TOKEN_KINDS = ("personal", "deploy", "job")
+TOKEN_KINDS = ("personal", "deploy", "job")  # the kinds people create
+PUBLISHER = "publisher"  # the kind trusted publishing mints (publishing.py), never created
 JOB_USERNAME = "gitlab-ci-token"
 TOKEN_PREFIX = "pypireg-"
 ADMIN = "admin"  # above delete: also manages tokens; granted on the whole registry only
@@ -71,6 +72,8 @@ class TokenPrincipal(Principal):
     kind: str = "personal"
     grants: tuple[Grant, ...] = ()
     id: int = 0  # the token's id in the catalog
+    # A token minted by trusted publishing: its publishers and the identity's claims.
+    trusted_publishing: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -131,6 +134,9 @@ class TokenAuth:
             if row["revoked"]:
                 return "the token was revoked: create a new one"
             if is_expired(row["expires_at"], datetime.now(timezone.utc)):
+                if row["kind"] == PUBLISHER:
+                    return (f"the token expired at {row['expires_at']}: a token of trusted"
+                            " publishing lasts minutes; mint a new one in the CI job")
                 return (f"the token expired at {row['expires_at']}: create a new one (or rotate"
                         " tokens before they expire)")
             if not accepts(self._principal(row)):
@@ -192,6 +198,7 @@ class TokenAuth:
             kind=row["kind"],
             grants=tuple(Grant(g["path"], g["access"]) for g in row["grants"]),
             id=row["id"],
+            trusted_publishing=row.get("trusted_publishing"),
         )
 
 
@@ -215,13 +222,14 @@ def _offered_credentials(
     if auth is not None and auth.type == "basic" and auth.password:
         username = auth.username or ""
         yield auth.password, lambda p: (
-            p.kind == "personal"
+            p.kind in ("personal", PUBLISHER)  # any username (clients send __token__)
             or (p.kind == "deploy" and username == p.name)
             or (p.kind == "job" and username == JOB_USERNAME)
         )
     elif auth is not None and auth.type == "bearer" and auth.token:
         yield auth.token, lambda p: True
     if "Private-Token" in request.headers:
-        yield request.headers["Private-Token"], lambda p: p.kind in ("personal", "deploy")
+        yield request.headers["Private-Token"], lambda p: p.kind in (
+            "personal", "deploy", PUBLISHER)
     if "Job-Token" in request.headers:
         yield request.headers["Job-Token"], lambda p: p.kind == "job"

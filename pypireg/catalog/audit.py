@@ -32,7 +32,7 @@ class AuditQueries(CatalogBase):
                 "entity_type": entity_type, "entity_id": entity_id,
                 "entity_path": entity_path, "target_type": target_type,
                 "target_id": None if target_id is None else str(target_id),
-                "target_details": target_details, "details": details or {},
+                "target_details": target_details, "details": _with_publishing(actor, details),
             })
         # The same change as a log event (a JSON line with --log-format json); the id of
         # the token that made it, never a secret.
@@ -79,10 +79,18 @@ class AuditQueries(CatalogBase):
 
 
 _AUTHOR_CLASSES = {"personal": "PersonalAccessToken", "deploy": "DeployToken",
-                   "job": "CiJobToken", "cli": "Cli", "host": "Host"}
+                   "job": "CiJobToken", "publisher": "TrustedPublisherToken", "cli": "Cli",
+                   "host": "Host"}
 
 
 def _author_class(actor: Actor) -> str:
     """GitLab's ``author_class``: the kind of token, or who else made the change."""
     return _AUTHOR_CLASSES.get(actor.kind, "User")
 
+
+def _with_publishing(actor: Actor, details: dict[str, Any] | None) -> dict[str, Any]:
+    """An event's details, with those of the trusted publishing that minted the token
+    which made it, if it was."""
+    if actor.trusted_publishing is None:
+        return details or {}
+    return {**(details or {}), "trusted_publishing": dict(actor.trusted_publishing)}

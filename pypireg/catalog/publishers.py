@@ -29,6 +29,12 @@ class PublisherQueries(CatalogBase):
                            " WHERE project_id = ? AND id = ?", [project_id, publisher_id])
         return next((_publisher(row) for row in rows), None)
 
+    def has_trusted_publishers(self) -> bool:
+        """Whether any project that is not deleted trusts a publisher."""
+        return self.value(
+            "SELECT 1 FROM trusted_publishers p JOIN projects j ON j.id = p.project_id"
+            " WHERE j.deleted_at IS NULL LIMIT 1") is not None
+
     def publishers_of_issuer(self, issuer: str) -> list[TrustedPublisher]:
         """Every publisher that names this issuer, of the projects that are not deleted."""
         return [_publisher(row) for row in self.tuples(

@@ -111,7 +111,10 @@ TABLES = (
     Table("tokens", _id(), (
         *_text("name", "kind", "secret_hash", "grants", "created_at"),
         *_optional("expires_at", "last_used_at", since=3),
-        Column("revoked", FLAG, not_null=True, default="0", since=3))),
+        Column("revoked", FLAG, not_null=True, default="0", since=3),
+        # A token minted by trusted publishing: a JSON object of the publishers and the
+        # identity token's claims that the audit log shows beside its every change.
+        *_optional("trusted_publishing", since=10))),
     Table("audit_events", _id(), (
         *_text("created_at", "event_name"), Column("author_id", INT),
         *_text("author_name"), *_optional("author_class", "ip_address"),

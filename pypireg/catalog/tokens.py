@@ -10,13 +10,14 @@ from .base import CatalogBase, load_json, utcnow
 
 class TokenQueries(CatalogBase):
     def add_token(self, name: str, kind: str, secret_hash: str, grants: list[dict],
-                  expires_at: str | None = None) -> int:
+                  expires_at: str | None = None,
+                  trusted_publishing: dict[str, Any] | None = None) -> int:
         with self.write():
             token_id = self.next_id("tokens")
             self.insert("tokens", {
                 "id": token_id, "name": name, "kind": kind, "secret_hash": secret_hash,
                 "grants": grants, "created_at": utcnow(), "expires_at": expires_at,
-                "revoked": 0})
+                "revoked": 0, "trusted_publishing": trusted_publishing})
         return token_id
 
     def token_by_hash(self, secret_hash: str) -> dict[str, Any] | None:
@@ -69,4 +70,6 @@ class TokenQueries(CatalogBase):
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     row["grants"] = load_json(row["grants"])
+    if row.get("trusted_publishing") is not None:
+        row["trusted_publishing"] = load_json(row["trusted_publishing"])
     return row

@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
            fresh: bool) -> int:
-    from ..app import create_app, normal_prefix
+    from ..app import create_app
     from ..requestlog import JsonAccessLog
-    from ..website import site
+    from ..website import normal_prefix, site
     from .accesslog import AccessLog
     from .deadlines import create_server
 

@@ -219,7 +219,8 @@ def _grants(texts: list[str]) -> list[Grant]:
 
 
 def _personal_json(record: TokenRecord) -> dict[str, Any]:
-    """GitLab's personal access token fields, with pypireg's kind and grants."""
+    """GitLab's personal access token fields, with pypireg's kind and grants (and, for a
+    token minted by trusted publishing, its publishers and the identity's claims)."""
     write = any(g.access != READ for g in record.grants)
     return {
         "id": record.id, "name": record.name, "revoked": record.revoked,
@@ -228,6 +229,7 @@ def _personal_json(record: TokenRecord) -> dict[str, Any]:
         "last_used_at": record.last_used_at, "active": record.active,
         "expires_at": record.expires_at, "kind": record.kind,
         "grants": [f"{g.path}:{g.access}" for g in record.grants],
+        "trusted_publishing": record.trusted_publishing,
     }
 
 

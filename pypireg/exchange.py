@@ -70,22 +70,26 @@ def burn(registry: Registry, request: Request) -> Response:
     return _json({"success": True})
 
 
+MOUNT = "/_/oidc"  # where the routes are, on the host's root
 ROUTES: dict[str, tuple[str, tuple[str, ...], Callable[[Registry, Request], Response]]] = {
-    "/_/oidc/audience": ("oidc.audience", ("GET", "HEAD"), audience),
-    "/_/oidc/mint-token": ("oidc.mint_token", ("POST",), mint),
-    "/_/oidc/github/mint-token": ("oidc.mint_token", ("POST",), mint),  # PyPI's first path
-    "/_/oidc/burn-token": ("oidc.burn_token", ("POST",), burn),
+    "/audience": ("oidc.audience", ("GET", "HEAD"), audience),
+    "/mint-token": ("oidc.mint_token", ("POST",), mint),
+    "/github/mint-token": ("oidc.mint_token", ("POST",), mint),  # PyPI's first path
+    "/burn-token": ("oidc.burn_token", ("POST",), burn),
 }
 
 
 def token_exchange(registry: Registry, *, otherwise: WSGIApplication | None = None
                    ) -> WSGIApplication:
-    """A WSGI app answering :data:`ROUTES` (relative to where it is mounted: the host's
-    root, for clients to find them) for ``registry``, and passing anything else to
-    ``otherwise`` (by default a JSON 404)."""
+    """A WSGI app answering ``/_/oidc/`` + :data:`ROUTES` for ``registry`` (mounted at the
+    host's root, where clients look; or just :data:`ROUTES`, mounted at ``/_/oidc``), and
+    passing anything else to ``otherwise`` (by default a JSON 404)."""
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        route = ROUTES.get(environ.get("PATH_INFO", ""))
+        path = environ.get("PATH_INFO", "")
+        if not environ.get("SCRIPT_NAME", "").endswith(MOUNT):
+            path = path[len(MOUNT):] if path.startswith(MOUNT + "/") else ""
+        route = ROUTES.get(path)
         if route is None and otherwise is not None:
             return otherwise(environ, start_response)
         request = Request(environ)

@@ -117,7 +117,10 @@ def token_lifetime(value: str | float | timedelta) -> timedelta:
     """How long a minted upload token lasts, checked: from a minute to a day."""
     from .times import parse_interval
 
-    lifetime = parse_interval(value)
+    try:
+        lifetime = parse_interval(value)
+    except ValueError as exc:
+        raise ValueError(f"oidc_token_lifetime {exc}") from None
     if not MINTED_LIFETIMES[0] <= lifetime <= MINTED_LIFETIMES[1]:
         raise ValueError(f"oidc_token_lifetime {value!r} must be between 1m and 24h")
     return lifetime

@@ -1,10 +1,12 @@
 """The fixtures and hooks of every test: a catalog on each engine (SQLite, and PostgreSQL
-where there is one), registries built on it, and the markers ``e2e`` and ``postgres``.
+where there is one), registries built on it, a test CA and an OIDC issuer over https
+(trusted publishing's), and the markers ``e2e`` and ``postgres``.
 What the tests share besides fixtures lives in helper modules (tests/helpers.py and its
 neighbours), which tests import; no test imports this file."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 import pypireg
 
 from .helpers import Env, Tree
+from .oidc_issuer import Authority, Issuer, authority, serve
 from .webpages import Site
 
 ENGINES = ("sqlite", "postgresql")
@@ -78,3 +81,16 @@ def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-unt
 def site(tmp_path, catalog) -> Site:
     """The web pages and the API of a registry on each catalog engine."""
     return Site(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging")))
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> Authority:
+    """A test certificate authority, and a certificate it signed for 127.0.0.1."""
+    return authority(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def issuer(ca: Authority) -> Iterator[Issuer]:
+    """An OIDC issuer over https on 127.0.0.1 (tests/oidc_issuer.py), one per module."""
+    with serve(Issuer(), ca) as running:
+        yield running

@@ -83,6 +83,10 @@ class Issuer:
         self.key_set: bytes | None = None  # what /jwks answers instead of the keys
         self.pause = 0.0  # seconds /jwks waits before it answers
         self.trickle = 0.0  # seconds between the bytes of /jwks's answer
+        # GitHub Actions' token request (/actions-token): a job's secret, and the claims of
+        # the tokens it answers with (the audience asked for is added).
+        self.actions_secret = uuid.uuid4().hex
+        self.actions_claims: dict[str, Any] = {}
 
     def jwks(self) -> dict[str, Any]:
         keys = []
@@ -107,7 +111,13 @@ class Issuer:
 
     def app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        if request.path == "/.well-known/openid-configuration":
+        if request.path == "/actions-token":  # as GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL
+            if request.headers.get("Authorization", "").lower() != (
+                    f"bearer {self.actions_secret}"):
+                return Response("no", 401)(environ, start_response)
+            token = self.token({**self.actions_claims, "aud": request.args["audience"]})
+            body = {"count": 1, "value": token}
+        elif request.path == "/.well-known/openid-configuration":
             body = {"issuer": self.url, "jwks_uri": f"{self.url}/jwks",
                     "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
         elif request.path == "/jwks":
@@ -133,10 +143,6 @@ class Issuer:
 def serve(issuer: Issuer, ca: Authority, path: str = "") -> Iterator[Issuer]:
     """``issuer`` over https on 127.0.0.1 (its URL with ``path``, as a self-managed GitLab
     under a relative URL has it), stopped when the block ends."""
-    import ssl
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(ca.cert_file, ca.key_file)
     inner = issuer.app
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
@@ -144,12 +150,24 @@ def serve(issuer: Issuer, ca: Authority, path: str = "") -> Iterator[Issuer]:
             environ["PATH_INFO"] = environ["PATH_INFO"][len(path):]
         return inner(environ, start_response)
 
+    with https(app, ca) as port:
+        issuer.url = f"https://127.0.0.1:{port}{path}"
+        yield issuer
+
+
+@contextmanager
+def https(app: Any, ca: Authority) -> Iterator[int]:
+    """A WSGI app over https on 127.0.0.1, with the certificate ``ca`` signed; yields its
+    port, and stops it when the block ends."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(ca.cert_file, ca.key_file)
     server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
-    issuer.url = f"https://127.0.0.1:{server.port}{path}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield issuer
+        yield server.port
     finally:
         server.shutdown()
         server.server_close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -17,20 +16,9 @@ import urllib3
 from pypireg.models import TrustedPublisher
 from pypireg.oidc import GITHUB_ISSUER, IssuerKeys, TokenRefused, token_id, verify
 
-from .oidc_issuer import Authority, Issuer, authority, github_claims, gitlab_claims, serve
+from .oidc_issuer import Authority, Issuer, github_claims, gitlab_claims, serve
 
 AUDIENCE = "pypireg"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> Authority:
-    return authority(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def issuer(ca: Authority) -> Iterator[Issuer]:
-    with serve(Issuer(), ca) as running:
-        yield running
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from .auth import (
 )
 from .auth.tokens import EVERYTHING
 from .catalog import GROUP, INSTANCE, PROJECT, CatalogError
+from .defaults import MINTED_TOKENS_KEPT
 from .dists import canonical_version, normalize
 from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
 from .models import (
@@ -38,6 +39,7 @@ from .models import (
     Project,
     Removal,
 )
+from .times import ago
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -307,6 +309,7 @@ class Administration:
         report.cleaned = len(cleaned)
         oldest = datetime.now(timezone.utc).date() - timedelta(days=self.download_stats_days - 1)
         report.download_days = self.catalog.forget_downloads(oldest.isoformat())
+        report.minted_tokens = self.catalog.forget_minted_tokens(ago(MINTED_TOKENS_KEPT))
         return report
 
     def purge_upstream_cache(self, name: str | None = None) -> tuple[int, int, int]:

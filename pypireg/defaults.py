@@ -12,6 +12,7 @@ CATALOG = "catalog.db"  # a data directory holds a registry when it holds this f
 HEADER_TIMEOUT = 10.0  # seconds for a request's headers (pypireg serve --header-timeout)
 BODY_TIMEOUT = 60.0  # seconds a body may send nothing (pypireg serve --body-timeout)
 STAGING_MAX_AGE = 24 * 3600  # an upload still staging after a day was abandoned (gc)
+MINTED_TOKENS_KEPT = timedelta(days=1)  # gc forgets trusted publishing's tokens past this
 
 UPSTREAM_MODES = ("redirect", "cache")  # docs/proxy.md
 UPSTREAM_TTL = timedelta(minutes=10)  # a cached upstream page, before it is revalidated

@@ -61,14 +61,18 @@ _WORKFLOW_REF = re.compile(
 
 class TokenRefused(PypiregError):
     """The token is refused: ``code`` is PyPI's error code, the message its description;
-    ``claims``, those of a token whose signature held (None for any other)."""
+    ``claims``, those of a token whose signature held (None for any other); ``near``, the
+    publishers that name the token's own repository or project, which it failed to match
+    in some other claim (or whose projects it was already exchanged for)."""
 
     def __init__(self, code: str, description: str,
-                 claims: Mapping[str, Any] | None = None) -> None:
+                 claims: Mapping[str, Any] | None = None,
+                 near: Sequence[TrustedPublisher] = ()) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.claims = claims
+        self.near = list(near)
 
 
 def unverified_issuer(token: Any) -> str:
@@ -96,24 +100,38 @@ def verify(token: str, *, audience: str, publishers: Sequence[TrustedPublisher],
     if not candidates:
         raise TokenRefused("invalid-payload", "unknown trusted publishing issuer")
     claims = _verified(token, issuer, audience, keys)
-    reasons = []
+    reasons: dict[int, str] = {}
     found = []
     for publisher in candidates:
         reason = mismatch(publisher, claims)
         if reason is None:
             found.append(publisher)
         else:
-            reasons.append(reason)
+            reasons[publisher.id] = reason
     if not found:
-        reason = reasons[0] if len(set(reasons)) == 1 else (
-            "Publisher with matching claims was not found")
+        # The reason worth telling is the one of the publishers of the token's own
+        # repository or project, whatever other projects trust.
+        near = [publisher for publisher in candidates if _same_source(publisher, claims)]
+        told = {reasons[publisher.id] for publisher in near or candidates}
+        reason = told.pop() if len(told) == 1 else "Publisher with matching claims was not found"
         raise TokenRefused("invalid-publisher",
-                           f"valid token, but no corresponding publisher ({reason})", claims)
+                           f"valid token, but no corresponding publisher ({reason})", claims,
+                           near)
     # In each project, one bound to the token's environment before one that takes any.
     found.sort(key=lambda publisher: (publisher.project_id, not publisher.environment,
                                       publisher.id))
     chosen = {publisher.project_id: publisher for publisher in reversed(found)}
     return sorted(chosen.values(), key=lambda publisher: publisher.project_id), claims
+
+
+def _same_source(publisher: TrustedPublisher, claims: Mapping[str, Any]) -> bool:
+    """Whether the publisher names the repository (github) or project (gitlab) the token
+    comes from. Never an oidc publisher's: no one claim says where a token comes from."""
+    if publisher.kind == "github":
+        return _text(claims.get("repository")).lower() == publisher.repository.lower()
+    if publisher.kind == "gitlab":
+        return _text(claims.get("project_path")).lower() == publisher.project_path.lower()
+    return False
 
 
 def _verified(token: str, issuer: str, audience: str, keys: IssuerKeys) -> dict[str, Any]:

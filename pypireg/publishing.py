@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .auth.lifecycle import TokenRecord, find_token, mint_token, revoke_token
-from .auth.tokens import PUBLISHER, Grant, hash_secret
-from .catalog import INSTANCE, PROJECT, CatalogError
+from .auth.lifecycle import TokenRecord, mint_token
+from .auth.tokens import PUBLISHER, Grant, TokenAuth, hash_secret
+from .catalog import PROJECT, CatalogError
 from .catalog.publishers import FIELDS as TEXT_FIELDS  # repository .. environment
 from .exceptions import PypiregError
 from .models import HOST, Actor, Project, TrustedPublisher
@@ -49,6 +49,7 @@ from .times import ahead, stamp
 
 if TYPE_CHECKING:
     from .catalog import Catalog
+    from .protocols import AuthProvider
 
 log = logging.getLogger("pypireg")
 
@@ -63,7 +64,7 @@ MAX_FIELD = 255
 MAX_CLAIMS = 20
 MAX_PUBLISHERS = 20  # of a project
 NOT_ENABLED = "Trusted publishing functionality not enabled"  # PyPI's words
-SPENT_MARGIN = 5  # seconds an identity token is remembered past its expiry and LEEWAY
+SPENT_MARGIN = 60  # seconds past expiry and LEEWAY a spent token is kept, for clocks that differ
 _PATTERNS = {
     "repository": (re.compile(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+"), "OWNER/NAME"),
     "workflow": (re.compile(r"[A-Za-z0-9._-]+\.ya?ml"),
@@ -189,8 +190,10 @@ class TrustedPublishing:
     attestations are verified, pypireg/attestations.py.)"""
 
     catalog: Catalog
+    auth: AuthProvider
     oidc_audience: str
     oidc_token_lifetime: timedelta
+    revoke_token: Callable[..., TokenRecord]  # Administration's
 
     def publishers(self, project: Project) -> list[TrustedPublisher]:
         return self.catalog.trusted_publishers(project.id)
@@ -239,9 +242,10 @@ class TrustedPublishing:
         return IssuerKeys()
 
     def publishing_enabled(self) -> bool:
-        """Whether any project trusts a publisher (else the exchange answers PyPI's
-        ``not-enabled``)."""
-        return self.catalog.has_trusted_publishers()
+        """Whether a token can be minted: some project trusts a publisher, and the
+        registry's auth provider is (or extends) :class:`~pypireg.auth.TokenAuth`, which
+        reads minted tokens. Else the exchange answers PyPI's ``not-enabled``."""
+        return isinstance(self.auth, TokenAuth) and self.catalog.has_trusted_publishers()
 
     def mint_token(self, identity_token: Any, *, address: str | None = None
                    ) -> tuple[TokenRecord, str]:
@@ -250,36 +254,45 @@ class TrustedPublishing:
         ``oidc_token_lifetime``. Each identity token is taken once. Raises
         :class:`~pypireg.oidc.TokenRefused` with PyPI's error code. ``address``: the
         client's, for the audit log."""
+        known = None  # what the identity token is known by, once its signature holds
         try:
             if not self.publishing_enabled():
                 raise TokenRefused("not-enabled", NOT_ENABLED)
             issuer = unverified_issuer(identity_token)
-            found, claims = verify(identity_token, audience=self.oidc_audience,
-                                   publishers=self.catalog.publishers_of_issuer(issuer),
-                                   keys=self.issuer_keys)
+            try:
+                found, claims = verify(identity_token, audience=self.oidc_audience,
+                                       publishers=self.catalog.publishers_of_issuer(issuer),
+                                       keys=self.issuer_keys)
+            except TokenRefused as refused:
+                if refused.claims is not None:
+                    known = token_id(issuer, refused.claims, identity_token)
+                raise
+            known = token_id(issuer, claims, identity_token)
             with self.catalog.write():  # spent only if the upload token is made too
-                if not self.catalog.spend_identity_token(
-                        token_id(issuer, claims, identity_token), _kept_until(claims["exp"])):
+                if not self.catalog.spend_identity_token(known, _kept_until(claims["exp"])):
                     raise TokenRefused("invalid-reuse-token", "invalid token: already used",
-                                       claims)
+                                       claims, found)
                 record, secret = self._mint(found, claims, address)
         except TokenRefused as refused:
-            self._record_refusal(refused, address)
+            self._record_refusal(refused, known, address)
             raise
         return record, secret
 
     def _mint(self, found: list[TrustedPublisher], claims: Mapping[str, Any],
               address: str | None) -> tuple[TokenRecord, str]:
+        # Read again in the transaction: a publisher removed, or a project deleted, while
+        # the token was verified gives nothing.
         projects = [(publisher, project) for publisher in found
-                    if (project := self.catalog.project(publisher.project_id)) is not None]
-        if not projects:  # each deleted since the token was matched
+                    if self.catalog.trusted_publisher(publisher.project_id, publisher.id)
+                    and (project := self.catalog.project(publisher.project_id)) is not None]
+        if not projects:
             raise TokenRefused("invalid-publisher", "valid token, but no corresponding"
-                               " publisher (its project was deleted)", claims)
+                               " publisher (it was removed)", claims)
         trusted = {"publishers": [
             {"id": publisher.id, "project": project.path, "publisher": describe(publisher)}
             for publisher, project in projects], "claims": audited(claims, found)}
         record, secret = mint_token(
-            self.catalog, describe(found[0]),
+            self.catalog, describe(projects[0][0]),
             [Grant(project.path, "write") for _, project in projects],
             ahead(self.oidc_token_lifetime), trusted)
         actor = Actor(record.name, PUBLISHER, record.id, address, trusted)
@@ -292,40 +305,42 @@ class TrustedPublishing:
         return record, secret
 
     def burn_token(self, secret: Any, *, address: str | None = None) -> bool:
-        """Revoke a token trusted publishing minted, given its secret; False (and nothing
-        done) for any other secret, or a token already revoked."""
+        """Revoke a token trusted publishing minted, given its secret (audited as any
+        revocation, by the token itself); False, and nothing done, for any other secret
+        or a token already revoked."""
         if not isinstance(secret, str) or not secret or len(secret) > 1024:
             return False
         row = self.catalog.token_by_hash(hash_secret(secret))
         if row is None or row["kind"] != PUBLISHER or row["revoked"]:
             return False
-        with self.catalog.write():
-            record = find_token(self.catalog, row["id"])
-            if record.revoked:
-                return False
-            revoke_token(self.catalog, record.id)
-            actor = Actor(record.name, PUBLISHER, record.id, address, record.trusted_publishing)
-            for grant in record.grants:
-                project = self.catalog.project_by_path(grant.path)
-                if project is not None:
-                    self.catalog.record_event(
-                        actor, "token_revoked", entity_type=PROJECT, entity_id=project.id,
-                        entity_path=project.path, target_type="Token", target_id=record.id,
-                        target_details=record.name, details={"kind": PUBLISHER})
+        actor = Actor(row["name"], PUBLISHER, row["id"], address, row["trusted_publishing"])
+        self.revoke_token(row["id"], actor=actor)
         return True
 
-    def _record_refusal(self, refused: TokenRefused, address: str | None) -> None:
-        """A refused identity token in the log; and in the audit log too when its signature
-        held (anyone can send a forged one, and a forged one must not fill the catalog)."""
+    def _record_refusal(self, refused: TokenRefused, known: str | None,
+                        address: str | None) -> None:
+        """A refused identity token in the log. In the audit log too, once per identity
+        token, in the projects whose publishers name its repository or project: a token
+        of anyone else's (which anyone can have signed) must not fill their audit logs."""
         log.warning("trusted publishing refused an identity token from %s: %s (%s)",
                     address or "an unknown address", refused.code, refused.description)
-        if refused.claims is None:
+        if refused.claims is None or known is None or not refused.near:
             return
-        self.catalog.record_event(
-            Actor("anonymous", address=address), "trusted_publisher_token_refused",
-            entity_type=INSTANCE, entity_id=None, entity_path="",
-            details={"code": refused.code, "description": refused.description,
-                     "claims": audited(refused.claims)})
+        with self.catalog.write():
+            if not self.catalog.spend_identity_token(f"refused {known}",
+                                                     _kept_until(refused.claims["exp"])):
+                return  # this token's refusal is in the audit log already
+            actor = Actor("anonymous", address=address)
+            for publisher in refused.near:
+                project = self.catalog.project(publisher.project_id)
+                if project is not None:
+                    self.catalog.record_event(
+                        actor, "trusted_publisher_token_refused", entity_type=PROJECT,
+                        entity_id=project.id, entity_path=project.path,
+                        target_type="TrustedPublisher", target_id=publisher.id,
+                        target_details=describe(publisher),
+                        details={"code": refused.code, "description": refused.description,
+                                 "claims": audited(refused.claims, [publisher])})
 
     def _record_publisher(self, actor: Actor, event: str, project: Project,
                           publisher: TrustedPublisher) -> None:

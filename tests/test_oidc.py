@@ -290,6 +290,12 @@ def test_an_issuer_whose_certificate_is_not_trusted_gives_no_keys(issuer) -> Non
     assert keys.key(issuer.url, issuer.kids["rsa"]) is None
 
 
+def test_ssl_cert_file_is_honoured(issuer, ca, monkeypatch) -> None:
+    # As a registry is told of a self-managed GitLab's private CA.
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+    assert IssuerKeys().key(issuer.url, issuer.kids["rsa"]) is not None
+
+
 class Recording:
     """A pool that notes what it was asked, and answers nothing."""
 

@@ -175,6 +175,32 @@ def test_a_token_two_projects_trust_uploads_to_both(registry, app, issuer) -> No
     assert sorted(g.path for g in token.grants) == ["acme/other", "acme/tools"]
     upload(app, secret)
     upload(app, secret, "acme%2Fother")
+    # Each project's audit log names its own publisher, never the other project.
+    for path in ("acme/tools", "acme/other"):
+        events = registry.audit_events(project=registry.catalog.project(path))[0]
+        for event in events:
+            if "trusted_publishing" in event.details:
+                assert [p["project"] for p in event.details["trusted_publishing"][
+                    "publishers"]] == [path]
+
+
+def test_a_publisher_removed_while_a_token_is_verified_gives_nothing(registry, app,
+                                                                      issuer) -> None:
+    project = registry.catalog.project("acme/tools")
+    keys = registry.issuer_keys
+
+    class Removing:
+        """The issuer's keys, fetched while a maintainer removes the publisher."""
+
+        def key(self, issuer_url: str, kid: str) -> Any:
+            for publisher in registry.publishers(project):
+                registry.remove_publisher(project, publisher.id)
+            return keys.key(issuer_url, kid)
+
+    registry.issuer_keys = Removing()
+    refused = mint(app, github_token(issuer), 422)
+    assert refused["errors"][0]["code"] == "invalid-publisher"
+    assert minted(registry) == []
 
 
 def test_a_gitlab_token_of_a_self_managed_gitlab(registry, app, issuer) -> None:
@@ -205,8 +231,9 @@ def test_the_lifetime_is_a_setting(ca, issuer) -> None:
     registry.create_group("acme")
     registry.add_publisher(registry.create_project("acme/tools"), kind="github",
                            repository="acme/tools", workflow="release.yml")
+    before = time.time()
     answer = mint(TestApp(pypireg.site(registry)), github_token(issuer))
-    assert answer["expires"] <= time.time() + 121
+    assert before + 119 <= answer["expires"] <= time.time() + 121
     for wrong in ("30s", "2d", "soon"):
         with pytest.raises(ValueError, match="oidc_token_lifetime"):
             pypireg.create_app(oidc_token_lifetime=wrong)
@@ -226,9 +253,64 @@ def test_a_minted_token_is_listed_revocable_and_never_rotated(registry, app, iss
     assert "cannot be rotated" in refused.json["message"]
     refused = app.post("/api/v4/personal_access_tokens/self/rotate",
                        headers=basic(secret, "__token__"), status=400)
+    assert "cannot be rotated" in refused.json["message"]
     app.delete(f"/api/v4/personal_access_tokens/{shown['id']}", headers=basic(admin),
                status=204)
     upload(app, secret, status=401)
+
+
+def test_a_minted_token_may_upload_and_nothing_more(registry, app, issuer) -> None:
+    secret = mint(app, github_token(issuer))["token"]
+    publishers = "/api/v4/projects/acme%2Ftools/packages/pypi/trusted_publishers"
+    app.post_json(publishers, {"kind": "github", "repository": "evil/repo",
+                               "workflow": "x.yml"}, headers=basic(secret, "__token__"),
+                  status=403)
+    app.post_json("/api/v4/personal_access_tokens", {"name": "more", "grants": ["*:admin"]},
+                  headers=basic(secret, "__token__"), status=403)
+    upload(app, secret)
+    package = registry.catalog.list_packages([registry.catalog.project("acme/tools").id])[0][0]
+    app.delete(f"/api/v4/projects/acme%2Ftools/packages/{package.id}",
+               headers=basic(secret, "__token__"), status=403)
+    # Signed in as a password with any username, a bearer or PRIVATE-TOKEN; never as a
+    # job token, nor on the web pages.
+    app.get("/api/v4/personal_access_tokens/self", headers={"PRIVATE-TOKEN": secret})
+    app.get("/api/v4/personal_access_tokens/self", headers={"Authorization": f"Bearer {secret}"})
+    refused = app.get("/api/v4/personal_access_tokens/self", headers={"JOB-TOKEN": secret},
+                      status=401)
+    assert "trusted publishing" in refused.json["message"]
+    assert registry.auth.sign_in(secret) is None
+
+
+def test_a_registry_whose_auth_cannot_read_minted_tokens_mints_none(issuer) -> None:
+    class HostAuth:
+        def authenticate(self, request: Any) -> None:
+            return None
+
+        def permits(self, principal: Any, action: Any, project: Any) -> bool:
+            return False
+
+    registry = pypireg.create_app(auth=HostAuth())  # type: ignore[arg-type]
+    registry.create_group("acme")
+    registry.add_publisher(registry.create_project("acme/tools"), kind="github",
+                           repository="acme/tools", workflow="release.yml")
+    app = TestApp(pypireg.site(registry))
+    app.get("/_/oidc/audience", status=403)
+    assert mint(app, github_token(issuer), 422)["errors"][0]["code"] == "not-enabled"
+
+
+def test_gc_forgets_minted_tokens_a_day_after_they_expire(registry, app, issuer) -> None:
+    person = registry.create_token("someone", ["acme/tools:read"])
+    mint(app, github_token(issuer))
+    mint(app, github_token(issuer))
+    kept, old = minted(registry)  # the newest expires
+    registry.catalog.run("UPDATE tokens SET expires_at = ? WHERE id = ?",
+                         ["2000-01-01T00:00:00.000Z", old.id])
+    report = registry.collect_garbage()
+    assert report.minted_tokens == 1 and "1 token of trusted publishing" in str(report)
+    assert [t.id for t in minted(registry)] == [kept.id]
+    assert registry.auth.sign_in(person) is not None
+    mint(app, github_token(issuer))  # a new token never takes a forgotten one's id
+    assert max(t.id for t in registry.list_tokens()) == old.id + 1
 
 
 # -- burning -------------------------------------------------------------------------------
@@ -243,10 +325,14 @@ def test_burning_revokes_a_minted_token_and_answers_alike_for_any_other(registry
         json.dumps({"token": person}), json.dumps({"token": "pypireg-nothing"}), "not json",
         json.dumps({"token": 7}), "")]
     assert {(a.status_int, a.body) for a in answers} == {(200, b'{"success": true}')}
+    assert app.post("/_/oidc/burn-token", "x" * 100_000).body == b'{"success": true}'
     upload(app, secret, status=401)
     upload(app, person)  # only a minted token burns
     events = registry.audit_events(project=registry.catalog.project("acme/tools"))[0]
-    assert [e.event_name for e in events].count("token_revoked") == 1
+    [burned] = [e for e in events if e.event_name == "token_revoked"]
+    assert burned.details["kind"] == "publisher" and burned.details["grants"] == [
+        "acme/tools:write"]
+    assert burned.author_class == "TrustedPublisherToken"
 
 
 # -- refusals: each a 422 with PyPI's code, and nothing minted -----------------------------
@@ -318,13 +404,28 @@ def test_an_identity_token_is_taken_once(registry, app, issuer) -> None:
     assert len(minted(registry)) == 1
     # Refusals of tokens whose signature held are in the audit log; a forged one only in
     # the log (anyone can send one).
-    mint(app, github_token(issuer, environment="staging"), 422)
+    staging = github_token(issuer, environment="staging")
+    for _ in range(3):  # the same refused token, again and again: audited once
+        mint(app, staging, 422)
     mint(app, _none_token(issuer), 422)
+    # A token of another repository, which anyone can have signed: not audited at all.
+    stranger = github_token(issuer, repository="mallory/tools", job_workflow_ref=(
+        "mallory/tools/.github/workflows/release.yml@refs/tags/v1.0"))
+    mint(app, stranger, 422)
     refusals = [e for e in registry.audit_events()[0]
                 if e.event_name == "trusted_publisher_token_refused"]
     assert sorted(e.details["code"] for e in refusals) == [
         "invalid-publisher", "invalid-reuse-token"]
     assert all(e.details["claims"]["repository"] == "acme/tools" for e in refusals)
+    assert {e.entity_path for e in refusals} == {"acme/tools"}
+
+
+def test_a_refusal_names_the_claim_of_the_tokens_own_publisher(registry, app, issuer) -> None:
+    # Another project trusts another repository: the reason stays this one's.
+    registry.add_publisher(registry.catalog.project("acme/other"), kind="github",
+                           repository="acme/other", workflow="release.yml")
+    refused = mint(app, github_token(issuer, environment="staging"), 422)
+    assert "'environment'" in refused["errors"][0]["description"]
 
 
 @pytest.mark.parametrize("body", ["", "not json", "[]", '{"token": 7}', '{"jwt": "a.b.c"}',

@@ -207,6 +207,9 @@ def _wrong_username(kind: str, name: str) -> str:
         return f"a deploy token signs in with its own name as the username: {name!r}"
     if kind == "job":
         return f"a job token signs in with the username {JOB_USERNAME!r} (or JOB-TOKEN)"
+    if kind == PUBLISHER:
+        return ("a token of trusted publishing signs in as the password, with any username"
+                " (clients send __token__)")
     return "a personal token signs in as the password, with any username"
 
 

@@ -32,7 +32,8 @@ class AuditQueries(CatalogBase):
                 "entity_type": entity_type, "entity_id": entity_id,
                 "entity_path": entity_path, "target_type": target_type,
                 "target_id": None if target_id is None else str(target_id),
-                "target_details": target_details, "details": _with_publishing(actor, details),
+                "target_details": target_details,
+                "details": _with_publishing(actor, details, entity_path),
             })
         # The same change as a log event (a JSON line with --log-format json); the id of
         # the token that made it, never a secret.
@@ -88,9 +89,14 @@ def _author_class(actor: Actor) -> str:
     return _AUTHOR_CLASSES.get(actor.kind, "User")
 
 
-def _with_publishing(actor: Actor, details: dict[str, Any] | None) -> dict[str, Any]:
+def _with_publishing(actor: Actor, details: dict[str, Any] | None,
+                     entity_path: str) -> dict[str, Any]:
     """An event's details, with those of the trusted publishing that minted the token
-    which made it, if it was."""
+    which made it, if it was: the claims of the CI run, and the publisher of the event's
+    own project (never another project's, which may be private)."""
     if actor.trusted_publishing is None:
         return details or {}
-    return {**(details or {}), "trusted_publishing": dict(actor.trusted_publishing)}
+    trusted = dict(actor.trusted_publishing)
+    trusted["publishers"] = [found for found in trusted.get("publishers", ())
+                             if found.get("project", "").lower() == entity_path.lower()]
+    return {**(details or {}), "trusted_publishing": trusted}

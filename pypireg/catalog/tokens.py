@@ -59,6 +59,14 @@ class TokenQueries(CatalogBase):
             return self.add_token(old["name"], old["kind"], secret_hash, old["grants"],
                                   expires_at)
 
+    def forget_minted_tokens(self, before: str) -> int:
+        """Delete the tokens trusted publishing minted that expired before ``before``;
+        returns how many. Their ids are never given again."""
+        with self.write():
+            self.remember_last_id("tokens")
+            return self.run("DELETE FROM tokens WHERE kind = 'publisher' AND expires_at < ?",
+                            [before])
+
     def touch_token(self, token_id: int, when: str) -> None:
         with self.write():
             self.run("UPDATE tokens SET last_used_at = ? WHERE id = ?", [when, token_id])

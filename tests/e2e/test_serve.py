@@ -33,7 +33,7 @@ def served(tmp_path) -> Iterator[tuple[str, Path, list[str]]]:
         yield url, data, banner
 
 
-def test_serve_answers_health_checks_at_the_root(served) -> None:
+def test_serve_answers_health_checks_and_the_exchange_at_the_root(served) -> None:
     url, _, _ = served
     root = url.removesuffix("/api/v4")
     with urllib.request.urlopen(f"{root}/-/health") as answer:
@@ -42,6 +42,11 @@ def test_serve_answers_health_checks_at_the_root(served) -> None:
         checks = json.load(answer)
     assert checks["status"] == "ok"
     assert checks["catalog_check"] == checks["storage_check"] == [{"status": "ok"}]
+    # Trusted publishing's exchange is at the root too, where clients look for it.
+    with pytest.raises(urllib.error.HTTPError) as off:
+        urllib.request.urlopen(f"{root}/_/oidc/audience")
+    assert off.value.code == 403
+    assert json.load(off.value) == {"message": "Trusted publishing functionality not enabled"}
 
 
 def test_serve_has_the_web_pages_at_the_root(served, tmp_path) -> None:

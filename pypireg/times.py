@@ -14,8 +14,9 @@ _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=
 LONGEST = timedelta(days=100 * 366)  # a duration past this is a mistake, not a policy
 
 
-def stamp(when: datetime) -> str:
-    """A datetime (naive ones are taken as UTC) in the catalog's form. Raises
+def stamp(when: datetime, timespec: str = "milliseconds") -> str:
+    """A datetime (naive ones are taken as UTC) in the catalog's form; with ``timespec``
+    ``"microseconds"``, to the microsecond (as PyPI writes upload times). Raises
     ``ValueError`` for one that has no UTC form (an offset from year 1 or 9999)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
@@ -23,7 +24,7 @@ def stamp(when: datetime) -> str:
         when = when.astimezone(timezone.utc)
     except OverflowError:
         raise ValueError(f"{when.isoformat()} is out of range") from None
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return when.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def utcnow() -> str:

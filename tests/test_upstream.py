@@ -391,7 +391,7 @@ def test_files_younger_than_the_cooldown_or_without_a_time_are_held_back(catalog
         env = proxy(catalog, tmp_path, f"{served.url}/simple/", min_upstream_age="7d")
         page = fetch_page(env, "cool").json
         assert page["versions"] == ["1.0"]
-        assert page["files"][0]["upload-time"] == "2020-01-01T00:00:00.000Z"
+        assert page["files"][0]["upload-time"] == "2020-01-01T00:00:00Z"  # as written
         held = f"/projects/acme%2Ftools/packages/pypi/files/{entries[1]['hashes']['sha256']}/" \
                f"{entries[1]['filename']}"
         fetch_page(env, "cool", HTML)
@@ -524,6 +524,35 @@ def test_a_public_page_cannot_send_the_registry_to_internal_addresses(file_url, 
     _, files, _ = parse_page(body, "application/vnd.pypi.simple.v1+json",
                              "http://10.0.0.2/simple/odd/", "odd")
     assert files
+
+
+def test_every_sdist_pip_installs_is_kept_with_its_upload_time_as_written():
+    from pypireg.upstream.parse import parse_page
+
+    names = ["python-dateutil-2.4.1.tar.bz2", "python_dateutil-2.4.2.tar.gz",
+             "python-dateutil-1.5.tgz", "python-dateutil-2.0.tar.xz", "python-dateutil-1.4.tar",
+             "python-dateutil-1.2.zip", "python_dateutil-2.8.2-py2.py3-none-any.whl",
+             # not python-dateutil's, not a version, not a distribution pip installs
+             "python-dateutil-extras-1.0.tar.bz2", "python-dateutil-latest.tar.bz2",
+             "python-dateutil-1.0.exe", "python-dateutil-1.0.egg", "python-dateutil-1.0.rpm"]
+    times = ["2015-07-07T02:02:08.364951Z", "2015-07-07T02:02:08Z",
+             "2015-07-07T04:02:08.364951+02:00", "2015-07-07T02:02:08.364Z", *[None] * 8]
+    body = json.dumps({"files": [
+        {"filename": name, "url": f"/f/{name}", "hashes": {"sha256": "0" * 64},
+         **({"upload-time": when} if when else {})}
+        for name, when in zip(names, times, strict=True)]})
+    _, files, _ = parse_page(body.encode(), "application/vnd.pypi.simple.v1+json",
+                             "https://index.example.org/simple/python-dateutil/",
+                             "python-dateutil")
+    assert [(f.file_name, f.version) for f in files] == [
+        ("python-dateutil-2.4.1.tar.bz2", "2.4.1"), ("python_dateutil-2.4.2.tar.gz", "2.4.2"),
+        ("python-dateutil-1.5.tgz", "1.5"), ("python-dateutil-2.0.tar.xz", "2.0"),
+        ("python-dateutil-1.4.tar", "1.4"), ("python-dateutil-1.2.zip", "1.2"),
+        ("python_dateutil-2.8.2-py2.py3-none-any.whl", "2.8.2")]
+    # As the upstream wrote them when in UTC; else in UTC, to the microsecond.
+    assert [f.upload_time for f in files[:4]] == [
+        "2015-07-07T02:02:08.364951Z", "2015-07-07T02:02:08Z", "2015-07-07T02:02:08.364951Z",
+        "2015-07-07T02:02:08.364Z"]
 
 
 # -- what an upstream cannot make the registry do ----------------------------------------------

@@ -64,8 +64,9 @@ class Upstreams:
 
     def old_enough(self, upload_time: str, cutoff: str | None) -> bool:
         """Whether a file uploaded then may be offered; without an upload time it may
-        not be while a cooldown is set (as uv treats such a file)."""
-        return cutoff is None or bool(upload_time) and upload_time <= cutoff
+        not be while a cooldown is set (as uv treats such a file). To the second: an
+        upload time keeps the upstream's fraction of a second, of any length."""
+        return cutoff is None or bool(upload_time) and upload_time[:19] <= cutoff[:19]
 
     def offered(self, files: Iterable[UpstreamFile]) -> list[UpstreamFile]:
         """The files old enough to be offered (all of them without a cooldown)."""

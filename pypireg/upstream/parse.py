@@ -15,14 +15,19 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from packaging.utils import parse_sdist_filename, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from ..exceptions import PypiregError
 from ..models import MAX_REASON, NAME_STATUS_ORDER, NameStatus, UpstreamFile
 from ..times import parse_time, stamp
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
+# The sdists pip and uv install, besides wheels: PEP 625's .tar.gz, and the older formats
+# an upstream still lists for older versions.
+SDISTS = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 # What a file name of a page may hold: nothing that ends or escapes a URL's path segment.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!~-]{0,254}")
 
@@ -162,7 +167,7 @@ def _file(file_name: str, url: str, page_url: str, sha256: object, project: str,
     if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)
             and _FILE_NAME.fullmatch(file_name)):
         return None
-    named, version = _identity(file_name)
+    named, version = _identity(file_name, project)
     if named != project:
         return None
     try:
@@ -203,26 +208,40 @@ def _internal(host: str) -> bool:
             or address.is_reserved or address.is_multicast or address.is_unspecified)
 
 
-def _identity(file_name: str) -> tuple[str, str]:
-    """The project and version a wheel's or an sdist's name gives ("" for anything else)."""
+def _identity(file_name: str, project: str) -> tuple[str, str]:
+    """The project and version a wheel's or an sdist's name gives ("" for anything else).
+    An sdist may be in any of the formats pip and uv install (:data:`SDISTS`), named as
+    older tools named them: ``python-dateutil-2.4.1.tar.bz2`` is ``project``'s when its
+    name, up to a dash, is ``project``'s."""
     try:
         if file_name.endswith(".whl"):
-            project, version, *_ = parse_wheel_filename(file_name)
-            return project, str(version)
+            named, version, *_ = parse_wheel_filename(file_name)
+            return named, str(version)
         if file_name.endswith((".tar.gz", ".zip")):
-            project, version = parse_sdist_filename(file_name)
-            return project, str(version)
+            named, version = parse_sdist_filename(file_name)
+            return named, str(version)
     except ValueError:
         pass
+    suffix = next((suffix for suffix in SDISTS if file_name.endswith(suffix)), "")
+    stem = file_name[:-len(suffix)] if suffix else ""
+    for dash in (i for i, c in enumerate(stem) if c == "-"):
+        if canonicalize_name(stem[:dash]) == project:
+            try:
+                return project, str(Version(stem[dash + 1:]))
+            except InvalidVersion:
+                return "", ""
     return "", ""
 
 
 
 def _time(value: object) -> str:
-    """An upload-time in the catalog's form, so that times compare as strings."""
+    """An upload-time as the upstream wrote it when it is in UTC (``Z``), to whatever
+    fraction of a second; else in UTC to the microsecond. Either way its first 19
+    characters compare as strings (:meth:`pypireg.upstream.Upstreams.old_enough`)."""
     if not isinstance(value, str) or not value or len(value) > 64:
         return ""
     try:
-        return stamp(parse_time(value))
+        when = parse_time(value)
+        return value if _UTC.fullmatch(value) else stamp(when, "microseconds")
     except (ValueError, OverflowError):
         return ""

@@ -4,6 +4,8 @@ HTML-only index), still installing once the upstream is gone."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
 import shutil
 import sys
@@ -136,3 +138,32 @@ def test_an_html_only_upstream_pypiserver(tmp_path, clients, tripwire, dists):
             assert version_of(clients, python, "my_package") == "hello from my-package 0.2.0"
             wheel = next(p.name for p in dists["0.2.0"] if p.name.endswith(".whl"))
             assert up.count(f"/packages/{wheel}") == 1  # once for both installers
+
+
+def test_a_version_whose_only_sdist_is_a_tar_bz2_installs_through_the_cache(
+        tmp_path, clients, tripwire, dists):
+    # As python-dateutil 2.4.1 is on the public index: an older sdist format, named with
+    # the project's dashes, and nothing else for that version.
+    packages = tmp_path / "pypiserver"
+    packages.mkdir()
+    sdist = next(p for p in dists["0.1.0"] if p.name.endswith(".tar.gz"))
+    legacy = packages / "my-package-0.1.0.tar.bz2"
+    legacy.write_bytes(bz2.compress(gzip.decompress(sdist.read_bytes())))
+    app = pypiserver.app(roots=[str(packages)], disable_fallback=True)
+    with serve(app) as up:
+        registry = pypireg.create_app(tmp_path / "data", upstream=f"{up.url}/simple/",
+                                      upstream_mode="cache")
+        registry.create_project("tools", "public")
+        with serve(mount(registry, "/api/v4")) as down:
+            simple = f"{down.url}/api/v4/projects/tools/packages/pypi/simple"
+            page = Request(f"{simple}/my-package/", headers={"Accept": V1_JSON})
+            with urlopen(page, timeout=30) as answer:  # noqa: S310 - 127.0.0.1
+                assert [f["filename"] for f in json.loads(answer.read())["files"]] == [
+                    legacy.name]
+            # Built with this environment's setuptools (no index to fetch one from).
+            target = tmp_path / "installed"
+            run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps",
+                 "--target", str(target), "--index-url", simple, "my-package==0.1.0"],
+                {**clients.env, **tripwire.env})
+            assert (target / "my_package" / "__init__.py").read_text().count("0.1.0") == 1
+            assert up.count(f"/packages/{legacy.name}") == 1

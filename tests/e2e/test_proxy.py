@@ -7,10 +7,11 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
-import shutil
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.request import Request, urlopen
 
 import pypiserver
@@ -110,12 +111,16 @@ def test_private_and_upstream_packages_through_one_url_even_once_the_upstream_is
         upstream.close()
 
 
-def test_an_html_only_upstream_pypiserver(tmp_path, clients, tripwire, dists):
-    env = {**clients.env, **tripwire.env}
+@contextmanager
+def cached_pypiserver(tmp_path: Path, files: dict[str, bytes]
+                      ) -> Iterator[tuple[Any, str, list[dict[str, Any]]]]:
+    """A pypiserver holding ``files`` (by name), and a pypireg caching it for a public
+    project: yields the pypiserver, the project's simple index URL and my-package's files
+    as that index's JSON page lists them."""
     packages = tmp_path / "pypiserver"
     packages.mkdir()
-    for path in dists["0.2.0"]:
-        shutil.copy(path, packages / path.name)
+    for name, data in files.items():
+        (packages / name).write_bytes(data)
     app = pypiserver.app(roots=[str(packages)], disable_fallback=True)
     with serve(app) as up:
         registry = pypireg.create_app(tmp_path / "data", upstream=f"{up.url}/simple/",
@@ -125,45 +130,41 @@ def test_an_html_only_upstream_pypiserver(tmp_path, clients, tripwire, dists):
             simple = f"{down.url}/api/v4/projects/tools/packages/pypi/simple"
             page = Request(f"{simple}/my-package/", headers={"Accept": V1_JSON})
             with urlopen(page, timeout=30) as answer:  # noqa: S310 - 127.0.0.1
-                files = json.loads(answer.read())["files"]
-            assert sorted(f["filename"] for f in files) == sorted(p.name for p in dists["0.2.0"])
-            assert all(f["url"].startswith(down.url) for f in files)
-            assert up.headers_of("/simple/my-package/")[0]["Accept"].startswith(V1_JSON)
+                listed = json.loads(answer.read())["files"]
+            assert all(f["url"].startswith(down.url) for f in listed)
+            yield up, simple, listed
 
-            python = clients.new_venv("uv")
-            uv(env, python, simple, "my-package")
-            assert version_of(clients, python, "my_package") == "hello from my-package 0.2.0"
-            python = clients.new_venv("pip")
-            pip(clients, env, python, simple, "my-package")
-            assert version_of(clients, python, "my_package") == "hello from my-package 0.2.0"
-            wheel = next(p.name for p in dists["0.2.0"] if p.name.endswith(".whl"))
-            assert up.count(f"/packages/{wheel}") == 1  # once for both installers
+
+def test_an_html_only_upstream_pypiserver(tmp_path, clients, tripwire, dists):
+    env = {**clients.env, **tripwire.env}
+    with cached_pypiserver(tmp_path, {p.name: p.read_bytes() for p in dists["0.2.0"]}) as (
+            up, simple, files):
+        assert sorted(f["filename"] for f in files) == sorted(p.name for p in dists["0.2.0"])
+        assert up.headers_of("/simple/my-package/")[0]["Accept"].startswith(V1_JSON)
+
+        python = clients.new_venv("uv")
+        uv(env, python, simple, "my-package")
+        assert version_of(clients, python, "my_package") == "hello from my-package 0.2.0"
+        python = clients.new_venv("pip")
+        pip(clients, env, python, simple, "my-package")
+        assert version_of(clients, python, "my_package") == "hello from my-package 0.2.0"
+        wheel = next(p.name for p in dists["0.2.0"] if p.name.endswith(".whl"))
+        assert up.count(f"/packages/{wheel}") == 1  # once for both installers
 
 
 def test_a_version_whose_only_sdist_is_a_tar_bz2_installs_through_the_cache(
         tmp_path, clients, tripwire, dists):
     # As python-dateutil 2.4.1 is on the public index: an older sdist format, named with
     # the project's dashes, and nothing else for that version.
-    packages = tmp_path / "pypiserver"
-    packages.mkdir()
     sdist = next(p for p in dists["0.1.0"] if p.name.endswith(".tar.gz"))
-    legacy = packages / "my-package-0.1.0.tar.bz2"
-    legacy.write_bytes(bz2.compress(gzip.decompress(sdist.read_bytes())))
-    app = pypiserver.app(roots=[str(packages)], disable_fallback=True)
-    with serve(app) as up:
-        registry = pypireg.create_app(tmp_path / "data", upstream=f"{up.url}/simple/",
-                                      upstream_mode="cache")
-        registry.create_project("tools", "public")
-        with serve(mount(registry, "/api/v4")) as down:
-            simple = f"{down.url}/api/v4/projects/tools/packages/pypi/simple"
-            page = Request(f"{simple}/my-package/", headers={"Accept": V1_JSON})
-            with urlopen(page, timeout=30) as answer:  # noqa: S310 - 127.0.0.1
-                assert [f["filename"] for f in json.loads(answer.read())["files"]] == [
-                    legacy.name]
-            # Built with this environment's setuptools (no index to fetch one from).
-            target = tmp_path / "installed"
-            run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps",
-                 "--target", str(target), "--index-url", simple, "my-package==0.1.0"],
-                {**clients.env, **tripwire.env})
-            assert (target / "my_package" / "__init__.py").read_text().count("0.1.0") == 1
-            assert up.count(f"/packages/{legacy.name}") == 1
+    legacy = "my-package-0.1.0.tar.bz2"
+    with cached_pypiserver(tmp_path, {legacy: bz2.compress(gzip.decompress(
+            sdist.read_bytes()))}) as (up, simple, files):
+        assert [f["filename"] for f in files] == [legacy]
+        # Built with this environment's setuptools (no index to fetch one from).
+        target = tmp_path / "installed"
+        run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps",
+             "--target", str(target), "--index-url", simple, "my-package==0.1.0"],
+            {**clients.env, **tripwire.env})
+        assert (target / "my_package" / "__init__.py").read_text().count("0.1.0") == 1
+        assert up.count(f"/packages/{legacy}") == 1

@@ -13,19 +13,23 @@ import tarfile
 import zipfile
 
 
-def wheel_metadata(name: str, version: str, requires_python: str = "") -> str:
+def wheel_metadata(name: str, version: str, requires_python: str = "",
+                   requires: tuple[str, ...] = ()) -> str:
     """The METADATA that :func:`wheel_bytes` puts in its wheel."""
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     if requires_python:
         metadata += f"Requires-Python: {requires_python}\n"
+    metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     return metadata
 
 
-def wheel_bytes(name: str, version: str, requires_python: str = "", payload: str = "") -> bytes:
-    """A small but real wheel: a module plus dist-info METADATA, WHEEL and RECORD."""
+def wheel_bytes(name: str, version: str, requires_python: str = "", payload: str = "",
+                requires: tuple[str, ...] = ()) -> bytes:
+    """A small but real wheel: a module plus dist-info METADATA, WHEEL and RECORD;
+    ``requires``, its Requires-Dist."""
     module = name.replace("-", "_").replace(".", "_").lower()
     dist_info = f"{module}-{version}.dist-info"
-    metadata = wheel_metadata(name, version, requires_python)
+    metadata = wheel_metadata(name, version, requires_python, requires)
     members = {
         f"{module}/__init__.py": f"VERSION = {version!r}\n{payload}",
         f"{dist_info}/METADATA": metadata,

@@ -5,6 +5,7 @@ would) and ports that hang or refuse, or are free for a server that must be give
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import socket
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from werkzeug.http import parse_range_header
 from werkzeug.serving import make_server
 
 import pypireg
@@ -152,6 +154,10 @@ class FakeIndex:
         self.stall: threading.Event | None = None  # pages wait for it: a hung upstream
         self.asked = threading.Event()  # set by the first request for a file
         self.page_requests = 0  # counted as they arrive, answered or not
+        self.serves_ranges = True  # answers a Range of one span with a 206
+        self.ranges: list[tuple[str, int, int]] = []  # each range served: path, start, stop
+        self.whole: collections.Counter[str] = collections.Counter()  # whole files served
+        self.sent: collections.Counter[str] = collections.Counter()  # bytes of each path
 
     def json_page(self, name: str, files: list[dict[str, Any]], **extra: Any) -> None:
         body = {"meta": {"api-version": "1.1"}, "name": name, "files": files, **extra}
@@ -180,6 +186,24 @@ class FakeIndex:
         self.asked.set()
         if self.hold is not None:
             self.hold.wait(30)
+        header = environ.get("HTTP_RANGE") if self.serves_ranges else None
+        wanted = parse_range_header(header) if header else None
+        if wanted is not None and len(wanted.ranges) == 1:
+            span = wanted.range_for_length(len(data))
+            if span is None:
+                start_response("416 Range Not Satisfiable",
+                               [("Content-Range", f"bytes */{len(data)}")])
+                return [b""]
+            start, stop = span
+            self.ranges.append((path, start, stop))
+            self.sent[path] += stop - start
+            start_response("206 Partial Content", [
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}"),
+                ("Content-Length", str(stop - start))])
+            return [data[start:stop]]
+        self.whole[path] += 1
+        self.sent[path] += len(data)
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(len(data)))])
         return (data[i:i + 65536] for i in range(0, len(data), 65536))

@@ -112,11 +112,14 @@ class UpstreamClient:
         except HTTPError as exc:
             raise self.failure(url, exc) from None
 
-    def get_file(self, url: str) -> urllib3.BaseHTTPResponse:
+    def get_file(self, url: str, headers: dict[str, str] | None = None
+                 ) -> urllib3.BaseHTTPResponse:
         """A file's bytes as stored (``identity``), following redirects one by one so that
-        each one's target is checked as a page's file URLs are (``fetchable``)."""
+        each one's target is checked as a page's file URLs are (``fetchable``);
+        ``headers`` add to the request's (a ``Range``)."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self.get(url, {"Accept-Encoding": "identity"}, redirect=False)
+            response = self.get(url, {"Accept-Encoding": "identity", **(headers or {})},
+                                redirect=False)
             location = response.get_redirect_location()
             if not location:
                 return response

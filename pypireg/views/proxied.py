@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from .. import render
 from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile
+from ..upstream import ranges
 from ..upstream.settings import spelled
 from .answers import immutable, stored_file, stored_metadata
 from .pages import (
@@ -111,10 +112,19 @@ def cached_file(registry: Registry, scope: Scope, cached: CachedFile) -> CachedF
 
 def download(registry: Registry, request: RegistryRequest, scope: Scope,
              cached: CachedFile) -> Response:
-    """The file from storage once kept; else fetched now, streamed as it comes."""
+    """The file from storage once kept; else fetched now, streamed as it comes. Until it
+    is kept, a HEAD is answered from the page, and a range from the upstream's ranges:
+    neither fetches the file (docs/proxy.md)."""
     upstreams = registry.upstreams
     assert upstreams is not None
     private = _private(scope)
+    if not cached.storage_key:
+        if request.method == "HEAD":
+            return _head(request, cached, ranges.size(upstreams.client, cached), private)
+        wanted = ranges.single(request.range)
+        found = ranges.part(upstreams.client, cached, wanted) if wanted else None
+        if found is not None:
+            return _part(found, cached, private)
     registry.downloads.record_upstream(cached)
     registry.metrics.downloaded("upstream", cached.size or 0)
     if cached.storage_key:  # kept: served from storage, no fetch
@@ -136,13 +146,41 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
 
 def _streamed(fetch: Fetch, reader: IO[bytes], stall: float, private: bool) -> Response:
     """A first download: the bytes as the fetch brings them."""
-    cached = fetch.file
-    response = Response(fetch.chunks(reader, stall), direct_passthrough=True,
-                        mimetype=mimetypes.guess_type(cached.file_name)[0]
-                        or "application/octet-stream")
+    response = Response(fetch.chunks(reader, stall), direct_passthrough=True)
     if fetch.size is not None:
         response.content_length = fetch.size
+    return _described(response, fetch.file, private)
+
+
+def _head(request: RegistryRequest, cached: CachedFile, size: int | None,
+          private: bool) -> Response:
+    """A file not kept yet, as a download of it would start: its size, type and digest."""
+    response = _described(Response(), cached, private)
+    if size is not None:
+        response.content_length = size
+    return response.make_conditional(request)
+
+
+def _part(found: ranges.Part, cached: CachedFile, private: bool) -> Response:
+    """206 with the upstream's range of a file not kept yet, or 416 for one past its end."""
+    if found.unsatisfiable:
+        response = Response(status=416)
+        if found.content_range.length is not None:
+            response.content_range = found.content_range
+        return _described(response, cached, private)
+    response = Response(found.body, status=206, direct_passthrough=True)
+    response.content_range = found.content_range
+    assert found.content_range.stop is not None and found.content_range.start is not None
+    response.content_length = found.content_range.stop - found.content_range.start
+    return _described(response, cached, private)
+
+
+def _described(response: Response, cached: CachedFile, private: bool) -> Response:
+    """The headers of every answer with a file's bytes: its type, name and digest, and
+    that it takes ranges."""
+    response.mimetype = mimetypes.guess_type(cached.file_name)[0] or "application/octet-stream"
     response.set_etag(cached.sha256)
+    response.headers.set("Accept-Ranges", "bytes")
     response.headers.set("Content-Disposition", "attachment", filename=cached.file_name)
     return immutable(response, private)
 

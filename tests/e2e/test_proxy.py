@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ import pypiserver
 import pypireg
 from pypireg import mount
 
-from ..upstreams import serve
+from ..distributions import wheel_bytes, wheel_name
+from ..upstreams import FakeIndex, caching_registry, serve
 from .live import BIN, Clients, run, serve_command
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
@@ -149,7 +151,8 @@ def test_an_html_only_upstream_pypiserver(tmp_path, clients, tripwire, dists):
         pip(clients, env, python, simple, "my-package")
         assert version_of(clients, python, "my_package") == "hello from my-package 0.2.0"
         wheel = next(p.name for p in dists["0.2.0"] if p.name.endswith(".whl"))
-        assert up.count(f"/packages/{wheel}") == 1  # once for both installers
+        # Fetched whole once for both installers (uv read its metadata in ranges first).
+        assert up.count(f"/packages/{wheel}", status=200) == 1
 
 
 def test_a_version_whose_only_sdist_is_a_tar_bz2_installs_through_the_cache(
@@ -168,3 +171,29 @@ def test_a_version_whose_only_sdist_is_a_tar_bz2_installs_through_the_cache(
             {**clients.env, **tripwire.env})
         assert (target / "my_package" / "__init__.py").read_text().count("0.1.0") == 1
         assert up.count(f"/packages/{legacy}") == 1
+
+
+def test_uv_resolves_through_a_cold_cache_without_fetching_a_wheel_whole(tmp_path, clients,
+                                                                          tripwire):
+    # Wheels without metadata files upstream: uv reads each one's METADATA with ranges.
+    index = FakeIndex()
+    sizes = 0
+    for name, requires in (("acme-lib", ("acme-core>=1",)), ("acme-core", ())):
+        data = wheel_bytes(name, "1.0", payload="#" + "x" * 300_000, requires=requires)
+        sizes += len(data)
+        index.files[f"/files/{wheel_name(name, '1.0')}"] = data
+        index.json_page(name, [{"filename": wheel_name(name, "1.0"),
+                                "url": f"/files/{wheel_name(name, '1.0')}", "size": len(data),
+                                "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}])
+    requirements = tmp_path / "requirements.in"
+    requirements.write_text("acme-lib\n")
+    with serve(index) as up:
+        registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
+        with serve(mount(registry, "/api/v4")) as down:
+            simple = f"{down.url}/api/v4/projects/acme/packages/pypi/simple"
+            result = run([str(BIN / "uv"), "pip", "compile", "--no-cache", "--index-url",
+                          simple, str(requirements)], {**clients.env, **tripwire.env})
+    assert "acme-core==1.0" in result.stdout and "acme-lib==1.0" in result.stdout
+    assert "Range requests not supported" not in result.stderr
+    assert not index.whole, f"wheels fetched whole: {dict(index.whole)}"
+    assert index.ranges and sum(index.sent.values()) < sizes / 10

@@ -1,0 +1,112 @@
+"""Parts of an upstream file not kept yet, read with HTTP ranges: what installers ask of a
+wheel to read its metadata without downloading it (uv's range requests, pip's
+``fast-deps``), answered from the upstream's own ranges without fetching the whole file
+(docs/proxy.md). Nothing a range brings is kept: a file is kept once a whole download
+has verified it against the page's sha256.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from urllib3.exceptions import HTTPError
+from werkzeug.datastructures import ContentRange, Range
+from werkzeug.http import parse_content_range_header
+
+from .client import CHUNK, UpstreamUnreachable
+
+if TYPE_CHECKING:
+    import urllib3
+
+    from ..models import CachedFile
+    from .client import UpstreamClient
+
+
+@dataclass
+class Part:
+    """The upstream's answer to a range: the bytes ``content_range`` says, as they come
+    (``body`` releases the connection when done), or ``unsatisfiable`` (a 416)."""
+
+    content_range: ContentRange
+    body: Iterator[bytes]
+    unsatisfiable: bool = False
+
+
+def single(wanted: Range | None) -> Range | None:
+    """The request's Range when it asks for one range of bytes (a suffix or an open end
+    too); None for none or several, which are answered whole."""
+    if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
+        return None
+    return wanted
+
+
+def part(client: UpstreamClient, cached: CachedFile, wanted: Range) -> Part | None:
+    """The range of the file, from the upstream; None when the upstream answers with the
+    whole file instead (it does no ranges). A range of another file than the page's (its
+    total size differs) is refused with a 502."""
+    response = client.get_file(cached.url, {"Range": wanted.to_header()})
+    try:
+        if response.status == 200:  # no ranges there: not read, the connection dropped
+            response.close()
+            return None
+        if response.status == 416:
+            response.close()
+            size = cached.size
+            return Part(ContentRange("bytes", None, None, size), iter(()), unsatisfiable=True)
+        if response.status != 206:
+            raise UpstreamUnreachable(
+                f"the upstream answered {response.status} to a range of {cached.file_name}")
+        found = parse_content_range_header(response.headers.get("Content-Range"))
+        if (found is None or found.units != "bytes" or found.start is None
+                or found.stop is None or found.length is None):
+            raise UpstreamUnreachable(
+                f"the upstream's range of {cached.file_name} says no byte range it holds")
+        if cached.size is not None and found.length != cached.size:
+            raise UpstreamUnreachable(
+                f"the upstream's {cached.file_name} is {found.length:,} bytes, its page says"
+                f" {cached.size:,}")
+    except BaseException:
+        response.close()
+        raise
+    return Part(found, _bytes(response, found.stop - found.start, cached.file_name))
+
+
+def _bytes(response: urllib3.BaseHTTPResponse, length: int, name: str) -> Iterator[bytes]:
+    """``length`` bytes of the answer, never more; an answer cut short raises, cutting the
+    client's short too (its Content-Length is never reached)."""
+    left = length
+    try:
+        for chunk in response.stream(CHUNK, decode_content=False):
+            chunk = chunk[:left]
+            left -= len(chunk)
+            if chunk:
+                yield chunk
+            if not left:
+                break
+    except HTTPError as exc:
+        raise UpstreamUnreachable(f"the upstream's range of {name} failed: {exc}") from None
+    finally:
+        if left:
+            response.close()
+        else:
+            response.release_conn()
+    if left:
+        raise UpstreamUnreachable(f"the upstream's range of {name} was cut short")
+
+
+def size(client: UpstreamClient, cached: CachedFile) -> int | None:
+    """The file's size, from the page, else from the upstream's answer to its first byte;
+    None when neither says."""
+    if cached.size is not None:
+        return cached.size
+    response = client.get_file(cached.url, {"Range": "bytes=0-0"})
+    try:
+        if response.status == 206:
+            found = parse_content_range_header(response.headers.get("Content-Range"))
+            return found.length if found is not None else None
+        length = response.headers.get("Content-Length", "")
+        return int(length) if response.status == 200 and length.isdigit() else None
+    finally:
+        response.close()  # never read: one byte, or the whole file of an upstream without ranges

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
+from typing import IO
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import (
@@ -175,21 +176,23 @@ def trusted_metadata(data: bytes, file_name: str) -> bytes | None:
         return None
 
 
-def metadata_bytes(path: str, file_name: str = "", limits: Limits = DEFAULT_LIMITS) -> bytes:
+def metadata_bytes(path: str | IO[bytes], file_name: str = "",
+                   limits: Limits = DEFAULT_LIMITS) -> bytes:
     """The raw METADATA or PKG-INFO member; only that member is read, never extracted.
 
-    The format follows ``file_name`` (default: the path's own name). What reading costs
+    The format follows ``file_name`` (default: the path's own name); a wheel or a zip
+    sdist may also be a seekable binary file instead of a path. What reading costs
     is bounded by ``limits`` (see :mod:`pypireg.archives`). Raises
     :class:`InvalidDistribution` for archives that are unreadable, hostile, over a limit
     or without metadata where the format puts it.
     """
-    name = file_name or path
+    name = file_name or str(path)
     try:
         if name.endswith(".whl"):
             data = archives.zip_member(path, _is_wheel_metadata, limits, "METADATA")
         elif name.endswith(".zip"):
             data = archives.zip_member(path, _is_pkg_info, limits, "PKG-INFO")
-        elif name.endswith(".tar.gz"):
+        elif name.endswith(".tar.gz") and isinstance(path, str):
             data = archives.tar_member(path, _is_pkg_info, limits, "PKG-INFO")
         else:
             raise InvalidDistribution("neither a wheel (.whl) nor an sdist (.tar.gz, .zip)")

@@ -60,6 +60,7 @@ class File:
     size: int | None = 0  # None: not known (an upstream's HTML page may not say)
     upload_time: str = ""
     metadata_sha256: str | None = None  # "" or None: no PEP 658 metadata
+    metadata_unhashed: bool = False  # PEP 658 metadata served, its sha256 not known yet
     yanked: bool = False
     yanked_reason: str = ""
     provenance_url: str | None = None  # PEP 740
@@ -134,6 +135,8 @@ def _extra(f: File) -> str:
         # to 23.1, and no other) compare the metadata's Name with the requested name
         # unnormalized, so `pip install pyyaml` would discard PyYAML's wheel.
         extra += f' data-core-metadata="sha256={escape(f.metadata_sha256)}"'
+    elif f.metadata_unhashed:
+        extra += ' data-core-metadata="true"'
     if f.yanked:
         extra += f' data-yanked="{escape(f.yanked_reason)}"'
     if f.provenance_url:
@@ -151,7 +154,8 @@ def _file_json(f: File) -> dict[str, object]:
         entry["requires-python"] = f.requires_python
     # PEP 714's key only: pip 22.3 to 23.1 read the older "dist-info-metadata" as a string
     # and crash on the object JSON gives it.
-    entry["core-metadata"] = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+    entry["core-metadata"] = ({"sha256": f.metadata_sha256} if f.metadata_sha256
+                              else f.metadata_unhashed)
     entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
     if f.size is not None:
         entry["size"] = f.size

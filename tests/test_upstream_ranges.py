@@ -137,3 +137,11 @@ def test_a_range_of_another_file_than_the_pages_is_a_502(tmp_path, data) -> None
         index.files[FILE_PATH] = data + b"more"  # the upstream's file changed under its page
         refused = app.get(url, headers={"Range": "bytes=-100"}, status=502)
         assert "its page says" in refused.json["message"]
+
+
+def test_a_suffix_longer_than_the_file_is_the_whole_file(cached, data) -> None:
+    index, app, _, url = cached
+    answer = app.get(url, headers={"Range": f"bytes=-{len(data) * 2}"}, status=206)
+    assert answer.body == data and answer.headers["Content-Range"] == (
+        f"bytes 0-{len(data) - 1}/{len(data)}")
+    assert index.ranges == [(FILE_PATH, 0, len(data))]

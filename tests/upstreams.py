@@ -155,6 +155,7 @@ class FakeIndex:
         self.asked = threading.Event()  # set by the first request for a file
         self.page_requests = 0  # counted as they arrive, answered or not
         self.serves_ranges = True  # answers a Range of one span with a 206
+        self.clamps_suffixes = True  # a suffix longer than the file: all of it (else a 416)
         self.ranges: list[tuple[str, int, int]] = []  # each range served: path, start, stop
         self.whole: collections.Counter[str] = collections.Counter()  # whole files served
         self.sent: collections.Counter[str] = collections.Counter()  # bytes of each path
@@ -189,6 +190,9 @@ class FakeIndex:
         header = environ.get("HTTP_RANGE") if self.serves_ranges else None
         wanted = parse_range_header(header) if header else None
         if wanted is not None and len(wanted.ranges) == 1:
+            (start, stop), = wanted.ranges
+            if start < 0 and stop is None and self.clamps_suffixes:  # all of a short file
+                wanted.ranges[0] = (max(start, -len(data)), None)
             span = wanted.range_for_length(len(data))
             if span is None:
                 start_response("416 Range Not Satisfiable",

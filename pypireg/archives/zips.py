@@ -3,6 +3,7 @@ the one member inflated with a ceiling."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import struct
@@ -41,13 +42,16 @@ class _Entry:
     mode: int
 
 
-def zip_member(path: str, wanted: Wanted, limits: Limits, label: str) -> bytes | None:
+def zip_member(source: str | IO[bytes], wanted: Wanted, limits: Limits, label: str
+               ) -> bytes | None:
     """The one member whose name ``wanted`` accepts, or None; ``label`` names it in errors.
+    ``source`` is a path, or a seekable binary file (read from wherever it is).
 
     Two such members are refused: zipfile (and so pip) would take the last one.
     """
     try:
-        with open(path, "rb") as fp:
+        with (open(source, "rb") if isinstance(source, str)  # noqa: SIM115
+              else contextlib.nullcontext(source)) as fp:
             entry, concat = _find_entry(fp, wanted, limits)
             return None if entry is None else _read_entry(fp, entry, concat, limits, label)
     except ArchiveError:

@@ -41,9 +41,13 @@ class UpstreamQueries(CatalogBase):
         now; its content's ``changed_at`` moves only if the content differs, so that an
         upstream without ETags does not renew every ETag of ours on each fetch. Every file
         the page lists gets (or keeps) its row, with what is known of its bytes."""
-        files = tuple(files)
         now = utcnow()
         with self.write():
+            # Metadata read from wheels whose pages offer none stays said on the page.
+            known = self.upstream_metadata_known(upstream, normalized_name)
+            files = tuple(f._replace(metadata_sha256=known[(f.file_name, f.sha256)])
+                          if f.metadata_sha256 is None and (f.file_name, f.sha256) in known
+                          else f for f in files)
             before = self.upstream_page(upstream, normalized_name)
             same = before is not None and (before.found, before.name, before.status,
                                            before.files) == (found, name, status, files)
@@ -130,6 +134,37 @@ class UpstreamQueries(CatalogBase):
             self.run("UPDATE upstream_files SET storage_key = ?, cached_size = ?,"
                      " cached_at = ?, fetch_owner = NULL, fetch_heartbeat = NULL WHERE id = ?",
                      [storage_key, size, utcnow(), file_id])
+
+    def note_upstream_metadata(self, file_id: int, sha256: str, metadata_key: str | None
+                               ) -> None:
+        """The metadata read from a wheel whose page offers none: its sha256 and where it
+        is kept, or ``""`` and None for a wheel that has none. Every cached page listing
+        the file says so from now on (its ``changed_at`` moves: a new ETag)."""
+        with self.write():
+            row = next(self.tuples("SELECT file_name, sha256, upstream, normalized_name"
+                                   " FROM upstream_files WHERE id = ?", [file_id]), None)
+            if row is None:
+                return
+            file_name, digest, upstream, normalized_name = row
+            self.run("UPDATE upstream_files SET metadata_sha256 = ?, metadata_key = ?"
+                     " WHERE id = ?", [sha256, metadata_key, file_id])
+            page = self.upstream_page(upstream, normalized_name)
+            if page is None:
+                return
+            files = [f._replace(metadata_sha256=sha256)
+                     if (f.file_name, f.sha256) == (file_name, digest) else f
+                     for f in page.files]
+            self.update("upstream_pages", page.id, {
+                "files": json.dumps([list(f) for f in files]), "changed_at": utcnow()})
+
+    def upstream_metadata_known(self, upstream: str, normalized_name: str
+                                ) -> dict[tuple[str, str], str]:
+        """What is known of the metadata of a name's files, by file name and sha256: for
+        a page fetched again, whose files the upstream gives no metadata for."""
+        return {(name, digest): known for name, digest, known in self.tuples(
+            "SELECT file_name, sha256, metadata_sha256 FROM upstream_files WHERE upstream = ?"
+            " AND normalized_name = ? AND metadata_sha256 IS NOT NULL",
+            [upstream, normalized_name])}
 
     def keep_upstream_metadata(self, file_id: int, metadata_key: str) -> None:
         with self.write():

@@ -6,6 +6,8 @@ upstream or served from a cache of it.
 - :mod:`.parse`: their pages, JSON or HTML, read into what the cache keeps.
 - :mod:`.pages`: which upstream serves a name; fetching, revalidating, stale-if-error.
 - :mod:`.files`: files fetched once on first download, verified, then kept.
+- :mod:`.ranges`: parts of files not kept yet, from the upstream's ranges.
+- :mod:`.extract`: the metadata of wheels whose pages offer none, read from the wheels.
 
 What a scope may take from upstream (never a name it holds, or that a status or a
 protection rule of it names) is decided by the views, which know the scope.
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..times import stamp
 from .client import UpstreamClient, UpstreamTimeout, UpstreamUnreachable, bare
+from .extract import WheelMetadata
 from .files import UpstreamFiles
 from .pages import Found, Observe, UpstreamPages, ignore
 from .settings import MODES, UpstreamSettings, spelled, upstream_settings
@@ -41,8 +44,10 @@ class Upstreams:
         self.settings = settings
         self.client = UpstreamClient(settings, limits.max_upstream_page_size)
         self.pages = UpstreamPages(settings, catalog, self.client, observe)
+        self.metadata = WheelMetadata(catalog, storage, self.client, limits)
         self.files = UpstreamFiles(catalog, storage, self.client, staging_dir,
-                                   limits.max_upload_size, settings.max_fetches, observe)
+                                   limits.max_upload_size, settings.max_fetches, observe,
+                                   kept=self.metadata.from_file)
 
     @property
     def caching(self) -> bool:

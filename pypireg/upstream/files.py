@@ -139,8 +139,10 @@ class UpstreamFiles:
 
     def __init__(self, catalog: Catalog, storage: Storage, client: UpstreamClient,
                  staging_dir: str, max_size: int, max_fetches: int = 16,
-                 observe: Observe = ignore) -> None:
+                 observe: Observe = ignore,
+                 kept: Callable[[CachedFile, str], None] | None = None) -> None:
         self.observe = observe  # each file fetched: "file", its result, its seconds
+        self.kept = kept  # each file just kept, and its verified bytes' path
         self.catalog = catalog
         self.storage = storage
         self.client = client
@@ -302,6 +304,8 @@ class UpstreamFiles:
                 " kept")
         fetch.update(state="verified", size=written)
         key = file_key(cached.sha256)
+        if self.kept is not None:  # while the verified bytes are still at hand
+            self.kept(self.catalog.cached_upstream_file(cached.id) or cached, fetch.path)
         self._keep(key, lambda: self.storage.put_file(key, fetch.path),
                    lambda: self.catalog.keep_upstream_file(cached.id, key, written))
 

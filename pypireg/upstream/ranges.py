@@ -7,7 +7,7 @@ has verified it against the page's sha256.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 @dataclass
 class Part:
     """The upstream's answer to a range: the bytes ``content_range`` says, as they come
-    (``body`` releases the connection when done), or ``unsatisfiable`` (a 416)."""
+    (``body`` releases the connection when done; ``drop`` drops it unread), or
+    ``unsatisfiable`` (a 416)."""
 
     content_range: ContentRange
     body: Iterator[bytes]
     unsatisfiable: bool = False
+    drop: Callable[[], None] = lambda: None
 
 
 def single(wanted: Range | None) -> Range | None:
@@ -40,6 +42,16 @@ def single(wanted: Range | None) -> Range | None:
     if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
         return None
     return wanted
+
+
+def explicit(wanted: Range, size: int) -> Range | None:
+    """The range as first and last byte of a file of ``size`` bytes (a suffix longer than
+    the file is all of it, as HTTP has it); None when it starts past the end."""
+    (start, stop), = wanted.ranges
+    if start < 0 and stop is None:
+        start = max(0, size + start)
+    found = Range("bytes", [(start, stop)]).range_for_length(size)
+    return None if found is None else Range("bytes", [found])
 
 
 def part(client: UpstreamClient, cached: CachedFile, wanted: Range) -> Part | None:
@@ -51,9 +63,10 @@ def part(client: UpstreamClient, cached: CachedFile, wanted: Range) -> Part | No
         if response.status == 200:  # no ranges there: not read, the connection dropped
             response.close()
             return None
-        if response.status == 416:
+        if response.status == 416:  # Content-Range: bytes */SIZE
+            said = response.headers.get("Content-Range", "").rpartition("/")[2]
             response.close()
-            size = cached.size
+            size = int(said) if said.isdigit() else cached.size
             return Part(ContentRange("bytes", None, None, size), iter(()), unsatisfiable=True)
         if response.status != 206:
             raise UpstreamUnreachable(
@@ -70,10 +83,18 @@ def part(client: UpstreamClient, cached: CachedFile, wanted: Range) -> Part | No
     except BaseException:
         response.close()
         raise
-    return Part(found, _bytes(response, found.stop - found.start, cached.file_name))
+    ended: list[bool] = []  # once the body has released the connection
+
+    def drop() -> None:
+        if not ended:
+            response.close()
+
+    return Part(found, _bytes(response, found.stop - found.start, cached.file_name, ended),
+                drop=drop)
 
 
-def _bytes(response: urllib3.BaseHTTPResponse, length: int, name: str) -> Iterator[bytes]:
+def _bytes(response: urllib3.BaseHTTPResponse, length: int, name: str, ended: list[bool]
+           ) -> Iterator[bytes]:
     """``length`` bytes of the answer, never more; an answer cut short raises, cutting the
     client's short too (its Content-Length is never reached)."""
     left = length
@@ -92,6 +113,7 @@ def _bytes(response: urllib3.BaseHTTPResponse, length: int, name: str) -> Iterat
             response.close()
         else:
             response.release_conn()
+        ended.append(True)
     if left:
         raise UpstreamUnreachable(f"the upstream's range of {name} was cut short")
 

@@ -8,16 +8,20 @@ come first and an upstream file of the same name is left out.
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from typing import IO, TYPE_CHECKING, cast
 
+from werkzeug.datastructures import ContentRange
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import ClosingIterator
 
 from .. import render
 from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile
 from ..upstream import ranges
+from ..upstream.extract import NoRanges
 from ..upstream.settings import spelled
 from .answers import immutable, stored_file, stored_metadata
 from .pages import (
@@ -78,6 +82,8 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
                 filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
                 version=f.version, requires_python=f.requires_python, size=f.size,
                 upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
+                # a wheel's metadata is read from it when its page offers none
+                metadata_unhashed=f.metadata_sha256 is None and f.file_name.endswith(".whl"),
                 yanked=f.yanked, yanked_reason=f.yanked_reason) for f in files)]
         title = local[-1].package_name if local else (found.page.name if found else normalized)
         text = (render.package_json(normalized, shown, status) if fmt.json
@@ -122,7 +128,14 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
         if request.method == "HEAD":
             return _head(request, cached, ranges.size(upstreams.client, cached), private)
         wanted = ranges.single(request.range)
-        found = ranges.part(upstreams.client, cached, wanted) if wanted else None
+        found = None
+        if wanted is not None and cached.size is not None:  # as first and last byte
+            wanted = ranges.explicit(wanted, cached.size)
+            if wanted is None:  # past the end
+                found = ranges.Part(ContentRange("bytes", None, None, cached.size), iter(()),
+                                    unsatisfiable=True)
+        if wanted is not None:
+            found = ranges.part(upstreams.client, cached, wanted)
         if found is not None:
             return _part(found, cached, private)
     registry.downloads.record_upstream(cached)
@@ -168,7 +181,9 @@ def _part(found: ranges.Part, cached: CachedFile, private: bool) -> Response:
         if found.content_range.length is not None:
             response.content_range = found.content_range
         return _described(response, cached, private)
-    response = Response(found.body, status=206, direct_passthrough=True)
+    # A client that goes before the first byte drops the upstream's connection too.
+    response = Response(ClosingIterator(found.body, found.drop), status=206,
+                        direct_passthrough=True)
     response.content_range = found.content_range
     assert found.content_range.stop is not None and found.content_range.start is not None
     response.content_length = found.content_range.stop - found.content_range.start
@@ -187,13 +202,43 @@ def _described(response: Response, cached: CachedFile, private: bool) -> Respons
 
 def metadata(registry: Registry, request: RegistryRequest, scope: Scope,
              cached: CachedFile) -> Response:
-    """The file's PEP 658 metadata, fetched and verified on first use."""
+    """The file's PEP 658 metadata: the upstream's, fetched and verified on first use; or,
+    for a wheel whose page offers none, read from the wheel (docs/proxy.md)."""
     upstreams = registry.upstreams
     assert upstreams is not None
+    if cached.metadata_sha256 is None and cached.file_name.endswith(".whl"):
+        data = _read_from_wheel(registry, cached)
+        if data is None:
+            raise ResourceNotFound("Metadata")
+        return stored_metadata(request, data, hashlib.sha256(data).hexdigest(),
+                               private=_private(scope))
     if not cached.metadata_sha256:
         raise ResourceNotFound("Metadata")
     data = upstreams.files.metadata(cached, registry.limits.max_metadata_size)
     return stored_metadata(request, data, cached.metadata_sha256, private=_private(scope))
+
+
+def _read_from_wheel(registry: Registry, cached: CachedFile) -> bytes | None:
+    """A wheel's METADATA, read in ranges of the upstream's file; from the file itself,
+    fetched and kept as a first download is, when the upstream gives no ranges. None when
+    the wheel has none."""
+    upstreams = registry.upstreams
+    assert upstreams is not None
+    try:
+        return upstreams.metadata.by_ranges(cached)
+    except NoRanges:
+        settings = upstreams.settings
+        fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)
+        reader = fetch.started(settings.connect_timeout * (settings.retries + 1)
+                               + settings.read_timeout) if fetch else None
+        if fetch is not None and reader is not None:
+            for _ in fetch.chunks(reader, settings.read_timeout * 2):
+                pass  # until it is kept, and its metadata with it
+    kept = registry.catalog.cached_upstream_file(cached.id)
+    if kept is None or not kept.metadata_key:
+        return None
+    with registry.storage.open(kept.metadata_key) as stream:
+        return stream.read()
 
 
 def _private(scope: Scope) -> bool:

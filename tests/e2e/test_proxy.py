@@ -16,6 +16,7 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 import pypiserver
+import pytest
 
 import pypireg
 from pypireg import mount
@@ -173,13 +174,15 @@ def test_a_version_whose_only_sdist_is_a_tar_bz2_installs_through_the_cache(
         assert up.count(f"/packages/{legacy}") == 1
 
 
-def test_uv_resolves_through_a_cold_cache_without_fetching_a_wheel_whole(tmp_path, clients,
-                                                                          tripwire):
-    # Wheels without metadata files upstream: uv reads each one's METADATA with ranges.
+@pytest.mark.parametrize("resolver", ["uv", "pip"])
+def test_resolving_through_a_cold_cache_fetches_no_wheel_whole(tmp_path, clients, tripwire,
+                                                                resolver):
+    # Wheels without metadata files upstream: the registry reads each one's METADATA in
+    # ranges of the upstream's wheel, and the resolvers ask it for that.
     index = FakeIndex()
     sizes = 0
     for name, requires in (("acme-lib", ("acme-core>=1",)), ("acme-core", ())):
-        data = wheel_bytes(name, "1.0", payload="#" + "x" * 300_000, requires=requires)
+        data = wheel_bytes(name, "1.0", payload="#" + "x" * 2_000_000, requires=requires)
         sizes += len(data)
         index.files[f"/files/{wheel_name(name, '1.0')}"] = data
         index.json_page(name, [{"filename": wheel_name(name, "1.0"),
@@ -187,13 +190,24 @@ def test_uv_resolves_through_a_cold_cache_without_fetching_a_wheel_whole(tmp_pat
                                 "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}])
     requirements = tmp_path / "requirements.in"
     requirements.write_text("acme-lib\n")
+    env = {**clients.env, **tripwire.env}
     with serve(index) as up:
         registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
         with serve(mount(registry, "/api/v4")) as down:
             simple = f"{down.url}/api/v4/projects/acme/packages/pypi/simple"
-            result = run([str(BIN / "uv"), "pip", "compile", "--no-cache", "--index-url",
-                          simple, str(requirements)], {**clients.env, **tripwire.env})
+            if resolver == "uv":
+                result = run([str(BIN / "uv"), "pip", "compile", "--no-cache", "--index-url",
+                              simple, str(requirements)], env)
+                assert "Range requests not supported" not in result.stderr
+            else:
+                report = tmp_path / "report.json"
+                run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+                     "--report", str(report), "--index-url", simple, "-r", str(requirements)],
+                    env)
+                result = run([sys.executable, "-c", "import json, sys; print('\\n'.join("
+                              "f\"{i['metadata']['name']}=={i['metadata']['version']}\""
+                              " for i in json.load(open(sys.argv[1]))['install']))",
+                              str(report)])
     assert "acme-core==1.0" in result.stdout and "acme-lib==1.0" in result.stdout
-    assert "Range requests not supported" not in result.stderr
     assert not index.whole, f"wheels fetched whole: {dict(index.whole)}"
     assert index.ranges and sum(index.sent.values()) < sizes / 10

@@ -1,0 +1,178 @@
+"""PEP 658 metadata for upstream wheels whose pages offer none (docs/proxy.md): said on the
+page from the start, read from the upstream's wheel in a few ranges when asked for, byte
+for byte the wheel's METADATA, kept, and said with its sha256 from then on; a wheel
+without one, or a hostile one, gives a 404 at bounded cost, never a 5xx."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from webtest import TestApp
+
+import pypireg
+from pypireg import mount
+
+from . import archives
+from .distributions import wheel_bytes, wheel_metadata
+from .helpers import peak_growth
+from .upstreams import FakeIndex, caching_registry, serve
+
+JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
+PAGE = "/api/v4/projects/acme/packages/pypi/simple/{}/"
+
+
+def index_of(files: dict[str, bytes], project: str = "acme-lib", *, sizes: bool = True
+             ) -> FakeIndex:
+    """An index whose page of ``project`` lists ``files`` (by name), none with metadata."""
+    index = FakeIndex()
+    for name, data in files.items():
+        index.files[f"/files/{name}"] = data
+    index.json_page(project, [{"filename": name, "url": f"/files/{name}",
+                               "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+                               **({"size": len(data)} if sizes else {})}
+                              for name, data in files.items()])
+    return index
+
+
+@pytest.fixture
+def wheel() -> bytes:
+    return wheel_bytes("acme-lib", "1.0", payload="x" * 200_000, requires=("acme-core>=1",))
+
+
+@pytest.fixture
+def cached(tmp_path, wheel) -> Iterator[tuple[FakeIndex, TestApp, pypireg.Registry]]:
+    index = index_of({"acme_lib-1.0-py3-none-any.whl": wheel,
+                      "acme_lib-1.0.tar.gz": b"an sdist's bytes"})
+    with serve(index) as up:
+        registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
+        yield index, TestApp(mount(registry, "/api/v4")), registry
+
+
+def page(app: TestApp, project: str = "acme-lib") -> dict[str, dict]:
+    files = app.get(PAGE.format(project), headers=JSON).json["files"]
+    return {f["filename"]: f for f in files}
+
+
+def local(url: str) -> str:
+    return url.split("http://localhost:80", 1)[-1]
+
+
+def test_a_wheels_metadata_is_read_in_ranges_and_said_with_its_digest(cached, wheel) -> None:
+    index, app, registry = cached
+    before = page(app)
+    wheel_entry = before["acme_lib-1.0-py3-none-any.whl"]
+    assert wheel_entry["core-metadata"] is True  # said from the start, for pip and uv
+    assert before["acme_lib-1.0.tar.gz"]["core-metadata"] is False
+    html = app.get(PAGE.format("acme-lib")).text
+    assert 'data-core-metadata="true"' in html
+    etag = app.get(PAGE.format("acme-lib"), headers=JSON).headers["ETag"]
+
+    answer = app.get(local(wheel_entry["url"]) + ".metadata")
+    expected = wheel_metadata("acme-lib", "1.0", requires=("acme-core>=1",)).encode()
+    assert answer.body == expected  # byte for byte the wheel's METADATA
+    assert not index.whole and 1 <= len(index.ranges) <= 3
+    assert sum(index.sent.values()) < len(wheel) / 2
+    digest = hashlib.sha256(expected).hexdigest()
+    assert page(app)["acme_lib-1.0-py3-none-any.whl"]["core-metadata"] == {"sha256": digest}
+    assert app.get(PAGE.format("acme-lib"), headers=JSON).headers["ETag"] != etag
+    ranges = len(index.ranges)
+    assert app.get(local(wheel_entry["url"]) + ".metadata").body == expected
+    assert len(index.ranges) == ranges  # kept: not read again
+    app.get(local(before["acme_lib-1.0.tar.gz"]["url"]) + ".metadata", status=404)
+
+
+def test_a_small_wheel_of_a_page_without_sizes_from_a_strict_upstream(tmp_path) -> None:
+    # Its end is asked for as a suffix, longer than the wheel; this upstream answers 416
+    # (as werkzeug's servers do) with the size, which the second range then uses.
+    small = wheel_bytes("acme-lib", "1.0")
+    index = index_of({"acme_lib-1.0-py3-none-any.whl": small}, sizes=False)
+    index.clamps_suffixes = False
+    with serve(index) as up:
+        app = TestApp(mount(caching_registry(tmp_path / "data", f"{up.url}/simple/"),
+                            "/api/v4"))
+        url = local(page(app)["acme_lib-1.0-py3-none-any.whl"]["url"])
+        assert app.get(url + ".metadata").body == wheel_metadata("acme-lib", "1.0").encode()
+        assert index.ranges == [("/files/acme_lib-1.0-py3-none-any.whl", 0, len(small))]
+        assert not index.whole
+
+
+def test_the_digest_stays_when_the_page_is_fetched_again(tmp_path, wheel) -> None:
+    index = index_of({"acme_lib-1.0-py3-none-any.whl": wheel})
+    with serve(index) as up:
+        registry = pypireg.create_app(tmp_path / "data", upstream=f"{up.url}/simple/",
+                                      upstream_mode="cache", upstream_ttl=0)
+        registry.create_project("acme", "public")
+        app = TestApp(mount(registry, "/api/v4"))
+        url = local(page(app)["acme_lib-1.0-py3-none-any.whl"]["url"])
+        data = app.get(url + ".metadata").body
+        requests = index.page_requests
+        entry = page(app)["acme_lib-1.0-py3-none-any.whl"]  # fetched again (a TTL of 0)
+        assert index.page_requests > requests
+        assert entry["core-metadata"] == {"sha256": hashlib.sha256(data).hexdigest()}
+
+
+def test_a_wheel_kept_whole_gets_its_metadata_from_its_own_bytes(cached, wheel) -> None:
+    index, app, _ = cached
+    url = local(page(app)["acme_lib-1.0-py3-none-any.whl"]["url"])
+    assert app.get(url).body == wheel
+    assert page(app)["acme_lib-1.0-py3-none-any.whl"]["core-metadata"] == {
+        "sha256": hashlib.sha256(app.get(url + ".metadata").body).hexdigest()}
+    assert not index.ranges  # read from the verified file, not the upstream
+
+
+def test_an_upstream_without_ranges_has_its_wheel_kept_whole_to_read_it(tmp_path,
+                                                                       wheel) -> None:
+    index = index_of({"acme_lib-1.0-py3-none-any.whl": wheel})
+    index.serves_ranges = False
+    with serve(index) as up:
+        registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
+        app = TestApp(mount(registry, "/api/v4"))
+        url = local(page(app)["acme_lib-1.0-py3-none-any.whl"]["url"])
+        assert app.get(url + ".metadata").body.startswith(b"Metadata-Version: 2.1\n")
+        assert app.get(url).body == wheel  # kept by then
+        assert index.whole["/files/acme_lib-1.0-py3-none-any.whl"] == 2  # the range, then all
+
+
+def hostile(where: Path, make) -> bytes:  # type: ignore[no-untyped-def]
+    where.mkdir()
+    return make(where).read_bytes()
+
+
+@pytest.mark.parametrize("make", [
+    archives.zip_bomb_metadata, archives.oversized_metadata, archives.encrypted_metadata,
+    archives.multi_disk, archives.corrupt_deflate,
+    lambda path: archives.many_zip_members(path, 200_000, declared=10),
+    lambda path: archives.wheel(path, archives.ZipEntry(b"evil-1.0.dist-info/WHEEL")),
+], ids=["bomb", "oversized", "encrypted", "multi-disk", "corrupt", "lying-count",
+        "no-metadata"])
+def test_a_hostile_wheel_gives_no_metadata_at_bounded_cost(tmp_path, make) -> None:
+    data = hostile(tmp_path / "made", make)
+    index = index_of({archives.WHEEL_NAME: data}, project="evil")
+    with serve(index) as up:
+        registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
+        app = TestApp(mount(registry, "/api/v4"))
+        url = local(page(app, "evil")[archives.WHEEL_NAME]["url"])
+        answer, growth = peak_growth(lambda: app.get(url + ".metadata", status="*"))
+        assert answer.status_int == 404, answer.text  # never a 5xx
+        assert growth < 64 * 1024 * 1024
+        assert page(app, "evil")[archives.WHEEL_NAME]["core-metadata"] is False
+        assert sum(index.sent.values()) <= max(len(data), 8 * 1024 * 1024 + 65_558)
+
+
+def test_a_lying_central_directory_is_no_metadata(tmp_path) -> None:
+    # The central directory points METADATA's local header past the end of the file.
+    with zipfile.ZipFile(tmp_path / "w.whl", "w") as made:
+        made.writestr("evil-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: evil\n")
+    raw = bytearray((tmp_path / "w.whl").read_bytes())
+    central = raw.rfind(b"PK\x01\x02")
+    raw[central + 42:central + 46] = (10**9).to_bytes(4, "little")  # its local header's offset
+    index = index_of({archives.WHEEL_NAME: bytes(raw)}, project="evil")
+    with serve(index) as up:
+        app = TestApp(mount(caching_registry(tmp_path / "data", f"{up.url}/simple/"),
+                            "/api/v4"))
+        url = local(page(app, "evil")[archives.WHEEL_NAME]["url"])
+        assert app.get(url + ".metadata", status="*").status_int == 404

@@ -6,6 +6,7 @@ without one, or a hostile one, gives a 404 at bounded cost, never a 5xx."""
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from webtest import TestApp
 
 import pypireg
 from pypireg import mount
+from pypireg.upstream.extract import MAX_BYTES, TAIL
 
 from . import archives
 from .distributions import wheel_bytes, wheel_metadata
@@ -160,7 +162,10 @@ def test_a_hostile_wheel_gives_no_metadata_at_bounded_cost(tmp_path, make) -> No
         assert answer.status_int == 404, answer.text  # never a 5xx
         assert growth < 64 * 1024 * 1024
         assert page(app, "evil")[archives.WHEEL_NAME]["core-metadata"] is False
-        assert sum(index.sent.values()) <= max(len(data), 8 * 1024 * 1024 + 65_558)
+        # At most the bounded ranges, then the whole file once (fetched and verified, to
+        # show that it has no metadata).
+        assert index.whole[f"/files/{archives.WHEEL_NAME}"] <= 1
+        assert sum(index.sent.values()) <= len(data) + MAX_BYTES + TAIL
 
 
 def test_a_lying_central_directory_is_no_metadata(tmp_path) -> None:
@@ -176,3 +181,79 @@ def test_a_lying_central_directory_is_no_metadata(tmp_path) -> None:
                             "/api/v4"))
         url = local(page(app, "evil")[archives.WHEEL_NAME]["url"])
         assert app.get(url + ".metadata", status="*").status_int == 404
+
+
+# -- the ranges fail or lie: the whole file says ---------------------------------------------
+
+
+def served_metadata(tmp_path: Path, index: FakeIndex, name: str
+                    ) -> Iterator[tuple[TestApp, pypireg.Registry, str]]:
+    with serve(index) as up:
+        registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
+        app = TestApp(mount(registry, "/api/v4"))
+        yield app, registry, local(page(app)[name]["url"])
+
+
+WHEEL = "acme_lib-1.0-py3-none-any.whl"
+
+
+@pytest.mark.parametrize("trouble", ["refused", "cut off", "many members"])
+def test_ranges_that_will_not_do_read_the_whole_file(tmp_path, wheel, trouble) -> None:
+    if trouble == "many members":  # a central directory past the ranges' bounds
+        buffer = tmp_path / "big.whl"
+        with zipfile.ZipFile(buffer, "w") as made:
+            for n in range(12_000):
+                made.writestr(f"acme_lib/data/file_{n:05}_with_a_long_enough_name.txt", "")
+            made.writestr("acme_lib-1.0.dist-info/METADATA",
+                          wheel_metadata("acme-lib", "1.0"))
+        wheel = buffer.read_bytes()
+    index = index_of({WHEEL: wheel})
+    if trouble == "refused":
+        index.range_status = 403
+    elif trouble == "cut off":  # the end record comes, then the upstream fails
+        buffer = tmp_path / "far.whl"
+        with zipfile.ZipFile(buffer, "w") as made:  # METADATA first, far from the end
+            made.writestr("acme_lib-1.0.dist-info/METADATA",
+                          wheel_metadata("acme-lib", "1.0"))
+            made.writestr("acme_lib/big.bin", os.urandom(300_000))
+        wheel = buffer.read_bytes()
+        index = index_of({WHEEL: wheel})
+        index.ranges_left = 1
+    for app, _, url in served_metadata(tmp_path, index, WHEEL):
+        data = app.get(url + ".metadata").body
+        assert data.startswith(b"Metadata-Version: 2.1\nName: acme-lib\n")
+        assert index.whole[f"/files/{WHEEL}"] == 1  # fetched whole, verified, kept
+        entry = page(app)[WHEEL]
+        assert entry["core-metadata"] == {"sha256": hashlib.sha256(data).hexdigest()}
+        assert app.get(url).body == wheel and index.whole[f"/files/{WHEEL}"] == 1
+
+
+def test_metadata_read_in_ranges_is_replaced_by_the_verified_wheels(tmp_path, wheel) -> None:
+    # The upstream's ranges come from another wheel of the same size than the one its page
+    # names: what they give is not kept once the wheel itself is downloaded and verified.
+    forged = wheel_bytes("acme-lib", "1.0", payload="x" * 200_000, requires=("evil-pkgs>=1",))
+    assert len(forged) == len(wheel) and forged != wheel
+    index = index_of({WHEEL: wheel})
+    index.range_files[f"/files/{WHEEL}"] = forged
+    for app, _, url in served_metadata(tmp_path, index, WHEEL):
+        assert b"evil-pkgs" in app.get(url + ".metadata").body  # what the ranges gave
+        assert app.get(url).body == wheel  # verified against the page's sha256, and kept
+        real = app.get(url + ".metadata").body
+        assert b"acme-core" in real and b"evil-pkgs" not in real
+        assert page(app)[WHEEL]["core-metadata"] == {"sha256": hashlib.sha256(real).hexdigest()}
+
+
+def test_a_wheel_kept_before_its_metadata_was_read_is_read_from_storage(tmp_path,
+                                                                       wheel) -> None:
+    index = index_of({WHEEL: wheel})
+    with serve(index) as up:
+        registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
+        app = TestApp(mount(registry, "/api/v4"))
+        url = local(page(app)[WHEEL]["url"])
+        app.get(url)  # kept whole
+        # As a catalog from before metadata was read from wheels has it.
+        registry.catalog.run("UPDATE upstream_files SET metadata_sha256 = NULL,"
+                             " metadata_key = NULL")
+    # The upstream is gone: the kept wheel says.
+    data = app.get(url + ".metadata").body
+    assert data == wheel_metadata("acme-lib", "1.0", requires=("acme-core>=1",)).encode()

@@ -145,3 +145,27 @@ def test_a_suffix_longer_than_the_file_is_the_whole_file(cached, data) -> None:
     assert answer.body == data and answer.headers["Content-Range"] == (
         f"bytes 0-{len(data) - 1}/{len(data)}")
     assert index.ranges == [(FILE_PATH, 0, len(data))]
+
+
+def test_a_head_of_a_file_the_upstream_lost_is_a_502(tmp_path, data) -> None:
+    index = index_of(data, size=False)
+    with serve(index) as up:
+        app = TestApp(mount(caching_registry(tmp_path / "data", f"{up.url}/simple/"), "/api/v4"))
+        url = file_url(app)
+        del index.files[FILE_PATH]
+        assert app.head(url, status="*").status_int == 502
+
+
+def test_a_range_past_the_pass_through_bound_is_a_download(tmp_path) -> None:
+    from pypireg.upstream.ranges import MAX_PART
+
+    big = wheel_bytes("acme-lib", "1.0", payload="x" * (MAX_PART + 1000))
+    index = index_of(big)
+    with serve(index) as up:
+        registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
+        app = TestApp(mount(registry, "/api/v4"))
+        url = file_url(app)
+        answer = app.get(url, headers={"Range": "bytes=0-"}, status="*")
+        assert answer.status_int in (200, 206) and answer.body == big  # (all of it: a 200)
+        assert index.whole[FILE_PATH] == 1 and not index.ranges
+        assert kept(registry)  # fetched once, verified, kept; the range from storage

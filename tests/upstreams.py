@@ -156,6 +156,9 @@ class FakeIndex:
         self.page_requests = 0  # counted as they arrive, answered or not
         self.serves_ranges = True  # answers a Range of one span with a 206
         self.clamps_suffixes = True  # a suffix longer than the file: all of it (else a 416)
+        self.range_status: int | None = None  # answers every range with this status
+        self.ranges_left: int | None = None  # ranges answered before they fail with a 500
+        self.range_files: dict[str, bytes] = {}  # other bytes its ranges are cut from
         self.ranges: list[tuple[str, int, int]] = []  # each range served: path, start, stop
         self.whole: collections.Counter[str] = collections.Counter()  # whole files served
         self.sent: collections.Counter[str] = collections.Counter()  # bytes of each path
@@ -189,7 +192,13 @@ class FakeIndex:
             self.hold.wait(30)
         header = environ.get("HTTP_RANGE") if self.serves_ranges else None
         wanted = parse_range_header(header) if header else None
+        if wanted is not None and (self.range_status or self.ranges_left == 0):
+            start_response(f"{self.range_status or 500} No", [("Content-Type", "text/plain")])
+            return [b"no ranges today"]
         if wanted is not None and len(wanted.ranges) == 1:
+            if self.ranges_left is not None:
+                self.ranges_left -= 1
+            data = self.range_files.get(path, data)
             (start, stop), = wanted.ranges
             if start < 0 and stop is None and self.clamps_suffixes:  # all of a short file
                 wanted.ranges[0] = (max(start, -len(data)), None)

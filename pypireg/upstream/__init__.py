@@ -44,10 +44,10 @@ class Upstreams:
         self.settings = settings
         self.client = UpstreamClient(settings, limits.max_upstream_page_size)
         self.pages = UpstreamPages(settings, catalog, self.client, observe)
-        self.metadata = WheelMetadata(catalog, storage, self.client, limits)
+        self.metadata = WheelMetadata(catalog, storage, self.client, limits, staging_dir)
         self.files = UpstreamFiles(catalog, storage, self.client, staging_dir,
                                    limits.max_upload_size, settings.max_fetches, observe,
-                                   kept=self.metadata.from_file)
+                                   kept=self.metadata.after_kept)
 
     @property
     def caching(self) -> bool:

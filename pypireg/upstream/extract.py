@@ -11,16 +11,25 @@ readable ``METADATA`` is marked as having none (``""``), and its page stops sayi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
 import os
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, cast
 
 from werkzeug.datastructures import Range
+from werkzeug.exceptions import ServiceUnavailable
 
 from ..archives import ArchiveError
 from ..dists import InvalidDistribution, metadata_bytes
+from ..forms import STAGING_PREFIX
 from . import ranges
 
 if TYPE_CHECKING:
@@ -36,6 +45,9 @@ TAIL = 64 * 1024 + 22  # a zip's end record, with the longest comment it may hav
 BLOCK = 64 * 1024  # bytes asked for at least, past what is read, so one range serves many reads
 MAX_REQUESTS = 16  # ranges one wheel's metadata may take
 MAX_BYTES = 8 * 1024 * 1024  # bytes they may bring, in all (a central directory is large)
+READ_TIME = 30.0  # seconds one reading in ranges may take, in all
+MAX_READINGS = 8  # wheels' metadata read at once, in one process
+RANGES_PREFIX = "ranges/"  # before the key of metadata read in ranges, not verified
 
 
 class NoRanges(Exception):
@@ -53,6 +65,7 @@ class RangedFile:
         self.cached = cached
         self.requests = 0
         self.fetched = 0
+        self.deadline = time.monotonic() + READ_TIME
         self._parts: list[tuple[int, bytes]] = []
         self._pos = 0
         self.size = cached.size or 0  # else known from the first range's Content-Range
@@ -66,6 +79,8 @@ class RangedFile:
     def _fetch(self, wanted: Range) -> bool:
         """Ask for a range, and keep its bytes; False when it is past the end (the size
         is then known)."""
+        if time.monotonic() > self.deadline:
+            raise NoRanges(f"reading the metadata took more than {READ_TIME:g} s")
         if self.requests >= MAX_REQUESTS:
             raise NoRanges(f"reading the metadata takes more than {MAX_REQUESTS} ranges")
         self.requests += 1
@@ -81,7 +96,13 @@ class RangedFile:
         if self.fetched + span.stop - span.start > MAX_BYTES:
             found.drop()
             raise NoRanges(f"reading the metadata takes more than {MAX_BYTES:,} bytes")
-        data = b"".join(found.body)
+        chunks = []
+        for chunk in found.body:  # an upstream that trickles is given up on in time
+            chunks.append(chunk)
+            if time.monotonic() > self.deadline:
+                found.drop()
+                raise NoRanges(f"reading the metadata took more than {READ_TIME:g} s")
+        data = b"".join(chunks)
         self.fetched += len(data)
         self.size = span.length
         self._parts.append((span.start, data))
@@ -122,46 +143,110 @@ class RangedFile:
 
 
 class WheelMetadata:
-    """Reads, keeps and records the metadata of upstream wheels whose pages offer none."""
+    """Reads, keeps and records the metadata of upstream wheels whose pages offer none:
+    one reading of a wheel at a time (others asking wait for it), at most
+    :data:`MAX_READINGS` at once."""
 
     def __init__(self, catalog: Catalog, storage: Storage, client: UpstreamClient,
-                 limits: Limits) -> None:
+                 limits: Limits, staging_dir: str) -> None:
         self.catalog = catalog
         self.storage = storage
         self.client = client
         self.limits = limits
+        self.staging_dir = staging_dir
+        self._readings: weakref.WeakValueDictionary[int, threading.Lock] = (
+            weakref.WeakValueDictionary())
+        self._guard = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_READINGS)
 
-    def by_ranges(self, cached: CachedFile) -> bytes | None:
-        """The wheel's METADATA read in ranges of the upstream's file, kept; None when it
-        has none to read (then marked so). Raises :class:`NoRanges` when ranges will not
-        do, and the upstream's 502 or 504 when it fails."""
+    def read(self, cached: CachedFile, fetch_whole: Callable[[CachedFile], None]
+             ) -> bytes | None:
+        """The wheel's METADATA, None when it has none: kept already; or read from the
+        wheel when it is kept; or in ranges of the upstream's file; else from the whole
+        file, which ``fetch_whole`` fetches and keeps. Only a verified file can show that
+        a wheel has none. Raises the upstream's 502 or 504 when it fails."""
+        with self._guard:
+            reading = self._readings.setdefault(cached.id, threading.Lock())
+        if not self._slots.acquire(timeout=READ_TIME):
+            raise ServiceUnavailable("too many wheels' metadata being read: try again in a"
+                                     " few seconds", retry_after=5)
         try:
-            data = metadata_bytes(cast("IO[bytes]", RangedFile(self.client, cached)),
-                                  cached.file_name, self.limits)
-        except (InvalidDistribution, ArchiveError) as exc:
-            log.warning("no metadata in %s from %s: %s", cached.file_name, cached.upstream, exc)
-            self.catalog.note_upstream_metadata(cached.id, "", None)
+            with reading:
+                return self._read(cached, fetch_whole)
+        finally:
+            self._slots.release()
+
+    def _read(self, cached: CachedFile, fetch_whole: Callable[[CachedFile], None]
+              ) -> bytes | None:
+        now = self.catalog.cached_upstream_file(cached.id) or cached  # read meanwhile?
+        found = self._kept(now)
+        if found is not None or now.metadata_sha256 == "":
+            return found
+        if not now.storage_key:
+            try:
+                data = metadata_bytes(cast("IO[bytes]", RangedFile(self.client, now)),
+                                      now.file_name, self.limits)
+                return self.keep(now, data, verified=False)
+            except Exception as exc:  # anything: the whole file then says
+                log.info("reading the metadata of %s in ranges: %s", now.file_name, exc)
+            fetch_whole(now)
+            now = self.catalog.cached_upstream_file(cached.id) or now
+            found = self._kept(now)
+            if found is not None or now.metadata_sha256 == "" or not now.storage_key:
+                return found
+        with self._stored(now) as path:
+            return self.from_file(now, path)
+
+    def _kept(self, cached: CachedFile) -> bytes | None:
+        if not cached.metadata_key:
             return None
-        return self.keep(cached, data)
-
-    def from_file(self, cached: CachedFile, path: str) -> None:
-        """Read and keep the metadata of a wheel just kept whole (``path``, its verified
-        bytes), unless its page offers metadata or it was read already."""
-        if not cached.file_name.endswith(".whl") or cached.metadata_sha256 is not None:
-            return
         try:
-            self.keep(cached, metadata_bytes(path, cached.file_name, self.limits))
+            with self.storage.open(cached.metadata_key) as stream:
+                return stream.read()
+        except KeyError:  # gone from storage: read again
+            return None
+
+    @contextlib.contextmanager
+    def _stored(self, cached: CachedFile) -> Iterator[str]:
+        """A path holding the kept file's verified bytes."""
+        assert cached.storage_key
+        handle, path = tempfile.mkstemp(dir=self.staging_dir, prefix=f"{STAGING_PREFIX}read-")
+        try:
+            with os.fdopen(handle, "wb") as out, self.storage.open(cached.storage_key) as stream:
+                shutil.copyfileobj(stream, out)
+            yield path
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def from_file(self, cached: CachedFile, path: str) -> bytes | None:
+        """Read and keep the metadata of a wheel kept whole (``path``, its verified bytes),
+        unless its page offers metadata: in place of what was read in ranges, which could
+        not be verified. A wheel without any is marked so."""
+        if not cached.file_name.endswith(".whl") or (
+                cached.metadata_sha256 and not _from_ranges(cached.metadata_key)):
+            return None
+        try:
+            return self.keep(cached, metadata_bytes(path, cached.file_name, self.limits),
+                             verified=True)
         except InvalidDistribution as exc:
             log.warning("no metadata in %s from %s: %s", cached.file_name, cached.upstream, exc)
             self.catalog.note_upstream_metadata(cached.id, "", None)
-        except Exception:  # the file is kept all the same; its metadata is read on request
+            return None
+
+    def after_kept(self, cached: CachedFile, path: str) -> None:
+        """:meth:`from_file` for a wheel just kept whole; the file is kept all the same
+        when reading fails (its metadata is then read on request)."""
+        try:
+            self.from_file(cached, path)
+        except Exception:
             log.exception("reading the metadata of %s", cached.file_name)
 
-    def keep(self, cached: CachedFile, data: bytes) -> bytes:
+    def keep(self, cached: CachedFile, data: bytes, *, verified: bool) -> bytes:
         from .files import metadata_key  # (files imports this module)
 
         digest = hashlib.sha256(data).hexdigest()
-        key = metadata_key(digest)
+        key = metadata_key(digest) if verified else RANGES_PREFIX + metadata_key(digest)
         reservations = self.catalog.reserve_blobs([key])
         try:
             self.storage.put_stream(key, io.BytesIO(data))  # type: ignore[arg-type]
@@ -169,3 +254,8 @@ class WheelMetadata:
         finally:
             self.catalog.release_reservations(reservations)
         return data
+
+
+def _from_ranges(key: str | None) -> bool:
+    """Whether the metadata kept at ``key`` was read in ranges (not verified)."""
+    return key is not None and key.startswith(RANGES_PREFIX)

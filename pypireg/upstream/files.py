@@ -140,7 +140,7 @@ class UpstreamFiles:
     def __init__(self, catalog: Catalog, storage: Storage, client: UpstreamClient,
                  staging_dir: str, max_size: int, max_fetches: int = 16,
                  observe: Observe = ignore,
-                 kept: Callable[[CachedFile, str], None] | None = None) -> None:
+                 kept: Callable[[CachedFile, str], object] | None = None) -> None:
         self.observe = observe  # each file fetched: "file", its result, its seconds
         self.kept = kept  # each file just kept, and its verified bytes' path
         self.catalog = catalog

@@ -23,9 +23,10 @@ from ..models import MAX_REASON, NAME_STATUS_ORDER, NameStatus, UpstreamFile
 from ..times import parse_time, stamp
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
-# The sdists pip and uv install, besides wheels: PEP 625's .tar.gz, and the older formats
+# The sdists pip or uv install, besides wheels: PEP 625's .tar.gz, and the older formats
 # an upstream still lists for older versions.
-SDISTS = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
+SDISTS = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz",
+          ".tar.lzma", ".tar.zst", ".tar", ".zip")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 # What a file name of a page may hold: nothing that ends or escapes a URL's path segment.

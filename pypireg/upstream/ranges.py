@@ -36,12 +36,27 @@ class Part:
     drop: Callable[[], None] = lambda: None
 
 
-def single(wanted: Range | None) -> Range | None:
-    """The request's Range when it asks for one range of bytes (a suffix or an open end
-    too); None for none or several, which are answered whole."""
+MAX_PART = 8 * 1024 * 1024  # bytes of a range passed to the upstream; more is a download
+
+
+def single(wanted: Range | None, size: int | None) -> Range | None:
+    """The request's Range to pass to the upstream: one range of bytes, of at most
+    :data:`MAX_PART` bytes, as first and last byte when the file's ``size`` is known.
+    None for none, several, an open end of a file of unknown size, or a large one: those
+    are downloads, fetched once and kept (a range past the end is one too, answered 416
+    from storage or whole)."""
     if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
         return None
-    return wanted
+    if size is not None:
+        found = explicit(wanted, size)
+        if found is None:
+            return None
+        (start, stop), = found.ranges
+        return found if stop is not None and stop - start <= MAX_PART else None
+    (start, stop), = wanted.ranges
+    if start < 0:  # a suffix
+        return wanted if -start <= MAX_PART else None
+    return wanted if stop is not None and stop - start <= MAX_PART else None
 
 
 def explicit(wanted: Range, size: int) -> Range | None:
@@ -55,22 +70,20 @@ def explicit(wanted: Range, size: int) -> Range | None:
 
 
 def part(client: UpstreamClient, cached: CachedFile, wanted: Range) -> Part | None:
-    """The range of the file, from the upstream; None when the upstream answers with the
-    whole file instead (it does no ranges). A range of another file than the page's (its
-    total size differs) is refused with a 502."""
+    """The range of the file, from the upstream; None when the upstream answers with
+    anything but a part (the whole file, a refusal, an error): the file is then fetched
+    whole, as a download is. A range of another file than the page's (its total size
+    differs) is refused with a 502."""
     response = client.get_file(cached.url, {"Range": wanted.to_header()})
     try:
-        if response.status == 200:  # no ranges there: not read, the connection dropped
-            response.close()
-            return None
         if response.status == 416:  # Content-Range: bytes */SIZE
             said = response.headers.get("Content-Range", "").rpartition("/")[2]
             response.close()
             size = int(said) if said.isdigit() else cached.size
             return Part(ContentRange("bytes", None, None, size), iter(()), unsatisfiable=True)
-        if response.status != 206:
-            raise UpstreamUnreachable(
-                f"the upstream answered {response.status} to a range of {cached.file_name}")
+        if response.status != 206:  # not read, the connection dropped
+            response.close()
+            return None
         found = parse_content_range_header(response.headers.get("Content-Range"))
         if (found is None or found.units != "bytes" or found.start is None
                 or found.stop is None or found.length is None):
@@ -120,7 +133,7 @@ def _bytes(response: urllib3.BaseHTTPResponse, length: int, name: str, ended: li
 
 def size(client: UpstreamClient, cached: CachedFile) -> int | None:
     """The file's size, from the page, else from the upstream's answer to its first byte;
-    None when neither says."""
+    None when neither says. An upstream that has not the file is a 502."""
     if cached.size is not None:
         return cached.size
     response = client.get_file(cached.url, {"Range": "bytes=0-0"})
@@ -128,7 +141,10 @@ def size(client: UpstreamClient, cached: CachedFile) -> int | None:
         if response.status == 206:
             found = parse_content_range_header(response.headers.get("Content-Range"))
             return found.length if found is not None else None
+        if response.status != 200:
+            raise UpstreamUnreachable(
+                f"the upstream answered {response.status} for {cached.file_name}")
         length = response.headers.get("Content-Length", "")
-        return int(length) if response.status == 200 and length.isdigit() else None
+        return int(length) if length.isdigit() else None
     finally:
         response.close()  # never read: one byte, or the whole file of an upstream without ranges

@@ -21,7 +21,6 @@ from .. import render
 from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile
 from ..upstream import ranges
-from ..upstream.extract import NoRanges
 from ..upstream.settings import spelled
 from .answers import immutable, stored_file, stored_metadata
 from .pages import (
@@ -127,19 +126,17 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
     if not cached.storage_key:
         if request.method == "HEAD":
             return _head(request, cached, ranges.size(upstreams.client, cached), private)
-        wanted = ranges.single(request.range)
-        found = None
-        if wanted is not None and cached.size is not None:  # as first and last byte
-            wanted = ranges.explicit(wanted, cached.size)
-            if wanted is None:  # past the end
-                found = ranges.Part(ContentRange("bytes", None, None, cached.size), iter(()),
-                                    unsatisfiable=True)
-        if wanted is not None:
-            found = ranges.part(upstreams.client, cached, wanted)
+        asked = request.range
+        if (asked is not None and cached.size is not None and len(asked.ranges) == 1
+                and ranges.explicit(asked, cached.size) is None):
+            return _unsatisfiable(cached.size)
+        wanted = ranges.single(asked, cached.size)
+        found = ranges.part(upstreams.client, cached, wanted) if wanted else None
         if found is not None:
-            return _part(found, cached, private)
-    registry.downloads.record_upstream(cached)
-    registry.metrics.downloaded("upstream", cached.size or 0)
+            return _part(found, cached)
+    if request.method == "GET" and request.range is None:  # a download, not a look at one
+        registry.downloads.record_upstream(cached)
+        registry.metrics.downloaded("upstream", cached.size or 0)
     if cached.storage_key:  # kept: served from storage, no fetch
         registry.metrics.upstream("file", "hit", None)
     if not cached.storage_key:
@@ -162,42 +159,49 @@ def _streamed(fetch: Fetch, reader: IO[bytes], stall: float, private: bool) -> R
     response = Response(fetch.chunks(reader, stall), direct_passthrough=True)
     if fetch.size is not None:
         response.content_length = fetch.size
-    return _described(response, fetch.file, private)
+    return immutable(_described(response, fetch.file), private)
 
 
 def _head(request: RegistryRequest, cached: CachedFile, size: int | None,
           private: bool) -> Response:
-    """A file not kept yet, as a download of it would start: its size, type and digest."""
-    response = _described(Response(), cached, private)
+    """A file not kept yet, as a download of it would start: its size (when known), type
+    and digest."""
+    response = _described(Response(iter(())), cached)
     if size is not None:
         response.content_length = size
-    return response.make_conditional(request)
+    return immutable(response, private).make_conditional(request)
 
 
-def _part(found: ranges.Part, cached: CachedFile, private: bool) -> Response:
-    """206 with the upstream's range of a file not kept yet, or 416 for one past its end."""
+def _part(found: ranges.Part, cached: CachedFile) -> Response:
+    """206 with the upstream's range of a file not kept yet, or 416 for one past its end.
+    Its bytes are not verified (only a whole file is): no cache keeps them."""
     if found.unsatisfiable:
-        response = Response(status=416)
-        if found.content_range.length is not None:
-            response.content_range = found.content_range
-        return _described(response, cached, private)
+        return _unsatisfiable(found.content_range.length)
     # A client that goes before the first byte drops the upstream's connection too.
     response = Response(ClosingIterator(found.body, found.drop), status=206,
                         direct_passthrough=True)
     response.content_range = found.content_range
     assert found.content_range.stop is not None and found.content_range.start is not None
     response.content_length = found.content_range.stop - found.content_range.start
-    return _described(response, cached, private)
+    response.cache_control.no_store = True
+    return _described(response, cached)
 
 
-def _described(response: Response, cached: CachedFile, private: bool) -> Response:
+def _unsatisfiable(size: int | None) -> Response:
+    response = Response(status=416)
+    if size is not None:
+        response.content_range = ContentRange("bytes", None, None, size)
+    return response
+
+
+def _described(response: Response, cached: CachedFile) -> Response:
     """The headers of every answer with a file's bytes: its type, name and digest, and
     that it takes ranges."""
     response.mimetype = mimetypes.guess_type(cached.file_name)[0] or "application/octet-stream"
     response.set_etag(cached.sha256)
     response.headers.set("Accept-Ranges", "bytes")
     response.headers.set("Content-Disposition", "attachment", filename=cached.file_name)
-    return immutable(response, private)
+    return response
 
 
 def metadata(registry: Registry, request: RegistryRequest, scope: Scope,
@@ -219,26 +223,21 @@ def metadata(registry: Registry, request: RegistryRequest, scope: Scope,
 
 
 def _read_from_wheel(registry: Registry, cached: CachedFile) -> bytes | None:
-    """A wheel's METADATA, read in ranges of the upstream's file; from the file itself,
-    fetched and kept as a first download is, when the upstream gives no ranges. None when
-    the wheel has none."""
+    """A wheel's METADATA, read from the wheel (pypireg/upstream/extract.py); the whole
+    file, when it must be read, fetched and kept as a first download is."""
     upstreams = registry.upstreams
     assert upstreams is not None
-    try:
-        return upstreams.metadata.by_ranges(cached)
-    except NoRanges:
-        settings = upstreams.settings
-        fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)
+    settings = upstreams.settings
+
+    def fetch_whole(now: CachedFile) -> None:
+        fetch = upstreams.files.fetch(now, wait=settings.read_timeout * 6)
         reader = fetch.started(settings.connect_timeout * (settings.retries + 1)
                                + settings.read_timeout) if fetch else None
         if fetch is not None and reader is not None:
             for _ in fetch.chunks(reader, settings.read_timeout * 2):
-                pass  # until it is kept, and its metadata with it
-    kept = registry.catalog.cached_upstream_file(cached.id)
-    if kept is None or not kept.metadata_key:
-        return None
-    with registry.storage.open(kept.metadata_key) as stream:
-        return stream.read()
+                pass  # until it is kept, and its metadata read with it
+
+    return upstreams.metadata.read(cached, fetch_whole)
 
 
 def _private(scope: Scope) -> bool:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
+from ..times import parse_time, stamp
 from .base import CatalogBase, utcnow
 
 ACTIVE = NameStatus()
@@ -155,7 +157,8 @@ class UpstreamQueries(CatalogBase):
                      if (f.file_name, f.sha256) == (file_name, digest) else f
                      for f in page.files]
             self.update("upstream_pages", page.id, {
-                "files": json.dumps([list(f) for f in files]), "changed_at": utcnow()})
+                "files": json.dumps([list(f) for f in files]),
+                "changed_at": _later(page.changed_at)})
 
     def upstream_metadata_known(self, upstream: str, normalized_name: str
                                 ) -> dict[tuple[str, str], str]:
@@ -206,3 +209,12 @@ def _page(row: Sequence[Any]) -> UpstreamPage:
     files = tuple(UpstreamFile(*entry) for entry in json.loads(row[5]))
     return UpstreamPage(row[0], row[1], row[2], bool(row[3]), row[4], files,
                         NameStatus(row[6], row[7]), *row[8:])
+
+
+def _later(changed_at: str) -> str:
+    """Now, or a millisecond past ``changed_at`` if that is not earlier: a page's content
+    that changes twice within a millisecond still gets a new ETag each time."""
+    now = utcnow()
+    if now > changed_at:
+        return now
+    return stamp(parse_time(changed_at) + timedelta(milliseconds=1))

@@ -198,7 +198,6 @@ def test_resolving_through_a_cold_cache_fetches_no_wheel_whole(tmp_path, clients
             if resolver == "uv":
                 result = run([str(BIN / "uv"), "pip", "compile", "--no-cache", "--index-url",
                               simple, str(requirements)], env)
-                assert "Range requests not supported" not in result.stderr
             else:
                 report = tmp_path / "report.json"
                 run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..models import Project
 
-CHECK_INTERVAL = 0.25  # seconds between reads of the generation, in one process
+CHECK_INTERVAL = 0.05  # seconds between reads of the generation, in one process
 MAX_KEPT = 4096  # project lookups kept (an unknown path is one too)
 _UNKNOWN = object()
 

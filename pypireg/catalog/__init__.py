@@ -85,9 +85,6 @@ class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, Au
         try:
             self.engine.migrate(self)
             self.build_names()
-            with self.write():
-                self.run("INSERT INTO meta (key, value) VALUES ('generation', '0')"
-                         " ON CONFLICT (key) DO NOTHING")
         except CatalogReadOnly as exc:
             found = self.value("SELECT value FROM meta WHERE key = 'schema_version'")
             built = self.value("SELECT value FROM meta WHERE key = 'names_built'")
@@ -97,8 +94,6 @@ class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, Au
                                    ) from None
             log.warning("the catalog %s cannot be written (%s): the registry serves reads,"
                         " and takes changes again once it can", self.engine, exc)
-        # Projects are kept in memory while the generation stands (.changes).
-        self.changes.enabled = self.generation() is not None
 
     def close(self) -> None:
         """Close the engine's connections (a PostgreSQL pool); SQLite's close with their

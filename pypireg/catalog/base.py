@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -12,7 +11,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from ..exceptions import PypiregError
 from ..times import utcnow
 from ..tracing import span
-from .changes import Changes
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -85,7 +83,6 @@ class CatalogBase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._read_only: str | None = None  # why the last write failed, till one succeeds
-        self.changes = Changes()  # what every process learns of a change (.changes)
 
     @property
     def path(self) -> str | None:
@@ -104,11 +101,8 @@ class CatalogBase:
         database that cannot be written now (its disk full, its file read-only) raises
         :class:`CatalogReadOnly`, saying why."""
         try:
-            with self.changes.writing() as outermost, self.engine.write():
+            with self.engine.write():
                 yield
-                if outermost and self.changes.enabled:  # in the same transaction
-                    self.run("UPDATE meta SET value = ? WHERE key = 'generation'",
-                             [uuid.uuid4().hex])
         except CatalogReadOnly as exc:
             self._read_only = str(exc)
             raise
@@ -143,10 +137,6 @@ class CatalogBase:
         why = self.why_read_only()
         if why is not None:
             raise CatalogReadOnly(why)
-
-    def generation(self) -> str | None:
-        """The shared generation, which every write transaction moves (.changes)."""
-        return self.value("SELECT value FROM meta WHERE key = 'generation'")  # type: ignore[no-any-return]
 
     def check_ready(self) -> None:
         """Raise unless the catalog answers a query on its tables (``GET /-/readiness``)."""

@@ -177,11 +177,8 @@ class NamespaceQueries(CatalogBase):
         return self._by_ref(Project, "projects", path, numeric_is_id=False)
 
     def project(self, ref: str | int) -> Project | None:
-        """A project by numeric id or full path, as GitLab's ``:id`` accepts either; kept
-        in memory while no write moves the catalog's generation (.changes)."""
-        key = ref.lower() if isinstance(ref, str) else ref
-        return self.changes.project(key, lambda: self._by_ref(Project, "projects", ref),
-                                    self.generation)
+        """A project by numeric id or full path, as GitLab's ``:id`` accepts either."""
+        return self._by_ref(Project, "projects", ref)
 
     def _by_ref(self, kind: type[T], table: str, ref: str | int, *,
                 numeric_is_id: bool = True) -> T | None:

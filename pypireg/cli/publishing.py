@@ -52,7 +52,7 @@ def add_commands(commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 
 
 def _add(args: argparse.Namespace) -> int:
-    from ..publishing import describe
+    from ..publishing import TEXT_FIELDS, describe
 
     claims = {}
     for given in args.claim:
@@ -61,8 +61,6 @@ def _add(args: argparse.Namespace) -> int:
             raise ValueError(f"--claim {given!r}: give NAME=VALUE")
         claims[name] = value
     registry, project = open_project(args)
-    from ..publishing import TEXT_FIELDS
-
     fields = {name: getattr(args, name) for name in (*TEXT_FIELDS, "issuer")}
     publisher = registry.add_publisher(project, actor=CLI, kind=args.kind, claims=claims,
                                        **{k: v for k, v in fields.items() if v is not None})

@@ -31,6 +31,7 @@ from ..archives import ArchiveError
 from ..dists import InvalidDistribution, metadata_bytes
 from ..forms import STAGING_PREFIX
 from . import ranges
+from .files import metadata_key
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -135,12 +136,6 @@ class RangedFile:
                 return data[start - at:end - at]
         return None
 
-    def __enter__(self) -> RangedFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._parts.clear()
-
 
 class WheelMetadata:
     """Reads, keeps and records the metadata of upstream wheels whose pages offer none:
@@ -243,8 +238,6 @@ class WheelMetadata:
             log.exception("reading the metadata of %s", cached.file_name)
 
     def keep(self, cached: CachedFile, data: bytes, *, verified: bool) -> bytes:
-        from .files import metadata_key  # (files imports this module)
-
         digest = hashlib.sha256(data).hexdigest()
         key = metadata_key(digest) if verified else RANGES_PREFIX + metadata_key(digest)
         reservations = self.catalog.reserve_blobs([key])

@@ -140,18 +140,28 @@ def download(registry: Registry, request: RegistryRequest, scope: Scope,
     if cached.storage_key:  # kept: served from storage, no fetch
         registry.metrics.upstream("file", "hit", None)
     if not cached.storage_key:
-        settings = upstreams.settings
-        fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)
-        reader = fetch.started(settings.connect_timeout * (settings.retries + 1)
-                               + settings.read_timeout) if fetch else None
-        if fetch is not None and reader is not None:
-            return _streamed(fetch, reader, settings.read_timeout * 2, private)
+        started = _first_download(registry, cached)
+        if started is not None:
+            return _streamed(*started, upstreams.settings.read_timeout * 2, private)
         cached = registry.catalog.cached_upstream_file(cached.id) or cached  # stored meanwhile
     if not cached.storage_key or cached.cached_size is None:
         raise ResourceNotFound("File")
     return stored_file(registry.storage, request, cached.storage_key,
                        file_name=cached.file_name, sha256=cached.sha256,
                        size=cached.cached_size, private=private)
+
+
+def _first_download(registry: Registry, cached: CachedFile
+                    ) -> tuple[Fetch, IO[bytes]] | None:
+    """The fetch of a file not kept yet (this process's, started if nobody fetches it),
+    and a reader of its bytes as they come; None once it is kept."""
+    upstreams = registry.upstreams
+    assert upstreams is not None
+    settings = upstreams.settings
+    fetch = upstreams.files.fetch(cached, wait=settings.read_timeout * 6)
+    reader = fetch.started(settings.connect_timeout * (settings.retries + 1)
+                           + settings.read_timeout) if fetch else None
+    return None if fetch is None or reader is None else (fetch, reader)
 
 
 def _streamed(fetch: Fetch, reader: IO[bytes], stall: float, private: bool) -> Response:
@@ -227,14 +237,11 @@ def _read_from_wheel(registry: Registry, cached: CachedFile) -> bytes | None:
     file, when it must be read, fetched and kept as a first download is."""
     upstreams = registry.upstreams
     assert upstreams is not None
-    settings = upstreams.settings
 
     def fetch_whole(now: CachedFile) -> None:
-        fetch = upstreams.files.fetch(now, wait=settings.read_timeout * 6)
-        reader = fetch.started(settings.connect_timeout * (settings.retries + 1)
-                               + settings.read_timeout) if fetch else None
-        if fetch is not None and reader is not None:
-            for _ in fetch.chunks(reader, settings.read_timeout * 2):
+        started = _first_download(registry, now)
+        if started is not None:
+            for _ in started[0].chunks(started[1], upstreams.settings.read_timeout * 2):
                 pass  # until it is kept, and its metadata read with it
 
     return upstreams.metadata.read(cached, fetch_whole)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import pypireg
-from pypireg.catalog.tables import OLDEST, SCHEMA_VERSION, TABLES, TYPES
+from pypireg.catalog.tables import OLDEST, SCHEMA_VERSION, TABLES, TYPES, WATCHED
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Indexes one engine has and the other has not: PostgreSQL's for path prefixes and search
@@ -38,9 +38,12 @@ def describe_sqlite(path: Path) -> dict[str, Any]:
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master"
                                               " WHERE type = 'table'")}
+        triggers = db.execute("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
+                              " AND name LIKE '%moves_generation'").fetchall()
+        watched = {(table, sql.split(" AFTER ")[1].split()[0]) for table, sql in triggers}
     finally:
         db.close()
-    return {"tables": tables, "indexes": indexes, "all tables": names}
+    return {"tables": tables, "indexes": indexes, "all tables": names, "watched": watched}
 
 
 def describe_postgres(url: str) -> dict[str, Any]:
@@ -75,8 +78,11 @@ def describe_postgres(url: str) -> dict[str, Any]:
         indexes = {name: definition for name, definition in db.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
             " AND indexname NOT LIKE '%\\_pkey'")}
+        watched = set(db.execute(
+            "SELECT event_object_table, event_manipulation FROM information_schema.triggers"
+            " WHERE trigger_schema = current_schema() AND trigger_name LIKE '%moves_generation'"))
     return {"tables": {t.name: tables.get(t.name, {}) for t in TABLES}, "indexes": indexes,
-            "all tables": set(tables)}
+            "all tables": set(tables), "watched": watched}
 
 
 def declared(engine: str) -> dict[str, dict[str, tuple[Any, ...]]]:
@@ -185,6 +191,9 @@ def test_the_engines_have_the_same_tables_columns_and_indexes(postgres_server, t
 
     assert portable(sqlite["tables"]) == portable(postgres["tables"])
     assert set(sqlite["indexes"]) == set(postgres["indexes"]) - POSTGRES_ONLY
+    # Every change to a watched table moves the generation, on both (.changes).
+    assert sqlite["watched"] == postgres["watched"] == {
+        (table, event) for table in WATCHED for event in ("INSERT", "UPDATE", "DELETE")}
     assert {t.name for t in TABLES} <= postgres["all tables"]
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from ..exceptions import PypiregError
 from ..times import utcnow
 from ..tracing import span
+from .changes import Changes
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -83,6 +84,7 @@ class CatalogBase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._read_only: str | None = None  # why the last write failed, till one succeeds
+        self.changes = Changes()  # projects and groups kept while nothing moves them
 
     @property
     def path(self) -> str | None:
@@ -101,7 +103,7 @@ class CatalogBase:
         database that cannot be written now (its disk full, its file read-only) raises
         :class:`CatalogReadOnly`, saying why."""
         try:
-            with self.engine.write():
+            with self.changes.writing(), self.engine.write():
                 yield
         except CatalogReadOnly as exc:
             self._read_only = str(exc)
@@ -137,6 +139,11 @@ class CatalogBase:
         why = self.why_read_only()
         if why is not None:
             raise CatalogReadOnly(why)
+
+    def generation(self) -> str | None:
+        """A value that every change to a project or group replaces (.changes)."""
+        return self.value(  # type: ignore[no-any-return]
+            "SELECT value FROM meta WHERE key = 'generation'")
 
     def check_ready(self) -> None:
         """Raise unless the catalog answers a query on its tables (``GET /-/readiness``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TypeVar
 
@@ -170,15 +171,22 @@ class NamespaceQueries(CatalogBase):
         return self._by_ref(Group, "groups", path, numeric_is_id=False)
 
     def group(self, ref: str | int) -> Group | None:
-        """A group by numeric id or full path."""
-        return self._by_ref(Group, "groups", ref)
+        """A group by numeric id or full path (kept, as :meth:`project`)."""
+        return self._kept("groups", ref, lambda: self._by_ref(Group, "groups", ref))
 
     def project_by_path(self, path: str) -> Project | None:
         return self._by_ref(Project, "projects", path, numeric_is_id=False)
 
     def project(self, ref: str | int) -> Project | None:
-        """A project by numeric id or full path, as GitLab's ``:id`` accepts either."""
-        return self._by_ref(Project, "projects", ref)
+        """A project by numeric id or full path, as GitLab's ``:id`` accepts either; once
+        found, kept in memory while no change moves the catalog's generation (.changes)."""
+        return self._kept("projects", ref, lambda: self._by_ref(Project, "projects", ref))
+
+    def _kept(self, table: str, ref: str | int, read: Callable[[], T | None]) -> T | None:
+        if isinstance(ref, str) and not ref.isascii():
+            return read()  # Python's case folding and SQL's part beyond ASCII
+        key = (table, ref.lower() if isinstance(ref, str) else ref)
+        return self.changes.kept(key, read, self.generation)
 
     def _by_ref(self, kind: type[T], table: str, ref: str | int, *,
                 numeric_is_id: bool = True) -> T | None:
@@ -199,7 +207,14 @@ class NamespaceQueries(CatalogBase):
         return kind(*row) if row is not None else None
 
     def projects_in_group(self, group: Group, *, subgroups: bool = True) -> list[Project]:
-        """The group's projects, and with ``subgroups`` those of every group below it."""
+        """The group's projects, and with ``subgroups`` those of every group below it
+        (kept, as :meth:`project`)."""
+        kept = self.changes.kept(("in group", group.id, group.path, subgroups),
+                                 lambda: tuple(self._projects_in(group, subgroups)),
+                                 self.generation)
+        return list(kept or ())
+
+    def _projects_in(self, group: Group, subgroups: bool) -> list[Project]:
         if subgroups:
             rows = self.rows(
                 f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE path {self.engine.like} ?"

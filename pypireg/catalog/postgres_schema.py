@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .base import CatalogError
 from .tables import INDEXES as SQLITE_INDEXES
-from .tables import SCHEMA_VERSION, bring_up_to_date
+from .tables import SCHEMA_VERSION, WATCHED, bring_up_to_date
 
 if TYPE_CHECKING:
     from .base import CatalogBase
@@ -41,5 +41,26 @@ def migrate(catalog: CatalogBase) -> None:
                 " WHERE table_schema = current_schema() AND table_name = ?", [table])})
         for statement in _INDEXES:
             catalog.run(statement)
+        _watch(catalog)
         catalog.upsert("meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)},
                        key="key")
+
+
+NEW_GENERATION = "md5(random()::text || clock_timestamp()::text)"
+
+
+def _watch(catalog: CatalogBase) -> None:
+    """The generation, and the statement triggers that move it with every change to a
+    watched table."""
+    catalog.run("INSERT INTO meta (key, value) VALUES ('generation', "
+                f"{NEW_GENERATION}) ON CONFLICT (key) DO NOTHING")
+    catalog.run("CREATE OR REPLACE FUNCTION pypireg_move_generation() RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN UPDATE meta SET value ="
+                f" {NEW_GENERATION} WHERE key = 'generation'; RETURN NULL; END $$")
+    for table in WATCHED:
+        name = f"{table}_moves_generation"
+        if not catalog.value("SELECT 1 FROM pg_trigger WHERE tgname = ?"
+                             " AND tgrelid = to_regclass(?)", [name, table]):
+            catalog.run(f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+                        f" ON {table} FOR EACH STATEMENT EXECUTE FUNCTION"
+                        " pypireg_move_generation()")

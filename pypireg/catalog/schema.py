@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import CatalogError
-from .tables import INDEXES, SCHEMA_VERSION, bring_up_to_date, stored_version
+from .tables import INDEXES, SCHEMA_VERSION, WATCHED, bring_up_to_date, stored_version
 
 if TYPE_CHECKING:
     from .base import CatalogBase
@@ -36,9 +36,25 @@ def migrate(catalog: CatalogBase) -> None:
                 ["name", "summary"], create_triggers=True, tokenize="unicode61")
         for sql in INDEXES:
             catalog.run(sql)
+        _watch(catalog)
         catalog.upsert("meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)},
                        key="key")
     refresh_statistics(catalog)
+
+
+NEW_GENERATION = "lower(hex(randomblob(16)))"
+
+
+def _watch(catalog: CatalogBase) -> None:
+    """The generation, and the triggers that move it with every change to a watched table
+    (per row: SQLite has no statement triggers)."""
+    catalog.run("INSERT INTO meta (key, value) VALUES ('generation', "
+                f"{NEW_GENERATION}) ON CONFLICT (key) DO NOTHING")
+    for table in WATCHED:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            catalog.run(f"CREATE TRIGGER IF NOT EXISTS {table}_{event.lower()}_moves_generation"
+                        f" AFTER {event} ON {table} BEGIN UPDATE meta SET value ="
+                        f" {NEW_GENERATION} WHERE key = 'generation'; END")
 
 
 def refresh_statistics(catalog: CatalogBase, *, force: bool = False) -> bool:

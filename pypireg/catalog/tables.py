@@ -247,6 +247,12 @@ INDEXES = (
 )
 
 
+# The tables every change to which gives the catalog's generation (meta's "generation")
+# a new random value, by triggers each engine keeps (.changes): what a process keeps in
+# memory is read from these alone.
+WATCHED = ("projects", "groups")
+
+
 def bring_up_to_date(catalog: CatalogBase, engine: str,
                      columns: Callable[[str], set[str]]) -> None:
     """Create every missing table, and add every missing column to the others

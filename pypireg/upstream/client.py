@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.request import (  # type: ignore[attr-defined]  # typeshed lacks the second
+    getproxies,
+    proxy_bypass_environment,
+)
 
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
@@ -52,7 +56,8 @@ class UpstreamClient:
     timeout, not several)."""
 
     def __init__(self, settings: UpstreamSettings, max_page_size: int,
-                 fetchable: Callable[[str, str], bool] = fetchable) -> None:
+                 fetchable: Callable[[str, str], bool] = fetchable,
+                 proxies: dict[str, str] | None = None) -> None:
         from .. import __version__  # the package's, once it is imported
 
         self.settings = settings
@@ -60,14 +65,19 @@ class UpstreamClient:
         self.fetchable = fetchable
         self.credentials = {_origin(url): header for url, header in
                             (_credentials(url) for url in settings.urls) if header}
-        self.pool = urllib3.PoolManager(
-            num_pools=max(4, len(settings.urls) * 2), maxsize=16,
-            headers={"User-Agent": f"pypireg/{__version__}"},
-            retries=Retry(total=settings.retries, connect=settings.retries, read=0,
-                          status=settings.retries, backoff_factor=0.1,
-                          status_forcelist=(502, 503, 504), allowed_methods={"GET"},
-                          raise_on_status=False),
-            timeout=Timeout(connect=settings.connect_timeout, read=settings.read_timeout))
+        common: dict[str, Any] = {
+            "num_pools": max(4, len(settings.urls) * 2), "maxsize": 16,
+            "headers": {"User-Agent": f"pypireg/{__version__}"},
+            "retries": Retry(total=settings.retries, connect=settings.retries, read=0,
+                             status=settings.retries, backoff_factor=0.1,
+                             status_forcelist=(502, 503, 504), allowed_methods={"GET"},
+                             raise_on_status=False),
+            "timeout": Timeout(connect=settings.connect_timeout, read=settings.read_timeout)}
+        self.pool = urllib3.PoolManager(**common)
+        # HTTP_PROXY, HTTPS_PROXY and NO_PROXY, read as pip and uv read them.
+        self.proxies = getproxies() if proxies is None else proxies
+        self.through = {scheme: _proxy_manager(self.proxies[scheme], common)
+                        for scheme in ("http", "https") if self.proxies.get(scheme)}
 
     def page(self, upstream: str, normalized_name: str, etag: str = "",
              last_modified: str = "") -> PageAnswer:
@@ -105,12 +115,22 @@ class UpstreamClient:
         if credentials:
             headers["Authorization"] = credentials
         try:
-            return self.pool.request("GET", url, headers=headers, preload_content=False,
-                                     redirect=redirect)
+            return self.pool_for(url).request("GET", url, headers=headers,
+                                              preload_content=False, redirect=redirect)
         except urllib3.exceptions.MaxRetryError as exc:
             raise self.failure(url, exc.reason or exc) from None
         except HTTPError as exc:
             raise self.failure(url, exc) from None
+
+    def pool_for(self, url: str) -> urllib3.PoolManager:
+        """The connections to ``url``: through the proxy set for its scheme, unless
+        NO_PROXY names its host."""
+        parts = urlsplit(url)
+        through = self.through.get(parts.scheme)
+        if through is None or proxy_bypass_environment(parts.netloc.rpartition("@")[2],
+                                                       self.proxies):
+            return self.pool
+        return through
 
     def get_file(self, url: str, headers: dict[str, str] | None = None
                  ) -> urllib3.BaseHTTPResponse:
@@ -158,6 +178,19 @@ class UpstreamClient:
                                    f" {self.settings.read_timeout:g} s ({type(exc).__name__})")
         reason = str(exc).split(": ", 1)[-1] if str(exc) else type(exc).__name__
         return UpstreamUnreachable(f"upstream {where} could not be reached: {reason}")
+
+
+def _proxy_manager(url: str, common: dict[str, Any]) -> urllib3.ProxyManager:
+    """A pool through the proxy at ``url`` (``host:port`` means http), with its
+    ``user:password@`` sent as Proxy-Authorization."""
+    if "://" not in url:
+        url = f"http://{url}"
+    parts = urlsplit(url)
+    headers = {}
+    if parts.username or parts.password:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers = urllib3.make_headers(proxy_basic_auth=pair)
+    return urllib3.ProxyManager(bare(url), proxy_headers=headers, **common)
 
 
 def _final_url(url: str, response: urllib3.BaseHTTPResponse) -> str:

@@ -1,0 +1,92 @@
+"""What every process sharing a catalog learns of a change, cheaply.
+
+Triggers on ``projects`` and ``groups`` (:data:`.tables.WATCHED`) give the catalog's
+generation, a row of ``meta``, a new random value with every change to them, whoever makes
+it: this pypireg in any process or on any host, an older one during a rolling upgrade, SQL
+run by hand. Each process reads the generation at most every :data:`CHECK_INTERVAL`
+seconds, and while it stands answers the projects and groups it has already found from
+memory, so that a cached page costs no statement at all. A change is seen by every other
+process within that interval, and at once by the process that made it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+CHECK_INTERVAL = 0.05  # seconds between reads of the generation, in one process
+MAX_KEPT = 4096  # lookups kept, the least recently used forgotten first
+T = TypeVar("T")
+
+
+class Changes:
+    """One process's view of a catalog's generation, and the lookups it keeps meanwhile."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.interval = CHECK_INTERVAL
+        self._lock = threading.Lock()
+        self._generation: str | None = None  # None: not read yet, or the catalog has none
+        self._checked = float("-inf")  # when it was read
+        self._epoch = 0  # moved by every write of this process: a look begun before is not kept
+        self._kept: OrderedDict[Hashable, object] = OrderedDict()
+        self._writing = threading.local()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around a write transaction: nothing is kept inside one (it may read what it has
+        not committed), and everything kept is forgotten once it ends, committed or not."""
+        depth = getattr(self._writing, "depth", 0)
+        self._writing.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._writing.depth = depth
+            if depth == 0:
+                self.forget()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self._generation, self._checked = None, float("-inf")
+            self._epoch += 1
+
+    def kept(self, key: Hashable, read: Callable[[], T | None],
+             generation: Callable[[], str | None]) -> T | None:
+        """What ``read`` answers for ``key``, kept while the generation stands. Only what
+        was found is kept: a miss is read again every time, so no request can make a thing
+        that exists look missing, nor push out what is kept with names that do not exist."""
+        if getattr(self._writing, "depth", 0):
+            return read()
+        now = self.clock()
+        with self._lock:
+            epoch, fresh, seen = self._epoch, now - self._checked < self.interval, None
+            if fresh:
+                seen = self._generation
+                if seen is not None and key in self._kept:
+                    self._kept.move_to_end(key)
+                    return self._kept[key]  # type: ignore[return-value]
+        if not fresh:
+            seen = generation()  # read before the value, so what is kept is never older
+            with self._lock:
+                if self._epoch == epoch:  # no write of this process's ended meanwhile
+                    if seen != self._generation:
+                        self._kept.clear()
+                        self._generation = seen
+                    self._checked = now
+                    if seen is not None and key in self._kept:
+                        self._kept.move_to_end(key)
+                        return self._kept[key]  # type: ignore[return-value]
+        found = read()
+        if found is None or seen is None:
+            return found
+        with self._lock:
+            if self._epoch == epoch and self._generation == seen:
+                self._kept[key] = found
+                if len(self._kept) > MAX_KEPT:
+                    self._kept.popitem(last=False)
+        return found

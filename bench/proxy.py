@@ -42,8 +42,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--packages", type=int, default=100)
     parser.add_argument("--kib", type=int, default=256, help="size of each wheel")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, help="3, or 5 with --public")
+    parser.add_argument("--public", action="store_true",
+                        help="a real dependency set through the index pip is configured with"
+                             " (bench/public_index.py)")
     args = parser.parse_args()
+    if args.public:
+        import public_index
+
+        public_index.main(args.rounds or 5)
+        return
+    args.rounds = args.rounds or 3
     print(f"pypireg {pypireg.__version__}, proxpi {version('proxpi')},"
           f" uv {_uv_version()}, gunicorn {version('gunicorn')}; {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="pypireg-proxy-bench-") as tmp:

@@ -67,6 +67,12 @@ def test_a_cached_page_costs_no_statement_while_nothing_changes(env: Env) -> Non
     assert queries_for(env.registry, group_page) == []
     etag = env.app.get(PAGE).headers["ETag"]
     assert queries_for(env.registry, PAGE, **{"If-None-Match": etag}) == []
+    # A write that changes no project or group costs one look at the generation, once.
+    with env.registry.catalog.write():
+        env.registry.catalog.upsert("meta", {"key": "written_at", "value": "now"}, key="key")
+    assert [q.split(" FROM ")[1].split()[0] for q in queries_for(env.registry, PAGE)] == [
+        "meta"]
+    assert queries_for(env.registry, PAGE) == []
     # A change through this process is seen at once, on both pages.
     env.upload_wheel("acme/tools", "demo", "2.0", token=env.writer, status=201)
     assert b"demo-2.0" in env.app.get(PAGE).body
@@ -116,6 +122,39 @@ def test_hosts_sharing_a_postgresql_catalog_see_each_others_changes(postgres_ser
         finally:
             for engine in engines:
                 engine.close()
+
+
+def test_a_postgresql_change_made_in_any_session_moves_its_own_schemas_generation(
+        postgres_server) -> None:
+    """The trigger updates the meta table beside the changed table, whatever the session's
+    search_path: a catalog in its own schema, changed from a session that would find
+    another catalog's meta first, or none (a restore's empty search_path)."""
+    import psycopg
+
+    from pypireg.catalog.postgres import PostgresEngine
+
+    with postgres_server.database(postgres_server.template) as url:  # a catalog in public
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("CREATE SCHEMA reg")
+        engine = PostgresEngine(url + "?options=-csearch_path%3Dreg", max_connections=1)
+        try:
+            registry = pypireg.create_app(catalog=pypireg.Catalog(engine=engine))
+            registry.create_project("acme", "public")
+        finally:
+            engine.close()
+        with psycopg.connect(url, autocommit=True) as db:
+            def generations() -> list[str]:
+                return [db.execute(f"SELECT value FROM {schema}.meta"  # type: ignore[index]
+                                   " WHERE key = 'generation'").fetchone()[0]
+                        for schema in ("reg", "public")]
+
+            before = generations()
+            db.execute("UPDATE reg.projects SET visibility = 'private'")
+            moved = generations()
+            assert moved[0] != before[0] and moved[1] == before[1]
+            db.execute("SET search_path = ''")
+            db.execute("UPDATE reg.projects SET visibility = 'public'")
+            assert generations()[0] != moved[0]
 
 
 def test_a_change_made_by_hand_in_sql_is_seen_too(tmp_path) -> None:
@@ -296,7 +335,7 @@ def test_a_look_begun_before_a_write_of_this_process_ends_keeps_nothing() -> Non
     changes, reads = Changes(clock=Clock()), []
 
     def stale() -> str:
-        changes.forget()  # another thread's write ends while this one looks
+        changes.look_again()  # another thread's write ends while this one looks
         return "before the write"
 
     def read() -> str:

@@ -10,10 +10,9 @@ import http.client
 import select
 import socket
 import socketserver
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,7 +22,7 @@ from pypireg import mount
 
 from .distributions import wheel_bytes
 from .oidc_issuer import https
-from .upstreams import caching_registry, one_wheel_index, serve
+from .upstreams import caching_registry, one_wheel_index, running, serve
 
 WHEEL = wheel_bytes("demo", "1.0")
 PAGE = "/api/v4/projects/acme/packages/pypi/simple/demo/"
@@ -94,17 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
                         return
 
 
-@contextmanager
-def proxy() -> Iterator[Proxy]:
-    server = Proxy()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def proxy() -> AbstractContextManager[Proxy]:
+    return running(Proxy())
 
 
 def basic(pair: str) -> str:
@@ -162,5 +152,109 @@ def test_a_proxy_that_cannot_be_reached_is_a_502_that_names_the_upstream(tmp_pat
         monkeypatch.setenv("HTTP_PROXY", closed_port())
         app = TestApp(mount(caching_registry(tmp_path, f"{served.url}/simple/"), "/api/v4"))
         answer = app.get(PAGE, status=502)
-    assert f"upstream {served.url}/" in answer.json["message"]
+    assert answer.json["message"].endswith(
+        f" upstream {served.url}/ could not be reached: the outgoing proxy failed"
+        " (NewConnectionError)")
     assert served.log == []
+
+
+@pytest.mark.parametrize(("no_proxy", "url", "direct"), [
+    ("*", "https://pypi.org/simple/", True),
+    ("pypi.org", "https://pypi.org/simple/", True),
+    ("pypi.org", "https://files.pypi.org/x.whl", True),  # a domain names its subdomains
+    (".pypi.org", "https://pypi.org/simple/", True),
+    ("*.pypi.org", "https://files.pypi.org/x.whl", True),
+    ("pypi.org", "https://notpypi.org/simple/", False),  # a suffix is not a domain
+    ("pypi.org:443", "https://pypi.org/simple/", True),  # the scheme's port when none
+    ("pypi.org:8443", "https://pypi.org/simple/", False),
+    ("10.0.0.0/8", "http://10.1.2.3:8080/simple/", True),
+    ("10.0.0.0/8", "http://11.1.2.3/simple/", False),
+    ("::1", "http://[::1]:8080/simple/", True),
+    ("[::1]:8080", "http://[::1]:8080/simple/", True),
+    ("[::1]:8080", "http://[::1]:8081/simple/", False),
+    ("fd00::/8", "http://[fd12::5]/simple/", True),
+    ("127.0.0.1", "http://localhost/simple/", False),  # names are not resolved
+    (" mirror.example , pypi.org ", "https://pypi.org/simple/", True),
+])
+def test_no_proxy_is_read_as_pip_and_uv_read_it(no_proxy, url, direct) -> None:
+    from pypireg.upstream.proxies import Proxies
+
+    proxies = Proxies("http://proxy:3128", "http://proxy:3128",
+                      tuple(e.strip() for e in no_proxy.split(",")))
+    assert proxies.for_url(url) == ("" if direct else "http://proxy:3128")
+
+
+def test_the_environment_names_the_proxies(monkeypatch) -> None:
+    from pypireg.upstream.proxies import Proxies
+
+    monkeypatch.setenv("ALL_PROXY", "proxy.example:3128")  # either scheme; http when bare
+    monkeypatch.setenv("https_proxy", "https://secure.example:443")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert Proxies.from_environment() == Proxies(
+        "http://proxy.example:3128", "https://secure.example:443", ("internal.example",))
+
+
+def test_a_proxy_of_another_kind_is_a_502_saying_so_and_never_stops_a_start(
+        tmp_path, monkeypatch) -> None:
+    import pypireg
+
+    monkeypatch.setenv("HTTP_PROXY", "socks5h://user:secret@127.0.0.1:1080")
+    pypireg.create_app(tmp_path / "redirect", upstream="http://127.0.0.1:9/simple/")
+    with serve(one_wheel_index("demo", WHEEL)) as served:
+        app = TestApp(mount(caching_registry(tmp_path / "cache", f"{served.url}/simple/"),
+                            "/api/v4"))
+        answer = app.get(PAGE, status=502)
+    assert "is a socks5h:// one" in answer.json["message"]
+    assert "secret" not in answer.text and served.log == []
+
+
+def test_each_redirect_goes_the_way_its_own_address_takes(tmp_path, monkeypatch) -> None:
+    """An upstream reached directly (NO_PROXY) whose page redirects to a host that is not:
+    the second hop goes through the proxy; and the upstream's credentials follow a redirect
+    to its own origin through the proxy, and no further."""
+    moved = one_wheel_index("demo", WHEEL)
+    with serve(moved) as target, proxy() as forward:
+        first = moved_to(target.url.replace("127.0.0.1", "localhost"))
+        with serve(first) as upstream:
+            monkeypatch.setenv("HTTP_PROXY", forward.url)
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+            app = TestApp(mount(caching_registry(tmp_path, f"{upstream.url}/simple/"),
+                                "/api/v4"))
+            page = app.get(PAGE, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+            assert app.get(page.json["files"][0]["url"]).body == WHEEL
+    assert [urlsplit(target).path for _, target, _ in forward.asked] == [
+        "/simple/demo/", "/files/demo.whl"]
+    assert upstream.count("/simple/demo/") == 1 and target.count("/simple/demo/") == 1
+
+
+def test_credentials_follow_a_redirect_to_the_same_origin_through_the_proxy(
+        tmp_path, monkeypatch) -> None:
+    index = one_wheel_index("demo", WHEEL)
+    index.pages["old-demo"] = index.pages["demo"]
+    with serve(RedirectingPages(index, {"/simple/demo/": "/simple/old-demo/"})) as served, \
+            proxy() as forward:
+        monkeypatch.setenv("HTTP_PROXY", forward.url)
+        upstream = served.url.replace("//", "//user:secret@") + "/simple/"
+        app = TestApp(mount(caching_registry(tmp_path, upstream), "/api/v4"))
+        app.get(PAGE, status=200)
+    assert [h.get("Authorization") for h in served.headers_of("/simple/")] == [
+        basic("user:secret")] * 2
+
+
+class RedirectingPages:
+    """``index``, with a 301 from each of ``moved``'s paths to its new one."""
+
+    def __init__(self, index: Any, moved: dict[str, str]) -> None:
+        self.index, self.moved = index, moved
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        target = self.moved.get(environ["PATH_INFO"])
+        if target is None:
+            return self.index(environ, start_response)
+        start_response("301 Moved Permanently", [("Location", target)])
+        return [b""]
+
+
+def moved_to(base: str) -> RedirectingPages:
+    """An index whose only page moved to ``base`` (another host)."""
+    return RedirectingPages(lambda environ, start: [], {"/simple/demo/": f"{base}/simple/demo/"})

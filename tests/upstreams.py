@@ -9,12 +9,13 @@ import collections
 import hashlib
 import json
 import socket
+import socketserver
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.http import parse_range_header
 from werkzeug.serving import make_server
@@ -139,6 +140,22 @@ def free_port() -> int:
 def closed_port() -> str:
     """A port nobody listens on: an upstream that is down."""
     return f"http://127.0.0.1:{free_port()}/simple/"
+
+
+S = TypeVar("S", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    """``server`` (a socketserver: a proxy, say) serving in a thread for the block."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 class FakeIndex:

@@ -32,14 +32,16 @@ class Changes:
         self._lock = threading.Lock()
         self._generation: str | None = None  # None: not read yet, or the catalog has none
         self._checked = float("-inf")  # when it was read
-        self._epoch = 0  # moved by every write of this process: a look begun before is not kept
+        self._epoch = 0  # moved as each write of this process ends: a look begun before
+        # then keeps nothing, though the generation it read may be older than the write
         self._kept: OrderedDict[Hashable, object] = OrderedDict()
         self._writing = threading.local()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Around a write transaction: nothing is kept inside one (it may read what it has
-        not committed), and everything kept is forgotten once it ends, committed or not."""
+        not committed), and the generation is read again once it ends, committed or not
+        (if the write changed a project or group, a trigger has moved it)."""
         depth = getattr(self._writing, "depth", 0)
         self._writing.depth = depth + 1
         try:
@@ -47,12 +49,13 @@ class Changes:
         finally:
             self._writing.depth = depth
             if depth == 0:
-                self.forget()
+                self.look_again()
 
-    def forget(self) -> None:
+    def look_again(self) -> None:
+        """Read the generation before anything kept is answered again; a look begun
+        before this keeps nothing."""
         with self._lock:
-            self._kept.clear()
-            self._generation, self._checked = None, float("-inf")
+            self._checked = float("-inf")
             self._epoch += 1
 
     def kept(self, key: Hashable, read: Callable[[], T | None],

@@ -183,10 +183,9 @@ class NamespaceQueries(CatalogBase):
         return self._kept("projects", ref, lambda: self._by_ref(Project, "projects", ref))
 
     def _kept(self, table: str, ref: str | int, read: Callable[[], T | None]) -> T | None:
-        if isinstance(ref, str) and not ref.isascii():
-            return read()  # Python's case folding and SQL's part beyond ASCII
-        key = (table, ref.lower() if isinstance(ref, str) else ref)
-        return self.changes.kept(key, read, self.generation)
+        # By the ref exactly as asked: which row a path matches is the database's to say
+        # (its case folding is not Python's in every collation).
+        return self.changes.kept((table, ref), read, self.generation)
 
     def _by_ref(self, kind: type[T], table: str, ref: str | int, *,
                 numeric_is_id: bool = True) -> T | None:

@@ -54,9 +54,12 @@ def _watch(catalog: CatalogBase) -> None:
     watched table."""
     catalog.run("INSERT INTO meta (key, value) VALUES ('generation', "
                 f"{NEW_GENERATION}) ON CONFLICT (key) DO NOTHING")
+    # The meta table of the changed table's own schema, whatever the search_path of the
+    # session that changes it (a restore runs with an empty one).
     catalog.run("CREATE OR REPLACE FUNCTION pypireg_move_generation() RETURNS trigger"
-                " LANGUAGE plpgsql AS $$ BEGIN UPDATE meta SET value ="
-                f" {NEW_GENERATION} WHERE key = 'generation'; RETURN NULL; END $$")
+                " LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('UPDATE %I.meta SET value ="
+                f" {NEW_GENERATION} WHERE key = ''generation''', TG_TABLE_SCHEMA);"
+                " RETURN NULL; END $$")
     for table in WATCHED:
         name = f"{table}_moves_generation"
         if not catalog.value("SELECT 1 FROM pg_trigger WHERE tgname = ?"

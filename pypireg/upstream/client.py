@@ -6,27 +6,27 @@ milliseconds, never a hang. Failures become the registry's 502 and 504 answers."
 from __future__ import annotations
 
 import base64
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-from urllib.request import (  # type: ignore[attr-defined]  # typeshed lacks the second
-    getproxies,
-    proxy_bypass_environment,
-)
 
 import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, ProxyError, TimeoutError
 from urllib3.util import Retry, Timeout
 from werkzeug.exceptions import BadGateway, GatewayTimeout, HTTPException
 
 from .parse import fetchable
+from .proxies import SCHEMES, Proxies
 from .settings import UpstreamSettings
 
 # The page forms asked for: JSON first, as pip and uv ask.
 PAGE_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2,"
                " text/html;q=0.01")
 CHUNK = 256 * 1024  # bytes read from an upstream at a time
-MAX_REDIRECTS = 5  # of a file's URL
+MAX_REDIRECTS = 5  # of a page's or a file's URL
+log = logging.getLogger("pypireg.upstream")
 
 
 class UpstreamUnreachable(BadGateway):
@@ -57,7 +57,7 @@ class UpstreamClient:
 
     def __init__(self, settings: UpstreamSettings, max_page_size: int,
                  fetchable: Callable[[str, str], bool] = fetchable,
-                 proxies: dict[str, str] | None = None) -> None:
+                 proxies: Proxies | None = None) -> None:
         from .. import __version__  # the package's, once it is imported
 
         self.settings = settings
@@ -74,10 +74,14 @@ class UpstreamClient:
                              raise_on_status=False),
             "timeout": Timeout(connect=settings.connect_timeout, read=settings.read_timeout)}
         self.pool = urllib3.PoolManager(**common)
-        # HTTP_PROXY, HTTPS_PROXY and NO_PROXY, read as pip and uv read them.
-        self.proxies = getproxies() if proxies is None else proxies
-        self.through = {scheme: _proxy_manager(self.proxies[scheme], common)
-                        for scheme in ("http", "https") if self.proxies.get(scheme)}
+        self.proxies = Proxies.from_environment() if proxies is None else proxies
+        self._common = common
+        self._through: dict[str, urllib3.ProxyManager] = {}  # by proxy URL, made when needed
+        self._lock = threading.Lock()
+        for proxy in {self.proxies.http, self.proxies.https} - {""}:
+            if urlsplit(proxy).scheme not in SCHEMES:
+                log.warning("the proxy %s is not an http:// or https:// one: upstreams that"
+                            " would go through it cannot be reached", bare(proxy))
 
     def page(self, upstream: str, normalized_name: str, etag: str = "",
              last_modified: str = "") -> PageAnswer:
@@ -89,7 +93,7 @@ class UpstreamClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        response = self.get(url, headers)
+        response, url = self.follow(url, headers)
         try:
             if response.status in (304, 404, 410):
                 return PageAnswer(404 if response.status == 410 else response.status, b"", "",
@@ -101,14 +105,34 @@ class UpstreamClient:
                                  f"its page of {normalized_name}")
             return PageAnswer(200, body, response.headers.get("Content-Type", ""),
                               response.headers.get("ETag", ""),
-                              response.headers.get("Last-Modified", ""),
-                              _final_url(url, response))
+                              response.headers.get("Last-Modified", ""), url)
         finally:
             response.release_conn()
 
-    def get(self, url: str, headers: dict[str, str] | None = None, *,
-            redirect: bool = True) -> urllib3.BaseHTTPResponse:
-        """A streaming GET (the body is left to the caller: ``release_conn`` when done)."""
+    def follow(self, url: str, headers: dict[str, str], check: Callable[[str, str], bool]
+               | None = None) -> tuple[urllib3.BaseHTTPResponse, str]:
+        """GET ``url``, following redirects one by one, each through the connections its
+        own address takes (a proxy, or none) with its own origin's credentials, and each
+        target refused unless ``check(target, source)``; the answer, and where it came
+        from. The body is left to the caller: ``release_conn`` when done."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.get(url, headers)
+            location = response.get_redirect_location()
+            if not location:
+                return response, url
+            response.release_conn()
+            target = urljoin(url, location)
+            if check is not None and not check(target, url):
+                raise UpstreamUnreachable(
+                    f"the upstream redirected {url.rpartition('/')[2]} to an address this"
+                    " registry does not fetch from")
+            url = target
+        raise UpstreamUnreachable(f"the upstream redirected {url} more than"
+                                  f" {MAX_REDIRECTS} times")
+
+    def get(self, url: str, headers: dict[str, str] | None = None
+            ) -> urllib3.BaseHTTPResponse:
+        """One streaming GET, redirects not followed (:meth:`follow` does)."""
         url, credentials = _credentials(url)
         headers = dict(headers or {})
         credentials = credentials or self.credentials.get(_origin(url), "")
@@ -116,7 +140,7 @@ class UpstreamClient:
             headers["Authorization"] = credentials
         try:
             return self.pool_for(url).request("GET", url, headers=headers,
-                                              preload_content=False, redirect=redirect)
+                                              preload_content=False, redirect=False)
         except urllib3.exceptions.MaxRetryError as exc:
             raise self.failure(url, exc.reason or exc) from None
         except HTTPError as exc:
@@ -124,34 +148,28 @@ class UpstreamClient:
 
     def pool_for(self, url: str) -> urllib3.PoolManager:
         """The connections to ``url``: through the proxy set for its scheme, unless
-        NO_PROXY names its host."""
-        parts = urlsplit(url)
-        through = self.through.get(parts.scheme)
-        if through is None or proxy_bypass_environment(parts.netloc.rpartition("@")[2],
-                                                       self.proxies):
+        NO_PROXY names its host (:mod:`.proxies`)."""
+        proxy = self.proxies.for_url(url)
+        if not proxy:
             return self.pool
+        with self._lock:
+            through = self._through.get(proxy)
+            if through is None:
+                if urlsplit(proxy).scheme not in SCHEMES:
+                    raise UpstreamUnreachable(
+                        f"the proxy set for {urlsplit(url).scheme}:// upstreams is a"
+                        f" {urlsplit(proxy).scheme}:// one: this registry goes through"
+                        " http:// and https:// proxies only")
+                through = self._through[proxy] = _proxy_manager(proxy, self._common)
         return through
 
     def get_file(self, url: str, headers: dict[str, str] | None = None
                  ) -> urllib3.BaseHTTPResponse:
-        """A file's bytes as stored (``identity``), following redirects one by one so that
-        each one's target is checked as a page's file URLs are (``fetchable``);
-        ``headers`` add to the request's (a ``Range``)."""
-        for _ in range(MAX_REDIRECTS + 1):
-            response = self.get(url, {"Accept-Encoding": "identity", **(headers or {})},
-                                redirect=False)
-            location = response.get_redirect_location()
-            if not location:
-                return response
-            response.release_conn()
-            target = urljoin(url, location)
-            if not self.fetchable(target, url):
-                raise UpstreamUnreachable(
-                    f"the upstream redirected {url.rpartition('/')[2]} to an address this"
-                    " registry does not fetch from")
-            url = target
-        raise UpstreamUnreachable(f"the upstream redirected {url} more than"
-                                  f" {MAX_REDIRECTS} times")
+        """A file's bytes as stored (``identity``), each redirect's target checked as a
+        page's file URLs are (``fetchable``); ``headers`` add to the request's (a
+        ``Range``)."""
+        return self.follow(url, {"Accept-Encoding": "identity", **(headers or {})},
+                           self.fetchable)[0]
 
     def read_all(self, response: urllib3.BaseHTTPResponse, url: str, limit: int, what: str,
                  *, decode: bool = True) -> bytes:
@@ -176,30 +194,20 @@ class UpstreamClient:
         if isinstance(exc, TimeoutError) and not isinstance(exc, NewConnectionError):
             return UpstreamTimeout(f"upstream {where} did not answer within"
                                    f" {self.settings.read_timeout:g} s ({type(exc).__name__})")
+        if isinstance(exc, ProxyError):  # its address is the host's business, not a client's
+            cause = exc.original_error
+            return UpstreamUnreachable(f"upstream {where} could not be reached: the outgoing"
+                                       f" proxy failed ({type(cause).__name__})")
         reason = str(exc).split(": ", 1)[-1] if str(exc) else type(exc).__name__
         return UpstreamUnreachable(f"upstream {where} could not be reached: {reason}")
 
 
 def _proxy_manager(url: str, common: dict[str, Any]) -> urllib3.ProxyManager:
-    """A pool through the proxy at ``url`` (``host:port`` means http), with its
-    ``user:password@`` sent as Proxy-Authorization."""
-    if "://" not in url:
-        url = f"http://{url}"
-    parts = urlsplit(url)
-    headers = {}
-    if parts.username or parts.password:
-        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-        headers = urllib3.make_headers(proxy_basic_auth=pair)
-    return urllib3.ProxyManager(bare(url), proxy_headers=headers, **common)
-
-
-def _final_url(url: str, response: urllib3.BaseHTTPResponse) -> str:
-    """Where the answer came from, after any redirects: the base of its relative links."""
-    retries = response.retries
-    for step in retries.history if retries is not None else ():
-        if step.redirect_location:
-            url = urljoin(url, step.redirect_location)
-    return url
+    """A pool through the proxy at ``url``, its ``user:password@`` sent to it alone, as
+    Proxy-Authorization."""
+    url, credentials = _credentials(url)
+    return urllib3.ProxyManager(url, proxy_headers={"Proxy-Authorization": credentials}
+                                if credentials else {}, **common)
 
 
 def bare(url: str) -> str:

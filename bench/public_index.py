@@ -51,6 +51,8 @@ from servers import BIN, Server, free_port, gunicorn, start  # noqa: E402
 from tests.upstreams import running  # noqa: E402  (servers.py puts the root on the path)
 
 REQUIREMENTS = Path(__file__).with_name("public-requirements.txt")
+UV_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2,"
+             " text/html;q=0.01")  # what uv asks a page for
 PYPIREG_PAGES = "/api/v4/projects/pub%2Fmirror/packages/pypi/simple/"
 
 
@@ -107,8 +109,13 @@ def start_devpi(serverdir: Path, upstream: str, env: dict[str, str]) -> Server:
     subprocess.run([str(BIN / "devpi-init"), "--serverdir", str(serverdir), "--no-root-pypi"],
                    check=True, capture_output=True)
     port = free_port()
+    # Its search indexer off (on, it indexes the index's million names for minutes, on
+    # the CPUs the installs need), and 30 s for the index's answers, not 5: with its
+    # defaults, cold installs here failed on pages not fetched in time.
     server = start("devpi", [str(BIN / "devpi-server"), "--serverdir", str(serverdir),
-                             "--host", "127.0.0.1", "--port", str(port)], {}, port, env=env)
+                             "--host", "127.0.0.1", "--port", str(port),
+                             "--indexer-backend", "null", "--request-timeout", "30"],
+                   {}, port, env=env)
     try:
         login = _json(port, "POST", "/+login", {"user": "root", "password": ""}, {})
         auth = base64.b64encode(f"root:{login['result']['password']}".encode()).decode()
@@ -274,7 +281,8 @@ def file_paths(port: int, pages: list[str]) -> list[str]:
     return paths
 
 
-def timings(port: int, paths: list[str], repeat: int) -> tuple[list[float], list[float]]:
+def timings(port: int, paths: list[str], repeat: int, headers: dict[str, str] | None = None
+            ) -> tuple[list[float], list[float]]:
     """Seconds to each answer's first byte and to its last, each path ``repeat`` times
     (after one round not timed, which fetches anything still missing)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -282,7 +290,7 @@ def timings(port: int, paths: list[str], repeat: int) -> tuple[list[float], list
     for turn in range(repeat + 1):
         for path in paths:
             started = time.perf_counter()
-            connection.request("GET", path)
+            connection.request("GET", path, headers=headers or {})
             answer = connection.getresponse()
             answer.read(1)
             headed = time.perf_counter()
@@ -306,7 +314,7 @@ def warm_latency(port: int, prefix: str, names: list[str]
                  ) -> tuple[list[float], list[float], list[float]]:
     """Every page's whole answer, and every wheel's first byte and whole answer."""
     pages = [f"{prefix}{name}/" for name in names]
-    _, page_times = timings(port, pages, 20)
+    _, page_times = timings(port, pages, 20, {"Accept": UV_ACCEPT})
     first, whole = timings(port, file_paths(port, pages), 5)
     return page_times, first, whole
 

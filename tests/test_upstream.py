@@ -21,7 +21,7 @@ from pypireg.upstream.files import file_key
 
 from .distributions import wheel_bytes, wheel_name
 from .helpers import Env, basic, sha256
-from .upstreams import FakeIndex, closed_port, serve, silent_port
+from .upstreams import FakeIndex, closed_port, one_wheel_index, serve, silent_port
 
 PAGE = "/projects/acme%2Ftools/packages/pypi/simple/{name}/"
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -681,3 +681,32 @@ def test_the_web_pages_say_where_names_not_held_come_from(catalog, tmp_path):
     plain = Env(pypireg.create_app())
     assert TestApp(pypireg.site(plain.registry)).get("/acme/tools").html.select_one(
         "p.upstreams") is None
+
+
+def test_a_pages_files_are_decoded_once_per_version(catalog, tmp_path):
+    """A cached page's list of files (thousands on a big page) is read and decoded once
+    per process for each version of the page, not on every request."""
+    from pypireg.catalog.upstream import DecodedFiles
+
+    index = one_wheel_index("demo", wheel_bytes("demo", "1.0"))
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, UpstreamSettings(urls=(f"{served.url}/simple/",),
+                                                        mode="cache"))
+        fetch_page(env, "demo")
+        seen: list[str] = []
+        tuples = env.registry.catalog.tuples
+
+        def recording(sql, params=()):  # type: ignore[no-untyped-def]
+            seen.append(sql)
+            return tuples(sql, params)
+
+        env.registry.catalog.tuples = recording  # type: ignore[method-assign]
+        fetch_page(env, "demo")
+        assert [q for q in seen if "upstream_pages" in q] == [
+            q for q in seen if "upstream_pages" in q and " files," not in q] != []
+    kept = DecodedFiles(10)
+    kept.put((1, "t1"), tuple(range(6)))  # type: ignore[arg-type]
+    kept.put((2, "t1"), tuple(range(6)))  # type: ignore[arg-type]
+    assert kept.get((1, "t1")) is None and kept.get((2, "t1")) is not None
+    kept.put((3, "t1"), tuple(range(11)))  # type: ignore[arg-type]  # more than it holds
+    assert kept.get((3, "t1")) is None and kept.get((2, "t1")) is not None

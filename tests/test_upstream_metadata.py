@@ -85,6 +85,10 @@ def test_a_wheels_metadata_is_read_in_ranges_and_said_with_its_digest(cached, wh
     assert app.get(local(wheel_entry["url"]) + ".metadata").body == expected
     assert len(index.ranges) == ranges  # kept: not read again
     app.get(local(before["acme_lib-1.0.tar.gz"]["url"]) + ".metadata", status=404)
+    # Read again from the wheel once it is kept whole: the same digest, the same page.
+    etag = app.get(PAGE.format("acme-lib"), headers=JSON).headers["ETag"]
+    assert app.get(local(wheel_entry["url"])).body == wheel
+    assert app.get(PAGE.format("acme-lib"), headers=JSON).headers["ETag"] == etag
 
 
 def test_a_small_wheel_of_a_page_without_sizes_from_a_strict_upstream(tmp_path) -> None:

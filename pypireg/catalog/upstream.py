@@ -9,7 +9,10 @@ one host fetches it while the others wait (``fetch_owner``, kept alive by
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -22,6 +25,8 @@ ACTIVE = NameStatus()
 
 _PAGE_COLUMNS = ("id, upstream, normalized_name, found, name, files, status, status_reason,"
                  " etag, last_modified, checked_at, changed_at")
+_HEAD_COLUMNS = _PAGE_COLUMNS.replace(" files,", "")  # all but the list of files
+MAX_DECODED_FILES = 30_000  # files of the pages each process keeps decoded
 _FILE_COLUMNS = ("id, sha256, file_name, normalized_name, upstream, url, size, upload_time,"
                  " metadata_sha256, storage_key, metadata_key, cached_size")
 
@@ -30,10 +35,30 @@ class UpstreamQueries(CatalogBase):
     # -- pages -------------------------------------------------------------------------------
 
     def upstream_page(self, upstream: str, normalized_name: str) -> UpstreamPage | None:
-        row = next(self.tuples(
-            f"SELECT {_PAGE_COLUMNS} FROM upstream_pages WHERE upstream = ?"
-            " AND normalized_name = ?", [upstream, normalized_name]), None)
-        return None if row is None else _page(row)
+        """The page as last fetched. Its files are decoded once per process for each of its
+        versions (``changed_at``): their JSON is most of what reading a big page costs."""
+        where = "upstream = ? AND normalized_name = ?", [upstream, normalized_name]
+        head = next(self.tuples(f"SELECT {_HEAD_COLUMNS} FROM upstream_pages"
+                                f" WHERE {where[0]}", where[1]), None)
+        if head is None:
+            return None
+        files = self._decoded.get((head[0], head[-1]))
+        if files is not None:
+            (page_id, at, name, found, title, status, reason, etag, modified, checked,
+             changed) = head
+            return UpstreamPage(page_id, at, name, bool(found), title, files,
+                                NameStatus(status, reason), etag, modified, checked, changed)
+        row = next(self.tuples(f"SELECT {_PAGE_COLUMNS} FROM upstream_pages"
+                               f" WHERE {where[0]}", where[1]), None)
+        if row is None:
+            return None
+        page = _page(row)
+        self._decoded.put((page.id, page.changed_at), page.files)
+        return page
+
+    @functools.cached_property
+    def _decoded(self) -> DecodedFiles:
+        return DecodedFiles(MAX_DECODED_FILES)
 
     def save_upstream_page(self, upstream: str, normalized_name: str, *, found: bool,
                            name: str = "", files: Sequence[UpstreamFile] = (),
@@ -68,6 +93,7 @@ class UpstreamQueries(CatalogBase):
                 self.update("upstream_pages", page_id, fields)
             if not same:
                 self._save_files(upstream, normalized_name, files)
+        self._decoded.put((page_id, changed_at), files)  # committed: as a read would decode
         return UpstreamPage(page_id, upstream, normalized_name, found, name, files,
                             NameStatus(status.status, status.reason), etag, last_modified,
                             now, changed_at)
@@ -141,7 +167,8 @@ class UpstreamQueries(CatalogBase):
                                ) -> None:
         """The metadata read from a wheel whose page offers none: its sha256 and where it
         is kept, or ``""`` and None for a wheel that has none. Every cached page listing
-        the file says so from now on (its ``changed_at`` moves: a new ETag)."""
+        the file says so from now on (its ``changed_at`` moves, a new ETag, unless the page
+        said so already: metadata read in ranges, then from the verified wheel)."""
         with self.write():
             row = next(self.tuples("SELECT file_name, sha256, upstream, normalized_name"
                                    " FROM upstream_files WHERE id = ?", [file_id]), None)
@@ -156,6 +183,8 @@ class UpstreamQueries(CatalogBase):
             files = [f._replace(metadata_sha256=sha256)
                      if (f.file_name, f.sha256) == (file_name, digest) else f
                      for f in page.files]
+            if files == list(page.files):  # read again from the verified wheel, say
+                return
             self.update("upstream_pages", page.id, {
                 "files": json.dumps([list(f) for f in files]),
                 "changed_at": _later(page.changed_at)})
@@ -203,6 +232,35 @@ class UpstreamQueries(CatalogBase):
             pages = self.run(f"DELETE FROM upstream_pages {where}", params)
             files = self.run(f"DELETE FROM upstream_files {where}", params)
         return pages, files, keys
+
+
+class DecodedFiles:
+    """Pages' files by (page id, changed_at), the least recently used forgotten first once
+    they hold more than ``limit`` files in all; a version of a page never changes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._pages: OrderedDict[tuple[int, str], tuple[UpstreamFile, ...]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, str]) -> tuple[UpstreamFile, ...] | None:
+        with self._lock:
+            files = self._pages.get(key)
+            if files is not None:
+                self._pages.move_to_end(key)
+            return files
+
+    def put(self, key: tuple[int, str], files: tuple[UpstreamFile, ...]) -> None:
+        if len(files) > self.limit:
+            return
+        with self._lock:
+            if key not in self._pages:
+                self._pages[key] = files
+                self._held += len(files)
+            while self._held > self.limit:
+                _, gone = self._pages.popitem(last=False)
+                self._held -= len(gone)
 
 
 def _page(row: Sequence[Any]) -> UpstreamPage:

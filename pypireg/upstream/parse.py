@@ -9,13 +9,14 @@ verified) is left out; the page as a whole is refused only when it is not a page
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
 from ..exceptions import PypiregError
@@ -30,6 +31,9 @@ SDISTS = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".ta
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 # What a file name of a page may hold: nothing that ends or escapes a URL's path segment.
+# A wheel's name, version, build tag and three tag sets (PEP 427), checked without
+# building its tags as packaging's parse_wheel_filename does: a page lists thousands.
+_WHEEL = re.compile(r"([\w.]+)-([^-]+)(?:-\d[\w.]*)?-[\w.]+-[\w.]+-[\w.]+\.whl", re.ASCII)
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!~-]{0,254}")
 
 
@@ -171,8 +175,9 @@ def _file(file_name: str, url: str, page_url: str, sha256: object, project: str,
     named, version = _identity(file_name, project)
     if named != project:
         return None
-    try:
-        absolute = urldefrag(urljoin(page_url, url))[0]
+    try:  # most pages give absolute URLs: joined only when they are not
+        absolute = (url.partition("#")[0] if url.startswith(("https://", "http://"))
+                    else urldefrag(urljoin(page_url, url))[0])
     except ValueError:  # an unclosed [ of an IPv6 address, say
         return None
     if not absolute.startswith(("http://", "https://")) or not fetchable(absolute, page_url):
@@ -191,13 +196,27 @@ def fetchable(url: str, page_url: str) -> bool:
     link-local one, such as a cloud's metadata service), where only the registry can reach.
     A page from an internal mirror may name internal hosts."""
     try:
-        host = urlsplit(url).hostname
-        page_host = urlsplit(page_url).hostname
+        host, page_host = _hostname(url), _hostname(page_url)
     except ValueError:
         return False
     return bool(host) and (_internal(page_host or "") or not _internal(host or ""))
 
 
+def _hostname(url: str) -> str | None:
+    """``urlsplit(url).hostname``, worked out once per origin: a page's thousands of file
+    URLs share a few."""
+    scheme, slashes, rest = url.partition("//")
+    if not slashes:
+        return urlsplit(url).hostname
+    return _origin_host(f"{scheme}//{re.split(r'[/?#]', rest, maxsplit=1)[0]}")
+
+
+@functools.lru_cache(maxsize=256)
+def _origin_host(origin: str) -> str | None:
+    return urlsplit(origin).hostname
+
+
+@functools.lru_cache(maxsize=256)
 def _internal(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -214,10 +233,14 @@ def _identity(file_name: str, project: str) -> tuple[str, str]:
     An sdist may be in any of the formats pip and uv install (:data:`SDISTS`), named as
     older tools named them: ``python-dateutil-2.4.1.tar.bz2`` is ``project``'s when its
     name, up to a dash, is ``project``'s."""
+    if file_name.endswith(".whl"):
+        wheel = _WHEEL.fullmatch(file_name)
+        try:
+            return ("", "") if wheel is None else (canonicalize_name(wheel[1]),
+                                                   str(Version(wheel[2])))
+        except InvalidVersion:
+            return "", ""
     try:
-        if file_name.endswith(".whl"):
-            named, version, *_ = parse_wheel_filename(file_name)
-            return named, str(version)
         if file_name.endswith((".tar.gz", ".zip")):
             named, version = parse_sdist_filename(file_name)
             return named, str(version)

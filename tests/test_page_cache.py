@@ -216,6 +216,10 @@ def test_each_host_and_prefix_gets_its_own_urls(env: Env) -> None:
                                              "SCRIPT_NAME": "/api/v4"}).body
     assert b"http://localhost/projects/" in here
     assert b"http://pypi.example.com/api/v4/projects/" in there
+    # The scheme alone makes a page of its own.
+    secure = env.app.get(PAGE, extra_environ={"wsgi.url_scheme": "https"}).body
+    assert b"https://localhost:80/projects/" in secure  # webtest sends Host: localhost:80
+    assert b"https://" not in env.app.get(PAGE).body
 
 
 def test_the_cache_is_bounded_and_can_be_turned_off(env: Env) -> None:

@@ -710,3 +710,48 @@ def test_a_pages_files_are_decoded_once_per_version(catalog, tmp_path):
     assert kept.get((1, "t1")) is None and kept.get((2, "t1")) is not None
     kept.put((3, "t1"), tuple(range(11)))  # type: ignore[arg-type]  # more than it holds
     assert kept.get((3, "t1")) is None and kept.get((2, "t1")) is not None
+
+
+def test_two_versions_of_a_page_saved_in_one_millisecond_are_told_apart(catalog, monkeypatch):
+    """Each new version of a page gets a later changed_at than the last, however close they
+    come (two workers refreshing it at once): a version is what a process keeps decoded."""
+    from pypireg.catalog import upstream as module
+    from pypireg.models import UpstreamFile
+
+    monkeypatch.setattr(module, "utcnow", lambda: "2026-12-07T00:00:00.000Z")
+    kept = UpstreamFile("demo-1.0.tar.gz", "https://files.example/demo-1.0.tar.gz", "0" * 64,
+                        "1.0", "", None, "", None, False, "")
+    first = catalog.save_upstream_page("https://index.example/simple/", "demo", found=True,
+                                       name="demo", files=[kept])
+    yanked = kept._replace(yanked=True, yanked_reason="broken")
+    second = catalog.save_upstream_page("https://index.example/simple/", "demo", found=True,
+                                        name="demo", files=[yanked])
+    assert second.changed_at > first.changed_at
+    assert catalog.upstream_page("https://index.example/simple/", "demo").files == (yanked,)
+
+
+def test_a_page_redirected_where_the_registry_does_not_fetch_is_refused():
+    from pypireg.upstream.client import UpstreamClient
+
+    index = one_wheel_index("demo", wheel_bytes("demo", "1.0"))
+    index.redirects["/simple/moved/"] = "/internal/simple/moved/"
+    with serve(RedirectingPages(index)) as served:
+        client = UpstreamClient(UpstreamSettings(urls=(f"{served.url}/simple/",)), 1000,
+                                lambda target, source: "/internal/" not in target)
+        with pytest.raises(pypireg.upstream.UpstreamUnreachable, match="does not fetch from"):
+            client.page(f"{served.url}/simple/", "moved")
+    assert served.count("/internal/") == 0
+
+
+class RedirectingPages:
+    """``index``, answering its redirects before its pages."""
+
+    def __init__(self, index: FakeIndex) -> None:
+        self.index = index
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        target = self.index.redirects.get(environ["PATH_INFO"])
+        if target is None:
+            return self.index(environ, start_response)
+        start_response("302 Found", [("Location", target)])
+        return [b""]

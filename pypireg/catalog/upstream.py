@@ -78,7 +78,9 @@ class UpstreamQueries(CatalogBase):
             before = self.upstream_page(upstream, normalized_name)
             same = before is not None and (before.found, before.name, before.status,
                                            before.files) == (found, name, status, files)
-            changed_at = before.changed_at if before is not None and same else now
+            # Each new version strictly later than the last: (page, changed_at) names it.
+            changed_at = (now if before is None else before.changed_at if same
+                          else _later(before.changed_at))
             fields = {"found": int(found), "name": name,
                       "files": json.dumps([list(f) for f in files]),
                       "status": status.status, "status_reason": status.reason,
@@ -255,9 +257,9 @@ class DecodedFiles:
         if len(files) > self.limit:
             return
         with self._lock:
-            if key not in self._pages:
-                self._pages[key] = files
-                self._held += len(files)
+            gone = self._pages.pop(key, ())
+            self._pages[key] = files
+            self._held += len(files) - len(gone)
             while self._held > self.limit:
                 _, gone = self._pages.popitem(last=False)
                 self._held -= len(gone)

@@ -93,7 +93,7 @@ class UpstreamClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        response, url = self.follow(url, headers)
+        response, url = self.follow(url, headers, self.fetchable)
         try:
             if response.status in (304, 404, 410):
                 return PageAnswer(404 if response.status == 410 else response.status, b"", "",

@@ -13,11 +13,14 @@ import functools
 import ipaddress
 import json
 import re
+import socket
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from ..exceptions import PypiregError
 from ..models import MAX_REASON, NAME_STATUS_ORDER, NameStatus, UpstreamFile
@@ -31,9 +34,15 @@ SDISTS = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".ta
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 # What a file name of a page may hold: nothing that ends or escapes a URL's path segment.
-# A wheel's name, version, build tag and three tag sets (PEP 427), checked without
-# building its tags as packaging's parse_wheel_filename does: a page lists thousands.
-_WHEEL = re.compile(r"([\w.]+)-([^-]+)(?:-\d[\w.]*)?-[\w.]+-[\w.]+-[\w.]+\.whl", re.ASCII)
+# A wheel's name, version, build tag and three tag sets (PEP 427), taken as packaging's
+# parse_wheel_filename takes them (tests/test_upstream_parse.py compares the two), without
+# building its tags: a page lists thousands.
+_TAG_PART, _INTERPRETER = r"[^-.]+", r"[A-Za-z_]\w*"
+_WHEEL = re.compile(
+    rf"(?![\w.]*__)([\w.]+)-([^-]+)(?:-\d[^-]*)?-{_INTERPRETER}(?:\.{_INTERPRETER})*"
+    rf"-{_TAG_PART}(?:\.{_TAG_PART})*-{_TAG_PART}(?:\.{_TAG_PART})*\.whl", re.ASCII)
+_UNCLEAN = re.compile(r"[\t\r\n]|^https?:///")  # what urljoin cleans up or resolves
+_LEGACY_IPV4 = re.compile(r"[0-9a-fA-FxX.]+")
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!~-]{0,254}")
 
 
@@ -175,9 +184,9 @@ def _file(file_name: str, url: str, page_url: str, sha256: object, project: str,
     named, version = _identity(file_name, project)
     if named != project:
         return None
-    try:  # most pages give absolute URLs: joined only when they are not
+    try:  # most pages give plain absolute URLs: joined (and cleaned) only when they are not
         absolute = (url.partition("#")[0] if url.startswith(("https://", "http://"))
-                    else urldefrag(urljoin(page_url, url))[0])
+                    and not _UNCLEAN.search(url) else urldefrag(urljoin(page_url, url))[0])
     except ValueError:  # an unclosed [ of an IPv6 address, say
         return None
     if not absolute.startswith(("http://", "https://")) or not fetchable(absolute, page_url):
@@ -195,37 +204,67 @@ def fetchable(url: str, page_url: str) -> bool:
     own networks must not send it to an address inside them (a loopback, private or
     link-local one, such as a cloud's metadata service), where only the registry can reach.
     A page from an internal mirror may name internal hosts."""
-    try:
-        host, page_host = _hostname(url), _hostname(page_url)
-    except ValueError:
-        return False
+    host, page_host = _hostname(url), _hostname(page_url)
     return bool(host) and (_internal(page_host or "") or not _internal(host or ""))
 
 
 def _hostname(url: str) -> str | None:
-    """``urlsplit(url).hostname``, worked out once per origin: a page's thousands of file
-    URLs share a few."""
+    """The host a connection to ``url`` goes to, worked out once per origin (a page's
+    thousands of file URLs share a few); None when there is none, or when Python's parser
+    and urllib3's, which makes the connection, would not agree on it (a backslash in it),
+    or its port is not one."""
     scheme, slashes, rest = url.partition("//")
     if not slashes:
-        return urlsplit(url).hostname
+        return None
     return _origin_host(f"{scheme}//{re.split(r'[/?#]', rest, maxsplit=1)[0]}")
 
 
 @functools.lru_cache(maxsize=256)
 def _origin_host(origin: str) -> str | None:
-    return urlsplit(origin).hostname
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018  (raises for a port that is not one)
+        connected = parse_url(origin).host
+    except (ValueError, LocationParseError):
+        return None
+    host = parts.hostname
+    if host is None or (connected or "").strip("[]").lower() != _ascii(host):
+        return None
+    return host
+
+
+def _ascii(host: str) -> str:
+    """A host as urllib3 connects to it: an international name in its IDNA form."""
+    try:
+        return host if host.isascii() else host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
 
 
 @functools.lru_cache(maxsize=256)
 def _internal(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
+        address = _legacy_ipv4(host)
+    if address is None:
         return False  # a name: what it resolves to is the upstream's to say
     return (address.is_private or address.is_loopback or address.is_link_local
             or address.is_reserved or address.is_multicast or address.is_unspecified)
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address in a form the C library takes though ipaddress does not (``127.1``,
+    ``2130706433``, ``0x7f.1``): a connection to it goes there."""
+    if not _LEGACY_IPV4.fullmatch(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def _identity(file_name: str, project: str) -> tuple[str, str]:

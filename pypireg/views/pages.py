@@ -211,14 +211,10 @@ def page_etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) 
     view of it, the format and its version, and the URLs' base (as the request's environ
     gives it: at least as fine as werkzeug's parsed host and root path, and cheaper)."""
     environ = request.environ
-    return _etag((*parts, fmt.content_type, render.PAGE_FORMAT,
-                  *[environ.get(name) for name in _BASE],
-                  *sorted(scope.url_args.items()), scope.state))
-
-
-@functools.lru_cache(maxsize=4096)  # the same few pages, asked again and again
-def _etag(key: tuple[object, ...]) -> str:
-    return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    key = repr((*parts, fmt.content_type, render.PAGE_FORMAT,
+                [environ.get(name) for name in _BASE], sorted(scope.url_args.items()),
+                scope.state))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def revalidated(request: RegistryRequest, etag: str) -> bool:

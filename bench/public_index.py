@@ -24,7 +24,6 @@ import http.client
 import json
 import os
 import re
-import select
 import socket
 import socketserver
 import statistics
@@ -48,7 +47,7 @@ import pypireg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from servers import BIN, Server, free_port, gunicorn, start  # noqa: E402
 
-from tests.upstreams import running  # noqa: E402  (servers.py puts the root on the path)
+from tests.upstreams import relay, running  # noqa: E402  (servers.py puts the root on the path)
 
 REQUIREMENTS = Path(__file__).with_name("public-requirements.txt")
 UV_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2,"
@@ -177,6 +176,10 @@ class Tunnels(socketserver.ThreadingTCPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    def count(self, size: int) -> None:
+        with self.lock:
+            self.bytes += size
+
     def take(self) -> int:
         with self.lock:
             counted, self.bytes = self.bytes, 0
@@ -197,21 +200,7 @@ class _Tunnel(socketserver.StreamRequestHandler):
         with socket.create_connection((host, int(port)), timeout=60) as upstream:
             self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             self.wfile.flush()
-            ends = [self.connection, upstream]
-            while True:
-                ready, _, _ = select.select(ends, [], [], 60)
-                if not ready:
-                    return
-                for end in ready:
-                    try:
-                        data = end.recv(1 << 16)
-                        (upstream if end is self.connection else self.connection).sendall(data)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        return
-                    with self.server.lock:
-                        self.server.bytes += len(data)
+            relay(self.connection, upstream, seconds=60, counted=self.server.count)
 
 
 def tunnels() -> AbstractContextManager[Tunnels]:

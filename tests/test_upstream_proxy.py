@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import select
 import socket
 import socketserver
 from contextlib import AbstractContextManager
@@ -22,7 +21,7 @@ from pypireg import mount
 
 from .distributions import wheel_bytes
 from .oidc_issuer import https
-from .upstreams import caching_registry, one_wheel_index, running, serve
+from .upstreams import caching_registry, one_wheel_index, relay, running, serve
 
 WHEEL = wheel_bytes("demo", "1.0")
 PAGE = "/api/v4/projects/acme/packages/pypi/simple/demo/"
@@ -76,21 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         with socket.create_connection((host, int(port)), timeout=30) as upstream:
             self.send_response(200, "Connection established")
             self.end_headers()
-            ends = [self.connection, upstream]
-            while True:
-                ready, _, _ = select.select(ends, [], [], 30)
-                if not ready:
-                    return
-                for end in ready:
-                    try:
-                        data = end.recv(65536)
-                        if data:
-                            (upstream if end is self.connection else self.connection
-                             ).sendall(data)
-                    except OSError:  # one end reset: the tunnel is over
-                        data = b""
-                    if not data:
-                        return
+            relay(self.connection, upstream)
 
 
 def proxy() -> AbstractContextManager[Proxy]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import select
 import socket
 import socketserver
 import threading
@@ -143,6 +144,27 @@ def closed_port() -> str:
 
 
 S = TypeVar("S", bound=socketserver.BaseServer)
+
+
+def relay(one: socket.socket, other: socket.socket, *, seconds: float = 30,
+          counted: Callable[[int], object] = lambda size: None) -> None:
+    """Bytes both ways between two connected sockets (a proxy's tunnel), until either end
+    closes or both stay silent for ``seconds``; ``counted`` is told each chunk's size."""
+    ends = [one, other]
+    while True:
+        ready, _, _ = select.select(ends, [], [], seconds)
+        if not ready:
+            return
+        for end in ready:
+            try:
+                data = end.recv(65536)
+                if data:
+                    (other if end is one else one).sendall(data)
+            except OSError:  # one end reset: the tunnel is over
+                return
+            if not data:
+                return
+            counted(len(data))
 
 
 @contextmanager

@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 CHECK_INTERVAL = 0.05  # seconds between reads of the generation, in one process
 MAX_KEPT = 4096  # lookups kept, the least recently used forgotten first
@@ -67,12 +67,10 @@ class Changes:
             return read()
         now = self.clock()
         with self._lock:
-            epoch, fresh, seen = self._epoch, now - self._checked < self.interval, None
-            if fresh:
-                seen = self._generation
-                if seen is not None and key in self._kept:
-                    self._kept.move_to_end(key)
-                    return self._kept[key]  # type: ignore[return-value]
+            epoch, seen = self._epoch, self._generation
+            fresh = now - self._checked < self.interval
+            if fresh and seen is not None and key in self._kept:
+                return self._hit(key)
         if not fresh:
             seen = generation()  # read before the value, so what is kept is never older
             with self._lock:
@@ -82,8 +80,7 @@ class Changes:
                         self._generation = seen
                     self._checked = now
                     if seen is not None and key in self._kept:
-                        self._kept.move_to_end(key)
-                        return self._kept[key]  # type: ignore[return-value]
+                        return self._hit(key)
         found = read()
         if found is None or seen is None:
             return found
@@ -93,3 +90,8 @@ class Changes:
                 if len(self._kept) > MAX_KEPT:
                     self._kept.popitem(last=False)
         return found
+
+    def _hit(self, key: Hashable) -> Any:
+        """What is kept for ``key``, now the most recently used (under the lock)."""
+        self._kept.move_to_end(key)
+        return self._kept[key]

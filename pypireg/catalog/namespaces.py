@@ -208,7 +208,7 @@ class NamespaceQueries(CatalogBase):
     def projects_in_group(self, group: Group, *, subgroups: bool = True) -> list[Project]:
         """The group's projects, and with ``subgroups`` those of every group below it
         (kept, as :meth:`project`)."""
-        kept = self.changes.kept(("in group", group.id, group.path, subgroups),
+        kept = self.changes.kept(("in group", group.id, subgroups),
                                  lambda: tuple(self._projects_in(group, subgroups)),
                                  self.generation)
         return list(kept or ())

@@ -15,7 +15,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
 from ..times import parse_time, stamp
@@ -23,9 +22,9 @@ from .base import CatalogBase, utcnow
 
 ACTIVE = NameStatus()
 
-_PAGE_COLUMNS = ("id, upstream, normalized_name, found, name, files, status, status_reason,"
-                 " etag, last_modified, checked_at, changed_at")
-_HEAD_COLUMNS = _PAGE_COLUMNS.replace(" files,", "")  # all but the list of files
+# A page's columns but its list of files, read apart (UpstreamQueries.upstream_page).
+_HEAD_COLUMNS = ("id, upstream, normalized_name, found, name, status, status_reason, etag,"
+                 " last_modified, checked_at, changed_at")
 MAX_DECODED_FILES = 30_000  # files of the pages each process keeps decoded
 _FILE_COLUMNS = ("id, sha256, file_name, normalized_name, upstream, url, size, upload_time,"
                  " metadata_sha256, storage_key, metadata_key, cached_size")
@@ -37,24 +36,24 @@ class UpstreamQueries(CatalogBase):
     def upstream_page(self, upstream: str, normalized_name: str) -> UpstreamPage | None:
         """The page as last fetched. Its files are decoded once per process for each of its
         versions (``changed_at``): their JSON is most of what reading a big page costs."""
-        where = "upstream = ? AND normalized_name = ?", [upstream, normalized_name]
-        head = next(self.tuples(f"SELECT {_HEAD_COLUMNS} FROM upstream_pages"
-                                f" WHERE {where[0]}", where[1]), None)
+        head = next(self.tuples(f"SELECT {_HEAD_COLUMNS} FROM upstream_pages WHERE"
+                                " upstream = ? AND normalized_name = ?",
+                                [upstream, normalized_name]), None)
         if head is None:
             return None
-        files = self._decoded.get((head[0], head[-1]))
-        if files is not None:
-            (page_id, at, name, found, title, status, reason, etag, modified, checked,
-             changed) = head
-            return UpstreamPage(page_id, at, name, bool(found), title, files,
-                                NameStatus(status, reason), etag, modified, checked, changed)
-        row = next(self.tuples(f"SELECT {_PAGE_COLUMNS} FROM upstream_pages"
-                               f" WHERE {where[0]}", where[1]), None)
-        if row is None:
-            return None
-        page = _page(row)
-        self._decoded.put((page.id, page.changed_at), page.files)
-        return page
+        version = (head[0], head[-1])  # id, changed_at
+        files = self._decoded.get(version)
+        if files is None:
+            text = self.value("SELECT files FROM upstream_pages WHERE id = ?"
+                              " AND changed_at = ?", list(version))
+            if text is None:  # a newer version came meanwhile
+                return self.upstream_page(upstream, normalized_name)
+            files = tuple(UpstreamFile(*entry) for entry in json.loads(text))
+            self._decoded.put(version, files)
+        (page_id, at, name, found, title, status, reason, etag, modified, checked,
+         changed) = head
+        return UpstreamPage(page_id, at, name, bool(found), title, files,
+                            NameStatus(status, reason), etag, modified, checked, changed)
 
     @functools.cached_property
     def _decoded(self) -> DecodedFiles:
@@ -263,12 +262,6 @@ class DecodedFiles:
             while self._held > self.limit:
                 _, gone = self._pages.popitem(last=False)
                 self._held -= len(gone)
-
-
-def _page(row: Sequence[Any]) -> UpstreamPage:
-    files = tuple(UpstreamFile(*entry) for entry in json.loads(row[5]))
-    return UpstreamPage(row[0], row[1], row[2], bool(row[3]), row[4], files,
-                        NameStatus(row[6], row[7]), *row[8:])
 
 
 def _later(changed_at: str) -> str:

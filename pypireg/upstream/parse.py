@@ -33,7 +33,6 @@ SDISTS = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".ta
           ".tar.lzma", ".tar.zst", ".tar", ".zip")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
-# What a file name of a page may hold: nothing that ends or escapes a URL's path segment.
 # A wheel's name, version, build tag and three tag sets (PEP 427), taken as packaging's
 # parse_wheel_filename takes them (tests/test_upstream_parse.py compares the two), without
 # building its tags: a page lists thousands.
@@ -43,6 +42,7 @@ _WHEEL = re.compile(
     rf"-{_TAG_PART}(?:\.{_TAG_PART})*-{_TAG_PART}(?:\.{_TAG_PART})*\.whl", re.ASCII)
 _UNCLEAN = re.compile(r"[\t\r\n]|^https?:///")  # what urljoin cleans up or resolves
 _LEGACY_IPV4 = re.compile(r"[0-9a-fA-FxX.]+")
+# What a file name of a page may hold: nothing that ends or escapes a URL's path segment.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!~-]{0,254}")
 
 

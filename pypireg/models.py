@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -322,7 +322,7 @@ class UpstreamPage(NamedTuple):
     normalized_name: str
     found: bool
     name: str
-    files: tuple[UpstreamFile, ...]
+    files: Sequence[UpstreamFile]  # read from the catalog when first used
     status: NameStatus
     etag: str
     last_modified: str

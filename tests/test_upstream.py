@@ -685,14 +685,15 @@ def test_the_web_pages_say_where_names_not_held_come_from(catalog, tmp_path):
 
 def test_a_pages_files_are_decoded_once_per_version(catalog, tmp_path):
     """A cached page's list of files (thousands on a big page) is read and decoded once
-    per process for each version of the page, not on every request."""
+    per process for each version of the page, not on every request; and not at all for a
+    page already rendered, once the process has forgotten it."""
     from pypireg.catalog.upstream import DecodedFiles
 
     index = one_wheel_index("demo", wheel_bytes("demo", "1.0"))
     with serve(index) as served:
         env = proxy(catalog, tmp_path, UpstreamSettings(urls=(f"{served.url}/simple/",),
                                                         mode="cache"))
-        fetch_page(env, "demo")
+        first = fetch_page(env, "demo")
         seen: list[str] = []
         tuples = env.registry.catalog.tuples
 
@@ -704,6 +705,10 @@ def test_a_pages_files_are_decoded_once_per_version(catalog, tmp_path):
         fetch_page(env, "demo")
         assert [q for q in seen if "upstream_pages" in q] == [
             q for q in seen if "upstream_pages" in q and " files," not in q] != []
+        env.registry.catalog._decoded = DecodedFiles(0)  # forgotten, as a busy process does
+        seen.clear()
+        assert fetch_page(env, "demo").body == first.body
+        assert seen and not [q for q in seen if " files," in q]
     kept = DecodedFiles(10)
     kept.put((1, "t1"), tuple(range(6)))  # type: ignore[arg-type]
     kept.put((2, "t1"), tuple(range(6)))  # type: ignore[arg-type]

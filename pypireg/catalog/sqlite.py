@@ -8,7 +8,6 @@ each write tries the file again, so that it takes changes again once the disk do
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 
     from .base import CatalogBase
 
+BUSY_TIMEOUT = 30.0  # seconds a write waits for the others before it fails
 RETRY = 2.0  # seconds between a read-only connection's attempts to open the file for writing
 FULL = 1 << 20  # bytes free below which a disk that refused to open the catalog is full
 # SQLite's primary result codes, as sqlite3.SQLITE_FULL and SQLITE_READONLY (Python 3.11+)
@@ -57,7 +57,13 @@ class SQLiteEngine:
         # its readers do not lock tables (read_uncommitted), so they never refuse a writer.
         # They may then see a write before it commits: an in-memory catalog is for tests
         # and trials, one process's, not for a registry anybody relies on.
-        self._memory_writes = threading.Lock() if path is None else None
+        #
+        # A file's writers in this process also take turns on it before asking SQLite:
+        # SQLite's busy handler sleeps between its tries (up to 100 ms each), so threads
+        # queued on the file's lock wait far longer than the write they wait for, where
+        # this lock hands over the moment a write ends. Writers in other processes are
+        # still waited for by busy_timeout.
+        self._writes = threading.Lock()
         if path is None:
             # A named shared-cache memory database, so every thread's connection sees it;
             # the unique name keeps two catalogs in one process apart. It lives as long
@@ -86,10 +92,10 @@ class SQLiteEngine:
             target or self._target,
             uri=self.path is None or target is not None,
             isolation_level=None,
-            timeout=30,
+            timeout=BUSY_TIMEOUT,
             check_same_thread=False,
         )
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         if target is not None:  # read-only: WAL as the file already is, if it is
             conn.execute("SELECT count(*) FROM sqlite_master")  # opens it, or fails now
@@ -179,7 +185,9 @@ class SQLiteEngine:
             if self._local.read_only is not None:
                 raise CatalogReadOnly(self._local.read_only)
             conn = self._connection()
-        with self._memory_writes or contextlib.nullcontext():
+        if not self._writes.acquire(timeout=BUSY_TIMEOUT):
+            raise sqlite3.OperationalError("database is locked")  # as busy_timeout says it
+        try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -187,6 +195,8 @@ class SQLiteEngine:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        finally:
+            self._writes.release()
 
     # -- statements ----------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ import functools
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
+from typing import NamedTuple, overload
 
 from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
 from ..times import parse_time, stamp
@@ -34,26 +35,37 @@ class UpstreamQueries(CatalogBase):
     # -- pages -------------------------------------------------------------------------------
 
     def upstream_page(self, upstream: str, normalized_name: str) -> UpstreamPage | None:
-        """The page as last fetched. Its files are decoded once per process for each of its
-        versions (``changed_at``): their JSON is most of what reading a big page costs."""
+        """The page as last fetched. Its files are read and decoded when first used, once
+        per process for each version of the page (``changed_at``): their JSON is most of
+        what reading a big page costs, and a page already rendered needs only its version."""
         head = next(self.tuples(f"SELECT {_HEAD_COLUMNS} FROM upstream_pages WHERE"
                                 " upstream = ? AND normalized_name = ?",
                                 [upstream, normalized_name]), None)
         if head is None:
             return None
-        version = (head[0], head[-1])  # id, changed_at
-        files = self._decoded.get(version)
-        if files is None:
-            text = self.value("SELECT files FROM upstream_pages WHERE id = ?"
-                              " AND changed_at = ?", list(version))
-            if text is None:  # a newer version came meanwhile
-                return self.upstream_page(upstream, normalized_name)
-            files = tuple(UpstreamFile(*entry) for entry in json.loads(text))
-            self._decoded.put(version, files)
         (page_id, at, name, found, title, status, reason, etag, modified, checked,
          changed) = head
+        files = PageFiles(functools.partial(self._page_files, page_id, changed))
         return UpstreamPage(page_id, at, name, bool(found), title, files,
                             NameStatus(status, reason), etag, modified, checked, changed)
+
+    def _page_files(self, page_id: int, changed_at: str) -> tuple[UpstreamFile, ...]:
+        """A version's files: the page's JSON, with the metadata learned since from wheels
+        whose page offers none. A version replaced since gives the newer one's (a page is
+        never shown older than it was)."""
+        files = self._decoded.get((page_id, changed_at))
+        if files is not None:
+            return files
+        row = next(self.tuples("SELECT files, changed_at, upstream, normalized_name FROM"
+                               " upstream_pages WHERE id = ?", [page_id]), None)
+        if row is None:  # purged meanwhile
+            return ()
+        text, changed_at, upstream, normalized_name = row
+        known = self.upstream_metadata_known(upstream, normalized_name)
+        files = tuple(_with_metadata(UpstreamFile(*entry), known)
+                      for entry in json.loads(text))
+        self._decoded.put((page_id, changed_at), files)
+        return files
 
     @functools.cached_property
     def _decoded(self) -> DecodedFiles:
@@ -66,22 +78,21 @@ class UpstreamQueries(CatalogBase):
         """Keep what the upstream answered (a page, or that it has no such name) as checked
         now; its content's ``changed_at`` moves only if the content differs, so that an
         upstream without ETags does not renew every ETag of ours on each fetch. Every file
-        the page lists gets (or keeps) its row, with what is known of its bytes."""
-        now = utcnow()
+        the page lists gets (or keeps) its row, with what is known of its bytes.
+
+        What to write is worked out before the write transaction (a big page's thousands
+        of files are compared and encoded meanwhile, not while every other write waits),
+        and again inside it only if the page changed in between."""
+        plan = self._plan_page(upstream, normalized_name, found, name, files, status)
         with self.write():
-            # Metadata read from wheels whose pages offer none stays said on the page.
-            known = self.upstream_metadata_known(upstream, normalized_name)
-            files = tuple(f._replace(metadata_sha256=known[(f.file_name, f.sha256)])
-                          if f.metadata_sha256 is None and (f.file_name, f.sha256) in known
-                          else f for f in files)
-            before = self.upstream_page(upstream, normalized_name)
-            same = before is not None and (before.found, before.name, before.status,
-                                           before.files) == (found, name, status, files)
+            now = utcnow()
+            if self._page_version(upstream, normalized_name) != plan.before:
+                plan = self._plan_page(upstream, normalized_name, found, name, files, status)
+            before = plan.before
             # Each new version strictly later than the last: (page, changed_at) names it.
-            changed_at = (now if before is None else before.changed_at if same
-                          else _later(before.changed_at))
-            fields = {"found": int(found), "name": name,
-                      "files": json.dumps([list(f) for f in files]),
+            changed_at = (now if before is None else before[1] if plan.same
+                          else _later(before[1]))
+            fields = {"found": int(found), "name": name, "files": plan.encoded,
                       "status": status.status, "status_reason": status.reason,
                       "etag": etag, "last_modified": last_modified, "checked_at": now,
                       "changed_at": changed_at}
@@ -90,17 +101,40 @@ class UpstreamQueries(CatalogBase):
                 self.insert("upstream_pages", {"id": page_id, "upstream": upstream,
                                                "normalized_name": normalized_name, **fields})
             else:
-                page_id = before.id
+                page_id = before[0]
                 self.update("upstream_pages", page_id, fields)
-            if not same:
-                self._save_files(upstream, normalized_name, files)
-        self._decoded.put((page_id, changed_at), files)  # committed: as a read would decode
-        return UpstreamPage(page_id, upstream, normalized_name, found, name, files,
+            self._save_files(upstream, normalized_name, plan.changed)
+        self._decoded.put((page_id, changed_at), plan.files)  # committed: as a read would
+        return UpstreamPage(page_id, upstream, normalized_name, found, name, plan.files,
                             NameStatus(status.status, status.reason), etag, last_modified,
                             now, changed_at)
 
+    def _page_version(self, upstream: str, normalized_name: str) -> tuple[int, str] | None:
+        """The page's id and ``changed_at`` (None: no page yet)."""
+        row = next(self.tuples("SELECT id, changed_at FROM upstream_pages WHERE upstream = ?"
+                               " AND normalized_name = ?", [upstream, normalized_name]), None)
+        return None if row is None else (row[0], row[1])
+
+    def _plan_page(self, upstream: str, normalized_name: str, found: bool, name: str,
+                   files: Sequence[UpstreamFile], status: NameStatus) -> _PagePlan:
+        """What saving a page writes, from the page as it is now."""
+        before = self.upstream_page(upstream, normalized_name)
+        # Metadata read from wheels whose pages offer none stays said on the page.
+        known = self.upstream_metadata_known(upstream, normalized_name)
+        files = tuple(_with_metadata(f, known) for f in files)
+        if before is None:
+            return _PagePlan(None, False, files, json.dumps([list(f) for f in files]), files)
+        same = (before.found, before.name, before.status, before.files) == (
+            found, name, status, files)
+        previous = set(before.files)
+        return _PagePlan((before.id, before.changed_at), same, files,
+                         json.dumps([list(f) for f in files]),
+                         [f for f in files if f not in previous])  # rows already saved stay
+
     def _save_files(self, upstream: str, normalized_name: str,
                     files: Sequence[UpstreamFile]) -> None:
+        if not files:
+            return
         first = self.next_id("upstream_files")
         self.run_many(
             "INSERT INTO upstream_files (id, sha256, file_name, normalized_name, upstream,"
@@ -168,27 +202,23 @@ class UpstreamQueries(CatalogBase):
                                ) -> None:
         """The metadata read from a wheel whose page offers none: its sha256 and where it
         is kept, or ``""`` and None for a wheel that has none. Every cached page listing
-        the file says so from now on (its ``changed_at`` moves, a new ETag, unless the page
-        said so already: metadata read in ranges, then from the verified wheel)."""
+        the file says so from now on: its ``changed_at`` moves (a new ETag), unless the file
+        said so already (metadata read in ranges, then again from the verified wheel). The
+        page's list of files is not written again: it is read with what its files' rows
+        know (``_page_files``)."""
         with self.write():
-            row = next(self.tuples("SELECT file_name, sha256, upstream, normalized_name"
+            row = next(self.tuples("SELECT upstream, normalized_name, metadata_sha256"
                                    " FROM upstream_files WHERE id = ?", [file_id]), None)
             if row is None:
                 return
-            file_name, digest, upstream, normalized_name = row
+            upstream, normalized_name, said = row
             self.run("UPDATE upstream_files SET metadata_sha256 = ?, metadata_key = ?"
                      " WHERE id = ?", [sha256, metadata_key, file_id])
-            page = self.upstream_page(upstream, normalized_name)
-            if page is None:
+            version = self._page_version(upstream, normalized_name)
+            if version is None or said == sha256:
                 return
-            files = [f._replace(metadata_sha256=sha256)
-                     if (f.file_name, f.sha256) == (file_name, digest) else f
-                     for f in page.files]
-            if files == list(page.files):  # read again from the verified wheel, say
-                return
-            self.update("upstream_pages", page.id, {
-                "files": json.dumps([list(f) for f in files]),
-                "changed_at": _later(page.changed_at)})
+            self.run("UPDATE upstream_pages SET changed_at = ? WHERE id = ?",
+                     [_later(version[1]), version[0]])
 
     def upstream_metadata_known(self, upstream: str, normalized_name: str
                                 ) -> dict[tuple[str, str], str]:
@@ -271,3 +301,56 @@ def _later(changed_at: str) -> str:
     if now > changed_at:
         return now
     return stamp(parse_time(changed_at) + timedelta(milliseconds=1))
+
+
+class _PagePlan(NamedTuple):
+    """What saving a page writes: the version it replaces (id, changed_at; None for a
+    new page), whether its content stays the same, its files, their JSON, and the files
+    whose rows are new or differ."""
+    before: tuple[int, str] | None
+    same: bool
+    files: tuple[UpstreamFile, ...]
+    encoded: str
+    changed: Sequence[UpstreamFile]
+
+
+class PageFiles(Sequence[UpstreamFile]):
+    """A page's files, loaded on first use (``load``) and kept with the page."""
+
+    def __init__(self, load: Callable[[], tuple[UpstreamFile, ...]]) -> None:
+        self._load = load
+
+    @functools.cached_property
+    def _files(self) -> tuple[UpstreamFile, ...]:
+        return self._load()
+
+    @overload
+    def __getitem__(self, index: int) -> UpstreamFile: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[UpstreamFile, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> UpstreamFile | tuple[UpstreamFile, ...]:
+        return self._files[index]
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __iter__(self) -> Iterator[UpstreamFile]:
+        return iter(self._files)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and self._files == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PageFiles({self._files!r})"
+
+
+def _with_metadata(file: UpstreamFile, known: dict[tuple[str, str], str]) -> UpstreamFile:
+    """The file with the metadata digest learned of it, when its page gives none."""
+    if file.metadata_sha256 is None:
+        learned = known.get((file.file_name, file.sha256))
+        if learned is not None:
+            return file._replace(metadata_sha256=learned)
+    return file

@@ -19,7 +19,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from .. import render
 from ..errors import ResourceNotFound, printable_line
-from ..models import CachedFile
+from ..models import CachedFile, UpstreamFile
 from ..upstream import ranges
 from ..upstream.settings import spelled
 from .answers import immutable, stored_file, stored_metadata
@@ -58,11 +58,18 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
         found, failed = None, f"the upstreams failed ({exc.description}): local files only"
     if found is None and not local:
         raise ResourceNotFound("Package")
-    files = upstreams.offered(found.page.files) if found else []
     own = {link.file_name for link in local}
-    files = [f for f in files if f.file_name not in own]
+
+    def listed() -> list[UpstreamFile]:
+        offered = upstreams.offered(found.page.files) if found else []
+        return [f for f in offered if f.file_name not in own]
+
+    # The page's version and the scope's own files (in its serials) name what it lists,
+    # unless a cooldown holds files back, which time changes: then they are counted. A
+    # page rendered already is answered without reading its files.
+    files = listed() if upstreams.settings.min_age is not None else None
     parts = ("upstream", normalized, found.page.upstream if found else "",
-             found.page.changed_at if found else "", str(len(files)))
+             found.page.changed_at if found else "", "-" if files is None else str(len(files)))
     etag = page_etag(request, scope, fmt, *parts)
     stale = found.stale if found else failed
     extra = [(STALE, printable_line(stale))] if stale else []
@@ -70,6 +77,7 @@ def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt
         return finish(None, fmt, registry, request, scope, etag, extra)
     body = registry.pages.get(etag)
     if body is None:
+        files = listed() if files is None else files
         # A merged name's status is the scope's; an upstream name's, its upstream's.
         status = (found.page.status if found and not local
                   else registry.catalog.name_status(scope.project_ids, normalized))

@@ -6,7 +6,9 @@ import hashlib
 import io
 import multiprocessing
 import os
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -282,3 +284,55 @@ def test_a_missing_driver_names_the_extra_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(CatalogError, match=r"pip install 'pypireg\[postgres\]'"):
         open_catalog("postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_sqlite_writers_in_one_process_take_turns_and_give_up_as_sqlite_would(
+        tmp_path: Path, monkeypatch) -> None:
+    """A thread waiting to write is handed the catalog as the write before it ends, and
+    one that waits longer than the busy timeout fails with SQLite's own error."""
+    from pypireg.catalog import sqlite as module
+
+    catalog = pypireg.Catalog(str(tmp_path / "catalog.sqlite"))
+    _while_writing(catalog, catalog, module, monkeypatch)
+
+
+def test_sqlite_writers_of_two_processes_take_turns(tmp_path: Path, monkeypatch) -> None:
+    """Another process's write (here another catalog on the file: a lock of its own) is
+    waited for by trying again, up to the busy timeout, then SQLite's own error."""
+    from pypireg.catalog import sqlite as module
+
+    path = str(tmp_path / "catalog.sqlite")
+    _while_writing(pypireg.Catalog(path), pypireg.Catalog(path), module, monkeypatch)
+
+
+def _while_writing(holder: pypireg.Catalog, other: pypireg.Catalog, module, monkeypatch
+                   ) -> None:  # type: ignore[no-untyped-def]
+    holding, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with holder.write():
+            order.append("first in")
+            holding.set()
+            release.wait(30)
+            order.append("first out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert holding.wait(30)
+    monkeypatch.setattr(module, "BUSY_TIMEOUT", 0.05)
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"), other.write():
+        order.append("never")
+    monkeypatch.setattr(module, "BUSY_TIMEOUT", 30.0)
+    second = threading.Thread(target=lambda: _write(other, order))
+    second.start()
+    release.set()
+    thread.join(30)
+    second.join(30)
+    assert order == ["first in", "first out", "second"]
+    assert other.value("SELECT count(*) FROM meta") is not None  # and it still works
+
+
+def _write(catalog: pypireg.Catalog, order: list[str]) -> None:
+    with catalog.write():
+        order.append("second")

@@ -717,6 +717,36 @@ def test_a_pages_files_are_decoded_once_per_version(catalog, tmp_path):
     assert kept.get((3, "t1")) is None and kept.get((2, "t1")) is not None
 
 
+def test_a_page_given_a_new_version_while_it_is_read_is_answered_from_the_new_one(
+        catalog, tmp_path):
+    from pypireg.catalog.upstream import DecodedFiles
+    from pypireg.pagecache import PageCache
+
+    wheel = wheel_bytes("demo", "1.0")
+    with serve(one_wheel_index("demo", wheel)) as served:
+        env = proxy(catalog, tmp_path, UpstreamSettings(urls=(f"{served.url}/simple/",),
+                                                        mode="cache"))
+        fetch_page(env, "demo")
+        registry = env.registry
+        registry.catalog._decoded = DecodedFiles(0)
+        registry.pages = PageCache()  # neither its files nor its page kept
+        cached = registry.catalog.upstream_file(sha256(wheel), wheel_name("demo", "1.0"))
+        read = registry.catalog.upstream_page
+        calls: list[str] = []
+
+        def then_noted(upstream, name):  # type: ignore[no-untyped-def]
+            page = read(upstream, name)
+            if not calls:  # metadata noted by another request, between head and files
+                registry.catalog.note_upstream_metadata(cached.id, "c" * 64, None)
+            calls.append(name)
+            return page
+
+        registry.catalog.upstream_page = then_noted  # type: ignore[method-assign]
+        files = fetch_page(env, "demo").json["files"]
+    assert len(calls) == 2
+    assert files[0]["core-metadata"] == {"sha256": "c" * 64}
+
+
 def test_two_versions_of_a_page_saved_in_one_millisecond_are_told_apart(catalog, monkeypatch):
     """Each new version of a page gets a later changed_at than the last, however close they
     come (two workers refreshing it at once): a version is what a process keeps decoded."""

@@ -6,7 +6,6 @@ page's list again, and a page's files read only when something uses them."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -122,40 +121,64 @@ def test_a_pages_files_are_read_only_when_used(catalog):
     assert page.files == tuple(files(2)) and list(page.files[1:]) == files(2)[1:]
 
 
-def test_sqlite_writers_in_one_process_take_turns_and_give_up_as_sqlite_would(
-        tmp_path: Path, monkeypatch):
-    """A thread waiting to write is handed the catalog as the write before it ends, and
-    one that waits longer than the busy timeout fails with SQLite's own error."""
-    import sqlite3
+def test_a_version_replaced_or_purged_while_read_gives_none_of_its_files(catalog):
+    """A page read, then given a new version (metadata noted) or purged before its files
+    are: reading them raises PageMoved rather than giving another version's files under
+    this version's ETag, or none at all."""
+    from pypireg.catalog.upstream import PageMoved
 
-    from pypireg.catalog import sqlite as module
+    listed = files(2)
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    catalog._decoded = DecodedFiles(0)
+    read = catalog.upstream_page(UPSTREAM, "demo")
+    file_id = catalog.upstream_file(listed[0].sha256, listed[0].file_name).id
+    catalog.note_upstream_metadata(file_id, "b" * 64, None)
+    with pytest.raises(PageMoved):
+        len(read.files)
+    now = catalog.upstream_page(UPSTREAM, "demo")
+    assert [f.metadata_sha256 for f in now.files] == ["b" * 64, None]
+    catalog.purge_upstream("demo")
+    with pytest.raises(PageMoved):
+        catalog._page_files(now.id, now.changed_at)
 
-    catalog = pypireg.Catalog(str(tmp_path / "catalog.sqlite"))
-    holding, release = threading.Event(), threading.Event()
-    order: list[str] = []
 
-    def first() -> None:
-        with catalog.write():
-            order.append("first in")
-            holding.set()
-            release.wait(30)
-            order.append("first out")
+def test_the_page_kept_is_the_upstreams_and_the_latest_metadata_is_shown(catalog):
+    """What is kept of a page is the upstream's list as it came; the metadata learned is
+    shown over it, so a wheel read again with other metadata shows the latest, even
+    after the page was fetched again meanwhile."""
+    listed = files(1)
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    file_id = catalog.upstream_file(listed[0].sha256, listed[0].file_name).id
+    catalog.note_upstream_metadata(file_id, "1" * 64, None)  # read in ranges
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    assert "1" * 64 not in stored_list(catalog)
+    catalog.note_upstream_metadata(file_id, "2" * 64, "key")  # the verified wheel's
+    assert [f.metadata_sha256 for f in catalog.upstream_page(UPSTREAM, "demo").files] == [
+        "2" * 64]
 
-    thread = threading.Thread(target=first)
-    thread.start()
-    holding.wait(30)
-    monkeypatch.setattr(module, "BUSY_TIMEOUT", 0.05)
-    with pytest.raises(sqlite3.OperationalError, match="database is locked"), catalog.write():
-        order.append("never")
-    monkeypatch.setattr(module, "BUSY_TIMEOUT", 30.0)
-    second = threading.Thread(target=lambda: _write(catalog, order))
+
+def test_threads_read_two_pages_files_at_once():
+    """One page's files being read never holds up another's (functools.cached_property
+    would, up to Python 3.11, with one lock for every instance)."""
+    from pypireg.catalog.upstream import PageFiles
+
+    first_started, second_done = threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+
+    def slow() -> tuple[UpstreamFile, ...]:
+        first_started.set()
+        overlapped.append(second_done.wait(5))  # False: the second waited for this one
+        return tuple(files(1))
+
+    def quick() -> tuple[UpstreamFile, ...]:
+        return tuple(files(2))
+
+    one, other = PageFiles(slow), PageFiles(quick)
+    reader = threading.Thread(target=lambda: len(one))
+    reader.start()
+    assert first_started.wait(10)
+    second = threading.Thread(target=lambda: (len(other), second_done.set()))
     second.start()
-    release.set()
-    thread.join(30)
-    second.join(30)
-    assert order == ["first in", "first out", "second"]
-
-
-def _write(catalog: pypireg.Catalog, order: list[str]) -> None:
-    with catalog.write():
-        order.append("second")
+    second.join(10)
+    reader.join(20)
+    assert overlapped == [True] and list(one) == files(1)

@@ -8,6 +8,7 @@ each write tries the file again, so that it takes changes again once the disk do
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from .base import CatalogBase
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for the others before it fails
+# Seconds between a write's tries while another process writes: short, so that a process
+# whose threads write one after another still leaves the others their turn.
+PAUSES = (0.0005, 0.001, 0.002, 0.005)
+_SQLITE_BUSY = 5
 RETRY = 2.0  # seconds between a read-only connection's attempts to open the file for writing
 FULL = 1 << 20  # bytes free below which a disk that refused to open the catalog is full
 # SQLite's primary result codes, as sqlite3.SQLITE_FULL and SQLITE_READONLY (Python 3.11+)
@@ -61,8 +66,8 @@ class SQLiteEngine:
         # A file's writers in this process also take turns on it before asking SQLite:
         # SQLite's busy handler sleeps between its tries (up to 100 ms each), so threads
         # queued on the file's lock wait far longer than the write they wait for, where
-        # this lock hands over the moment a write ends. Writers in other processes are
-        # still waited for by busy_timeout.
+        # this lock hands over the moment a write ends. A write of another process is
+        # waited for by trying again every few milliseconds (_begin).
         self._writes = threading.Lock()
         if path is None:
             # A named shared-cache memory database, so every thread's connection sees it;
@@ -185,10 +190,11 @@ class SQLiteEngine:
             if self._local.read_only is not None:
                 raise CatalogReadOnly(self._local.read_only)
             conn = self._connection()
+        deadline = time.monotonic() + BUSY_TIMEOUT
         if not self._writes.acquire(timeout=BUSY_TIMEOUT):
             raise sqlite3.OperationalError("database is locked")  # as busy_timeout says it
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            _begin(conn, deadline)
             try:
                 yield
             except BaseException:
@@ -278,3 +284,29 @@ def _unwritable(path: str) -> str | None:
     if disk.f_bavail * disk.f_frsize < FULL or disk.f_favail == 0:  # bytes, or files
         return "no space left on the catalog's disk"
     return None
+
+
+def _begin(conn: sqlite3.Connection, deadline: float) -> None:
+    """``BEGIN IMMEDIATE``, tried again every few milliseconds while another process
+    writes, until ``deadline``; SQLite's own busy handler would sleep up to 100 ms
+    between its tries, and mostly miss the moments between another process's writes."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        for attempt in itertools.count():
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(PAUSES[min(attempt, len(PAUSES) - 1)])
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the write lock."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:  # Python 3.10: only SQLite's words
+        return str(error).strip().lower() == "database is locked"
+    return code & 0xFF == _SQLITE_BUSY

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import NamedTuple, overload
 
+from ..exceptions import PypiregError
 from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
 from ..times import parse_time, stamp
 from .base import CatalogBase, utcnow
@@ -50,18 +51,23 @@ class UpstreamQueries(CatalogBase):
                             NameStatus(status, reason), etag, modified, checked, changed)
 
     def _page_files(self, page_id: int, changed_at: str) -> tuple[UpstreamFile, ...]:
-        """A version's files: the page's JSON, with the metadata learned since from wheels
-        whose page offers none. A version replaced since gives the newer one's (a page is
-        never shown older than it was)."""
+        """A version's files: the page's JSON (the upstream's page as it came), with the
+        metadata learned since from wheels whose page offers none. Raises
+        :class:`PageMoved` if the version is no longer the page's (replaced, or purged):
+        a version's files are exactly its own, so that its ETag names one body."""
         files = self._decoded.get((page_id, changed_at))
         if files is not None:
             return files
-        row = next(self.tuples("SELECT files, changed_at, upstream, normalized_name FROM"
-                               " upstream_pages WHERE id = ?", [page_id]), None)
-        if row is None:  # purged meanwhile
-            return ()
-        text, changed_at, upstream, normalized_name = row
+        row = next(self.tuples("SELECT files, upstream, normalized_name FROM upstream_pages"
+                               " WHERE id = ? AND changed_at = ?", [page_id, changed_at]), None)
+        if row is None:
+            raise PageMoved(page_id)
+        text, upstream, normalized_name = row
         known = self.upstream_metadata_known(upstream, normalized_name)
+        # Metadata is noted with a new version, in one transaction: the version still
+        # standing after the rows were read says that they are its own.
+        if self._page_version(upstream, normalized_name) != (page_id, changed_at):
+            raise PageMoved(page_id)
         files = tuple(_with_metadata(UpstreamFile(*entry), known)
                       for entry in json.loads(text))
         self._decoded.put((page_id, changed_at), files)
@@ -83,10 +89,14 @@ class UpstreamQueries(CatalogBase):
         What to write is worked out before the write transaction (a big page's thousands
         of files are compared and encoded meanwhile, not while every other write waits),
         and again inside it only if the page changed in between."""
-        plan = self._plan_page(upstream, normalized_name, found, name, files, status)
+        try:
+            plan: _PagePlan | None = self._plan_page(upstream, normalized_name, found, name,
+                                                     files, status)
+        except PageMoved:  # a version came while the last one was read: plan it inside
+            plan = None
         with self.write():
             now = utcnow()
-            if self._page_version(upstream, normalized_name) != plan.before:
+            if plan is None or self._page_version(upstream, normalized_name) != plan.before:
                 plan = self._plan_page(upstream, normalized_name, found, name, files, status)
             before = plan.before
             # Each new version strictly later than the last: (page, changed_at) names it.
@@ -117,19 +127,20 @@ class UpstreamQueries(CatalogBase):
 
     def _plan_page(self, upstream: str, normalized_name: str, found: bool, name: str,
                    files: Sequence[UpstreamFile], status: NameStatus) -> _PagePlan:
-        """What saving a page writes, from the page as it is now."""
+        """What saving a page writes, from the page as it is now. The JSON keeps the page
+        as the upstream gave it; what is shown adds the metadata learned from wheels whose
+        page offers none, which stays said when the page is fetched again."""
         before = self.upstream_page(upstream, normalized_name)
-        # Metadata read from wheels whose pages offer none stays said on the page.
         known = self.upstream_metadata_known(upstream, normalized_name)
-        files = tuple(_with_metadata(f, known) for f in files)
+        encoded = json.dumps([list(f) for f in files])
+        shown = tuple(_with_metadata(f, known) for f in files)
         if before is None:
-            return _PagePlan(None, False, files, json.dumps([list(f) for f in files]), files)
+            return _PagePlan(None, False, shown, encoded, shown)
         same = (before.found, before.name, before.status, before.files) == (
-            found, name, status, files)
+            found, name, status, shown)
         previous = set(before.files)
-        return _PagePlan((before.id, before.changed_at), same, files,
-                         json.dumps([list(f) for f in files]),
-                         [f for f in files if f not in previous])  # rows already saved stay
+        return _PagePlan((before.id, before.changed_at), same, shown, encoded,
+                         [f for f in shown if f not in previous])  # rows already saved stay
 
     def _save_files(self, upstream: str, normalized_name: str,
                     files: Sequence[UpstreamFile]) -> None:
@@ -303,10 +314,15 @@ def _later(changed_at: str) -> str:
     return stamp(parse_time(changed_at) + timedelta(milliseconds=1))
 
 
+class PageMoved(PypiregError):
+    """A page's version was replaced, or the page purged, while its files were read:
+    read the page again."""
+
+
 class _PagePlan(NamedTuple):
     """What saving a page writes: the version it replaces (id, changed_at; None for a
-    new page), whether its content stays the same, its files, their JSON, and the files
-    whose rows are new or differ."""
+    new page), whether its content stays the same, its files as shown, the JSON kept of
+    them (as the upstream gave them), and the files whose rows are new or differ."""
     before: tuple[int, str] | None
     same: bool
     files: tuple[UpstreamFile, ...]
@@ -315,14 +331,20 @@ class _PagePlan(NamedTuple):
 
 
 class PageFiles(Sequence[UpstreamFile]):
-    """A page's files, loaded on first use (``load``) and kept with the page."""
+    """A page's files, loaded on first use (``load``) and kept with the page. Not with
+    functools.cached_property, which up to Python 3.11 loads one instance's at a time in
+    the whole process: two threads may both load one page's files, never wait on
+    another page's."""
 
     def __init__(self, load: Callable[[], tuple[UpstreamFile, ...]]) -> None:
         self._load = load
+        self._loaded: tuple[UpstreamFile, ...] | None = None
 
-    @functools.cached_property
+    @property
     def _files(self) -> tuple[UpstreamFile, ...]:
-        return self._load()
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
 
     @overload
     def __getitem__(self, index: int) -> UpstreamFile: ...

@@ -13,11 +13,12 @@ import mimetypes
 from typing import IO, TYPE_CHECKING, cast
 
 from werkzeug.datastructures import ContentRange
-from werkzeug.exceptions import Forbidden, HTTPException, NotFound
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound, ServiceUnavailable
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
 from .. import render
+from ..catalog.upstream import PageMoved
 from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile, UpstreamFile
 from ..upstream import ranges
@@ -46,7 +47,21 @@ STALE = "X-Pypireg-Stale"  # on a page the upstream could not confirm: why, and 
 
 def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt: Format,
                  normalized: str, local: list[FileLink]) -> PageResponse:
-    """The upstream's page of a name (after this scope's own files, for a merged name)."""
+    """The upstream's page of a name (after this scope's own files, for a merged name).
+    A version of the page replaced while it was read is read again, from the new one."""
+    try:
+        return _package_page(registry, request, scope, fmt, normalized, local)
+    except PageMoved:
+        pass
+    try:
+        return _package_page(registry, request, scope, fmt, normalized, local)
+    except PageMoved:
+        raise ServiceUnavailable(f"the upstream page of {normalized} changed twice while it"
+                                 " was read: try again") from None
+
+
+def _package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt: Format,
+                  normalized: str, local: list[FileLink]) -> PageResponse:
     upstreams = registry.upstreams
     assert upstreams is not None
     failed = ""

@@ -68,8 +68,8 @@ class UpstreamQueries(CatalogBase):
         # standing after the rows were read says that they are its own.
         if self._page_version(upstream, normalized_name) != (page_id, changed_at):
             raise PageMoved(page_id)
-        files = tuple(_with_metadata(UpstreamFile(*entry), known)
-                      for entry in json.loads(text))
+        files = _with_metadata(tuple(UpstreamFile(*entry) for entry in json.loads(text)),
+                               known)
         self._decoded.put((page_id, changed_at), files)
         return files
 
@@ -133,7 +133,7 @@ class UpstreamQueries(CatalogBase):
         before = self.upstream_page(upstream, normalized_name)
         known = self.upstream_metadata_known(upstream, normalized_name)
         encoded = json.dumps([list(f) for f in files])
-        shown = tuple(_with_metadata(f, known) for f in files)
+        shown = _with_metadata(tuple(files), known)
         if before is None:
             return _PagePlan(None, False, shown, encoded, shown)
         same = (before.found, before.name, before.status, before.files) == (
@@ -369,10 +369,11 @@ class PageFiles(Sequence[UpstreamFile]):
         return f"PageFiles({self._files!r})"
 
 
-def _with_metadata(file: UpstreamFile, known: dict[tuple[str, str], str]) -> UpstreamFile:
-    """The file with the metadata digest learned of it, when its page gives none."""
-    if file.metadata_sha256 is None:
-        learned = known.get((file.file_name, file.sha256))
-        if learned is not None:
-            return file._replace(metadata_sha256=learned)
-    return file
+def _with_metadata(files: tuple[UpstreamFile, ...], known: dict[tuple[str, str], str]
+                   ) -> tuple[UpstreamFile, ...]:
+    """The files, each with the metadata digest learned of it where its page gives none."""
+    if not known:
+        return files
+    return tuple(f._replace(metadata_sha256=known[(f.file_name, f.sha256)])
+                 if f.metadata_sha256 is None and (f.file_name, f.sha256) in known else f
+                 for f in files)

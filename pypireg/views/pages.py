@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -166,6 +167,8 @@ _DIGEST_SLOT = "_digest_"
 _FILE_SLOT = "_file_"
 # What werkzeug's converters leave unquoted in a path segment (the WHATWG set).
 _SEGMENT_SAFE = "!$&'()*+,/:;=@"
+# What quote() leaves as it is with those: they and its own unreserved characters.
+_PLAIN_SEGMENT = re.compile(f"[A-Za-z0-9_.~{re.escape(_SEGMENT_SAFE)}-]*")
 
 
 def _index_html(request: RegistryRequest, scope: Scope, entries: list[IndexEntry]) -> str:
@@ -197,7 +200,9 @@ def file_url_builder(request: RegistryRequest, scope: Scope, endpoint: str
         return scope.url(request, endpoint, sha256=sha256, filename=filename)
 
     def templated(sha256: str, filename: str) -> str:
-        return f"{head}{sha256}{middle}{quote(filename, safe=_SEGMENT_SAFE)}{tail}"
+        if not _PLAIN_SEGMENT.fullmatch(filename):  # most file names are left as they are
+            filename = quote(filename, safe=_SEGMENT_SAFE)
+        return f"{head}{sha256}{middle}{filename}{tail}"
 
     sample = ("0" * 64, "a b+c%d!-1.0.tar.gz")
     return templated if templated(*sample) == built(*sample) else built

@@ -40,7 +40,7 @@ _TAG_PART, _INTERPRETER = r"[^-.]+", r"[A-Za-z_]\w*"
 _WHEEL = re.compile(
     rf"(?![\w.]*__)([\w.]+)-([^-]+)(?:-\d[^-]*)?-{_INTERPRETER}(?:\.{_INTERPRETER})*"
     rf"-{_TAG_PART}(?:\.{_TAG_PART})*-{_TAG_PART}(?:\.{_TAG_PART})*\.whl", re.ASCII)
-_UNCLEAN = re.compile(r"[\t\r\n]|^https?:///")  # what urljoin cleans up or resolves
+_ORIGIN = re.compile(r"[^/]*//[^/?#]*")  # a URL up to its path: what names its host
 _LEGACY_IPV4 = re.compile(r"[0-9a-fA-FxX.]+")
 # What a file name of a page may hold: nothing that ends or escapes a URL's path segment.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!~-]{0,254}")
@@ -185,11 +185,12 @@ def _file(file_name: str, url: str, page_url: str, sha256: object, project: str,
     if named != project:
         return None
     try:  # most pages give plain absolute URLs: joined (and cleaned) only when they are not
-        absolute = (url.partition("#")[0] if url.startswith(("https://", "http://"))
-                    and not _UNCLEAN.search(url) else urldefrag(urljoin(page_url, url))[0])
+        absolute = (url.partition("#")[0] if _plain_absolute(url)
+                    else urldefrag(urljoin(page_url, url))[0])
     except ValueError:  # an unclosed [ of an IPv6 address, say
         return None
-    if not absolute.startswith(("http://", "https://")) or not fetchable(absolute, page_url):
+    if not absolute.startswith(("http://", "https://")) or not _fetchable(
+            _hostname(absolute), _page_internal(page_url)):
         return None
     return UpstreamFile(
         file_name=file_name, url=absolute, sha256=sha256.lower(), version=version,
@@ -204,8 +205,22 @@ def fetchable(url: str, page_url: str) -> bool:
     own networks must not send it to an address inside them (a loopback, private or
     link-local one, such as a cloud's metadata service), where only the registry can reach.
     A page from an internal mirror may name internal hosts."""
-    host, page_host = _hostname(url), _hostname(page_url)
-    return bool(host) and (_internal(page_host or "") or not _internal(host or ""))
+    return _fetchable(_hostname(url), _page_internal(page_url))
+
+
+def _fetchable(host: str | None, page_internal: bool) -> bool:
+    return bool(host) and (page_internal or not _internal(host or ""))
+
+
+def _page_internal(page_url: str) -> bool:
+    return _internal(_hostname(page_url) or "")
+
+
+def _plain_absolute(url: str) -> bool:
+    """Whether ``url`` is absolute and as urljoin would leave it (most pages' are)."""
+    return (url.startswith(("https://", "http://"))
+            and not url.startswith(("https:///", "http:///"))
+            and "\t" not in url and "\r" not in url and "\n" not in url)  # urljoin drops them
 
 
 def _hostname(url: str) -> str | None:
@@ -213,10 +228,8 @@ def _hostname(url: str) -> str | None:
     thousands of file URLs share a few); None when there is none, or when Python's parser
     and urllib3's, which makes the connection, would not agree on it (a backslash in it),
     or its port is not one."""
-    scheme, slashes, rest = url.partition("//")
-    if not slashes:
-        return None
-    return _origin_host(f"{scheme}//{re.split(r'[/?#]', rest, maxsplit=1)[0]}")
+    origin = _ORIGIN.match(url)
+    return None if origin is None else _origin_host(origin[0])
 
 
 @functools.lru_cache(maxsize=256)
@@ -274,11 +287,7 @@ def _identity(file_name: str, project: str) -> tuple[str, str]:
     name, up to a dash, is ``project``'s."""
     if file_name.endswith(".whl"):
         wheel = _WHEEL.fullmatch(file_name)
-        try:
-            return ("", "") if wheel is None else (canonicalize_name(wheel[1]),
-                                                   str(Version(wheel[2])))
-        except InvalidVersion:
-            return "", ""
+        return ("", "") if wheel is None else _wheel_identity(wheel[1], wheel[2])
     try:
         if file_name.endswith((".tar.gz", ".zip")):
             named, version = parse_sdist_filename(file_name)
@@ -295,6 +304,15 @@ def _identity(file_name: str, project: str) -> tuple[str, str]:
                 return "", ""
     return "", ""
 
+
+
+@functools.lru_cache(maxsize=1024)
+def _wheel_identity(name: str, version: str) -> tuple[str, str]:
+    """A wheel's normalized project and version, once for the many wheels of a release."""
+    try:
+        return canonicalize_name(name), str(Version(version))
+    except InvalidVersion:
+        return "", ""
 
 
 def _time(value: object) -> str:

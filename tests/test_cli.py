@@ -227,6 +227,7 @@ def test_cache_show_and_purge(tmp_path, capsys) -> None:
     catalog.save_upstream_page("https://x.example/simple/", "demo", found=True, name="demo",
                                files=page)
     catalog.save_upstream_page("https://x.example/simple/", "other", found=False)
+    assert catalog.upstream_file("a" * 64, "demo-1.0.tar.gz") is not None  # asked for once
     assert run(capsys, "cache", "show", "--data", data) == (
         0, ["2 pages, 0 files, 0 bytes; 0 downloads in the last 30 days"], "")
     assert run(capsys, "cache", "show", "Demo", "--data", data)[1] == [

@@ -687,7 +687,7 @@ def test_a_pages_files_are_decoded_once_per_version(catalog, tmp_path):
     """A cached page's list of files (thousands on a big page) is read and decoded once
     per process for each version of the page, not on every request; and not at all for a
     page already rendered, once the process has forgotten it."""
-    from pypireg.catalog.upstream import DecodedFiles
+    from pypireg.catalog.decoded import DecodedFiles
 
     index = one_wheel_index("demo", wheel_bytes("demo", "1.0"))
     with serve(index) as served:
@@ -719,7 +719,7 @@ def test_a_pages_files_are_decoded_once_per_version(catalog, tmp_path):
 
 def test_a_page_given_a_new_version_while_it_is_read_is_answered_from_the_new_one(
         catalog, tmp_path):
-    from pypireg.catalog.upstream import DecodedFiles
+    from pypireg.catalog.decoded import DecodedFiles
     from pypireg.pagecache import PageCache
 
     wheel = wheel_bytes("demo", "1.0")
@@ -745,6 +745,22 @@ def test_a_page_given_a_new_version_while_it_is_read_is_answered_from_the_new_on
         files = fetch_page(env, "demo").json["files"]
     assert len(calls) == 2
     assert files[0]["core-metadata"] == {"sha256": "c" * 64}
+
+
+def test_a_file_whose_page_keeps_changing_while_it_is_looked_up_is_a_503(catalog, tmp_path):
+    from pypireg.catalog.decoded import PageMoved
+
+    with serve(one_wheel_index("demo", wheel_bytes("demo", "1.0"))) as served:
+        env = proxy(catalog, tmp_path, UpstreamSettings(urls=(f"{served.url}/simple/",),
+                                                        mode="cache"))
+        url = fetch_page(env, "demo").json["files"][0]["url"]
+
+        def moving(*args):  # type: ignore[no-untyped-def]
+            raise PageMoved(1)
+
+        env.registry.catalog._listed = moving  # type: ignore[method-assign]
+        answer = env.app.get(path_of(url), status=503)
+    assert "kept changing" in answer.json["message"]
 
 
 def test_two_versions_of_a_page_saved_in_one_millisecond_are_told_apart(catalog, monkeypatch):

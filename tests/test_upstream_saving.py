@@ -1,7 +1,8 @@
 """How the cache keeps an upstream's page in the catalog (pypireg/catalog/upstream.py):
-worked out before the write transaction and checked inside it, rows written only for
-files that are new or changed, metadata learned from a wheel noted without writing the
-page's list again, and a page's files read only when something uses them."""
+worked out before the write transaction and checked inside it, a file's row made when it
+is first asked for and brought up to date when its page changes, metadata learned from a
+wheel noted without writing the page's list again, and a page's files read only when
+something uses them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 import pytest
 
 import pypireg
-from pypireg.catalog.upstream import DecodedFiles
+from pypireg.catalog.decoded import DecodedFiles
 from pypireg.models import UpstreamFile
 
 UPSTREAM = "https://index.example/simple/"
@@ -29,10 +30,39 @@ def row_urls(catalog: pypireg.Catalog) -> dict[str, str]:
     return dict(catalog.tuples("SELECT file_name, url FROM upstream_files"))
 
 
-def test_a_page_saved_again_writes_rows_only_for_files_new_or_changed(catalog, monkeypatch):
+def test_a_file_gets_its_row_when_first_asked_for_from_the_first_upstream_listing_it(
+        catalog):
+    """Saving a page writes no row for its thousands of files; asking for one makes its
+    row from the page of the first upstream (in the order given) that lists it."""
+    listed = files(3)
+    other = "https://second.example/simple/"
+    catalog.save_upstream_page(other, "demo", found=True, name="demo",
+                               files=files(3, "https://second.example"))
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    assert row_urls(catalog) == {}
+    found = catalog.upstream_file(listed[1].sha256, listed[1].file_name, (UPSTREAM, other))
+    assert found is not None and (found.upstream, found.url, found.normalized_name) == (
+        UPSTREAM, listed[1].url, "demo")
+    assert row_urls(catalog) == {listed[1].file_name: listed[1].url}
+    second = catalog.upstream_file(listed[2].sha256, listed[2].file_name, (other, UPSTREAM))
+    assert second is not None and second.upstream == other
+    assert catalog.upstream_file(listed[1].sha256, listed[1].file_name) == found  # kept
+    assert catalog.upstream_file("f" * 64, listed[1].file_name) is None  # another digest
+    assert catalog.upstream_file(listed[1].sha256, "other-1.0.tar.gz") is None
+    # An sdist whose project name holds a dash, as older tools named them.
+    legacy = UpstreamFile("python-dateutil-2.4.1.tar.bz2", "https://files.example/d.tar.bz2",
+                          "e" * 64, "2.4.1")
+    catalog.save_upstream_page(UPSTREAM, "python-dateutil", found=True,
+                               name="python-dateutil", files=[legacy])
+    assert catalog.upstream_file(legacy.sha256, legacy.file_name).url == legacy.url
+
+
+def test_a_page_saved_again_brings_the_rows_of_its_changed_files_up_to_date(catalog,
+                                                                           monkeypatch):
     listed = files(3)
     catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
-    assert len(row_urls(catalog)) == 3
+    for entry in listed[:2]:
+        catalog.upstream_file(entry.sha256, entry.file_name)
     written: list[list] = []
     run_many = catalog.run_many
 
@@ -45,14 +75,61 @@ def test_a_page_saved_again_writes_rows_only_for_files_new_or_changed(catalog, m
     moved = listed[1]._replace(url="https://mirror.example/demo-1.0-py3-none-any.whl")
     catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo",
                                files=[listed[0], moved, listed[2], *files(4)[3:]])
-    assert [[row[2] for row in rows] for rows in written] == [
+    assert [[row[-1] for row in rows] for rows in written] == [
         ["demo-1.0-py3-none-any.whl", "demo-3.0-py3-none-any.whl"]]
-    assert row_urls(catalog)["demo-1.0-py3-none-any.whl"] == moved.url
+    assert row_urls(catalog) == {listed[0].file_name: listed[0].url,
+                                 moved.file_name: moved.url}
     written.clear()
     same = catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo",
                                       files=[listed[0], moved, listed[2], *files(4)[3:]])
     assert written == []
     assert list(same.files) == [listed[0], moved, listed[2], files(4)[3]]
+
+
+def test_a_file_the_page_stops_listing_keeps_a_row_so_its_url_keeps_working(catalog):
+    """A lock file may name a file the upstream no longer lists: it gets its row when
+    the page drops it, whether anybody asked for it or not."""
+    listed = files(3)
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed[:1])
+    assert row_urls(catalog) == {f.file_name: f.url for f in listed[1:]}
+    catalog.save_upstream_page(UPSTREAM, "demo", found=False)  # the name went away
+    assert row_urls(catalog) == {f.file_name: f.url for f in listed}
+    assert catalog.upstream_file(listed[0].sha256, listed[0].file_name).url == listed[0].url
+
+
+def test_a_row_is_made_from_the_page_as_it_is_when_written(catalog):
+    """The page is saved again (the file moved upstream) between finding the file on it
+    and writing its row: the row is made from the new version, not the one read."""
+    listed = files(1)
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    moved = listed[0]._replace(url="https://mirror.example/demo-0.0-py3-none-any.whl")
+    look = catalog._listed
+    looks: list[str] = []
+
+    def then_moved(*args):  # type: ignore[no-untyped-def]
+        found = look(*args)
+        if not looks:
+            catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo",
+                                       files=[moved])
+        looks.append("looked")
+        return found
+
+    catalog._listed = then_moved
+    assert catalog.upstream_file(listed[0].sha256, listed[0].file_name).url == moved.url
+    assert looks == ["looked", "looked"]
+
+
+def test_a_file_name_from_a_url_costs_a_bounded_lookup(catalog):
+    from pypireg.catalog.upstream import MAX_NAMES, _names_of
+
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=files(1))
+    assert _names_of("-" * 60_000) == []  # longer than any file name a page lists
+    assert len(_names_of("a-b" * 80)) == MAX_NAMES  # 80 dashes: the first 32 looked at
+    assert _names_of("python-dateutil-2.4.1.tar.bz2") == ["python", "python-dateutil"]
+    assert _names_of("pydantic_core-2.50.5-cp311-cp311-manylinux_2_17_x86_64.whl")[0] == (
+        "pydantic-core")
+    assert catalog.upstream_file("0" * 64, "demo-" * 60_000) is None
 
 
 def test_metadata_learned_moves_the_page_without_writing_its_list_again(catalog):
@@ -82,6 +159,7 @@ def test_a_page_changed_while_a_save_was_worked_out_is_worked_out_again(tmp_path
     path = str(tmp_path / "catalog.sqlite")
     mine, theirs = pypireg.Catalog(path), pypireg.Catalog(path)
     mine.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=files(1))
+    mine.upstream_file(files(1)[0].sha256, files(1)[0].file_name)  # asked for: its row
     plan = mine._plan_page
     plans: list[object] = []
     between = []
@@ -95,13 +173,13 @@ def test_a_page_changed_while_a_save_was_worked_out_is_worked_out_again(tmp_path
         return worked_out
 
     mine._plan_page = meanwhile  # type: ignore[method-assign]
-    yanked = [f._replace(yanked=True) for f in files(3)]
-    saved = mine.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=yanked)
+    moved = [f._replace(yanked=True) for f in files(3, "https://mirror.example")]
+    saved = mine.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=moved)
     assert len(plans) == 2
     assert saved.changed_at > between[0].changed_at
     assert theirs.upstream_page(UPSTREAM, "demo").changed_at == saved.changed_at
-    assert list(theirs.upstream_page(UPSTREAM, "demo").files) == yanked
-    assert len(row_urls(theirs)) == 3
+    assert list(theirs.upstream_page(UPSTREAM, "demo").files) == moved
+    assert row_urls(theirs) == {moved[0].file_name: moved[0].url}
 
 
 def test_a_pages_files_are_read_only_when_used(catalog):
@@ -125,7 +203,7 @@ def test_a_version_replaced_or_purged_while_read_gives_none_of_its_files(catalog
     """A page read, then given a new version (metadata noted) or purged before its files
     are: reading them raises PageMoved rather than giving another version's files under
     this version's ETag, or none at all."""
-    from pypireg.catalog.upstream import PageMoved
+    from pypireg.catalog.decoded import PageMoved
 
     listed = files(2)
     catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
@@ -160,7 +238,7 @@ def test_the_page_kept_is_the_upstreams_and_the_latest_metadata_is_shown(catalog
 def test_threads_read_two_pages_files_at_once():
     """One page's files being read never holds up another's (functools.cached_property
     would, up to Python 3.11, with one lock for every instance)."""
-    from pypireg.catalog.upstream import PageFiles
+    from pypireg.catalog.decoded import PageFiles
 
     first_started, second_done = threading.Event(), threading.Event()
     overlapped: list[bool] = []

@@ -223,8 +223,8 @@ INDEXES = (
     # Package protection rules: one per pattern and type in a project.
     "CREATE UNIQUE INDEX IF NOT EXISTS rules_by_pattern"
     " ON protection_rules (project_id, package_type, package_name_pattern)",
-    # The cache of upstream indexes: one page per upstream and name, one row per file any
-    # cached page lists, found by the digest and name in its URL.
+    # The cache of upstream indexes: one page per upstream and name, one row per file
+    # asked for (or no longer listed), found by the digest and name in its URL.
     "CREATE UNIQUE INDEX IF NOT EXISTS upstream_pages_by_name"
     " ON upstream_pages (upstream, normalized_name)",
     "CREATE UNIQUE INDEX IF NOT EXISTS upstream_files_by_digest"

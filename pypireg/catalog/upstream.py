@@ -1,5 +1,6 @@
 """The cache of upstream indexes (:mod:`pypireg.upstream`): each upstream's page for a name,
-and each file those pages list, with the bytes kept of it once fetched and verified.
+and the files of those pages that were asked for (each gets its row when first asked for),
+with the bytes kept of each once fetched and verified.
 
 It is the registry's, not a project's: every scope that forwards a name sees the same
 cached page. A fetch in flight is claimed in the row of its file, so that one process on
@@ -11,23 +12,21 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import NamedTuple, overload
+from typing import NamedTuple
 
-from ..exceptions import PypiregError
+from ..dists import normalize
 from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
 from ..times import parse_time, stamp
 from .base import CatalogBase, utcnow
+from .decoded import MAX_DECODED_FILES, DecodedFiles, PageFiles, PageMoved, with_metadata
 
 ACTIVE = NameStatus()
 
 # A page's columns but its list of files, read apart (UpstreamQueries.upstream_page).
 _HEAD_COLUMNS = ("id, upstream, normalized_name, found, name, status, status_reason, etag,"
                  " last_modified, checked_at, changed_at")
-MAX_DECODED_FILES = 30_000  # files of the pages each process keeps decoded
 _FILE_COLUMNS = ("id, sha256, file_name, normalized_name, upstream, url, size, upload_time,"
                  " metadata_sha256, storage_key, metadata_key, cached_size")
 
@@ -68,7 +67,7 @@ class UpstreamQueries(CatalogBase):
         # standing after the rows were read says that they are its own.
         if self._page_version(upstream, normalized_name) != (page_id, changed_at):
             raise PageMoved(page_id)
-        files = _with_metadata(tuple(UpstreamFile(*entry) for entry in json.loads(text)),
+        files = with_metadata(tuple(UpstreamFile(*entry) for entry in json.loads(text)),
                                known)
         self._decoded.put((page_id, changed_at), files)
         return files
@@ -83,8 +82,9 @@ class UpstreamQueries(CatalogBase):
                            last_modified: str = "") -> UpstreamPage:
         """Keep what the upstream answered (a page, or that it has no such name) as checked
         now; its content's ``changed_at`` moves only if the content differs, so that an
-        upstream without ETags does not renew every ETag of ours on each fetch. Every file
-        the page lists gets (or keeps) its row, with what is known of its bytes.
+        upstream without ETags does not renew every ETag of ours on each fetch. A file's
+        row is made when it is first asked for (:meth:`upstream_file`); a file the page
+        stops listing gets one now, so that its URL keeps working.
 
         What to write is worked out before the write transaction (a big page's thousands
         of files are compared and encoded meanwhile, not while every other write waits),
@@ -114,6 +114,7 @@ class UpstreamQueries(CatalogBase):
                 page_id = before[0]
                 self.update("upstream_pages", page_id, fields)
             self._save_files(upstream, normalized_name, plan.changed)
+            self._keep_dropped(upstream, normalized_name, plan.dropped)
         self._decoded.put((page_id, changed_at), plan.files)  # committed: as a read would
         return UpstreamPage(page_id, upstream, normalized_name, found, name, plan.files,
                             NameStatus(status.status, status.reason), etag, last_modified,
@@ -133,31 +134,44 @@ class UpstreamQueries(CatalogBase):
         before = self.upstream_page(upstream, normalized_name)
         known = self.upstream_metadata_known(upstream, normalized_name)
         encoded = json.dumps([list(f) for f in files])
-        shown = _with_metadata(tuple(files), known)
-        if before is None:
-            return _PagePlan(None, False, shown, encoded, shown)
+        shown = with_metadata(tuple(files), known)
+        if before is None:  # its files' rows are made as they are asked for
+            return _PagePlan(None, False, shown, encoded, (), ())
         same = (before.found, before.name, before.status, before.files) == (
             found, name, status, shown)
         previous = set(before.files)
+        listed = {(f.file_name, f.sha256) for f in shown}
         return _PagePlan((before.id, before.changed_at), same, shown, encoded,
-                         [f for f in shown if f not in previous])  # rows already saved stay
+                         [f for f in shown if f not in previous],
+                         [f for f in before.files if (f.file_name, f.sha256) not in listed])
 
-    def _save_files(self, upstream: str, normalized_name: str,
-                    files: Sequence[UpstreamFile]) -> None:
+    def _keep_dropped(self, upstream: str, normalized_name: str,
+                      files: Sequence[UpstreamFile]) -> None:
+        """Rows for files the page no longer lists, which nobody asked for yet: a lock file
+        may still name one, and its URL keeps working (docs/proxy.md)."""
         if not files:
             return
         first = self.next_id("upstream_files")
         self.run_many(
             "INSERT INTO upstream_files (id, sha256, file_name, normalized_name, upstream,"
             " url, size, upload_time, metadata_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (sha256, file_name) DO UPDATE SET url = excluded.url,"
-            " upstream = excluded.upstream, normalized_name = excluded.normalized_name,"
-            " size = coalesce(excluded.size, upstream_files.size),"
-            " upload_time = excluded.upload_time,"
-            " metadata_sha256 = coalesce(excluded.metadata_sha256,"
-            " upstream_files.metadata_sha256)",
+            " ON CONFLICT (sha256, file_name) DO NOTHING",
             [(first + n, f.sha256, f.file_name, normalized_name, upstream, f.url, f.size,
               f.upload_time, f.metadata_sha256 or None) for n, f in enumerate(files)])
+
+    def _save_files(self, upstream: str, normalized_name: str,
+                    files: Sequence[UpstreamFile]) -> None:
+        """The rows of files already asked for, as their page now gives them (a file gets
+        its row when first asked for: :meth:`upstream_file`)."""
+        if not files:
+            return
+        self.run_many(
+            "UPDATE upstream_files SET url = ?, upstream = ?, normalized_name = ?,"
+            " size = coalesce(?, size), upload_time = ?,"
+            " metadata_sha256 = coalesce(?, metadata_sha256)"
+            " WHERE sha256 = ? AND file_name = ?",
+            [(f.url, upstream, normalized_name, f.size, f.upload_time,
+              f.metadata_sha256 or None, f.sha256, f.file_name) for f in files])
 
     def touch_upstream_page(self, page_id: int) -> None:
         """The upstream confirmed the page unchanged (a 304): fresh again."""
@@ -166,11 +180,59 @@ class UpstreamQueries(CatalogBase):
 
     # -- files -------------------------------------------------------------------------------
 
-    def upstream_file(self, sha256: str, file_name: str) -> CachedFile | None:
+    def upstream_file(self, sha256: str, file_name: str, upstreams: Sequence[str] = ()
+                      ) -> CachedFile | None:
+        """A file a cached page lists. It gets its row when first asked for, from the page
+        of the first of ``upstreams`` that lists it (any, when none are given): a page
+        lists thousands of files, and installers ask for a few of them."""
         row = next(self.tuples(
             f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE sha256 = ? AND file_name = ?",
             [sha256, file_name]), None)
-        return None if row is None else CachedFile(*row)
+        if row is not None:
+            return CachedFile(*row)
+        for _ in range(3):  # a page given a new version meanwhile is looked at again
+            try:
+                listed = self._listed(sha256, file_name, upstreams)
+            except PageMoved:
+                continue
+            if listed is None:
+                return None
+            (page_id, changed_at), upstream, normalized_name, found = listed
+            with self.write():
+                if self._page_version(upstream, normalized_name) != (page_id, changed_at):
+                    continue  # changed (or purged) since: what it lists now is the row's
+                self.run(
+                    "INSERT INTO upstream_files (id, sha256, file_name, normalized_name,"
+                    " upstream, url, size, upload_time, metadata_sha256)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256, file_name)"
+                    " DO NOTHING",
+                    [self.next_id("upstream_files"), sha256, file_name, normalized_name,
+                     upstream, found.url, found.size, found.upload_time,
+                     found.metadata_sha256 or None])
+            row = next(self.tuples(f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE"
+                                   " sha256 = ? AND file_name = ?", [sha256, file_name]), None)
+            return None if row is None else CachedFile(*row)
+        raise PageMoved(0)  # its page keeps changing: ask again later
+
+    def _listed(self, sha256: str, file_name: str, upstreams: Sequence[str]
+                ) -> tuple[tuple[int, str], str, str, UpstreamFile] | None:
+        """The version, upstream, name and entry of the first cached page that lists the
+        file (the upstreams in their order; without one, those of the catalog's pages)."""
+        names = _names_of(file_name)
+        if not names:
+            return None
+        order = list(upstreams) or [upstream for (upstream,) in self.tuples(
+            "SELECT DISTINCT upstream FROM upstream_pages ORDER BY upstream")]
+        for upstream in order:
+            pages = self.tuples(
+                "SELECT id, normalized_name, changed_at FROM upstream_pages WHERE"
+                f" upstream = ? AND normalized_name IN ({', '.join('?' * len(names))})"
+                " AND found = 1 ORDER BY normalized_name", [upstream, *names])
+            for page_id, normalized_name, changed_at in list(pages):
+                for entry in self._page_files(page_id, changed_at):
+                    if entry.file_name == file_name and entry.sha256 == sha256:
+                        return (page_id, changed_at), upstream, normalized_name, entry
+        return None
 
     def cached_upstream_file(self, file_id: int) -> CachedFile | None:
         row = next(self.tuples(f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE id = ?",
@@ -276,35 +338,6 @@ class UpstreamQueries(CatalogBase):
         return pages, files, keys
 
 
-class DecodedFiles:
-    """Pages' files by (page id, changed_at), the least recently used forgotten first once
-    they hold more than ``limit`` files in all; a version of a page never changes."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._pages: OrderedDict[tuple[int, str], tuple[UpstreamFile, ...]] = OrderedDict()
-        self._held = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[int, str]) -> tuple[UpstreamFile, ...] | None:
-        with self._lock:
-            files = self._pages.get(key)
-            if files is not None:
-                self._pages.move_to_end(key)
-            return files
-
-    def put(self, key: tuple[int, str], files: tuple[UpstreamFile, ...]) -> None:
-        if len(files) > self.limit:
-            return
-        with self._lock:
-            gone = self._pages.pop(key, ())
-            self._pages[key] = files
-            self._held += len(files) - len(gone)
-            while self._held > self.limit:
-                _, gone = self._pages.popitem(last=False)
-                self._held -= len(gone)
-
-
 def _later(changed_at: str) -> str:
     """Now, or a millisecond past ``changed_at`` if that is not earlier: a page's content
     that changes twice within a millisecond still gets a new ETag each time."""
@@ -314,66 +347,29 @@ def _later(changed_at: str) -> str:
     return stamp(parse_time(changed_at) + timedelta(milliseconds=1))
 
 
-class PageMoved(PypiregError):
-    """A page's version was replaced, or the page purged, while its files were read:
-    read the page again."""
-
-
 class _PagePlan(NamedTuple):
     """What saving a page writes: the version it replaces (id, changed_at; None for a
     new page), whether its content stays the same, its files as shown, the JSON kept of
-    them (as the upstream gave them), and the files whose rows are new or differ."""
+    them (as the upstream gave them), the files that differ from the last version's
+    (whose rows, for those asked for already, are brought up to date) and the last
+    version's files it no longer lists (which get rows, if they have none)."""
     before: tuple[int, str] | None
     same: bool
     files: tuple[UpstreamFile, ...]
     encoded: str
     changed: Sequence[UpstreamFile]
+    dropped: Sequence[UpstreamFile]
 
 
-class PageFiles(Sequence[UpstreamFile]):
-    """A page's files, loaded on first use (``load``) and kept with the page. Not with
-    functools.cached_property, which up to Python 3.11 loads one instance's at a time in
-    the whole process: two threads may both load one page's files, never wait on
-    another page's."""
-
-    def __init__(self, load: Callable[[], tuple[UpstreamFile, ...]]) -> None:
-        self._load = load
-        self._loaded: tuple[UpstreamFile, ...] | None = None
-
-    @property
-    def _files(self) -> tuple[UpstreamFile, ...]:
-        if self._loaded is None:
-            self._loaded = self._load()
-        return self._loaded
-
-    @overload
-    def __getitem__(self, index: int) -> UpstreamFile: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[UpstreamFile, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> UpstreamFile | tuple[UpstreamFile, ...]:
-        return self._files[index]
-
-    def __len__(self) -> int:
-        return len(self._files)
-
-    def __iter__(self) -> Iterator[UpstreamFile]:
-        return iter(self._files)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and self._files == tuple(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"PageFiles({self._files!r})"
+MAX_NAMES = 32  # names a file's name may give its project, at most (one per dash)
+MAX_FILE_NAME = 255  # longer names are no file a page lists (upstream/parse.py)
 
 
-def _with_metadata(files: tuple[UpstreamFile, ...], known: dict[tuple[str, str], str]
-                   ) -> tuple[UpstreamFile, ...]:
-    """The files, each with the metadata digest learned of it where its page gives none."""
-    if not known:
-        return files
-    return tuple(f._replace(metadata_sha256=known[(f.file_name, f.sha256)])
-                 if f.metadata_sha256 is None and (f.file_name, f.sha256) in known else f
-                 for f in files)
+def _names_of(file_name: str) -> list[str]:
+    """The normalized names a file's project may have: its name up to a dash (a wheel's
+    up to the first; an sdist's project name may hold dashes itself). At a bounded cost:
+    the name comes from a request's URL."""
+    if len(file_name) > MAX_FILE_NAME:
+        return []
+    dashes = [i for i, c in enumerate(file_name) if c == "-" and i][:MAX_NAMES]
+    return sorted({normalize(file_name[:i]) for i in dashes})

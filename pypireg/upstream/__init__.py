@@ -42,6 +42,7 @@ class Upstreams:
     def __init__(self, settings: UpstreamSettings, catalog: Catalog, storage: Storage,
                  staging_dir: str, limits: Limits, observe: Observe = ignore) -> None:
         self.settings = settings
+        self.order = tuple(bare(url) for url in settings.urls)  # as the catalog names them
         self.client = UpstreamClient(settings, limits.max_upstream_page_size)
         self.pages = UpstreamPages(settings, catalog, self.client, observe)
         self.metadata = WheelMetadata(catalog, storage, self.client, limits, staging_dir)

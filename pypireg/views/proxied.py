@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
 from .. import render
-from ..catalog.upstream import PageMoved
+from ..catalog.decoded import PageMoved
 from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile, UpstreamFile
 from ..upstream import ranges

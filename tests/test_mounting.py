@@ -129,3 +129,27 @@ def test_every_python_block_runs_and_serves(tmp_path) -> None:
                 assert answer.json == {"message": "404 Project Not Found"}, (number, code)
                 served += 1
     assert len(python_blocks) >= 10 and served >= 7
+
+
+@pytest.mark.parametrize("path", ["/api/v4", "/api/v4/", "/api/v4/projects/a%2Fb/x",
+                                  "/api/v4//x", "/api/v4x", "/api", "/", "", "/other/api/v4"])
+def test_a_mount_moves_its_prefix_as_werkzeugs_dispatcher_does(path: str) -> None:
+    """pypireg.mount's prefix takes the paths DispatcherMiddleware would give the mount,
+    with the same SCRIPT_NAME and PATH_INFO, and leaves the rest to ``beside``."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from pypireg.website import mount
+
+    def seen(name: str):  # type: ignore[no-untyped-def]
+        def app(environ, start_response):  # type: ignore[no-untyped-def]
+            start_response("200 OK", [])
+            return [f"{name} {environ['SCRIPT_NAME']!r} {environ['PATH_INFO']!r}".encode()]
+        return app
+
+    def answer(app) -> bytes:  # type: ignore[no-untyped-def]
+        environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/root", "PATH_INFO": path}
+        return b"".join(app(environ, lambda status, headers: None))
+
+    ours = mount(seen("mounted"), "api/v4/", beside=seen("beside"))
+    theirs = DispatcherMiddleware(seen("beside"), {"/api/v4": seen("mounted")})
+    assert answer(ours) == answer(theirs)

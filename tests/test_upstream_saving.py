@@ -153,6 +153,32 @@ def test_metadata_learned_moves_the_page_without_writing_its_list_again(catalog)
     assert [f.metadata_sha256 for f in again.files] == [None, "a" * 64]
 
 
+def test_a_process_that_notes_metadata_keeps_the_new_version_decoded(tmp_path):
+    """The new version's files come from the last one's, without reading the page again,
+    and equal what another process decodes from the catalog."""
+    path = str(tmp_path / "catalog.sqlite")
+    mine, theirs = pypireg.Catalog(path), pypireg.Catalog(path)
+    listed = files(3)
+    mine.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    first = mine.upstream_file(listed[0].sha256, listed[0].file_name)
+    second = mine.upstream_file(listed[2].sha256, listed[2].file_name)
+    mine.note_upstream_metadata(first.id, "1" * 64, None)
+    mine.note_upstream_metadata(second.id, "", None)  # a wheel without metadata
+    mine.note_upstream_metadata(first.id, "2" * 64, "key")  # read again: another digest
+    seen: list[str] = []
+    tuples = mine.tuples
+
+    def recording(sql, params=()):  # type: ignore[no-untyped-def]
+        seen.append(sql)
+        return tuples(sql, params)
+
+    mine.tuples = recording  # type: ignore[method-assign]
+    kept = list(mine.upstream_page(UPSTREAM, "demo").files)
+    assert not [q for q in seen if "SELECT files" in q]
+    assert kept == list(theirs.upstream_page(UPSTREAM, "demo").files)
+    assert [f.metadata_sha256 for f in kept] == ["2" * 64, None, ""]
+
+
 def test_a_page_changed_while_a_save_was_worked_out_is_worked_out_again(tmp_path):
     """Another process saves a version of the page between this save's reading and its
     write: the write is worked out again from that version, and is later than it."""

@@ -280,18 +280,29 @@ class UpstreamQueries(CatalogBase):
         page's list of files is not written again: it is read with what its files' rows
         know (``_page_files``)."""
         with self.write():
-            row = next(self.tuples("SELECT upstream, normalized_name, metadata_sha256"
-                                   " FROM upstream_files WHERE id = ?", [file_id]), None)
+            row = next(self.tuples("SELECT upstream, normalized_name, metadata_sha256,"
+                                   " file_name, sha256 FROM upstream_files WHERE id = ?",
+                                   [file_id]), None)
             if row is None:
                 return
-            upstream, normalized_name, said = row
+            upstream, normalized_name, said, file_name, digest = row
             self.run("UPDATE upstream_files SET metadata_sha256 = ?, metadata_key = ?"
                      " WHERE id = ?", [sha256, metadata_key, file_id])
             version = self._page_version(upstream, normalized_name)
             if version is None or said == sha256:
                 return
+            changed_at = _later(version[1])
             self.run("UPDATE upstream_pages SET changed_at = ? WHERE id = ?",
-                     [_later(version[1]), version[0]])
+                     [changed_at, version[0]])
+        # The new version's files, as a read would decode them, from the last one's if this
+        # process holds it: the file's digest where the page gives none (or the one learned
+        # before, replaced).
+        before = self._decoded.get(version)
+        if before is not None:
+            self._decoded.put((version[0], changed_at), tuple(
+                f._replace(metadata_sha256=sha256)
+                if (f.file_name, f.sha256) == (file_name, digest)
+                and f.metadata_sha256 in (None, said) else f for f in before))
 
     def upstream_metadata_known(self, upstream: str, normalized_name: str
                                 ) -> dict[tuple[str, str], str]:

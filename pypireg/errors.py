@@ -25,6 +25,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from .catalog.base import CatalogReadOnly, CatalogUnavailable
+from .catalog.decoded import PageMoved
 
 log = logging.getLogger("pypireg")
 
@@ -71,14 +72,18 @@ class InsufficientStorage(HTTPException):
 
 def fault_answer(exc: Exception) -> HTTPException | None:
     """The answer for a fault of what is under the registry, which the client can do
-    nothing about but wait: a catalog that cannot be written now or does not answer, a
-    full, read-only or silent disk or storage. None for an error that is no such fault
+    nothing about but wait: a catalog that cannot be written now or does not answer (or
+    whose cached page kept changing while it was read), a full, read-only or silent disk
+    or storage. None for an error that is no such fault
     (a bug)."""
     if isinstance(exc, CatalogReadOnly):  # reads go on; changes wait for the disk
         return ServiceUnavailable(f"the registry is read-only: {exc}")
     if isinstance(exc, CatalogUnavailable):  # a database restarting: pip and uv try again
         return ServiceUnavailable("the registry's catalog is not answering now: try again"
                                   " shortly", retry_after=RETRY_AFTER)
+    if isinstance(exc, PageMoved):  # metadata noted on it again and again, meanwhile
+        return ServiceUnavailable("an upstream page kept changing while it was read: try"
+                                  " again", retry_after=RETRY_AFTER)
     if not isinstance(exc, OSError):
         return None
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

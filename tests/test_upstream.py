@@ -761,6 +761,7 @@ def test_a_file_whose_page_keeps_changing_while_it_is_looked_up_is_a_503(catalog
         env.registry.catalog._listed = moving  # type: ignore[method-assign]
         answer = env.app.get(path_of(url), status=503)
     assert "kept changing" in answer.json["message"]
+    assert answer.headers["Retry-After"] == "5"
 
 
 def test_two_versions_of_a_page_saved_in_one_millisecond_are_told_apart(catalog, monkeypatch):

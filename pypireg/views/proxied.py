@@ -13,7 +13,7 @@ import mimetypes
 from typing import IO, TYPE_CHECKING, cast
 
 from werkzeug.datastructures import ContentRange
-from werkzeug.exceptions import Forbidden, HTTPException, NotFound, ServiceUnavailable
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
@@ -48,16 +48,12 @@ STALE = "X-Pypireg-Stale"  # on a page the upstream could not confirm: why, and 
 def package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt: Format,
                  normalized: str, local: list[FileLink]) -> PageResponse:
     """The upstream's page of a name (after this scope's own files, for a merged name).
-    A version of the page replaced while it was read is read again, from the new one."""
+    A version of the page replaced while it was read is read again, from the new one (a
+    second time, a 503: errors.fault_answer)."""
     try:
         return _package_page(registry, request, scope, fmt, normalized, local)
     except PageMoved:
-        pass
-    try:
         return _package_page(registry, request, scope, fmt, normalized, local)
-    except PageMoved:
-        raise ServiceUnavailable(f"the upstream page of {normalized} changed twice while it"
-                                 " was read: try again") from None
 
 
 def _package_page(registry: Registry, request: RegistryRequest, scope: Scope, fmt: Format,

@@ -11,17 +11,10 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import (
-    BadRequest,
-    Forbidden,
-    HTTPException,
-    NotAcceptable,
-    ServiceUnavailable,
-)
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotAcceptable
 from werkzeug.wrappers import Response
 
 from .. import dists, forms, protection, uploads
-from ..catalog.decoded import PageMoved
 from ..errors import ResourceNotFound, fault_answer
 from ..models import WRITE, CachedFile, PackageFile
 from . import proxied
@@ -136,12 +129,8 @@ def _file(registry: Registry, scope: Scope, sha256: str, filename: str
     if found is None:
         upstreams = registry.upstreams
         if upstreams is not None and upstreams.caching:
-            try:
-                cached = registry.catalog.upstream_file(sha256.lower(), filename,
-                                                        upstreams.order)
-            except PageMoved:
-                raise ServiceUnavailable(f"the upstream page listing {filename} kept"
-                                         " changing while it was read: try again") from None
+            cached = registry.catalog.upstream_file(sha256.lower(), filename,
+                                                    upstreams.order)
             if cached is not None:
                 return proxied.cached_file(registry, scope, cached)
         raise ResourceNotFound("File")

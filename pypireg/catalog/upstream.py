@@ -102,10 +102,12 @@ class UpstreamQueries(CatalogBase):
             # Each new version strictly later than the last: (page, changed_at) names it.
             changed_at = (now if before is None else before[1] if plan.same
                           else _later(before[1]))
-            fields = {"found": int(found), "name": name, "files": plan.encoded,
-                      "status": status.status, "status_reason": status.reason,
-                      "etag": etag, "last_modified": last_modified, "checked_at": now,
+            fields = {"found": int(found), "name": name, "status": status.status,
+                      "status_reason": status.reason, "etag": etag,
+                      "last_modified": last_modified, "checked_at": now,
                       "changed_at": changed_at}
+            if not plan.same:  # an unchanged list (megabytes, on a big page) stays as it is
+                fields["files"] = plan.encoded
             if before is None:
                 page_id = self.next_id("upstream_pages")
                 self.insert("upstream_pages", {"id": page_id, "upstream": upstream,
@@ -114,7 +116,7 @@ class UpstreamQueries(CatalogBase):
                 page_id = before[0]
                 self.update("upstream_pages", page_id, fields)
             self._save_files(upstream, normalized_name, plan.changed)
-            self._keep_dropped(upstream, normalized_name, plan.dropped)
+            self._add_rows(upstream, normalized_name, plan.dropped)
         self._decoded.put((page_id, changed_at), plan.files)  # committed: as a read would
         return UpstreamPage(page_id, upstream, normalized_name, found, name, plan.files,
                             NameStatus(status.status, status.reason), etag, last_modified,
@@ -145,10 +147,10 @@ class UpstreamQueries(CatalogBase):
                          [f for f in shown if f not in previous],
                          [f for f in before.files if (f.file_name, f.sha256) not in listed])
 
-    def _keep_dropped(self, upstream: str, normalized_name: str,
-                      files: Sequence[UpstreamFile]) -> None:
-        """Rows for files the page no longer lists, which nobody asked for yet: a lock file
-        may still name one, and its URL keeps working (docs/proxy.md)."""
+    def _add_rows(self, upstream: str, normalized_name: str,
+                  files: Sequence[UpstreamFile]) -> None:
+        """Rows for files of a page that have none: one asked for, or those the page no
+        longer lists (a lock file may still name one, and its URL keeps working)."""
         if not files:
             return
         first = self.next_id("upstream_files")
@@ -185,11 +187,9 @@ class UpstreamQueries(CatalogBase):
         """A file a cached page lists. It gets its row when first asked for, from the page
         of the first of ``upstreams`` that lists it (any, when none are given): a page
         lists thousands of files, and installers ask for a few of them."""
-        row = next(self.tuples(
-            f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE sha256 = ? AND file_name = ?",
-            [sha256, file_name]), None)
-        if row is not None:
-            return CachedFile(*row)
+        cached = self._upstream_file_row(sha256, file_name)
+        if cached is not None:
+            return cached
         for _ in range(3):  # a page given a new version meanwhile is looked at again
             try:
                 listed = self._listed(sha256, file_name, upstreams)
@@ -201,17 +201,8 @@ class UpstreamQueries(CatalogBase):
             with self.write():
                 if self._page_version(upstream, normalized_name) != (page_id, changed_at):
                     continue  # changed (or purged) since: what it lists now is the row's
-                self.run(
-                    "INSERT INTO upstream_files (id, sha256, file_name, normalized_name,"
-                    " upstream, url, size, upload_time, metadata_sha256)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256, file_name)"
-                    " DO NOTHING",
-                    [self.next_id("upstream_files"), sha256, file_name, normalized_name,
-                     upstream, found.url, found.size, found.upload_time,
-                     found.metadata_sha256 or None])
-            row = next(self.tuples(f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE"
-                                   " sha256 = ? AND file_name = ?", [sha256, file_name]), None)
-            return None if row is None else CachedFile(*row)
+                self._add_rows(upstream, normalized_name, [found])
+            return self._upstream_file_row(sha256, file_name)
         raise PageMoved(0)  # its page keeps changing: ask again later
 
     def _listed(self, sha256: str, file_name: str, upstreams: Sequence[str]
@@ -233,6 +224,12 @@ class UpstreamQueries(CatalogBase):
                     if entry.file_name == file_name and entry.sha256 == sha256:
                         return (page_id, changed_at), upstream, normalized_name, entry
         return None
+
+    def _upstream_file_row(self, sha256: str, file_name: str) -> CachedFile | None:
+        row = next(self.tuples(
+            f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE sha256 = ? AND file_name = ?",
+            [sha256, file_name]), None)
+        return None if row is None else CachedFile(*row)
 
     def cached_upstream_file(self, file_id: int) -> CachedFile | None:
         row = next(self.tuples(f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE id = ?",

@@ -196,6 +196,22 @@ def stored_state(env: Env) -> tuple:
     return rows, blobs(env), staged(env)
 
 
+def recorded_queries(catalog: pypireg.Catalog) -> list[str]:
+    """Every read ``catalog`` runs from now on (rows, value, tuples), as it runs; ``del``
+    the three attributes to stop recording."""
+    seen: list[str] = []
+
+    def recorded(run):  # type: ignore[no-untyped-def]
+        def recording(sql, params=()):  # type: ignore[no-untyped-def]
+            seen.append(sql)
+            return run(sql, params)
+        return recording
+
+    for name in ("rows", "value", "tuples"):
+        setattr(catalog, name, recorded(getattr(catalog, name)))
+    return seen
+
+
 def links(html: str) -> list[tuple[str, str, str]]:
     """``(href, data-requires-python as written, text)`` for each link of a simple page."""
     return re.findall(

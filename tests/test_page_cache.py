@@ -11,23 +11,15 @@ import pypireg
 from pypireg.pagecache import PageCache
 
 from .distributions import sdist_bytes, wheel_bytes, wheel_name
-from .helpers import API, Env, basic, sha256
+from .helpers import API, Env, basic, recorded_queries, sha256
 
 PAGE = API.format(project="acme/tools") + "/simple/demo/"
 
 
 def queries_for(registry: pypireg.Registry, url: str, **headers: str) -> list[str]:
     """The queries a request runs, on whichever engine."""
-    catalog, seen = registry.catalog, []
-
-    def recorded(run):  # type: ignore[no-untyped-def]
-        def recording(sql, params=()):  # type: ignore[no-untyped-def]
-            seen.append(sql)
-            return run(sql, params)
-        return recording
-
-    for name in ("rows", "value", "tuples"):
-        setattr(catalog, name, recorded(getattr(catalog, name)))
+    catalog = registry.catalog
+    seen = recorded_queries(catalog)
     try:
         TestApp(registry).get(url, headers=headers)
     finally:

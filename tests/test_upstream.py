@@ -20,7 +20,7 @@ from pypireg.upstream import UpstreamSettings
 from pypireg.upstream.files import file_key
 
 from .distributions import wheel_bytes, wheel_name
-from .helpers import Env, basic, sha256
+from .helpers import Env, basic, recorded_queries, sha256
 from .upstreams import FakeIndex, closed_port, one_wheel_index, serve, silent_port
 
 PAGE = "/projects/acme%2Ftools/packages/pypi/simple/{name}/"
@@ -694,14 +694,7 @@ def test_a_pages_files_are_decoded_once_per_version(catalog, tmp_path):
         env = proxy(catalog, tmp_path, UpstreamSettings(urls=(f"{served.url}/simple/",),
                                                         mode="cache"))
         first = fetch_page(env, "demo")
-        seen: list[str] = []
-        tuples = env.registry.catalog.tuples
-
-        def recording(sql, params=()):  # type: ignore[no-untyped-def]
-            seen.append(sql)
-            return tuples(sql, params)
-
-        env.registry.catalog.tuples = recording  # type: ignore[method-assign]
+        seen = recorded_queries(env.registry.catalog)
         fetch_page(env, "demo")
         assert [q for q in seen if "upstream_pages" in q] == [
             q for q in seen if "upstream_pages" in q and " files," not in q] != []

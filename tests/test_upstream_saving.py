@@ -14,6 +14,8 @@ import pypireg
 from pypireg.catalog.decoded import DecodedFiles
 from pypireg.models import UpstreamFile
 
+from .helpers import recorded_queries
+
 UPSTREAM = "https://index.example/simple/"
 
 
@@ -165,14 +167,7 @@ def test_a_process_that_notes_metadata_keeps_the_new_version_decoded(tmp_path):
     mine.note_upstream_metadata(first.id, "1" * 64, None)
     mine.note_upstream_metadata(second.id, "", None)  # a wheel without metadata
     mine.note_upstream_metadata(first.id, "2" * 64, "key")  # read again: another digest
-    seen: list[str] = []
-    tuples = mine.tuples
-
-    def recording(sql, params=()):  # type: ignore[no-untyped-def]
-        seen.append(sql)
-        return tuples(sql, params)
-
-    mine.tuples = recording  # type: ignore[method-assign]
+    seen = recorded_queries(mine)
     kept = list(mine.upstream_page(UPSTREAM, "demo").files)
     assert not [q for q in seen if "SELECT files" in q]
     assert kept == list(theirs.upstream_page(UPSTREAM, "demo").files)
@@ -211,14 +206,7 @@ def test_a_page_changed_while_a_save_was_worked_out_is_worked_out_again(tmp_path
 def test_a_pages_files_are_read_only_when_used(catalog):
     catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=files(2))
     catalog._decoded = DecodedFiles(0)  # nothing kept decoded
-    seen: list[str] = []
-    tuples = catalog.tuples
-
-    def recording(sql, params=()):  # type: ignore[no-untyped-def]
-        seen.append(sql)
-        return tuples(sql, params)
-
-    catalog.tuples = recording  # type: ignore[method-assign]
+    seen = recorded_queries(catalog)
     page = catalog.upstream_page(UPSTREAM, "demo")
     assert page is not None and not [q for q in seen if "SELECT files" in q]
     assert len(page.files) == 2 and [q for q in seen if "SELECT files" in q]

@@ -166,7 +166,7 @@ class State:
                                   value=pages.hits)
         yield CounterMetricFamily("pypireg_page_cache_misses", "Pages rendered anew",
                                   value=pages.misses)
-        yield GaugeMetricFamily("pypireg_page_cache_bytes", "Bytes of pages held",
+        yield GaugeMetricFamily("pypireg_page_cache_bytes", "Bytes of pages and pieces held",
                                 value=pages.size)
         for name, value in self.size().items():
             yield GaugeMetricFamily(f"pypireg_{name}", f"Live {name.replace('_', ' ')}",

@@ -5,12 +5,17 @@ caller's readable projects, the format, the URLs' base), so a body rendered once
 every request with the same ETag. Nothing needs invalidating: a change moves a serial,
 which makes a new ETag. Each process keeps its own cache, and processes sharing one
 catalog agree because they compute the same ETags from it.
+
+A cached upstream page's version moves when one of its thousands of files changes (a
+learned metadata digest): :class:`PagePieces` keeps what each file rendered to, so that
+the next version renders only that file.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 
 from .defaults import PAGE_CACHE_SIZE
 
@@ -26,11 +31,12 @@ class PageCache:
         self._size = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0  # for the metrics
+        self.pieces = PagePieces(max_bytes)
 
     @property
     def size(self) -> int:
-        """Bytes of pages held."""
-        return self._size
+        """Bytes of pages held, and of their pieces (:class:`PagePieces`)."""
+        return self._size + self.pieces.size
 
     def get(self, etag: str) -> bytes | None:
         with self._lock:
@@ -56,3 +62,48 @@ class PageCache:
 
     def __len__(self) -> int:
         return len(self._bodies)
+
+
+PIECE_OVERHEAD = 200  # bytes a kept piece costs beyond its text: its slot, its key's tuple
+
+
+class PagePieces:
+    """The pieces (one per file: a link, or a JSON entry) each page was last rendered from,
+    by the page's lineage (what stays when its version moves: the name, the upstream, the
+    format, the URLs' base), each piece under the value it was rendered from. A page's next
+    version renders only the files that changed: a metadata digest learned of one wheel
+    changes one entry of a page of thousands. Bounded like :class:`PageCache`, least
+    recently rendered lineage forgotten first."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[Hashable, tuple[dict[Hashable, str], int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """Bytes the pieces held take, about."""
+        return self._size
+
+    def get(self, lineage: Hashable) -> dict[Hashable, str]:
+        """The pieces of the lineage's last rendered version (none: empty); not to change."""
+        with self._lock:
+            found = self._pages.get(lineage)
+            return found[0] if found else {}
+
+    def put(self, lineage: Hashable, pieces: dict[Hashable, str]) -> None:
+        size = sum(len(text) for text in pieces.values()) + PIECE_OVERHEAD * len(pieces)
+        with self._lock:
+            _, gone = self._pages.pop(lineage, ({}, 0))
+            self._size -= gone
+            if size > self.max_bytes // 4:
+                return  # as PageCache: one huge page must not push out every other
+            self._pages[lineage] = (pieces, size)
+            self._size += size
+            while self._size > self.max_bytes:
+                _, (_, old) = self._pages.popitem(last=False)
+                self._size -= old
+
+    def __len__(self) -> int:
+        return len(self._pages)

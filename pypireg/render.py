@@ -85,12 +85,22 @@ def index_html_templated(title: str, entries: Iterable[IndexEntry], head: str, t
 
 
 def package_html(title: str, files: Iterable[File], status: NameStatus = ACTIVE) -> str:
+    return package_html_of(title, map(file_html, files), status)
+
+
+def package_html_of(title: str, links: Iterable[str], status: NameStatus = ACTIVE) -> str:
+    """:func:`package_html` of its files' links, each rendered already by :func:`file_html`
+    (a page rendered again reuses the links of the files that did not change)."""
     meta = Markup('    <meta name="pypi:project-status" content="{}">\n').format(status.status)
     if status.reason:
         meta += Markup('    <meta name="pypi:project-status-reason" content="{}">\n'
                        ).format(status.reason)
-    return _page(title, (_link(f"{f.url}#sha256={f.sha256}", f.filename, f.requires_python,
-                               _extra(f)) for f in files), meta)
+    return _page(title, links, meta)
+
+
+def file_html(f: File) -> str:
+    """One file's link on an HTML package page."""
+    return _link(f"{f.url}#sha256={f.sha256}", f.filename, f.requires_python, _extra(f))
 
 
 def _link(href: str, text: str, requires_python: str, extra: str = "") -> str:
@@ -115,16 +125,30 @@ def index_json(projects: Iterable[Project]) -> str:
 
 def package_json(normalized_name: str, files: list[File],
                  status: NameStatus = ACTIVE) -> str:
+    return package_json_of(normalized_name, [file_json(f) for f in files],
+                           sorted_versions(f.version for f in files), status)
+
+
+def package_json_of(normalized_name: str, entries: Iterable[str], versions: list[str],
+                    status: NameStatus = ACTIVE) -> str:
+    """:func:`package_json` of its files' entries, each rendered already by
+    :func:`file_json`, and of its :func:`sorted_versions`: the bytes ``json.dumps`` gives
+    the whole page."""
     project_status = {"status": status.status}
     if status.reason:
         project_status["reason"] = status.reason
-    return json.dumps({
+    head = json.dumps({
         "meta": {"api-version": API_VERSION},
         "name": normalized_name,
         "project-status": project_status,
-        "versions": _sorted_versions({f.version for f in files if f.version}),
-        "files": [_file_json(f) for f in files],
+        "versions": versions,
     })
+    return f'{head[:-1]}, "files": [{", ".join(entries)}]}}'
+
+
+def file_json(f: File) -> str:
+    """One file's entry on a JSON package page."""
+    return json.dumps(_file_json(f))
 
 
 def _page(title: str, links: Iterable[str], meta: str = "") -> str:
@@ -173,11 +197,12 @@ def _file_json(f: File) -> dict[str, object]:
     return entry
 
 
-def _sorted_versions(versions: set[str]) -> list[str]:
+def sorted_versions(versions: Iterable[str]) -> list[str]:
+    """A JSON page's ``versions``: each of ``versions`` once, "" left out, oldest first."""
     def key(version: str) -> tuple[int, object]:
         try:
             return (0, Version(version))
         except InvalidVersion:  # stored versions are valid; sort anything else last
             return (1, version)
 
-    return sorted(versions, key=key)
+    return sorted({v for v in versions if v}, key=key)

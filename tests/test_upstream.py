@@ -800,3 +800,74 @@ class RedirectingPages:
             return self.index(environ, start_response)
         start_response("302 Found", [("Location", target)])
         return [b""]
+
+
+def test_a_page_rendered_again_renders_only_the_files_that_changed(catalog, tmp_path,
+                                                                    monkeypatch):
+    """A digest learned of one wheel gives its page a new version: the page is rendered
+    again with the other files' pieces as they were, byte for byte what a whole new render
+    gives, and never with another base URL's pieces."""
+    from pypireg import render
+    from pypireg.pagecache import PageCache
+
+    index = FakeIndex()
+    wheels = {version: wheel_bytes("demo", version) for version in ("1.0", "1.1", "2.0")}
+    for version, data in wheels.items():
+        index.files[f"/files/{version}.whl"] = data
+    index.json_page("demo", [{"filename": wheel_name("demo", version),
+                              "url": f"/files/{version}.whl",
+                              "hashes": {"sha256": sha256(data)}}
+                             for version, data in wheels.items()])
+    rendered: list[str] = []
+
+    def counting(piece):  # type: ignore[no-untyped-def]
+        def counted(f):  # type: ignore[no-untyped-def]
+            rendered.append(f.filename)
+            return piece(f)
+        return counted
+
+    monkeypatch.setattr(render, "file_json", counting(render.file_json))
+    monkeypatch.setattr(render, "file_html", counting(render.file_html))
+    with serve(index) as served:
+        env = proxy(catalog, tmp_path, UpstreamSettings(urls=(f"{served.url}/simple/",),
+                                                        mode="cache"))
+        for headers in (JSON, HTML):
+            fetch_page(env, "demo", headers)
+        assert sorted(rendered) == sorted([wheel_name("demo", v) for v in wheels] * 2)
+        cached = env.registry.catalog.upstream_file(sha256(wheels["1.1"]),
+                                                    wheel_name("demo", "1.1"))
+        env.registry.catalog.note_upstream_metadata(cached.id, "c" * 64, None)
+        rendered.clear()
+        again = {fmt: fetch_page(env, "demo", headers).body
+                 for fmt, headers in (("json", JSON), ("html", HTML))}
+        assert rendered == [wheel_name("demo", "1.1")] * 2
+        assert b'"core-metadata": {"sha256": "' + b"c" * 64 in again["json"]
+        assert b'data-core-metadata="sha256=' + b"c" * 64 in again["html"]
+        env.registry.pages = PageCache()  # every piece forgotten: rendered whole
+        assert {fmt: fetch_page(env, "demo", headers).body
+                for fmt, headers in (("json", JSON), ("html", HTML))} == again
+        rendered.clear()
+        other = env.app.get(PAGE.format(name="demo"), headers={**JSON, "Host": "other.example"})
+        assert len(rendered) == 3
+        assert {urlsplit(f["url"]).netloc for f in other.json["files"]} == {"other.example"}
+
+
+def test_the_pieces_kept_are_bounded_like_the_pages():
+    from pypireg.pagecache import PIECE_OVERHEAD, PageCache
+
+    pieces = PageCache(max_bytes=4 * (PIECE_OVERHEAD + 100)).pieces
+    one = {"a": "x" * 100}
+    pieces.put("first", one)
+    pieces.put("second", {"b": "y" * 100})
+    assert pieces.get("first") == one and len(pieces) == 2
+    pieces.put("third", {"c": "z" * 101, "d": "z"})  # over a quarter: not kept
+    assert pieces.get("third") == {} and len(pieces) == 2
+    for lineage in ("third", "fourth", "fifth"):
+        pieces.put(lineage, {lineage: "w" * 100})
+    assert len(pieces) == 4 and pieces.get("first") == {}  # the oldest forgotten
+    assert pieces.size == 4 * (PIECE_OVERHEAD + 100)
+    pieces.put("second", {})  # a lineage's next version replaces its last
+    assert pieces.size == 3 * (PIECE_OVERHEAD + 100) and pieces.get("second") == {}
+    nothing = PageCache(max_bytes=0).pieces
+    nothing.put("first", one)
+    assert nothing.get("first") == {} and nothing.size == 0

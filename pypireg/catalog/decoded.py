@@ -11,7 +11,7 @@ from typing import overload
 from ..exceptions import PypiregError
 from ..models import UpstreamFile
 
-MAX_DECODED_FILES = 30_000  # files of the pages each process keeps decoded
+MAX_DECODED_FILES = 100_000  # files of the pages each process keeps decoded (~80 MiB)
 
 
 class PageMoved(PypiregError):

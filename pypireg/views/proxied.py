@@ -34,14 +34,15 @@ from .pages import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Hashable
 
     from ..app import Registry, RegistryRequest
-    from ..models import FileLink
+    from ..models import FileLink, NameStatus
     from ..upstream.files import Fetch
     from .pages import Format, PageResponse
     from .scope import Scope
 
+_SAMPLE_DIGEST = "0" * 64
 STALE = "X-Pypireg-Stale"  # on a page the upstream could not confirm: why, and since when
 
 
@@ -92,23 +93,48 @@ def _package_page(registry: Registry, request: RegistryRequest, scope: Scope, fm
         # A merged name's status is the scope's; an upstream name's, its upstream's.
         status = (found.page.status if found and not local
                   else registry.catalog.name_status(scope.project_ids, normalized))
-        # pypi.file is in every layout (docs/protocols.md): its URLs are never None.
-        url = cast("Callable[[str, str], str]", file_url_builder(request, scope, "file"))
-        shown = [] if status.status == "quarantined" else [
-            *local_files(request, scope, local),
-            *(render.File(
+        title = local[-1].package_name if local else (found.page.name if found else normalized)
+        if status.status == "quarantined":
+            local, files = [], []
+        body = _rendered(registry, request, scope, fmt, (normalized, title, status), local,
+                         (found.page.upstream if found else "", files)).encode()
+        registry.pages.put(etag, body)
+    return finish(body, fmt, registry, request, scope, etag, extra)
+
+
+def _rendered(registry: Registry, request: RegistryRequest, scope: Scope, fmt: Format,
+              page: tuple[str, str, NameStatus], local: list[FileLink],
+              upstream: tuple[str, list[UpstreamFile]]) -> str:
+    """The page (its normalized name, title and status) of the scope's own files, then the
+    upstream's. Each upstream file's piece (link or JSON entry) is the one the page's last
+    rendered version had for it, where the file did not change (registry.pages.pieces)."""
+    normalized, title, status = page
+    name, files = upstream
+    # pypi.file is in every layout (docs/protocols.md): its URLs are never None.
+    url = cast("Callable[[str, str], str]", file_url_builder(request, scope, "file"))
+    piece = render.file_json if fmt.json else render.file_html
+    lineage = (name, normalized, fmt.json, url(_SAMPLE_DIGEST, "f"))
+    before = registry.pages.pieces.get(lineage)
+    now: dict[Hashable, str] = {}
+    own = local_files(request, scope, local)
+    shown = [piece(f) for f in own]
+    for f in files:
+        text = before.get(f)
+        if text is None:
+            text = piece(render.File(
                 filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
                 version=f.version, requires_python=f.requires_python, size=f.size,
                 upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
                 # a wheel's metadata is read from it when its page offers none
                 metadata_unhashed=f.metadata_sha256 is None and f.file_name.endswith(".whl"),
-                yanked=f.yanked, yanked_reason=f.yanked_reason) for f in files)]
-        title = local[-1].package_name if local else (found.page.name if found else normalized)
-        text = (render.package_json(normalized, shown, status) if fmt.json
-                else render.package_html(title, shown, status))
-        body = text.encode()
-        registry.pages.put(etag, body)
-    return finish(body, fmt, registry, request, scope, etag, extra)
+                yanked=f.yanked, yanked_reason=f.yanked_reason))
+        now[f] = text
+        shown.append(text)
+    registry.pages.pieces.put(lineage, now)
+    if not fmt.json:
+        return render.package_html_of(title, shown, status)
+    versions = render.sorted_versions([*(f.version for f in own), *(f.version for f in files)])
+    return render.package_json_of(normalized, shown, versions, status)
 
 
 # -- files -------------------------------------------------------------------------------------

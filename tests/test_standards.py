@@ -304,6 +304,24 @@ def test_downloads_answer_if_range(env: Env) -> None:
     assert whole.body == data
 
 
+
+def test_a_download_with_no_condition_has_the_headers_a_condition_that_holds_gives(
+        env: Env) -> None:
+    """A download without Range or If-* headers skips werkzeug's make_conditional, which
+    would change nothing: its headers are those of one with a condition that holds."""
+    body = env.app.get(PAGE + "my-pkg/", headers={"Accept": V1_JSON}).json
+    url = body["files"][0]["url"].removeprefix("http://localhost")
+    plain = env.app.get(url)
+    held = env.app.get(url, headers={"If-None-Match": '"other"'})
+    assert plain.body == held.body == wheel_bytes("My.Pkg", "1.0", ">=3.8")
+    shown = {name: value for name, value in held.headerlist if name != "Date"}
+    assert dict(plain.headerlist) == shown
+    assert plain.headers["Accept-Ranges"] == "bytes"
+    assert plain.headers["Cache-Control"] == "max-age=31536000, immutable"
+    assert plain.headers["Content-Disposition"] == (
+        f"attachment; filename={url.rpartition('/')[2]}")
+
+
 # -- forwarding ------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ something uses them."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -25,7 +26,8 @@ def files(count: int, url: str = "https://files.example") -> list[UpstreamFile]:
 
 
 def stored_list(catalog: pypireg.Catalog) -> str:
-    return catalog.value("SELECT files FROM upstream_pages WHERE normalized_name = 'demo'")
+    return catalog.value("SELECT l.files FROM upstream_pages p JOIN upstream_page_files l"
+                         " ON l.id = p.id WHERE p.normalized_name = 'demo'")
 
 
 def row_urls(catalog: pypireg.Catalog) -> dict[str, str]:
@@ -169,7 +171,7 @@ def test_a_process_that_notes_metadata_keeps_the_new_version_decoded(tmp_path):
     mine.note_upstream_metadata(first.id, "2" * 64, "key")  # read again: another digest
     seen = recorded_queries(mine)
     kept = list(mine.upstream_page(UPSTREAM, "demo").files)
-    assert not [q for q in seen if "SELECT files" in q]
+    assert not [q for q in seen if "upstream_page_files" in q]
     assert kept == list(theirs.upstream_page(UPSTREAM, "demo").files)
     assert [f.metadata_sha256 for f in kept] == ["2" * 64, None, ""]
 
@@ -208,8 +210,8 @@ def test_a_pages_files_are_read_only_when_used(catalog):
     catalog._decoded = DecodedFiles(0)  # nothing kept decoded
     seen = recorded_queries(catalog)
     page = catalog.upstream_page(UPSTREAM, "demo")
-    assert page is not None and not [q for q in seen if "SELECT files" in q]
-    assert len(page.files) == 2 and [q for q in seen if "SELECT files" in q]
+    assert page is not None and not [q for q in seen if "upstream_page_files" in q]
+    assert len(page.files) == 2 and [q for q in seen if "upstream_page_files" in q]
     assert page.files == tuple(files(2)) and list(page.files[1:]) == files(2)[1:]
 
 
@@ -274,3 +276,55 @@ def test_threads_read_two_pages_files_at_once():
     second.join(10)
     reader.join(20)
     assert overlapped == [True] and list(one) == files(1)
+
+
+def test_a_pages_list_of_files_is_a_row_of_its_own(catalog):
+    """Reading a page's other columns never walks its list (megabytes on a big page): the
+    list is kept apart, moved out of the page's row when a catalog of version 10 or
+    older is opened, and purged with the page."""
+    from pypireg.catalog.tables import SCHEMA_VERSION
+
+    listed = files(3)
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    catalog.save_upstream_page(UPSTREAM, "other", found=True, name="other", files=files(1))
+    assert catalog.value("SELECT count(*) FROM upstream_pages WHERE files != ''") == 0
+    assert [f.file_name for f in decoded(stored_list(catalog))] == [
+        f.file_name for f in listed]
+    with catalog.write():  # as version 10 kept it
+        catalog.run("UPDATE upstream_pages SET files = (SELECT files FROM upstream_page_files"
+                    " WHERE upstream_page_files.id = upstream_pages.id)")
+        catalog.run("DROP TABLE upstream_page_files")
+        catalog.run("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    catalog._decoded = DecodedFiles(0)
+    catalog.engine.migrate(catalog)
+    assert catalog.value("SELECT value FROM meta WHERE key = 'schema_version'") == str(
+        SCHEMA_VERSION)
+    assert catalog.value("SELECT count(*) FROM upstream_pages WHERE files != ''") == 0
+    assert list(catalog.upstream_page(UPSTREAM, "demo").files) == listed
+    catalog.engine.migrate(catalog)  # opened again: nothing moves twice
+    assert catalog.value("SELECT count(*) FROM upstream_page_files") == 2
+    assert catalog.purge_upstream("demo")[0] == 1
+    assert catalog.value("SELECT count(*) FROM upstream_page_files") == 1
+    assert list(catalog.upstream_page(UPSTREAM, "other").files) == files(1)
+
+
+def decoded(text: str) -> list[UpstreamFile]:
+    return [UpstreamFile(*entry) for entry in json.loads(text)]
+
+
+def test_the_files_a_process_keeps_cost_the_garbage_collector_nothing(catalog):
+    """Kept decoded, a page's files are plain tuples, which the collector stops tracking:
+    thousands of UpstreamFile kept alive would lengthen every full collection."""
+    import gc
+
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=files(5000))
+    catalog._decoded = DecodedFiles(10_000)
+    gc.collect()
+    before = len(gc.get_objects())
+    page = catalog.upstream_page(UPSTREAM, "demo")
+    assert len(page.files) == 5000 and list(page.files) == files(5000)
+    assert page.files[1] == files(5000)[1] and page.files[:2] == tuple(files(2))
+    del page
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert catalog._decoded.get(next(iter(catalog._decoded._pages)))  # and they are kept

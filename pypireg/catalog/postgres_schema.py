@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .base import CatalogError
 from .tables import INDEXES as SQLITE_INDEXES
-from .tables import SCHEMA_VERSION, WATCHED, bring_up_to_date
+from .tables import SCHEMA_VERSION, WATCHED, bring_up_to_date, move_data
 
 if TYPE_CHECKING:
     from .base import CatalogBase
@@ -39,6 +39,7 @@ def migrate(catalog: CatalogBase) -> None:
             row["column_name"] for row in catalog.rows(
                 "SELECT column_name FROM information_schema.columns"
                 " WHERE table_schema = current_schema() AND table_name = ?", [table])})
+        move_data(catalog, int(found or 0))
         for statement in _INDEXES:
             catalog.run(statement)
         _watch(catalog)

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import CatalogError
-from .tables import INDEXES, SCHEMA_VERSION, WATCHED, bring_up_to_date, stored_version
+from .tables import (
+    INDEXES,
+    SCHEMA_VERSION,
+    WATCHED,
+    bring_up_to_date,
+    move_data,
+    stored_version,
+)
 
 if TYPE_CHECKING:
     from .base import CatalogBase
@@ -30,6 +37,7 @@ def migrate(catalog: CatalogBase) -> None:
         bring_up_to_date(catalog, "sqlite", lambda table: {
             row["name"] for row in catalog.rows("SELECT name FROM pragma_table_info(?)",
                                                 [table])})
+        move_data(catalog, found)
         if not catalog.value("SELECT 1 FROM sqlite_master WHERE name = 'package_names_fts'"):
             # Kept in step with package_names by triggers (sqlite-utils writes them).
             catalog.db.table("package_names").enable_fts(

@@ -21,7 +21,7 @@ from ..models import PENDING_DESTRUCTION
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 OLDEST = {"sqlite": 1, "postgresql": 4}  # the first version each engine was written at
 
 INT, FLAG, TEXT = "int", "flag", "text"  # a number (an id, a size), a 0 or 1, a string
@@ -146,11 +146,14 @@ TABLES = (
         *_text("updated_at")), since=7),
     Table("package_details", Column("package_id", INT, references="packages"),
           _text("details"), since=6),
-    # The cache of upstream indexes: see .upstream.
+    # The cache of upstream indexes: see .upstream. A page's list of files (megabytes on
+    # a big page) is a row of its own, so that reading the page's other columns never
+    # walks it: its "files" column held it up to version 10, and is "" since.
     Table("upstream_pages", _id(), (
         *_text("upstream", "normalized_name"), Column("found", FLAG, not_null=True),
         *_text("name", "files", "status", "status_reason", "etag", "last_modified",
                "checked_at", "changed_at")), since=8),
+    Table("upstream_page_files", _id(references="upstream_pages"), _text("files"), since=11),
     Table("upstream_files", _id(), (
         *_text("sha256", "file_name", "normalized_name", "upstream", "url"),
         Column("size", INT), *_text("upload_time"),
@@ -263,6 +266,15 @@ def bring_up_to_date(catalog: CatalogBase, engine: str,
         for column in table.columns:
             if column.name not in present:
                 catalog.run(table.add(column, engine))
+
+
+def move_data(catalog: CatalogBase, found: int) -> None:
+    """Move what a version keeps elsewhere, once, for a catalog last written at version
+    ``found`` (0: a new one). Call inside ``write()``, after :func:`bring_up_to_date`."""
+    if 8 <= found < 11:  # the cached pages' lists of files, out of their pages' rows
+        catalog.run("INSERT INTO upstream_page_files (id, files)"
+                    " SELECT id, files FROM upstream_pages")
+        catalog.run("UPDATE upstream_pages SET files = ''")
 
 
 def stored_version(catalog: CatalogBase) -> int:

@@ -20,7 +20,17 @@ from ..dists import normalize
 from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
 from ..times import parse_time, stamp
 from .base import CatalogBase, utcnow
-from .decoded import MAX_DECODED_FILES, DecodedFiles, PageFiles, PageMoved, with_metadata
+from .decoded import (
+    MAX_DECODED_FILES,
+    DecodedFiles,
+    PageFiles,
+    PageMoved,
+    Row,
+    listing,
+    noted,
+    rows_of,
+    with_metadata,
+)
 
 ACTIVE = NameStatus()
 
@@ -49,7 +59,7 @@ class UpstreamQueries(CatalogBase):
         return UpstreamPage(page_id, at, name, bool(found), title, files,
                             NameStatus(status, reason), etag, modified, checked, changed)
 
-    def _page_files(self, page_id: int, changed_at: str) -> tuple[UpstreamFile, ...]:
+    def _page_files(self, page_id: int, changed_at: str) -> tuple[Row, ...]:
         """A version's files: the page's JSON (the upstream's page as it came), with the
         metadata learned since from wheels whose page offers none. Raises
         :class:`PageMoved` if the version is no longer the page's (replaced, or purged):
@@ -57,8 +67,10 @@ class UpstreamQueries(CatalogBase):
         files = self._decoded.get((page_id, changed_at))
         if files is not None:
             return files
-        row = next(self.tuples("SELECT files, upstream, normalized_name FROM upstream_pages"
-                               " WHERE id = ? AND changed_at = ?", [page_id, changed_at]), None)
+        row = next(self.tuples("SELECT l.files, p.upstream, p.normalized_name FROM"
+                               " upstream_pages p JOIN upstream_page_files l ON l.id = p.id"
+                               " WHERE p.id = ? AND p.changed_at = ?", [page_id, changed_at]),
+                   None)
         if row is None:
             raise PageMoved(page_id)
         text, upstream, normalized_name = row
@@ -67,8 +79,8 @@ class UpstreamQueries(CatalogBase):
         # standing after the rows were read says that they are its own.
         if self._page_version(upstream, normalized_name) != (page_id, changed_at):
             raise PageMoved(page_id)
-        files = with_metadata(tuple(UpstreamFile(*entry) for entry in json.loads(text)),
-                               known)
+        files = rows_of(with_metadata(
+            tuple(UpstreamFile(*entry) for entry in json.loads(text)), known))
         self._decoded.put((page_id, changed_at), files)
         return files
 
@@ -106,18 +118,20 @@ class UpstreamQueries(CatalogBase):
                       "status_reason": status.reason, "etag": etag,
                       "last_modified": last_modified, "checked_at": now,
                       "changed_at": changed_at}
-            if not plan.same:  # an unchanged list (megabytes, on a big page) stays as it is
-                fields["files"] = plan.encoded
             if before is None:
                 page_id = self.next_id("upstream_pages")
                 self.insert("upstream_pages", {"id": page_id, "upstream": upstream,
-                                               "normalized_name": normalized_name, **fields})
+                                               "normalized_name": normalized_name,
+                                               "files": "", **fields})
             else:
                 page_id = before[0]
                 self.update("upstream_pages", page_id, fields)
+            if not plan.same:  # an unchanged list (megabytes, on a big page) stays as it is
+                self.upsert("upstream_page_files", {"id": page_id, "files": plan.encoded},
+                            key="id")
             self._save_files(upstream, normalized_name, plan.changed)
             self._add_rows(upstream, normalized_name, plan.dropped)
-        self._decoded.put((page_id, changed_at), plan.files)  # committed: as a read would
+        self._decoded.put((page_id, changed_at), rows_of(plan.files))  # as a read would
         return UpstreamPage(page_id, upstream, normalized_name, found, name, plan.files,
                             NameStatus(status.status, status.reason), etag, last_modified,
                             now, changed_at)
@@ -220,9 +234,9 @@ class UpstreamQueries(CatalogBase):
                 f" upstream = ? AND normalized_name IN ({', '.join('?' * len(names))})"
                 " AND found = 1 ORDER BY normalized_name", [upstream, *names])
             for page_id, normalized_name, changed_at in list(pages):
-                for entry in self._page_files(page_id, changed_at):
-                    if entry.file_name == file_name and entry.sha256 == sha256:
-                        return (page_id, changed_at), upstream, normalized_name, entry
+                entry = listing(self._page_files(page_id, changed_at), file_name, sha256)
+                if entry is not None:
+                    return (page_id, changed_at), upstream, normalized_name, entry
         return None
 
     def _upstream_file_row(self, sha256: str, file_name: str) -> CachedFile | None:
@@ -296,10 +310,8 @@ class UpstreamQueries(CatalogBase):
         # before, replaced).
         before = self._decoded.get(version)
         if before is not None:
-            self._decoded.put((version[0], changed_at), tuple(
-                f._replace(metadata_sha256=sha256)
-                if (f.file_name, f.sha256) == (file_name, digest)
-                and f.metadata_sha256 in (None, said) else f for f in before))
+            self._decoded.put((version[0], changed_at),
+                              noted(before, file_name, digest, sha256, said))
 
     def upstream_metadata_known(self, upstream: str, normalized_name: str
                                 ) -> dict[tuple[str, str], str]:
@@ -341,6 +353,8 @@ class UpstreamQueries(CatalogBase):
                 self.remember_last_id(table)
             self.run("DELETE FROM download_counts WHERE upstream_file_id IN"
                      f" (SELECT id FROM upstream_files {where})", params)
+            self.run("DELETE FROM upstream_page_files WHERE id IN"
+                     f" (SELECT id FROM upstream_pages {where})", params)
             pages = self.run(f"DELETE FROM upstream_pages {where}", params)
             files = self.run(f"DELETE FROM upstream_files {where}", params)
         return pages, files, keys

@@ -3,10 +3,13 @@ metadata a digest names (an uploaded file's or a cached upstream one's alike).""
 
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.http import dump_options_header
+from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
@@ -43,13 +46,32 @@ def stored_file(storage: Storage, request: Request, key: str, *, file_name: str,
         stream = storage.open(key)
     except KeyError:
         raise ResourceNotFound("File") from None
-    response = Response(wrap_file(request.environ, stream), direct_passthrough=True,
-                        mimetype=mimetypes.guess_type(file_name)[0] or "application/octet-stream")
-    response.content_length = size
-    response.set_etag(sha256)
-    response = response.make_conditional(request, accept_ranges=True, complete_length=size)
-    response.headers.set("Content-Disposition", "attachment", filename=file_name)
-    return immutable(response, private)
+    environ = request.environ
+    response = Response(wrap_file(environ, stream), direct_passthrough=True, headers=[
+        ("Content-Type", _file_type(file_name)), ("Content-Length", str(size)),
+        ("ETag", f'"{sha256}"'), ("Accept-Ranges", "bytes"),
+        ("Content-Disposition", _attachment(file_name)),
+        ("Cache-Control", _IMMUTABLE_PRIVATE if private else _IMMUTABLE_PUBLIC)])
+    if any(name in environ for name in _CONDITIONS):  # else it would change nothing
+        response = response.make_conditional(request, accept_ranges=True,
+                                             complete_length=size)
+    return response
+
+
+# What a download's answer depends on besides the file (Response.make_conditional).
+_CONDITIONS = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
+               "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_type(file_name: str) -> str:
+    return get_content_type(mimetypes.guess_type(file_name)[0] or "application/octet-stream",
+                            "utf-8")
+
+
+@functools.lru_cache(maxsize=1024)
+def _attachment(file_name: str) -> str:
+    return dump_options_header("attachment", {"filename": file_name})
 
 
 def stored_metadata(request: Request, data: bytes, sha256: str, *, private: bool) -> Response:
@@ -66,3 +88,10 @@ def immutable(response: Response, private: bool) -> Response:
     if private:
         response.cache_control.private = True
     return response
+
+
+def _cache_control(private: bool) -> str:
+    return immutable(Response(), private).headers["Cache-Control"]
+
+
+_IMMUTABLE_PUBLIC, _IMMUTABLE_PRIVATE = _cache_control(False), _cache_control(True)

@@ -128,7 +128,7 @@ def _rendered(registry: Registry, request: RegistryRequest, scope: Scope, fmt: F
                 # a wheel's metadata is read from it when its page offers none
                 metadata_unhashed=f.metadata_sha256 is None and f.file_name.endswith(".whl"),
                 yanked=f.yanked, yanked_reason=f.yanked_reason))
-        now[f] = text
+        now[tuple(f)] = text  # a plain tuple: the garbage collector stops tracking it
         shown.append(text)
     registry.pages.pieces.put(lineage, now)
     if not fmt.json:

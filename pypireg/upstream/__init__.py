@@ -77,6 +77,8 @@ class Upstreams:
     def offered(self, files: Iterable[UpstreamFile]) -> list[UpstreamFile]:
         """The files old enough to be offered (all of them without a cooldown)."""
         cutoff = self.cutoff()
+        if cutoff is None:
+            return list(files)
         return [f for f in files if self.old_enough(f.upload_time, cutoff)]
 
     def describe(self) -> str:

@@ -74,7 +74,7 @@ def _package_page(registry: Registry, request: RegistryRequest, scope: Scope, fm
 
     def listed() -> list[UpstreamFile]:
         offered = upstreams.offered(found.page.files) if found else []
-        return [f for f in offered if f.file_name not in own]
+        return [f for f in offered if f.file_name not in own] if own else offered
 
     # The page's version and the scope's own files (in its serials) name what it lists,
     # unless a cooldown holds files back, which time changes: then they are counted. A

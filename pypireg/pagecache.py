@@ -64,20 +64,26 @@ class PageCache:
         return len(self._bodies)
 
 
-PIECE_OVERHEAD = 200  # bytes a kept piece costs beyond its text: its slot, its key's tuple
+# Bytes a kept piece costs beyond its text: the file's fields it was rendered from (about
+# 800 bytes for a wheel's, when the process's decoded lists no longer hold the same ones)
+# and its slots; and a page's beyond its pieces.
+PIECE_OVERHEAD = 1000
+LINEAGE_OVERHEAD = 1000
+Pieces = tuple[tuple[Hashable, ...], tuple[str, ...]]  # each piece, and what it came from
 
 
 class PagePieces:
     """The pieces (one per file: a link, or a JSON entry) each page was last rendered from,
     by the page's lineage (what stays when its version moves: the name, the upstream, the
-    format, the URLs' base), each piece under the value it was rendered from. A page's next
-    version renders only the files that changed: a metadata digest learned of one wheel
-    changes one entry of a page of thousands. Bounded like :class:`PageCache`, least
-    recently rendered lineage forgotten first."""
+    format, the URLs' base), each beside the value it was rendered from, in page order. A
+    page's next version renders only the files that changed: a metadata digest learned of
+    one wheel changes one entry of a page of thousands. Bounded like :class:`PageCache`,
+    the least recently rendered lineage forgotten first, but a page may take half (a big
+    page is the one that gains most)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._pages: OrderedDict[Hashable, tuple[dict[Hashable, str], int]] = OrderedDict()
+        self._pages: OrderedDict[Hashable, tuple[Pieces, int]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
@@ -86,19 +92,23 @@ class PagePieces:
         """Bytes the pieces held take, about."""
         return self._size
 
-    def get(self, lineage: Hashable) -> dict[Hashable, str]:
+    def get(self, lineage: Hashable) -> Pieces:
         """The pieces of the lineage's last rendered version (none: empty); not to change."""
         with self._lock:
             found = self._pages.get(lineage)
-            return found[0] if found else {}
+            return found[0] if found else ((), ())
 
-    def put(self, lineage: Hashable, pieces: dict[Hashable, str]) -> None:
-        size = sum(len(text) for text in pieces.values()) + PIECE_OVERHEAD * len(pieces)
+    def put(self, lineage: Hashable, pieces: Pieces) -> None:
+        """Keep a lineage's pieces in place of its last ones: none, for a page that lists
+        no file (nothing to render again), leaves the last ones as they are."""
+        if not pieces[1]:
+            return
+        size = sum(map(len, pieces[1])) + PIECE_OVERHEAD * len(pieces[1]) + LINEAGE_OVERHEAD
         with self._lock:
-            _, gone = self._pages.pop(lineage, ({}, 0))
+            _, gone = self._pages.pop(lineage, (((), ()), 0))
             self._size -= gone
-            if size > self.max_bytes // 4:
-                return  # as PageCache: one huge page must not push out every other
+            if size > self.max_bytes // 2:
+                return
             self._pages[lineage] = (pieces, size)
             self._size += size
             while self._size > self.max_bytes:

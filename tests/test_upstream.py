@@ -853,24 +853,64 @@ def test_a_page_rendered_again_renders_only_the_files_that_changed(catalog, tmp_
 
 
 def test_the_pieces_kept_are_bounded_like_the_pages():
-    from pypireg.pagecache import PIECE_OVERHEAD, PageCache
+    from pypireg.pagecache import LINEAGE_OVERHEAD, PIECE_OVERHEAD, PageCache
 
-    pieces = PageCache(max_bytes=4 * (PIECE_OVERHEAD + 100)).pieces
-    one = {"a": "x" * 100}
-    pieces.put("first", one)
-    pieces.put("second", {"b": "y" * 100})
-    assert pieces.get("first") == one and len(pieces) == 2
-    pieces.put("third", {"c": "z" * 101, "d": "z"})  # over a quarter: not kept
-    assert pieces.get("third") == {} and len(pieces) == 2
+    def pieces(*texts: str):  # type: ignore[no-untyped-def]
+        return tuple((text,) for text in texts), texts
+
+    each = LINEAGE_OVERHEAD + PIECE_OVERHEAD + 100  # what a page of one 100-byte piece takes
+    kept = PageCache(max_bytes=4 * each).pieces
+    one = pieces("x" * 100)
+    kept.put("first", one)
+    kept.put("second", pieces("y" * 100))
+    assert kept.get("first") == one and len(kept) == 2
+    kept.put("third", pieces(*["z" * 100] * 3))  # over half of it all: not kept
+    assert kept.get("third") == ((), ()) and len(kept) == 2
     for lineage in ("third", "fourth", "fifth"):
-        pieces.put(lineage, {lineage: "w" * 100})
-    assert len(pieces) == 4 and pieces.get("first") == {}  # the oldest forgotten
-    assert pieces.size == 4 * (PIECE_OVERHEAD + 100)
-    pieces.put("second", {})  # a lineage's next version replaces its last
-    assert pieces.size == 3 * (PIECE_OVERHEAD + 100) and pieces.get("second") == {}
+        kept.put(lineage, pieces(lineage[0] * 100))
+    assert len(kept) == 4 and kept.get("first") == ((), ())  # the oldest forgotten
+    assert kept.size == 4 * each
+    kept.put("second", pieces())  # a page listing nothing leaves the last pieces
+    assert kept.get("second") != ((), ())
+    for n in range(1000):  # nor do pages that list nothing take any room
+        kept.put(f"empty {n}", pieces())
+    assert len(kept) == 4 and kept.size == 4 * each
     nothing = PageCache(max_bytes=0).pieces
     nothing.put("first", one)
-    assert nothing.get("first") == {} and nothing.size == 0
+    assert nothing.get("first") == ((), ()) and nothing.size == 0 and len(nothing) == 0
+
+
+def test_pieces_are_rendered_for_the_files_that_changed_in_place_or_moved():
+    from pypireg.catalog.decoded import rows_of
+    from pypireg.models import UpstreamFile
+    from pypireg.pagecache import PageCache
+    from pypireg.views.proxied import _pieces
+
+    def listed(*names: str, digest: str | None = None):  # type: ignore[no-untyped-def]
+        return rows_of(UpstreamFile(f"{n}.whl", f"https://x/{n}.whl", f"{n:0>64}", "1.0",
+                                    metadata_sha256=digest if n == "b" else None)
+                       for n in names)
+
+    rendered: list[str] = []
+
+    def one(f: UpstreamFile) -> str:
+        rendered.append(f.file_name)
+        return f"{f.file_name}:{f.metadata_sha256}"
+
+    kept = PageCache().pieces
+    assert _pieces(kept, "page", listed("a", "b", "c"), one) == [
+        "a.whl:None", "b.whl:None", "c.whl:None"]
+    rendered.clear()  # the same files, b's digest learned: b alone, in its place
+    assert _pieces(kept, "page", listed("a", "b", "c", digest="1" * 64), one) == [
+        "a.whl:None", f"b.whl:{'1' * 64}", "c.whl:None"]
+    assert rendered == ["b.whl"]
+    rendered.clear()  # a file added in front, one dropped: the new one alone
+    assert _pieces(kept, "page", listed("z", "a", "b", digest="1" * 64), one) == [
+        "z.whl:None", "a.whl:None", f"b.whl:{'1' * 64}"]
+    assert rendered == ["z.whl"]
+    assert _pieces(kept, "other", listed("a"), one) == ["a.whl:None"]  # its own lineage
+    assert rendered == ["z.whl", "a.whl"]
+    assert all(type(key) is tuple for key in kept.get("page")[0])
 
 
 def test_a_rendered_page_keeps_nothing_the_garbage_collector_tracks_per_file(catalog, tmp_path):

@@ -328,3 +328,19 @@ def test_the_files_a_process_keeps_cost_the_garbage_collector_nothing(catalog):
     gc.collect()
     assert len(gc.get_objects()) - before < 100
     assert catalog._decoded.get(next(iter(catalog._decoded._pages)))  # and they are kept
+
+
+def test_a_page_an_older_process_saved_after_the_upgrade_is_read_and_moved(catalog):
+    """During a rolling upgrade, a process of version 10 saves a new page with its list in
+    the page's row: it is read from there, and moved when the page is next saved."""
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=files(2))
+    with catalog.write():  # as the older process writes a new page
+        text = catalog.value("SELECT files FROM upstream_page_files")
+        catalog.run("UPDATE upstream_pages SET files = ?", [text])
+        catalog.run("DELETE FROM upstream_page_files")
+    catalog._decoded = DecodedFiles(0)
+    assert list(catalog.upstream_page(UPSTREAM, "demo").files) == files(2)
+    catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=files(3))
+    assert catalog.value("SELECT files FROM upstream_pages") == ""
+    assert list(catalog.upstream_page(UPSTREAM, "demo").files) == files(3)
+    assert catalog.upstream_page(UPSTREAM, "demo").files != [1]  # unequal, not an error

@@ -19,15 +19,20 @@ from ..models import UpstreamFile
 
 MAX_DECODED_FILES = 100_000  # files of the pages each process keeps decoded (~80 MiB)
 Row = tuple[Any, ...]  # an UpstreamFile's fields, as a plain tuple
-_NAME, _SHA256, _METADATA = (UpstreamFile._fields.index(field)
-                             for field in ("file_name", "sha256", "metadata_sha256"))
+_NAME, _SHA256, _VERSION, _METADATA = (
+    UpstreamFile._fields.index(field)
+    for field in ("file_name", "sha256", "version", "metadata_sha256"))
 
 
 def rows_of(files: Iterable[UpstreamFile]) -> tuple[Row, ...]:
     return tuple(map(tuple, files))
 
 
-def listing(rows: tuple[Row, ...], file_name: str, sha256: str) -> UpstreamFile | None:
+def version_of(row: Row) -> str:
+    return row[_VERSION]  # type: ignore[no-any-return]
+
+
+def listed_file(rows: tuple[Row, ...], file_name: str, sha256: str) -> UpstreamFile | None:
     """The file of that name and digest among the rows, if any."""
     for row in rows:
         if row[_NAME] == file_name and row[_SHA256] == sha256:
@@ -51,7 +56,8 @@ class PageFiles(Sequence[UpstreamFile]):
         self._loaded: tuple[Row, ...] | None = None
 
     @property
-    def _rows(self) -> tuple[Row, ...]:
+    def rows(self) -> tuple[Row, ...]:
+        """The files as they are kept: plain tuples of their fields."""
         if self._loaded is None:
             self._loaded = self._load()
         return self._loaded
@@ -63,17 +69,18 @@ class PageFiles(Sequence[UpstreamFile]):
 
     def __getitem__(self, index: int | slice) -> UpstreamFile | tuple[UpstreamFile, ...]:
         if isinstance(index, slice):
-            return tuple(map(UpstreamFile._make, self._rows[index]))
-        return UpstreamFile._make(self._rows[index])
+            return tuple(map(UpstreamFile._make, self.rows[index]))
+        return UpstreamFile._make(self.rows[index])
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self.rows)
 
     def __iter__(self) -> Iterator[UpstreamFile]:
-        return map(UpstreamFile._make, self._rows)
+        return map(UpstreamFile._make, self.rows)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and self._rows == tuple(map(tuple, other))
+        return isinstance(other, Sequence) and self.rows == tuple(
+            tuple(f) if isinstance(f, tuple) else f for f in other)
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -22,7 +22,8 @@ __all__ = ["SCHEMA_VERSION", "migrate", "refresh_statistics", "stored_version"]
 
 
 def migrate(catalog: CatalogBase) -> None:
-    """Create missing tables, columns and indexes; existing data is kept as it is.
+    """Create missing tables, columns and indexes; existing data is kept as it is, but
+    for what a version moves (:func:`.tables.move_data`).
 
     A catalog written by a newer pypireg is refused rather than half understood.
     """

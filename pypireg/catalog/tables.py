@@ -7,7 +7,8 @@ append it to its table with ``since=`` the new :data:`SCHEMA_VERSION`, nullable 
 default (an existing row must get a value), and raise :data:`SCHEMA_VERSION`; the schema
 tests build every older version on both engines, upgrade it, and compare it with a new
 catalog. The indexes are one list too (:data:`INDEXES`), in SQLite's spelling, which
-:mod:`.postgres_schema` translates.
+:mod:`.postgres_schema` translates. Data a version keeps elsewhere is moved once, by
+:func:`move_data`, when a catalog older than that version is opened.
 """
 
 from __future__ import annotations

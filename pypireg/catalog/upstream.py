@@ -26,7 +26,7 @@ from .decoded import (
     PageFiles,
     PageMoved,
     Row,
-    listing,
+    listed_file,
     noted,
     rows_of,
     with_metadata,
@@ -67,8 +67,10 @@ class UpstreamQueries(CatalogBase):
         files = self._decoded.get((page_id, changed_at))
         if files is not None:
             return files
-        row = next(self.tuples("SELECT l.files, p.upstream, p.normalized_name FROM"
-                               " upstream_pages p JOIN upstream_page_files l ON l.id = p.id"
+        # A page an older process saved (a rolling upgrade) has its list in its own row.
+        row = next(self.tuples("SELECT coalesce(l.files, p.files), p.upstream,"
+                               " p.normalized_name FROM upstream_pages p LEFT JOIN"
+                               " upstream_page_files l ON l.id = p.id"
                                " WHERE p.id = ? AND p.changed_at = ?", [page_id, changed_at]),
                    None)
         if row is None:
@@ -128,7 +130,9 @@ class UpstreamQueries(CatalogBase):
                 self.update("upstream_pages", page_id, fields)
             if not plan.same:  # an unchanged list (megabytes, on a big page) stays as it is
                 self.upsert("upstream_page_files", {"id": page_id, "files": plan.encoded},
-                            key="id")
+                            key="id")  # and none in the page's row, as an older process left it
+                self.run("UPDATE upstream_pages SET files = '' WHERE id = ? AND files != ''",
+                         [page_id])
             self._save_files(upstream, normalized_name, plan.changed)
             self._add_rows(upstream, normalized_name, plan.dropped)
         self._decoded.put((page_id, changed_at), rows_of(plan.files))  # as a read would
@@ -234,7 +238,7 @@ class UpstreamQueries(CatalogBase):
                 f" upstream = ? AND normalized_name IN ({', '.join('?' * len(names))})"
                 " AND found = 1 ORDER BY normalized_name", [upstream, *names])
             for page_id, normalized_name, changed_at in list(pages):
-                entry = listing(self._page_files(page_id, changed_at), file_name, sha256)
+                entry = listed_file(self._page_files(page_id, changed_at), file_name, sha256)
                 if entry is not None:
                     return (page_id, changed_at), upstream, normalized_name, entry
         return None

@@ -15,7 +15,7 @@ protection rule of it names) is decided by the views, which know the scope.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -74,11 +74,11 @@ class Upstreams:
         upload time keeps the upstream's fraction of a second, of any length."""
         return cutoff is None or bool(upload_time) and upload_time[:19] <= cutoff[:19]
 
-    def offered(self, files: Iterable[UpstreamFile]) -> list[UpstreamFile]:
-        """The files old enough to be offered (all of them without a cooldown)."""
+    def offered(self, files: Sequence[UpstreamFile]) -> Sequence[UpstreamFile]:
+        """The files old enough to be offered (all of them, as given, without a cooldown)."""
         cutoff = self.cutoff()
         if cutoff is None:
-            return list(files)
+            return files
         return [f for f in files if self.old_enough(f.upload_time, cutoff)]
 
     def describe(self) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from itertools import compress
+from operator import ne
 from typing import IO, TYPE_CHECKING, cast
 
 from werkzeug.datastructures import ContentRange
@@ -18,7 +20,7 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
 from .. import render
-from ..catalog.decoded import PageMoved
+from ..catalog.decoded import PageFiles, PageMoved, Row, rows_of, version_of
 from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile, UpstreamFile
 from ..upstream import ranges
@@ -34,10 +36,11 @@ from .pages import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable
+    from collections.abc import Callable, Hashable, Sequence
 
     from ..app import Registry, RegistryRequest
     from ..models import FileLink, NameStatus
+    from ..pagecache import PagePieces
     from ..upstream.files import Fetch
     from .pages import Format, PageResponse
     from .scope import Scope
@@ -72,7 +75,7 @@ def _package_page(registry: Registry, request: RegistryRequest, scope: Scope, fm
         raise ResourceNotFound("Package")
     own = {link.file_name for link in local}
 
-    def listed() -> list[UpstreamFile]:
+    def listed() -> Sequence[UpstreamFile]:
         offered = upstreams.offered(found.page.files) if found else []
         return [f for f in offered if f.file_name not in own] if own else offered
 
@@ -104,37 +107,54 @@ def _package_page(registry: Registry, request: RegistryRequest, scope: Scope, fm
 
 def _rendered(registry: Registry, request: RegistryRequest, scope: Scope, fmt: Format,
               page: tuple[str, str, NameStatus], local: list[FileLink],
-              upstream: tuple[str, list[UpstreamFile]]) -> str:
+              upstream: tuple[str, Sequence[UpstreamFile]]) -> str:
     """The page (its normalized name, title and status) of the scope's own files, then the
-    upstream's. Each upstream file's piece (link or JSON entry) is the one the page's last
-    rendered version had for it, where the file did not change (registry.pages.pieces)."""
+    upstream's, each of those rendered only if its page's last rendered version did not
+    have it as it is (:func:`_pieces`)."""
     normalized, title, status = page
     name, files = upstream
     # pypi.file is in every layout (docs/protocols.md): its URLs are never None.
     url = cast("Callable[[str, str], str]", file_url_builder(request, scope, "file"))
     piece = render.file_json if fmt.json else render.file_html
-    lineage = (name, normalized, fmt.json, url(_SAMPLE_DIGEST, "f"))
-    before = registry.pages.pieces.get(lineage)
-    now: dict[Hashable, str] = {}
+
+    def one(f: UpstreamFile) -> str:
+        return piece(render.File(
+            filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
+            version=f.version, requires_python=f.requires_python, size=f.size,
+            upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
+            # a wheel's metadata is read from it when its page offers none
+            metadata_unhashed=f.metadata_sha256 is None and f.file_name.endswith(".whl"),
+            yanked=f.yanked, yanked_reason=f.yanked_reason))
+
     own = local_files(request, scope, local)
-    shown = [piece(f) for f in own]
-    for f in files:
-        text = before.get(f)
-        if text is None:
-            text = piece(render.File(
-                filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
-                version=f.version, requires_python=f.requires_python, size=f.size,
-                upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
-                # a wheel's metadata is read from it when its page offers none
-                metadata_unhashed=f.metadata_sha256 is None and f.file_name.endswith(".whl"),
-                yanked=f.yanked, yanked_reason=f.yanked_reason))
-        now[tuple(f)] = text  # a plain tuple: the garbage collector stops tracking it
-        shown.append(text)
-    registry.pages.pieces.put(lineage, now)
+    lineage = (name, normalized, fmt.json, url(_SAMPLE_DIGEST, "f"))
+    # As the page keeps them, when it lists them all: no UpstreamFile made for each.
+    rows = files.rows if isinstance(files, PageFiles) else rows_of(files)
+    shown = [*map(piece, own), *_pieces(registry.pages.pieces, lineage, rows, one)]
     if not fmt.json:
         return render.package_html_of(title, shown, status)
-    versions = render.sorted_versions([*(f.version for f in own), *(f.version for f in files)])
+    versions = render.sorted_versions([*(f.version for f in own), *map(version_of, rows)])
     return render.package_json_of(normalized, shown, versions, status)
+
+
+def _pieces(kept: PagePieces, lineage: Hashable, rows: Sequence[Row],
+            one: Callable[[UpstreamFile], str]) -> list[str]:
+    """Each file's piece, in order: the one the lineage's last rendered version had, where
+    the file did not change, else ``one(file)``; kept for the next version. Files that line
+    up with the last version's (a learned digest changes one of thousands in place) are
+    compared side by side without a Python step per file."""
+    last_rows, last_texts = kept.get(lineage)
+    changed = (list(compress(range(len(rows)), map(ne, last_rows, rows)))
+               if len(last_rows) == len(rows) else None)
+    if changed is not None and len(changed) <= max(1, len(rows) // 4):
+        texts = list(last_texts)
+        for i in changed:
+            texts[i] = one(UpstreamFile._make(rows[i]))
+    else:  # files added, dropped or moved: each found by what it is
+        known = dict(zip(last_rows, last_texts, strict=True))
+        texts = [known.get(row) or one(UpstreamFile._make(row)) for row in rows]
+    kept.put(lineage, (tuple(rows), tuple(texts)))
+    return texts
 
 
 # -- files -------------------------------------------------------------------------------------

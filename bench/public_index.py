@@ -8,7 +8,10 @@ devpi-server as its own server with a mirror index of the same upstream. Three f
 
 - **Installs**: ``uv pip install -r`` of the set into a new virtual environment, uv's cache
   off, through each proxy with an empty cache (cold) and then again (warm), and straight
-  from the index; the median of ``--rounds`` rounds, each with new, empty caches.
+  from the index; the median of ``--rounds`` rounds, each with new, empty caches, the
+  proxies taking turns at going first. Beside the whole install, the part uv spent
+  resolving (its "Resolved ... in"): the pages and metadata, where a proxy's answers
+  count; the rest is fetching and unpacking wheels, which the disk's mood dominates.
 - **Bytes**: what each proxy fetches from the index for ``uv pip compile`` of the set with
   an empty cache, beside what uv fetches straight from it, counted in a ``CONNECT`` tunnel
   every one of them is given as ``HTTPS_PROXY`` (TLS included, both ways).
@@ -210,8 +213,9 @@ def tunnels() -> AbstractContextManager[Tunnels]:
 # -- uv -----------------------------------------------------------------------------------------
 
 
-def uv(argv: list[str], index: str, proxy: str = "") -> float:
-    """Seconds for ``uv`` to run ``argv`` against ``index``, uv's cache and config off."""
+def uv(argv: list[str], index: str, proxy: str = "") -> tuple[float, float | None]:
+    """Seconds for ``uv`` to run ``argv`` against ``index``, uv's cache and config off, and
+    of those the seconds it says it spent resolving (None if it does not say)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("UV_", "PIP_")) and "proxy" not in k.lower()}
     env.update(UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
@@ -224,10 +228,12 @@ def uv(argv: list[str], index: str, proxy: str = "") -> float:
     if result.returncode != 0:
         raise RuntimeError(f"uv {argv[0]} through {index} exited {result.returncode}:\n"
                            f"{result.stderr[-2000:]}")
-    return took
+    said = re.search(r"Resolved \d+ packages? in ([\d.]+)(ms|s)\b", result.stderr)
+    resolving = None if said is None else float(said[1]) / (1000 if said[2] == "ms" else 1)
+    return took, resolving
 
 
-def install(work: Path, index: str, label: str) -> float:
+def install(work: Path, index: str, label: str) -> tuple[float, float | None]:
     target = work / f"venv-{label}"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
     return uv(["install", "--python", str(target / "bin" / "python"), "-r", str(REQUIREMENTS)],
@@ -340,13 +346,14 @@ def main(rounds: int) -> None:
                     f"http://127.0.0.1:{server.port}{proxy.pages}"))  # noqa: B023
             finally:
                 server.stop()
-        times: dict[str, list[float | None]] = {}
+        times: dict[str, list[tuple[float, float | None] | None]] = {}
         latency: dict[str, tuple[list[float], list[float], list[float]]] = {}
         for round_ in range(rounds):
             print(f"  round {round_ + 1} of {rounds}", file=sys.stderr)
             times.setdefault("straight from the index", []).append(
                 _timed(lambda: install(work, index, f"direct-{round_}")))  # noqa: B023
-            for proxy in PROXIES:
+            turn = round_ % len(PROXIES)  # each goes first in turn: no proxy always follows
+            for proxy in PROXIES[turn:] + PROXIES[:turn]:  # the same one's leftovers
                 server = proxy.start(work / f"{proxy.name}-{round_}", index, {})
                 try:
                     url = f"http://127.0.0.1:{server.port}{proxy.pages}"
@@ -363,7 +370,8 @@ def main(rounds: int) -> None:
                                   file=sys.stderr)
                 finally:
                     server.stop()
-    report(rounds, times, fetched, latency)
+    report(rounds, {label: times[label] for label in sorted(times, key=_row)}, fetched,
+           latency)
 
 
 def _counted(tunnel: Tunnels, work: Callable[[], None]) -> int | None:
@@ -377,8 +385,15 @@ def _counted(tunnel: Tunnels, work: Callable[[], None]) -> int | None:
     return tunnel.take()
 
 
-def _timed(work: Callable[[], float]) -> float | None:
-    """The seconds ``work`` took; None if it failed."""
+def _row(label: str) -> int:
+    """Where an install's row goes: straight first, then the proxies in their order."""
+    names = [p.name for p in PROXIES]
+    name, _, state = label.partition(", ")
+    return 0 if name not in names else 1 + 2 * names.index(name) + (state == "warm")
+
+
+def _timed(work: Callable[[], tuple[float, float | None]]) -> tuple[float, float | None] | None:
+    """The seconds ``work`` took, and of those resolving; None if it failed."""
     try:
         return work()
     except RuntimeError as exc:
@@ -386,18 +401,21 @@ def _timed(work: Callable[[], float]) -> float | None:
         return None
 
 
-def report(rounds: int, times: dict[str, list[float | None]],
+def report(rounds: int, times: dict[str, list[tuple[float, float | None] | None]],
            fetched: dict[str, int | None],
            latency: dict[str, tuple[list[float], list[float], list[float]]]) -> None:
     """The three tables; a run that failed counts as failed, never as a figure."""
     print(f"\nuv pip install -r public-requirements.txt into a new venv, uv's cache off; the"
           f" median of {rounds} rounds, each with empty caches\n")
-    base = _median(times["straight from the index"])
-    print(f"{'through':<30} {'seconds':>8} {'vs direct':>10}  failed")
+    base = _median([t[0] if t else None for t in times["straight from the index"]])
+    print(f"{'through':<30} {'seconds':>8} {'vs direct':>10} {'resolving':>10}  failed")
     for label, found in times.items():
-        median, failed = _median(found), sum(1 for t in found if t is None)
+        median = _median([t[0] if t else None for t in found])
+        resolving = _median([t[1] if t else None for t in found])
+        failed = sum(1 for t in found if t is None)
         shown = (f"{median:>8.2f} {median / base:>9.2f}x" if median and base
                  else f"{'-':>8} {'-':>10}")
+        shown += f" {resolving:>10.2f}" if resolving is not None else f" {'-':>10}"
         print(f"{label:<30} {shown}  {failed}/{len(found)}")
     print("\nbytes fetched from the index for uv pip compile of the set, empty caches\n")
     direct = fetched["straight from the index"]

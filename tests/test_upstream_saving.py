@@ -125,7 +125,7 @@ def test_a_row_is_made_from_the_page_as_it_is_when_written(catalog):
 
 
 def test_a_file_name_from_a_url_costs_a_bounded_lookup(catalog):
-    from pypireg.catalog.upstream import MAX_NAMES, _names_of
+    from pypireg.catalog.upstream_files import MAX_NAMES, _names_of
 
     catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=files(1))
     assert _names_of("-" * 60_000) == []  # longer than any file name a page lists

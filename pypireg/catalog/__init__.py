@@ -26,7 +26,7 @@ from .sqlite import SQLiteEngine
 from .statuses import StatusQueries
 from .tables import SCHEMA_VERSION
 from .tokens import TokenQueries
-from .upstream import UpstreamQueries
+from .upstream_files import UpstreamFileQueries
 
 log = logging.getLogger("pypireg")
 
@@ -58,7 +58,7 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
               RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries, StatusQueries,
-              ProtectionQueries, UpstreamQueries, DownloadQueries, PublisherQueries):
+              ProtectionQueries, UpstreamFileQueries, DownloadQueries, PublisherQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""

@@ -1,11 +1,8 @@
 """The cache of upstream indexes (:mod:`pypireg.upstream`): each upstream's page for a name,
-and the files of those pages that were asked for (each gets its row when first asked for),
-with the bytes kept of each once fetched and verified.
+as last fetched, and what the cache holds in all (its files: :mod:`.upstream_files`).
 
 It is the registry's, not a project's: every scope that forwards a name sees the same
-cached page. A fetch in flight is claimed in the row of its file, so that one process on
-one host fetches it while the others wait (``fetch_owner``, kept alive by
-``fetch_heartbeat``).
+cached page.
 """
 
 from __future__ import annotations
@@ -16,8 +13,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import NamedTuple
 
-from ..dists import normalize
-from ..models import CachedFile, NameStatus, UpstreamFile, UpstreamPage
+from ..models import NameStatus, UpstreamFile, UpstreamPage
 from ..times import parse_time, stamp
 from .base import CatalogBase, utcnow
 from .decoded import (
@@ -26,8 +22,6 @@ from .decoded import (
     PageFiles,
     PageMoved,
     Row,
-    listed_file,
-    noted,
     rows_of,
     with_metadata,
 )
@@ -37,8 +31,6 @@ ACTIVE = NameStatus()
 # A page's columns but its list of files, read apart (UpstreamQueries.upstream_page).
 _HEAD_COLUMNS = ("id, upstream, normalized_name, found, name, status, status_reason, etag,"
                  " last_modified, checked_at, changed_at")
-_FILE_COLUMNS = ("id, sha256, file_name, normalized_name, upstream, url, size, upload_time,"
-                 " metadata_sha256, storage_key, metadata_key, cached_size")
 
 
 class UpstreamQueries(CatalogBase):
@@ -115,24 +107,23 @@ class UpstreamQueries(CatalogBase):
             before = plan.before
             # Each new version strictly later than the last: (page, changed_at) names it.
             changed_at = (now if before is None else before[1] if plan.same
-                          else _later(before[1]))
+                          else later(before[1]))
             fields = {"found": int(found), "name": name, "status": status.status,
                       "status_reason": status.reason, "etag": etag,
                       "last_modified": last_modified, "checked_at": now,
                       "changed_at": changed_at}
+            if not plan.same:  # the list is its own row; none in the page's (an older
+                fields["files"] = ""  # process may have left one there)
             if before is None:
                 page_id = self.next_id("upstream_pages")
                 self.insert("upstream_pages", {"id": page_id, "upstream": upstream,
-                                               "normalized_name": normalized_name,
-                                               "files": "", **fields})
+                                               "normalized_name": normalized_name, **fields})
             else:
                 page_id = before[0]
                 self.update("upstream_pages", page_id, fields)
             if not plan.same:  # an unchanged list (megabytes, on a big page) stays as it is
                 self.upsert("upstream_page_files", {"id": page_id, "files": plan.encoded},
-                            key="id")  # and none in the page's row, as an older process left it
-                self.run("UPDATE upstream_pages SET files = '' WHERE id = ? AND files != ''",
-                         [page_id])
+                            key="id")
             self._save_files(upstream, normalized_name, plan.changed)
             self._add_rows(upstream, normalized_name, plan.dropped)
         self._decoded.put((page_id, changed_at), rows_of(plan.files))  # as a read would
@@ -198,124 +189,10 @@ class UpstreamQueries(CatalogBase):
         with self.write():
             self.run("UPDATE upstream_pages SET checked_at = ? WHERE id = ?", [utcnow(), page_id])
 
-    # -- files -------------------------------------------------------------------------------
-
-    def upstream_file(self, sha256: str, file_name: str, upstreams: Sequence[str] = ()
-                      ) -> CachedFile | None:
-        """A file a cached page lists. It gets its row when first asked for, from the page
-        of the first of ``upstreams`` that lists it (any, when none are given): a page
-        lists thousands of files, and installers ask for a few of them."""
-        cached = self._upstream_file_row(sha256, file_name)
-        if cached is not None:
-            return cached
-        for _ in range(3):  # a page given a new version meanwhile is looked at again
-            try:
-                listed = self._listed(sha256, file_name, upstreams)
-            except PageMoved:
-                continue
-            if listed is None:
-                return None
-            (page_id, changed_at), upstream, normalized_name, found = listed
-            with self.write():
-                if self._page_version(upstream, normalized_name) != (page_id, changed_at):
-                    continue  # changed (or purged) since: what it lists now is the row's
-                self._add_rows(upstream, normalized_name, [found])
-            return self._upstream_file_row(sha256, file_name)
-        raise PageMoved(0)  # its page keeps changing: ask again later
-
-    def _listed(self, sha256: str, file_name: str, upstreams: Sequence[str]
-                ) -> tuple[tuple[int, str], str, str, UpstreamFile] | None:
-        """The version, upstream, name and entry of the first cached page that lists the
-        file (the upstreams in their order; without one, those of the catalog's pages)."""
-        names = _names_of(file_name)
-        if not names:
-            return None
-        order = list(upstreams) or [upstream for (upstream,) in self.tuples(
-            "SELECT DISTINCT upstream FROM upstream_pages ORDER BY upstream")]
-        for upstream in order:
-            pages = self.tuples(
-                "SELECT id, normalized_name, changed_at FROM upstream_pages WHERE"
-                f" upstream = ? AND normalized_name IN ({', '.join('?' * len(names))})"
-                " AND found = 1 ORDER BY normalized_name", [upstream, *names])
-            for page_id, normalized_name, changed_at in list(pages):
-                entry = listed_file(self._page_files(page_id, changed_at), file_name, sha256)
-                if entry is not None:
-                    return (page_id, changed_at), upstream, normalized_name, entry
-        return None
-
-    def _upstream_file_row(self, sha256: str, file_name: str) -> CachedFile | None:
-        row = next(self.tuples(
-            f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE sha256 = ? AND file_name = ?",
-            [sha256, file_name]), None)
-        return None if row is None else CachedFile(*row)
-
-    def cached_upstream_file(self, file_id: int) -> CachedFile | None:
-        row = next(self.tuples(f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE id = ?",
-                               [file_id]), None)
-        return None if row is None else CachedFile(*row)
-
-    def claim_upstream_fetch(self, file_id: int, owner: str, stale_before: str) -> bool:
-        """Whether ``owner`` (one fetch's token) may fetch the file now: it is not kept yet,
-        and nobody holds it, or its holder last showed signs of life before
-        ``stale_before``."""
-        with self.write():
-            return self.run(
-                "UPDATE upstream_files SET fetch_owner = ?, fetch_heartbeat = ? WHERE id = ?"
-                " AND storage_key IS NULL AND (fetch_owner IS NULL OR fetch_heartbeat < ?)",
-                [owner, utcnow(), file_id, stale_before]) == 1
-
-    def upstream_fetch_alive(self, file_id: int, owner: str) -> None:
-        with self.write():
-            self.run("UPDATE upstream_files SET fetch_heartbeat = ? WHERE id = ?"
-                     " AND fetch_owner = ?", [utcnow(), file_id, owner])
-
     def upstream_page_status(self, upstream: str, normalized_name: str) -> str | None:
         """The PEP 792 status the upstream's page of a name gave last (None: no page)."""
         return self.value("SELECT status FROM upstream_pages WHERE upstream = ?"
                           " AND normalized_name = ?", [upstream, normalized_name])
-
-    def release_upstream_fetch(self, file_id: int, owner: str) -> None:
-        with self.write():
-            self.run("UPDATE upstream_files SET fetch_owner = NULL, fetch_heartbeat = NULL"
-                     " WHERE id = ? AND fetch_owner = ?", [file_id, owner])
-
-    def keep_upstream_file(self, file_id: int, storage_key: str, size: int) -> None:
-        """Its bytes are stored and verified: serve them from now on."""
-        with self.write():
-            self.run("UPDATE upstream_files SET storage_key = ?, cached_size = ?,"
-                     " cached_at = ?, fetch_owner = NULL, fetch_heartbeat = NULL WHERE id = ?",
-                     [storage_key, size, utcnow(), file_id])
-
-    def note_upstream_metadata(self, file_id: int, sha256: str, metadata_key: str | None
-                               ) -> None:
-        """The metadata read from a wheel whose page offers none: its sha256 and where it
-        is kept, or ``""`` and None for a wheel that has none. Every cached page listing
-        the file says so from now on: its ``changed_at`` moves (a new ETag), unless the file
-        said so already (metadata read in ranges, then again from the verified wheel). The
-        page's list of files is not written again: it is read with what its files' rows
-        know (``_page_files``)."""
-        with self.write():
-            row = next(self.tuples("SELECT upstream, normalized_name, metadata_sha256,"
-                                   " file_name, sha256 FROM upstream_files WHERE id = ?",
-                                   [file_id]), None)
-            if row is None:
-                return
-            upstream, normalized_name, said, file_name, digest = row
-            self.run("UPDATE upstream_files SET metadata_sha256 = ?, metadata_key = ?"
-                     " WHERE id = ?", [sha256, metadata_key, file_id])
-            version = self._page_version(upstream, normalized_name)
-            if version is None or said == sha256:
-                return
-            changed_at = _later(version[1])
-            self.run("UPDATE upstream_pages SET changed_at = ? WHERE id = ?",
-                     [changed_at, version[0]])
-        # The new version's files, as a read would decode them, from the last one's if this
-        # process holds it: the file's digest where the page gives none (or the one learned
-        # before, replaced).
-        before = self._decoded.get(version)
-        if before is not None:
-            self._decoded.put((version[0], changed_at),
-                              noted(before, file_name, digest, sha256, said))
 
     def upstream_metadata_known(self, upstream: str, normalized_name: str
                                 ) -> dict[tuple[str, str], str]:
@@ -325,11 +202,6 @@ class UpstreamQueries(CatalogBase):
             "SELECT file_name, sha256, metadata_sha256 FROM upstream_files WHERE upstream = ?"
             " AND normalized_name = ? AND metadata_sha256 IS NOT NULL",
             [upstream, normalized_name])}
-
-    def keep_upstream_metadata(self, file_id: int, metadata_key: str) -> None:
-        with self.write():
-            self.run("UPDATE upstream_files SET metadata_key = ? WHERE id = ?",
-                     [metadata_key, file_id])
 
     # -- accounting and purging --------------------------------------------------------------
 
@@ -364,7 +236,7 @@ class UpstreamQueries(CatalogBase):
         return pages, files, keys
 
 
-def _later(changed_at: str) -> str:
+def later(changed_at: str) -> str:
     """Now, or a millisecond past ``changed_at`` if that is not earlier: a page's content
     that changes twice within a millisecond still gets a new ETag each time."""
     now = utcnow()
@@ -385,17 +257,3 @@ class _PagePlan(NamedTuple):
     encoded: str
     changed: Sequence[UpstreamFile]
     dropped: Sequence[UpstreamFile]
-
-
-MAX_NAMES = 32  # names a file's name may give its project, at most (one per dash)
-MAX_FILE_NAME = 255  # longer names are no file a page lists (upstream/parse.py)
-
-
-def _names_of(file_name: str) -> list[str]:
-    """The normalized names a file's project may have: its name up to a dash (a wheel's
-    up to the first; an sdist's project name may hold dashes itself). At a bounded cost:
-    the name comes from a request's URL."""
-    if len(file_name) > MAX_FILE_NAME:
-        return []
-    dashes = [i for i, c in enumerate(file_name) if c == "-" and i][:MAX_NAMES]
-    return sorted({normalize(file_name[:i]) for i in dashes})

@@ -299,14 +299,17 @@ class Administration:
 
     def collect_garbage(self, staging_max_age: float = STAGING_MAX_AGE, *,
                         actor: Actor = HOST) -> GarbageReport:
-        """What ``pypireg gc`` runs: every stored cleanup policy, then
+        """What ``pypireg gc`` runs: every stored cleanup policy, expired stages
+        (:meth:`pypireg.stages.Staging.expire_stages`), then
         :func:`pypireg.maintenance.collect_garbage`."""
         cleaned = self.cleanup(actor=actor)
+        stages = self.expire_stages(actor=actor)  # type: ignore[attr-defined]
         report = collect_garbage(
             self.catalog, self.storage, self.staging_dir, staging_max_age=staging_max_age,
             limits=self.limits,
         )
         report.cleaned = len(cleaned)
+        report.stages = stages
         oldest = datetime.now(timezone.utc).date() - timedelta(days=self.download_stats_days - 1)
         report.download_days = self.catalog.forget_downloads(oldest.isoformat())
         report.minted_tokens = self.catalog.forget_minted_tokens(ago(MINTED_TOKENS_KEPT))

@@ -35,6 +35,7 @@ from .defaults import (
     METRICS_ALLOW,
     OIDC_AUDIENCE,
     OIDC_TOKEN_LIFETIME,
+    STAGE_LIFETIME,
     UI_SESSION_LIFETIME,
 )
 from .downloads import DownloadTracker
@@ -48,6 +49,7 @@ from .publishing import TrustedPublishing
 from .requestlog import ENDPOINT, LOG_FORMATS
 from .routing import Routes, flat_layout, gitlab_layout
 from .settings import audience, host_names, token_lifetime
+from .stages import Staging
 from .storage import FileSystemStorage, MemoryStorage, open_storage
 from .times import parse_interval
 from .upstream import Upstreams, UpstreamSettings, upstream_settings
@@ -78,11 +80,12 @@ class RegistryRequest(Request):
         return self.dispatcher.bind_to_environ(self.environ)
 
 
-class Registry(Administration, ProtectionRules, TrustedPublishing):
+class Registry(Administration, ProtectionRules, TrustedPublishing, Staging):
     """A private package registry as a WSGI app. Build one with :func:`create_app`. Its
     administration methods are :class:`pypireg.admin.Administration`'s (namespaces,
-    tokens, packages, audit log, retention), :class:`pypireg.protection.ProtectionRules`'
-    and :class:`pypireg.publishing.TrustedPublishing`'s (trusted publishers)."""
+    tokens, packages, audit log, retention), :class:`pypireg.protection.ProtectionRules`',
+    :class:`pypireg.publishing.TrustedPublishing`'s (trusted publishers) and
+    :class:`pypireg.stages.Staging`'s (staged releases)."""
 
     def __init__(
         self,
@@ -109,6 +112,7 @@ class Registry(Administration, ProtectionRules, TrustedPublishing):
         metrics_token: str | None = None,
         oidc_audience: str = OIDC_AUDIENCE,
         oidc_token_lifetime: timedelta = OIDC_TOKEN_LIFETIME,
+        stage_lifetime: timedelta = STAGE_LIFETIME,
     ) -> None:
         self.catalog = catalog
         # Counted and timed for the metrics; otherwise the storage itself.
@@ -137,6 +141,7 @@ class Registry(Administration, ProtectionRules, TrustedPublishing):
         self.metrics_token = metrics_token
         self.oidc_audience = oidc_audience  # trusted publishing (publishing.py)
         self.oidc_token_lifetime = oidc_token_lifetime
+        self.stage_lifetime = stage_lifetime  # how long a stage stays open (stages.py)
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -255,6 +260,7 @@ def create_app(
     metrics_token: str | None = None,
     oidc_audience: str = OIDC_AUDIENCE,
     oidc_token_lifetime: str | float | timedelta = OIDC_TOKEN_LIFETIME,
+    stage_lifetime: str | float | timedelta = STAGE_LIFETIME,
 ) -> Registry:
     """Build a registry.
 
@@ -306,7 +312,8 @@ def create_app(
     ``metrics_allow`` (loopback) and callers sending ``metrics_token`` as a Bearer token
     (docs/monitoring.md). Trusted publishing's identity tokens must name ``oidc_audience``,
     and the upload tokens they are exchanged for last ``oidc_token_lifetime``
-    (docs/trusted-publishing.md).
+    (docs/trusted-publishing.md). A staged release stays open for ``stage_lifetime``
+    after it is created (docs/staging.md).
     """
     settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
                                  min_age=min_upstream_age, merge=upstream_merge)
@@ -349,6 +356,7 @@ def create_app(
         metrics_token=metrics_token or None,
         oidc_audience=audience(oidc_audience),
         oidc_token_lifetime=token_lifetime(oidc_token_lifetime),
+        stage_lifetime=parse_interval(stage_lifetime),
     )
 
 

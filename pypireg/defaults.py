@@ -21,6 +21,7 @@ DOWNLOAD_STATS_DAYS = 400  # days of daily download counts kept (gc forgets olde
 UI_SESSION_LIFETIME = timedelta(hours=12)  # a web page session, from its sign-in
 OIDC_AUDIENCE = "pypireg"  # the aud trusted publishing's identity tokens must have
 OIDC_TOKEN_LIFETIME = timedelta(minutes=15)  # an upload token minted for a CI job
+STAGE_LIFETIME = timedelta(days=7)  # a staged release, from its creation (stages.py)
 METRICS_ALLOW = ("127.0.0.0/8", "::1")  # who may read /-/metrics without its token
 EXTERNAL_IMAGES = ("allow", "block")  # README images from other hosts on the web pages
 PUSH_LEVELS = ("maintainer", "owner", "admin")  # protection rules' minimum access levels

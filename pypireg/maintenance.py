@@ -60,6 +60,7 @@ class GarbageReport:
     cleaned: int = 0  # versions cleanup policies removed (Registry.collect_garbage)
     download_days: int = 0  # rows of download statistics past download_stats_days
     minted_tokens: int = 0  # tokens of trusted publishing a day past their expiry
+    stages: int = 0  # staged releases past their expiry, forgotten (Registry.collect_garbage)
     orphans_checked: bool = True
     # What the cache of upstream indexes holds (kept: `pypireg cache purge` frees it).
     upstream_pages: int = 0
@@ -70,7 +71,7 @@ class GarbageReport:
     def total(self) -> int:
         return (self.packages + self.files + self.blobs + self.staging_files + self.leftovers
                 + self.metadata + self.details + self.namespaces + self.cleaned
-                + self.reservations + self.download_days + self.minted_tokens)
+                + self.reservations + self.download_days + self.minted_tokens + self.stages)
 
     def __str__(self) -> str:
         text = f"cleanup policies removed {_n(self.cleaned, 'version')}; " if self.cleaned else ""
@@ -95,6 +96,8 @@ class GarbageReport:
         if self.download_days:
             text += (f"; forgot {_n(self.download_days, 'daily download count')} older than"
                      " the statistics keep")
+        if self.stages:
+            text += f"; forgot {_n(self.stages, 'expired stage')} and the files staged in them"
         if self.minted_tokens:
             text += (f"; forgot {_n(self.minted_tokens, 'token')} of trusted publishing"
                      " expired over a day ago")

@@ -69,6 +69,7 @@ def gitlab_layout() -> Map:
             Rule("/groups/<path:group>/packages", endpoint="api.group_packages", methods=GET),
             Submount(project_api, [EndpointPrefix("api.", api_rules())]),
             *publisher_rules(),
+            *stage_rules("/projects/<path:project>/packages/pypi/stages"),
             # GitLab's audit events API
             Rule("/projects/<path:project>/audit_events", endpoint="audit.project", methods=GET),
             Rule("/groups/<path:group>/audit_events", endpoint="audit.group", methods=GET),
@@ -112,6 +113,19 @@ def publisher_rules() -> list[Rule]:
             Rule(f"{base}/<publisher_id>", endpoint="publishers.delete", methods=["DELETE"])]
 
 
+def stage_rules(base: str, defaults: dict[str, Any] | None = None) -> list[Rule]:
+    """A project's staged releases (docs/staging.md) at ``base``; each stage's preview
+    index has the PyPI API's page and file paths."""
+    stage = f"{base}/<stage>"
+    rules = [(base, "list", GET), (base, "create", ["POST"]), (stage, "get", GET),
+             (stage, "upload", SEND), (stage, "discard", ["DELETE"]),
+             (f"{stage}/publish", "publish", ["POST"])]
+    rules += [(stage + path, endpoint, methods) for path, endpoint, methods in PYPI
+              if endpoint in ("simple_index", "simple_package", "file", "file_metadata")]
+    return [Rule(path, endpoint=f"stages.{endpoint}", methods=methods, defaults=defaults)
+            for path, endpoint, methods in rules]
+
+
 def token_rules() -> list[Rule]:
     """GitLab's personal access token and deploy token APIs (and pypireg's token creation)."""
     tokens = "/personal_access_tokens"
@@ -146,6 +160,7 @@ def flat_layout(project: str) -> Map:
     fixed = {"project": project}
     return Map(
         [EndpointPrefix("pypi.", pypi_rules(defaults=fixed)),
+         *stage_rules("/stages", defaults=fixed),
          Rule("/", endpoint="root", defaults=fixed, methods=GET)],
         strict_slashes=False,
     )

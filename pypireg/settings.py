@@ -31,6 +31,7 @@ from .defaults import (
     OIDC_AUDIENCE,
     OIDC_TOKEN_LIFETIME,
     PAGE_CACHE_SIZE,
+    STAGE_LIFETIME,
     UI_SESSION_LIFETIME,
     UPSTREAM_MODES,
     UPSTREAM_TTL,
@@ -304,6 +305,9 @@ class Settings:
     oidc_token_lifetime: str | float | timedelta = setting(
         OIDC_TOKEN_LIFETIME, "how long an upload token minted by trusted publishing lasts:"
         " 5m, 1h (default 15m)", read=_token_lifetime, metavar="DURATION")
+    stage_lifetime: str | float | timedelta = setting(
+        STAGE_LIFETIME, "how long a staged release stays open before gc forgets it: 12h, 7d,"
+        " 2w (default 7d; docs/staging.md)", read=_interval, metavar="DURATION")
 
     @classmethod
     def read(cls, given: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:

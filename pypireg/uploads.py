@@ -12,15 +12,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, Conflict
 
 from . import attestations, dists
-from .catalog import PROJECT, CatalogError
+from .catalog import PROJECT, CatalogError, utcnow
 from .details import package_details
 from .errors import ResourceNotFound
 from .exceptions import PypiregError
 from .forms import USAGE, UploadForm
-from .models import CLOSED_STATUSES, HOST, Actor
+from .models import CLOSED_STATUSES, HOST, MAX_STAGED_FILES, Actor
 from .storage import blob_key
 
 log = logging.getLogger("pypireg")
@@ -32,16 +32,17 @@ if TYPE_CHECKING:
 
     from .catalog import Catalog
     from .limits import Limits
-    from .models import PackageFile, Project
+    from .models import PackageFile, Project, Stage, StagedFile
     from .protocols import Storage
 
 
 def store_upload(
     catalog: Catalog, storage: Storage, project: Project, form: UploadForm, limits: Limits,
     actor: Actor = HOST, permit: Callable[[str], None] | None = None,
-    trusted: attestations.TrustedPublishers | None = None,
-) -> tuple[PackageFile, bool]:
-    """Validate the form and store its file. Returns ``(file, created)``.
+    trusted: attestations.TrustedPublishers | None = None, stage: Stage | None = None,
+) -> tuple[PackageFile | StagedFile, bool]:
+    """Validate the form and store its file (into ``stage``, if given: it waits there to
+    be published). Returns ``(file, created)``.
 
     ``created`` is False when the identical file was already there (nothing changes).
     ``permit(normalized_name)`` raises if the caller may not push that name (a protection
@@ -89,8 +90,11 @@ def store_upload(
             catalog, storage, project, identity, requires_python, metadata, digests,
             lambda key: storage.put_file(key, staged.path),
             dists.trusted_metadata(raw, identity.file_name), actor, details, provenance,
+            stage,
         )
-    except (FileConflict, NameClosed) as exc:
+    except StageClosed as exc:
+        raise Conflict(str(exc)) from None
+    except (FileConflict, NameClosed, StageFull) as exc:
         raise BadRequest(str(exc)) from None
     except CatalogError:
         raise ResourceNotFound("Project") from None
@@ -108,6 +112,14 @@ class NameClosed(UploadRefused):
     """The name's PEP 792 status (archived or quarantined) refuses new files."""
 
 
+class StageClosed(UploadRefused):
+    """The stage was published, discarded or has expired: it takes no more files."""
+
+
+class StageFull(UploadRefused):
+    """The stage holds :data:`~pypireg.models.MAX_STAGED_FILES` files already."""
+
+
 def commit_file(
     catalog: Catalog,
     storage: Storage,
@@ -121,16 +133,19 @@ def commit_file(
     actor: Actor = HOST,
     details: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
-) -> tuple[PackageFile, bool]:
-    """Store a checked file's bytes with ``put(key)``, then record it.
+    stage: Stage | None = None,
+) -> tuple[PackageFile | StagedFile, bool]:
+    """Store a checked file's bytes with ``put(key)``, then record it: as the project's,
+    or, with ``stage``, as a file waiting in that stage (pypireg/stages.py).
 
     The blobs are reserved first, stored without holding the catalog's write lock (a large
     upload to S3 keeps no other writer waiting), and the row commits last, so a crash
     leaves at most an unreferenced blob for gc (:mod:`pypireg.catalog.blobs`).
     ``core_metadata`` (PEP 658) is stored beside the file as a blob of its own. Returns
     ``(file, created)``; ``created`` is False when the identical file was already there.
-    Raises :class:`FileConflict` when other bytes have the name. A new file is recorded
-    in the audit log as published by ``actor``, in the row's transaction. ``details``
+    Raises :class:`FileConflict` when other bytes have the name (in the project, or in
+    the stage). A new file is recorded in the audit log as published (or staged) by
+    ``actor``, in the row's transaction. ``details``
     (:func:`pypireg.details.package_details`) become what the package's page shows;
     ``provenance`` (:func:`pypireg.attestations.provenance`) is kept with the file.
     """
@@ -140,10 +155,10 @@ def commit_file(
         metadata_sha256 = hashlib.sha256(core_metadata).hexdigest()
         extra = {"metadata_sha256": metadata_sha256, "metadata_key": blob_key(metadata_sha256)}
     with catalog.write():
-        stored = _stored_already(catalog, project, identity, digests)
+        stored = _stored_already(catalog, project, identity, digests, stage)
         if stored is not None:
             return stored, False
-        _check_open(catalog, project, identity)
+        check_name_open(catalog, project, identity.normalized_name)
         reservations = catalog.reserve_blobs(k for k in (key, extra["metadata_key"]) if k)
     created: list[str] = []  # blobs this call stored
     try:
@@ -156,20 +171,22 @@ def commit_file(
             storage.put_stream(metadata_key, io.BytesIO(core_metadata))  # type: ignore[arg-type]
         with catalog.write():
             catalog.release_reservations(reservations)
-            stored = _stored_already(catalog, project, identity, digests)  # won meanwhile?
+            stored = _stored_already(catalog, project, identity, digests, stage)  # won?
             if stored is not None:
                 return stored, False
-            _check_open(catalog, project, identity)  # closed meanwhile?
+            check_name_open(catalog, project, identity.normalized_name)  # closed meanwhile?
+            file = {"file_name": identity.file_name, "storage_key": key,
+                    "requires_python": requires_python, **digests, **extra}
+            if stage is not None:
+                return _stage_file(catalog, project, stage, identity, metadata, file,
+                                   details, provenance, actor), True
             package, package_file = catalog.add_file(
                 project.id,
                 name=identity.name,
                 normalized_name=identity.normalized_name,
                 version=identity.version,
                 canonical_version=identity.canonical_version,
-                metadata=metadata,
-                file={"file_name": identity.file_name, "storage_key": key,
-                      "requires_python": requires_python, **digests, **extra},
-                details=details, provenance=provenance,
+                metadata=metadata, file=file, details=details, provenance=provenance,
             )
             catalog.record_event(
                 actor, "package_published", entity_type=PROJECT, entity_id=project.id,
@@ -192,6 +209,29 @@ def commit_file(
     return package_file, True
 
 
+def _stage_file(catalog: Catalog, project: Project, stage: Stage,
+                identity: dists.DistIdentity, metadata: dict[str, str], file: dict[str, Any],
+                details: dict[str, Any] | None, provenance: dict[str, Any] | None,
+                actor: Actor) -> StagedFile:
+    """Record a stored file as waiting in ``stage``. Call inside ``write()``."""
+    held, _ = catalog.staged_counts([stage.id]).get(stage.id, (0, 0))
+    if held >= MAX_STAGED_FILES:
+        raise StageFull(f"stage {stage.name!r} holds {MAX_STAGED_FILES} files, the most a"
+                        " stage may: publish it, and stage the rest in another")
+    staged = catalog.add_staged_file(stage.id, {
+        **file, "name": identity.name, "normalized_name": identity.normalized_name,
+        "version": identity.version, "canonical_version": identity.canonical_version,
+        "metadata_sha256": file.get("metadata_sha256") or "", "metadata": metadata,
+        "details": details, "provenance": provenance, "created_at": utcnow()})
+    catalog.record_event(
+        actor, "stage_file_uploaded", entity_type=PROJECT, entity_id=project.id,
+        entity_path=project.path, target_type="StagedFile", target_id=staged.id,
+        target_details=staged.file_name,
+        details={"stage": stage.name, "name": staged.name, "version": staged.version,
+                 "sha256": staged.sha256, "size": staged.size})
+    return staged
+
+
 def _remove(storage: Storage, blob: str) -> None:
     """Remove a blob no row or reservation names, if the storage has it. A storage that
     fails now leaves it to gc, and the upload's reservations are released all the same."""
@@ -203,11 +243,21 @@ def _remove(storage: Storage, blob: str) -> None:
 
 
 def _stored_already(catalog: Catalog, project: Project, identity: dists.DistIdentity,
-                    digests: dict[str, Any]) -> PackageFile | None:
-    """The identical file, if the project holds it; a conflict if other bytes have the
-    name, or the project is gone. Call inside ``write()``."""
+                    digests: dict[str, Any], stage: Stage | None = None
+                    ) -> PackageFile | StagedFile | None:
+    """The identical file, if the project (or ``stage``) holds it; a conflict if other
+    bytes have the name, the project is gone or the stage takes no more files. Call
+    inside ``write()``."""
     if catalog.project(project.id) is None:  # deleted while the body arrived
         raise CatalogError(f"project {project.path!r} was deleted")
+    if stage is not None:
+        check_open_stage(catalog, stage)
+        staged = catalog.staged_file(stage.id, identity.file_name)
+        if staged is not None:
+            if staged.sha256 == digests["sha256"]:
+                return staged
+            raise FileConflict(f"File already exists: {identity.file_name!r} is staged in"
+                               f" {stage.name!r} with other contents")
     existing = catalog.live_file_named(project.id, identity.file_name)
     if existing is None:
         return None
@@ -217,11 +267,26 @@ def _stored_already(catalog: Catalog, project: Project, identity: dists.DistIden
                        " contents; upload a new version instead")
 
 
-def _check_open(catalog: Catalog, project: Project, identity: dists.DistIdentity) -> None:
-    status = catalog.name_status([project.id], identity.normalized_name)
+def check_open_stage(catalog: Catalog, stage: Stage) -> None:
+    """Raise :class:`StageClosed` unless ``stage`` is still open. Call inside ``write()``."""
+    now = utcnow()
+    current = catalog.stage(stage.project_id, stage.name, now=now)
+    if current is None or current.id != stage.id:
+        raise StageClosed(f"stage {stage.name!r} was discarded")
+    if current.status == "published":
+        raise StageClosed(f"stage {stage.name!r} was published at {current.published_at}:"
+                          " it takes no more files; create another")
+    if current.status != "open":
+        raise StageClosed(f"stage {stage.name!r} expired at {current.expires_at}: create"
+                          " another")
+
+
+def check_name_open(catalog: Catalog, project: Project, normalized_name: str) -> None:
+    """Raise :class:`NameClosed` if the name's PEP 792 status refuses new files."""
+    status = catalog.name_status([project.id], normalized_name)
     if status.status in CLOSED_STATUSES:
         because = f" ({status.reason})" if status.reason else ""
-        raise NameClosed(f"{identity.normalized_name} is {status.status}{because}: it takes no"
+        raise NameClosed(f"{normalized_name} is {status.status}{because}: it takes no"
                          " new files (PEP 792 status, set by the project's maintainers)")
 
 

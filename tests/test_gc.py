@@ -267,3 +267,18 @@ def test_gc_frees_what_an_interrupted_upload_reserved_once_stale(tmp_path) -> No
     assert (report.reservations, report.blobs) == (1, 1)
     assert "dropped 1 reservation of interrupted uploads" in str(report)
     assert not registry.storage.exists(key)
+
+
+def test_gc_removes_a_deleted_project_with_its_publishers_and_stages(env) -> None:  # noqa: ANN001
+    """Rows that refer to a deleted project go with it, on both engines (PostgreSQL
+    enforces the references)."""
+    registry = env.registry
+    project = registry.create_project("acme/gone", "private")
+    registry.add_publisher(project, kind="github", repository="acme/gone",
+                           workflow="release.yml")
+    registry.create_stage(project, "rc1")
+    registry.delete_namespace("acme/gone")
+    registry.collect_garbage()
+    assert registry.catalog.value("SELECT count(*) FROM projects WHERE path = 'acme/gone'") == 0
+    assert registry.catalog.value("SELECT count(*) FROM trusted_publishers") == 0
+    assert registry.catalog.value("SELECT count(*) FROM stages") == 0

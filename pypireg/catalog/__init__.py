@@ -23,6 +23,7 @@ from .protection import ProtectionQueries
 from .publishers import PublisherQueries
 from .retention import RetentionQueries
 from .sqlite import SQLiteEngine
+from .stages import StageExists, StageQueries
 from .statuses import StatusQueries
 from .tables import SCHEMA_VERSION
 from .tokens import TokenQueries
@@ -32,7 +33,7 @@ log = logging.getLogger("pypireg")
 
 __all__ = [
     "DEFAULT_LISTED_STATUSES", "GROUP", "INSTANCE", "ORDER_COLUMNS", "PROJECT", "SCHEMA_VERSION",
-    "Catalog", "CatalogError", "CatalogReadOnly", "CatalogUnavailable", "NotEmpty",
+    "Catalog", "CatalogError", "CatalogReadOnly", "CatalogUnavailable", "NotEmpty", "StageExists",
     "open_catalog", "utcnow",
 ]
 
@@ -58,7 +59,8 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
               RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries, StatusQueries,
-              ProtectionQueries, UpstreamFileQueries, DownloadQueries, PublisherQueries):
+              ProtectionQueries, UpstreamFileQueries, DownloadQueries, PublisherQueries,
+              StageQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""

@@ -41,7 +41,8 @@ class BlobQueries(CatalogBase):
 
     def key_in_use(self, storage_key: str, *, live_only: bool = False) -> bool:
         """Whether a blob is reserved by an upload in flight, or a file row points at it,
-        as file or as metadata (only a live row counts, with ``live_only``)."""
+        as file or as metadata (only a live package file counts, with ``live_only``; a
+        cached or staged file always does)."""
         if self.value("SELECT 1 FROM blob_reservations WHERE storage_key = ? LIMIT 1",
                       [storage_key]):
             return True
@@ -50,19 +51,22 @@ class BlobQueries(CatalogBase):
             if self.value(f"SELECT 1 FROM package_files WHERE {column} = ?{status} LIMIT 1",
                           [storage_key]):
                 return True
-            if self.value(f"SELECT 1 FROM upstream_files WHERE {column} = ? LIMIT 1",
-                          [storage_key]):
-                return True
+            for table in ("upstream_files", "stage_files"):  # cached, or staged to publish
+                if self.value(f"SELECT 1 FROM {table} WHERE {column} = ? LIMIT 1",
+                              [storage_key]):
+                    return True
         return False
 
     def referenced_keys(self) -> set[str]:
-        """Every key a file row (a package's, or a cached upstream file's) or a
-        reservation names."""
+        """Every key a file row (a package's, a cached upstream file's or a staged one's)
+        or a reservation names."""
         return {row["key"] for row in self.rows(
             "SELECT storage_key AS key FROM package_files UNION"
             " SELECT metadata_key FROM package_files WHERE metadata_key IS NOT NULL UNION"
             " SELECT storage_key FROM upstream_files WHERE storage_key IS NOT NULL UNION"
             " SELECT metadata_key FROM upstream_files WHERE metadata_key IS NOT NULL UNION"
+            " SELECT storage_key FROM stage_files UNION"
+            " SELECT metadata_key FROM stage_files WHERE metadata_key IS NOT NULL UNION"
             " SELECT storage_key FROM blob_reservations")}
 
     def registry_size(self) -> dict[str, int]:

@@ -120,8 +120,10 @@ class NamespaceQueries(CatalogBase):
         with self.write():
             self.remember_last_id("projects")
             self.remember_last_id("groups")
+            self.run("DELETE FROM stage_files WHERE stage_id IN (SELECT id FROM stages"
+                     " WHERE project_id IN (SELECT id FROM projects WHERE deleted_at IS NOT NULL))")
             for table in ("cleanup_policies", "package_names", "name_statuses",
-                          "protection_rules"):
+                          "protection_rules", "trusted_publishers", "stages"):
                 self.run(f"DELETE FROM {table} WHERE project_id IN"
                          " (SELECT id FROM projects WHERE deleted_at IS NOT NULL)")
             removed += self.run(

@@ -175,14 +175,15 @@ class PackageQueries(NameQueries):
         file: dict[str, Any],
         details: dict[str, Any] | None = None,
         provenance: dict[str, Any] | None = None,
+        now: str | None = None,
     ) -> tuple[Package, PackageFile]:
         """Record one uploaded file, creating its package (name + version) if needed.
 
         ``details`` (what its page shows, :mod:`pypireg.details`) replace the package's;
-        ``provenance`` is the file's PEP 740 provenance object.
-        Call inside ``write()``; bumps the project's change serial.
+        ``provenance`` is the file's PEP 740 provenance object; ``now`` its upload time (a
+        stage's files share one). Call inside ``write()``; bumps the project's change serial.
         """
-        now = utcnow()
+        now = now or utcnow()
         with self.write():
             existing = self.row(
                 "SELECT * FROM packages WHERE project_id = ? AND package_type = 'pypi'"

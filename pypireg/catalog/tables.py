@@ -22,7 +22,7 @@ from ..models import PENDING_DESTRUCTION
 if TYPE_CHECKING:
     from .base import CatalogBase
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 OLDEST = {"sqlite": 1, "postgresql": 4}  # the first version each engine was written at
 
 INT, FLAG, TEXT = "int", "flag", "text"  # a number (an id, a size), a 0 or 1, a string
@@ -178,6 +178,21 @@ TABLES = (
                    "ci_config_path", "environment"),
         Column("claims", not_null=True, default="'{}'"), *_text("created_at")), since=10),
     Table("spent_identity_tokens", Column("key"), _text("expires_at"), since=10),
+    # Staged releases (docs/staging.md): a stage's files wait in stage_files, on no page,
+    # until one write publishes them all as package files. A stage is open, published or
+    # expired; a discarded one, and any past its expires_at once gc runs, is deleted.
+    Table("stages", _id(), (
+        Column("project_id", INT, not_null=True, references="projects"),
+        *_text("name", "status", "created_at", "expires_at", "created_by"),
+        *_optional("published_at")), since=12),
+    Table("stage_files", _id(), (
+        Column("stage_id", INT, not_null=True, references="stages"),
+        *_text("name", "normalized_name", "version", "canonical_version", "file_name"),
+        Column("size", INT, not_null=True),
+        *_text("md5", "sha1", "sha256", "storage_key", "requires_python", "created_at"),
+        Column("metadata_sha256", not_null=True, default="''"), *_optional("metadata_key"),
+        Column("metadata", not_null=True, default="'{}'"),
+        *_optional("details", "provenance")), since=12),
 )
 
 INDEXES = (
@@ -248,6 +263,18 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS publishers_by_project ON trusted_publishers (project_id, id)",
     "CREATE INDEX IF NOT EXISTS publishers_by_issuer ON trusted_publishers (issuer)",
     "CREATE INDEX IF NOT EXISTS spent_tokens_by_expiry ON spent_identity_tokens (expires_at)",
+    # Staged releases: one open stage per name in a project (a published one's name may
+    # be taken again), found by name or by expiry; one file per name in a stage, and the
+    # blobs staged files hold.
+    "CREATE UNIQUE INDEX IF NOT EXISTS stages_open_name ON stages (project_id, name)"
+    " WHERE status = 'open'",
+    "CREATE INDEX IF NOT EXISTS stages_by_name ON stages (project_id, name, id)",
+    "CREATE INDEX IF NOT EXISTS stages_by_expiry ON stages (expires_at)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS stage_files_by_name ON stage_files (stage_id, file_name)",
+    "CREATE INDEX IF NOT EXISTS stage_files_by_package"
+    " ON stage_files (stage_id, normalized_name)",
+    "CREATE INDEX IF NOT EXISTS stage_files_by_key ON stage_files (storage_key)",
+    "CREATE INDEX IF NOT EXISTS stage_files_by_metadata_key ON stage_files (metadata_key)",
 )
 
 

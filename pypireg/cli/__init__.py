@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 MODULES = {"group": "namespaces", "project": "namespaces", "token": "tokens",
            "audit": "oversight", "cleanup": "oversight", "downloads": "oversight",
            "status": "safety", "protect": "safety", "publisher": "publishing",
-           "cache": "caching"}
+           "cache": "caching", "stage": "staging"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,17 +35,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser(_command(argv)).parse_args(argv)
     args.opened = []  # catalogs whose connections to close at the end
     from ..auth import InvalidGrant
-    from ..catalog import CatalogError, CatalogReadOnly, CatalogUnavailable
+    from ..catalog import CatalogError, CatalogReadOnly
+    from ..exceptions import PypiregError
 
     try:
         return args.run(args)
-    except (CatalogError, InvalidGrant, ValueError) as exc:  # InvalidRule too
-        print(f"pypireg: error: {exc}", file=sys.stderr)
-        return 1
     except CatalogReadOnly as exc:
         print(f"pypireg: error: the registry is read-only: {exc}", file=sys.stderr)
         return 1
-    except CatalogUnavailable as exc:
+    except (CatalogError, InvalidGrant, ValueError, PypiregError) as exc:  # unavailable too
         print(f"pypireg: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

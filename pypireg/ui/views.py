@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from werkzeug.routing import BuildError
 
 from .. import access
+from ..catalog import utcnow
 from ..catalog.names import current_key, search_words
 from ..dists import normalize
 from ..errors import ResourceNotFound
@@ -111,6 +113,7 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
                   "desc" if order == "last_upload" else "asc")
     page = Page.from_args(request.args)
     shown: Project | Group = project or group  # type: ignore[assignment]
+    stages = open_stages(ui, request, project) if project is not None else []
 
     def render() -> Response:
         entries: list[NameEntry] = []
@@ -126,11 +129,30 @@ def namespace(ui: UI, request: Request, urls: URLAdapter, namespace: str) -> Res
             marks=_marks(ui, entries),
             order=order, sort=sort, pages=_pages(request, page, total),
             setup=client_urls(ui.api_urls(request), project, group), projects=projects,
-            crumbs=groups_above(shown.path), upstreams=upstreams(ui))
+            crumbs=groups_above(shown.path), upstreams=upstreams(ui), stages=stages)
 
     return ui.kept_page(request, ("namespace", type(shown).__name__, shown.id,
-                                  shown.visibility, _state(projects), request.query_string),
-                        render)
+                                  shown.visibility, _state(projects), request.query_string,
+                                  stages), render)
+
+
+def open_stages(ui: UI, request: Request, project: Project
+                ) -> list[tuple[str, int, str, str | None]]:
+    """The project's open stages (docs/staging.md): name, files, expiry, preview index."""
+    catalog = ui.registry.catalog
+    found = catalog.stages([project.id], now=utcnow(), statuses=("open",))
+    counts = catalog.staged_counts(s.id for s in found)
+    api = ui.api_urls(request)
+
+    def preview(name: str) -> str | None:
+        try:
+            return api.build("stages.simple_index", {"project": str(project.id), "stage": name},
+                             force_external=True)
+        except (BuildError, HTTPException):  # a host's layout without stages
+            return None
+
+    return [(s.name, counts.get(s.id, (0, 0))[0], s.expires_at, preview(s.name))
+            for s in found]
 
 
 def package(ui: UI, request: Request, urls: URLAdapter, namespace: str,

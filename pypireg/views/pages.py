@@ -93,7 +93,7 @@ def index_page(registry: Registry, request: RegistryRequest, scope: Scope) -> Pa
         if fmt.json:  # PEP 691's index lists names only
             text = render.index_json(render.Project(entry.name, "") for entry in entries)
         else:
-            text = _index_html(request, scope, entries)
+            text = scope_index_html(request, scope, entries)
         body = text.encode()
         registry.pages.put(etag, body)
     return finish(body, fmt, registry, request, scope, etag)
@@ -152,12 +152,14 @@ def local_files(request: RegistryRequest, scope: Scope, links: list[FileLink]
 
 def forwardable(registry: Registry, scope: Scope, normalized_name: str) -> bool:
     """Only a name the scope has never held, that no status or protection rule of it
-    names, goes upstream: a public twin of a private name must never be installed in its
-    place (dependency confusion), not even while the private one has no live file."""
+    names and no open stage of it holds, goes upstream: a public twin of a private name
+    must never be installed in its place (dependency confusion), not even while the
+    private one has no live file."""
     catalog = registry.catalog
     ids = scope.project_ids
     return not (catalog.name_known(ids, normalized_name)
-                or protection.protects(catalog, ids, normalized_name))
+                or protection.protects(catalog, ids, normalized_name)
+                or catalog.name_staged(ids, normalized_name))
 
 
 # Never a normalized name (those are [a-z0-9-]), a digest or a file name, and left as is by
@@ -171,7 +173,8 @@ _SEGMENT_SAFE = "!$&'()*+,/:;=@"
 _PLAIN_SEGMENT = re.compile(f"[A-Za-z0-9_.~{re.escape(_SEGMENT_SAFE)}-]*")
 
 
-def _index_html(request: RegistryRequest, scope: Scope, entries: list[IndexEntry]) -> str:
+def scope_index_html(request: RegistryRequest, scope: Scope, entries: list[IndexEntry]
+                     ) -> str:
     """Package page URLs from one template instead of a dispatcher call per name (an index
     may list 100,000); a layout that does not embed the name verbatim gets built calls."""
     head, slot, tail = scope.url(request, "simple_package", package_name=_NAME_SLOT

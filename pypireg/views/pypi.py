@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotAcceptable
@@ -16,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from .. import dists, forms, protection, uploads
 from ..errors import ResourceNotFound, fault_answer
-from ..models import WRITE, CachedFile, PackageFile
+from ..models import WRITE, CachedFile, PackageFile, Project, Stage
 from . import proxied
 from .answers import immutable, json_response, stored_file, stored_metadata
 from .pages import PageResponse, index_page, package_page
@@ -61,8 +62,15 @@ def file_provenance(
 
 
 def upload(registry: Registry, request: RegistryRequest, project: str) -> Response:
+    return store(registry, request, project)
+
+
+def store(registry: Registry, request: RegistryRequest, project: str,
+          stage: Callable[[Project], Stage] | None = None) -> Response:
+    """A twine upload into the project, or into the stage ``stage(project)`` finds."""
     try:
         found = registry.authorize(request, project, WRITE)
+        into = stage(found) if stage is not None else None
         registry.catalog.check_writable()  # before the upload is staged
         form = forms.parse_upload(request, registry.staging_dir, registry.limits)
         try:
@@ -70,7 +78,7 @@ def upload(registry: Registry, request: RegistryRequest, project: str) -> Respon
                 registry.catalog, registry.storage, found, form, registry.limits,
                 registry.actor(request),
                 lambda name: protection.check_push(registry, request, found, name),
-                registry.trusted_publishers)
+                registry.trusted_publishers, into)
         finally:
             form.discard()
     except Exception as exc:  # counted by the status it is answered with, then answered

@@ -8,7 +8,7 @@ caller, the CLI passes :data:`pypireg.models.CLI`, and a host's own code gets
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from .auth import (
 )
 from .auth.tokens import EVERYTHING
 from .catalog import GROUP, INSTANCE, PROJECT, CatalogError
-from .defaults import MINTED_TOKENS_KEPT
+from .defaults import DELIVERIES_KEPT, MINTED_TOKENS_KEPT
 from .dists import canonical_version, normalize
 from .maintenance import STAGING_MAX_AGE, GarbageReport, collect_garbage, release_blobs
 from .models import (
@@ -56,6 +56,7 @@ class Administration:
     staging_dir: str
     limits: Limits
     download_stats_days: int
+    expire_stages: Callable[..., int]  # pypireg.stages.Staging's, run by gc
 
     # -- namespaces ------------------------------------------------------------------------
 
@@ -303,7 +304,7 @@ class Administration:
         (:meth:`pypireg.stages.Staging.expire_stages`), then
         :func:`pypireg.maintenance.collect_garbage`."""
         cleaned = self.cleanup(actor=actor)
-        stages = self.expire_stages(actor=actor)  # type: ignore[attr-defined]
+        stages = self.expire_stages(actor=actor)
         report = collect_garbage(
             self.catalog, self.storage, self.staging_dir, staging_max_age=staging_max_age,
             limits=self.limits,
@@ -313,6 +314,7 @@ class Administration:
         oldest = datetime.now(timezone.utc).date() - timedelta(days=self.download_stats_days - 1)
         report.download_days = self.catalog.forget_downloads(oldest.isoformat())
         report.minted_tokens = self.catalog.forget_minted_tokens(ago(MINTED_TOKENS_KEPT))
+        report.hook_deliveries = self.catalog.forget_deliveries(ago(DELIVERIES_KEPT))
         return report
 
     def purge_upstream_cache(self, name: str | None = None) -> tuple[int, int, int]:

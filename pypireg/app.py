@@ -40,6 +40,9 @@ from .defaults import (
 )
 from .downloads import DownloadTracker
 from .errors import NOSNIFF, error_response, unanswered
+from .hooks import Webhooks
+from .hooks.deliverer import Deliverer
+from .hooks.events import HookEvents
 from .limits import Limits
 from .metrics import MeasuredStorage, Metrics, networks
 from .models import Action, Actor, Group, Principal, Project
@@ -80,12 +83,13 @@ class RegistryRequest(Request):
         return self.dispatcher.bind_to_environ(self.environ)
 
 
-class Registry(Administration, ProtectionRules, TrustedPublishing, Staging):
+class Registry(Administration, ProtectionRules, TrustedPublishing, Staging, Webhooks):
     """A private package registry as a WSGI app. Build one with :func:`create_app`. Its
     administration methods are :class:`pypireg.admin.Administration`'s (namespaces,
     tokens, packages, audit log, retention), :class:`pypireg.protection.ProtectionRules`',
-    :class:`pypireg.publishing.TrustedPublishing`'s (trusted publishers) and
-    :class:`pypireg.stages.Staging`'s (staged releases)."""
+    :class:`pypireg.publishing.TrustedPublishing`'s (trusted publishers),
+    :class:`pypireg.stages.Staging`'s (staged releases) and
+    :class:`pypireg.hooks.Webhooks`' (webhooks)."""
 
     def __init__(
         self,
@@ -113,6 +117,7 @@ class Registry(Administration, ProtectionRules, TrustedPublishing, Staging):
         oidc_audience: str = OIDC_AUDIENCE,
         oidc_token_lifetime: timedelta = OIDC_TOKEN_LIFETIME,
         stage_lifetime: timedelta = STAGE_LIFETIME,
+        hooks_allow_local: bool = False,
     ) -> None:
         self.catalog = catalog
         # Counted and timed for the metrics; otherwise the storage itself.
@@ -142,6 +147,10 @@ class Registry(Administration, ProtectionRules, TrustedPublishing, Staging):
         self.oidc_audience = oidc_audience  # trusted publishing (publishing.py)
         self.oidc_token_lifetime = oidc_token_lifetime
         self.stage_lifetime = stage_lifetime  # how long a stage stays open (stages.py)
+        self.hooks_allow_local = hooks_allow_local
+        # Webhook deliveries: queued with each change, sent by a thread (hooks/).
+        self.deliverer = Deliverer(catalog, allow_local=hooks_allow_local)
+        catalog.event_listener = HookEvents(catalog, dispatcher, self.deliverer.wake)
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -151,6 +160,7 @@ class Registry(Administration, ProtectionRules, TrustedPublishing, Staging):
     # -- WSGI -------------------------------------------------------------------------------
 
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self.deliverer.look()  # webhook deliveries left pending, by any process
         request = RegistryRequest(environ, self.dispatcher)
         try:
             self.check_request(request)
@@ -221,12 +231,13 @@ class Registry(Administration, ProtectionRules, TrustedPublishing, Staging):
         """The caller as the audit log names it, with the client's address."""
         principal = self.caller(request)
         address = request.remote_addr
+        base = request.host_url.rstrip("/") + request.script_root
         if principal is None:
-            return Actor("anonymous", address=address)
+            return Actor("anonymous", address=address, base_url=base)
         if isinstance(principal, TokenPrincipal) and principal.id:
             return Actor(principal.name, principal.kind, principal.id, address,
-                         principal.trusted_publishing)
-        return Actor(principal.name, address=address)
+                         principal.trusted_publishing, base_url=base)
+        return Actor(principal.name, address=address, base_url=base)
 
 
 def create_app(
@@ -261,6 +272,7 @@ def create_app(
     oidc_audience: str = OIDC_AUDIENCE,
     oidc_token_lifetime: str | float | timedelta = OIDC_TOKEN_LIFETIME,
     stage_lifetime: str | float | timedelta = STAGE_LIFETIME,
+    hooks_allow_local: bool = False,
 ) -> Registry:
     """Build a registry.
 
@@ -313,7 +325,8 @@ def create_app(
     (docs/monitoring.md). Trusted publishing's identity tokens must name ``oidc_audience``,
     and the upload tokens they are exchanged for last ``oidc_token_lifetime``
     (docs/trusted-publishing.md). A staged release stays open for ``stage_lifetime``
-    after it is created (docs/staging.md).
+    after it is created (docs/staging.md). Webhooks never deliver to a loopback, private or
+    link-local address unless ``hooks_allow_local`` (docs/webhooks.md).
     """
     settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
                                  min_age=min_upstream_age, merge=upstream_merge)
@@ -356,7 +369,8 @@ def create_app(
         metrics_token=metrics_token or None,
         oidc_audience=audience(oidc_audience),
         oidc_token_lifetime=token_lifetime(oidc_token_lifetime),
-        stage_lifetime=parse_interval(stage_lifetime),
+        stage_lifetime=_positive("stage_lifetime", parse_interval(stage_lifetime)),
+        hooks_allow_local=bool(hooks_allow_local),
     )
 
 
@@ -364,6 +378,12 @@ def _one_of(name: str, choice: str, choices: tuple[str, ...]) -> str:
     if choice not in choices:
         raise ValueError(f"{name} {choice!r}: use {' or '.join(map(repr, choices))}")
     return choice
+
+
+def _positive(name: str, duration: timedelta) -> timedelta:
+    if duration <= timedelta(0):
+        raise ValueError(f"{name} must be longer than nothing: 12h, 7d")
+    return duration
 
 
 def _days(days: int) -> int:

@@ -22,6 +22,7 @@ UI_SESSION_LIFETIME = timedelta(hours=12)  # a web page session, from its sign-i
 OIDC_AUDIENCE = "pypireg"  # the aud trusted publishing's identity tokens must have
 OIDC_TOKEN_LIFETIME = timedelta(minutes=15)  # an upload token minted for a CI job
 STAGE_LIFETIME = timedelta(days=7)  # a staged release, from its creation (stages.py)
+DELIVERIES_KEPT = timedelta(days=30)  # a webhook delivery that ended, before gc forgets it
 METRICS_ALLOW = ("127.0.0.0/8", "::1")  # who may read /-/metrics without its token
 EXTERNAL_IMAGES = ("allow", "block")  # README images from other hosts on the web pages
 PUSH_LEVELS = ("maintainer", "owner", "admin")  # protection rules' minimum access levels

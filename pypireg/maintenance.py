@@ -61,6 +61,7 @@ class GarbageReport:
     download_days: int = 0  # rows of download statistics past download_stats_days
     minted_tokens: int = 0  # tokens of trusted publishing a day past their expiry
     stages: int = 0  # staged releases past their expiry, forgotten (Registry.collect_garbage)
+    hook_deliveries: int = 0  # webhook deliveries that ended over 30 days ago, forgotten
     orphans_checked: bool = True
     # What the cache of upstream indexes holds (kept: `pypireg cache purge` frees it).
     upstream_pages: int = 0
@@ -71,7 +72,8 @@ class GarbageReport:
     def total(self) -> int:
         return (self.packages + self.files + self.blobs + self.staging_files + self.leftovers
                 + self.metadata + self.details + self.namespaces + self.cleaned
-                + self.reservations + self.download_days + self.minted_tokens + self.stages)
+                + self.reservations + self.download_days + self.minted_tokens + self.stages
+                + self.hook_deliveries)
 
     def __str__(self) -> str:
         text = f"cleanup policies removed {_n(self.cleaned, 'version')}; " if self.cleaned else ""
@@ -98,6 +100,9 @@ class GarbageReport:
                      " the statistics keep")
         if self.stages:
             text += f"; forgot {_n(self.stages, 'expired stage')} and the files staged in them"
+        if self.hook_deliveries:
+            ended = _n(self.hook_deliveries, "webhook delivery", "webhook deliveries")
+            text += f"; forgot {ended} that ended over 30 days ago"
         if self.minted_tokens:
             text += (f"; forgot {_n(self.minted_tokens, 'token')} of trusted publishing"
                      " expired over a day ago")

@@ -197,6 +197,9 @@ class Actor:
     # A token minted by trusted publishing: the publishers and the claims of the identity
     # token it was minted for, which the audit log keeps with each change it makes.
     trusted_publishing: Mapping[str, Any] | None = field(default=None, compare=False)
+    # Where the change came from over HTTP: the API's root URL as the caller reached it,
+    # which webhooks build the URLs of the files they tell of from.
+    base_url: str | None = field(default=None, compare=False)
 
 
 CLI = Actor("cli", "cli")
@@ -366,46 +369,3 @@ class TrustedPublisher:
     claims: Mapping[str, str] = field(default_factory=dict)  # oidc: exact claim values
     created_at: str = ""
 
-
-@dataclass(frozen=True)
-class Stage:
-    """A staged release (pypireg/stages.py): files of a project waiting, unseen by
-    installers, to be published in one commit. ``status`` is ``open``, ``published`` or
-    ``expired`` (an open stage past ``expires_at`` reads as expired before gc removes it)."""
-
-    id: int
-    project_id: int
-    name: str
-    status: str
-    created_at: str
-    expires_at: str
-    created_by: str
-    published_at: str | None = None
-
-
-@dataclass(frozen=True)
-class StagedFile:
-    """A file uploaded into a stage: everything its package file will be, once published."""
-
-    id: int
-    stage_id: int
-    name: str  # the package name as uploaded
-    normalized_name: str
-    version: str
-    canonical_version: str
-    file_name: str
-    size: int
-    md5: str
-    sha1: str
-    sha256: str
-    storage_key: str
-    requires_python: str
-    created_at: str
-    metadata_sha256: str = ""
-    metadata_key: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
-    details: dict[str, Any] | None = field(default=None, compare=False)
-    provenance: dict[str, Any] | None = field(default=None, compare=False)
-
-
-MAX_STAGED_FILES = 1000  # files one stage may hold: its publish is one transaction

@@ -74,6 +74,7 @@ def gitlab_layout() -> Map:
             Rule("/projects/<path:project>/audit_events", endpoint="audit.project", methods=GET),
             Rule("/groups/<path:group>/audit_events", endpoint="audit.group", methods=GET),
             *token_rules(),
+            *hook_rules(),
         ],
         strict_slashes=False,
     )
@@ -117,13 +118,33 @@ def stage_rules(base: str, defaults: dict[str, Any] | None = None) -> list[Rule]
     """A project's staged releases (docs/staging.md) at ``base``; each stage's preview
     index has the PyPI API's page and file paths."""
     stage = f"{base}/<stage>"
+    # The upload rule ends in a slash, as the project's does, so that twine and uv may
+    # be given the stage's URL with or without one (strict_slashes=False).
     rules = [(base, "list", GET), (base, "create", ["POST"]), (stage, "get", GET),
-             (stage, "upload", SEND), (stage, "discard", ["DELETE"]),
+             (f"{stage}/", "upload", SEND), (stage, "discard", ["DELETE"]),
              (f"{stage}/publish", "publish", ["POST"])]
     rules += [(stage + path, endpoint, methods) for path, endpoint, methods in PYPI
               if endpoint in ("simple_index", "simple_package", "file", "file_metadata")]
     return [Rule(path, endpoint=f"stages.{endpoint}", methods=methods, defaults=defaults)
             for path, endpoint, methods in rules]
+
+
+def hook_rules() -> list[Rule]:
+    """GitLab's project and group webhook APIs (with pypireg's deliveries)."""
+    rules = []
+    for scope, argument in (("projects", "project"), ("groups", "group")):
+        base, prefix = f"/{scope}/<path:{argument}>/hooks", f"hooks.{argument}"
+        rules += [
+            Rule(base, endpoint=f"{prefix}.list", methods=GET),
+            Rule(base, endpoint=f"{prefix}.add", methods=["POST"]),
+            Rule(f"{base}/<hook_id>", endpoint=f"{prefix}.get", methods=GET),
+            Rule(f"{base}/<hook_id>", endpoint=f"{prefix}.edit", methods=["PUT"]),
+            Rule(f"{base}/<hook_id>", endpoint=f"{prefix}.delete", methods=["DELETE"]),
+            Rule(f"{base}/<hook_id>/test", endpoint=f"{prefix}.test", methods=["POST"]),
+            Rule(f"{base}/<hook_id>/deliveries", endpoint=f"{prefix}.deliveries",
+                 methods=GET),
+        ]
+    return rules
 
 
 def token_rules() -> list[Rule]:

@@ -98,6 +98,17 @@ def _days(text: str) -> int:
     return number
 
 
+def _switch(text: str) -> bool:
+    """On or off: ``true``/``false``, ``yes``/``no``, ``on``/``off``, ``1``/``0``; a flag
+    given alone is on."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is neither on nor off: give true or false")
+
+
 def _interval(text: str) -> str:
     from .times import parse_interval
 
@@ -305,6 +316,10 @@ class Settings:
     oidc_token_lifetime: str | float | timedelta = setting(
         OIDC_TOKEN_LIFETIME, "how long an upload token minted by trusted publishing lasts:"
         " 5m, 1h (default 15m)", read=_token_lifetime, metavar="DURATION")
+    hooks_allow_local: bool = setting(
+        False, "let webhooks deliver to loopback, private and link-local addresses (off:"
+        " refused, as a guard against requests to this host's own networks)",
+        read=_switch, metavar="true|false")
     stage_lifetime: str | float | timedelta = setting(
         STAGE_LIFETIME, "how long a staged release stays open before gc forgets it: 12h, 7d,"
         " 2w (default 7d; docs/staging.md)", read=_interval, metavar="DURATION")
@@ -371,6 +386,7 @@ def add_flags(parser: Any, names: Iterable[str], aliases: Mapping[str, str] = {}
                 raise argparse.ArgumentTypeError(str(exc)) from None
 
         spellings = [flag(each), *([aliases[name]] if name in aliases else [])]
+        alone = {"nargs": "?", "const": True} if meta["read"] is _switch else {}
         parser.add_argument(*spellings, dest=name, type=read, metavar=meta["metavar"],
                             action="extend" if meta["many"] else "store",
-                            help=f"{meta['help']} [${variable(each)}]")
+                            help=f"{meta['help']} [${variable(each)}]", **alone)

@@ -14,8 +14,9 @@ was created; gc then forgets it and frees the blobs only it held.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -23,14 +24,16 @@ from .catalog import PROJECT, CatalogError, utcnow
 from .catalog.stages import OPEN, PUBLISHED
 from .exceptions import PypiregError
 from .maintenance import release_blobs
-from .models import HOST, Actor, PackageFile, Project, Stage, StagedFile
+from .models import HOST, Actor, IndexEntry, PackageFile, Project
+from .records import Stage, StagedFile
 from .times import parse_time, stamp
-from .uploads import FileConflict, StageClosed, check_name_open
+from .uploads import FileConflict, StageClosed, check_name_open, record_file
 
 if TYPE_CHECKING:
     from .catalog import Catalog
     from .protocols import Storage
 
+MAX_OPEN_STAGES = 100  # in one project at once
 STAGE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?")
 
 
@@ -68,15 +71,26 @@ class Staging:
         now = utcnow()
         expires = stamp(parse_time(now) + self.stage_lifetime)
         with self.catalog.write():
+            if self.catalog.open_stage_count(project.id, now) >= MAX_OPEN_STAGES:
+                raise StageError(f"{project.path} has {MAX_OPEN_STAGES} open stages, the most"
+                                 " a project may: publish or discard some first")
             stage = self.catalog.create_stage(project.id, name, now=now, expires_at=expires,
                                               created_by=actor.name)
             _record(self.catalog, actor, "stage_created", project, stage,
                     {"expires_at": stage.expires_at})
         return stage
 
-    def stages(self, project: Project) -> list[Stage]:
-        """The project's stages, newest first (published and expired ones until gc)."""
-        return self.catalog.stages([project.id], now=utcnow())
+    def stages(self, project: Project, *, open_only: bool = False, limit: int = 100,
+               offset: int = 0) -> tuple[list[Stage], int]:
+        """One page of the project's stages, newest first (published and expired ones
+        until gc forgets them; only open ones, with ``open_only``), and how many there
+        are."""
+        return self.catalog.stages([project.id], now=utcnow(), open_only=open_only,
+                                   limit=limit, offset=offset)
+
+    def staged_counts(self, stages: Iterable[Stage]) -> dict[int, tuple[int, int]]:
+        """How many files, and bytes, each stage holds, by its id."""
+        return self.catalog.staged_counts(s.id for s in stages)
 
     def stage(self, project: Project, name: str) -> Stage:
         """The project's newest stage of that name; raises :class:`StageNotFound`."""
@@ -85,8 +99,17 @@ class Staging:
             raise StageNotFound(f"project {project.path} has no stage {name!r}")
         return found
 
-    def staged_files(self, stage: Stage) -> list[StagedFile]:
-        return self.catalog.staged_files(stage.id)
+    def staged_files(self, stage: Stage, normalized_name: str | None = None
+                     ) -> list[StagedFile]:
+        """A stage's files (of one package name), in upload order."""
+        return self.catalog.staged_files(stage.id, normalized_name)
+
+    def staged_file(self, stage: Stage, file_name: str) -> StagedFile | None:
+        return self.catalog.staged_file(stage.id, file_name)
+
+    def staged_index(self, stage: Stage) -> list[IndexEntry]:
+        """Each package name the stage holds, as its preview index lists them."""
+        return self.catalog.staged_index(stage.id)
 
     def publish_stage(self, project: Project, name: str, *, actor: Actor = HOST,
                       permit: Callable[[str], None] | None = None,
@@ -104,7 +127,7 @@ class Staging:
         catalog = self.catalog
         with catalog.write():
             stage = self.stage(project, name)
-            _check_publishable(stage)
+            check_open(stage)
             staged = catalog.staged_files(stage.id)
             if not staged:
                 raise StageEmpty(f"stage {name!r} holds no files: upload some first")
@@ -124,28 +147,30 @@ class Staging:
                     given.append(existing)
                     continue
                 check_name_open(catalog, project, each.normalized_name)
-                package, package_file = catalog.add_file(
-                    project.id, name=each.name, normalized_name=each.normalized_name,
-                    version=each.version, canonical_version=each.canonical_version,
-                    metadata=each.metadata, details=each.details, provenance=each.provenance,
-                    now=now, file={
+                whole = catalog.staged_whole(each.id)  # its details: one file at a time
+                given.append(record_file(
+                    catalog, project, actor, stage=stage.name, name=each.name,
+                    normalized_name=each.normalized_name, version=each.version,
+                    canonical_version=each.canonical_version, metadata=whole.metadata,
+                    details=whole.details, provenance=whole.provenance, now=now, file={
                         "file_name": each.file_name, "storage_key": each.storage_key,
                         "requires_python": each.requires_python, "size": each.size,
                         "md5": each.md5, "sha1": each.sha1, "sha256": each.sha256,
                         "metadata_sha256": each.metadata_sha256,
-                        "metadata_key": each.metadata_key})
-                catalog.record_event(
-                    actor, "package_published", entity_type=PROJECT, entity_id=project.id,
-                    entity_path=project.path, target_type="PackageFile",
-                    target_id=package_file.id, target_details=package_file.file_name,
-                    details={"name": package.name, "version": package.version,
-                             "sha256": package_file.sha256, "size": package_file.size,
-                             "stage": stage.name})
-                given.append(package_file)
-            catalog.mark_published(stage.id, now)
-            _record(catalog, actor, "stage_published", project, stage,
-                    {"files": [f.file_name for f in given]})
-        return self.stage(project, name), given
+                        "metadata_key": each.metadata_key}))
+            # Kept, to be shown as published, for as long as it stood open.
+            expires = stamp(parse_time(now) + (parse_time(stage.expires_at)
+                                               - parse_time(stage.created_at)))
+            catalog.mark_published(stage.id, now, expires)
+            names = {f.file_name: f for f in staged}
+            _record(catalog, actor, "stage_published", project, stage, {
+                "files": [f.file_name for f in given],
+                "published": [{"file_name": f.file_name, "name": names[f.file_name].name,
+                               "version": names[f.file_name].version, "sha256": f.sha256,
+                               "size": f.size} for f in given]})
+        published = dataclasses.replace(stage, status=PUBLISHED, published_at=now,
+                                        expires_at=expires)
+        return published, given
 
     def discard_stage(self, project: Project, name: str, *, actor: Actor = HOST) -> Stage:
         """Forget an open or expired stage and free the blobs only it held. A published
@@ -165,8 +190,11 @@ class Staging:
         audited as expired) and free the blobs only they held; returns how many went."""
         keys: list[str] = []
         gone = 0
-        for stage in self.catalog.stages_past(utcnow()):
-            with self.catalog.write():
+        for listed in self.catalog.stages_past(utcnow()):
+            with self.catalog.write():  # as it is now: published or discarded meanwhile?
+                stage = self.catalog.stage_by_id(listed.id, utcnow())
+                if stage is None or stage.status == OPEN:
+                    continue
                 keys += self.catalog.delete_stage(stage.id)
                 project = self.catalog.project(stage.project_id)
                 if stage.status != PUBLISHED and project is not None:
@@ -176,7 +204,8 @@ class Staging:
         return gone
 
 
-def _check_publishable(stage: Stage) -> None:
+def check_open(stage: Stage) -> None:
+    """Raise :class:`pypireg.uploads.StageClosed` for a published or expired stage."""
     if stage.status == PUBLISHED:
         raise StageClosed(f"stage {stage.name!r} was published at {stage.published_at}")
     if stage.status != OPEN:

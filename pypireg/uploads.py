@@ -16,11 +16,13 @@ from werkzeug.exceptions import BadRequest, Conflict
 
 from . import attestations, dists
 from .catalog import PROJECT, CatalogError, utcnow
+from .catalog.stages import OPEN, PUBLISHED
 from .details import package_details
 from .errors import ResourceNotFound
 from .exceptions import PypiregError
 from .forms import USAGE, UploadForm
-from .models import CLOSED_STATUSES, HOST, MAX_STAGED_FILES, Actor
+from .models import CLOSED_STATUSES, HOST, Actor
+from .records import MAX_STAGED_FILES
 from .storage import blob_key
 
 log = logging.getLogger("pypireg")
@@ -32,8 +34,9 @@ if TYPE_CHECKING:
 
     from .catalog import Catalog
     from .limits import Limits
-    from .models import PackageFile, Project, Stage, StagedFile
+    from .models import PackageFile, Project
     from .protocols import Storage
+    from .records import Stage, StagedFile
 
 
 def store_upload(
@@ -159,6 +162,8 @@ def commit_file(
         if stored is not None:
             return stored, False
         check_name_open(catalog, project, identity.normalized_name)
+        if stage is not None:
+            _check_room(catalog, stage)
         reservations = catalog.reserve_blobs(k for k in (key, extra["metadata_key"]) if k)
     created: list[str] = []  # blobs this call stored
     try:
@@ -180,20 +185,11 @@ def commit_file(
             if stage is not None:
                 return _stage_file(catalog, project, stage, identity, metadata, file,
                                    details, provenance, actor), True
-            package, package_file = catalog.add_file(
-                project.id,
-                name=identity.name,
-                normalized_name=identity.normalized_name,
-                version=identity.version,
-                canonical_version=identity.canonical_version,
-                metadata=metadata, file=file, details=details, provenance=provenance,
-            )
-            catalog.record_event(
-                actor, "package_published", entity_type=PROJECT, entity_id=project.id,
-                entity_path=project.path, target_type="PackageFile", target_id=package_file.id,
-                target_details=package_file.file_name,
-                details={"name": package.name, "version": package.version,
-                         "sha256": package_file.sha256, "size": package_file.size})
+            package_file = record_file(
+                catalog, project, actor, name=identity.name,
+                normalized_name=identity.normalized_name, version=identity.version,
+                canonical_version=identity.canonical_version, metadata=metadata, file=file,
+                details=details, provenance=provenance)
     except BaseException as exc:
         with catalog.write():
             catalog.release_reservations(reservations)
@@ -209,15 +205,28 @@ def commit_file(
     return package_file, True
 
 
+def record_file(catalog: Catalog, project: Project, actor: Actor, *,
+                stage: str | None = None, **fields: Any) -> PackageFile:
+    """Record a stored file as the project's (:meth:`~pypireg.catalog.Catalog.add_file`'s
+    ``fields``) and its ``package_published`` event, naming the ``stage`` that published
+    it. Call inside ``write()``."""
+    package, package_file = catalog.add_file(project.id, **fields)
+    catalog.record_event(
+        actor, "package_published", entity_type=PROJECT, entity_id=project.id,
+        entity_path=project.path, target_type="PackageFile", target_id=package_file.id,
+        target_details=package_file.file_name,
+        details={"name": package.name, "version": package.version,
+                 "sha256": package_file.sha256, "size": package_file.size,
+                 **({"stage": stage} if stage else {})})
+    return package_file
+
+
 def _stage_file(catalog: Catalog, project: Project, stage: Stage,
                 identity: dists.DistIdentity, metadata: dict[str, str], file: dict[str, Any],
                 details: dict[str, Any] | None, provenance: dict[str, Any] | None,
                 actor: Actor) -> StagedFile:
     """Record a stored file as waiting in ``stage``. Call inside ``write()``."""
-    held, _ = catalog.staged_counts([stage.id]).get(stage.id, (0, 0))
-    if held >= MAX_STAGED_FILES:
-        raise StageFull(f"stage {stage.name!r} holds {MAX_STAGED_FILES} files, the most a"
-                        " stage may: publish it, and stage the rest in another")
+    _check_room(catalog, stage)
     staged = catalog.add_staged_file(stage.id, {
         **file, "name": identity.name, "normalized_name": identity.normalized_name,
         "version": identity.version, "canonical_version": identity.canonical_version,
@@ -230,6 +239,13 @@ def _stage_file(catalog: Catalog, project: Project, stage: Stage,
         details={"stage": stage.name, "name": staged.name, "version": staged.version,
                  "sha256": staged.sha256, "size": staged.size})
     return staged
+
+
+def _check_room(catalog: Catalog, stage: Stage) -> None:
+    held, _ = catalog.staged_counts([stage.id]).get(stage.id, (0, 0))
+    if held >= MAX_STAGED_FILES:
+        raise StageFull(f"stage {stage.name!r} holds {MAX_STAGED_FILES} files, the most a"
+                        " stage may: publish it, and stage the rest in another")
 
 
 def _remove(storage: Storage, blob: str) -> None:
@@ -273,10 +289,10 @@ def check_open_stage(catalog: Catalog, stage: Stage) -> None:
     current = catalog.stage(stage.project_id, stage.name, now=now)
     if current is None or current.id != stage.id:
         raise StageClosed(f"stage {stage.name!r} was discarded")
-    if current.status == "published":
+    if current.status == PUBLISHED:
         raise StageClosed(f"stage {stage.name!r} was published at {current.published_at}:"
                           " it takes no more files; create another")
-    if current.status != "open":
+    if current.status != OPEN:
         raise StageClosed(f"stage {stage.name!r} expired at {current.expires_at}: create"
                           " another")
 

@@ -49,9 +49,11 @@ def catalog(request):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def env(tmp_path, catalog) -> Env:
+def env(tmp_path, catalog) -> Iterator[Env]:
     """In-memory storage on each catalog engine; staging in the test's own directory."""
-    return Env(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging")))
+    made = Env(pypireg.create_app(catalog=catalog, staging_dir=str(tmp_path / "staging")))
+    yield made
+    made.registry.deliverer.stop()  # a webhook sender, if one started, before the catalog
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import re
 import threading
 from datetime import timedelta
 
+import pytest
 from webtest import TestApp
 
 import pypireg
@@ -78,6 +79,8 @@ def test_a_stage_shows_nothing_until_it_is_published_then_everything_at_once(env
         env.app.get(f"{API}/files/{sha256(data)}/{file_name}", status=404)
     published = env.app.post(f"{API}/stages/rc1/publish", headers=basic(env.writer)).json
     assert published["status"] == "published"
+    assert published == {**env.app.get(f"{API}/stages/rc1").json,
+                         "files": published["files"]}
     assert sorted(f["file_name"] for f in published["files"]) == sorted(files)
     shown = page_files(env)
     assert set(shown) == {wheel_name("app", "1.0"), *files}
@@ -136,7 +139,7 @@ def test_the_preview_index_lists_the_stage_alone_in_both_forms(env: Env) -> None
 def test_create_list_show_and_discard(env: Env) -> None:
     made = create(env, "1.2.0").json
     assert made["name"] == "1.2.0" and made["status"] == "open"
-    assert made["upload_url"].endswith("/projects/acme/tools/packages/pypi/stages/1.2.0")
+    assert made["upload_url"].endswith("/projects/acme/tools/packages/pypi/stages/1.2.0/")
     assert made["index_url"].endswith("/stages/1.2.0/simple/")
     assert (made["file_count"], made["size"], made["published_at"]) == (0, 0, None)
     assert made["created_by"] == "writer"
@@ -147,6 +150,10 @@ def test_create_list_show_and_discard(env: Env) -> None:
         create(env, bad, status=400)
     env.app.post_json(f"{API}/stages", {}, headers=basic(env.writer), status=400)
     data = wheel_bytes("app", "1.0")
+    stage_upload(env, wheel_name("app", "1.0"), data, stage="1.2.0")
+    stage_upload(env, wheel_name("app", "1.1"), wheel_bytes("app", "1.1"), stage="1.2.0/")
+    env.app.delete(f"{API}/stages/1.2.0", headers=basic(env.writer), status=204)
+    create(env, "1.2.0")
     stage_upload(env, wheel_name("app", "1.0"), data, stage="1.2.0")
     listed = env.app.get(f"{API}/stages").json
     assert [(s["name"], s["file_count"], s["size"]) for s in listed] == [
@@ -228,6 +235,9 @@ def test_a_published_or_expired_stage_takes_no_more_files(env: Env) -> None:
                         status=409).json["message"].count("published")
     assert "delete them as packages" in env.app.delete(
         f"{API}/stages/rc1", headers=basic(env.writer), status=409).json["message"]
+    shown = env.app.get(f"{API}/stages/rc1").json  # its files are the project's now
+    assert (shown["upload_url"], shown["index_url"], shown["files"][0]["url"]) == (
+        None, None, None)
     # A published stage's name may be taken again.
     create(env)
     env.registry.stage_lifetime = timedelta(seconds=-1)  # born expired
@@ -237,6 +247,21 @@ def test_a_published_or_expired_stage_takes_no_more_files(env: Env) -> None:
                                      stage="old", status=409).json["message"]
     env.app.post(f"{API}/stages/old/publish", headers=basic(env.writer), status=409)
     create(env, "old")  # an expired stage's name may be taken again too
+
+
+def test_a_project_holds_a_bounded_number_of_open_stages_listed_by_pages(env: Env) -> None:
+    from pypireg.stages import MAX_OPEN_STAGES
+
+    for number in range(MAX_OPEN_STAGES):
+        env.registry.create_stage(env.public, f"s{number}")
+    assert "100 open stages" in create(env, "one-more", status=400).json["message"]
+    env.app.delete(f"{API}/stages/s0", headers=basic(env.writer), status=204)
+    create(env, "one-more")
+    page = env.app.get(f"{API}/stages?per_page=30&page=2")
+    assert page.headers["X-Total"] == str(MAX_OPEN_STAGES)
+    assert [s["name"] for s in page.json] == [f"s{n}" for n in range(70, 40, -1)]
+    with pytest.raises(ValueError, match="stage_lifetime"):
+        pypireg.create_app(stage_lifetime="0s")
 
 
 def test_publish_checks_everything_again_and_publishes_all_or_nothing(env: Env) -> None:

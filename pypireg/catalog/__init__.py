@@ -16,6 +16,7 @@ from .blobs import BlobQueries
 from .browsing import BrowsingQueries
 from .copying import CopyQueries
 from .downloads import DownloadQueries
+from .hooks import HookQueries
 from .listing import DEFAULT_LISTED_STATUSES, ORDER_COLUMNS, ListingQueries
 from .namespaces import NamespaceQueries, NotEmpty
 from .packages import PackageQueries
@@ -60,7 +61,7 @@ def open_catalog(url: str, *, create: bool = True) -> Catalog:
 class Catalog(NamespaceQueries, PackageQueries, ListingQueries, TokenQueries, AuditQueries,
               RetentionQueries, CopyQueries, BlobQueries, BrowsingQueries, StatusQueries,
               ProtectionQueries, UpstreamFileQueries, DownloadQueries, PublisherQueries,
-              StageQueries):
+              StageQueries, HookQueries):
     """The catalog in SQLite at ``path`` (``None``: a private in-memory one), or on any
     other ``engine``. Its tables are created or migrated when it opens; with
     ``create=False`` a database without them is refused (:class:`CatalogError`)."""

@@ -35,6 +35,10 @@ class AuditQueries(CatalogBase):
                 "target_details": target_details,
                 "details": _with_publishing(actor, details, entity_path),
             })
+            if self.event_listener is not None:
+                self.event_listener(actor, event_name, entity_type=entity_type,
+                                    entity_id=entity_id, entity_path=entity_path,
+                                    target_details=target_details, details=details or {})
         # The same change as a log event (a JSON line with --log-format json); the id of
         # the token that made it, never a secret.
         events.info(event_name, extra={"event": {

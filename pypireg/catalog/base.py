@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -85,6 +85,9 @@ class CatalogBase:
         self.engine = engine
         self._read_only: str | None = None  # why the last write failed, till one succeeds
         self.changes = Changes()  # projects and groups kept while nothing moves them
+        # Told of every change the audit log records, inside the change's transaction
+        # (pypireg/hooks/ queues webhook deliveries there): record_event's arguments.
+        self.event_listener: Callable[..., None] | None = None
 
     @property
     def path(self) -> str | None:

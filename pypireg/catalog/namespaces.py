@@ -120,6 +120,7 @@ class NamespaceQueries(CatalogBase):
         with self.write():
             self.remember_last_id("projects")
             self.remember_last_id("groups")
+            self._forget_hooks_of_deleted()
             self.run("DELETE FROM stage_files WHERE stage_id IN (SELECT id FROM stages"
                      " WHERE project_id IN (SELECT id FROM projects WHERE deleted_at IS NOT NULL))")
             for table in ("cleanup_policies", "package_names", "name_statuses",
@@ -138,6 +139,16 @@ class NamespaceQueries(CatalogBase):
                     " AND id NOT IN (SELECT group_id FROM projects WHERE group_id IS NOT NULL)",
                     [row["id"]])
         return removed
+
+    def _forget_hooks_of_deleted(self) -> None:
+        """The hooks of deleted projects and groups, with their deliveries."""
+        gone = ("(project_id IN (SELECT id FROM projects WHERE deleted_at IS NOT NULL)"
+                " OR group_id IN (SELECT id FROM groups WHERE deleted_at IS NOT NULL))")
+        self.run("DELETE FROM hook_attempts WHERE delivery_id IN (SELECT id FROM"
+                 f" hook_deliveries WHERE hook_id IN (SELECT id FROM hooks WHERE {gone}))")
+        self.run("DELETE FROM hook_deliveries WHERE hook_id IN"
+                 f" (SELECT id FROM hooks WHERE {gone})")
+        self.run(f"DELETE FROM hooks WHERE {gone}")
 
     def _check_parent_allows(self, parent: str, path: str, kind: str,
                              visibility: Visibility) -> None:

@@ -6,12 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..models import IndexEntry, Stage, StagedFile
+from ..models import IndexEntry
+from ..records import Stage, StagedFile
 from .base import CatalogBase, CatalogError, load_json
 
 OPEN, PUBLISHED, EXPIRED = "open", "published", "expired"
 _STAGE_COLUMNS = ("id, project_id, name, status, created_at, expires_at, created_by,"
                   " published_at")
+
+
+# A staged file's columns but those only publishing reads.
+_LISTED = ("id, stage_id, name, normalized_name, version, canonical_version, file_name, size,"
+           " md5, sha1, sha256, storage_key, requires_python, created_at, metadata_sha256,"
+           " metadata_key")
 
 
 class StageExists(CatalogError):
@@ -55,28 +62,40 @@ class StageQueries(CatalogBase):
                        " ORDER BY id DESC LIMIT 1", [project_id, name])
         return _stage(row, now) if row else None
 
-    def stages(self, project_ids: Iterable[int], *, now: str,
-               statuses: Iterable[str] = (OPEN, PUBLISHED, EXPIRED)) -> list[Stage]:
-        """The projects' stages with one of ``statuses``, newest first."""
+    def stages(self, project_ids: Iterable[int], *, now: str, open_only: bool = False,
+               limit: int = 100, offset: int = 0) -> tuple[list[Stage], int]:
+        """One page of the projects' stages (only those open, with ``open_only``), newest
+        first, and how many there are."""
         in_projects, ids = self.in_projects("project_id", project_ids)
-        wanted = set(statuses)
-        return [stage for stage in (_stage(row, now) for row in self.rows(
-            f"SELECT {_STAGE_COLUMNS} FROM stages WHERE {in_projects} ORDER BY id DESC", ids))
-            if stage.status in wanted]
+        where, params = in_projects, list[Any](ids)
+        if open_only:
+            where, params = f"{where} AND status = ? AND expires_at > ?", [*ids, OPEN, now]
+        total = self.value(f"SELECT count(*) FROM stages WHERE {where}", params)
+        rows = self.rows(f"SELECT {_STAGE_COLUMNS} FROM stages WHERE {where}"
+                         " ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [_stage(row, now) for row in rows], int(total)
 
     def staged_files(self, stage_id: int, normalized_name: str | None = None
                      ) -> list[StagedFile]:
-        """A stage's files (of one package name), in upload order."""
+        """A stage's files (of one package name), in upload order, without what only
+        publishing needs (their metadata, details and provenance: :meth:`staged_whole`)."""
         where, params = "stage_id = ?", list[Any]([stage_id])
         if normalized_name is not None:
             where, params = where + " AND normalized_name = ?", [*params, normalized_name]
-        return [_staged_file(row) for row in self.rows(
-            f"SELECT * FROM stage_files WHERE {where} ORDER BY id", params)]
+        return [StagedFile(**row) for row in self.rows(
+            f"SELECT {_LISTED} FROM stage_files WHERE {where} ORDER BY id", params)]
 
     def staged_file(self, stage_id: int, file_name: str) -> StagedFile | None:
-        row = self.row("SELECT * FROM stage_files WHERE stage_id = ? AND file_name = ?",
-                       [stage_id, file_name])
-        return _staged_file(row) if row else None
+        """One of a stage's files by name, as :meth:`staged_files` lists it."""
+        row = self.row(f"SELECT {_LISTED} FROM stage_files WHERE stage_id = ?"
+                       " AND file_name = ?", [stage_id, file_name])
+        return StagedFile(**row) if row else None
+
+    def staged_whole(self, staged_file_id: int) -> StagedFile:
+        """One staged file with everything publishing records (its details may be a
+        megabyte: read one file at a time)."""
+        return _staged_file(self.row(  # type: ignore[arg-type]
+            "SELECT * FROM stage_files WHERE id = ?", [staged_file_id]))
 
     def staged_counts(self, stage_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         """How many files, and bytes, each stage holds."""
@@ -101,9 +120,19 @@ class StageQueries(CatalogBase):
             self.insert("stage_files", full)
         return _staged_file(full)
 
-    def mark_published(self, stage_id: int, when: str) -> None:
+    def mark_published(self, stage_id: int, when: str, expires_at: str) -> None:
+        """A stage published ``when``; gc forgets it at ``expires_at``."""
         with self.write():
-            self.update("stages", stage_id, {"status": PUBLISHED, "published_at": when})
+            self.update("stages", stage_id, {"status": PUBLISHED, "published_at": when,
+                                             "expires_at": expires_at})
+
+    def open_stage_count(self, project_id: int, now: str) -> int:
+        return int(self.value("SELECT count(*) FROM stages WHERE project_id = ?"
+                              " AND status = ? AND expires_at > ?", [project_id, OPEN, now]))
+
+    def stage_by_id(self, stage_id: int, now: str) -> Stage | None:
+        row = self.row(f"SELECT {_STAGE_COLUMNS} FROM stages WHERE id = ?", [stage_id])
+        return _stage(row, now) if row else None
 
     def delete_stage(self, stage_id: int) -> list[str]:
         """Forget a stage and its files; returns the blobs they held."""

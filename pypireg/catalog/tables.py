@@ -193,6 +193,23 @@ TABLES = (
         Column("metadata_sha256", not_null=True, default="''"), *_optional("metadata_key"),
         Column("metadata", not_null=True, default="'{}'"),
         *_optional("details", "provenance")), since=12),
+    # Webhooks (docs/webhooks.md): a project's or a group's hooks, the deliveries queued in
+    # the transaction of the change they tell of, and every attempt at one (.hooks).
+    Table("hooks", _id(), (
+        Column("project_id", INT, references="projects"),
+        Column("group_id", INT, references="groups"),
+        *_text("url", "secret", "events"), Column("enabled", FLAG, not_null=True, default="1"),
+        *_text("created_at"), *_optional("failing_since", "disabled_reason")), since=12),
+    Table("hook_deliveries", _id(), (
+        Column("hook_id", INT, not_null=True, references="hooks"),
+        *_text("event", "webhook_id", "body", "created_at", "status"),
+        Column("attempts", INT, not_null=True, default="0"), *_text("next_attempt_at"),
+        *_optional("claimed_until", "claimed_by"), Column("last_status", INT),
+        *_optional("last_error", "delivered_at")), since=12),
+    Table("hook_attempts", _id(), (
+        Column("delivery_id", INT, not_null=True, references="hook_deliveries"),
+        *_text("attempted_at"), Column("status_code", INT), *_optional("error"),
+        Column("duration_ms", INT, not_null=True, default="0")), since=12),
 )
 
 INDEXES = (
@@ -275,6 +292,14 @@ INDEXES = (
     " ON stage_files (stage_id, normalized_name)",
     "CREATE INDEX IF NOT EXISTS stage_files_by_key ON stage_files (storage_key)",
     "CREATE INDEX IF NOT EXISTS stage_files_by_metadata_key ON stage_files (metadata_key)",
+    # Webhooks: a project's and a group's hooks; a hook's deliveries, oldest pending first;
+    # those due; those ended, forgotten by age; a delivery's attempts.
+    "CREATE INDEX IF NOT EXISTS hooks_by_project ON hooks (project_id)",
+    "CREATE INDEX IF NOT EXISTS hooks_by_group ON hooks (group_id)",
+    "CREATE INDEX IF NOT EXISTS deliveries_by_hook ON hook_deliveries (hook_id, status, id)",
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON hook_deliveries (status, next_attempt_at)",
+    "CREATE INDEX IF NOT EXISTS deliveries_by_time ON hook_deliveries (created_at)",
+    "CREATE INDEX IF NOT EXISTS attempts_by_delivery ON hook_attempts (delivery_id, id)",
 )
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 MODULES = {"group": "namespaces", "project": "namespaces", "token": "tokens",
            "audit": "oversight", "cleanup": "oversight", "downloads": "oversight",
            "status": "safety", "protect": "safety", "publisher": "publishing",
-           "cache": "caching", "stage": "staging"}
+           "cache": "caching", "stage": "staging", "hook": "hooks"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

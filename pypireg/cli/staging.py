@@ -43,11 +43,11 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ..stages import stage_json
+    from ..stages import MAX_OPEN_STAGES, stage_json
 
     registry, project = open_project(args)
-    stages = registry.stages(project)
-    counts = registry.catalog.staged_counts(s.id for s in stages)
+    stages, _ = registry.stages(project, limit=MAX_OPEN_STAGES * 10)
+    counts = registry.staged_counts(stages)
     if args.json:
         print(json.dumps([stage_json(s, counts.get(s.id, (0, 0))) for s in stages], indent=2))
     elif not stages:

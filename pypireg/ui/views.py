@@ -37,6 +37,7 @@ MAX_WORDS = 8
 FILES_PER_PAGE = 100  # of a version's files, on its page
 STATS_DAYS = 30  # of downloads, on a package's page
 STATS_FRESH = 600  # seconds a package page's download counts may be behind
+SHOWN_STAGES = 20  # open stages listed on a project's page, the newest
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def open_stages(ui: UI, request: Request, project: Project
                 ) -> list[tuple[str, int, str, str | None]]:
     """The project's open stages (docs/staging.md): name, files, expiry, preview index."""
     catalog = ui.registry.catalog
-    found = catalog.stages([project.id], now=utcnow(), statuses=("open",))
+    found, _ = catalog.stages([project.id], now=utcnow(), open_only=True, limit=SHOWN_STAGES)
     counts = catalog.staged_counts(s.id for s in found)
     api = ui.api_urls(request)
 

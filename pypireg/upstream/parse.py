@@ -255,6 +255,13 @@ def _ascii(host: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
+def internal_host(host: str) -> bool:
+    """Whether a host, as a URL spells it, is an internal address (loopback, private,
+    link-local, ..., in any form a connection takes, ``127.1`` too) or ``localhost``. A
+    name is not: what it resolves to is looked up when it is used."""
+    return _internal(host)
+
+
 def _internal(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True

@@ -17,7 +17,8 @@ from werkzeug.wrappers import Response
 
 from .. import dists, forms, protection, uploads
 from ..errors import ResourceNotFound, fault_answer
-from ..models import WRITE, CachedFile, PackageFile, Project, Stage
+from ..models import WRITE, CachedFile, PackageFile, Project
+from ..records import Stage
 from . import proxied
 from .answers import immutable, json_response, stored_file, stored_metadata
 from .pages import PageResponse, index_page, package_page

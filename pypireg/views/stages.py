@@ -16,13 +16,22 @@ from werkzeug.routing import BuildError
 
 from .. import dists, protection, render
 from ..catalog import CatalogError, StageExists
+from ..catalog.stages import OPEN
 from ..errors import NOSNIFF, ResourceNotFound
-from ..models import READ, WRITE
-from ..stages import StageEmpty, StageNotFound, stage_json, staged_json
+from ..models import READ, WRITE, Project
+from ..records import Stage
+from ..stages import (
+    StageEmpty,
+    StageError,
+    StageNotFound,
+    check_open,
+    stage_json,
+    staged_json,
+)
 from ..uploads import FileConflict, NameClosed, StageClosed
 from .answers import json_response, no_content, stored_file, stored_metadata
 from .pages import PageResponse, file_url_builder, negotiate, scope_index_html
-from .params import body_fields
+from .params import Page, body_fields
 from .pypi import store
 from .scope import Scope
 
@@ -30,15 +39,18 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
     from ..app import Registry, RegistryRequest
-    from ..models import PackageFile, Project, Stage, StagedFile
+    from ..models import PackageFile
+    from ..records import StagedFile
 
 
 def list_stages(registry: Registry, request: RegistryRequest, project: str) -> Response:
     found = registry.authorize(request, project, READ)
-    stages = registry.stages(found)
-    counts = registry.catalog.staged_counts(s.id for s in stages)
-    return json_response([_stage_json(request, project, s, counts.get(s.id, (0, 0)))
-                          for s in stages])
+    page = Page.from_args(request.args)
+    stages, total = registry.stages(found, limit=page.size, offset=page.offset)
+    counts = registry.staged_counts(stages)
+    return page.headers(json_response([
+        _stage_json(request, project, s, counts.get(s.id, (0, 0))) for s in stages]),
+        request, total)
 
 
 def create_stage(registry: Registry, request: RegistryRequest, project: str) -> Response:
@@ -52,6 +64,8 @@ def create_stage(registry: Registry, request: RegistryRequest, project: str) -> 
         raise BadRequest(str(exc)) from None
     except StageExists as exc:
         raise Conflict(str(exc)) from None
+    except StageError as exc:  # too many open stages
+        raise BadRequest(str(exc)) from None
     except CatalogError:  # the project was deleted meanwhile
         raise ResourceNotFound("Project") from None
     return json_response(_stage_json(request, project, stage, (0, 0)), 201)
@@ -63,13 +77,23 @@ def show_stage(registry: Registry, request: RegistryRequest, project: str, stage
     each = _stage(registry, found, stage)
     files = registry.staged_files(each)
     answer = _stage_json(request, project, each, (len(files), sum(f.size for f in files)))
-    answer["files"] = [_staged_json(request, project, stage, f) for f in files]
+    answer["files"] = [_staged_json(request, project, each, f) for f in files]
     return json_response(answer)
 
 
 def upload(registry: Registry, request: RegistryRequest, project: str, stage: str
            ) -> Response:
-    return store(registry, request, project, lambda found: _stage(registry, found, stage))
+    def open_stage(found: Project) -> Stage:
+        """The stage, refused before its body is read if it takes no files."""
+        each = _stage(registry, found, stage)
+        if each.status != OPEN:
+            try:
+                check_open(each)
+            except StageClosed as exc:
+                raise Conflict(f"{exc}: it takes no more files") from None
+        return each
+
+    return store(registry, request, project, open_stage)
 
 
 def publish(registry: Registry, request: RegistryRequest, project: str, stage: str
@@ -111,7 +135,7 @@ def simple_index(registry: Registry, request: RegistryRequest, project: str, sta
                  ) -> PageResponse:
     scope, each = _preview(registry, request, project, stage)
     fmt = negotiate(request)
-    entries = registry.catalog.staged_index(each.id)
+    entries = registry.staged_index(each)
     if fmt.json:
         text = render.index_json(render.Project(e.name, "", e.requires_python)
                                  for e in entries)
@@ -125,7 +149,7 @@ def simple_package(registry: Registry, request: RegistryRequest, project: str, s
     scope, each = _preview(registry, request, project, stage)
     fmt = negotiate(request)
     normalized = dists.normalize(package_name)
-    staged = registry.catalog.staged_files(each.id, normalized)
+    staged = registry.staged_files(each, normalized)
     if not staged:
         raise ResourceNotFound("Package")
     url = file_url_builder(request, scope, "file")
@@ -173,7 +197,7 @@ def _preview(registry: Registry, request: RegistryRequest, project: str, stage: 
     published stage's files are on the project's own pages."""
     found = registry.authorize(request, project, READ)
     each = _stage(registry, found, stage)
-    if each.status != "open":
+    if each.status != OPEN:
         raise ResourceNotFound("Stage")
     return Scope(f"{found.name} ({stage})", [found], "stages",
                  {"project": project, "stage": stage}), each
@@ -184,7 +208,7 @@ def _staged(registry: Registry, request: RegistryRequest, project: str, stage: s
     if not dists.SHA256_HEX.fullmatch(sha256):
         raise BadRequest(f"{sha256!r} is not a sha256 digest (64 hexadecimal characters)")
     _, each = _preview(registry, request, project, stage)
-    staged = registry.catalog.staged_file(each.id, filename)
+    staged = registry.staged_file(each, filename)
     if staged is None or staged.sha256 != sha256.lower():
         raise ResourceNotFound("File")
     return staged
@@ -212,15 +236,19 @@ def _url(request: RegistryRequest, endpoint: str, values: dict[str, str]) -> str
 
 def _stage_json(request: RegistryRequest, project: str, stage: Stage,
                 counts: tuple[int, int]) -> dict[str, Any]:
+    """A stage, with the URLs it answers at while it is open (None after)."""
     at = {"project": project, "stage": stage.name}
-    return {**stage_json(stage, counts), "upload_url": _url(request, "stages.upload", at),
-            "index_url": _url(request, "stages.simple_index", at)}
+    is_open = stage.status == OPEN
+    return {**stage_json(stage, counts),
+            "upload_url": _url(request, "stages.upload", at) if is_open else None,
+            "index_url": _url(request, "stages.simple_index", at) if is_open else None}
 
 
-def _staged_json(request: RegistryRequest, project: str, stage: str, f: StagedFile
+def _staged_json(request: RegistryRequest, project: str, stage: Stage, f: StagedFile
                  ) -> dict[str, Any]:
-    return {**staged_json(f), "url": _url(request, "stages.file", {
-        "project": project, "stage": stage, "sha256": f.sha256, "filename": f.file_name})}
+    url = _url(request, "stages.file", {"project": project, "stage": stage.name,
+                                        "sha256": f.sha256, "filename": f.file_name})
+    return {**staged_json(f), "url": url if stage.status == OPEN else None}
 
 
 def _published_json(request: RegistryRequest, project: str, f: PackageFile) -> dict[str, Any]:

@@ -61,6 +61,7 @@ SAMPLES: dict[str, tuple[str, Callable[[pypireg.Registry], Any]]] = {
     "oidc_audience": ("pypi.example.com", lambda r: r.oidc_audience == "pypi.example.com"),
     "oidc_token_lifetime": ("5m", lambda r: r.oidc_token_lifetime == timedelta(minutes=5)),
     "stage_lifetime": ("12h", lambda r: r.stage_lifetime == timedelta(hours=12)),
+    "hooks_allow_local": ("true", lambda r: r.hooks_allow_local and r.deliverer.allow_local),
 }
 # Where the registry lives: tested with their own URLs (tests/test_wsgi.py,
 # tests/test_storage_urls.py, tests/e2e/test_storage_plugin.py).

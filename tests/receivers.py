@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,3 +85,17 @@ def receiver(port: int = 0) -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    """Wait for ``condition()`` (what a sender records, in its own thread or process, just
+    after a receiver has answered), failing the test after ``timeout`` seconds."""
+    stop = threading.Event()
+    timer = threading.Timer(timeout, stop.set)
+    timer.start()
+    try:
+        while not condition():
+            if stop.wait(0.02):
+                raise AssertionError(f"not within {timeout:g} s: {what}")
+    finally:
+        timer.cancel()

@@ -19,7 +19,7 @@ from pypireg.times import ago
 
 from .distributions import wheel_bytes, wheel_name
 from .helpers import Env, basic, run, sha256
-from .receivers import Receiver, receiver
+from .receivers import Receiver, receiver, until
 
 HOOKS = "/projects/acme%2Ftools/hooks"
 GROUP_HOOKS = "/groups/acme/hooks"
@@ -177,7 +177,8 @@ def test_a_redirect_is_not_followed(local: Local, inbox: Receiver) -> None:
     local.upload_wheel("acme/tools", "app", "1.0", token=local.writer, status=201)
     assert inbox.next().path == "/in"
     [delivery], _ = local.registry.hook_deliveries(local.public, 1)
-    _wait_for(lambda: local.registry.hook_deliveries(local.public, 1)[0][0].attempts == 1)
+    until(lambda: local.registry.hook_deliveries(local.public, 1)[0][0].attempts == 1,
+          "the sender's record")
     [delivery], _ = local.registry.hook_deliveries(local.public, 1)
     assert (delivery.status, delivery.last_status) == ("pending", 302)
     assert all(d.path == "/in" for d in inbox.got)  # never /in/elsewhere
@@ -190,14 +191,16 @@ def test_a_day_of_failures_gives_up_and_disables_the_hook(local: Local, inbox: R
     registry.deliverer.delays = (3600,)
     local.upload_wheel("acme/tools", "app", "1.0", token=local.writer, status=201)
     inbox.next()
-    _wait_for(lambda: registry.hook(local.public, made["id"]).failing_since is not None)
+    until(lambda: registry.hook(local.public, made["id"]).failing_since is not None,
+          "the sender's record")
     local.upload_wheel("acme/tools", "app", "1.1", token=local.writer, status=201)
     # A day later, the first delivery's next attempt fails too.
     registry.catalog.run("UPDATE hooks SET failing_since = ?", [ago(timedelta(days=1, hours=1))])
     registry.catalog.run("UPDATE hook_deliveries SET next_attempt_at = created_at")
     registry.deliverer.wake()
     inbox.next()
-    _wait_for(lambda: not registry.hook(local.public, made["id"]).enabled)
+    until(lambda: not registry.hook(local.public, made["id"]).enabled,
+          "the sender's record")
     shown = local.app.get(f"{HOOKS}/{made['id']}", headers=basic(local.owner)).json
     assert shown["enabled"] is False
     assert "every delivery has failed since" in shown["disabled_reason"]
@@ -218,12 +221,14 @@ def test_a_delivery_failing_for_a_day_is_given_up(local: Local, inbox: Receiver)
     registry.deliverer.delays = (3600,)
     local.upload_wheel("acme/tools", "app", "1.0", token=local.writer, status=201)
     inbox.next()
-    _wait_for(lambda: registry.hook_deliveries(local.public, 1)[0][0].attempts == 1)
+    until(lambda: registry.hook_deliveries(local.public, 1)[0][0].attempts == 1,
+          "the sender's record")
     registry.catalog.run("UPDATE hook_deliveries SET created_at = ?, next_attempt_at = ?",
                          [ago(timedelta(days=1, minutes=1)), ago(timedelta(minutes=1))])
     registry.deliverer.wake()
     inbox.next()
-    _wait_for(lambda: registry.hook_deliveries(local.public, 1)[0][0].status == "failed")
+    until(lambda: registry.hook_deliveries(local.public, 1)[0][0].status == "failed",
+          "the sender's record")
     assert registry.hook(local.public, 1).enabled  # the hook itself failed for minutes
 
 
@@ -360,7 +365,8 @@ def test_gc_forgets_old_deliveries_and_the_hooks_of_deleted_projects(local: Loca
     add(local, inbox.url)
     local.upload_wheel("acme/tools", "app", "1.0", token=local.writer, status=201)
     inbox.next()
-    _wait_for(lambda: registry.hook_deliveries(local.public, 1)[0][0].status == "delivered")
+    until(lambda: registry.hook_deliveries(local.public, 1)[0][0].status == "delivered",
+          "the sender's record")
     assert registry.collect_garbage().hook_deliveries == 0
     registry.catalog.run("UPDATE hook_deliveries SET created_at = ?",
                          [ago(timedelta(days=31))])
@@ -368,17 +374,3 @@ def test_gc_forgets_old_deliveries_and_the_hooks_of_deleted_projects(local: Loca
     registry.delete_namespace("acme/tools", force=True)
     registry.collect_garbage()
     assert registry.catalog.value("SELECT count(*) FROM hooks") == 0
-
-
-def _wait_for(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Until ``condition()`` holds: the sender records an attempt just after the receiver
-    has answered it, in its own thread."""
-    deadline = threading.Event()
-    timer = threading.Timer(timeout, deadline.set)
-    timer.start()
-    try:
-        while not condition():
-            if deadline.wait(0.01):
-                raise AssertionError("the condition did not hold in time")
-    finally:
-        timer.cancel()

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 from ..helpers import basic
-from ..receivers import receiver
+from ..receivers import receiver, until
 from ..upstreams import free_port
 from .live import Clients, serve_command, upload_form
 
@@ -45,19 +43,6 @@ def setup(data: Path) -> tuple[str, str]:
     cli("project", "create", "acme/tools", "--public")
     return (cli("token", "create", "owner", "--grant", "acme:delete"),
             cli("token", "create", "ci", "--grant", "acme/tools:write"))
-
-
-def until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Wait for ``condition()`` (asked of the live server), up to ``timeout`` seconds."""
-    stop = threading.Event()
-    timer = threading.Timer(timeout, stop.set)
-    timer.start()
-    try:
-        while not condition():
-            if stop.wait(0.05):
-                raise AssertionError(f"not within {timeout:g} s: {what}")
-    finally:
-        timer.cancel()
 
 
 def upload(api: str, token: str, version: str) -> None:

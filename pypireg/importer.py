@@ -77,14 +77,20 @@ def import_directory(
     return report
 
 
-def import_file(registry: Registry, project: Project, path: Path, actor: Actor = HOST) -> bool:
-    """Store one file; False when it was already there. Raises with the reason it can't."""
+def import_file(registry: Registry, project: Project, path: Path, actor: Actor = HOST, *,
+                file_name: str | None = None, upload_time: str | None = None,
+                requires_python: str | None = None) -> bool:
+    """Store one file (named ``file_name``, by default its path's name), uploaded at
+    ``upload_time`` (by default now), requiring ``requires_python`` (by default what its
+    metadata says); False when it was already there. Raises with the reason it can't."""
     limits = registry.limits
-    raw = dists.metadata_bytes(str(path), limits=limits)
+    file_name = file_name or path.name
+    raw = dists.metadata_bytes(str(path), file_name, limits=limits)
     metadata = dists.parse_metadata(raw)
-    identity = dists.identify(metadata.get("Name", ""), metadata.get("Version", ""), path.name,
+    identity = dists.identify(metadata.get("Name", ""), metadata.get("Version", ""), file_name,
                               limits)
-    requires_python = dists.file_requires_python("", metadata)
+    if requires_python is None:
+        requires_python = dists.file_requires_python("", metadata)
     digests = _digests(path)
     if digests["size"] == 0:
         raise dists.InvalidDistribution("the file is empty")
@@ -103,8 +109,8 @@ def import_file(registry: Registry, project: Project, path: Path, actor: Actor =
 
     _, created = commit_file(
         registry.catalog, storage, project, identity, requires_python,
-        dists.truncate_metadata(fields), digests, put, dists.trusted_metadata(raw, path.name),
-        actor, package_details(raw, limits),
+        dists.truncate_metadata(fields), digests, put, dists.trusted_metadata(raw, file_name),
+        actor, package_details(raw, limits), upload_time=upload_time,
     )
     return created
 

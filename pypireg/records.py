@@ -61,7 +61,7 @@ class Hook:
     project_id: int | None
     group_id: int | None
     url: str
-    secret: str  # whsec_..., shown once when the hook is made
+    secret: str = field(repr=False)  # whsec_..., shown once when the hook is made
     events: tuple[str, ...]
     enabled: bool
     created_at: str

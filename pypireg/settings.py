@@ -386,7 +386,10 @@ def add_flags(parser: Any, names: Iterable[str], aliases: Mapping[str, str] = {}
                 raise argparse.ArgumentTypeError(str(exc)) from None
 
         spellings = [flag(each), *([aliases[name]] if name in aliases else [])]
-        alone = {"nargs": "?", "const": True} if meta["read"] is _switch else {}
+        if meta["read"] is _switch:  # on when given, taking no value (its variable may)
+            parser.add_argument(*spellings, dest=name, action="store_const", const=True,
+                                help=f"{meta['help']} [${variable(each)}]")
+            continue
         parser.add_argument(*spellings, dest=name, type=read, metavar=meta["metavar"],
                             action="extend" if meta["many"] else "store",
-                            help=f"{meta['help']} [${variable(each)}]", **alone)
+                            help=f"{meta['help']} [${variable(each)}]")

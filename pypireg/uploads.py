@@ -137,6 +137,7 @@ def commit_file(
     details: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
     stage: Stage | None = None,
+    upload_time: str | None = None,
 ) -> tuple[PackageFile | StagedFile, bool]:
     """Store a checked file's bytes with ``put(key)``, then record it: as the project's,
     or, with ``stage``, as a file waiting in that stage (pypireg/stages.py).
@@ -150,7 +151,8 @@ def commit_file(
     the stage). A new file is recorded in the audit log as published (or staged) by
     ``actor``, in the row's transaction. ``details``
     (:func:`pypireg.details.package_details`) become what the package's page shows;
-    ``provenance`` (:func:`pypireg.attestations.provenance`) is kept with the file.
+    ``provenance`` (:func:`pypireg.attestations.provenance`) is kept with the file;
+    ``upload_time`` (a catalog time) is when it was uploaded, if not now (an import's).
     """
     key = blob_key(digests["sha256"])
     extra: dict[str, Any] = {"metadata_sha256": "", "metadata_key": None}
@@ -189,7 +191,7 @@ def commit_file(
                 catalog, project, actor, name=identity.name,
                 normalized_name=identity.normalized_name, version=identity.version,
                 canonical_version=identity.canonical_version, metadata=metadata, file=file,
-                details=details, provenance=provenance)
+                details=details, provenance=provenance, now=upload_time)
     except BaseException as exc:
         with catalog.write():
             catalog.release_reservations(reservations)

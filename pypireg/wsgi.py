@@ -81,7 +81,7 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     # A worker that stops (gunicorn's graceful exit, a restart) writes the downloads it
     # noted since its last flush.
     atexit.register(registry.downloads.flush)
-    registry.deliverer.look()  # webhook deliveries left pending when a process stopped
+    registry.deliverer.serve()  # webhook deliveries: this process sends, for good
     if registry.log_format == "json":  # gunicorn's access log is text: this one is JSON
         configure("json")
         app = JsonAccessLog(app)

@@ -140,3 +140,28 @@ def test_files_that_are_not_distributions_are_ignored_not_failed(served, tmp_pat
                        " distributions, failed 0")
     assert out[-1] == "5" and "failed" not in err
     assert registry.catalog.value("SELECT count(*) FROM package_files") == 5
+
+
+def test_a_requirements_file_names_projects() -> None:
+    from pypireg.index_import import requirement_names
+
+    text = ("# pinned\nRequests[socks]==2.31 ; python_version >= '3.8'  # the client\n"
+            "-r more.txt\n--index-url https://example.com/simple\n\nzope.interface>=5\n"
+            "requests\n")
+    assert requirement_names(text) == ["requests", "zope-interface"]
+    with pytest.raises(ValueError, match="line 2"):
+        requirement_names("ok\n==1.0\n")
+
+
+def test_import_from_an_index_needs_a_source_and_says_what_is_wrong(served, tmp_path,
+                                                                     capsys) -> None:
+    data, _ = served
+    code, _, err = run(capsys, "import", "--project", "mirror", "--data", str(data))
+    assert code == 1 and "give a directory to import, or --from-index URL" in err
+    code, _, err = run(capsys, "import", "--project", "mirror", "--from-index",
+                       "ftp://example.com/simple/", "--data", str(data))
+    assert code == 1 and "http or https URL" in err
+    code, _, err = run(capsys, "import", "--project", "mirror", "--from-index",
+                       "https://example.com/simple/", "--token", "t", "--username", "u",
+                       "--data", str(data))
+    assert code == 1 and "not both" in err

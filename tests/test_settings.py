@@ -21,7 +21,7 @@ import pytest
 import pypireg
 import pypireg.wsgi
 from pypireg.cli import _parser
-from pypireg.settings import FIELDS, SettingError, Settings, flag, variable
+from pypireg.settings import FIELDS, SettingError, Settings, _switch, flag, variable
 from pypireg.wsgi import ConfigError, from_environ
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -115,8 +115,9 @@ def test_a_setting_reaches_the_registry_from_each_spelling(name, tmp_path, monke
     made.create_project("acme/tools", "public")  # the flat layout's, which must exist
     # pypireg serve: its flags, read by its own parser
     argv = ["serve", "--data", str(data)]
-    for other, value in needed.items():
-        argv += [flag(FIELDS[other]), value]
+    for other, value in needed.items():  # a switch is on by its flag alone
+        argv += [flag(FIELDS[other])] if FIELDS[other].metadata["read"] is _switch else [
+            flag(FIELDS[other]), value]
     from_flags = Settings.read(vars(_parser("serve").parse_args(argv)), {})
     # pypireg.wsgi: its variables, passed on to create_app
     environ = {"PYPIREG_DATA": str(data),

@@ -32,11 +32,11 @@ class HookQueries(CatalogBase):
     # -- hooks ----------------------------------------------------------------------------
 
     def add_hook(self, *, project_id: int | None, group_id: int | None, url: str,
-                 secret: str, events: Iterable[str], now: str) -> Hook:
+                 secret: str, events: Iterable[str], enabled: bool, now: str) -> Hook:
         with self.write():
             row = {"id": self.next_id("hooks"), "project_id": project_id,
                    "group_id": group_id, "url": url, "secret": secret,
-                   "events": list(events), "enabled": 1, "created_at": now,
+                   "events": list(events), "enabled": int(enabled), "created_at": now,
                    "failing_since": None, "disabled_reason": None}
             self.insert("hooks", row)
         return _hook(row)
@@ -70,7 +70,8 @@ class HookQueries(CatalogBase):
 
     def delete_hook(self, hook_id: int) -> None:
         with self.write():
-            self.remember_last_id("hooks")
+            for table in ("hooks", "hook_deliveries", "hook_attempts"):
+                self.remember_last_id(table)
             self.run("DELETE FROM hook_attempts WHERE delivery_id IN"
                      " (SELECT id FROM hook_deliveries WHERE hook_id = ?)", [hook_id])
             self.run("DELETE FROM hook_deliveries WHERE hook_id = ?", [hook_id])
@@ -116,27 +117,37 @@ class HookQueries(CatalogBase):
         return claimed  # type: ignore[return-value]
 
     def next_due(self) -> str | None:
-        """When the earliest pending delivery of an enabled hook is due (None: none is)."""
+        """When the next delivery may be sent (None: nothing is pending): the earliest
+        time a hook's oldest pending delivery is due, and not claimed by a sender."""
         return self.value(
-            "SELECT min(d.next_attempt_at) FROM hook_deliveries d JOIN hooks h"
-            " ON h.id = d.hook_id WHERE d.status = ? AND h.enabled = 1", [PENDING])
+            "SELECT min(CASE WHEN d.claimed_until > d.next_attempt_at THEN d.claimed_until"
+            " ELSE d.next_attempt_at END) FROM hook_deliveries d JOIN hooks h"
+            " ON h.id = d.hook_id WHERE d.status = ? AND h.enabled = 1"
+            " AND d.id = (SELECT min(o.id) FROM hook_deliveries o"
+            " WHERE o.hook_id = d.hook_id AND o.status = ?)", [PENDING, PENDING])
 
     def record_attempt(self, delivery: HookDelivery, *, now: str, status_code: int | None,
                        error: str | None, duration_ms: int, outcome: str,
-                       next_attempt_at: str | None) -> None:
+                       next_attempt_at: str | None, claimant: str | None) -> bool:
         """One attempt and what it left the delivery as: delivered, failed (given up), or
-        pending until ``next_attempt_at``. Call inside ``write()``."""
+        pending until ``next_attempt_at``; only by the sender whose claim it still is
+        (``claimant``; None: a test's, never claimed). Returns whether it was recorded."""
         with self.write():
-            self.insert("hook_attempts", {
-                "id": self.next_id("hook_attempts"), "delivery_id": delivery.id,
-                "attempted_at": now, "status_code": status_code, "error": error,
-                "duration_ms": duration_ms})
-            self.run(
+            claim = "claimed_by IS NULL" if claimant is None else "claimed_by = ?"
+            changed = self.run(
                 "UPDATE hook_deliveries SET status = ?, attempts = attempts + 1,"
                 " last_status = ?, last_error = ?, next_attempt_at = ?,"
-                " delivered_at = ?, claimed_until = NULL, claimed_by = NULL WHERE id = ?",
+                " delivered_at = ?, claimed_until = NULL, claimed_by = NULL"
+                f" WHERE id = ? AND {claim}",
                 [outcome, status_code, error, next_attempt_at or now,
-                 now if outcome == DELIVERED else None, delivery.id])
+                 now if outcome == DELIVERED else None, delivery.id,
+                 *([] if claimant is None else [claimant])])
+            if changed:
+                self.insert("hook_attempts", {
+                    "id": self.next_id("hook_attempts"), "delivery_id": delivery.id,
+                    "attempted_at": now, "status_code": status_code, "error": error,
+                    "duration_ms": duration_ms})
+        return bool(changed)
 
     def fail_pending(self, hook_id: int, why: str) -> int:
         """Give up every pending delivery of a hook (it was disabled)."""
@@ -168,6 +179,7 @@ class HookQueries(CatalogBase):
         """Drop deliveries that ended (delivered or given up) before ``older_than``."""
         with self.write():
             self.remember_last_id("hook_deliveries")
+            self.remember_last_id("hook_attempts")
             self.run("DELETE FROM hook_attempts WHERE delivery_id IN (SELECT id FROM"
                      " hook_deliveries WHERE status != ? AND created_at < ?)",
                      [PENDING, older_than])

@@ -144,6 +144,8 @@ class NamespaceQueries(CatalogBase):
         """The hooks of deleted projects and groups, with their deliveries."""
         gone = ("(project_id IN (SELECT id FROM projects WHERE deleted_at IS NOT NULL)"
                 " OR group_id IN (SELECT id FROM groups WHERE deleted_at IS NOT NULL))")
+        for table in ("hooks", "hook_deliveries", "hook_attempts"):
+            self.remember_last_id(table)
         self.run("DELETE FROM hook_attempts WHERE delivery_id IN (SELECT id FROM"
                  f" hook_deliveries WHERE hook_id IN (SELECT id FROM hooks WHERE {gone}))")
         self.run("DELETE FROM hook_deliveries WHERE hook_id IN"

@@ -128,10 +128,25 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
 
     imports = commands.add_parser(
         "import", parents=[data],
-        help="bring a directory of wheels and sdists (a pypiserver one) into a project")
-    imports.add_argument("directory", metavar="DIR", help="searched recursively")
+        help="bring a directory of wheels and sdists (a pypiserver one), or the projects of"
+             " another index (--from-index), into a project")
+    imports.add_argument("directory", metavar="DIR", nargs="?",
+                         help="searched recursively (or give --from-index)")
     imports.add_argument("--project", required=True, metavar="PATH",
                          help="the project to import into (it must exist)")
+    index = imports.add_argument_group(
+        "from another index", "copy every file of its projects, checked by sha256, with"
+        " upload times, yanks and requires-python; a second run copies only what is new")
+    index.add_argument("--from-index", metavar="URL",
+                       help="its simple index: GitLab's .../packages/pypi/simple, devpi's"
+                            " USER/INDEX/+simple/, pypiserver's /simple/, ...")
+    index.add_argument("--token", metavar="TOKEN", help="a token it takes (as __token__)")
+    index.add_argument("--username", metavar="USER")
+    index.add_argument("--password", metavar="PASSWORD")
+    index.add_argument("--name", action="append", dest="names", metavar="NAME",
+                       help="only this project (repeatable; default: every one it lists)")
+    index.add_argument("--requirements", metavar="FILE",
+                       help="only the projects a requirements file names")
     imports.set_defaults(run=_import)
 
     for action, text in (("yank", "yank a version or one file (PEP 592)"),
@@ -211,6 +226,12 @@ def _import(args: argparse.Namespace) -> int:
     from ..catalog import CatalogError
     from ..importer import import_directory
 
+    if (args.directory is None) == (args.from_index is None):
+        raise CatalogError("give a directory to import, or --from-index URL (not both)")
+    if args.from_index is not None:
+        from .importing import import_index
+
+        return import_index(args)
     directory = Path(args.directory)
     if not directory.is_dir():
         raise CatalogError(f"{args.directory!r} is not a directory")

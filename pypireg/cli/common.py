@@ -58,9 +58,15 @@ def open_registry(args: argparse.Namespace, *, create: bool = False,
     if args.catalog:
         catalog = open_catalog(args.catalog, create=create)
         args.opened.append(catalog)  # main() closes it when the command is done
-        return create_app(data, catalog=catalog, storage=args.storage, staging_dir=staging_dir)
-    _check_exists(args, data, create)
-    return create_app(data, storage=args.storage, staging_dir=staging_dir)
+        registry = create_app(data, catalog=catalog, storage=args.storage,
+                              staging_dir=staging_dir)
+    else:
+        _check_exists(args, data, create)
+        registry = create_app(data, storage=args.storage, staging_dir=staging_dir)
+    # Webhook deliveries this command's changes queue are sent by the servers, not by a
+    # process that may end while one is in flight.
+    registry.deliverer.sending = False
+    return registry
 
 
 def open_project(args: argparse.Namespace) -> tuple[Registry, Project]:

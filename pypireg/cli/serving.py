@@ -107,7 +107,7 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
                 print(f"created private group {group}")
         registry.create_project(project, "private", actor=CLI)
         print(f"created private project {project}")
-    registry.deliverer.look()  # webhook deliveries left pending when a process stopped
+    registry.deliverer.serve()  # webhook deliveries: this process sends, for good
     prefix = normal_prefix(args.prefix if args.prefix is not None else ("" if flat else "/api/v4"))
     _configure_logging(registry.log_format)
     pages = bool(prefix) and not args.no_ui

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..catalog import GROUP, PROJECT, utcnow
 from ..exceptions import PypiregError
@@ -40,7 +41,7 @@ class Webhooks:
     deliverer: Deliverer
 
     def add_hook(self, owner: Project | Group, url: str, *, events: Iterable[str] | None = None,
-                 actor: Actor = HOST) -> Hook:
+                 enabled: bool = True, actor: Actor = HOST) -> Hook:
         """A new hook of ``owner`` for ``events`` (all of :data:`EVENTS` by default); its
         ``secret`` is shown only now. Raises ``ValueError`` for a URL a hook may not have
         or an event that is not one."""
@@ -50,7 +51,7 @@ class Webhooks:
             hook = self.catalog.add_hook(
                 project_id=owner.id if isinstance(owner, Project) else None,
                 group_id=owner.id if isinstance(owner, Group) else None,
-                url=url, secret=new_secret(), events=chosen, now=utcnow())
+                url=url, secret=new_secret(), events=chosen, enabled=enabled, now=utcnow())
             self._record_hook(actor, "hook_created", owner, hook)
         return hook
 
@@ -130,8 +131,16 @@ class Webhooks:
         self.catalog.record_event(
             actor, event, entity_type=PROJECT if isinstance(owner, Project) else GROUP,
             entity_id=owner.id, entity_path=owner.path, target_type="Hook",
-            target_id=hook.id, target_details=hook.url,
-            details={"url": hook.url, "events": list(hook.events), "enabled": hook.enabled})
+            target_id=hook.id, target_details=shown_url(hook.url),
+            details={"url": shown_url(hook.url), "events": list(hook.events),
+                     "enabled": hook.enabled})
+
+
+def shown_url(url: str) -> str:
+    """A hook's URL as logs and the audit log show it: its scheme, host and port only (a
+    chat service's URL holds its credential in the path)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/..."
 
 
 def _events(events: Iterable[str] | None) -> list[str]:

@@ -254,7 +254,6 @@ def _ascii(host: str) -> str:
         return ""
 
 
-@functools.lru_cache(maxsize=256)
 def internal_host(host: str) -> bool:
     """Whether a host, as a URL spells it, is an internal address (loopback, private,
     link-local, ..., in any form a connection takes, ``127.1`` too) or ``localhost``. A
@@ -262,6 +261,7 @@ def internal_host(host: str) -> bool:
     return _internal(host)
 
 
+@functools.lru_cache(maxsize=256)
 def _internal(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True

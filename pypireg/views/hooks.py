@@ -103,7 +103,10 @@ def _project(registry: Registry, request: RegistryRequest, project: str) -> Proj
 
 
 def _group(registry: Registry, request: RegistryRequest, group: str) -> Group:
-    found, _ = registry.readable_projects(request, group)
+    named = registry.catalog.group(group)
+    if named is not None and registry.permits_group(request, named, DELETE):
+        return named  # its owner, even of a group with nothing in it yet
+    found, _ = registry.readable_projects(request, group)  # 401 or 404, as for its pages
     if not registry.permits_group(request, found, DELETE):
         if registry.caller(request) is None:
             raise registry.unauthorized(request)
@@ -128,11 +131,14 @@ def _list(registry: Registry, owner: Project | Group) -> Response:
 
 def _add(registry: Registry, request: RegistryRequest, owner: Project | Group) -> Response:
     fields = body_fields(request)
-    url, events = fields.get("url"), _events_field(fields)
+    url, events, enabled = fields.get("url"), _events_field(fields), fields.get("enabled", True)
     if not isinstance(url, str) or not url:
         raise BadRequest("url is missing: the URL the events are posted to")
+    if not isinstance(enabled, bool):
+        raise BadRequest("enabled is invalid: give true or false")
     try:
-        hook = registry.add_hook(owner, url, events=events, actor=registry.actor(request))
+        hook = registry.add_hook(owner, url, events=events, enabled=enabled,
+                                 actor=registry.actor(request))
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     except CatalogError:  # deleted meanwhile

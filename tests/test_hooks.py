@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from webtest import TestApp
 
 import pypireg
 from pypireg.hooks.deliverer import Deliverer
@@ -374,3 +375,119 @@ def test_gc_forgets_old_deliveries_and_the_hooks_of_deleted_projects(local: Loca
     registry.delete_namespace("acme/tools", force=True)
     registry.collect_garbage()
     assert registry.catalog.value("SELECT count(*) FROM hooks") == 0
+
+
+# -- what the review of a sender's edges found -----------------------------------------------
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off(monkeypatch) -> None:
+    """The whole exchange has a deadline, not each read: a receiver that trickles its
+    answer cannot hold a sender (and every delivery queued behind it) for long."""
+    import socket
+
+    from pypireg.hooks import sender
+
+    monkeypatch.setattr(sender, "DEADLINE", 1.0)
+    server = socket.create_server(("127.0.0.1", 0))
+    release = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\n")
+        while not release.wait(0.2):  # a header byte now and then, never the end
+            try:
+                connection.sendall(b"X")
+            except OSError:
+                break
+        connection.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        sent = sender.post(f"http://127.0.0.1:{server.getsockname()[1]}/", {}, b"{}",
+                           allow_local=True)
+    finally:
+        release.set()
+        server.close()
+        thread.join(timeout=10)
+    assert sent.status is None and sent.error == "no answer within 1 s"
+    assert sent.duration_ms < 5000
+
+
+@pytest.mark.parametrize("url", ["https://a..example.com/x", "https://" + "a" * 64 + ".com/",
+                                 "http://100.100.100.200/latest", "http://[2002:a00:5::1]/x",
+                                 "http://[::ffff:10.0.0.1]/x", "http://0.0.0.0/x"])
+def test_hosts_a_sender_cannot_reach_are_refused_when_added(env: Env, url: str) -> None:
+    assert add(env, url, PRIVATE).status_int == 400
+
+
+def test_a_send_never_raises(env: Env) -> None:
+    from pypireg.hooks.sender import post
+
+    for url in ("https://a..example.com/", "http://[::1/", "http://256.1.1.1:0/"):
+        sent = post(url, {}, b"{}", allow_local=False)
+        assert sent.status is None and sent.error
+
+
+def test_the_owner_of_an_empty_group_manages_its_hooks(env: Env) -> None:
+    registry = env.registry
+    registry.create_group("empty", "private")
+    owner = registry.create_token("owner", ["empty:delete"])
+    made = env.app.post_json("/groups/empty/hooks", {"url": "https://hooks.example/in"},
+                             headers=basic(owner), status=201).json
+    assert env.app.get("/groups/empty/hooks", headers=basic(owner)).json[0]["id"] == made["id"]
+    env.app.get("/groups/empty/hooks", headers=basic(env.reader), status=404)
+    env.app.get("/groups/empty/hooks", status=401)
+
+
+def test_only_the_holder_of_a_claim_records_its_attempt(local: Local, inbox: Receiver) -> None:
+    made = add(local, inbox.url).json
+    registry = local.registry
+    registry.deliverer.stop()
+    local.upload_wheel("acme/tools", "app", "1.0", token=local.writer, status=201)
+    catalog = registry.catalog
+    [(delivery, _)] = catalog.claim_deliveries(ago(timedelta(0)), ago(timedelta(seconds=-60)),
+                                               "one", 1)
+    assert not catalog.record_attempt(delivery, now=ago(timedelta(0)), status_code=200,
+                                      error=None, duration_ms=1, outcome="delivered",
+                                      next_attempt_at=None, claimant="another")
+    assert catalog.delivery(delivery.id).status == "pending"
+    assert catalog.attempts([delivery.id]) == {delivery.id: []}
+    # A hook removed while its delivery was in flight: nothing to record, nothing raised.
+    local.app.delete(f"{HOOKS}/{made['id']}", headers=basic(local.owner), status=204)
+    Deliverer(catalog, allow_local=True).attempt(delivery, registry.catalog.hook(made["id"])
+                                                 or _removed(made), retry=True)
+
+
+def _removed(made: dict) -> object:  # type: ignore[type-arg]
+    from pypireg.records import Hook
+
+    return Hook(made["id"], made["project_id"], None, made["url"], made["secret"],
+                tuple(made["events"]), True, made["created_at"])
+
+
+def test_the_command_line_leaves_deliveries_to_the_servers(tmp_path, capsys) -> None:
+    data = str(tmp_path / "data")
+    registry = pypireg.create_app(data, hooks_allow_local=True)
+    registry.create_group("acme", "public")
+    project = registry.create_project("acme/tools", "public")
+    registry.deliverer.stop()
+    with receiver() as got:
+        hook = registry.add_hook(project, got.url)
+        TestApp(registry).post(
+            "/projects/acme%2Ftools/packages/pypi", params=[("name", "app"), ("version", "1.0")],
+            upload_files=[("content", wheel_name("app", "1.0"), wheel_bytes("app", "1.0"))],
+            headers=basic(registry.create_token("ci", ["acme/tools:write"])), status=201)
+        code, _, _ = run(capsys, "yank", "acme/tools", "app", "1.0", "--data", data)
+        assert code == 0
+        deliveries, total = registry.hook_deliveries(project, hook.id)
+        assert total == 2 and {d.attempts for d in deliveries} == {0}
+        assert got.got == []  # nothing was sent by the command
+        server = Deliverer(registry.catalog, allow_local=True)
+        server.serve()  # as pypireg serve starts: what is pending goes
+        try:
+            assert [got.next().event["type"] for _ in range(2)] == ["package.published",
+                                                                     "package.yanked"]
+        finally:
+            server.stop()

@@ -117,6 +117,8 @@ def _post(url: str, headers: dict[str, str], body: bytes, allow_local: bool,
         answer = connection.getresponse()
         answer.read(KEPT_ANSWER)
         status = answer.status
+        if cut_off.is_set():  # what was read up to the cut is no answer
+            return sent(None, f"no answer within {DEADLINE:g} s")
     except Exception as exc:
         if cut_off.is_set():
             return sent(None, f"no answer within {DEADLINE:g} s")

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.request import Request, urlopen
 
 import pytest
 import waitress
@@ -118,6 +119,17 @@ def _publish(tmp_path, base: str, token: str) -> None:
         run([str(BIN / "twine"), "upload", "--non-interactive",
              "--repository-url", f"{base}/api/v4/projects/{project.replace('/', '%2F')}"
              "/packages/pypi", "-u", "__token__", "-p", token, str(path)])
+    # A release waiting in a stage (docs/staging.md): on the project's page, not its list.
+    api = f"{base}/api/v4/projects/acme%2Ftools/packages/pypi/stages"
+    made = Request(api, data=b'{"name": "2.0-rc"}', method="POST", headers={
+        "Content-Type": "application/json", "PRIVATE-TOKEN": token})
+    with urlopen(made, timeout=30) as answer:  # noqa: S310 - 127.0.0.1
+        assert answer.status == 201
+    file_name, data = described_wheel("staged-lib", "2.0", "Summary: Not yet\n", "")
+    path = dist / file_name
+    path.write_bytes(data)
+    run([str(BIN / "twine"), "upload", "--non-interactive", "--repository-url",
+         f"{api}/2.0-rc", "-u", "__token__", "-p", token, str(path)])
 
 
 def test_browse_search_and_copy(browser, served) -> None:
@@ -324,6 +336,20 @@ def test_the_copied_command_is_the_one_shown_and_it_installs(browser, served,
     run([sys.executable, "-m", *argv, "--target", str(tmp_path / "target")],
         env=client_env(tmp_path))
     assert (tmp_path / "target" / "greeter").is_dir()
+
+
+def test_the_project_page_lists_its_open_stage(browser, served) -> None:
+    from selenium.webdriver.common.by import By
+
+    _, base, _ = served
+    browser.get(base + "/acme/tools")
+    rows = [[cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td")]
+            for row in browser.find_elements(By.CSS_SELECTOR, ".stages tbody tr")]
+    assert [row[:2] for row in rows] == [["2.0-rc", "1"]]
+    assert rows[0][3].startswith(base + "/api/v4/projects/")
+    assert rows[0][3].endswith("/packages/pypi/stages/2.0-rc/simple/")
+    names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ul.names a.name")]
+    assert "staged-lib" not in names and "greeter" in names
 
 
 PAGE_TYPES = {"home": "/", "group": "/acme", "project": "/acme/tools",

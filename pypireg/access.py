@@ -128,6 +128,18 @@ def group_deletable(registry: Registry, request: Request, group_ref: str, *, why
     return group, deletable
 
 
+def group_owner(registry: Registry, request: Request, group_ref: str, *, why: str) -> Group:
+    """The group, if the caller may delete in the whole of it (its owner), even while it
+    holds nothing; else 401 or 404 as for reading it, and 403 saying ``why``."""
+    found = registry.catalog.group(group_ref)
+    if found is not None and permits_group(registry, request, found, DELETE):
+        return found
+    group, _ = readable_projects(registry, request, group_ref)
+    if caller(registry, request) is None:
+        raise unauthorized(registry, request)
+    raise Forbidden(why)
+
+
 def level(registry: Registry, request: Request, project: Project) -> str | None:
     """The caller's GitLab access level in the project, or None (not even developer)."""
     if getattr(caller(registry, request), "is_admin", False):

@@ -81,16 +81,16 @@ def import_file(registry: Registry, project: Project, path: Path, actor: Actor =
                 file_name: str | None = None, upload_time: str | None = None,
                 requires_python: str | None = None) -> bool:
     """Store one file (named ``file_name``, by default its path's name), uploaded at
-    ``upload_time`` (by default now), requiring ``requires_python`` (by default what its
-    metadata says); False when it was already there. Raises with the reason it can't."""
+    ``upload_time`` (by default now), requiring ``requires_python`` where its metadata
+    says nothing; False when it was already there. Raises with the reason it can't."""
     limits = registry.limits
     file_name = file_name or path.name
     raw = dists.metadata_bytes(str(path), file_name, limits=limits)
     metadata = dists.parse_metadata(raw)
     identity = dists.identify(metadata.get("Name", ""), metadata.get("Version", ""), file_name,
                               limits)
-    if requires_python is None:
-        requires_python = dists.file_requires_python("", metadata)
+    # The file's own Requires-Python wins over one given beside it, both checked.
+    requires_python = dists.file_requires_python(requires_python or "", metadata)
     digests = _digests(path)
     if digests["size"] == 0:
         raise dists.InvalidDistribution("the file is empty")

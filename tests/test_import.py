@@ -165,3 +165,40 @@ def test_import_from_an_index_needs_a_source_and_says_what_is_wrong(served, tmp_
                        "https://example.com/simple/", "--token", "t", "--username", "u",
                        "--data", str(data))
     assert code == 1 and "not both" in err
+
+
+def test_a_source_that_forwards_a_name_elsewhere_is_not_followed(served, tmp_path,
+                                                                 capsys) -> None:
+    """pypiserver and GitLab forward a name they lack to the public index: the import must
+    not copy the public package in its place (dependency confusion)."""
+    from .distributions import wheel_bytes, wheel_name
+    from .upstreams import serve
+
+    data, registry = served
+    public = wheel_bytes("internal", "9.9")
+    digest = hashlib.sha256(public).hexdigest()
+
+    def elsewhere(environ, start_response):  # type: ignore[no-untyped-def]
+        if environ["PATH_INFO"].startswith("/files/"):
+            start_response("200 OK", [("Content-Type", "application/octet-stream")])
+            return [public]
+        link = f'<a href="/files/{wheel_name("internal", "9.9")}#sha256={digest}">x</a>'
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [link.encode()]
+
+    with serve(elsewhere) as other:
+        def forwarding(environ, start_response):  # type: ignore[no-untyped-def]
+            start_response("303 See Other",
+                           [("Location", f"{other.url}/simple/{environ['PATH_INFO'][8:]}")])
+            return [b""]
+
+        with serve(forwarding) as source:
+            code, out, err = run(capsys, "import", "--project", "mirror", "--from-index",
+                                 f"{source.url}/simple/", "--name", "internal", "--data",
+                                 str(data))
+    assert code == 1
+    assert "redirects to another index" in err and "not followed" in err
+    assert out[-1] == "0"
+    assert registry.catalog.live_file_named(registry.catalog.project("mirror").id,
+                                            wheel_name("internal", "9.9")) is None
+    assert all(path == "/" or not path.startswith("/files/") for _, path, _, _ in other.log)

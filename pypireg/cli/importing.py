@@ -33,8 +33,6 @@ def import_index(args: argparse.Namespace) -> int:
                                    progress=lambda line: print(line, file=sys.stderr))
     except (SourceError, HTTPError, OSError) as exc:  # its list of names could not be read
         raise CatalogError(f"--from-index {args.from_index}: {exc}") from None
-    for what, why in report.failed:
-        print(f"failed: {what}: {why}", file=sys.stderr)
-    print(report)
+    print(report)  # each failure was told on stderr as it happened
     print(report.copied)
     return 1 if report.failed else 0

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import BadRequest, Forbidden
+from werkzeug.exceptions import BadRequest
 
+from .. import access
 from ..catalog import CatalogError
 from ..errors import ResourceNotFound
 from ..hooks import HookNotFound, delivery_json, hook_json
@@ -103,16 +104,8 @@ def _project(registry: Registry, request: RegistryRequest, project: str) -> Proj
 
 
 def _group(registry: Registry, request: RegistryRequest, group: str) -> Group:
-    named = registry.catalog.group(group)
-    if named is not None and registry.permits_group(request, named, DELETE):
-        return named  # its owner, even of a group with nothing in it yet
-    found, _ = registry.readable_projects(request, group)  # 401 or 404, as for its pages
-    if not registry.permits_group(request, found, DELETE):
-        if registry.caller(request) is None:
-            raise registry.unauthorized(request)
-        raise Forbidden(f"the hooks of {found.path} need owner access to the group: a grant"
-                        " with delete on it")
-    return found
+    return access.group_owner(registry, request, group, why=(
+        f"the hooks of {group} need owner access to the group: a grant with delete on it"))
 
 
 def _hook(registry: Registry, owner: Project | Group, hook_id: str) -> Hook:

@@ -161,7 +161,7 @@ def test_import_from_a_pypiserver(tmp_path: Path) -> None:
     with serve(pypiserver.app(roots=[str(packages)], disable_fallback=True)) as up:
         first = pypireg_import(data, f"{up.url}/simple/")
         assert first.returncode == 1  # one file failed, the others were copied
-        assert "failed: broken-1.0.tar.gz:" in first.stderr
+        assert "failed: broken: broken-1.0.tar.gz:" in first.stderr
         assert first.stdout.splitlines()[-1] == "4"
         again = pypireg_import(data, f"{up.url}/simple/", "--name", "app", "--name", "lib")
         assert again.returncode == 0 and again.stdout.splitlines()[-1] == "0"

@@ -185,20 +185,22 @@ def devpi(tmp_path: Path) -> Iterator[tuple[str, str]]:
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "devpi-server"), "--serverdir", str(server_dir), "--host", "127.0.0.1",
-         "--port", str(port), "--indexer-backend", "null"],
+         "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    serving = threading.Event()
+    serving, said = threading.Event(), []
 
     def drain() -> None:  # its log, read to the end, so that it never blocks writing it
         for line in process.stdout:  # type: ignore[union-attr]
+            said.append(line)
             if "Serving on" in line:
                 serving.set()
+        serving.set()  # it ended: no need to wait longer
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        if not serving.wait(120):
-            raise AssertionError("devpi-server did not start within 120 s")
+        if not serving.wait(120) or process.poll() is not None:
+            raise AssertionError("devpi-server did not start:\n" + "".join(said[-20:]))
         url = f"http://127.0.0.1:{port}"
         auth = base64.b64encode(b"root:secret").decode()
         made = urllib.request.Request(f"{url}/root/dev", method="PUT", data=json.dumps(

@@ -50,7 +50,7 @@ from .pagecache import DEFAULT_PAGE_CACHE_SIZE, PageCache
 from .protection import ProtectionRules
 from .publishing import TrustedPublishing
 from .requestlog import ENDPOINT, LOG_FORMATS
-from .routing import Routes, flat_layout, gitlab_layout
+from .routing import Routes, named_layout
 from .settings import audience, host_names, token_lifetime
 from .stages import Staging
 from .storage import FileSystemStorage, MemoryStorage, open_storage
@@ -331,7 +331,7 @@ def create_app(
     settings = upstream_settings(upstream, mode=upstream_mode, ttl=upstream_ttl,
                                  min_age=min_upstream_age, merge=upstream_merge)
     if dispatcher is None:
-        dispatcher = _layout(layout, project)
+        dispatcher = named_layout(layout, project)
     if isinstance(catalog, str):
         catalog = open_catalog(catalog)
     if isinstance(storage, str):
@@ -399,12 +399,3 @@ def _limits(limits: Limits | None, max_upload_size: int | None) -> Limits:
         limits = dataclasses.replace(limits, max_upload_size=max_upload_size)
     return limits
 
-
-def _layout(layout: str, project: str | None) -> Dispatcher:
-    if layout == "gitlab":
-        return gitlab_layout()
-    if layout == "flat":
-        if not project:
-            raise ValueError("the flat layout serves one project: pass project='PATH'")
-        return flat_layout(project)
-    raise ValueError(f"unknown layout {layout!r}: use 'gitlab' or 'flat'")

@@ -187,6 +187,17 @@ def flat_layout(project: str) -> Map:
     )
 
 
+def named_layout(layout: str, project: str | None) -> Dispatcher:
+    """``create_app(layout=...)``'s: ``gitlab``, or ``flat`` with its ``project``."""
+    if layout == "gitlab":
+        return gitlab_layout()
+    if layout == "flat":
+        if not project:
+            raise ValueError("the flat layout serves one project: pass project='PATH'")
+        return flat_layout(project)
+    raise ValueError(f"unknown layout {layout!r}: use 'gitlab' or 'flat'")
+
+
 class Routes:
     """Each request's endpoint and arguments, from the dispatcher.
 

@@ -27,7 +27,7 @@ from .maintenance import release_blobs
 from .models import HOST, Actor, IndexEntry, PackageFile, Project
 from .records import Stage, StagedFile
 from .times import parse_time, stamp
-from .uploads import FileConflict, StageClosed, check_name_open, record_file
+from .uploads import FileConflict, StageClosed, check_name_open, check_open, record_file
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -202,15 +202,6 @@ class Staging:
             gone += 1
         release_blobs(self.catalog, self.storage, keys)
         return gone
-
-
-def check_open(stage: Stage) -> None:
-    """Raise :class:`pypireg.uploads.StageClosed` for a published or expired stage."""
-    if stage.status == PUBLISHED:
-        raise StageClosed(f"stage {stage.name!r} was published at {stage.published_at}")
-    if stage.status != OPEN:
-        raise StageClosed(f"stage {stage.name!r} expired at {stage.expires_at}: nothing in it"
-                          " can be published; upload into a new stage")
 
 
 def _record(catalog: Catalog, actor: Actor, event: str, project: Project, stage: Stage,

@@ -96,7 +96,7 @@ def store_upload(
             stage,
         )
     except StageClosed as exc:
-        raise Conflict(str(exc)) from None
+        raise Conflict(f"{exc}: it takes no more files; create another") from None
     except (FileConflict, NameClosed, StageFull) as exc:
         raise BadRequest(str(exc)) from None
     except CatalogError:
@@ -285,18 +285,21 @@ def _stored_already(catalog: Catalog, project: Project, identity: dists.DistIden
                        " contents; upload a new version instead")
 
 
+def check_open(stage: Stage) -> None:
+    """Raise :class:`StageClosed` for a published or expired stage."""
+    if stage.status == PUBLISHED:
+        raise StageClosed(f"stage {stage.name!r} was published at {stage.published_at}")
+    if stage.status != OPEN:
+        raise StageClosed(f"stage {stage.name!r} expired at {stage.expires_at}")
+
+
 def check_open_stage(catalog: Catalog, stage: Stage) -> None:
-    """Raise :class:`StageClosed` unless ``stage`` is still open. Call inside ``write()``."""
-    now = utcnow()
-    current = catalog.stage(stage.project_id, stage.name, now=now)
+    """Raise :class:`StageClosed` unless ``stage`` is open still, as the catalog has it
+    now (discarded, published or expired meanwhile). Call inside ``write()``."""
+    current = catalog.stage(stage.project_id, stage.name, now=utcnow())
     if current is None or current.id != stage.id:
         raise StageClosed(f"stage {stage.name!r} was discarded")
-    if current.status == PUBLISHED:
-        raise StageClosed(f"stage {stage.name!r} was published at {current.published_at}:"
-                          " it takes no more files; create another")
-    if current.status != OPEN:
-        raise StageClosed(f"stage {stage.name!r} expired at {current.expires_at}: create"
-                          " another")
+    check_open(current)
 
 
 def check_name_open(catalog: Catalog, project: Project, normalized_name: str) -> None:

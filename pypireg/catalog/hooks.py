@@ -53,12 +53,16 @@ class HookQueries(CatalogBase):
         return [_hook(row) for row in self.rows(
             f"SELECT {_HOOK_COLUMNS} FROM hooks WHERE {column} = ? ORDER BY id", [value])]
 
-    def hooks_for(self, project_id: int, group_ids: list[int]) -> list[Hook]:
-        """The enabled hooks a project's changes go to: its own and its groups'."""
-        where, params = "project_id = ?", [project_id]
-        if group_ids:
-            where += f" OR {self.in_ids('group_id')}"
-            params.append(self.ids(group_ids))
+    def hooks_for(self, project_id: int, group_paths: Iterable[str]) -> list[Hook]:
+        """The enabled hooks a project's changes go to: its own and those of the live
+        groups at ``group_paths`` (those above it), in one statement."""
+        paths = list(group_paths)
+        where, params = "project_id = ?", list[Any]([project_id])
+        if paths:
+            marks = ", ".join("?" * len(paths))
+            where += (" OR group_id IN (SELECT id FROM groups WHERE deleted_at IS NULL"
+                      f" AND path IN ({marks}))")
+            params += paths
         return [_hook(row) for row in self.rows(
             f"SELECT {_HOOK_COLUMNS} FROM hooks WHERE enabled = 1 AND ({where}) ORDER BY id",
             params)]

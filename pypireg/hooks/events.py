@@ -30,6 +30,7 @@ _SIMPLE = {"package_deleted": "package.deleted", "package_file_deleted": "file.d
            "package_protection_rule_created": "protection.changed",
            "package_protection_rule_updated": "protection.changed",
            "package_protection_rule_deleted": "protection.changed"}
+_TOLD = {*_SIMPLE, "package_published", "stage_published"}  # the changes hooks hear of
 
 
 class HookEvents:
@@ -43,17 +44,14 @@ class HookEvents:
     def __call__(self, actor: Actor, event_name: str, *, entity_type: str,
                  entity_id: int | None, entity_path: str, target_details: str | None,
                  details: Mapping[str, Any]) -> None:
-        if entity_type != PROJECT or entity_id is None:
-            return
-        if event_name != "stage_published" and (
-                event_name not in _SIMPLE and event_name != "package_published"):
+        if entity_type != PROJECT or entity_id is None or event_name not in _TOLD:
             return
         if event_name == "package_published" and details.get("stage"):
             return  # told once for the whole stage, by its stage_published
         project = self.catalog.project(entity_id)
         if project is None:
             return
-        hooks = self.catalog.hooks_for(project.id, self._groups_of(project))
+        hooks = self.catalog.hooks_for(project.id, groups_above(project.path))
         if not hooks:
             return
         queued = 0
@@ -66,10 +64,6 @@ class HookEvents:
                     queued += 1
         if queued:
             self.wake()
-
-    def _groups_of(self, project: Project) -> list[int]:
-        found = (self.catalog.group_by_path(path) for path in groups_above(project.path))
-        return [group.id for group in found if group is not None]
 
     def _events(self, actor: Actor, event_name: str, project: Project,
                 target: str | None, details: Mapping[str, Any]

@@ -24,11 +24,10 @@ from ..stages import (
     StageEmpty,
     StageError,
     StageNotFound,
-    check_open,
     stage_json,
     staged_json,
 )
-from ..uploads import FileConflict, NameClosed, StageClosed
+from ..uploads import FileConflict, NameClosed, StageClosed, check_open
 from .answers import json_response, no_content, stored_file, stored_metadata
 from .pages import PageResponse, file_url_builder, negotiate, scope_index_html
 from .params import Page, body_fields
@@ -86,11 +85,10 @@ def upload(registry: Registry, request: RegistryRequest, project: str, stage: st
     def open_stage(found: Project) -> Stage:
         """The stage, refused before its body is read if it takes no files."""
         each = _stage(registry, found, stage)
-        if each.status != OPEN:
-            try:
-                check_open(each)
-            except StageClosed as exc:
-                raise Conflict(f"{exc}: it takes no more files") from None
+        try:
+            check_open(each)
+        except StageClosed as exc:
+            raise Conflict(f"{exc}: it takes no more files; create another") from None
         return each
 
     return store(registry, request, project, open_stage)

@@ -336,7 +336,8 @@ class UpstreamPage(NamedTuple):
 class CachedFile(NamedTuple):
     """A file some cached upstream page lists, and what of it is kept: ``storage_key`` is
     None until its bytes were fetched and verified, ``metadata_key`` likewise for its
-    PEP 658 metadata."""
+    PEP 658 metadata. ``page_status`` is the PEP 792 status its upstream's page of the
+    name gave last, read with the row."""
     id: int
     sha256: str
     file_name: str
@@ -349,6 +350,7 @@ class CachedFile(NamedTuple):
     storage_key: str | None
     metadata_key: str | None
     cached_size: int | None
+    page_status: str | None = None
 
 
 @dataclass(frozen=True)

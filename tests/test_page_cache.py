@@ -3,6 +3,8 @@ process sharing a catalog, and never to a caller who may see something else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from webtest import TestApp
 from werkzeug.routing import Map, Rule
@@ -354,3 +356,81 @@ def test_what_is_kept_is_bounded() -> None:
     assert len(reads) == MAX_KEPT + 1
     changes.kept(0, lambda: reads.append(1) or "found", lambda: "one")  # the oldest, gone
     assert len(reads) == MAX_KEPT + 2
+
+
+def guarded(started: Callable[[str], pypireg.Registry]) -> None:
+    """Once warm, a cached upstream file costs two statements: the project's own file of
+    that digest (none), and the cache's row with its page's status. Whatever makes its
+    name the project's own in another process (an upload of the name, a protection rule,
+    a stage holding it) stops it within a second, and undoing it (the rule removed, the
+    stage discarded, the package deleted and purged by gc) serves it again as soon.
+    ``started(upstream)`` is a new process's registry caching ``upstream``."""
+    from .upstreams import one_wheel_index, serve
+
+    with serve(one_wheel_index("twin", wheel_bytes("twin", "1.0"))) as served:
+        one = Env(started(f"{served.url}/simple/"))
+        other = started(f"{served.url}/simple/")
+        reader = TestApp(other)
+        page = API.format(project="acme/tools") + "/simple/twin/"
+        url = reader.get(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+                         ).json["files"][0]["url"]
+        assert reader.get(url).body == wheel_bytes("twin", "1.0")
+        clock = other.catalog.changes.clock = Clock()
+        reader.get(url)  # its first look at the generation by that clock
+        warm = queries_for(other, url)
+        assert len(warm) == 2 and "FROM package_files" in warm[0], warm
+        assert "FROM upstream_files" in warm[1] and "upstream_pages" in warm[1]
+
+        def served_after_a_look(status: int) -> None:
+            clock.now += 1  # a second later: every process has looked at the generation
+            reader.get(url, status=status)
+
+        rule = one.registry.add_protection_rule(
+            one.public, package_name_pattern="tw*", package_type="pypi",
+            minimum_access_level_for_push="owner")
+        served_after_a_look(404)
+        one.registry.remove_protection_rule(one.public, rule.id)
+        served_after_a_look(200)
+        one.app.post_json(API.format(project="acme/tools") + "/stages", {"name": "rc1"},
+                          headers=basic(one.writer), status=201)
+        served_after_a_look(200)  # an empty stage holds no name
+        name = wheel_name("twin", "2.0")
+        one.app.post(API.format(project="acme/tools") + "/stages/rc1",
+                     params=[("name", "twin"), ("version", "2.0")],
+                     upload_files=[("content", name, wheel_bytes("twin", "2.0"))],
+                     headers=basic(one.writer), status=201)
+        served_after_a_look(404)
+        one.registry.discard_stage(one.public, "rc1")
+        served_after_a_look(200)
+        one.upload_wheel("acme/tools", "twin", "2.0", token=one.writer, status=201)
+        served_after_a_look(404)
+        for package in one.registry.catalog.versions_named(one.public.id, "twin"):
+            one.registry.delete_package(package)
+        served_after_a_look(404)  # deleted, not purged: the name is still the project's
+        assert one.registry.collect_garbage().packages == 1
+        served_after_a_look(200)
+
+
+def test_a_cached_upstream_file_reads_no_guard_until_something_it_depends_on_changes(
+        tmp_path) -> None:
+    guarded(lambda upstream: pypireg.create_app(tmp_path, upstream=upstream,
+                                                upstream_mode="cache"))
+
+
+def test_a_cached_upstream_file_reads_no_guard_until_a_change_on_postgresql_too(
+        postgres_server, tmp_path) -> None:
+    from pypireg.catalog.postgres import PostgresEngine
+
+    engines: list[PostgresEngine] = []
+    with postgres_server.database(postgres_server.template) as url:
+        def started(upstream: str) -> pypireg.Registry:
+            engines.append(PostgresEngine(url, max_connections=2))
+            return pypireg.create_app(tmp_path / str(len(engines)), upstream=upstream,
+                                      upstream_mode="cache",
+                                      catalog=pypireg.Catalog(engine=engines[-1]))
+
+        try:
+            guarded(started)
+        finally:
+            for engine in engines:
+                engine.close()

@@ -6,9 +6,13 @@ import hashlib
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.utils import canonicalize_name
 from webtest import TestApp
 
 import pypireg
+from pypireg import dists
 from pypireg.cli import main
 
 from .distributions import sdist_bytes, wheel_bytes, wheel_metadata, wheel_name
@@ -361,3 +365,11 @@ def test_gc_gives_older_files_their_metadata(tmp_path) -> None:
     html = env.app.get(PAGE + "pkg/").text
     assert f'data-core-metadata="sha256={sha256(wheel_metadata("pkg", "1.0").encode())}"' in html
     assert env.registry.collect_garbage().metadata == 0
+
+
+@given(st.text(alphabet="azAZ09-_.", max_size=10) | st.text(max_size=10))
+@settings(max_examples=3000, derandomize=True, database=None, deadline=None)
+def test_a_name_is_normalized_as_pep_503_says(name: str) -> None:
+    """Names already normal are taken as they are (most page requests); the rest are
+    normalized by packaging: both ways give what PEP 503 says."""
+    assert dists.normalize(name) == canonicalize_name(name)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from ..exceptions import PypiregError
 from ..times import utcnow
@@ -15,6 +15,8 @@ from .changes import Changes
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
+
+T = TypeVar("T")
 
 __all__ = ["CatalogBase", "CatalogError", "CatalogReadOnly", "CatalogUnavailable", "Engine",
            "TextMatch", "load_json", "redacted", "utcnow"]
@@ -143,8 +145,15 @@ class CatalogBase:
         if why is not None:
             raise CatalogReadOnly(why)
 
+    def kept(self, key: Hashable, read: Callable[[], T | None]) -> T | None:
+        """What ``read`` answers for ``key``, kept in memory while the catalog's generation
+        stands (.changes). Only for an answer decided by rows of the watched tables
+        (:data:`.tables.WATCHED`), or of tables whose every change moves a project's
+        serial (packages, name statuses, protection rules)."""
+        return self.changes.kept(key, read, self.generation)
+
     def generation(self) -> str | None:
-        """A value that every change to a project or group replaces (.changes)."""
+        """A value that every change to a watched table replaces (.changes)."""
         return self.value(  # type: ignore[no-any-return]
             "SELECT value FROM meta WHERE key = 'generation'")
 

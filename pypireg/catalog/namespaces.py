@@ -200,7 +200,7 @@ class NamespaceQueries(CatalogBase):
     def _kept(self, table: str, ref: str | int, read: Callable[[], T | None]) -> T | None:
         # By the ref exactly as asked: which row a path matches is the database's to say
         # (its case folding is not Python's in every collation).
-        return self.changes.kept((table, ref), read, self.generation)
+        return self.kept((table, ref), read)
 
     def _by_ref(self, kind: type[T], table: str, ref: str | int, *,
                 numeric_is_id: bool = True) -> T | None:

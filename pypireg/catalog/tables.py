@@ -305,8 +305,10 @@ INDEXES = (
 
 # The tables every change to which gives the catalog's generation (meta's "generation")
 # a new random value, by triggers each engine keeps (.changes): what a process keeps in
-# memory is read from these alone.
-WATCHED = ("projects", "groups")
+# memory is read from these alone, or from tables whose every change moves a project's
+# serial (a row of projects). Stages are watched for the names they hold, which no
+# upstream may serve (views/pages.py, forwardable).
+WATCHED = ("projects", "groups", "stages", "stage_files")
 
 
 def bring_up_to_date(catalog: CatalogBase, engine: str,

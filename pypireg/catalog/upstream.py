@@ -189,11 +189,6 @@ class UpstreamQueries(CatalogBase):
         with self.write():
             self.run("UPDATE upstream_pages SET checked_at = ? WHERE id = ?", [utcnow(), page_id])
 
-    def upstream_page_status(self, upstream: str, normalized_name: str) -> str | None:
-        """The PEP 792 status the upstream's page of a name gave last (None: no page)."""
-        return self.value("SELECT status FROM upstream_pages WHERE upstream = ?"
-                          " AND normalized_name = ?", [upstream, normalized_name])
-
     def upstream_metadata_known(self, upstream: str, normalized_name: str
                                 ) -> dict[tuple[str, str], str]:
         """What is known of the metadata of a name's files, by file name and sha256: for

@@ -16,7 +16,9 @@ from .decoded import PageMoved, listed_file, noted
 from .upstream import UpstreamQueries, later
 
 _FILE_COLUMNS = ("id, sha256, file_name, normalized_name, upstream, url, size, upload_time,"
-                 " metadata_sha256, storage_key, metadata_key, cached_size")
+                 " metadata_sha256, storage_key, metadata_key, cached_size,"
+                 " (SELECT p.status FROM upstream_pages p WHERE p.upstream = f.upstream"
+                 " AND p.normalized_name = f.normalized_name)")
 
 
 class UpstreamFileQueries(UpstreamQueries):
@@ -67,12 +69,12 @@ class UpstreamFileQueries(UpstreamQueries):
 
     def _upstream_file_row(self, sha256: str, file_name: str) -> CachedFile | None:
         row = next(self.tuples(
-            f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE sha256 = ? AND file_name = ?",
+            f"SELECT {_FILE_COLUMNS} FROM upstream_files f WHERE sha256 = ? AND file_name = ?",
             [sha256, file_name]), None)
         return None if row is None else CachedFile(*row)
 
     def cached_upstream_file(self, file_id: int) -> CachedFile | None:
-        row = next(self.tuples(f"SELECT {_FILE_COLUMNS} FROM upstream_files WHERE id = ?",
+        row = next(self.tuples(f"SELECT {_FILE_COLUMNS} FROM upstream_files f WHERE id = ?",
                                [file_id]), None)
         return None if row is None else CachedFile(*row)
 

@@ -1,6 +1,6 @@
 """Views: plain functions ``view(registry, request, **args) -> Response``, by endpoint name
-(simple pages answer with a :class:`~pypireg.views.pages.PageResponse`, a lighter WSGI
-response)."""
+(simple pages answer with a :class:`~pypireg.views.pages.PageResponse`, and whole stored
+files with a :class:`~pypireg.views.answers.FileAnswer`: lighter WSGI responses)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from . import (
                statuses,
                tokens,
 )
+from .answers import FileAnswer
 from .pages import PageResponse
 
-View = Callable[..., "Response | PageResponse"]
+View = Callable[..., "Response | PageResponse | FileAnswer"]
 
 VIEWS: dict[str, View] = {
     "root": root.api_root,

@@ -157,9 +157,15 @@ def forwardable(registry: Registry, scope: Scope, normalized_name: str) -> bool:
     private one has no live file."""
     catalog = registry.catalog
     ids = scope.project_ids
-    return not (catalog.name_known(ids, normalized_name)
-                or protection.protects(catalog, ids, normalized_name)
-                or catalog.name_staged(ids, normalized_name))
+
+    def read() -> bool:
+        return not (catalog.name_known(ids, normalized_name)
+                    or protection.protects(catalog, ids, normalized_name)
+                    or catalog.name_staged(ids, normalized_name))
+
+    # Asked by every request for a cached upstream file: kept while nothing it reads
+    # changes (each change to those rows moves the catalog's generation).
+    return bool(catalog.kept(("forwardable", tuple(ids), normalized_name), read))
 
 
 # Never a normalized name (those are [a-z0-9-]), a digest or a file name, and left as is by
@@ -219,9 +225,16 @@ def page_etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) 
     view of it, the format and its version, and the URLs' base (as the request's environ
     gives it: at least as fine as werkzeug's parsed host and root path, and cheaper)."""
     environ = request.environ
-    key = repr((*parts, fmt.content_type, render.PAGE_FORMAT,
-                [environ.get(name) for name in _BASE], sorted(scope.url_args.items()),
-                scope.state))
+    return _etag((*parts, fmt.content_type), tuple(map(environ.get, _BASE)),
+                 tuple(sorted(scope.url_args.items())), scope.state)
+
+
+# Hashing costs more than finding the answer again: a fleet asks for the same pages. Each
+# entry is bounded by what the server lets a Host header hold.
+@functools.lru_cache(maxsize=1024)
+def _etag(page: tuple[str, ...], base: tuple[str | None, ...],
+          url_args: tuple[tuple[str, str], ...], state: str) -> str:
+    key = repr((*page, render.PAGE_FORMAT, list(base), list(url_args), state))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

@@ -25,7 +25,7 @@ from ..errors import ResourceNotFound, printable_line
 from ..models import CachedFile, UpstreamFile
 from ..upstream import ranges
 from ..upstream.settings import spelled
-from .answers import immutable, stored_file, stored_metadata
+from .answers import FileAnswer, immutable, stored_file, stored_metadata
 from .pages import (
     file_url_builder,
     finish,
@@ -169,7 +169,7 @@ def cached_file(registry: Registry, scope: Scope, cached: CachedFile) -> CachedF
     if not (upstreams.may_merge(name) or forwardable(registry, scope, name)):
         raise ResourceNotFound("File")
     # PEP 792, as for this registry's own names.
-    if registry.catalog.upstream_page_status(cached.upstream, name) == "quarantined":
+    if cached.page_status == "quarantined":
         raise Forbidden(f"{cached.file_name} is not served: the upstream quarantined its"
                         " package")
     if not upstreams.old_enough(cached.upload_time, upstreams.cutoff()):
@@ -181,7 +181,7 @@ def cached_file(registry: Registry, scope: Scope, cached: CachedFile) -> CachedF
 
 
 def download(registry: Registry, request: RegistryRequest, scope: Scope,
-             cached: CachedFile) -> Response:
+             cached: CachedFile) -> Response | FileAnswer:
     """The file from storage once kept; else fetched now, streamed as it comes. Until it
     is kept, a HEAD is answered from the page, and a range from the upstream's ranges:
     neither fetches the file (docs/proxy.md)."""

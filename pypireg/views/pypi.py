@@ -20,7 +20,7 @@ from ..errors import ResourceNotFound, fault_answer
 from ..models import WRITE, CachedFile, PackageFile, Project
 from ..records import Stage
 from . import proxied
-from .answers import immutable, json_response, stored_file, stored_metadata
+from .answers import FileAnswer, immutable, json_response, stored_file, stored_metadata
 from .pages import PageResponse, index_page, package_page
 from .scope import Scope, group_scope, project_scope
 
@@ -43,7 +43,7 @@ def simple_package(
 
 def download(
     registry: Registry, request: RegistryRequest, project: str, sha256: str, filename: str
-) -> Response:
+) -> Response | FileAnswer:
     scope = project_scope(registry, request, project)
     return _download(registry, request, scope, _file(registry, scope, sha256, filename))
 
@@ -106,7 +106,7 @@ def group_simple_package(
 
 def group_download(
     registry: Registry, request: RegistryRequest, group: str, sha256: str, filename: str
-) -> Response:
+) -> Response | FileAnswer:
     # Only files of projects the caller may read are found, whatever the group allows.
     scope = group_scope(registry, request, group)
     return _download(registry, request, scope, _file(registry, scope, sha256, filename))
@@ -152,7 +152,7 @@ def _file(registry: Registry, scope: Scope, sha256: str, filename: str
 def _download(
     registry: Registry, request: RegistryRequest, scope: Scope,
     package_file: PackageFile | CachedFile,
-) -> Response:
+) -> Response | FileAnswer:
     """The file's bytes; counted as a download (``last_downloaded_at``) only once there
     is an answer to send, so a refused one (a 416 for a Range past the end) changes
     nothing."""

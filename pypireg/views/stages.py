@@ -28,7 +28,7 @@ from ..stages import (
     staged_json,
 )
 from ..uploads import FileConflict, NameClosed, StageClosed, check_open
-from .answers import json_response, no_content, stored_file, stored_metadata
+from .answers import FileAnswer, json_response, no_content, stored_file, stored_metadata
 from .pages import PageResponse, file_url_builder, negotiate, scope_index_html
 from .params import Page, body_fields
 from .pypi import store
@@ -162,7 +162,7 @@ def simple_package(registry: Registry, request: RegistryRequest, project: str, s
 
 
 def download(registry: Registry, request: RegistryRequest, project: str, stage: str,
-             sha256: str, filename: str) -> Response:
+             sha256: str, filename: str) -> Response | FileAnswer:
     staged = _staged(registry, request, project, stage, sha256, filename)
     return stored_file(registry.storage, request, staged.storage_key,
                        file_name=staged.file_name, sha256=staged.sha256, size=staged.size,

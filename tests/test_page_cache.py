@@ -434,3 +434,26 @@ def test_a_cached_upstream_file_reads_no_guard_until_a_change_on_postgresql_too(
         finally:
             for engine in engines:
                 engine.close()
+
+
+def test_answers_about_made_up_names_cannot_push_out_the_projects(monkeypatch) -> None:
+    """Whether a name may come from upstream is kept for any name a request makes up, in a
+    room of its own: however many there are, the projects found stay kept."""
+    from pypireg.catalog import changes
+
+    monkeypatch.setattr(changes, "MAX_KEPT", 3)
+    kept = changes.Changes(clock=Clock())
+    reads: list[object] = []
+
+    def read(value: object):  # type: ignore[no-untyped-def]
+        return lambda: reads.append(value) or value
+
+    generation = lambda: "g1"  # noqa: E731
+    assert kept.kept(("projects", "acme/tools"), read("tools"), generation) == "tools"
+    for n in range(10):
+        assert kept.kept(((1,), f"made-up-{n}"), read(True), generation, "forwardable")
+    reads.clear()
+    assert kept.kept(("projects", "acme/tools"), read("again"), generation) == "tools"
+    assert kept.kept(((1,), "made-up-9"), read(False), generation, "forwardable") is True
+    assert kept.kept(((1,), "made-up-0"), read(False), generation, "forwardable") is False
+    assert reads == [False]  # the oldest made-up name was forgotten, the project was not

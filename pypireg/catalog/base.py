@@ -145,12 +145,14 @@ class CatalogBase:
         if why is not None:
             raise CatalogReadOnly(why)
 
-    def kept(self, key: Hashable, read: Callable[[], T | None]) -> T | None:
+    def kept(self, key: Hashable, read: Callable[[], T | None], room: str = "found"
+             ) -> T | None:
         """What ``read`` answers for ``key``, kept in memory while the catalog's generation
-        stands (.changes). Only for an answer decided by rows of the watched tables
-        (:data:`.tables.WATCHED`), or of tables whose every change moves a project's
-        serial (packages, name statuses, protection rules)."""
-        return self.changes.kept(key, read, self.generation)
+        stands (.changes); in ``room`` "found", only what was found. Only for an answer
+        decided by rows of the watched tables (:data:`.tables.WATCHED`), or of tables
+        whose every change moves a project's serial (packages, name statuses, protection
+        rules)."""
+        return self.changes.kept(key, read, self.generation, room)
 
     def generation(self) -> str | None:
         """A value that every change to a watched table replaces (.changes)."""

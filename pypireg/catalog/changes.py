@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 CHECK_INTERVAL = 0.05  # seconds between reads of the generation, in one process
-MAX_KEPT = 4096  # lookups kept, the least recently used forgotten first
+MAX_KEPT = 4096  # lookups kept in each room, the least recently used forgotten first
 T = TypeVar("T")
 
 
@@ -34,7 +34,9 @@ class Changes:
         self._checked = float("-inf")  # when it was read
         self._epoch = 0  # moved as each write of this process ends: a look begun before
         # then keeps nothing, though the generation it read may be older than the write
-        self._kept: OrderedDict[Hashable, object] = OrderedDict()
+        # What is kept, in rooms of MAX_KEPT each: lookups of any name a request makes
+        # up go in a room of their own, so that they cannot push out the projects.
+        self._rooms: dict[str, OrderedDict[Hashable, object]] = {}
         self._writing = threading.local()
 
     @contextmanager
@@ -59,39 +61,45 @@ class Changes:
             self._epoch += 1
 
     def kept(self, key: Hashable, read: Callable[[], T | None],
-             generation: Callable[[], str | None]) -> T | None:
-        """What ``read`` answers for ``key``, kept while the generation stands. Only what
-        was found is kept: a miss is read again every time, so no request can make a thing
-        that exists look missing, nor push out what is kept with names that do not exist."""
+             generation: Callable[[], str | None], room: str = "found") -> T | None:
+        """What ``read`` answers for ``key``, kept in ``room`` while the generation stands.
+        In the room ``found`` only what was found is kept: a miss is read again every time,
+        so no request can make a thing that exists look missing, nor push out what is kept
+        with names that do not exist. An answer about any name (which a request may make
+        up) goes in another room."""
         if getattr(self._writing, "depth", 0):
             return read()
         now = self.clock()
         with self._lock:
             epoch, seen = self._epoch, self._generation
             fresh = now - self._checked < self.interval
-            if fresh and seen is not None and key in self._kept:
-                return self._hit(key)
+            kept = self._rooms.get(room)
+            if fresh and seen is not None and kept and key in kept:
+                return _hit(kept, key)
         if not fresh:
             seen = generation()  # read before the value, so what is kept is never older
             with self._lock:
                 if self._epoch == epoch:  # no write of this process's ended meanwhile
                     if seen != self._generation:
-                        self._kept.clear()
+                        self._rooms.clear()
                         self._generation = seen
                     self._checked = now
-                    if seen is not None and key in self._kept:
-                        return self._hit(key)
+                    kept = self._rooms.get(room)
+                    if seen is not None and kept and key in kept:
+                        return _hit(kept, key)
         found = read()
         if found is None or seen is None:
             return found
         with self._lock:
             if self._epoch == epoch and self._generation == seen:
-                self._kept[key] = found
-                if len(self._kept) > MAX_KEPT:
-                    self._kept.popitem(last=False)
+                kept = self._rooms.setdefault(room, OrderedDict())
+                kept[key] = found
+                if len(kept) > MAX_KEPT:
+                    kept.popitem(last=False)
         return found
 
-    def _hit(self, key: Hashable) -> Any:
-        """What is kept for ``key``, now the most recently used (under the lock)."""
-        self._kept.move_to_end(key)
-        return self._kept[key]
+
+def _hit(kept: OrderedDict[Hashable, object], key: Hashable) -> Any:
+    """What is kept for ``key``, now the most recently used (under the lock)."""
+    kept.move_to_end(key)
+    return kept[key]

@@ -165,7 +165,7 @@ def forwardable(registry: Registry, scope: Scope, normalized_name: str) -> bool:
 
     # Asked by every request for a cached upstream file: kept while nothing it reads
     # changes (each change to those rows moves the catalog's generation).
-    return bool(catalog.kept(("forwardable", tuple(ids), normalized_name), read))
+    return bool(catalog.kept((tuple(ids), normalized_name), read, "forwardable"))
 
 
 # Never a normalized name (those are [a-z0-9-]), a digest or a file name, and left as is by

@@ -457,3 +457,29 @@ def test_answers_about_made_up_names_cannot_push_out_the_projects(monkeypatch) -
     assert kept.kept(((1,), "made-up-9"), read(False), generation, "forwardable") is True
     assert kept.kept(((1,), "made-up-0"), read(False), generation, "forwardable") is False
     assert reads == [False]  # the oldest made-up name was forgotten, the project was not
+
+
+def test_a_name_made_private_by_hand_in_sql_is_never_forwarded(tmp_path) -> None:
+    """The tables that say which names may not come from upstream move the generation by
+    triggers too: a status or a protection rule written by SQL run by hand (or by an older
+    pypireg) stops the redirect to the upstream's twin within a second."""
+    import sqlite3
+
+    registry = pypireg.create_app(tmp_path, upstream="https://pypi.example/simple/")
+    env = Env(registry)
+    clock = registry.catalog.changes.clock = Clock()
+    page = API.format(project="acme/tools") + "/simple/{}/"
+    for name in ("held", "guarded"):
+        env.app.get(page.format(name), status=302)
+    db = sqlite3.connect(registry.catalog.path)
+    with db:
+        db.execute("INSERT INTO name_statuses (id, project_id, normalized_name, status,"
+                   " reason, updated_at) VALUES (99, ?, 'held', 'archived', '', '')",
+                   [env.public.id])
+        db.execute("INSERT INTO protection_rules (id, project_id, package_name_pattern,"
+                   " package_type, minimum_access_level_for_push, updated_at)"
+                   " VALUES (99, ?, 'guard*', 'pypi', 'owner', '')", [env.public.id])
+    db.close()
+    clock.now += 1
+    for name in ("held", "guarded"):
+        env.app.get(page.format(name), status=404)

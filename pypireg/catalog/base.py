@@ -149,9 +149,7 @@ class CatalogBase:
              ) -> T | None:
         """What ``read`` answers for ``key``, kept in memory while the catalog's generation
         stands (.changes); in ``room`` "found", only what was found. Only for an answer
-        decided by rows of the watched tables (:data:`.tables.WATCHED`), or of tables
-        whose every change moves a project's serial (packages, name statuses, protection
-        rules)."""
+        decided by rows of the watched tables (:data:`.tables.WATCHED`)."""
         return self.changes.kept(key, read, self.generation, room)
 
     def generation(self) -> str | None:

@@ -1,12 +1,13 @@
 """What every process sharing a catalog learns of a change, cheaply.
 
-Triggers on ``projects`` and ``groups`` (:data:`.tables.WATCHED`) give the catalog's
-generation, a row of ``meta``, a new random value with every change to them, whoever makes
-it: this pypireg in any process or on any host, an older one during a rolling upgrade, SQL
-run by hand. Each process reads the generation at most every :data:`CHECK_INTERVAL`
-seconds, and while it stands answers the projects and groups it has already found from
-memory, so that a cached page costs no statement at all. A change is seen by every other
-process within that interval, and at once by the process that made it.
+Triggers on the tables of :data:`.tables.WATCHED` (projects, groups, and those that say
+which names may not come from upstream) give the catalog's generation, a row of ``meta``,
+a new random value with every change to them, whoever makes it: this pypireg in any
+process or on any host, an older one during a rolling upgrade, SQL run by hand. Each
+process reads the generation at most every :data:`CHECK_INTERVAL` seconds, and while it
+stands answers what it has already read of them from memory, so that a cached page costs
+no statement at all. A change is seen by every other process within that interval, and at
+once by the process that made it.
 """
 
 from __future__ import annotations

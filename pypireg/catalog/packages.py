@@ -322,14 +322,9 @@ class PackageQueries(NameQueries):
             files = self.run("DELETE FROM package_files WHERE status = ?", [PENDING_DESTRUCTION])
             self.run("DELETE FROM package_details WHERE package_id IN"
                      " (SELECT id FROM packages WHERE status = ?)", [PENDING_DESTRUCTION])
-            projects = [project_id for (project_id,) in self.tuples(
-                "SELECT DISTINCT project_id FROM packages WHERE status = ? AND id NOT IN"
-                " (SELECT package_id FROM package_files)", [PENDING_DESTRUCTION])]
             packages = self.run(
                 "DELETE FROM packages WHERE status = ? AND id NOT IN"
                 " (SELECT package_id FROM package_files)", [PENDING_DESTRUCTION])
-            for project_id in projects:  # a name purged is no longer the project's
-                self.bump_serial(project_id)
         return packages, files, keys
 
 

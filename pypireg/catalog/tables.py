@@ -305,10 +305,11 @@ INDEXES = (
 
 # The tables every change to which gives the catalog's generation (meta's "generation")
 # a new random value, by triggers each engine keeps (.changes): what a process keeps in
-# memory is read from these alone, or from tables whose every change moves a project's
-# serial (a row of projects). Stages are watched for the names they hold, which no
-# upstream may serve (views/pages.py, forwardable).
-WATCHED = ("projects", "groups", "stages", "stage_files")
+# memory is read from these alone. Besides projects and groups, those that say which
+# names may not come from an upstream index (views/pages.py, forwardable): a change to
+# them by any means (SQL by hand, a catch-up of pypireg migrate) is seen everywhere.
+WATCHED = ("projects", "groups", "packages", "name_statuses", "protection_rules", "stages",
+           "stage_files")
 
 
 def bring_up_to_date(catalog: CatalogBase, engine: str,

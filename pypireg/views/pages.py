@@ -164,7 +164,7 @@ def forwardable(registry: Registry, scope: Scope, normalized_name: str) -> bool:
                     or catalog.name_staged(ids, normalized_name))
 
     # Asked by every request for a cached upstream file: kept while nothing it reads
-    # changes (each change to those rows moves the catalog's generation).
+    # changes (each change to those tables moves the catalog's generation).
     return bool(catalog.kept((tuple(ids), normalized_name), read, "forwardable"))
 
 
@@ -225,16 +225,17 @@ def page_etag(request: RegistryRequest, scope: Scope, fmt: Format, *parts: str) 
     view of it, the format and its version, and the URLs' base (as the request's environ
     gives it: at least as fine as werkzeug's parsed host and root path, and cheaper)."""
     environ = request.environ
-    return _etag((*parts, fmt.content_type), tuple(map(environ.get, _BASE)),
-                 tuple(sorted(scope.url_args.items())), scope.state)
+    return _etag((*parts, fmt.content_type, render.PAGE_FORMAT),
+                 tuple(map(environ.get, _BASE)), tuple(sorted(scope.url_args.items())),
+                 scope.state)
 
 
 # Hashing costs more than finding the answer again: a fleet asks for the same pages. Each
 # entry is bounded by what the server lets a Host header hold.
 @functools.lru_cache(maxsize=1024)
-def _etag(page: tuple[str, ...], base: tuple[str | None, ...],
+def _etag(page: tuple[str | int, ...], base: tuple[str | None, ...],
           url_args: tuple[tuple[str, str], ...], state: str) -> str:
-    key = repr((*page, render.PAGE_FORMAT, list(base), list(url_args), state))
+    key = repr((*page, list(base), list(url_args), state))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

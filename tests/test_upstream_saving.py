@@ -6,6 +6,7 @@ something uses them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 
@@ -344,3 +345,55 @@ def test_a_page_an_older_process_saved_after_the_upgrade_is_read_and_moved(catal
     assert catalog.value("SELECT files FROM upstream_pages") == ""
     assert list(catalog.upstream_page(UPSTREAM, "demo").files) == files(3)
     assert catalog.upstream_page(UPSTREAM, "demo").files != [1]  # unequal, not an error
+
+
+def test_a_kept_blob_is_recorded_and_released_in_one_write_and_released_if_it_fails(
+        catalog) -> None:
+    """A blob of the cache is reserved while it is stored (gc leaves it alone), then
+    recorded and released in one write transaction; if storing or recording fails, its
+    reservation is released all the same and nothing is recorded."""
+    from pypireg.upstream.files import keep_blob
+
+    def reserved() -> int:
+        return catalog.value("SELECT count(*) FROM blob_reservations")
+
+    def record() -> None:
+        seen.append(reserved())
+        catalog.upsert("meta", {"key": "recorded", "value": "yes"}, key="key")
+
+    seen: list[int] = []
+    transactions, depth = 0, 0
+    write = catalog.write
+
+    @contextlib.contextmanager
+    def counted():  # type: ignore[no-untyped-def]
+        nonlocal transactions, depth
+        transactions += depth == 0  # an outermost write: a transaction of its own
+        depth += 1
+        try:
+            with write():
+                yield
+        finally:
+            depth -= 1
+
+    catalog.write = counted
+    keep_blob(catalog, "blob/a", lambda: None, record)
+    assert seen == [1] and reserved() == 0
+    assert transactions == 2  # the reservation; the record with the release
+    assert catalog.value("SELECT value FROM meta WHERE key = 'recorded'") == "yes"
+    del catalog.write
+    with catalog.write():
+        catalog.run("DELETE FROM meta WHERE key = 'recorded'")
+
+    def failing() -> None:
+        raise OSError("the disk is full")
+
+    def recorded_then_failing() -> None:
+        record()
+        failing()
+
+    for store, then in ((lambda: None, recorded_then_failing), (failing, record)):
+        with pytest.raises(OSError):
+            keep_blob(catalog, "blob/b", store, then)
+        assert reserved() == 0
+        assert catalog.value("SELECT value FROM meta WHERE key = 'recorded'") is None

@@ -31,7 +31,7 @@ from ..archives import ArchiveError
 from ..dists import InvalidDistribution, metadata_bytes
 from ..forms import STAGING_PREFIX
 from . import ranges
-from .files import metadata_key
+from .files import keep_blob, metadata_key
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -240,12 +240,9 @@ class WheelMetadata:
     def keep(self, cached: CachedFile, data: bytes, *, verified: bool) -> bytes:
         digest = hashlib.sha256(data).hexdigest()
         key = metadata_key(digest) if verified else RANGES_PREFIX + metadata_key(digest)
-        reservations = self.catalog.reserve_blobs([key])
-        try:
-            self.storage.put_stream(key, io.BytesIO(data))  # type: ignore[arg-type]
-            self.catalog.note_upstream_metadata(cached.id, digest, key)
-        finally:
-            self.catalog.release_reservations(reservations)
+        keep_blob(self.catalog, key,
+                  lambda: self.storage.put_stream(key, io.BytesIO(data)),  # type: ignore[arg-type]
+                  lambda: self.catalog.note_upstream_metadata(cached.id, digest, key))
         return data
 
 

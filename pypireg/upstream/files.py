@@ -306,8 +306,8 @@ class UpstreamFiles:
         key = file_key(cached.sha256)
         if self.kept is not None:  # while the verified bytes are still at hand
             self.kept(self.catalog.cached_upstream_file(cached.id) or cached, fetch.path)
-        self._keep(key, lambda: self.storage.put_file(key, fetch.path),
-                   lambda: self.catalog.keep_upstream_file(cached.id, key, written))
+        keep_blob(self.catalog, key, lambda: self.storage.put_file(key, fetch.path),
+                  lambda: self.catalog.keep_upstream_file(cached.id, key, written))
 
     def metadata(self, cached: CachedFile, limit: int) -> bytes:
         """The file's PEP 658 metadata, fetched and verified on first use, then kept."""
@@ -332,19 +332,26 @@ class UpstreamFiles:
                 f"the metadata the upstream sent for {cached.file_name} does not match the"
                 " sha256 its page gives: nothing was kept")
         key = metadata_key(cached.metadata_sha256)
-        self._keep(key, lambda: self.storage.put_stream(key, io.BytesIO(data)),
-                   lambda: self.catalog.keep_upstream_metadata(cached.id, key))
+        keep_blob(self.catalog, key, lambda: self.storage.put_stream(key, io.BytesIO(data)),
+                  lambda: self.catalog.keep_upstream_metadata(cached.id, key))
         return data
 
-    def _keep(self, key: str, store: Callable[[], None], record: Callable[[], None]) -> None:
-        """Store a verified blob and record it in the catalog, reserved meanwhile so that
-        gc, which sweeps blobs no row names, leaves it alone."""
-        reservations = self.catalog.reserve_blobs([key])
-        try:
-            store()
+
+def keep_blob(catalog: Catalog, key: str, store: Callable[[], None],
+              record: Callable[[], None]) -> None:
+    """Store a blob and record it in the catalog, reserved meanwhile so that gc, which
+    sweeps blobs no row names, leaves it alone. The record and the release are one write
+    transaction: a cold cache keeps many blobs at once, and each of them queues for the
+    catalog's write lock."""
+    reservations = catalog.reserve_blobs([key])
+    try:
+        store()
+        with catalog.write():
             record()
-        finally:
-            self.catalog.release_reservations(reservations)
+            catalog.release_reservations(reservations)
+    except BaseException:
+        catalog.release_reservations(reservations)  # the record failed, or never came
+        raise
 
 
 def _retry_later(why: str) -> ServiceUnavailable:

@@ -336,3 +336,38 @@ def _while_writing(holder: pypireg.Catalog, other: pypireg.Catalog, module, monk
 def _write(catalog: pypireg.Catalog, order: list[str]) -> None:
     with catalog.write():
         order.append("second")
+
+
+def test_a_sqlite_statement_outside_a_write_waits_for_another_process_too(
+        tmp_path: Path, monkeypatch) -> None:
+    """SQLite's own busy handler is off (each write would otherwise switch it off and on
+    around its BEGIN): a statement that finds the file locked by another process is tried
+    again every few milliseconds, up to the busy timeout, then fails with SQLite's error."""
+    from pypireg.catalog import sqlite as module
+
+    path = str(tmp_path / "catalog.sqlite")
+    holder, other = pypireg.Catalog(path), pypireg.Catalog(path)
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.write():
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(30)
+    statement = "INSERT INTO meta (key, value) VALUES ('{}', 'x')"
+    monkeypatch.setattr(module, "BUSY_TIMEOUT", 0.05)
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        other.run(statement.format("never"))
+    monkeypatch.setattr(module, "BUSY_TIMEOUT", 30.0)
+    waiting = threading.Thread(target=lambda: (other.run(statement.format("waited")),
+                                               done.set()))
+    waiting.start()
+    assert not done.wait(0.2)  # still waiting while the other process writes
+    release.set()
+    thread.join(30)
+    waiting.join(30)
+    assert done.is_set()
+    assert other.value("SELECT count(*) FROM meta WHERE key IN ('waited', 'never')") == 1

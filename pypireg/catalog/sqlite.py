@@ -15,9 +15,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from .base import CatalogReadOnly, TextMatch
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
     from .base import CatalogBase
 
-BUSY_TIMEOUT = 30.0  # seconds a write waits for the others before it fails
+T = TypeVar("T")
+
+BUSY_TIMEOUT = 30.0  # seconds a statement waits for another process's write before it fails
 # Seconds between a write's tries while another process writes: short, so that a process
 # whose threads write one after another still leaves the others their turn.
 PAUSES = (0.0005, 0.001, 0.002, 0.005)
@@ -109,6 +111,11 @@ class SQLiteEngine:
             conn.execute("PRAGMA synchronous = NORMAL")
         else:
             conn.execute("PRAGMA read_uncommitted = 1")
+        # From now on a statement SQLite finds locked by another process is tried again
+        # here (_patiently), every few milliseconds rather than SQLite's up to 100 ms; and
+        # a write needs no statements to switch that off and on around its BEGIN, each of
+        # which would let the other threads take the GIL while the write lock is held.
+        conn.execute("PRAGMA busy_timeout = 0")
         return conn
 
     def _open(self) -> tuple[sqlite3.Connection, str | None]:
@@ -194,35 +201,46 @@ class SQLiteEngine:
         if not self._writes.acquire(timeout=BUSY_TIMEOUT):
             raise sqlite3.OperationalError("database is locked")  # as busy_timeout says it
         try:
-            _begin(conn, deadline)
+            _patiently(lambda: conn.execute("BEGIN IMMEDIATE"), deadline)
             try:
                 yield
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            _patiently(lambda: conn.execute("COMMIT"))
         finally:
             self._writes.release()
 
     # -- statements ----------------------------------------------------------------------
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self._connection().execute(sql, params)
+        cursor = self._execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, values, strict=True)) for values in cursor]
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        first = self._connection().execute(sql, params).fetchone()
+        first = self._execute(sql, params).fetchone()
         return first[0] if first else None
 
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        return iter(self._connection().execute(sql, params))
+        return iter(self._execute(sql, params))
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._connection().execute(sql, params).rowcount
+        return self._execute(sql, params).rowcount
 
     def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._connection().executemany(sql, rows)
+        rows = list(rows)  # tried again whole if SQLite finds the file locked
+        conn = self._connection()
+        _patiently(lambda: conn.executemany(sql, rows))
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        conn = self._connection()
+        try:
+            return conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:  # the cheap way first: it nearly always works
+            if not _busy(exc):
+                raise
+        return _patiently(lambda: conn.execute(sql, params))
 
     # -- the fragments that differ -----------------------------------------------------------
 
@@ -286,22 +304,21 @@ def _unwritable(path: str) -> str | None:
     return None
 
 
-def _begin(conn: sqlite3.Connection, deadline: float) -> None:
-    """``BEGIN IMMEDIATE``, tried again every few milliseconds while another process
-    writes, until ``deadline``; SQLite's own busy handler would sleep up to 100 ms
-    between its tries, and mostly miss the moments between another process's writes."""
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        for attempt in itertools.count():
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(PAUSES[min(attempt, len(PAUSES) - 1)])
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+def _patiently(call: Callable[[], T], deadline: float | None = None) -> T:
+    """``call()`` (a statement), tried again every few milliseconds while another process
+    holds the file's lock, until ``deadline`` (:data:`BUSY_TIMEOUT` from now); SQLite's
+    own busy handler would sleep up to 100 ms between its tries, and mostly miss the
+    moments between another process's writes."""
+    for attempt in itertools.count():
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if deadline is None:
+                deadline = time.monotonic() + BUSY_TIMEOUT
+            if not _busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(PAUSES[min(attempt, len(PAUSES) - 1)])
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _busy(error: sqlite3.OperationalError) -> bool:

@@ -144,7 +144,7 @@ class UpstreamQueries(CatalogBase):
         page offers none, which stays said when the page is fetched again."""
         before = self.upstream_page(upstream, normalized_name)
         known = self.upstream_metadata_known(upstream, normalized_name)
-        encoded = json.dumps([list(f) for f in files])
+        encoded = json.dumps(list(files))  # each file a tuple: a JSON array as it is
         shown = with_metadata(tuple(files), known)
         if before is None:  # its files' rows are made as they are asked for
             return _PagePlan(None, False, shown, encoded, (), ())

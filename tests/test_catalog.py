@@ -371,3 +371,28 @@ def test_a_sqlite_statement_outside_a_write_waits_for_another_process_too(
     waiting.join(30)
     assert done.is_set()
     assert other.value("SELECT count(*) FROM meta WHERE key IN ('waited', 'never')") == 1
+
+
+def test_a_write_after_a_read_left_open_fails_at_once_not_after_the_busy_timeout(
+        tmp_path: Path, monkeypatch) -> None:
+    """A read left unfinished holds its snapshot of the file; once another process has
+    written, a write on that connection can never pass (SQLITE_BUSY_SNAPSHOT): it fails at
+    once, as SQLite fails it, rather than being tried again for the busy timeout."""
+    import types
+
+    from pypireg.catalog import sqlite as module
+
+    path = str(tmp_path / "catalog.sqlite")
+    mine, other = pypireg.Catalog(path), pypireg.Catalog(path)
+    rows = mine.tuples("SELECT key FROM meta")
+    assert next(rows)  # read, and left open
+    with other.write():
+        other.run("INSERT INTO meta (key, value) VALUES ('other', 'x')")
+    slept: list[float] = []
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(
+        monotonic=module.time.monotonic, sleep=slept.append))
+    with pytest.raises(sqlite3.OperationalError):
+        mine.run("INSERT INTO meta (key, value) VALUES ('mine', 'x')")
+    assert slept == []
+    rows.close()  # type: ignore[attr-defined]
+    mine.run("INSERT INTO meta (key, value) VALUES ('mine', 'x')")  # and then it can

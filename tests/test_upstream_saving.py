@@ -397,3 +397,25 @@ def test_a_kept_blob_is_recorded_and_released_in_one_write_and_released_if_it_fa
             keep_blob(catalog, "blob/b", store, then)
         assert reserved() == 0
         assert catalog.value("SELECT value FROM meta WHERE key = 'recorded'") is None
+
+
+def test_metadata_noted_in_a_write_that_fails_leaves_no_version_in_memory(catalog):
+    """Noted inside a caller's write (a kept blob's record), the page's new version is
+    not carried over in memory before the caller commits: if the write fails, no version
+    the catalog never held is kept, and the page reads as it stands."""
+    listed = files(2)
+    first = catalog.save_upstream_page(UPSTREAM, "demo", found=True, name="demo",
+                                       files=listed)
+    assert catalog.upstream_page(UPSTREAM, "demo").files  # decoded, held in memory
+    file_id = catalog.upstream_file(listed[1].sha256, listed[1].file_name).id
+    with pytest.raises(OSError), catalog.write():
+        catalog.note_upstream_metadata(file_id, "a" * 64, "some/key")
+        raise OSError("the disk is full")
+    held = {key for key in catalog._decoded._pages if key[0] == first.id}
+    assert held == {(first.id, first.changed_at)}
+    page = catalog.upstream_page(UPSTREAM, "demo")
+    assert page.changed_at == first.changed_at
+    assert [f.metadata_sha256 for f in page.files] == [None, None]
+    catalog.note_upstream_metadata(file_id, "a" * 64, "some/key")  # outside: carried over
+    after = catalog.upstream_page(UPSTREAM, "demo")
+    assert (first.id, after.changed_at) in catalog._decoded._pages

@@ -54,6 +54,10 @@ class Changes:
             if depth == 0:
                 self.look_again()
 
+    def inside_write(self) -> bool:
+        """Whether this thread is inside a write transaction (not committed yet)."""
+        return bool(getattr(self._writing, "depth", 0))
+
     def look_again(self) -> None:
         """Read the generation before anything kept is answered again; a look begun
         before this keeps nothing."""

@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 BUSY_TIMEOUT = 30.0  # seconds a statement waits for another process's write before it fails
-# Seconds between a write's tries while another process writes: short, so that a process
-# whose threads write one after another still leaves the others their turn.
+# Seconds between a statement's tries while another process writes: short, so that a
+# process whose threads write one after another still leaves the others their turn.
 PAUSES = (0.0005, 0.001, 0.002, 0.005)
 _SQLITE_BUSY = 5
+_SQLITE_BUSY_SNAPSHOT = 5 | (2 << 8)
 RETRY = 2.0  # seconds between a read-only connection's attempts to open the file for writing
 FULL = 1 << 20  # bytes free below which a disk that refused to open the catalog is full
 # SQLite's primary result codes, as sqlite3.SQLITE_FULL and SQLITE_READONLY (Python 3.11+)
@@ -69,7 +70,7 @@ class SQLiteEngine:
         # SQLite's busy handler sleeps between its tries (up to 100 ms each), so threads
         # queued on the file's lock wait far longer than the write they wait for, where
         # this lock hands over the moment a write ends. A write of another process is
-        # waited for by trying again every few milliseconds (_begin).
+        # waited for by trying again every few milliseconds (_patiently).
         self._writes = threading.Lock()
         if path is None:
             # A named shared-cache memory database, so every thread's connection sees it;
@@ -229,9 +230,9 @@ class SQLiteEngine:
         return self._execute(sql, params).rowcount
 
     def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)  # tried again whole if SQLite finds the file locked
-        conn = self._connection()
-        _patiently(lambda: conn.executemany(sql, rows))
+        # Not tried again: outside a transaction its first rows may be written already.
+        # Inside a write, which is where it runs, the file is this process's.
+        self._connection().executemany(sql, rows)
 
     def _execute(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         conn = self._connection()
@@ -322,8 +323,10 @@ def _patiently(call: Callable[[], T], deadline: float | None = None) -> T:
 
 
 def _busy(error: sqlite3.OperationalError) -> bool:
-    """Whether SQLite refused because another connection holds the write lock."""
+    """Whether SQLite refused because another connection holds the write lock, which
+    trying again will get. Not when a read this connection left open has seen an older
+    version of the file (SQLITE_BUSY_SNAPSHOT): that never passes, and fails at once."""
     code = getattr(error, "sqlite_errorcode", None)
     if code is None:  # Python 3.10: only SQLite's words
         return str(error).strip().lower() == "database is locked"
-    return code & 0xFF == _SQLITE_BUSY
+    return code & 0xFF == _SQLITE_BUSY and code != _SQLITE_BUSY_SNAPSHOT

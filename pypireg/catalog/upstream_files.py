@@ -130,8 +130,8 @@ class UpstreamFileQueries(UpstreamQueries):
                      [changed_at, version[0]])
         # The new version's files, as a read would decode them, from the last one's if this
         # process holds it: the file's digest where the page gives none (or the one learned
-        # before, replaced).
-        before = self._decoded.get(version)
+        # before, replaced). Not inside a caller's write, which may yet fail.
+        before = None if self.changes.inside_write() else self._decoded.get(version)
         if before is not None:
             self._decoded.put((version[0], changed_at),
                               noted(before, file_name, digest, sha256, said))

@@ -68,7 +68,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pypireg")
 
 
-
 class RegistryRequest(Request):
     """A werkzeug request that also carries the dispatcher, bound to it on first use."""
 

@@ -72,7 +72,7 @@ class Changes:
         so no request can make a thing that exists look missing, nor push out what is kept
         with names that do not exist. An answer about any name (which a request may make
         up) goes in another room."""
-        if getattr(self._writing, "depth", 0):
+        if self.inside_write():
             return read()
         now = self.clock()
         with self._lock:

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _string  # json.dumps's, for str
 from typing import NamedTuple
 
 from markupsafe import Markup, escape
@@ -147,8 +148,29 @@ def package_json_of(normalized_name: str, entries: Iterable[str], versions: list
 
 
 def file_json(f: File) -> str:
-    """One file's entry on a JSON package page."""
-    return json.dumps(_file_json(f))
+    """One file's entry on a JSON package page: the bytes ``json.dumps`` gives
+    :func:`_file_json`'s entry, each string escaped by the same function, written out
+    rather than built as a dictionary first (a page has thousands)."""
+    text = (f'{{"filename": {_string(f.filename)}, "url": {_string(f.url)},'
+            f' "hashes": {{"sha256": {_string(f.sha256)}}}')
+    if f.requires_python:
+        text += f', "requires-python": {_string(f.requires_python)}'
+    if f.metadata_sha256:
+        text += f', "core-metadata": {{"sha256": {_string(f.metadata_sha256)}}}'
+    else:
+        text += ', "core-metadata": true' if f.metadata_unhashed else ', "core-metadata": false'
+    if f.yanked:
+        text += f', "yanked": {_string(f.yanked_reason)}' if f.yanked_reason else (
+            ', "yanked": true')
+    else:
+        text += ', "yanked": false'
+    if f.size is not None:
+        text += f', "size": {int.__repr__(f.size)}'
+    if f.upload_time:
+        text += f', "upload-time": {_string(f.upload_time)}'
+    if f.provenance_url is None:
+        return text + ', "provenance": null}'
+    return f'{text}, "provenance": {_string(f.provenance_url)}}}'
 
 
 def _page(title: str, links: Iterable[str], meta: str = "") -> str:

@@ -16,6 +16,9 @@ import os
 import re
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import pypireg
 from pypireg import render
 
@@ -63,3 +66,18 @@ def test_pages_that_change_come_with_a_new_format(tmp_path) -> None:
         "the simple pages changed: raise render.PAGE_FORMAT (so clients holding the old"
         " pages fetch the new ones), then record them with PYPIREG_RECORD_PAGES=1 pytest"
         " tests/test_page_format.py")
+
+
+_TEXT = st.text(max_size=8)  # any characters: quotes, backslashes, controls, astral ones
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.builds(
+    render.File, filename=_TEXT, url=_TEXT, sha256=_TEXT, version=_TEXT,
+    requires_python=_TEXT, size=st.none() | st.integers(0, 2**63 - 1), upload_time=_TEXT,
+    metadata_sha256=st.none() | _TEXT, metadata_unhashed=st.booleans(),
+    yanked=st.booleans(), yanked_reason=_TEXT, provenance_url=st.none() | _TEXT))
+def test_a_json_entry_is_what_json_dumps_gives(f: render.File) -> None:
+    """A JSON page's entry is written out by hand: the bytes ``json.dumps`` gives the
+    entry's dictionary, whatever its values hold."""
+    assert render.file_json(f) == json.dumps(render._file_json(f))

@@ -899,7 +899,8 @@ def test_pieces_are_rendered_for_the_files_that_changed_in_place_or_moved():
 
     rendered: list[str] = []
 
-    def one(f: UpstreamFile) -> str:
+    def one(row: tuple) -> str:  # type: ignore[type-arg]
+        f = UpstreamFile._make(row)
         rendered.append(f.file_name)
         return f"{f.file_name}:{f.metadata_sha256}"
 

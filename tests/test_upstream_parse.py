@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from packaging.utils import parse_wheel_filename
 
 from pypireg.upstream.parse import _identity, parse_page
@@ -61,9 +63,28 @@ def test_outside_addresses_are_kept_as_urljoin_gives_them(url, kept) -> None:
     "foo-1.0-x-1-py3-none-any.whl",
 ])
 def test_a_wheel_name_is_taken_as_packaging_takes_it(file_name) -> None:
+    assert _identity(file_name, "odd") == packagings(file_name)
+
+
+_TAG = st.lists(st.text(alphabet="aZ9_+", max_size=3), min_size=1, max_size=3).map(".".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(["foo", "Foo.Bar", "a__b", "a_b-c", ""]),
+       st.sampled_from(["1.0", "2!1.0.post1", "bad_ver", ""]),
+       st.none() | st.text(alphabet="1x+_", max_size=3), _TAG, _TAG, _TAG)
+def test_any_wheel_name_is_taken_as_packaging_takes_it(name, version, build, python, abi,
+                                                      platform) -> None:
+    """Names of every shape that matters: a doubled underscore, a bad or empty version, a
+    build tag with or without its digit, tags with empty parts or other characters."""
+    build_tag = [build] if build is not None else []
+    file_name = "-".join([name, version, *build_tag, python, abi, platform])
+    assert _identity(file_name + ".whl", "odd") == packagings(file_name + ".whl")
+
+
+def packagings(file_name: str) -> tuple[str, str]:
     try:
         name, version, *_ = parse_wheel_filename(file_name)
-        expected = (name, str(version))
     except ValueError:
-        expected = ("", "")
-    assert _identity(file_name, "odd") == expected
+        return "", ""
+    return name, str(version)

@@ -14,6 +14,7 @@ import ipaddress
 import json
 import re
 import socket
+from datetime import datetime
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -33,13 +34,10 @@ SDISTS = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".ta
           ".tar.lzma", ".tar.zst", ".tar", ".zip")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
-# A wheel's name, version, build tag and three tag sets (PEP 427), taken as packaging's
-# parse_wheel_filename takes them (tests/test_upstream_parse.py compares the two), without
-# building its tags: a page lists thousands.
-_TAG_PART, _INTERPRETER = r"[^-.]+", r"[A-Za-z_]\w*"
-_WHEEL = re.compile(
-    rf"(?![\w.]*__)([\w.]+)-([^-]+)(?:-\d[^-]*)?-{_INTERPRETER}(?:\.{_INTERPRETER})*"
-    rf"-{_TAG_PART}(?:\.{_TAG_PART})*-{_TAG_PART}(?:\.{_TAG_PART})*\.whl", re.ASCII)
+# A wheel's name and its interpreter tags' parts (PEP 427), as packaging's
+# parse_wheel_filename takes them (tests/test_upstream_parse.py compares the two).
+_WHEEL_NAME = re.compile(r"[\w.]+", re.ASCII)
+_INTERPRETER = re.compile(r"[A-Za-z_]\w*", re.ASCII)
 _ORIGIN = re.compile(r"[^/]*//[^/?#]*")  # a URL up to its path: what names its host
 _LEGACY_IPV4 = re.compile(r"[0-9a-fA-FxX.]+")
 # What a file name of a page may hold: nothing that ends or escapes a URL's path segment.
@@ -83,30 +81,11 @@ def _parse_json(body: bytes, page_url: str, project: str
     if not version.startswith("1."):
         raise NotAPage(f"it speaks version {version[:20]!r} of the simple API; 1.x is"
                        " understood")
-    files = [f for f in (_json_file(entry, page_url, project) for entry in page["files"]) if f]
+    entries = _Entries(page_url, project)
+    files = [f for f in map(entries.json_file, page["files"]) if f]
     found = page.get("name")
     name = found if isinstance(found, str) else ""
     return name, files, _status(page.get("project-status"))
-
-
-def _json_file(entry: object, page_url: str, project: str) -> UpstreamFile | None:
-    if not isinstance(entry, dict):
-        return None
-    file_name, url, hashes = entry.get("filename"), entry.get("url"), entry.get("hashes")
-    if not (isinstance(file_name, str) and isinstance(url, str) and isinstance(hashes, dict)):
-        return None
-    sha256 = hashes.get("sha256")
-    metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
-    yanked = entry.get("yanked", False)
-    size = entry.get("size")
-    requires = entry.get("requires-python")
-    return _file(file_name, url, page_url, sha256, project,
-                 requires_python=requires if isinstance(requires, str) else "",
-                 size=size if type(size) is int and 0 <= size < 2**63 else None,
-                 upload_time=entry.get("upload-time"),
-                 metadata=metadata.get("sha256") if isinstance(metadata, dict) else None,
-                 yanked=yanked is True or (isinstance(yanked, str) and bool(yanked)),
-                 yanked_reason=yanked if isinstance(yanked, str) else "")
 
 
 def _status(found: object) -> NameStatus:
@@ -144,7 +123,7 @@ def _parse_html(body: bytes, page_url: str, project: str
         parser.close()
     except Exception as exc:  # html.parser raises little, but an upstream is not trusted
         raise NotAPage(f"its HTML does not parse: {exc}") from None
-    files = []
+    files, entries = [], _Entries(page_url, project)
     for attrs in parser.links:
         href = attrs.get("href")
         if not href:
@@ -154,14 +133,12 @@ def _parse_html(body: bytes, page_url: str, project: str
         metadata = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         kind, _, metadata_digest = (metadata or "").partition("=")
         size = attrs.get("data-size") or ""
-        found = _file(
-            url.rstrip("/").rpartition("/")[2], url, page_url,
-            digest if algorithm == "sha256" else None, project,
-            requires_python=attrs.get("data-requires-python") or "",
-            size=int(size) if size.isascii() and size.isdigit() and len(size) < 19 else None,
-            upload_time=attrs.get("data-upload-time"),
-            metadata=metadata_digest if kind == "sha256" else None,
-            yanked="data-yanked" in attrs, yanked_reason=attrs.get("data-yanked") or "")
+        found = entries.file(
+            url.rstrip("/").rpartition("/")[2], url, digest if algorithm == "sha256" else None,
+            attrs.get("data-requires-python") or "",
+            int(size) if size.isascii() and size.isdigit() and len(size) < 19 else None,
+            attrs.get("data-upload-time"), metadata_digest if kind == "sha256" else None,
+            "data-yanked" in attrs, attrs.get("data-yanked") or "")
         if found:
             files.append(found)
     status = parser.meta.get("pypi:project-status")
@@ -172,32 +149,72 @@ def _parse_html(body: bytes, page_url: str, project: str
 # -- one file ----------------------------------------------------------------------------------
 
 
-def _file(file_name: str, url: str, page_url: str, sha256: object, project: str, *,
-          requires_python: str, size: int | None, upload_time: object, metadata: object,
-          yanked: bool, yanked_reason: str) -> UpstreamFile | None:
-    """The entry, if it is a wheel or an sdist of ``project`` with a sha256 and a URL the
-    registry may fetch."""
-    file_name = unquote(file_name)
-    if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)
-            and _FILE_NAME.fullmatch(file_name)):
-        return None
-    named, version = _identity(file_name, project)
-    if named != project:
-        return None
-    try:  # most pages give plain absolute URLs: joined (and cleaned) only when they are not
-        absolute = (url.partition("#")[0] if _plain_absolute(url)
-                    else urldefrag(urljoin(page_url, url))[0])
-    except ValueError:  # an unclosed [ of an IPv6 address, say
-        return None
-    if not absolute.startswith(("http://", "https://")) or not _fetchable(
-            _hostname(absolute), _page_internal(page_url)):
-        return None
-    return UpstreamFile(
-        file_name=file_name, url=absolute, sha256=sha256.lower(), version=version,
-        requires_python=requires_python[:1000], size=size, upload_time=_time(upload_time),
-        metadata_sha256=metadata.lower() if isinstance(metadata, str)
-        and _SHA256.fullmatch(metadata) else None,
-        yanked=yanked, yanked_reason=yanked_reason[:MAX_REASON])
+class _Entries:
+    """A page's entries, each checked and read into an :class:`UpstreamFile`; what every
+    entry is checked against (the page's URL and project, whether its host is internal,
+    the hosts its files' URLs name) is worked out once per page, which lists thousands."""
+
+    def __init__(self, page_url: str, project: str) -> None:
+        self.page_url = page_url
+        self.project = project
+        self.page_internal = _page_internal(page_url)
+        self.origins: dict[str, bool] = {}  # a URL up to its path: whether it may be fetched
+
+    def json_file(self, entry: object) -> UpstreamFile | None:
+        """A PEP 691 entry's file."""
+        if not isinstance(entry, dict):
+            return None
+        get = entry.get
+        file_name, url, hashes = get("filename"), get("url"), get("hashes")
+        if not (isinstance(file_name, str) and isinstance(url, str)
+                and isinstance(hashes, dict)):
+            return None
+        metadata = get("core-metadata", get("dist-info-metadata"))
+        yanked, size, requires = get("yanked", False), get("size"), get("requires-python")
+        return self.file(
+            file_name, url, hashes.get("sha256"),
+            requires if isinstance(requires, str) else "",
+            size if type(size) is int and 0 <= size < 2**63 else None,
+            get("upload-time"), metadata.get("sha256") if isinstance(metadata, dict) else None,
+            yanked is True or (isinstance(yanked, str) and bool(yanked)),
+            yanked if isinstance(yanked, str) else "")
+
+    def file(self, file_name: str, url: str, sha256: object, requires_python: str,
+             size: int | None, upload_time: object, metadata: object, yanked: bool,
+             yanked_reason: str) -> UpstreamFile | None:
+        """The entry, if it is a wheel or an sdist of the page's project with a sha256 and
+        a URL the registry may fetch."""
+        if "%" in file_name:
+            file_name = unquote(file_name)
+        if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)
+                and _FILE_NAME.fullmatch(file_name)):
+            return None
+        named, version = _identity(file_name, self.project)
+        if named != self.project:
+            return None
+        try:  # most pages give plain absolute URLs: joined (and cleaned) only when they are not
+            absolute = (url.partition("#")[0] if _plain_absolute(url)
+                        else urldefrag(urljoin(self.page_url, url))[0])
+        except ValueError:  # an unclosed [ of an IPv6 address, say
+            return None
+        if not (absolute.startswith(("http://", "https://")) and self._fetchable(absolute)):
+            return None
+        return UpstreamFile(
+            file_name, absolute, sha256.lower(), version, requires_python[:1000], size,
+            _time(upload_time),
+            metadata.lower() if isinstance(metadata, str) and _SHA256.fullmatch(metadata)
+            else None,
+            yanked, yanked_reason[:MAX_REASON])
+
+    def _fetchable(self, url: str) -> bool:
+        origin = _ORIGIN.match(url)
+        if origin is None:
+            return False
+        found = self.origins.get(origin[0])
+        if found is None:
+            found = self.origins[origin[0]] = _fetchable(_origin_host(origin[0]),
+                                                         self.page_internal)
+        return found
 
 
 def fetchable(url: str, page_url: str) -> bool:
@@ -293,8 +310,7 @@ def _identity(file_name: str, project: str) -> tuple[str, str]:
     older tools named them: ``python-dateutil-2.4.1.tar.bz2`` is ``project``'s when its
     name, up to a dash, is ``project``'s."""
     if file_name.endswith(".whl"):
-        wheel = _WHEEL.fullmatch(file_name)
-        return ("", "") if wheel is None else _wheel_identity(wheel[1], wheel[2])
+        return _wheel(file_name)
     try:
         if file_name.endswith((".tar.gz", ".zip")):
             named, version = parse_sdist_filename(file_name)
@@ -313,9 +329,34 @@ def _identity(file_name: str, project: str) -> tuple[str, str]:
 
 
 
+def _wheel(file_name: str) -> tuple[str, str]:
+    """A wheel's normalized project and version ("" for a name that is no wheel's): its
+    name, version, build tag (if any) and three tag sets, split at the dashes, the parts
+    a page's wheels share checked once each rather than once per wheel."""
+    parts = file_name[:-4].split("-")
+    if len(parts) == 6:
+        if not "0" <= parts[2][:1] <= "9":  # a build tag starts with a digit
+            return "", ""
+    elif len(parts) != 5:
+        return "", ""
+    if not _wheel_tags(parts[-3], parts[-2], parts[-1]):
+        return "", ""
+    return _wheel_identity(parts[0], parts[1])
+
+
+@functools.lru_cache(maxsize=1024)
+def _wheel_tags(interpreter: str, abi: str, platform: str) -> bool:
+    """Whether a wheel's tag sets are well formed: each part of the interpreter tag an
+    identifier, no part of any of them empty."""
+    return (all(map(_INTERPRETER.fullmatch, interpreter.split(".")))
+            and all(abi.split(".")) and all(platform.split(".")))
+
+
 @functools.lru_cache(maxsize=1024)
 def _wheel_identity(name: str, version: str) -> tuple[str, str]:
     """A wheel's normalized project and version, once for the many wheels of a release."""
+    if not (version and _WHEEL_NAME.fullmatch(name)) or "__" in name:
+        return "", ""
     try:
         return canonicalize_name(name), str(Version(version))
     except InvalidVersion:
@@ -329,7 +370,9 @@ def _time(value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > 64:
         return ""
     try:
-        when = parse_time(value)
-        return value if _UTC.fullmatch(value) else stamp(when, "microseconds")
+        if _UTC.fullmatch(value):  # as most upstreams write it: only the date is checked
+            datetime.fromisoformat(value[:19])
+            return value
+        return stamp(parse_time(value), "microseconds")
     except (ValueError, OverflowError):
         return ""

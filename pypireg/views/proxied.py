@@ -117,14 +117,14 @@ def _rendered(registry: Registry, request: RegistryRequest, scope: Scope, fmt: F
     url = cast("Callable[[str, str], str]", file_url_builder(request, scope, "file"))
     piece = render.file_json if fmt.json else render.file_html
 
-    def one(f: UpstreamFile) -> str:
+    def one(row: Row) -> str:
+        (file_name, _, sha256, version, requires_python, size, upload_time, metadata_sha256,
+         yanked, yanked_reason) = row  # an UpstreamFile's fields, in order
         return piece(render.File(
-            filename=f.file_name, url=url(f.sha256, f.file_name), sha256=f.sha256,
-            version=f.version, requires_python=f.requires_python, size=f.size,
-            upload_time=f.upload_time, metadata_sha256=f.metadata_sha256,
+            file_name, url(sha256, file_name), sha256, version, requires_python, size,
+            upload_time, metadata_sha256,
             # a wheel's metadata is read from it when its page offers none
-            metadata_unhashed=f.metadata_sha256 is None and f.file_name.endswith(".whl"),
-            yanked=f.yanked, yanked_reason=f.yanked_reason))
+            metadata_sha256 is None and file_name.endswith(".whl"), yanked, yanked_reason))
 
     own = local_files(request, scope, local)
     lineage = (name, normalized, fmt.json, url(_SAMPLE_DIGEST, "f"))
@@ -138,7 +138,7 @@ def _rendered(registry: Registry, request: RegistryRequest, scope: Scope, fmt: F
 
 
 def _pieces(kept: PagePieces, lineage: Hashable, rows: Sequence[Row],
-            one: Callable[[UpstreamFile], str]) -> list[str]:
+            one: Callable[[Row], str]) -> list[str]:
     """Each file's piece, in order: the one the lineage's last rendered version had, where
     the file did not change, else ``one(file)``; kept for the next version. Files that line
     up with the last version's (a learned digest changes one of thousands in place) are
@@ -149,10 +149,10 @@ def _pieces(kept: PagePieces, lineage: Hashable, rows: Sequence[Row],
     if changed is not None and len(changed) <= max(1, len(rows) // 4):
         texts = list(last_texts)
         for i in changed:
-            texts[i] = one(UpstreamFile._make(rows[i]))
+            texts[i] = one(rows[i])
     else:  # files added, dropped or moved: each found by what it is
         known = dict(zip(last_rows, last_texts, strict=True))
-        texts = [known.get(row) or one(UpstreamFile._make(row)) for row in rows]
+        texts = [known.get(row) or one(row) for row in rows]
     kept.put(lineage, (tuple(rows), tuple(texts)))
     return texts
 

@@ -1,7 +1,8 @@
 """The cache reaches its upstreams through the proxy HTTP_PROXY and HTTPS_PROXY name, as pip
 and uv do, unless NO_PROXY names the upstream's host (docs/proxy.md): a plain http
 upstream by forwarding, an https one through a CONNECT tunnel, with the proxy's credentials
-sent as Proxy-Authorization."""
+sent as Proxy-Authorization. Whichever way, an https upstream is verified against the
+certificate authorities read once, when the registry starts."""
 
 from __future__ import annotations
 
@@ -116,6 +117,25 @@ def test_an_https_upstream_is_reached_through_a_tunnel(tmp_path, monkeypatch, ca
         assert app.get(page["files"][0]["url"]).body == WHEEL
     assert {(method, target) for method, target, _ in forward.asked} == {
         ("CONNECT", f"127.0.0.1:{port}")}
+
+
+def test_the_certificate_authorities_are_read_once(tmp_path, monkeypatch, ca) -> None:
+    """Each new connection to an https upstream is verified against the authorities read
+    when the registry started (read again for each, they cost some 50 ms of CPU): one made
+    after the bundle is gone still verifies."""
+    bundle = tmp_path / "authorities.pem"
+    bundle.write_bytes(ca.ca_file.read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    for variable in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    with https(one_wheel_index("demo", WHEEL), ca) as port:
+        registry = caching_registry(tmp_path / "data", f"https://127.0.0.1:{port}/simple/")
+        app = TestApp(mount(registry, "/api/v4"))
+        page = app.get(PAGE, headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json
+        bundle.unlink()
+        assert registry.upstreams is not None
+        registry.upstreams.client.pool.clear()  # the file's fetch makes a new connection
+        assert app.get(page["files"][0]["url"]).body == WHEEL
 
 
 def test_no_proxy_names_the_hosts_reached_directly(tmp_path, monkeypatch) -> None:

@@ -261,3 +261,24 @@ def test_a_wheel_kept_before_its_metadata_was_read_is_read_from_storage(tmp_path
     # The upstream is gone: the kept wheel says.
     data = app.get(url + ".metadata").body
     assert data == wheel_metadata("acme-lib", "1.0", requires=("acme-core>=1",)).encode()
+
+
+def test_metadata_read_in_ranges_is_answered_before_it_is_kept(cached, wheel) -> None:
+    """On a cold cache the catalog's write lock is busy, and a resolver waits for each
+    answer before it asks for the next: the bytes go out first, and keeping them (a blob
+    stored, the catalog told) is done as the answer closes."""
+    from werkzeug.test import EnvironBuilder
+
+    index, app, registry = cached
+    url = local(page(app)["acme_lib-1.0-py3-none-any.whl"]["url"]) + ".metadata"
+    expected = wheel_metadata("acme-lib", "1.0", requires=("acme-core>=1",)).encode()
+    status: list[str] = []
+    answer = mount(registry, "/api/v4")(EnvironBuilder(url).get_environ(),
+                                        lambda s, h, e=None: status.append(s))
+    assert b"".join(answer) == expected and status == ["200 OK"]
+    assert page(app)["acme_lib-1.0-py3-none-any.whl"]["core-metadata"] is True  # not kept yet
+    answer.close()  # type: ignore[attr-defined]
+    digest = hashlib.sha256(expected).hexdigest()
+    assert page(app)["acme_lib-1.0-py3-none-any.whl"]["core-metadata"] == {"sha256": digest}
+    ranges = len(index.ranges)
+    assert app.get(url).body == expected and len(index.ranges) == ranges  # kept: no fetch

@@ -12,6 +12,7 @@ readable ``METADATA`` is marked as having none (``""``), and its page stops sayi
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -154,12 +155,17 @@ class WheelMetadata:
         self._guard = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_READINGS)
 
-    def read(self, cached: CachedFile, fetch_whole: Callable[[CachedFile], None]
-             ) -> bytes | None:
+    def read(self, cached: CachedFile, fetch_whole: Callable[[CachedFile], None],
+             later: Callable[[Callable[[], None]], object] | None = None) -> bytes | None:
         """The wheel's METADATA, None when it has none: kept already; or read from the
         wheel when it is kept; or in ranges of the upstream's file; else from the whole
         file, which ``fetch_whole`` fetches and keeps. Only a verified file can show that
-        a wheel has none. Raises the upstream's 502 or 504 when it fails."""
+        a wheel has none. Raises the upstream's 502 or 504 when it fails.
+
+        Metadata read in ranges is kept (stored, and recorded in the catalog) by the work
+        given to ``later``, when there is one, to be done once the answer is sent: on a
+        cold cache the catalog's write lock is busy, and a resolver waits for each answer
+        before it asks for the next packages'. Kept or not, it is the same bytes."""
         with self._guard:
             reading = self._readings.setdefault(cached.id, threading.Lock())
         if not self._slots.acquire(timeout=READ_TIME):
@@ -167,12 +173,12 @@ class WheelMetadata:
                                      " few seconds", retry_after=5)
         try:
             with reading:
-                return self._read(cached, fetch_whole)
+                return self._read(cached, fetch_whole, later)
         finally:
             self._slots.release()
 
-    def _read(self, cached: CachedFile, fetch_whole: Callable[[CachedFile], None]
-              ) -> bytes | None:
+    def _read(self, cached: CachedFile, fetch_whole: Callable[[CachedFile], None],
+              later: Callable[[Callable[[], None]], object] | None) -> bytes | None:
         now = self.catalog.cached_upstream_file(cached.id) or cached  # read meanwhile?
         found = self._kept(now)
         if found is not None or now.metadata_sha256 == "":
@@ -181,7 +187,10 @@ class WheelMetadata:
             try:
                 data = metadata_bytes(cast("IO[bytes]", RangedFile(self.client, now)),
                                       now.file_name, self.limits)
-                return self.keep(now, data, verified=False)
+                if later is None:
+                    return self.keep(now, data, verified=False)
+                later(functools.partial(self._keep_read, now, data))
+                return data
             except Exception as exc:  # anything: the whole file then says
                 log.info("reading the metadata of %s in ranges: %s", now.file_name, exc)
             fetch_whole(now)
@@ -236,6 +245,14 @@ class WheelMetadata:
             self.from_file(cached, path)
         except Exception:
             log.exception("reading the metadata of %s", cached.file_name)
+
+    def _keep_read(self, cached: CachedFile, data: bytes) -> None:
+        """:meth:`keep` metadata read in ranges, after its answer: a failure is logged (the
+        next request reads it again)."""
+        try:
+            self.keep(cached, data, verified=False)
+        except Exception:
+            log.exception("keeping the metadata of %s read in ranges", cached.file_name)
 
     def keep(self, cached: CachedFile, data: bytes, *, verified: bool) -> bytes:
         digest = hashlib.sha256(data).hexdigest()

@@ -286,20 +286,26 @@ def metadata(registry: Registry, request: RegistryRequest, scope: Scope,
     upstreams = registry.upstreams
     assert upstreams is not None
     if cached.metadata_sha256 is None and cached.file_name.endswith(".whl"):
-        data = _read_from_wheel(registry, cached)
+        after: list[Callable[[], None]] = []  # what keeping it costs, once it is sent
+        data = _read_from_wheel(registry, cached, after.append)
         if data is None:
             raise ResourceNotFound("Metadata")
-        return stored_metadata(request, data, hashlib.sha256(data).hexdigest(),
-                               private=_private(scope))
+        response = stored_metadata(request, data, hashlib.sha256(data).hexdigest(),
+                                   private=_private(scope))
+        for work in after:
+            response.call_on_close(work)
+        return response
     if not cached.metadata_sha256:
         raise ResourceNotFound("Metadata")
     data = upstreams.files.metadata(cached, registry.limits.max_metadata_size)
     return stored_metadata(request, data, cached.metadata_sha256, private=_private(scope))
 
 
-def _read_from_wheel(registry: Registry, cached: CachedFile) -> bytes | None:
+def _read_from_wheel(registry: Registry, cached: CachedFile,
+                     later: Callable[[Callable[[], None]], object]) -> bytes | None:
     """A wheel's METADATA, read from the wheel (pypireg/upstream/extract.py); the whole
-    file, when it must be read, fetched and kept as a first download is."""
+    file, when it must be read, fetched and kept as a first download is. What keeping
+    metadata read in ranges costs is handed to ``later``."""
     upstreams = registry.upstreams
     assert upstreams is not None
 
@@ -309,7 +315,7 @@ def _read_from_wheel(registry: Registry, cached: CachedFile) -> bytes | None:
             for _ in started[0].chunks(started[1], upstreams.settings.read_timeout * 2):
                 pass  # until it is kept, and its metadata read with it
 
-    return upstreams.metadata.read(cached, fetch_whole)
+    return upstreams.metadata.read(cached, fetch_whole, later)
 
 
 def _private(scope: Scope) -> bool:

@@ -282,3 +282,33 @@ def test_metadata_read_in_ranges_is_answered_before_it_is_kept(cached, wheel) ->
     assert page(app)["acme_lib-1.0-py3-none-any.whl"]["core-metadata"] == {"sha256": digest}
     ranges = len(index.ranges)
     assert app.get(url).body == expected and len(index.ranges) == ranges  # kept: no fetch
+
+
+def test_metadata_not_kept_yet_is_read_once_and_gives_way_to_the_verified_wheels(
+        cached, wheel) -> None:
+    """Until the first answer closes, its bytes answer whoever else asks (no ranges read
+    again); and keeping them then does not record them over what the verified wheel gave
+    meanwhile."""
+    from werkzeug.test import EnvironBuilder
+
+    from pypireg.upstream.extract import RANGES_PREFIX
+
+    index, app, registry = cached
+    entry = page(app)["acme_lib-1.0-py3-none-any.whl"]
+    expected = wheel_metadata("acme-lib", "1.0", requires=("acme-core>=1",)).encode()
+    first = mount(registry, "/api/v4")(EnvironBuilder(local(entry["url"]) + ".metadata"
+                                                      ).get_environ(), lambda *_: None)
+    assert b"".join(first) == expected
+    ranges = len(index.ranges)
+    assert app.get(local(entry["url"]) + ".metadata").body == expected
+    assert len(index.ranges) == ranges  # the first one's bytes, not read again
+    assert app.get(local(entry["url"])).body == wheel  # kept whole: its metadata verified
+    row = registry.catalog.upstream_file(hashlib.sha256(wheel).hexdigest(), entry["filename"])
+    assert row is not None and row.metadata_key and not row.metadata_key.startswith(
+        RANGES_PREFIX)
+    verified = row.metadata_key
+    first.close()  # type: ignore[attr-defined]
+    row = registry.catalog.upstream_file(hashlib.sha256(wheel).hexdigest(), entry["filename"])
+    assert row is not None and row.metadata_key == verified
+    assert page(app)[entry["filename"]]["core-metadata"] == {
+        "sha256": hashlib.sha256(expected).hexdigest()}

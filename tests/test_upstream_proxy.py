@@ -138,6 +138,40 @@ def test_the_certificate_authorities_are_read_once(tmp_path, monkeypatch, ca) ->
         assert app.get(page["files"][0]["url"]).body == WHEEL
 
 
+def test_connections_leave_the_shared_tls_context_as_it_is(tmp_path, monkeypatch, ca) -> None:
+    """OpenSSL lets threads share a TLS context only while nobody changes it, and urllib3
+    sets a context's ALPN protocols and verify mode for each connection it makes: on a
+    shared one, replacing the protocols can free what another thread's new connection is
+    reading (CPython issue 141012). Made again as they already are, they change nothing."""
+    import ssl
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+    for variable in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    original = ssl.SSLContext.verify_mode
+    modes: list[tuple[object, object]] = []
+
+    def set_mode(context: ssl.SSLContext, mode: object) -> None:
+        modes.append((context, mode))
+        original.fset(context, mode)
+
+    monkeypatch.setattr(ssl.SSLContext, "verify_mode", property(original.fget, set_mode))
+    with https(one_wheel_index("demo", WHEEL), ca) as port:
+        registry = caching_registry(tmp_path / "data", f"https://127.0.0.1:{port}/simple/")
+        assert registry.upstreams is not None
+        client = registry.upstreams.client
+        shared = client.pool.connection_pool_kw["ssl_context"]
+        protocols: list[object] = []
+        shared._set_alpn_protocols = protocols.append  # what SSLContext's setter calls
+        modes.clear()  # those that made it
+        app = TestApp(mount(registry, "/api/v4"))
+        page = app.get(PAGE, headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json
+        client.pool.clear()  # the file's fetch makes a second connection
+        assert app.get(page["files"][0]["url"]).body == WHEEL
+    assert protocols == [] and [mode for context, mode in modes if context is shared] == []
+    assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname
+
+
 def test_no_proxy_names_the_hosts_reached_directly(tmp_path, monkeypatch) -> None:
     with serve(one_wheel_index("demo", WHEEL)) as served, proxy() as forward:
         monkeypatch.setenv("HTTP_PROXY", forward.url)

@@ -240,10 +240,14 @@ class CatalogBase:
 
     def next_id(self, table: str) -> int:
         """Call inside ``write()``, and insert the row with this id."""
-        return self.value(
-            f"SELECT {self.engine.greatest}(coalesce((SELECT max(id) FROM {table}), 0),"
-            " coalesce((SELECT CAST(value AS BIGINT) FROM meta WHERE key = ?), 0)) + 1",
-            [f"last_id:{table}"])
+        return self.value(f"SELECT {self.next_id_of(table)}")
+
+    def next_id_of(self, table: str) -> str:
+        """:meth:`next_id` as an expression, for the statement that inserts the row (one
+        statement less inside the write)."""
+        return (f"{self.engine.greatest}(coalesce((SELECT max(id) FROM {table}), 0),"
+                " coalesce((SELECT CAST(value AS BIGINT) FROM meta"
+                f" WHERE key = 'last_id:{table}'), 0)) + 1")
 
     def remember_last_id(self, table: str) -> None:
         """Call inside ``write()``, before deleting rows of ``table``."""

@@ -39,12 +39,22 @@ class UpstreamFileQueries(UpstreamQueries):
                 continue
             if listed is None:
                 return None
-            (page_id, changed_at), upstream, normalized_name, found = listed
-            with self.write():
-                if self._page_version(upstream, normalized_name) != (page_id, changed_at):
-                    continue  # changed (or purged) since: what it lists now is the row's
-                self._add_rows(upstream, normalized_name, [found])
-            return self._upstream_file_row(sha256, file_name)
+            (page_id, changed_at), upstream, normalized_name, f = listed
+            with self.write():  # one statement: its row, if the page is still that version
+                self.run(
+                    "INSERT INTO upstream_files (id, sha256, file_name, normalized_name,"
+                    " upstream, url, size, upload_time, metadata_sha256) SELECT"
+                    f" {self.next_id_of('upstream_files')}, ?, ?, ?, ?, ?, ?, ?, ?"
+                    " WHERE EXISTS (SELECT 1 FROM upstream_pages WHERE id = ? AND upstream = ?"
+                    " AND normalized_name = ? AND changed_at = ?)"
+                    " ON CONFLICT (sha256, file_name) DO NOTHING",
+                    [f.sha256, f.file_name, normalized_name, upstream, f.url, f.size,
+                     f.upload_time, f.metadata_sha256 or None,
+                     page_id, upstream, normalized_name, changed_at])
+            cached = self._upstream_file_row(sha256, file_name)
+            if cached is not None:  # made now, or meanwhile by another request
+                return cached
+            # its page changed (or was purged) since: what it lists now is the row's
         raise PageMoved(0)  # its page keeps changing: ask again later
 
     def _listed(self, sha256: str, file_name: str, upstreams: Sequence[str]

@@ -9,14 +9,14 @@ import base64
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError, ProxyError, TimeoutError
 from urllib3.util import Retry, Timeout
-from urllib3.util.ssl_ import create_urllib3_context
+from urllib3.util.ssl_ import ALPN_PROTOCOLS, create_urllib3_context
 from werkzeug.exceptions import BadGateway, GatewayTimeout, HTTPException
 
 from .parse import fetchable
@@ -206,13 +206,38 @@ class UpstreamClient:
 
 
 def tls_context() -> ssl.SSLContext:
-    """The TLS settings of every https connection to the upstreams (through a proxy too):
-    urllib3's own, with the system's certificate authorities (``SSL_CERT_FILE`` and
+    """The TLS settings of every https connection to the upstreams (in a proxy's tunnel
+    too): urllib3's own, with the system's certificate authorities (``SSL_CERT_FILE`` and
     ``SSL_CERT_DIR`` honoured) read once, here. Left to itself, urllib3 reads them again for
     each new connection: some 50 ms of CPU each, which a cold cache pays many times over."""
     context = create_urllib3_context()
     context.load_default_certs()
+    context.__class__ = _SharedContext  # the same context, from now on left as it is
+    context.set_alpn_protocols(ALPN_PROTOCOLS)  # as urllib3 sets them, before any thread
     return context
+
+
+class _SharedContext(ssl.SSLContext):
+    """A TLS context every thread's connections share. OpenSSL lets threads share one only
+    while nobody changes it, but urllib3 sets a context's ALPN protocols and verify mode
+    again for each connection it makes: replacing the protocols while another thread
+    opens a connection from the context frees what that one is reading (CPython issue
+    141012). A setting made again as it already is changes nothing here."""
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        wanted = list(alpn_protocols)
+        if wanted != getattr(self, "_alpn", None):
+            super().set_alpn_protocols(wanted)
+            self._alpn = wanted
+
+    @property  # type: ignore[override]  # typeshed's base class says int
+    def verify_mode(self) -> ssl.VerifyMode:
+        return super().verify_mode
+
+    @verify_mode.setter
+    def verify_mode(self, value: ssl.VerifyMode) -> None:
+        if value != super().verify_mode:
+            ssl.SSLContext.verify_mode.fset(self, value)  # type: ignore[attr-defined]
 
 
 def _proxy_manager(url: str, common: dict[str, Any]) -> urllib3.ProxyManager:

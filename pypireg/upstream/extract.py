@@ -140,8 +140,8 @@ class RangedFile:
 
 class WheelMetadata:
     """Reads, keeps and records the metadata of upstream wheels whose pages offer none:
-    one reading of a wheel at a time (others asking wait for it), at most
-    :data:`MAX_READINGS` at once."""
+    one reading of a wheel at a time (others asking wait for it, then have what it read,
+    kept or about to be), at most :data:`MAX_READINGS` at once."""
 
     def __init__(self, catalog: Catalog, storage: Storage, client: UpstreamClient,
                  limits: Limits, staging_dir: str) -> None:
@@ -154,6 +154,7 @@ class WheelMetadata:
             weakref.WeakValueDictionary())
         self._guard = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_READINGS)
+        self._unkept: dict[int, bytes] = {}  # read in ranges, answered, not kept yet
 
     def read(self, cached: CachedFile, fetch_whole: Callable[[CachedFile], None],
              later: Callable[[Callable[[], None]], object] | None = None) -> bytes | None:
@@ -183,12 +184,18 @@ class WheelMetadata:
         found = self._kept(now)
         if found is not None or now.metadata_sha256 == "":
             return found
+        with self._guard:
+            found = self._unkept.get(cached.id)
+        if found is not None:
+            return found
         if not now.storage_key:
             try:
                 data = metadata_bytes(cast("IO[bytes]", RangedFile(self.client, now)),
                                       now.file_name, self.limits)
                 if later is None:
                     return self.keep(now, data, verified=False)
+                with self._guard:
+                    self._unkept[now.id] = data
                 later(functools.partial(self._keep_read, now, data))
                 return data
             except Exception as exc:  # anything: the whole file then says
@@ -253,13 +260,27 @@ class WheelMetadata:
             self.keep(cached, data, verified=False)
         except Exception:
             log.exception("keeping the metadata of %s read in ranges", cached.file_name)
+        finally:
+            with self._guard:
+                self._unkept.pop(cached.id, None)
 
     def keep(self, cached: CachedFile, data: bytes, *, verified: bool) -> bytes:
+        """Store the metadata and record it. What was read in ranges is not recorded over
+        what the verified wheel gave meanwhile (its metadata, or that it has none)."""
         digest = hashlib.sha256(data).hexdigest()
         key = metadata_key(digest) if verified else RANGES_PREFIX + metadata_key(digest)
+
+        def record() -> None:  # inside the write: nobody else records meanwhile
+            if not verified:
+                now = self.catalog.cached_upstream_file(cached.id)
+                if now is not None and (now.metadata_sha256 == "" or (
+                        now.metadata_key and not _from_ranges(now.metadata_key))):
+                    return
+            self.catalog.note_upstream_metadata(cached.id, digest, key)
+
         keep_blob(self.catalog, key,
                   lambda: self.storage.put_stream(key, io.BytesIO(data)),  # type: ignore[arg-type]
-                  lambda: self.catalog.note_upstream_metadata(cached.id, digest, key))
+                  record)
         return data
 
 

@@ -370,7 +370,7 @@ def _time(value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > 64:
         return ""
     try:
-        if _UTC.fullmatch(value):  # as most upstreams write it: only the date is checked
+        if _UTC.fullmatch(value):  # as most upstreams write it: its date and time checked
             datetime.fromisoformat(value[:19])
             return value
         return stamp(parse_time(value), "microseconds")

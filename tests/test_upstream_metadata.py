@@ -312,3 +312,23 @@ def test_metadata_not_kept_yet_is_read_once_and_gives_way_to_the_verified_wheels
     assert row is not None and row.metadata_key == verified
     assert page(app)[entry["filename"]]["core-metadata"] == {
         "sha256": hashlib.sha256(expected).hexdigest()}
+
+
+def test_metadata_whose_answer_never_closes_is_read_again_later(cached, monkeypatch) -> None:
+    """Bytes read in ranges answer others only for as long as keeping them may take
+    (UNKEPT_FOR): an answer a server never closes does not leave them answering from
+    memory, never kept, for good."""
+    from werkzeug.test import EnvironBuilder
+
+    from pypireg.upstream import extract
+
+    monkeypatch.setattr(extract, "UNKEPT_FOR", 0.0)
+    index, app, registry = cached
+    url = local(page(app)["acme_lib-1.0-py3-none-any.whl"]["url"]) + ".metadata"
+    never_closed = mount(registry, "/api/v4")(EnvironBuilder(url).get_environ(),
+                                              lambda *_: None)
+    first = b"".join(never_closed)
+    ranges = len(index.ranges)
+    assert app.get(url).body == first and len(index.ranges) > ranges  # read again, kept
+    ranges = len(index.ranges)
+    assert app.get(url).body == first and len(index.ranges) == ranges

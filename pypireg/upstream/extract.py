@@ -50,6 +50,7 @@ MAX_BYTES = 8 * 1024 * 1024  # bytes they may bring, in all (a central directory
 READ_TIME = 30.0  # seconds one reading in ranges may take, in all
 MAX_READINGS = 8  # wheels' metadata read at once, in one process
 RANGES_PREFIX = "ranges/"  # before the key of metadata read in ranges, not verified
+UNKEPT_FOR = 60.0  # seconds metadata read in ranges answers others while it is being kept
 
 
 class NoRanges(Exception):
@@ -154,7 +155,8 @@ class WheelMetadata:
             weakref.WeakValueDictionary())
         self._guard = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_READINGS)
-        self._unkept: dict[int, bytes] = {}  # read in ranges, answered, not kept yet
+        # Read in ranges, answered, not kept yet: until when it answers others, and its bytes.
+        self._unkept: dict[int, tuple[float, bytes]] = {}
 
     def read(self, cached: CachedFile, fetch_whole: Callable[[CachedFile], None],
              later: Callable[[Callable[[], None]], object] | None = None) -> bytes | None:
@@ -185,8 +187,8 @@ class WheelMetadata:
         if found is not None or now.metadata_sha256 == "":
             return found
         with self._guard:
-            found = self._unkept.get(cached.id)
-        if found is not None:
+            until, found = self._unkept.get(cached.id, (0.0, None))
+        if found is not None and until > time.monotonic():
             return found
         if not now.storage_key:
             try:
@@ -194,9 +196,13 @@ class WheelMetadata:
                                       now.file_name, self.limits)
                 if later is None:
                     return self.keep(now, data, verified=False)
-                with self._guard:
-                    self._unkept[now.id] = data
                 later(functools.partial(self._keep_read, now, data))
+                with self._guard:  # for as long as keeping it may take, at most
+                    moment = time.monotonic()
+                    for file_id in [k for k, (until, _) in self._unkept.items()
+                                    if until < moment]:
+                        del self._unkept[file_id]
+                    self._unkept[now.id] = (moment + UNKEPT_FOR, data)
                 return data
             except Exception as exc:  # anything: the whole file then says
                 log.info("reading the metadata of %s in ranges: %s", now.file_name, exc)
@@ -271,10 +277,10 @@ class WheelMetadata:
         key = metadata_key(digest) if verified else RANGES_PREFIX + metadata_key(digest)
 
         def record() -> None:  # inside the write: nobody else records meanwhile
-            if not verified:
+            if not verified:  # a digest not from ranges: the page's, or a verified wheel's
                 now = self.catalog.cached_upstream_file(cached.id)
-                if now is not None and (now.metadata_sha256 == "" or (
-                        now.metadata_key and not _from_ranges(now.metadata_key))):
+                if (now is not None and now.metadata_sha256 is not None
+                        and not _from_ranges(now.metadata_key)):
                     return
             self.catalog.note_upstream_metadata(cached.id, digest, key)
 

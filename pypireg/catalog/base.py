@@ -240,9 +240,9 @@ class CatalogBase:
 
     def next_id(self, table: str) -> int:
         """Call inside ``write()``, and insert the row with this id."""
-        return self.value(f"SELECT {self.next_id_of(table)}")
+        return self.value(f"SELECT {self._next_id_of(table)}")
 
-    def next_id_of(self, table: str) -> str:
+    def _next_id_of(self, table: str) -> str:
         """:meth:`next_id` as an expression, for the statement that inserts the row (one
         statement less inside the write)."""
         return (f"{self.engine.greatest}(coalesce((SELECT max(id) FROM {table}), 0),"

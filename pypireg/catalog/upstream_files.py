@@ -44,7 +44,7 @@ class UpstreamFileQueries(UpstreamQueries):
                 self.run(
                     "INSERT INTO upstream_files (id, sha256, file_name, normalized_name,"
                     " upstream, url, size, upload_time, metadata_sha256) SELECT"
-                    f" {self.next_id_of('upstream_files')}, ?, ?, ?, ?, ?, ?, ?, ?"
+                    f" {self._next_id_of('upstream_files')}, ?, ?, ?, ?, ?, ?, ?, ?"
                     " WHERE EXISTS (SELECT 1 FROM upstream_pages WHERE id = ? AND upstream = ?"
                     " AND normalized_name = ? AND changed_at = ?)"
                     " ON CONFLICT (sha256, file_name) DO NOTHING",

@@ -194,7 +194,6 @@ def test_hostile_content_runs_no_script(browser, served) -> None:
 def sign_in_with(browser, token: str) -> None:
     """Fill in and send the sign-in form the browser shows."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     form = WebDriverWait(browser, 10).until(
@@ -202,7 +201,28 @@ def sign_in_with(browser, token: str) -> None:
     form.find_element(By.NAME, "token").send_keys(token)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     # The next page has replaced this one (a refusal's page has a form of its own).
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(form))
+    replaced(browser, form)
+
+
+def replaced(browser, element) -> None:
+    """Wait until the page ``element`` was on has been replaced, and the next one loaded.
+    Asked about an element of a page being replaced, chromedriver answers either that it
+    is stale or, mid-navigation, that its node "does not belong to the document"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(_) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" not in str(exc):
+                raise
+            return True
+        return False
+
+    WebDriverWait(browser, 10).until(gone)
     WebDriverWait(browser, 10).until(
         lambda d: d.execute_script("return document.readyState") == "complete")
 
@@ -251,7 +271,6 @@ def test_signing_in_shows_private_pages_until_the_token_is_revoked(browser, serv
 
 def test_signing_out(browser, served) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     registry, base, _ = served
     token = registry.create_token("alice", ["acme/secret:read"])
@@ -261,13 +280,9 @@ def test_signing_out(browser, served) -> None:
     assert "does not sign you in" in browser.find_element(By.CSS_SELECTOR, ".warning").text
     sign_in_with(browser, token)
     assert signed_in_as(browser) == "alice"
-    from selenium.webdriver.support import expected_conditions
-
     button = browser.find_element(By.CSS_SELECTOR, "header form.account button")
     button.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(button))
-    WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return document.readyState") == "complete")
+    replaced(browser, button)
     assert signed_in_as(browser) == ""
     assert browser.get_cookie("pypireg_session") is None
     assert "acme/secret" not in browser.page_source

@@ -483,3 +483,39 @@ def test_a_name_made_private_by_hand_in_sql_is_never_forwarded(tmp_path) -> None
     clock.now += 1
     for name in ("held", "guarded"):
         env.app.get(page.format(name), status=404)
+
+
+def test_what_a_write_leaves_for_its_commit_runs_once_the_outermost_write_commits(
+        catalog, caplog) -> None:
+    """Callbacks left for a write's commit (what a process keeps in memory of what the
+    write made) run after the outermost write commits, in order, never after one rolled
+    back; outside a write, at once. One that raises is logged: the write stands."""
+    import logging
+
+    changes, ran = catalog.changes, []
+    changes.after_commit(lambda: ran.append("outside"))
+    assert ran == ["outside"]
+    with catalog.write():
+        changes.after_commit(lambda: ran.append("outer"))
+        with catalog.write():
+            changes.after_commit(lambda: ran.append("inner"))
+        assert ran == ["outside"]  # the inner write joined the outer: nothing committed yet
+    assert ran == ["outside", "outer", "inner"]
+    with pytest.raises(RuntimeError), catalog.write():
+        catalog.run("INSERT INTO meta (key, value) VALUES ('rolled back', 'x')")
+        changes.after_commit(lambda: ran.append("rolled back"))
+        raise RuntimeError
+    with catalog.write():  # a write after one rolled back leaves nothing of it
+        pass
+    assert ran == ["outside", "outer", "inner"]
+
+    def failing() -> None:
+        raise ValueError("a callback's own fault")
+
+    with caplog.at_level(logging.ERROR, logger="pypireg"), catalog.write():
+        catalog.run("INSERT INTO meta (key, value) VALUES ('committed', 'x')")
+        changes.after_commit(failing)
+        changes.after_commit(lambda: ran.append("after the failing one"))
+    assert ran[-1] == "after the failing one" and "a callback's own fault" in caplog.text
+    assert catalog.value("SELECT value FROM meta WHERE key = 'committed'") == "x"
+    assert catalog.value("SELECT count(*) FROM meta WHERE key = 'rolled back'") == 0

@@ -177,6 +177,36 @@ def test_a_process_that_notes_metadata_keeps_the_new_version_decoded(tmp_path):
     assert [f.metadata_sha256 for f in kept] == ["2" * 64, None, ""]
 
 
+def test_metadata_noted_inside_a_callers_write_is_kept_decoded_once_it_commits(
+        tmp_path, monkeypatch):
+    """Metadata read in ranges is noted inside the write that records its blob. Once that
+    commits, the page's new version is kept decoded as well (a warm install after a cold
+    one reads no list of files); a write rolled back leaves nothing of its version, whose
+    changed_at the next version, made by another process, may take."""
+    path = str(tmp_path / "catalog.sqlite")
+    mine, theirs = pypireg.Catalog(path), pypireg.Catalog(path)
+    listed = files(3)
+    mine.save_upstream_page(UPSTREAM, "demo", found=True, name="demo", files=listed)
+    first = mine.upstream_file(listed[0].sha256, listed[0].file_name)
+    second = mine.upstream_file(listed[1].sha256, listed[1].file_name)
+    # Every new version a millisecond past the last: a version rolled back and the next
+    # one get the same changed_at.
+    monkeypatch.setattr("pypireg.catalog.upstream.utcnow", lambda: "2000-01-01T00:00:00Z")
+    with pytest.raises(RuntimeError), mine.write():
+        mine.note_upstream_metadata(first.id, "1" * 64, None)
+        raise RuntimeError("the blob could not be recorded")
+    theirs.note_upstream_metadata(second.id, "2" * 64, None)
+    assert [f.metadata_sha256 for f in mine.upstream_page(UPSTREAM, "demo").files] == [
+        None, "2" * 64, None]
+    with mine.write():
+        mine.note_upstream_metadata(first.id, "3" * 64, "key")
+        seen = recorded_queries(mine)
+    kept = list(mine.upstream_page(UPSTREAM, "demo").files)
+    assert not [q for q in seen if "upstream_page_files" in q]
+    assert [f.metadata_sha256 for f in kept] == ["3" * 64, "2" * 64, None]
+    assert kept == list(theirs.upstream_page(UPSTREAM, "demo").files)
+
+
 def test_a_page_changed_while_a_save_was_worked_out_is_worked_out_again(tmp_path):
     """Another process saves a version of the page between this save's reading and its
     write: the write is worked out again from that version, and is later than it."""

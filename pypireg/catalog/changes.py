@@ -12,12 +12,15 @@ once by the process that made it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+
+log = logging.getLogger("pypireg")
 
 CHECK_INTERVAL = 0.05  # seconds between reads of the generation, in one process
 MAX_KEPT = 4096  # lookups kept in each room, the least recently used forgotten first
@@ -44,19 +47,40 @@ class Changes:
     def writing(self) -> Iterator[None]:
         """Around a write transaction: nothing is kept inside one (it may read what it has
         not committed), and the generation is read again once it ends, committed or not
-        (if the write changed a project or group, a trigger has moved it)."""
+        (if the write changed a project or group, a trigger has moved it). What was left
+        for its commit (:meth:`after_commit`) runs once it has committed."""
         depth = getattr(self._writing, "depth", 0)
+        if depth == 0:
+            self._writing.committed = []
         self._writing.depth = depth + 1
+        committed = False
         try:
             yield
+            committed = True
         finally:
             self._writing.depth = depth
             if depth == 0:
                 self.look_again()
+                left, self._writing.committed = self._writing.committed, []
+                for callback in left if committed else ():
+                    try:
+                        callback()
+                    except Exception:  # the write stands: a caller must not think it failed
+                        log.exception("after a catalog write committed")
 
     def inside_write(self) -> bool:
         """Whether this thread is inside a write transaction (not committed yet)."""
         return bool(getattr(self._writing, "depth", 0))
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once this thread's write transaction has committed (never, if
+        it fails), or now outside one: for what this process keeps in memory of what the
+        write made, which a write rolled back did not make. A callback that raises is
+        logged, after a commit that stands."""
+        if self.inside_write():
+            self._writing.committed.append(callback)
+        else:
+            callback()
 
     def look_again(self) -> None:
         """Read the generation before anything kept is answered again; a look begun

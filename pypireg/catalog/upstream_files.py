@@ -135,16 +135,22 @@ class UpstreamFileQueries(UpstreamQueries):
             version = self._page_version(upstream, normalized_name)
             if version is None or said == sha256:
                 return
-            changed_at = later(version[1])
+            page_id, last = version
+            changed_at = later(last)
             self.run("UPDATE upstream_pages SET changed_at = ? WHERE id = ?",
-                     [changed_at, version[0]])
-        # The new version's files, as a read would decode them, from the last one's if this
-        # process holds it: the file's digest where the page gives none (or the one learned
-        # before, replaced). Not inside a caller's write, which may yet fail.
-        before = None if self.changes.inside_write() else self._decoded.get(version)
-        if before is not None:
-            self._decoded.put((version[0], changed_at),
-                              noted(before, file_name, digest, sha256, said))
+                     [changed_at, page_id])
+
+            # The new version's files, as a read would decode them, from the last one's if
+            # this process holds it: the file's digest where the page gives none (or the
+            # one learned before, replaced). Once committed (a caller's write may hold this
+            # one): a version rolled back is no version, and the next takes its changed_at.
+            def derive() -> None:
+                before = self._decoded.get((page_id, last))
+                if before is not None:
+                    self._decoded.put((page_id, changed_at),
+                                      noted(before, file_name, digest, sha256, said))
+
+            self.changes.after_commit(derive)
 
     def keep_upstream_metadata(self, file_id: int, metadata_key: str) -> None:
         with self.write():

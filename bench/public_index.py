@@ -11,7 +11,9 @@ devpi-server as its own server with a mirror index of the same upstream. Three f
   from the index; the median of ``--rounds`` rounds, each with new, empty caches, the
   proxies taking turns at going first. Beside the whole install, the part uv spent
   resolving (its "Resolved ... in"): the pages and metadata, where a proxy's answers
-  count; the rest is fetching and unpacking wheels, which the disk's mood dominates.
+  count; the rest is fetching and unpacking wheels. The virtual environments and uv's
+  cache for each run are on a tmpfs where there is one (``/dev/shm``), and each install
+  starts after a ``sync``: on disk, the disk's mood dominated the unpacking.
 - **Bytes**: what each proxy fetches from the index for ``uv pip compile`` of the set with
   an empty cache, beside what uv fetches straight from it, counted in a ``CONNECT`` tunnel
   every one of them is given as ``HTTPS_PROXY`` (TLS included, both ways).
@@ -27,6 +29,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import socketserver
 import statistics
@@ -213,14 +216,18 @@ def tunnels() -> AbstractContextManager[Tunnels]:
 # -- uv -----------------------------------------------------------------------------------------
 
 
-def uv(argv: list[str], index: str, proxy: str = "") -> tuple[float, float | None]:
-    """Seconds for ``uv`` to run ``argv`` against ``index``, uv's cache and config off, and
-    of those the seconds it says it spent resolving (None if it does not say)."""
+def uv(argv: list[str], index: str, proxy: str = "", temporary: Path | None = None
+       ) -> tuple[float, float | None]:
+    """Seconds for ``uv`` to run ``argv`` against ``index``, uv's cache and config off (its
+    cache for the one run in ``temporary``, if given), and of those the seconds it says it
+    spent resolving (None if it does not say)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("UV_", "PIP_")) and "proxy" not in k.lower()}
     env.update(UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
     if proxy:
         env["HTTPS_PROXY"] = proxy
+    if temporary is not None:
+        env["TMPDIR"] = str(temporary)
     started = time.monotonic()
     result = subprocess.run([str(BIN / "uv"), "pip", *argv, "--no-cache", "--index-url", index],
                             env=env, capture_output=True, text=True)
@@ -233,11 +240,33 @@ def uv(argv: list[str], index: str, proxy: str = "") -> tuple[float, float | Non
     return took, resolving
 
 
-def install(work: Path, index: str, label: str) -> tuple[float, float | None]:
-    target = work / f"venv-{label}"
+def install(clients: Path, index: str, label: str) -> tuple[float, float | None]:
+    """The set installed into a new virtual environment in ``clients`` (removed after),
+    uv's cache for the run there too. Each install starts after a ``sync``, so that what
+    the ones before wrote (a virtual environment, a proxy's cache) is not written back to
+    the disk during it."""
+    target = clients / f"venv-{label}"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
-    return uv(["install", "--python", str(target / "bin" / "python"), "-r", str(REQUIREMENTS)],
-              index)
+    os.sync()
+    try:
+        return uv(["install", "--python", str(target / "bin" / "python"), "-r",
+                   str(REQUIREMENTS)], index, temporary=clients)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def clients_directory() -> str | None:
+    """Where the installs go: ``/dev/shm`` where it is a tmpfs (else the system's temporary
+    directory), so that the disk does not decide them: on the machine of bench/README.md
+    its speed swings by a factor of three from one hour to the next, and uv unpacking the
+    set's 45 MB of wheels took that much longer or shorter. The proxies' caches stay on
+    the disk: writing them is part of what a proxy does."""
+    try:
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            tmpfs = any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in mounts)
+    except OSError:
+        return None
+    return "/dev/shm" if tmpfs and os.access("/dev/shm", os.W_OK) else None
 
 
 def compile_set(index: str, proxy: str = "") -> None:
@@ -330,8 +359,11 @@ def main(rounds: int) -> None:
           f" {version('proxpi')}, uv {uv_version}, gunicorn {version('gunicorn')};"
           f" {os.cpu_count()} CPUs; the index: {index}; {len(names)} pinned packages")
     with tempfile.TemporaryDirectory(prefix="pypireg-public-bench-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="pypireg-public-bench-installs-",
+                                        dir=clients_directory()) as installs, \
             tunnels() as tunnel:
-        work = Path(tmp)
+        work, clients = Path(tmp), Path(installs)
+        print(f"installs in {clients.parent}; the proxies' caches in {work.parent}")
         fetched: dict[str, int | None] = {}
         fetched["straight from the index"] = _counted(
             tunnel, lambda: compile_set(index, tunnel.url))
@@ -351,7 +383,7 @@ def main(rounds: int) -> None:
         for round_ in range(rounds):
             print(f"  round {round_ + 1} of {rounds}", file=sys.stderr)
             times.setdefault("straight from the index", []).append(
-                _timed(lambda: install(work, index, f"direct-{round_}")))  # noqa: B023
+                _timed(lambda: install(clients, index, f"direct-{round_}")))  # noqa: B023
             turn = round_ % len(PROXIES)  # each goes first in turn: no proxy always follows
             for proxy in PROXIES[turn:] + PROXIES[:turn]:  # the same one's leftovers
                 server = proxy.start(work / f"{proxy.name}-{round_}", index, {})
@@ -359,7 +391,7 @@ def main(rounds: int) -> None:
                     url = f"http://127.0.0.1:{server.port}{proxy.pages}"
                     for state in ("cold", "warm"):
                         times.setdefault(f"{proxy.name}, {state}", []).append(_timed(
-                            lambda: install(work, url,  # noqa: B023
+                            lambda: install(clients, url,  # noqa: B023
                                             f"{proxy.name}-{state}-{round_}")))  # noqa: B023
                     if round_ == 0:
                         try:

@@ -375,6 +375,7 @@ def guarded(started: Callable[[str], pypireg.Registry]) -> None:
         url = reader.get(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
                          ).json["files"][0]["url"]
         assert reader.get(url).body == wheel_bytes("twin", "1.0")
+        other.upstreams.files.settle()  # kept once its answer has ended
         clock = other.catalog.changes.clock = Clock()
         reader.get(url)  # its first look at the generation by that clock
         warm = queries_for(other, url)

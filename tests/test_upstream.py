@@ -650,6 +650,7 @@ def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path):
         finally:
             index.hold.set()
             first.join()
+        env.registry.upstreams.files.settle()  # its slot free once it is kept, after its answer
         assert env.app.get(entries[1]).body == wheel_bytes("two", "1.0")
 
 

@@ -97,7 +97,8 @@ def test_sixteen_first_downloads_fetch_once_and_get_every_byte(tmp_path):
             # Less than one file, for 800 MiB sent: a bound per connection (waitress holds
             # 256 KiB for each), not per byte; the clients' own reads are included.
             assert peak < 32 * MiB, f"{peak / MiB:.0f} MiB traced for {CLIENTS} x 50 MiB"
-            # Kept, and served from storage from now on.
+            # Kept (once the answers have ended), and served from storage from now on.
+            app.upstreams.files.settle()
             assert app.storage.exists(file_key(sha256(data)))
             assert download(url) == (200, len(data), sha256(data))
             assert upstream.count(f"/files/{NAME}") == 1
@@ -160,6 +161,56 @@ def test_forged_bytes_cut_every_answer_short(tmp_path):
             assert download(url)[0] == 502
     assert not app.storage.exists(file_key(sha256(honest)))
     assert upstream.count(f"/files/{NAME}") == 1
+
+
+class HeldStorage:
+    """A storage whose ``put_file`` waits for ``release`` (then fails, if ``failing``)."""
+
+    def __init__(self, storage: object, failing: bool = False) -> None:
+        self.storage, self.failing = storage, failing
+        self.storing, self.release = threading.Event(), threading.Event()
+
+    def put_file(self, key: str, path: str) -> None:
+        self.storing.set()
+        assert self.release.wait(30)
+        if self.failing:
+            raise OSError(28, "No space left on device")
+        self.storage.put_file(key, path)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.storage, name)
+
+
+@pytest.mark.parametrize("failing", [False, True], ids=["stored", "storing fails"])
+def test_a_first_download_ends_once_verified_while_the_file_is_stored(tmp_path, failing):
+    """The client waits for neither the disk nor the catalog: its answer ends once the
+    bytes match the page's sha256, while the file is stored. A request meanwhile waits
+    for the file to be stored and is answered from storage; if storing fails, the answer
+    sent stands, nothing is kept, and the failure is then answered for a while."""
+    data = os.urandom(2 * MiB)
+    index = big_index(data)
+    index.hold.set()
+    with serve(index) as upstream:
+        app = registry(tmp_path, f"{upstream.url}/simple/")
+        files = app.upstreams.files
+        held = files.storage = HeldStorage(files.storage, failing)
+        with serve(mount(app, "/api/v4")) as proxy, ThreadPoolExecutor(2) as pool:
+            url = f"{proxy.url}{urlsplit(_page(proxy.url)['files'][0]['url']).path}"
+            assert download(url) == (200, len(data), sha256(data))
+            assert held.storing.wait(30)  # the answer ended; storing waits for release
+            assert not app.storage.exists(file_key(sha256(data)))
+            meanwhile = pool.submit(download, url)
+            with pytest.raises(TimeoutError):
+                meanwhile.result(timeout=0.5)  # a bound on a wait that must not end
+            held.release.set()
+            if failing:
+                assert meanwhile.result(timeout=30)[0] == 502
+                assert download(url)[0] == 502
+            else:
+                assert meanwhile.result(timeout=30) == (200, len(data), sha256(data))
+            files.settle()
+        assert app.storage.exists(file_key(sha256(data))) is not failing
+        assert upstream.count(f"/files/{NAME}") == 1
 
 
 def _page(base: str) -> dict:  # type: ignore[type-arg]

@@ -63,6 +63,14 @@ def local(url: str) -> str:
     return url.split("http://localhost:80", 1)[-1]
 
 
+def downloaded(app: TestApp, registry: pypireg.Registry, url: str) -> bytes:
+    """A download's bytes, once the registry has kept the file and read its metadata
+    (its answer ends as soon as the bytes are verified)."""
+    body = app.get(url).body
+    registry.upstreams.files.settle()
+    return body
+
+
 def test_a_wheels_metadata_is_read_in_ranges_and_said_with_its_digest(cached, wheel) -> None:
     index, app, registry = cached
     before = page(app)
@@ -122,9 +130,9 @@ def test_the_digest_stays_when_the_page_is_fetched_again(tmp_path, wheel) -> Non
 
 
 def test_a_wheel_kept_whole_gets_its_metadata_from_its_own_bytes(cached, wheel) -> None:
-    index, app, _ = cached
+    index, app, registry = cached
     url = local(page(app)["acme_lib-1.0-py3-none-any.whl"]["url"])
-    assert app.get(url).body == wheel
+    assert downloaded(app, registry, url) == wheel
     assert page(app)["acme_lib-1.0-py3-none-any.whl"]["core-metadata"] == {
         "sha256": hashlib.sha256(app.get(url + ".metadata").body).hexdigest()}
     assert not index.ranges  # read from the verified file, not the upstream
@@ -239,9 +247,9 @@ def test_metadata_read_in_ranges_is_replaced_by_the_verified_wheels(tmp_path, wh
     assert len(forged) == len(wheel) and forged != wheel
     index = index_of({WHEEL: wheel})
     index.range_files[f"/files/{WHEEL}"] = forged
-    for app, _, url in served_metadata(tmp_path, index, WHEEL):
+    for app, registry, url in served_metadata(tmp_path, index, WHEEL):
         assert b"evil-pkgs" in app.get(url + ".metadata").body  # what the ranges gave
-        assert app.get(url).body == wheel  # verified against the page's sha256, and kept
+        assert downloaded(app, registry, url) == wheel  # verified, and kept
         real = app.get(url + ".metadata").body
         assert b"acme-core" in real and b"evil-pkgs" not in real
         assert page(app)[WHEEL]["core-metadata"] == {"sha256": hashlib.sha256(real).hexdigest()}
@@ -302,7 +310,7 @@ def test_metadata_not_kept_yet_is_read_once_and_gives_way_to_the_verified_wheels
     ranges = len(index.ranges)
     assert app.get(local(entry["url"]) + ".metadata").body == expected
     assert len(index.ranges) == ranges  # the first one's bytes, not read again
-    assert app.get(local(entry["url"])).body == wheel  # kept whole: its metadata verified
+    assert downloaded(app, registry, local(entry["url"])) == wheel  # its metadata verified
     row = registry.catalog.upstream_file(hashlib.sha256(wheel).hexdigest(), entry["filename"])
     assert row is not None and row.metadata_key and not row.metadata_key.startswith(
         RANGES_PREFIX)

@@ -52,7 +52,9 @@ def file_url(app: TestApp) -> str:
 
 
 def kept(registry: pypireg.Registry) -> bool:
-    """Whether the registry keeps the file (a storage key in its catalog row)."""
+    """Whether the registry keeps the file (a storage key in its catalog row), once what
+    it is fetching is kept (a download's answer ends first)."""
+    registry.upstreams.files.settle()
     rows = registry.catalog.db.query("SELECT storage_key FROM upstream_files WHERE file_name = ?",
                                      [NAME])
     return any(row["storage_key"] for row in rows)

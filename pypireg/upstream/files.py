@@ -7,8 +7,10 @@ reads that staging file as it grows, so a client that goes away stops nothing an
 thousand clients cost one upstream fetch and flat memory. The last byte of every answer is
 held back until the sha256 matches the upstream page's: on a mismatch each client's answer
 is cut short (its Content-Length is never reached, so no installer takes the bytes) and
-nothing is stored. Other processes (gunicorn's workers, other hosts) see the fetch claimed
-in the catalog and wait for the stored file instead of fetching it again.
+nothing is stored. Once the bytes match, the answers end while the file is stored and
+recorded: a client waits for neither the disk nor the catalog, and a request for the file
+meanwhile waits for it to be stored. Other processes (gunicorn's workers, other hosts) see
+the fetch claimed in the catalog and wait for the stored file instead of fetching it again.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Fetch:
         self.state = "connecting"  # then fetching, verified, stored; or failed
         self.size: int | None = None  # known once the upstream answered, if it says
         self.written = 0
+        self.verified = False  # every byte came, and they match the page's sha256
         self.error: HTTPException | None = None
 
     def started(self, timeout: float) -> IO[bytes] | None:
@@ -90,23 +93,29 @@ class Fetch:
                 return None
             return open(self.path, "rb")  # noqa: SIM115 - closed by chunks()
 
+    def settled(self) -> None:
+        """Wait until the file is stored, or the fetch failed (its error raised): for what
+        needs the file kept, not only its bytes. Storing takes as long as it takes."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.state in ("stored", "failed"))
+            if self.state == "failed":
+                raise self.error or UpstreamUnreachable("the fetch failed")
+
     def chunks(self, reader: IO[bytes], stall: float) -> Iterator[bytes]:
-        """The bytes as they arrive, the last one only once they are verified and kept (so a
-        client that has the whole file finds it in storage on its next request). A failed
+        """The bytes as they arrive, the last one only once they are verified (the file is
+        stored meanwhile: a failure to store it no longer concerns this answer). A failed
         fetch, or an upstream that sends nothing for ``stall`` seconds, raises, cutting the
         answer short."""
         sent = 0
         try:
             while True:
                 with self.changed:
-                    if not self.changed.wait_for(self._news(sent), stall) and (
-                            self.state != "verified"):  # storing: as long as it takes
+                    if not self.changed.wait_for(self._news(sent), stall):
                         raise UpstreamUnreachable(
                             f"the upstream stalled sending {self.file.file_name}")
-                    state, written = self.state, self.written
-                if state == "failed":
+                    state, written, done = self.state, self.written, self.verified
+                if state == "failed" and not done:
                     raise self.error or UpstreamUnreachable("the fetch failed")
-                done = state == "stored"
                 limit = written if done else written - 1
                 while sent < limit:
                     data = reader.read(min(CHUNK, limit - sent))
@@ -121,7 +130,7 @@ class Fetch:
 
     def _news(self, sent: int) -> Callable[[], bool]:
         """Whether there is more to send than ``sent`` bytes, or an end."""
-        return lambda: (self.state in ("stored", "failed")
+        return lambda: (self.verified or self.state == "failed"
                         or self.written - 1 > sent)
 
     def update(self, **fields: object) -> None:
@@ -178,6 +187,15 @@ class UpstreamFiles:
                 raise _retry_later(f"another process is still fetching {cached.file_name}"
                                    " from the upstream")
             time.sleep(POLL)  # another process has it: its catalog row says when it is done
+
+    def settle(self) -> None:
+        """Wait until every fetch this process has going is stored or has failed: a
+        fetch's clients have its bytes before it is kept."""
+        with self._lock:
+            running = list(self._active.values())
+        for fetch in running:
+            with contextlib.suppress(HTTPException):
+                fetch.settled()
 
     def _start(self, cached: CachedFile) -> Fetch | None:
         """A new fetch, if this process may have one and wins the file's claim; call with
@@ -302,7 +320,7 @@ class UpstreamFiles:
                 f"the bytes the upstream sent for {cached.file_name} have sha256"
                 f" {digest.hexdigest()}, not the {cached.sha256} its page gives: nothing was"
                 " kept")
-        fetch.update(state="verified", size=written)
+        fetch.update(state="verified", size=written, verified=True)
         key = file_key(cached.sha256)
         if self.kept is not None:  # while the verified bytes are still at hand
             self.kept(self.catalog.cached_upstream_file(cached.id) or cached, fetch.path)

@@ -313,7 +313,8 @@ def _read_from_wheel(registry: Registry, cached: CachedFile,
         started = _first_download(registry, now)
         if started is not None:
             for _ in started[0].chunks(started[1], upstreams.settings.read_timeout * 2):
-                pass  # until it is kept, and its metadata read with it
+                pass
+            started[0].settled()  # until it is kept, and its metadata read with it
 
     return upstreams.metadata.read(cached, fetch_whole, later)
 

@@ -117,6 +117,7 @@ def start(name: str, argv: list[str], paths: dict[str, str], port: int, *,
         wait_for_port(process, port)  # type: ignore[arg-type]
         if gunicorn:
             wait_for_worker(server)
+            wait_for_answer(process, port)  # type: ignore[arg-type]
     except BaseException:
         server.stop()
         raise
@@ -132,6 +133,27 @@ def wait_for_worker(server: Server) -> None:
         except (IndexError, OSError):
             time.sleep(0.05)
     raise RuntimeError(f"{server.name}: gunicorn started no worker")
+
+
+def wait_for_answer(process: subprocess.Popen[str], port: int) -> None:
+    """Until the server answers a request, whatever it says: gunicorn opens the port before
+    its worker has loaded the app, and a first request would wait for that (pypireg's
+    worker takes about a second, proxpi's half), so what it measures would include the
+    server's start."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("GET", "/-/started")
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            connection.close()
+    raise RuntimeError("server did not answer")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -40,12 +40,14 @@ from .models import (
     Removal,
 )
 from .times import ago
+from .upstream.files import SETTLE_ON_EXIT
 
 if TYPE_CHECKING:
     from .catalog import Catalog
     from .limits import Limits
     from .models import Package, PackageFile, Usage, Visibility
     from .protocols import Storage
+    from .upstream import Upstreams
 
 
 class Administration:
@@ -57,6 +59,7 @@ class Administration:
     limits: Limits
     download_stats_days: int
     expire_stages: Callable[..., int]  # pypireg.stages.Staging's, run by gc
+    upstreams: Upstreams | None
 
     # -- namespaces ------------------------------------------------------------------------
 
@@ -320,7 +323,11 @@ class Administration:
     def purge_upstream_cache(self, name: str | None = None) -> tuple[int, int, int]:
         """What ``pypireg cache purge`` runs: forget the cached upstream pages and files (of
         one package name, or all) and delete their bytes; returns how many pages, files
-        and blobs went. The next request fetches them again (docs/proxy.md)."""
+        and blobs went. The next request fetches them again (docs/proxy.md). What this
+        process is storing is stored first (another process's, stored after, is a blob no
+        row names: gc sweeps it)."""
+        if self.upstreams is not None:
+            self.upstreams.files.settle(SETTLE_ON_EXIT)
         pages, files, keys = self.catalog.purge_upstream(normalize(name) if name else None)
         return pages, files, release_blobs(self.catalog, self.storage, keys)
 

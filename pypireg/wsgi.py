@@ -23,6 +23,7 @@ from .limits import as_id
 from .requestlog import JsonAccessLog, configure
 from .settings import SettingError, Settings
 from .storage import open_storage
+from .upstream.files import SETTLE_ON_EXIT
 from .website import site
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     # A worker that stops (gunicorn's graceful exit, a restart) writes the downloads it
     # noted since its last flush.
     atexit.register(registry.downloads.flush)
+    if registry.upstreams is not None:  # files verified and sent, still being stored
+        atexit.register(registry.upstreams.files.settle, SETTLE_ON_EXIT)
     registry.deliverer.serve()  # webhook deliveries: this process sends, for good
     if registry.log_format == "json":  # gunicorn's access log is text: this one is JSON
         configure("json")

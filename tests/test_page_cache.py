@@ -3,6 +3,7 @@ process sharing a catalog, and never to a caller who may see something else."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -520,3 +521,41 @@ def test_what_a_write_leaves_for_its_commit_runs_once_the_outermost_write_commit
     assert ran[-1] == "after the failing one" and "a callback's own fault" in caplog.text
     assert catalog.value("SELECT value FROM meta WHERE key = 'committed'") == "x"
     assert catalog.value("SELECT count(*) FROM meta WHERE key = 'rolled back'") == 0
+
+
+def test_a_write_that_does_not_stand_whole_runs_nothing_left_for_its_commit(
+        catalog, tmp_path) -> None:
+    """A COMMIT refused (a constraint checked at commit) and, on PostgreSQL, a failed
+    statement whose error the caller caught (its COMMIT would roll everything back without
+    a word): the write raises, nothing of it stands, nothing left for its commit runs, and
+    the next write commits on its own."""
+    deferred = "DEFERRABLE INITIALLY DEFERRED"
+    if catalog.engine.name == "sqlite":  # a file, so that another connection can look
+        catalog = pypireg.Catalog(str(tmp_path / "catalog.sqlite"))
+        other = pypireg.Catalog(str(tmp_path / "catalog.sqlite"))
+    else:
+        other = catalog
+    catalog.run("CREATE TABLE parents (id INTEGER PRIMARY KEY)")
+    catalog.run(f"CREATE TABLE children (id INTEGER PRIMARY KEY, parent INTEGER"
+                f" REFERENCES parents (id) {deferred})")
+    ran: list[str] = []
+    with pytest.raises(Exception, match="(?i)foreign key"), catalog.write():
+        catalog.run("INSERT INTO children (id, parent) VALUES (1, 7)")  # no parent 7
+        catalog.changes.after_commit(lambda: ran.append("refused"))
+    with catalog.write():
+        catalog.run("INSERT INTO parents (id) VALUES (1)")
+        catalog.changes.after_commit(lambda: ran.append("committed"))
+    assert ran == ["committed"]
+    assert other.value("SELECT count(*) FROM parents") == 1
+    assert other.value("SELECT count(*) FROM children") == 0
+    if catalog.engine.name != "postgresql":
+        return
+    from pypireg.catalog.base import CatalogError
+
+    with pytest.raises(CatalogError, match="rolled back"), catalog.write():
+        catalog.run("INSERT INTO parents (id) VALUES (2)")
+        with contextlib.suppress(Exception):
+            catalog.run("INSERT INTO parents (id) VALUES (1)")  # taken: it fails
+        catalog.changes.after_commit(lambda: ran.append("rolled back"))
+    assert ran == ["committed"]
+    assert catalog.value("SELECT count(*) FROM parents") == 1

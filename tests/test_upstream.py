@@ -493,6 +493,7 @@ def test_gc_counts_the_cache_and_keeps_it_until_purged(origin, tmp_path):
     entries = fetch_page(env, "requests").json["files"]
     for entry in entries:
         env.app.get(path_of(entry["url"]))
+    env.registry.upstreams.files.settle()  # kept once their answers have ended
     fetch_page(env, "twin")
     report = env.registry.collect_garbage()
     assert (report.upstream_pages, report.upstream_files) == (2, 2)
@@ -624,7 +625,7 @@ def test_a_merged_name_keeps_its_local_files_while_the_upstream_is_down(catalog,
     assert "local files only" in page.headers["X-Pypireg-Stale"]
 
 
-def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path):
+def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path, monkeypatch):
     index = FakeIndex()
     entries = []
     for name in ("one", "two"):
@@ -640,6 +641,16 @@ def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path):
             urls=(f"{served.url}/simple/",), mode="cache", max_fetches=1))
         fetch_page(env, "one")
         fetch_page(env, "two")
+        files = env.registry.upstreams.files
+        storing, stored = threading.Event(), threading.Event()
+        put_file = files.storage.put_file
+
+        def held(key, path):  # type: ignore[no-untyped-def]
+            storing.set()
+            assert stored.wait(30)
+            put_file(key, path)
+
+        monkeypatch.setattr(files.storage, "put_file", held)
         first = threading.Thread(target=env.app.get, args=(entries[0],))
         first.start()
         try:
@@ -650,8 +661,12 @@ def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path):
         finally:
             index.hold.set()
             first.join()
-        env.registry.upstreams.files.settle()  # its slot free once it is kept, after its answer
+        # Its slot was given back once its bytes were verified: while it is being stored,
+        # the next file is fetched at once.
+        assert storing.wait(30) and not stored.is_set()
         assert env.app.get(entries[1]).body == wheel_bytes("two", "1.0")
+        stored.set()
+        assert files.settle(30)
 
 
 def test_a_file_redirected_where_the_registry_does_not_fetch_is_refused():

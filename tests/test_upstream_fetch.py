@@ -186,7 +186,8 @@ def test_a_first_download_ends_once_verified_while_the_file_is_stored(tmp_path, 
     """The client waits for neither the disk nor the catalog: its answer ends once the
     bytes match the page's sha256, while the file is stored. A request meanwhile waits
     for the file to be stored and is answered from storage; if storing fails, the answer
-    sent stands, nothing is kept, and the failure is then answered for a while."""
+    sent stands, nothing is kept, the request meanwhile is told to try again (a 503), and
+    the next one fetches the file again: only the upstream's failures are remembered."""
     data = os.urandom(2 * MiB)
     index = big_index(data)
     index.hold.set()
@@ -204,13 +205,13 @@ def test_a_first_download_ends_once_verified_while_the_file_is_stored(tmp_path, 
                 meanwhile.result(timeout=0.5)  # a bound on a wait that must not end
             held.release.set()
             if failing:
-                assert meanwhile.result(timeout=30)[0] == 502
-                assert download(url)[0] == 502
+                assert meanwhile.result(timeout=30)[0] == 503
+                assert download(url) == (200, len(data), sha256(data))  # fetched again
             else:
                 assert meanwhile.result(timeout=30) == (200, len(data), sha256(data))
-            files.settle()
+            assert files.settle(30)
         assert app.storage.exists(file_key(sha256(data))) is not failing
-        assert upstream.count(f"/files/{NAME}") == 1
+        assert upstream.count(f"/files/{NAME}") == (2 if failing else 1)
 
 
 def _page(base: str) -> dict:  # type: ignore[type-arg]

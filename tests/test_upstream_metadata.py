@@ -262,7 +262,7 @@ def test_a_wheel_kept_before_its_metadata_was_read_is_read_from_storage(tmp_path
         registry = caching_registry(tmp_path / "data", f"{up.url}/simple/")
         app = TestApp(mount(registry, "/api/v4"))
         url = local(page(app)[WHEEL]["url"])
-        app.get(url)  # kept whole
+        downloaded(app, registry, url)  # kept whole
         # As a catalog from before metadata was read from wheels has it.
         registry.catalog.run("UPDATE upstream_files SET metadata_sha256 = NULL,"
                              " metadata_key = NULL")

@@ -105,6 +105,11 @@ class PostgresEngine:
                 conn = self._local.conn = self._begin(held)
                 try:
                     yield
+                    if conn.info.transaction_status.name == "INERROR":
+                        # A statement failed and its error was caught: the COMMIT would
+                        # roll the whole write back without a word.
+                        raise CatalogError("a statement of this write failed: the write"
+                                           " was rolled back")
                 finally:
                     self._local.conn = None
         except self._operational as exc:  # its COMMIT, on a connection a restart closed

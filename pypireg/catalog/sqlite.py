@@ -8,6 +8,7 @@ each write tries the file again, so that it takes changes again once the disk do
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -208,7 +209,15 @@ class SQLiteEngine:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            _patiently(lambda: conn.execute("COMMIT"))
+            try:
+                _patiently(lambda: conn.execute("COMMIT"))
+            except BaseException:
+                # A COMMIT that fails (a deferred constraint, a disk error) may leave the
+                # transaction open: the next write would join it and never commit.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
         finally:
             self._writes.release()
 

@@ -21,6 +21,7 @@ from ..limits import MiB
 from ..models import CLI
 from ..requestlog import configure
 from ..settings import SettingError, Settings
+from ..upstream.files import SETTLE_ON_EXIT
 from .binding import CannotBind, bind
 from .common import checked_data, has_registry, where
 
@@ -159,6 +160,8 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
         server.task_dispatcher.shutdown()
         server.close()
         signal.signal(signal.SIGTERM, previous)
+        if registry.upstreams is not None:  # files verified and sent, still being stored
+            registry.upstreams.files.settle(SETTLE_ON_EXIT)
         registry.downloads.flush()  # the downloads noted since the last flush
     print(f"pypireg stopped ({why})", flush=True)
     return 0

@@ -51,6 +51,7 @@ HEARTBEAT = 5.0  # seconds between a fetch's signs of life in the catalog
 STALE_AFTER = 30.0  # seconds without one, after which another process takes the fetch over
 POLL = 0.2  # seconds between looks at the catalog while another process fetches
 FAILURE_MEMORY = 30.0  # seconds a failed fetch is answered with its error, not tried again
+SETTLE_ON_EXIT = 10.0  # seconds a stopping process waits for the files it is storing
 
 
 def file_key(sha256: str) -> str:
@@ -74,6 +75,7 @@ class Fetch:
         self.size: int | None = None  # known once the upstream answered, if it says
         self.written = 0
         self.verified = False  # every byte came, and they match the page's sha256
+        self.slot = True  # holds one of the process's fetch slots (freed once verified)
         self.error: HTTPException | None = None
 
     def started(self, timeout: float) -> IO[bytes] | None:
@@ -93,13 +95,16 @@ class Fetch:
                 return None
             return open(self.path, "rb")  # noqa: SIM115 - closed by chunks()
 
-    def settled(self) -> None:
+    def settled(self, timeout: float | None = None) -> bool:
         """Wait until the file is stored, or the fetch failed (its error raised): for what
-        needs the file kept, not only its bytes. Storing takes as long as it takes."""
+        needs the file kept, not only its bytes. Storing takes as long as it takes, unless
+        ``timeout`` says how long to wait (False: it was not over by then)."""
         with self.changed:
-            self.changed.wait_for(lambda: self.state in ("stored", "failed"))
+            if not self.changed.wait_for(lambda: self.state in ("stored", "failed"), timeout):
+                return False
             if self.state == "failed":
                 raise self.error or UpstreamUnreachable("the fetch failed")
+        return True
 
     def chunks(self, reader: IO[bytes], stall: float) -> Iterator[bytes]:
         """The bytes as they arrive, the last one only once they are verified (the file is
@@ -188,14 +193,19 @@ class UpstreamFiles:
                                    " from the upstream")
             time.sleep(POLL)  # another process has it: its catalog row says when it is done
 
-    def settle(self) -> None:
-        """Wait until every fetch this process has going is stored or has failed: a
-        fetch's clients have its bytes before it is kept."""
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every fetch this process has going is stored or has failed (a
+        fetch's clients have its bytes before it is kept), for up to ``timeout`` seconds
+        if given: whether they all were, by then. A process that stops waits so."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             running = list(self._active.values())
         for fetch in running:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
             with contextlib.suppress(HTTPException):
-                fetch.settled()
+                if not fetch.settled(left):
+                    return False
+        return True
 
     def _start(self, cached: CachedFile) -> Fetch | None:
         """A new fetch, if this process may have one and wins the file's claim; call with
@@ -244,13 +254,18 @@ class UpstreamFiles:
                          time.monotonic() - began)
             alive.set()
             beating.join()
-            self._slots.release()
+            self._free_slot(fetch)
+        if error is not None and fetch.verified:  # the upstream's part went well
+            log.error("keeping %s: %s", cached.file_name, error.description)
+            error = _retry_later(f"{cached.file_name} came from the upstream but could not be"
+                                 " kept here")
         # Its slot free and out of this process's fetches (a failure remembered) before its
         # clients hear of the end, so that their next request finds the stored file or the
-        # failure, and room for another fetch.
+        # failure, and room for another fetch. A failure to keep verified bytes is not
+        # remembered: the next request tries again.
         with self._lock:
             self._active.pop(cached.id, None)
-            if error is not None:
+            if error is not None and not fetch.verified:
                 self._failed[cached.id] = (time.monotonic() + FAILURE_MEMORY, error)
                 now = time.monotonic()
                 for file_id in [k for k, (until, _) in self._failed.items() if until < now]:
@@ -265,6 +280,12 @@ class UpstreamFiles:
             fetch.update(state="stored")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(fetch.path)
+
+    def _free_slot(self, fetch: Fetch) -> None:
+        """Give back the fetch's slot, once (only the fetch's own thread calls this)."""
+        if fetch.slot:
+            fetch.slot = False
+            self._slots.release()
 
     def _beat(self, fetch: Fetch, done: threading.Event) -> None:
         """The fetch's signs of life in the catalog, whatever it is doing (connecting,
@@ -321,6 +342,7 @@ class UpstreamFiles:
                 f" {digest.hexdigest()}, not the {cached.sha256} its page gives: nothing was"
                 " kept")
         fetch.update(state="verified", size=written, verified=True)
+        self._free_slot(fetch)  # what is left is this host's: storing is no upstream fetch
         key = file_key(cached.sha256)
         if self.kept is not None:  # while the verified bytes are still at hand
             self.kept(self.catalog.cached_upstream_file(cached.id) or cached, fetch.path)

@@ -8,6 +8,7 @@ each variable.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,13 +24,14 @@ from .limits import as_id
 from .requestlog import JsonAccessLog, configure
 from .settings import SettingError, Settings
 from .storage import open_storage
-from .upstream.files import SETTLE_ON_EXIT
+from .upstream.files import SETTLE_ON_EXIT, UpstreamFiles
 from .website import site
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 DEFAULT_PREFIX = "/api/v4"
+log = logging.getLogger("pypireg")
 
 application: WSGIApplication  # from os.environ, by __getattr__ on first use
 
@@ -83,7 +85,7 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     # noted since its last flush.
     atexit.register(registry.downloads.flush)
     if registry.upstreams is not None:  # files verified and sent, still being stored
-        atexit.register(registry.upstreams.files.settle, SETTLE_ON_EXIT)
+        atexit.register(_settle, registry.upstreams.files)
     registry.deliverer.serve()  # webhook deliveries: this process sends, for good
     if registry.log_format == "json":  # gunicorn's access log is text: this one is JSON
         configure("json")
@@ -92,6 +94,12 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
         app = ProxyFix(app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
                        x_prefix=proxies)
     return app
+
+
+def _settle(files: UpstreamFiles) -> None:
+    if not files.settle(SETTLE_ON_EXIT):
+        log.warning("stopped with upstream files still being stored: the next download of"
+                    " each fetches it again")
 
 
 def _count(environ: Mapping[str, str], name: str, *, smallest: int) -> int | None:

@@ -628,7 +628,7 @@ def test_a_merged_name_keeps_its_local_files_while_the_upstream_is_down(catalog,
 def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path, monkeypatch):
     index = FakeIndex()
     entries = []
-    for name in ("one", "two"):
+    for name in ("one", "two", "three"):
         data = wheel_bytes(name, "1.0")
         index.files[f"/f/{name}.whl"] = data
         entries.append(path_of(f"http://x/projects/acme%2Ftools/packages/pypi/files/"
@@ -639,8 +639,8 @@ def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path, monkeypatch
     with serve(index) as served:
         env = proxy(catalog, tmp_path, UpstreamSettings(
             urls=(f"{served.url}/simple/",), mode="cache", max_fetches=1))
-        fetch_page(env, "one")
-        fetch_page(env, "two")
+        for name in ("one", "two", "three"):
+            fetch_page(env, name)
         files = env.registry.upstreams.files
         storing, stored = threading.Event(), threading.Event()
         put_file = files.storage.put_file
@@ -662,11 +662,14 @@ def test_fetches_past_the_limit_are_told_to_retry(catalog, tmp_path, monkeypatch
             index.hold.set()
             first.join()
         # Its slot was given back once its bytes were verified: while it is being stored,
-        # the next file is fetched at once.
+        # the next file is fetched at once. Files being stored are bounded too (as many
+        # as fetches): the second, verified while the first is stored, keeps its slot.
         assert storing.wait(30) and not stored.is_set()
         assert env.app.get(entries[1]).body == wheel_bytes("two", "1.0")
+        assert "already fetching 1 files" in env.app.get(entries[2], status=503).text
         stored.set()
         assert files.settle(30)
+        assert env.app.get(entries[2]).body == wheel_bytes("three", "1.0")
 
 
 def test_a_file_redirected_where_the_registry_does_not_fetch_is_refused():

@@ -107,9 +107,10 @@ class PostgresEngine:
                     yield
                     if conn.info.transaction_status.name == "INERROR":
                         # A statement failed and its error was caught: the COMMIT would
-                        # roll the whole write back without a word.
-                        raise CatalogError("a statement of this write failed: the write"
-                                           " was rolled back")
+                        # roll the whole write back without a word. A fault, not one of
+                        # the catalog's answers (a CatalogError is a 4xx to a view).
+                        raise RuntimeError("a statement of this write failed and its error"
+                                           " was caught: the write was rolled back")
                 finally:
                     self._local.conn = None
         except self._operational as exc:  # its COMMIT, on a connection a restart closed

@@ -207,19 +207,31 @@ class SQLiteEngine:
             try:
                 yield
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._roll_back(conn)
                 raise
             try:
                 _patiently(lambda: conn.execute("COMMIT"))
             except BaseException:
                 # A COMMIT that fails (a deferred constraint, a disk error) may leave the
                 # transaction open: the next write would join it and never commit.
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
+                self._roll_back(conn)
                 raise
         finally:
             self._writes.release()
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """End a failed write's transaction, if SQLite has not ended it itself; a
+        connection that cannot is closed (which ends it) for a new one, unless the
+        catalog lives in that connection's memory."""
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            if self.path is not None:
+                self._local.conn = None
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
 
     # -- statements ----------------------------------------------------------------------
 

@@ -160,9 +160,9 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
         server.task_dispatcher.shutdown()
         server.close()
         signal.signal(signal.SIGTERM, previous)
+        registry.downloads.flush()  # the downloads noted since the last flush
         if registry.upstreams is not None:  # files verified and sent, still being stored
             registry.upstreams.files.settle(SETTLE_ON_EXIT)
-        registry.downloads.flush()  # the downloads noted since the last flush
     print(f"pypireg stopped ({why})", flush=True)
     return 0
 

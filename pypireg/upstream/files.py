@@ -76,6 +76,7 @@ class Fetch:
         self.written = 0
         self.verified = False  # every byte came, and they match the page's sha256
         self.slot = True  # holds one of the process's fetch slots (freed once verified)
+        self.storing = False  # holds a storing slot instead, once verified
         self.error: HTTPException | None = None
 
     def started(self, timeout: float) -> IO[bytes] | None:
@@ -167,6 +168,9 @@ class UpstreamFiles:
         self._active: dict[int, Fetch] = {}
         self._failed: dict[int, tuple[float, HTTPException]] = {}
         self._slots = threading.BoundedSemaphore(max_fetches)
+        # Verified files being stored, whose fetch slots went back: as many again, past
+        # which a fetch keeps its slot until it is stored.
+        self._storing = threading.BoundedSemaphore(max_fetches)
         self._lock = threading.Lock()
 
     def fetch(self, cached: CachedFile, wait: float) -> Fetch | None:
@@ -239,24 +243,32 @@ class UpstreamFiles:
         error: HTTPException | None = None
         alive = threading.Event()
         beating = threading.Thread(target=self._beat, args=(fetch, alive), daemon=True)
-        beating.start()
         began = time.monotonic()
         try:
+            beating.start()
             with span("upstream.file", **{"pypireg.file": cached.file_name}):
                 self._copy(fetch)
         except HTTPException as exc:
+            if fetch.verified:
+                log.error("keeping %s: %s", cached.file_name, exc.description)
             error = exc
         except Exception:
-            log.exception("fetching %s from %s", cached.file_name, cached.url)
+            if fetch.verified:
+                log.exception("keeping %s", cached.file_name)
+            else:
+                log.exception("fetching %s from %s", cached.file_name, cached.url)
             error = UpstreamUnreachable(f"fetching {cached.file_name} from the upstream failed")
         finally:
-            self.observe("file", "error" if error is not None else "fetched",
-                         time.monotonic() - began)
+            self.observe("file", "error" if error is not None and not fetch.verified
+                         else "fetched", time.monotonic() - began)
             alive.set()
-            beating.join()
+            if beating.ident is not None:
+                beating.join()
             self._free_slot(fetch)
+            if fetch.storing:
+                fetch.storing = False
+                self._storing.release()
         if error is not None and fetch.verified:  # the upstream's part went well
-            log.error("keeping %s: %s", cached.file_name, error.description)
             error = _retry_later(f"{cached.file_name} came from the upstream but could not be"
                                  " kept here")
         # Its slot free and out of this process's fetches (a failure remembered) before its
@@ -342,7 +354,10 @@ class UpstreamFiles:
                 f" {digest.hexdigest()}, not the {cached.sha256} its page gives: nothing was"
                 " kept")
         fetch.update(state="verified", size=written, verified=True)
-        self._free_slot(fetch)  # what is left is this host's: storing is no upstream fetch
+        # What is left is this host's: storing is no upstream fetch, but is bounded too.
+        if self._storing.acquire(blocking=False):
+            fetch.storing = True
+            self._free_slot(fetch)
         key = file_key(cached.sha256)
         if self.kept is not None:  # while the verified bytes are still at hand
             self.kept(self.catalog.cached_upstream_file(cached.id) or cached, fetch.path)

@@ -8,7 +8,6 @@ each variable.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,14 +23,13 @@ from .limits import as_id
 from .requestlog import JsonAccessLog, configure
 from .settings import SettingError, Settings
 from .storage import open_storage
-from .upstream.files import SETTLE_ON_EXIT, UpstreamFiles
+from .upstream.files import settle_on_exit
 from .website import site
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 DEFAULT_PREFIX = "/api/v4"
-log = logging.getLogger("pypireg")
 
 application: WSGIApplication  # from os.environ, by __getattr__ on first use
 
@@ -83,9 +81,11 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
     app: WSGIApplication = site(registry, api=prefix)
     # A worker that stops (gunicorn's graceful exit, a restart) writes the downloads it
     # noted since its last flush.
+    # (atexit runs the last registered first: the downloads are written, then the files
+    # this worker is still fetching or storing waited for.)
+    if registry.upstreams is not None:
+        atexit.register(settle_on_exit, registry.upstreams.files)
     atexit.register(registry.downloads.flush)
-    if registry.upstreams is not None:  # files verified and sent, still being stored
-        atexit.register(_settle, registry.upstreams.files)
     registry.deliverer.serve()  # webhook deliveries: this process sends, for good
     if registry.log_format == "json":  # gunicorn's access log is text: this one is JSON
         configure("json")
@@ -94,12 +94,6 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> WSGIApplication:
         app = ProxyFix(app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
                        x_prefix=proxies)
     return app
-
-
-def _settle(files: UpstreamFiles) -> None:
-    if not files.settle(SETTLE_ON_EXIT):
-        log.warning("stopped with upstream files still being stored: the next download of"
-                    " each fetches it again")
 
 
 def _count(environ: Mapping[str, str], name: str, *, smallest: int) -> int | None:

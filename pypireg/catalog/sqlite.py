@@ -220,18 +220,17 @@ class SQLiteEngine:
             self._writes.release()
 
     def _roll_back(self, conn: sqlite3.Connection) -> None:
-        """End a failed write's transaction, if SQLite has not ended it itself; a
-        connection that cannot is closed (which ends it) for a new one, unless the
-        catalog lives in that connection's memory."""
+        """End a failed write's transaction, if SQLite has not ended it itself. A
+        connection that cannot is given up for a new one: closed, which ends it once
+        nothing reads from it any more (an in-memory catalog lives on in the others)."""
         if not conn.in_transaction:
             return
         try:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
-            if self.path is not None:
-                self._local.conn = None
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
+            self._local.conn = None
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     # -- statements ----------------------------------------------------------------------
 

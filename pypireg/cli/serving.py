@@ -21,7 +21,7 @@ from ..limits import MiB
 from ..models import CLI
 from ..requestlog import configure
 from ..settings import SettingError, Settings
-from ..upstream.files import SETTLE_ON_EXIT
+from ..upstream.files import settle_on_exit
 from .binding import CannotBind, bind
 from .common import checked_data, has_registry, where
 
@@ -161,8 +161,8 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket, *,
         server.close()
         signal.signal(signal.SIGTERM, previous)
         registry.downloads.flush()  # the downloads noted since the last flush
-        if registry.upstreams is not None:  # files verified and sent, still being stored
-            registry.upstreams.files.settle(SETTLE_ON_EXIT)
+        if registry.upstreams is not None:  # files sent, maybe still being stored
+            settle_on_exit(registry.upstreams.files)
     print(f"pypireg stopped ({why})", flush=True)
     return 0
 

@@ -32,7 +32,7 @@ from ..archives import ArchiveError
 from ..dists import InvalidDistribution, metadata_bytes
 from ..forms import STAGING_PREFIX
 from . import ranges
-from .files import keep_blob, metadata_key
+from .blobs import keep_blob, metadata_key
 
 if TYPE_CHECKING:
     from ..catalog import Catalog

@@ -33,9 +33,9 @@ from typing import IO, TYPE_CHECKING
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from ..forms import STAGING_PREFIX
-from ..storage import blob_key
 from ..times import stamp
 from ..tracing import span
+from .blobs import file_key, keep_blob, metadata_key
 from .client import CHUNK, UpstreamUnreachable
 from .pages import Observe, ignore
 
@@ -54,15 +54,6 @@ FAILURE_MEMORY = 30.0  # seconds a failed fetch is answered with its error, not 
 SETTLE_ON_EXIT = 10.0  # seconds a stopping process waits for the files it is storing
 
 
-def file_key(sha256: str) -> str:
-    """Where a cached upstream file's bytes are kept: as uploaded blobs are, apart."""
-    return f"upstream/{blob_key(sha256)}"
-
-
-def metadata_key(sha256: str) -> str:
-    return f"upstream/metadata/{blob_key(sha256).partition('/')[2]}"
-
-
 class Fetch:
     """One file on its way from an upstream to storage, readable while it comes."""
 
@@ -77,6 +68,7 @@ class Fetch:
         self.verified = False  # every byte came, and they match the page's sha256
         self.slot = True  # holds one of the process's fetch slots (freed once verified)
         self.storing = False  # holds a storing slot instead, once verified
+        self.verified_at: float | None = None  # when (time.monotonic())
         self.error: HTTPException | None = None
 
     def started(self, timeout: float) -> IO[bytes] | None:
@@ -253,14 +245,12 @@ class UpstreamFiles:
                 log.error("keeping %s: %s", cached.file_name, exc.description)
             error = exc
         except Exception:
-            if fetch.verified:
+            if fetch.verified or beating.ident is None:
                 log.exception("keeping %s", cached.file_name)
             else:
                 log.exception("fetching %s from %s", cached.file_name, cached.url)
             error = UpstreamUnreachable(f"fetching {cached.file_name} from the upstream failed")
         finally:
-            self.observe("file", "error" if error is not None and not fetch.verified
-                         else "fetched", time.monotonic() - began)
             alive.set()
             if beating.ident is not None:
                 beating.join()
@@ -268,16 +258,19 @@ class UpstreamFiles:
             if fetch.storing:
                 fetch.storing = False
                 self._storing.release()
-        if error is not None and fetch.verified:  # the upstream's part went well
-            error = _retry_later(f"{cached.file_name} came from the upstream but could not be"
-                                 " kept here")
+        # Not the upstream's failure: the bytes came whole, or no thread was to be had.
+        local = error is not None and (fetch.verified or beating.ident is None)
+        self.observe("file", "unkept" if local else "error" if error is not None
+                     else "fetched", (fetch.verified_at or time.monotonic()) - began)
+        if local:
+            error = _retry_later(f"{cached.file_name} could not be kept here")
         # Its slot free and out of this process's fetches (a failure remembered) before its
         # clients hear of the end, so that their next request finds the stored file or the
-        # failure, and room for another fetch. A failure to keep verified bytes is not
-        # remembered: the next request tries again.
+        # failure, and room for another fetch. A failure of this host's is not remembered:
+        # the next request tries again.
         with self._lock:
             self._active.pop(cached.id, None)
-            if error is not None and not fetch.verified:
+            if error is not None and not local:
                 self._failed[cached.id] = (time.monotonic() + FAILURE_MEMORY, error)
                 now = time.monotonic()
                 for file_id in [k for k, (until, _) in self._failed.items() if until < now]:
@@ -353,7 +346,8 @@ class UpstreamFiles:
                 f"the bytes the upstream sent for {cached.file_name} have sha256"
                 f" {digest.hexdigest()}, not the {cached.sha256} its page gives: nothing was"
                 " kept")
-        fetch.update(state="verified", size=written, verified=True)
+        fetch.update(state="verified", size=written, verified=True,
+                     verified_at=time.monotonic())
         # What is left is this host's: storing is no upstream fetch, but is bounded too.
         if self._storing.acquire(blocking=False):
             fetch.storing = True
@@ -392,21 +386,12 @@ class UpstreamFiles:
         return data
 
 
-def keep_blob(catalog: Catalog, key: str, store: Callable[[], None],
-              record: Callable[[], None]) -> None:
-    """Store a blob and record it in the catalog, reserved meanwhile so that gc, which
-    sweeps blobs no row names, leaves it alone. The record and the release are one write
-    transaction: a cold cache keeps many blobs at once, and each of them queues for the
-    catalog's write lock."""
-    reservations = catalog.reserve_blobs([key])
-    try:
-        store()
-        with catalog.write():
-            record()
-            catalog.release_reservations(reservations)
-    except BaseException:
-        catalog.release_reservations(reservations)  # the record failed, or never came
-        raise
+def settle_on_exit(files: UpstreamFiles) -> None:
+    """What a stopping process does: wait a while for the files it is fetching or storing
+    (their clients may have them already), and say so if some were left."""
+    if not files.settle(SETTLE_ON_EXIT):
+        log.warning("stopped with upstream files still being fetched or stored: the next"
+                    " download of each fetches it again")
 
 
 def _retry_later(why: str) -> ServiceUnavailable:

@@ -13,6 +13,7 @@ from http.client import HTTPConnection, IncompleteRead
 from urllib.parse import urlsplit
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from webtest import TestApp
 
 import pypireg
@@ -20,7 +21,6 @@ from pypireg import mount
 from pypireg.upstream.files import file_key
 
 from .helpers import sha256
-from .test_metrics import scrape, value
 from .upstreams import FakeIndex, caching_registry, serve
 
 MiB = 1024 * 1024
@@ -212,11 +212,15 @@ def test_a_first_download_ends_once_verified_while_the_file_is_stored(tmp_path, 
             else:
                 assert meanwhile.result(timeout=30) == (200, len(data), sha256(data))
             assert files.settle(30)
-            samples = scrape(TestApp(pypireg.site(app)))
+            scraped = TestApp(pypireg.site(app)).get(
+                "/-/metrics", extra_environ={"REMOTE_ADDR": "127.0.0.1"}).text
         assert app.storage.exists(file_key(sha256(data))) is not failing
         assert upstream.count(f"/files/{NAME}") == (2 if failing else 1)
-        counted = {result: value(samples, "pypireg_upstream_requests_total", kind="file",
-                                 result=result) for result in ("fetched", "error", "unkept")}
+        counted = {result: sum(
+            sample.value for family in text_string_to_metric_families(scraped)
+            for sample in family.samples if sample.name == "pypireg_upstream_requests_total"
+            and sample.labels == {"kind": "file", "result": result})
+            for result in ("fetched", "error", "unkept")}
         assert counted == ({"fetched": 0, "error": 0, "unkept": 2} if failing
                            else {"fetched": 1, "error": 0, "unkept": 0}), counted
 
